@@ -1,0 +1,51 @@
+# 科技大市场: `make run` serves a demo on http://127.0.0.1:5000; `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 4
+
+.PHONY: run test test-sqlite test-postgres serve browser clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+serve: $(VENV)/.installed
+	$(FLASK) db upgrade
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'app:app'
+
+# Debian's chromium for the browser journeys (Playwright's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || \
+	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+test: $(VENV)/.installed-dev browser test-sqlite test-postgres
+
+test-sqlite: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The same suite on PostgreSQL (127.0.0.1:5432, user postgres); skipped when it is not
+# reachable unless MARKET_REQUIRE_PG=1 (as in CI).
+test-postgres: $(VENV)/.installed-dev
+	MARKET_TEST_DB=postgres $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser"
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,48 @@
+"""科技大市场: the application factory."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from .config import PROJECT_ROOT, Config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("MARKET_INSTANCE_DIR") or str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(Config())
+    if config:
+        app.config.update(config)
+
+    from .extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from . import models  # noqa: F401  (register every table)
+    from .database import configure_engine
+    from .errors import register_error_handlers
+    from .security import init_security
+    from .templating import init_templating
+
+    with app.app_context():
+        configure_engine(db.engine)
+    init_security(app)
+    init_templating(app)
+    register_error_handlers(app)
+
+    from .blueprints import register_blueprints
+
+    register_blueprints(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..errors import DomainError
+from ..extensions import db, login_manager
+from ..forms import region_choices
+from ..models import User
+from ..security import safe_next
+from . import services, throttle
+from .forms import LoginForm, PasswordForm, RegisterForm
+
+bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "请先登录"
+login_manager.login_message_category = "warning"
+login_manager.user_loader(services.load_session_user)
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        username = form.username.data
+        if throttle.is_blocked(username, client_ip()):
+            flash("登录失败次数过多，请15分钟后再试", "danger")
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.scalar(db.select(User).where(db.func.lower(User.username) == username.lower()))
+        if user is None or not user.check_password(form.password.data) or not user.active:
+            throttle.record_failure(username, client_ip())
+            # same answer for an unknown user, a wrong password and a disabled account
+            form.form_errors.append("用户名或密码不正确")
+            status = 400
+        else:
+            throttle.clear_account(username)
+            services.session_start(user=user, ip=client_ip())
+            login_user(user)
+            db.session.commit()
+            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    services.session_end()
+    logout_user()
+    db.session.commit()
+    flash("您已安全退出", "success")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    form = RegisterForm()
+    form.region_id.choices = [(0, "请选择")] + region_choices(("county", "town"))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.user_register(
+                role=form.role.data,
+                username=form.username.data,
+                name=form.name.data,
+                password=form.password.data,
+                phone=form.phone.data,
+                email=form.email.data or "",
+                org_name=form.org_name.data,
+                org_type=form.org_type.data,
+                uscc=form.uscc.data,
+                region_id=form.region_id.data,
+                contact_name=form.contact_name.data or "",
+                contact_phone=form.contact_phone.data or "",
+                address=form.address.data or "",
+                broker_cert_no=form.broker_cert_no.data or "",
+            )
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = 400
+        else:
+            services.session_start(user=user, ip=client_ip())
+            login_user(user)
+            db.session.commit()
+            flash("注册成功。单位信息待认证，认证通过前可以编辑草稿，但不能提交发布。", "success")
+            return redirect(url_for("main.home"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.password_change(user=current_user, old=form.old_password.data, new=form.new_password.data)
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = 400
+        else:
+            logout_user()
+            db.session.commit()
+            flash("密码已修改，所有登录会话已失效，请重新登录", "success")
+            return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/password.html", form=form), status

@@ -1,0 +1,157 @@
+"""Accounts and sessions: registration, sign-in sessions, password changes."""
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app, session
+from sqlalchemy import select, update
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Organization, Region, User, UserSession
+from ..models.base import utcnow
+from ..uscc import USCCError, normalize_uscc
+
+ROLE_ORG_TYPES = {
+    "enterprise": {"enterprise"},
+    "institution": {"university", "institute"},
+    "broker": {"agency"},
+}
+COMMON_PASSWORDS = {"password123", "1234567890", "qwerty123456", "abc123456789", "a123456789", "admin12345"}
+
+
+def password_problem(password: str, *, username: str = "") -> str | None:
+    """ASVS-style minimum rules; returns a Chinese reason or None."""
+    if len(password) < 10:
+        return "密码至少10位"
+    if len(password) > 128:
+        return "密码不能超过128位"
+    if not any(ch.isalpha() for ch in password) or not any(ch.isdigit() for ch in password):
+        return "密码需同时包含字母和数字"
+    if password.lower() in COMMON_PASSWORDS or (username and username.lower() in password.lower()):
+        return "密码过于简单，请勿使用常见密码或包含用户名"
+    return None
+
+
+def user_register(
+    *,
+    role: str,
+    username: str,
+    name: str,
+    password: str,
+    phone: str = "",
+    email: str = "",
+    org_name: str,
+    org_type: str,
+    uscc: str,
+    region_id: int,
+    contact_name: str = "",
+    contact_phone: str = "",
+    contact_email: str = "",
+    address: str = "",
+    broker_cert_no: str = "",
+) -> User:
+    """Create a user together with a new, unverified organisation."""
+    errors: dict[str, str] = {}
+    if role not in ROLE_ORG_TYPES:
+        errors["role"] = "请选择注册身份"
+    elif org_type not in ROLE_ORG_TYPES[role]:
+        errors["org_type"] = "单位类型与注册身份不符"
+    problem = password_problem(password, username=username)
+    if problem:
+        errors["password"] = problem
+    try:
+        uscc = normalize_uscc(uscc)
+    except USCCError as exc:
+        errors["uscc"] = str(exc)
+    region = db.session.get(Region, region_id) if region_id else None
+    if region is None:
+        errors["region_id"] = "请选择所在区域"
+    if role == "broker" and not broker_cert_no.strip():
+        errors["broker_cert_no"] = "请填写技术经纪人证书编号"
+    if db.session.scalar(select(User.id).where(db.func.lower(User.username) == username.lower())):
+        errors["username"] = "该用户名已被注册"
+    if db.session.scalar(select(Organization.id).where(Organization.name == org_name.strip())):
+        errors["org_name"] = "该单位已注册，请联系单位已注册的联系人或管理员"
+    if "uscc" not in errors and db.session.scalar(select(Organization.id).where(Organization.uscc == uscc)):
+        errors["uscc"] = "该统一社会信用代码已注册"
+    if errors:
+        raise DomainError("注册信息有误，请按提示修改", fields=errors)
+    org = Organization(
+        name=org_name.strip(),
+        uscc=uscc,
+        org_type=org_type,
+        region_id=region.id,
+        contact_name=contact_name or name,
+        contact_phone=contact_phone or phone,
+        contact_email=contact_email or email,
+        address=address,
+        status="pending",
+    )
+    db.session.add(org)
+    db.session.flush()
+    user = User(
+        username=username,
+        name=name,
+        phone=phone,
+        email=email,
+        role=role,
+        org_id=org.id,
+        region_id=region.id if role == "broker" else None,
+        broker_cert_no=broker_cert_no.strip() if role == "broker" else "",
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def session_start(*, user: User, ip: str) -> str:
+    sid = secrets.token_urlsafe(32)
+    db.session.add(UserSession(id=sid, user_id=user.id, ip=ip[:64]))
+    session.clear()
+    session["sid"] = sid
+    session.permanent = True
+    return sid
+
+
+def session_end() -> None:
+    sid = session.get("sid")
+    if sid:
+        db.session.execute(update(UserSession).where(UserSession.id == sid).values(revoked_at=utcnow()))
+    session.clear()
+
+
+def sessions_revoke_all(*, user: User) -> None:
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def password_change(*, user: User, old: str, new: str) -> None:
+    if not user.check_password(old):
+        raise DomainError("原密码不正确", fields={"old_password": "原密码不正确"})
+    problem = password_problem(new, username=user.username)
+    if problem:
+        raise DomainError(problem, fields={"new_password": problem})
+    user.set_password(new)
+    user.password_changed_at = utcnow()
+    sessions_revoke_all(user=user)
+
+
+def load_session_user(user_id: str) -> User | None:
+    """Flask-Login's loader: the cookie must name a live server-side session of this user."""
+    sid = session.get("sid")
+    if not sid or not str(user_id).isdigit():
+        return None
+    row = db.session.get(UserSession, sid)
+    if row is None or row.revoked_at is not None or row.user_id != int(user_id):
+        return None
+    if row.created_at < utcnow() - current_app.permanent_session_lifetime:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active:
+        return None
+    return user

@@ -1,0 +1,72 @@
+"""Configuration: defaults for an embedded install, overridden from the environment."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def instance_dir() -> Path:
+    """The folder holding the default SQLite database, the search index and the secret key."""
+    return Path(os.environ.get("MARKET_INSTANCE_DIR") or PROJECT_ROOT / "instance").resolve()
+
+
+def _secret_key(folder: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once into the instance folder.
+
+    Every worker of a node reads the same file, so sessions survive across workers.
+    """
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    def __init__(self) -> None:
+        folder = instance_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.INSTANCE_DIR = str(folder)
+        self.SECRET_KEY = _secret_key(folder)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'market.db'}"
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SEARCH_ENGINE = os.environ.get("SEARCH_ENGINE", "whoosh")
+        self.SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR") or str(folder / "index")
+        self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(folder / "uploads")
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024))
+        self.TRUSTED_HOSTS = [h for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h] or None
+        self.PREFERRED_URL_SCHEME = "https" if _bool("HTTPS", False) else "http"
+        secure = _bool("HTTPS", False)
+        self.SESSION_COOKIE_SECURE = secure
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = secure
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=7)
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+        self.WTF_CSRF_TIME_LIMIT = 8 * 3600
+        self.WTF_I18N_ENABLED = False  # WTForms' own zh messages (no Flask-Babel)
+        self.PAGE_SIZE = 20
+        # sign-in throttle: failures allowed per account and per address in the window
+        self.LOGIN_MAX_FAILURES_ACCOUNT = int(os.environ.get("LOGIN_MAX_FAILURES_ACCOUNT", 5))
+        self.LOGIN_MAX_FAILURES_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_ADDRESS", 20))
+        self.LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", 900))

@@ -1,0 +1,93 @@
+"""Domain errors and the HTTP error pages."""
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A refusal with a user-facing Chinese message and optional per-field reasons."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotAllowed(DomainError):
+    status_code = 403
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+ERROR_TITLES = {
+    400: "请求有误",
+    403: "没有权限",
+    404: "页面不存在",
+    405: "不支持的请求方式",
+    409: "操作冲突",
+    413: "上传内容过大",
+    429: "操作过于频繁",
+    500: "服务器内部错误",
+}
+ERROR_TEXTS = {
+    400: "提交的内容无法处理，请检查后重试。",
+    403: "您没有权限访问该页面或执行该操作。",
+    404: "您访问的页面不存在或已被删除。",
+    405: "该地址不支持此请求方式。",
+    409: "该记录已被修改，请刷新后重试。",
+    413: "上传的文件或提交的内容超过了允许的大小。",
+    429: "操作过于频繁，请稍后再试。",
+    500: "服务器出现问题，我们已记录，请稍后重试。",
+}
+
+
+def _render(code: int, message: str | None = None):
+    return (
+        render_template(
+            "errors/error.html",
+            code=code,
+            title=ERROR_TITLES.get(code, "出错了"),
+            message=message or ERROR_TEXTS.get(code, "请求无法完成。"),
+        ),
+        code,
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    from .extensions import db
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err):
+        db.session.rollback()
+        app.logger.info("CSRF refused: %s", err.description)
+        return _render(400, "页面已过期或表单校验失败（CSRF），请刷新页面后重新提交。")
+
+    @app.errorhandler(DomainError)
+    def domain_error(err: DomainError):
+        db.session.rollback()
+        return _render(err.status_code, err.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        db.session.rollback()
+        if request.method == "HEAD":
+            return "", err.code
+        return _render(err.code or 500, None if err.code != 400 else (err.description if _is_chinese(err.description) else None))
+
+    @app.errorhandler(Exception)
+    def server_error(err: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return _render(500)
+
+
+def _is_chinese(text: str | None) -> bool:
+    return bool(text) and any("\u4e00" <= ch <= "\u9fff" for ch in text)

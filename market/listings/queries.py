@@ -1,0 +1,74 @@
+"""Reads for both libraries; each returns a select() that views paginate."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Select, or_, select
+
+from ..extensions import db
+from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, Region
+from ..models.listing import PRICE_BANDS
+from ..money import WAN
+
+PUBLIC_STATUSES = ("published", "done")
+_BAND_RANGES = {
+    "0-10": (None, 10),
+    "10-50": (10, 50),
+    "50-100": (50, 100),
+    "100-500": (100, 500),
+    "500+": (500, None),
+}
+
+
+def public_listings(kind: str, *, filters: dict) -> Select:
+    model = LISTING_MODELS[kind]
+    stmt = select(model).where(model.status.in_(PUBLIC_STATUSES))
+    field_code = filters.get("field")
+    if field_code:
+        field_ids = select(Field.id).where(or_(Field.code == field_code, Field.code.startswith(field_code + ".")))
+        stmt = stmt.where(model.field_id.in_(field_ids))
+    region_id = filters.get("region")
+    if region_id:
+        region = db.session.get(Region, region_id)
+        if region is not None:
+            stmt = stmt.where(model.region_id.in_(select(Region.id).where(Region.path.startswith(region.path))))
+    mode = filters.get("mode")
+    if mode and mode in model.MODES:
+        stmt = stmt.where(model.modes.contains(f",{mode},"))
+    if kind == "achievement" and filters.get("maturity"):
+        stmt = stmt.where(model.maturity == filters["maturity"])
+    band = filters.get("band")
+    amount_col = model.budget if kind == "demand" else model.price
+    if band == "negotiable":
+        stmt = stmt.where(amount_col.is_(None))
+    elif band in _BAND_RANGES:
+        low, high = _BAND_RANGES[band]
+        if low is not None:
+            stmt = stmt.where(amount_col >= Decimal(low) * WAN)
+        if high is not None:
+            stmt = stmt.where(amount_col < Decimal(high) * WAN)
+    if filters.get("status") == "open":
+        stmt = stmt.where(model.status == "published")
+    return stmt.order_by(model.published_at.desc(), model.id.desc())
+
+
+def own_listings(kind: str, *, org_id: int, status: str | None = None) -> Select:
+    model = LISTING_MODELS[kind]
+    stmt = select(model).where(model.org_id == org_id)
+    if status:
+        stmt = stmt.where(model.status == status)
+    return stmt.order_by(model.updated_at.desc(), model.id.desc())
+
+
+def listing_events(listing: ListingMixin) -> list[ListingEvent]:
+    return db.session.scalars(
+        select(ListingEvent)
+        .where(ListingEvent.kind == listing.KIND, ListingEvent.listing_id == listing.id)
+        .order_by(ListingEvent.at, ListingEvent.id)
+    ).all()
+
+
+def filter_options(kind: str) -> dict:
+    roots = db.session.scalars(select(Field).where(Field.parent_id.is_(None)).order_by(Field.code)).all()
+    regions = db.session.scalars(select(Region).where(Region.level.in_(("city", "county"))).order_by(Region.path)).all()
+    return {"fields": roots, "regions": regions, "bands": PRICE_BANDS, "modes": LISTING_MODELS[kind].MODES}

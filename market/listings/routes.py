@@ -1,0 +1,153 @@
+"""Both libraries: public browsing and detail, and each owner's own listings."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models import LISTING_MODELS
+from ..models.listing import MATURITY_LEVELS, STATUS_LABELS
+from ..pagination import get_page, paginate
+from ..permissions import can_review, can_see_contact, get_listing, is_listing_owner, roles_required
+from . import queries, services
+from .forms import FORMS, ReasonForm
+
+bp = Blueprint("listings", __name__)
+
+PLURAL = {"demand": "demands", "achievement": "achievements"}
+OWNER_ROLE = {"demand": "enterprise", "achievement": "institution"}
+ACTIONS = {  # url action -> (target status, success message)
+    "submit": ("pending", "已提交审核"),
+    "withdraw": ("draft", "已撤回为草稿"),
+    "close": ("closed", "已关闭"),
+    "done": ("done", "状态已更新"),
+}
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+@bp.route("/demands", defaults={"kind": "demand"})
+@bp.route("/achievements", defaults={"kind": "achievement"})
+def browse(kind: str):
+    filters = {
+        "field": request.args.get("field", "")[:16],
+        "region": _int_arg("region"),
+        "mode": request.args.get("mode", "")[:16],
+        "maturity": _int_arg("maturity"),
+        "band": request.args.get("band", "")[:16],
+    }
+    pagination = paginate(queries.public_listings(kind, filters=filters), page=get_page())
+    return render_template(
+        "listings/browse.html",
+        kind=kind,
+        model=LISTING_MODELS[kind],
+        pagination=pagination,
+        filters=filters,
+        options=queries.filter_options(kind),
+        maturity_levels=MATURITY_LEVELS,
+    )
+
+
+@bp.route("/demands/<int:listing_id>", defaults={"kind": "demand"})
+@bp.route("/achievements/<int:listing_id>", defaults={"kind": "achievement"})
+def detail(kind: str, listing_id: int):
+    listing = get_listing(kind, listing_id)
+    owner = is_listing_owner(current_user, listing)
+    reviewer = current_user.is_authenticated and can_review(current_user, listing)
+    panels = [hook(listing) for hook in current_app.extensions.get("market.listing_panels", [])]
+    return render_template(
+        "listings/detail.html",
+        kind=kind,
+        listing=listing,
+        is_owner=owner,
+        is_reviewer=reviewer,
+        show_contact=can_see_contact(current_user, listing),
+        events=queries.listing_events(listing) if (owner or reviewer) else [],
+        reason_form=ReasonForm(),
+        panels=[p for p in panels if p],
+    )
+
+
+@bp.route("/my/demands", defaults={"kind": "demand"})
+@bp.route("/my/achievements", defaults={"kind": "achievement"})
+@login_required
+def mine(kind: str):
+    if current_user.role != OWNER_ROLE[kind]:
+        abort(403)
+    status = request.args.get("status", "")
+    status = status if status in STATUS_LABELS or status == "done" else None
+    pagination = paginate(queries.own_listings(kind, org_id=current_user.org_id, status=status), page=get_page())
+    return render_template("listings/mine.html", kind=kind, pagination=pagination, status=status,
+                           statuses=STATUS_LABELS, model=LISTING_MODELS[kind])
+
+
+@bp.route("/demands/new", defaults={"kind": "demand"}, methods=["GET", "POST"])
+@bp.route("/achievements/new", defaults={"kind": "achievement"}, methods=["GET", "POST"])
+@login_required
+def create(kind: str):
+    if current_user.role != OWNER_ROLE[kind]:
+        abort(403)
+    form = FORMS[kind]().setup()
+    if request.method == "GET":
+        form.contact_name.data = current_user.name
+        form.contact_phone.data = current_user.phone
+    status = 200
+    if form.validate_on_submit():
+        try:
+            listing = services.listing_create(kind=kind, user=current_user, data=form.data_dict())
+            if request.form.get("then") == "submit":
+                services.listing_transition(listing=listing, user=current_user, to="pending")
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = err.status_code if err.status_code != 403 else 400
+        else:
+            db.session.commit()
+            flash("已提交审核" if listing.status == "pending" else "草稿已保存", "success")
+            return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("listings/form.html", kind=kind, form=form, listing=None), status
+
+
+@bp.route("/demands/<int:listing_id>/edit", defaults={"kind": "demand"}, methods=["GET", "POST"])
+@bp.route("/achievements/<int:listing_id>/edit", defaults={"kind": "achievement"}, methods=["GET", "POST"])
+@login_required
+def edit(kind: str, listing_id: int):
+    listing = get_listing(kind, listing_id, for_edit=True)
+    form = FORMS[kind](obj=listing).setup()
+    if request.method == "GET":
+        form.keywords.data = "、".join(listing.keyword_list)
+        form.modes.data = listing.mode_list
+        form.negotiable.data = listing.amount is None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.listing_update(listing=listing, user=current_user, data=form.data_dict())
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash("修改已保存" + ("，已重新提交审核" if listing.status == "pending" else ""), "success")
+            return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("listings/form.html", kind=kind, form=form, listing=listing), status
+
+
+@bp.route("/demands/<int:listing_id>/<any(submit,withdraw,close,done):action>", defaults={"kind": "demand"}, methods=["POST"])
+@bp.route("/achievements/<int:listing_id>/<any(submit,withdraw,close,done):action>", defaults={"kind": "achievement"}, methods=["POST"])
+@login_required
+def transition(kind: str, listing_id: int, action: str):
+    listing = get_listing(kind, listing_id, for_edit=True)
+    to, message = ACTIONS[action]
+    services.listing_transition(listing=listing, user=current_user, to=to, reason=request.form.get("reason", "")[:500])
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))

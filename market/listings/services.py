@@ -1,0 +1,174 @@
+"""Writes for both libraries: create, edit, and every status transition (with its event row)."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from ..errors import DomainError, NotAllowed
+from ..extensions import db
+from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, User
+from ..models.base import utcnow
+from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS
+
+# (from, to) -> who may make the move
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("draft", "pending"): "owner",  # 提交审核
+    ("returned", "pending"): "owner",  # 修改后重新提交
+    ("pending", "draft"): "owner",  # 撤回
+    ("published", "draft"): "owner",  # 撤回下架
+    ("pending", "published"): "reviewer",  # 审核通过
+    ("pending", "returned"): "reviewer",  # 退回
+    ("published", "done"): "owner",  # 已解决 / 已转化
+    ("draft", "closed"): "owner",
+    ("returned", "closed"): "owner",
+    ("published", "closed"): "owner",
+}
+EDITABLE = {"draft", "returned", "published"}
+KEYWORD_SPLIT = re.compile(r"[、，,；;\s]+")
+
+
+def split_keywords(text: str | list | None) -> list[str]:
+    items = text if isinstance(text, list) else KEYWORD_SPLIT.split(text or "")
+    seen: list[str] = []
+    for item in items:
+        word = str(item).strip()[:30]
+        if word and word not in seen:
+            seen.append(word)
+    return seen[:12]
+
+
+def _validate_common(data: dict, kind: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    field_id = data.get("field_id")
+    field = db.session.get(Field, field_id) if field_id else None
+    if field is None or field.parent_id is None:
+        errors["field_id"] = "请选择技术领域（二级领域）"
+    modes = data.get("modes") or []
+    allowed = DEMAND_MODES if kind == "demand" else ACHIEVEMENT_MODES
+    if not modes:
+        errors["modes"] = "请至少选择一种合作方式" if kind == "demand" else "请至少选择一种交易方式"
+    elif any(m not in allowed for m in modes):
+        errors["modes"] = "合作方式无效"
+    if kind == "demand":
+        deadline = data.get("deadline")
+        if deadline is not None and deadline <= date.today():
+            errors["deadline"] = "截止日期须晚于今天"
+    else:
+        maturity = data.get("maturity")
+        if maturity is not None and maturity not in MATURITY_LEVELS:
+            errors["maturity"] = "请选择技术成熟度"
+        if data.get("ip_type") and data["ip_type"] not in IP_TYPES:
+            errors["ip_type"] = "知识产权类型无效"
+        if data.get("ip_status") and data["ip_status"] not in IP_STATUSES:
+            errors["ip_status"] = "法律状态无效"
+    amount = data.get("amount")
+    if amount is not None and (not isinstance(amount, Decimal) or amount < 0):
+        errors["amount"] = "金额无效"
+    return errors
+
+
+FIELDS_BY_KIND = {
+    "demand": ("title", "description", "indicators", "deadline", "budget"),
+    "achievement": ("title", "summary", "maturity", "ip_type", "ip_numbers", "ip_status", "price", "team_lead", "team_members"),
+}
+
+
+def _apply(listing: ListingMixin, data: dict) -> None:
+    kind = listing.KIND
+    for name in FIELDS_BY_KIND[kind]:
+        if name in ("budget", "price"):
+            setattr(listing, name, data.get("amount"))
+        elif name in data:
+            setattr(listing, name, data[name])
+    listing.field_id = data["field_id"]
+    listing.keywords = ",".join(split_keywords(data.get("keywords")))
+    listing.set_modes(data.get("modes") or [])
+    for name in ("contact_name", "contact_phone", "contact_email"):
+        setattr(listing, name, (data.get(name) or "").strip())
+    listing.contact_public = bool(data.get("contact_public"))
+
+
+def listing_create(*, kind: str, user: User, data: dict) -> ListingMixin:
+    _check_owner_role(kind, user)
+    errors = _validate_common(data, kind)
+    if errors:
+        raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    model = LISTING_MODELS[kind]
+    listing = model(org_id=user.org_id, owner_id=user.id, region_id=user.org.region_id, status="draft")
+    _apply(listing, data)
+    db.session.add(listing)
+    db.session.flush()
+    _event(listing, user, None, "draft", "创建")
+    return listing
+
+
+def listing_update(*, listing: ListingMixin, user: User, data: dict) -> ListingMixin:
+    if listing.status not in EDITABLE:
+        raise NotAllowed(f"当前状态（{listing.status_label}）不能修改")
+    errors = _validate_common(data, listing.KIND)
+    if errors:
+        raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    _apply(listing, data)
+    if listing.status == "published":
+        # a changed public listing goes back through review before the public sees it again
+        _move(listing, user, "pending", "发布后修改，重新提交审核", check=False)
+    return listing
+
+
+def listing_transition(*, listing: ListingMixin, user: User, to: str, reason: str = "") -> ListingMixin:
+    who = TRANSITIONS.get((listing.status, to))
+    if who is None:
+        raise NotAllowed(f"当前状态（{listing.status_label}）不能执行该操作", status_code=409)
+    if who == "reviewer":
+        from ..permissions import can_review
+
+        if not can_review(user, listing):
+            raise NotAllowed("您无权审核该条目")
+        if to == "returned" and not reason.strip():
+            raise DomainError("退回时请填写退回理由", fields={"reason": "请填写退回理由"})
+    elif listing.org_id != user.org_id:
+        raise NotAllowed("只有发布单位可以执行该操作")
+    if to == "pending" and not user.can_publish:
+        raise NotAllowed("单位尚未通过认证，认证通过后才能提交发布")
+    _move(listing, user, to, reason)
+    return listing
+
+
+def _move(listing: ListingMixin, user: User | None, to: str, reason: str, check: bool = True) -> None:
+    before = listing.status
+    listing.status = to
+    if to == "published":
+        listing.published_at = utcnow()
+        listing.return_reason = ""
+    if to == "returned":
+        listing.return_reason = reason.strip()[:500]
+    _event(listing, user, before, to, reason)
+
+
+def _event(listing: ListingMixin, user: User | None, before: str | None, to: str, reason: str) -> None:
+    db.session.add(
+        ListingEvent(
+            kind=listing.KIND,
+            listing_id=listing.id,
+            actor_id=user.id if user else None,
+            from_status=before,
+            to_status=to,
+            reason=(reason or "").strip()[:500],
+        )
+    )
+
+
+def listing_mark_done_by_contract(*, listing: ListingMixin, user: User | None, reason: str) -> None:
+    """A signed contract marks the need 已解决 / the result 已转化, whatever its owner does."""
+    if listing.status != "done":
+        _move(listing, user, "done", reason)
+
+
+def _check_owner_role(kind: str, user: User) -> None:
+    role = "enterprise" if kind == "demand" else "institution"
+    if user.role != role or user.org_id is None:
+        raise NotAllowed("只有企业用户可以发布技术需求" if kind == "demand" else "只有高校院所用户可以发布科技成果")
+

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..listings.queries import PUBLIC_STATUSES
+from ..models import Achievement, Demand, Organization
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def home():
+    latest = {
+        kind: db.session.scalars(
+            select(model).where(model.status == "published").order_by(model.published_at.desc()).limit(6)
+        ).all()
+        for kind, model in (("demand", Demand), ("achievement", Achievement))
+    }
+    counts = {
+        "demands": db.session.scalar(select(func.count()).select_from(Demand).where(Demand.status.in_(PUBLIC_STATUSES))),
+        "achievements": db.session.scalar(
+            select(func.count()).select_from(Achievement).where(Achievement.status.in_(PUBLIC_STATUSES))
+        ),
+        "orgs": db.session.scalar(select(func.count()).select_from(Organization).where(Organization.status == "verified")),
+    }
+    return render_template("main/home.html", latest=latest, counts=counts)
+
+
+@bp.route("/healthz")
+def healthz():
+    db.session.execute(select(1))
+    return {"status": "ok"}

@@ -1,0 +1,30 @@
+"""All models, imported so that metadata and Alembic see every table."""
+from .field import Field
+from .listing import (
+    LISTING_MODELS,
+    Achievement,
+    Demand,
+    IndexChange,
+    ListingEvent,
+    ListingMixin,
+    Suggestion,
+)
+from .org import Organization
+from .region import Region
+from .user import LoginFailure, User, UserSession
+
+__all__ = [
+    "Achievement",
+    "Demand",
+    "Field",
+    "IndexChange",
+    "LISTING_MODELS",
+    "ListingEvent",
+    "ListingMixin",
+    "LoginFailure",
+    "Organization",
+    "Region",
+    "Suggestion",
+    "User",
+    "UserSession",
+]

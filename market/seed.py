@@ -1,0 +1,1 @@
+"""Reference data (field taxonomy) and the demo market."""

@@ -1,0 +1,109 @@
+"""Jinja filters and globals."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from flask import Flask, request, url_for
+
+from .money import format_wan, format_yuan
+
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+def local_dt(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(CHINA_TZ).strftime(fmt)
+
+
+def local_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return local_dt(value, "%Y-%m-%d")
+    return value.strftime("%Y-%m-%d")
+
+
+def maturity_label(level: int | None) -> str:
+    from .models.listing import MATURITY_LEVELS
+
+    return MATURITY_LEVELS.get(level or 0, "—")
+
+
+def ip_label(listing) -> str:
+    from .models.listing import IP_STATUSES, IP_TYPES
+
+    if not listing.ip_type:
+        return "—"
+    parts = [IP_TYPES.get(listing.ip_type, listing.ip_type)]
+    if listing.ip_numbers:
+        parts.append(listing.ip_numbers)
+    if listing.ip_status:
+        parts.append(IP_STATUSES.get(listing.ip_status, listing.ip_status))
+    return " · ".join(parts)
+
+
+def status_name(status: str | None, listing) -> str:
+    from .models.listing import STATUS_LABELS
+
+    if status is None:
+        return "新建"
+    return listing.DONE_LABEL if status == "done" else STATUS_LABELS.get(status, status)
+
+
+def url_with(**changes) -> str:
+    """The current URL with some query arguments replaced (None removes one)."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = [value]
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def init_templating(app: Flask) -> None:
+    app.jinja_env.filters["wan"] = format_wan
+    app.jinja_env.filters["yuan"] = format_yuan
+    app.jinja_env.filters["dt"] = local_dt
+    app.jinja_env.filters["d"] = local_date
+    app.jinja_env.globals["url_with"] = url_with
+    app.jinja_env.globals["maturity_label"] = maturity_label
+    app.jinja_env.globals["ip_label"] = ip_label
+    app.jinja_env.globals["status_name"] = status_name
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    init_nav(app)
+
+
+# (label, endpoint, url args, roles): shown only when the endpoint exists, so a feature's
+# links appear as soon as its blueprint is registered.
+NAV = [
+    ("我的需求", "listings.mine", {"kind": "demand"}, {"enterprise"}),
+    ("我的成果", "listings.mine", {"kind": "achievement"}, {"institution"}),
+    ("推荐匹配", "matching.mine", {}, {"enterprise", "institution"}),
+    ("对接", "deals.board", {}, {"broker", "official", "admin", "enterprise", "institution"}),
+    ("技术合同", "contracts.index", {}, {"broker", "official", "admin"}),
+    ("审核", "review.queue", {}, {"official", "admin"}),
+    ("数据看板", "dashboard.index", {}, {"official", "admin"}),
+    ("系统管理", "admin.index", {}, {"admin", "official"}),
+]
+
+
+def init_nav(app: Flask) -> None:
+    from flask_login import current_user
+
+    @app.context_processor
+    def _nav():
+        links = []
+        unread = None
+        if current_user.is_authenticated:
+            for label, endpoint, args, roles in NAV:
+                if current_user.role in roles and endpoint in app.view_functions:
+                    links.append((label, url_for(endpoint, **args)))
+            counter = app.extensions.get("market.unread_count")
+            if counter is not None:
+                unread = counter(current_user)
+        return {"nav_links": links, "nav_endpoints": app.view_functions, "nav_unread": unread}

@@ -1,0 +1,140 @@
+"""Factories for every model: real rows in the real test database."""
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from decimal import Decimal
+
+from market.extensions import db
+from market.models import Achievement, Demand, Field, Organization, Region, User
+from market.uscc import check_char
+
+PASSWORD = "Test-pass-2026"
+_seq = itertools.count(1)
+
+
+def uscc(n: int | None = None, *, area: str = "340300") -> str:
+    n = next(_seq) if n is None else n
+    body = "91" + area + f"{n:09d}"[-9:]
+    return body + check_char(body)
+
+
+def region_tree() -> dict[str, Region]:
+    """A city with two counties, each with one town: enough for every scoping test."""
+    out: dict[str, Region] = {}
+
+    def add(key, code, name, level, parent=None):
+        r = Region(code=code, name=name, level=level, parent_id=parent.id if parent else None)
+        db.session.add(r)
+        db.session.flush()
+        r.path = (parent.path if parent else "/") + f"{r.id}/"
+        out[key] = r
+        return r
+
+    city = add("city", "340300", "蚌埠市", "city")
+    a = add("county_a", "340321", "怀远县", "county", city)
+    b = add("county_b", "340322", "五河县", "county", city)
+    add("town_a", "340321101", "榴城镇", "town", a)
+    add("town_b", "340322101", "城关镇", "town", b)
+    db.session.flush()
+    return out
+
+
+def fields() -> dict[str, Field]:
+    root = Field(code="04", name="新材料")
+    db.session.add(root)
+    db.session.flush()
+    sub = Field(code="04.01", name="金属材料", parent_id=root.id)
+    root2 = Field(code="01", name="电子信息")
+    db.session.add_all([sub, root2])
+    db.session.flush()
+    sub2 = Field(code="01.01", name="软件", parent_id=root2.id)
+    db.session.add(sub2)
+    db.session.flush()
+    return {"materials": sub, "software": sub2, "root_materials": root}
+
+
+def org(*, region: Region, org_type: str = "enterprise", status: str = "verified", name: str | None = None) -> Organization:
+    n = next(_seq)
+    o = Organization(
+        name=name or f"测试单位{n}",
+        uscc=uscc(n),
+        org_type=org_type,
+        region_id=region.id,
+        contact_name="张三",
+        contact_phone="0552-1234567",
+        status=status,
+    )
+    db.session.add(o)
+    db.session.flush()
+    return o
+
+
+def user(*, role: str, org: Organization | None = None, region: Region | None = None, username: str | None = None,
+         active: bool = True) -> User:
+    n = next(_seq)
+    u = User(
+        username=username or f"{role}{n}",
+        name=f"{role}用户{n}",
+        phone="13800000000",
+        role=role,
+        org_id=org.id if org else None,
+        region_id=region.id if region else None,
+        broker_cert_no="JJR-2026-001" if role == "broker" else "",
+        active=active,
+    )
+    u.set_password(PASSWORD)
+    db.session.add(u)
+    db.session.flush()
+    return u
+
+
+def demand(*, owner: User, field: Field, status: str = "draft", title: str = "寻求高透光导电膜玻璃镀膜技术",
+           budget: Decimal | None = Decimal("500000"), **kw) -> Demand:
+    d = Demand(
+        title=title,
+        description=kw.pop("description", "现有镀膜工艺方阻偏高，良品率只有八成，希望与高校合作改进磁控溅射工艺。"),
+        indicators=kw.pop("indicators", "方阻≤8Ω/□"),
+        org_id=owner.org_id,
+        owner_id=owner.id,
+        region_id=owner.org.region_id,
+        field_id=field.id,
+        budget=budget,
+        deadline=date.today() + timedelta(days=90),
+        status=status,
+        contact_name="李四",
+        contact_phone="0552-7654321",
+        keywords=kw.pop("keywords", "导电膜,镀膜,玻璃"),
+        **kw,
+    )
+    d.set_modes(["development"])
+    db.session.add(d)
+    db.session.flush()
+    return d
+
+
+def achievement(*, owner: User, field: Field, status: str = "draft", title: str = "磁控溅射低方阻透明导电膜制备技术",
+                price: Decimal | None = Decimal("800000"), **kw) -> Achievement:
+    a = Achievement(
+        title=title,
+        summary=kw.pop("summary", "本成果采用磁控溅射工艺制备低方阻透明导电膜，方阻低于6Ω/□，透光率大于90%。"),
+        org_id=owner.org_id,
+        owner_id=owner.id,
+        region_id=owner.org.region_id,
+        field_id=field.id,
+        maturity=kw.pop("maturity", 6),
+        ip_type="invention",
+        ip_numbers="ZL202110123456.7",
+        ip_status="granted",
+        price=price,
+        team_lead="王教授",
+        status=status,
+        contact_name="王五",
+        contact_phone="0551-1234567",
+        keywords=kw.pop("keywords", "导电膜,磁控溅射"),
+        **kw,
+    )
+    a.set_modes(["transfer", "license"])
+    db.session.add(a)
+    db.session.flush()
+    return a
