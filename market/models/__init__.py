@@ -1,4 +1,5 @@
 """All models, imported so that metadata and Alembic see every table."""
+from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .field import Field
 from .listing import (
     LISTING_MODELS,
@@ -14,6 +15,11 @@ from .region import Region
 from .user import LoginFailure, User, UserSession
 
 __all__ = [
+    "CONTRACT_TYPES",
+    "Contract",
+    "ContractAudit",
+    "Payment",
+    "Target",
     "Achievement",
     "Demand",
     "Field",

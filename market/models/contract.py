@@ -1,0 +1,136 @@
+"""技术合同 register: contracts, payments received, the audit trail, and annual targets."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..money import Money
+from .base import UTCDateTime, utcnow
+from .field import Field
+from .org import Organization
+from .region import Region
+from .user import User
+
+# 民法典 art. 843 and the 技术合同认定规则
+CONTRACT_TYPES = {
+    "development": ("技术开发", {"commissioned": "委托开发", "cooperative": "合作开发"}),
+    "transfer": ("技术转让", {"patent": "专利权转让", "patent_application": "专利申请权转让", "know_how": "技术秘密转让", "other": "其他"}),
+    "license": ("技术许可", {"patent_license": "专利实施许可", "know_how_license": "技术秘密许可"}),
+    "consulting": ("技术咨询", {}),
+    "service": ("技术服务", {}),
+}
+
+
+class Contract(db.Model):
+    __tablename__ = "contracts"
+    __table_args__ = (
+        CheckConstraint("tech_amount <= amount", name="tech_not_above_amount"),
+        CheckConstraint("amount >= 0 AND tech_amount >= 0", name="amounts_not_negative"),
+        CheckConstraint(
+            "contract_type IN ('development', 'transfer', 'license', 'consulting', 'service')", name="contract_type"
+        ),
+        db.Index("ix_contracts_signed_on_voided", "signed_on", "voided"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_no: Mapped[str] = mapped_column(String(40), unique=True)  # 登记编号
+    title: Mapped[str] = mapped_column(String(200), default="")
+    contract_type: Mapped[str] = mapped_column(String(16))
+    subtype: Mapped[str] = mapped_column(String(32), default="")
+    buyer_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    seller_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    buyer_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    seller_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money())  # 合同成交额, 元
+    tech_amount: Mapped[Decimal] = mapped_column(Money())  # 技术交易额, 元
+    signed_on: Mapped[date] = mapped_column(Date, index=True)
+    term_start: Mapped[date | None] = mapped_column(Date)
+    term_end: Mapped[date | None] = mapped_column(Date)
+    field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"), index=True)
+    demand_id: Mapped[int | None] = mapped_column(ForeignKey("demands.id"), index=True)
+    achievement_id: Mapped[int | None] = mapped_column(ForeignKey("achievements.id"), index=True)
+    deal_id: Mapped[int | None] = mapped_column(Integer, index=True)  # FK to deals added by the deals feature
+    broker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(16), default="manual")  # deal | manual | import
+    scan_path: Mapped[str] = mapped_column(String(200), default="")  # generated name under UPLOAD_DIR
+    scan_name: Mapped[str] = mapped_column(String(200), default="")  # the uploader's file name, as data
+    voided: Mapped[bool] = mapped_column(default=False, index=True)
+    void_reason: Mapped[str] = mapped_column(String(500), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    buyer_org: Mapped[Organization] = relationship(foreign_keys=[buyer_org_id])
+    seller_org: Mapped[Organization] = relationship(foreign_keys=[seller_org_id])
+    buyer_region: Mapped[Region] = relationship(foreign_keys=[buyer_region_id])
+    seller_region: Mapped[Region] = relationship(foreign_keys=[seller_region_id])
+    field: Mapped[Field | None] = relationship()
+    broker: Mapped[User | None] = relationship(foreign_keys=[broker_id])
+
+    @property
+    def type_label(self) -> str:
+        return CONTRACT_TYPES[self.contract_type][0]
+
+    @property
+    def subtype_label(self) -> str:
+        return CONTRACT_TYPES[self.contract_type][1].get(self.subtype, "")
+
+
+class Payment(db.Model):
+    """An instalment received against a contract."""
+
+    __tablename__ = "contract_payments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    note: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ContractAudit(db.Model):
+    """Every change to a contract: who, when, which field, old and new value."""
+
+    __tablename__ = "contract_audits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))  # create | edit | void | payment | import
+    field_name: Mapped[str] = mapped_column(String(40), default="")
+    old_value: Mapped[str] = mapped_column(Text, default="")
+    new_value: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
+
+
+TARGET_METRICS = {"amount": "合同成交额", "tech_amount": "技术交易额", "count": "合同数量", "conversions": "成果转化项数"}
+
+
+class Target(db.Model):
+    """目标任务: an annual target for one region and metric, set by an official of the parent region."""
+
+    __tablename__ = "targets"
+    __table_args__ = (
+        UniqueConstraint("region_id", "year", "metric", name="uq_targets_region_year_metric"),
+        CheckConstraint("metric IN ('amount', 'tech_amount', 'count', 'conversions')", name="metric"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(16))
+    value_amount: Mapped[Decimal | None] = mapped_column(Money())  # money metrics, 元
+    value_count: Mapped[int | None] = mapped_column(Integer)  # count metrics
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    region: Mapped[Region] = relationship()
