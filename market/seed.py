@@ -1,1 +1,209 @@
-"""Reference data (field taxonomy) and the demo market."""
+"""The demo market: one city, its sub-markets, companies with needs, universities with results.
+
+Results come from the CSL paper abstracts (../shared/data/csl-dev.jsonl) when that file exists,
+plus a small built-in set; the product never needs the file.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .config import PROJECT_ROOT
+from .extensions import db
+from .models import Achievement, Demand, Field, ListingEvent, Organization, Region, User
+from .models.base import utcnow
+from .money import parse_wan
+
+DEMO_PASSWORD = "Demo@2026pass"
+CSL_LIMIT = 240  # results taken from the CSL file for the demo (technical categories only)
+
+
+def csl_path() -> Path:
+    return Path(os.environ.get("MARKET_CSL_PATH") or PROJECT_ROOT.parent / "shared" / "data" / "csl-dev.jsonl")
+
+
+def ensure_regions(rows: list[dict]) -> dict[str, Region]:
+    by_code = {r.code: r for r in db.session.scalars(select(Region))}
+    for i, row in enumerate(rows):
+        if row["code"] in by_code:
+            continue
+        parent = by_code.get(row.get("parent_code") or "")
+        region = Region(code=row["code"], name=row["name"], level=row["level"], parent_id=parent.id if parent else None, sort=i)
+        db.session.add(region)
+        db.session.flush()
+        region.path = (parent.path if parent else "/") + f"{region.id}/"
+        by_code[region.code] = region
+    db.session.flush()
+    return by_code
+
+
+def _user(username: str, name: str, role: str, *, org: Organization | None = None, region: Region | None = None,
+          cert: str = "", phone: str = "") -> User:
+    user = User(username=username, name=name, role=role, org_id=org.id if org else None,
+                region_id=region.id if region else None, broker_cert_no=cert, phone=phone or "13955200000")
+    user.password_hash = _demo_hash()
+    db.session.add(user)
+    return user
+
+
+_hash_cache: list[str] = []
+
+
+def _demo_hash() -> str:
+    """scrypt is deliberately slow: hash the shared demo password once."""
+    if not _hash_cache:
+        probe = User()
+        probe.set_password(DEMO_PASSWORD)
+        _hash_cache.append(probe.password_hash)
+    return _hash_cache[0]
+
+
+def _publish(listing, actor: User, when) -> None:
+    listing.status = "published"
+    listing.published_at = when
+    db.session.flush()
+    db.session.add_all([
+        ListingEvent(kind=listing.KIND, listing_id=listing.id, actor_id=listing.owner_id, from_status=None, to_status="draft", reason="创建", at=when),
+        ListingEvent(kind=listing.KIND, listing_id=listing.id, actor_id=listing.owner_id, from_status="draft", to_status="pending", reason="", at=when),
+        ListingEvent(kind=listing.KIND, listing_id=listing.id, actor_id=actor.id, from_status="pending", to_status="published", reason="", at=when),
+    ])
+
+
+def _achievement_rows() -> list[dict]:
+    from .data import demo
+
+    rows = list(demo.BUILTIN_ACHIEVEMENTS)
+    path = csl_path()
+    if path.exists():
+        taken = 0
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                if row.get("category") not in demo.CSL_TECH_CATEGORIES:
+                    continue
+                rows.append(demo.csl_achievement(row))
+                taken += 1
+                if taken >= CSL_LIMIT:
+                    break
+    return rows
+
+
+def seed_demo_data() -> list[tuple[str, str, str]]:
+    """Write the demo market; returns (role, username, description) for the printed log-ins."""
+    from .data import demo
+    from .data.regions import DEMO_CITY
+    from .reference import ensure_fields
+
+    ensure_fields()
+    regions = ensure_regions(DEMO_CITY)
+    fields = {f.code: f for f in db.session.scalars(select(Field))}
+    city = next(r for r in regions.values() if r.level == "city")
+    counties = sorted((r for r in regions.values() if r.level == "county"), key=lambda r: r.code)
+    now = utcnow()
+    logins: list[tuple[str, str, str]] = []
+
+    admin = _user("admin", "系统管理员", "admin")
+    city_official = _user("kjj_city", "市科技局 王科长", "official", region=city)
+    logins += [("管理员", "admin", "全部权限"), ("市科技局", "kjj_city", f"{city.name}及以下")]
+    for i, county in enumerate(counties, 1):
+        _user(f"kjj_{county.code}", f"{county.name}科技局", "official", region=county)
+        if i == 1:
+            logins.append(("县区科技局", f"kjj_{county.code}", f"{county.name}及以下（各县区账号为 kjj_+区划代码）"))
+
+    agency = Organization(name=f"{city.name}科技大市场技术转移服务中心", uscc=demo_agency_uscc(), org_type="agency",
+                          region_id=city.id, status="verified", contact_name="刘经纪", contact_phone="0552-2088001")
+    db.session.add(agency)
+    db.session.flush()
+    for i, county in enumerate(counties[:3], 1):
+        _user(f"broker{i:02d}", f"技术经纪人{'甲乙丙'[i - 1]}", "broker", org=agency, region=county, cert=f"AHJJR-2025-{i:04d}")
+    logins.append(("技术经纪人", "broker01", f"{counties[0].name}（broker01-03）"))
+
+    companies = []
+    for i, row in enumerate(demo.COMPANIES, 1):
+        org = Organization(name=row["name"], uscc=row["uscc"], org_type="enterprise", region_id=regions[row["region_code"]].id,
+                           contact_name=row["contact_name"], contact_phone=row["contact_phone"], address=row.get("address", ""),
+                           status="verified", verified_at=now)
+        db.session.add(org)
+        db.session.flush()
+        user = _user(f"ent{i:02d}", row["contact_name"], "enterprise", org=org, phone=row["contact_phone"])
+        companies.append((org, user))
+    logins.append(("企业", "ent01", f"{demo.COMPANIES[0]['name']}（ent01-{len(companies):02d}）"))
+
+    institutions = []
+    for i, row in enumerate(demo.INSTITUTIONS, 1):
+        org = Organization(name=row["name"], uscc=row["uscc"], org_type=row["type"], region_id=regions[row["region_code"]].id,
+                           contact_name=row.get("contact_name", ""), contact_phone=row.get("contact_phone", ""),
+                           status="verified", verified_at=now)
+        db.session.add(org)
+        db.session.flush()
+        user = _user(f"inst{i:02d}", row.get("contact_name") or f"{row['name']}成果转化办", "institution", org=org,
+                     phone=row.get("contact_phone", ""))
+        institutions.append((org, user))
+    logins.append(("高校院所", "inst01", f"{demo.INSTITUTIONS[0]['name']}（inst01-{len(institutions):02d}）"))
+    # one company waiting for verification, so the review queue has work
+    pending_org = Organization(name="蚌埠新申报科技有限公司", uscc=demo_pending_uscc(), org_type="enterprise",
+                               region_id=counties[0].id, status="pending", contact_name="赵新")
+    db.session.add(pending_org)
+    db.session.flush()
+    _user("ent_new", "赵新", "enterprise", org=pending_org)
+    logins.append(("待认证企业", "ent_new", "单位待认证：可存草稿，不能发布"))
+    db.session.flush()
+
+    for i, row in enumerate(demo.DEMANDS):
+        org, user = companies[row["company"]]
+        d = Demand(org_id=org.id, owner_id=user.id, region_id=org.region_id, title=row["title"], description=row["description"],
+                   indicators=row.get("indicators", ""), field_id=fields[row["field_code"]].id,
+                   keywords=",".join(row["keywords"]), budget=parse_wan(row["budget_wan"]) if row.get("budget_wan") else None,
+                   deadline=date.today() + timedelta(days=row.get("deadline_days", 180)),
+                   contact_name=user.name, contact_phone=org.contact_phone, contact_public=row.get("contact_public", False))
+        d.set_modes(row["modes"])
+        db.session.add(d)
+        db.session.flush()
+        if i % 12 == 11:
+            d.status = "pending"  # some needs wait for review
+            db.session.add(ListingEvent(kind="demand", listing_id=d.id, actor_id=user.id, from_status="draft", to_status="pending"))
+        else:
+            _publish(d, city_official, now - timedelta(days=60 - i % 60, hours=i))
+
+    for i, row in enumerate(_achievement_rows()):
+        org, user = institutions[row["institution"] % len(institutions)]
+        a = Achievement(org_id=org.id, owner_id=user.id, region_id=org.region_id, title=row["title"][:120], summary=row["summary"],
+                        field_id=fields[row["field_code"]].id, keywords=",".join(row["keywords"])[:300],
+                        maturity=row.get("maturity"), ip_type=row.get("ip_type", ""),
+                        ip_numbers="、".join(row.get("ip_numbers") or [])[:300], ip_status="granted" if row.get("ip_numbers") else "",
+                        price=parse_wan(row["price_wan"]) if row.get("price_wan") else None,
+                        team_lead=row.get("team_lead", ""), team_members="、".join(row.get("team_members") or [])[:300],
+                        contact_name=user.name, contact_phone=org.contact_phone, contact_public=i % 3 == 0,
+                        external_id=row.get("source_id"))
+        a.set_modes(row["modes"])
+        db.session.add(a)
+        db.session.flush()
+        _publish(a, city_official, now - timedelta(days=90 - i % 90, hours=i % 24))
+    db.session.flush()
+    for hook in _after_seed_hooks():
+        hook()
+    return logins
+
+
+def _after_seed_hooks():
+    """Features that derive data from listings (suggestions, contracts) add themselves here."""
+    from flask import current_app
+
+    return current_app.extensions.get("market.after_seed", [])
+
+
+def demo_agency_uscc() -> str:
+    from .data.uscc_gen import make_uscc
+
+    return make_uscc(9001, area_code="340300", authority="5", org_type="2")  # 民办非企业单位 style
+
+
+def demo_pending_uscc() -> str:
+    from .data.uscc_gen import make_uscc
+
+    return make_uscc(9002)

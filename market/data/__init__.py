@@ -1,0 +1,1 @@
+"""Reference and demo data for 科技大市场 (pure Python: no Flask, no database)."""
