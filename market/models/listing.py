@@ -302,3 +302,13 @@ def _write_index_changes(session: Session, flush_context) -> None:
     if pending:
         rows = [{"kind": obj.KIND, "obj_id": obj.id, "op": op, "created_at": utcnow()} for obj, op in pending]
         session.connection().execute(IndexChange.__table__.insert(), rows)
+        # read by market/search/indexing.py after the commit
+        session.info["index_dirty"] = True
+        session.info.setdefault("index_touched", set()).update((obj.KIND, obj.id, obj.status) for obj, _ in pending)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_index_changes(session: Session) -> None:
+    session.info.pop("pending_index", None)
+    session.info.pop("index_dirty", None)
+    session.info.pop("index_touched", None)

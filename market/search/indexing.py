@@ -1,0 +1,343 @@
+"""Keeping this process's index copy in step with the database.
+
+Listing changes are queued in `index_changes` in the same transaction as the change (see
+market/models/listing.py). Every process applies that log, in sequence order, to the index
+folder it serves from, before it answers a search and after its own commits. The log is the only
+way in: several gunicorn workers sharing one folder, and several servers each with their own
+folder on one PostgreSQL, all converge on the database.
+
+Layout of SEARCH_INDEX_DIR:
+    current -> gen-3      symlink, swapped atomically by a reindex
+    gen-3/                the engine's files, plus applied.json {"seq": N, "gaps": {seq: first_seen}}
+    .apply.lock           one applier at a time per folder (flock)
+
+Crash safety: applied.json is written only after the engine committed; re-applying a change is
+harmless (upsert by doc_id from the row's current state, delete of a missing id is a no-op), so
+a crash at any point loses nothing and duplicates nothing.
+
+Sequence gaps: on PostgreSQL a transaction may take seq 10 and commit after seq 11 is visible.
+A seq missing below the highest seen is remembered as a gap and looked for again on every catch-up
+until it appears or GAP_TIMEOUT passes (a rolled-back transaction leaves a permanent hole).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..extensions import db
+from ..models import LISTING_MODELS, IndexChange, ListingMixin, Region
+from ..models.listing import price_band
+from .backend import SearchBackend, get_backend
+from .filelock import file_lock
+
+log = logging.getLogger(__name__)
+
+GAP_TIMEOUT = 120.0  # seconds a missing seq is waited for
+BATCH = 500
+PUBLIC = ("published", "done")
+
+
+def document_for(listing: ListingMixin, region_paths: dict[int, str] | None = None) -> dict:
+    """The one document builder for both kinds: only public data goes into the index."""
+    region_ids: list[str] = []
+    if listing.region_id:
+        path = (region_paths or {}).get(listing.region_id) or (listing.region.path if listing.region else "")
+        region_ids = [part for part in path.strip("/").split("/") if part]
+    fld = listing.field
+    return {
+        "doc_id": listing.doc_id,
+        "kind": listing.KIND,
+        "id": listing.id,
+        "version": listing.version or 1,
+        "title": listing.title,
+        "body": listing.body,
+        "keywords": listing.keyword_list,
+        "org_name": listing.org.name if listing.org else "",
+        "field": fld.code if fld else "",
+        "field_root": fld.root_code if fld else "",
+        "region_ids": region_ids,
+        "maturity": getattr(listing, "maturity", None),
+        "modes": listing.mode_list,
+        "price_band": price_band(listing.amount),
+        "published_at": listing.published_at,
+    }
+
+
+@dataclass
+class ApplyReport:
+    upserted: int = 0
+    deleted: int = 0
+    seq: int = 0
+    gaps: list[int] = field(default_factory=list)
+
+
+class IndexReplica:
+    """One index folder as seen by this process."""
+
+    def __init__(self, root: str, engine: str):
+        self.root = os.path.abspath(root)
+        self.engine = engine
+        self._backend: SearchBackend | None = None
+        self._backend_gen: str | None = None
+        self._mutex = threading.Lock()
+        os.makedirs(self.root, exist_ok=True)
+
+    # -- folders ----------------------------------------------------------------------------------
+    @property
+    def current_link(self) -> str:
+        return os.path.join(self.root, "current")
+
+    def _current_gen(self) -> str:
+        if not os.path.islink(self.current_link):
+            with file_lock(os.path.join(self.root, ".apply.lock")):
+                if not os.path.islink(self.current_link):
+                    gen = self._new_gen_folder()
+                    _write_state(gen, {"seq": 0, "gaps": {}})
+                    _swap_link(self.current_link, os.path.basename(gen))
+        return os.path.join(self.root, os.readlink(self.current_link))
+
+    def _new_gen_folder(self) -> str:
+        existing = [int(n[4:]) for n in os.listdir(self.root) if n.startswith("gen-") and n[4:].isdigit()]
+        gen = os.path.join(self.root, f"gen-{max(existing, default=0) + 1}")
+        os.makedirs(gen)
+        return gen
+
+    def backend(self) -> SearchBackend:
+        """The engine on the current generation, reopened when a reindex swapped it."""
+        gen = self._current_gen()
+        with self._mutex:
+            if self._backend is None or self._backend_gen != gen:
+                if self._backend is not None:
+                    self._backend.close()
+                self._backend = get_backend(self.engine, gen)
+                self._backend_gen = gen
+            return self._backend
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+
+    # -- applying the log -------------------------------------------------------------------------
+    def catch_up(self, session: Session | None = None) -> ApplyReport:
+        """Apply every logged change newer than this folder's state; safe to call from any process."""
+        session = session or db.session
+        self._current_gen()
+        with file_lock(os.path.join(self.root, ".apply.lock")):
+            gen = self._current_gen()
+            state = _read_state(gen)
+            report = self._apply(session, gen, state)
+        return report
+
+    def _apply(self, session: Session, gen: str, state: dict) -> ApplyReport:
+        seq = int(state.get("seq", 0))
+        gaps: dict[str, float] = dict(state.get("gaps", {}))
+        gap_ids = [int(g) for g in gaps]
+        cond = IndexChange.seq > seq
+        if gap_ids:
+            cond = or_(cond, IndexChange.seq.in_(gap_ids))
+        rows = session.execute(
+            select(IndexChange.seq, IndexChange.kind, IndexChange.obj_id).where(cond).order_by(IndexChange.seq)
+        ).all()
+        report = ApplyReport(seq=seq)
+        if not rows:
+            self._expire_gaps(gen, seq, gaps)
+            report.gaps = sorted(int(g) for g in gaps)
+            return report
+        seen = {r.seq for r in rows}
+        for g in list(gaps):
+            if int(g) in seen:
+                del gaps[g]
+        top = max(seq, max(seen))
+        now = time.time()
+        for missing in range(seq + 1, top):
+            if missing not in seen:
+                gaps.setdefault(str(missing), now)
+        touched: dict[str, set[int]] = {}
+        for r in rows:
+            touched.setdefault(r.kind, set()).add(r.obj_id)
+        backend = self.backend()
+        for kind, ids in touched.items():
+            up, gone = _documents(session, kind, sorted(ids))
+            if up:
+                backend.index_documents(up)
+            if gone:
+                backend.delete_documents(gone)
+            report.upserted += len(up)
+            report.deleted += len(gone)
+        _write_state(gen, {"seq": top, "gaps": gaps})
+        self._expire_gaps(gen, top, gaps)
+        report.seq = top
+        report.gaps = sorted(int(g) for g in gaps)
+        return report
+
+    def _expire_gaps(self, gen: str, seq: int, gaps: dict[str, float]) -> None:
+        now = time.time()
+        stale = [g for g, first in gaps.items() if now - first > GAP_TIMEOUT]
+        if stale:
+            for g in stale:
+                del gaps[g]
+            _write_state(gen, {"seq": seq, "gaps": gaps})
+
+    # -- rebuild and check -----------------------------------------------------------------------
+    def reindex(self, session: Session | None = None) -> int:
+        """Build a complete new generation from the database, then swap it in atomically."""
+        session = session or db.session
+        start_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
+        gen = self._new_gen_folder()
+        try:
+            backend = get_backend(self.engine, gen)
+            total = 0
+            for kind in LISTING_MODELS:
+                for docs in _all_public_documents(session, kind):
+                    backend.index_documents(docs)
+                    total += len(docs)
+            backend.close()
+            _write_state(gen, {"seq": start_seq, "gaps": {}})
+        except BaseException:
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        with file_lock(os.path.join(self.root, ".apply.lock")):
+            old = os.path.realpath(self.current_link) if os.path.islink(self.current_link) else None
+            _swap_link(self.current_link, os.path.basename(gen))
+        # changes committed while we were building are applied on top (idempotent)
+        self.catch_up(session)
+        if old and os.path.isdir(old) and os.path.realpath(old) != os.path.realpath(gen):
+            shutil.rmtree(old, ignore_errors=True)
+        return total
+
+    def check(self, session: Session | None = None) -> dict[str, list[str]]:
+        """Drift between the database's public listings and the index: missing, phantom, stale."""
+        session = session or db.session
+        self.catch_up(session)
+        expected: dict[str, int] = {}
+        for kind, model in LISTING_MODELS.items():
+            for lid, version in session.execute(select(model.id, model.version).where(model.status.in_(PUBLIC))):
+                expected[f"{kind}:{lid}"] = version or 1
+        actual = self.backend().versions()
+        return {
+            "missing": sorted(set(expected) - set(actual)),
+            "phantom": sorted(set(actual) - set(expected)),
+            "stale": sorted(d for d in set(expected) & set(actual) if expected[d] != actual[d]),
+        }
+
+
+def _documents(session: Session, kind: str, ids: list[int]) -> tuple[list[dict], list[str]]:
+    model = LISTING_MODELS[kind]
+    listings = session.scalars(
+        select(model)
+        .where(model.id.in_(ids))
+        .options(selectinload(model.org), selectinload(model.field), selectinload(model.region))
+        .execution_options(populate_existing=True)
+    ).all()
+    found = {x.id: x for x in listings}
+    up = [document_for(x) for x in listings if x.status in PUBLIC]
+    gone = [f"{kind}:{i}" for i in ids if i not in found or found[i].status not in PUBLIC]
+    return up, gone
+
+
+def _all_public_documents(session: Session, kind: str):
+    model = LISTING_MODELS[kind]
+    paths = dict(session.execute(select(Region.id, Region.path)).all())
+    last = 0
+    while True:
+        batch = session.scalars(
+            select(model)
+            .where(model.status.in_(PUBLIC), model.id > last)
+            .order_by(model.id)
+            .limit(BATCH)
+            .options(selectinload(model.org), selectinload(model.field))
+        ).all()
+        if not batch:
+            return
+        last = batch[-1].id
+        yield [document_for(x, paths) for x in batch]
+
+
+def _read_state(gen: str) -> dict:
+    try:
+        with open(os.path.join(gen, "applied.json"), encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {"seq": 0, "gaps": {}}
+
+
+def _write_state(gen: str, state: dict) -> None:
+    tmp = os.path.join(gen, f"applied.json.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(state, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, os.path.join(gen, "applied.json"))
+
+
+def _swap_link(link: str, target: str) -> None:
+    tmp = f"{link}.{os.getpid()}.tmp"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+# -- per-process registry and the after-commit hook --------------------------------------------------
+
+_replicas: dict[tuple[str, str], IndexReplica] = {}
+_replicas_lock = threading.Lock()
+
+
+def replica(app: Flask | None = None) -> IndexReplica:
+    app = app or current_app
+    key = (app.config["SEARCH_INDEX_DIR"], app.config["SEARCH_ENGINE"])
+    with _replicas_lock:
+        if key not in _replicas:
+            _replicas[key] = IndexReplica(*key)
+        return _replicas[key]
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    """After a commit that queued index changes, this process applies the log at once.
+
+    The committed session cannot emit SQL here, so the catch-up and the hooks (suggestion
+    refresh) use a session of their own. A failure is logged, never raised: the next search,
+    or the next start, catches up from the log.
+    """
+    if not session.info.pop("index_dirty", False):
+        return
+    touched = session.info.pop("index_touched", set())
+    from flask import has_app_context
+
+    if not has_app_context():
+        return
+    app = current_app._get_current_object()
+    if app.config.get("SEARCH_SYNC_AFTER_COMMIT", True) is False:
+        return
+    run_after_commit(app, touched)
+
+
+def run_after_commit(app: Flask, touched: set) -> None:
+    from ..database import write_intent
+
+    token = write_intent.set(False)
+    try:
+        with Session(db.engine) as own:
+            replica(app).catch_up(own)
+    except Exception:
+        log.exception("search index catch-up after commit failed")
+    finally:
+        write_intent.reset(token)
+    for hook in app.extensions.get("market.after_index", []):
+        try:
+            hook(touched)
+        except Exception:
+            log.exception("after-index hook failed")
