@@ -8,9 +8,37 @@ from flask.cli import with_appcontext
 from .extensions import db
 
 
+#: `flask --app app import <what> FILE`: every importer adds its subcommand to this group.
+import_group = click.Group("import", help="Import reference data and records from CSV or JSONL files.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
+    app.cli.add_command(import_group)
+
+    from .dashboard.cli import stats_group
+
+    app.cli.add_command(stats_group)
+
+    from .contracts.cli import import_contracts_command
+
+    import_group.add_command(import_contracts_command)
+    app.cli.add_command(init_reference)
+
+    from .backup import backup_command, restore_command
+    from .search.cli import search_group
+
+    app.cli.add_command(search_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+
+    from .listings.cli import IMPORT_COMMANDS
+    from .matching.cli import match_group
+
+    for command in IMPORT_COMMANDS:
+        import_group.add_command(command)
+    app.cli.add_command(match_group)
 
 
 @click.command("seed-demo")
@@ -52,3 +80,38 @@ def create_admin(username: str, name: str, password: str) -> None:
     db.session.add(user)
     db.session.commit()
     click.echo(f"管理员 {username} 已创建")
+
+
+@click.command("init-reference")
+@with_appcontext
+def init_reference() -> None:
+    """Insert the field taxonomy (技术领域) when it is empty; safe to run again."""
+    from .reference import ensure_fields
+
+    added = ensure_fields()
+    db.session.commit()
+    click.echo(f"已写入技术领域 {added} 个。" if added else "技术领域已存在，未做改动。")
+
+
+@import_group.command("regions")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--skip-bad", is_flag=True, help="Store the good rows and report the bad ones.")
+@with_appcontext
+def import_regions(path: str, skip_bad: bool) -> None:
+    """Import 行政区划 from a .csv or .jsonl file (columns: code, name, parent_code, level)."""
+    from .admin.importing import ImportFileError, read_rows
+    from .admin.services import regions_import
+
+    try:
+        rows = read_rows(path, required=("code", "name", "level"))
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = regions_import(rows, skip_bad=skip_bad)
+    for problem in report.problems:
+        click.echo(f"第{problem.line}行" + (f"（{problem.code}）" if problem.code else "") + f"：{problem.reason}", err=True)
+    if not report.stored:
+        db.session.rollback()
+        raise click.ClickException(f"共 {len(report.problems)} 行有误，未导入任何数据（可用 --skip-bad 跳过有误的行）。")
+    db.session.commit()
+    click.echo(f"导入完成：新增 {report.created} 个，更新 {report.updated} 个，未变 {report.unchanged} 个"
+               + (f"，跳过有误的 {len(report.problems)} 行。" if report.problems else "。"))

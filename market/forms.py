@@ -5,6 +5,7 @@ import unicodedata
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from wtforms import ValidationError
 
 from .errors import DomainError
@@ -26,14 +27,42 @@ def clean_text(value):
     return "".join(out).replace("\r\n", "\n").strip()
 
 
+INVALID_CHARS = "内容含有无效字符（空字符或无法识别的字符），请删除后重新提交"
+
+
+def reject_invalid_chars(value):
+    """A filter: NUL, lone surrogates and U+FFFD (what undecodable bytes become) are refused, never dropped.
+
+    Dropping them silently changes what the user meant ("12\x005" would become 125).
+    """
+    if isinstance(value, str) and any(ch in "\x00\ufffd" or "\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError(INVALID_CHARS)
+    return value
+
+
+def posted_text(name: str, *, label: str, max_length: int = 500) -> str:
+    """A free-text value posted outside a form (a reason, a note): cleaned, or a DomainError (400)."""
+    from flask import request
+
+    try:
+        value = clean_text(reject_invalid_chars(request.form.get(name, "")))
+    except ValueError as exc:
+        raise DomainError(str(exc), fields={name: str(exc)}) from exc
+    if len(value) > max_length:
+        message = f"{label}不超过{max_length}字"
+        raise DomainError(message, fields={name: message})
+    return value
+
+
 class BaseForm(FlaskForm):
     class Meta:
         locales = ("zh",)
 
         def bind_field(self, form, unbound_field, options):
-            filters = unbound_field.kwargs.get("filters", ())
             if unbound_field.field_class.__name__ in ("StringField", "TextAreaField", "PasswordField"):
-                unbound_field.kwargs["filters"] = (clean_text, *filters)
+                # passed to this binding only: the class-level UnboundField must not grow on every request
+                filters = (reject_invalid_chars, clean_text, *unbound_field.kwargs.get("filters", ()))
+                return unbound_field.bind(form=form, filters=filters, **options)
             return unbound_field.bind(form=form, **options)
 
     def apply_error(self, err: DomainError) -> None:
@@ -55,7 +84,10 @@ def region_choices(levels=("city", "county", "town"), root: Region | None = None
 
 
 def field_choices() -> list[tuple[int, str]]:
-    fields = db.session.scalars(select(Field).where(Field.parent_id.is_not(None)).order_by(Field.code)).all()
+    parent = aliased(Field)  # in the order the administrator set (sort), then by code
+    fields = db.session.scalars(
+        select(Field).join(parent, Field.parent_id == parent.id).order_by(parent.sort, parent.code, Field.sort, Field.code)
+    ).all()
     return [(f.id, f"{f.parent.name} / {f.name}") for f in fields]
 
 
@@ -69,6 +101,14 @@ def require_choice(message: str):
 
 
 from wtforms import SelectMultipleField, StringField, widgets  # noqa: E402
+from wtforms.validators import Regexp  # noqa: E402
+
+
+class EmailAddress(Regexp):
+    """A plain e-mail check (WTForms' Email() needs the email_validator package, which is not installed)."""
+
+    def __init__(self, message: str = "电子邮箱格式不正确"):
+        super().__init__(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$", message=message)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -89,7 +129,7 @@ class WanField(StringField):
 
         self.raw = valuelist[0] if valuelist else ""
         self.data = None
-        text = clean_text(self.raw or "")
+        text = clean_text(reject_invalid_chars(self.raw or ""))
         if not text:
             return
         try:
@@ -115,7 +155,7 @@ class YuanField(StringField):
 
         self.raw = valuelist[0] if valuelist else ""
         self.data = None
-        text = clean_text(self.raw or "")
+        text = clean_text(reject_invalid_chars(self.raw or ""))
         if not text:
             return
         try:

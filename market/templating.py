@@ -88,7 +88,7 @@ NAV = [
     ("技术合同", "contracts.index", {}, {"broker", "official", "admin"}),
     ("审核", "review.queue", {}, {"official", "admin"}),
     ("数据看板", "dashboard.index", {}, {"official", "admin"}),
-    ("系统管理", "admin.index", {}, {"admin", "official"}),
+    ("系统管理", "admin.index", {}, {"admin"}),
 ]
 
 

@@ -1,13 +1,276 @@
+"""系统管理: users, organisations, the region tree and the field taxonomy. Administrators only."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from ..permissions import roles_required
+from ..errors import DomainError
+from ..extensions import db
+from ..forms import clean_text, region_choices
+from ..models import Field, Organization, Region, User
+from ..models.org import ORG_STATUSES, ORG_TYPES
+from ..models.region import LEVEL_ORDER, LEVELS
+from ..models.user import ROLES
+from ..pagination import get_page, paginate
+from ..review.services import org_verify
+from ..security import safe_next
+from . import queries, services
+from .forms import FieldCreateForm, FieldForm, OrgDecisionForm, OrgForm, PasswordResetForm, RegionForm, UserCreateForm, UserEditForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+@bp.before_request
+def _admins_only():
+    """Every admin URL, every method: anonymous -> sign in; any other role -> 403."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if current_user.role != "admin":
+        abort(403)
+    return None
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _text_arg(name: str, limit: int = 50) -> str:
+    return clean_text(request.args.get(name, ""))[:limit]
+
+
+def _load(model, object_id: int):
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def _submit(form, call) -> tuple[bool, object, int]:
+    """Validate, run one service call, commit: (done, result, status for a re-rendered form)."""
+    if not form.validate_on_submit():
+        return False, None, 400 if request.method == "POST" else 200
+    try:
+        result = call()
+    except DomainError as err:
+        db.session.rollback()
+        form.apply_error(err)
+        return False, None, err.status_code if err.status_code not in (401, 403) else 400
+    db.session.commit()
+    return True, result, 200
+
+
+# ---------------------------------------------------------------- overview
+
+
 @bp.route("/")
-@roles_required("admin", "official")
 def index():
-    return render_template("admin/index.html")
+    return render_template("admin/index.html", stats=queries.overview(), roles=ROLES, statuses=ORG_STATUSES, levels=LEVELS)
+
+
+# ---------------------------------------------------------------- users
+
+
+@bp.route("/users")
+def users():
+    role = request.args.get("role", "")
+    active = {"1": True, "0": False}.get(request.args.get("active", ""))
+    filters = {"role": role if role in ROLES else "", "active": request.args.get("active", "") if active is not None else "",
+               "q": _text_arg("q")}
+    stmt = queries.users(role=filters["role"] or None, active=active, q=filters["q"])
+    return render_template("admin/users.html", pagination=paginate(stmt, page=get_page()), filters=filters, roles=ROLES)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():
+    form = UserCreateForm().setup()
+    done, user, status = _submit(form, lambda: services.user_create(**form.data_dict()))
+    if done:
+        flash(f"账号 {user.username} 已创建", "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=None), status
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+def user_edit(user_id: int):
+    user = _load(User, user_id)
+    form = UserEditForm(obj=user).setup()
+    if request.method == "GET" and user.region_id is None:
+        form.region_id.data = 0
+    done, _, status = _submit(form, lambda: services.user_update(user=user, **form.data_dict()))
+    if done:
+        flash(f"账号 {user.username} 已保存", "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=user), status
+
+
+@bp.route("/users/<int:user_id>/<any(disable,enable):action>", methods=["POST"])
+def user_active(user_id: int, action: str):
+    user = _load(User, user_id)
+    services.user_set_active(user=user, active=action == "enable", actor=current_user)
+    db.session.commit()
+    flash(f"账号 {user.username} 已{'停用，其登录状态已全部失效' if action == 'disable' else '启用'}", "success")
+    return redirect(safe_next(request.form.get("next"), url_for("admin.users")))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+def user_password(user_id: int):
+    user = _load(User, user_id)
+    form = PasswordResetForm()
+    done, _, status = _submit(form, lambda: services.user_reset_password(user=user, password=form.password.data, actor=current_user))
+    if done:
+        flash(f"账号 {user.username} 的密码已重置，其登录状态已全部失效", "success")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/user_password.html", form=form, user=user), status
+
+
+# ---------------------------------------------------------------- organisations
+
+
+@bp.route("/orgs")
+def orgs():
+    org_type = request.args.get("type", "")
+    status = request.args.get("status", "")
+    region_id = _int_arg("region")
+    region = db.session.get(Region, region_id) if region_id else None
+    filters = {"type": org_type if org_type in ORG_TYPES else "", "status": status if status in ORG_STATUSES else "",
+               "region": region.id if region else "", "q": _text_arg("q")}
+    stmt = queries.orgs(org_type=filters["type"] or None, status=filters["status"] or None, region=region, q=filters["q"])
+    return render_template("admin/orgs.html", pagination=paginate(stmt, page=get_page()), filters=filters,
+                           types=ORG_TYPES, statuses=ORG_STATUSES, regions=region_choices())
+
+
+@bp.route("/orgs/<int:org_id>/edit", methods=["GET", "POST"])
+def org_edit(org_id: int):
+    org = _load(Organization, org_id)
+    form = OrgForm(obj=org).setup()
+    done, _, status = _submit(form, lambda: services.org_update(org=org, **form.data_dict()))
+    if done:
+        flash(f"单位“{org.name}”已保存", "success")
+        return redirect(url_for("admin.orgs"))
+    return render_template("admin/org_form.html", form=form, org=org, decision_form=OrgDecisionForm(formdata=None)), status
+
+
+@bp.route("/orgs/<int:org_id>/decide", methods=["POST"])
+def org_decide(org_id: int):
+    org = _load(Organization, org_id)
+    decision = request.form.get("decision", "")
+    decision_form = OrgDecisionForm()
+    done, _, status = _submit(decision_form, lambda: org_verify(org=org, user=current_user, decision=decision,
+                                                                note=decision_form.note.data or ""))
+    if done:
+        flash(f"“{org.name}”已{'认证通过' if decision == 'verify' else '标记为认证未通过'}", "success")
+        return redirect(url_for("admin.org_edit", org_id=org.id))
+    form = OrgForm(obj=org, formdata=None).setup()
+    return render_template("admin/org_form.html", form=form, org=org, decision_form=decision_form), status
+
+
+# ---------------------------------------------------------------- regions
+
+
+def _region_page(error: str | None = None, status: int = 200):
+    return render_template("admin/regions.html", rows=queries.region_tree(), levels=LEVELS, error=error), status
+
+
+@bp.route("/regions")
+def regions():
+    return _region_page()
+
+
+@bp.route("/regions/new", methods=["GET", "POST"])
+def region_new():
+    form = RegionForm().setup()
+    parent = db.session.get(Region, _int_arg("parent") or 0)
+    if request.method == "GET" and parent is not None and parent.level != "town":
+        form.parent_id.data = parent.id
+        form.level.data = LEVEL_ORDER[LEVEL_ORDER.index(parent.level) + 1]
+    done, region, status = _submit(form, lambda: services.region_create(**form.data_dict()))
+    if done:
+        flash(f"区划“{region.name}”已创建", "success")
+        return redirect(url_for("admin.regions"))
+    return render_template("admin/region_form.html", form=form, region=None), status
+
+
+@bp.route("/regions/<int:region_id>/edit", methods=["GET", "POST"])
+def region_edit(region_id: int):
+    region = _load(Region, region_id)
+    form = RegionForm(obj=region).setup(exclude=region)
+    if request.method == "GET" and region.parent_id is None:
+        form.parent_id.data = 0
+    done, _, status = _submit(form, lambda: services.region_update(region=region, **form.data_dict()))
+    if done:
+        flash(f"区划“{region.name}”已保存", "success")
+        return redirect(url_for("admin.regions"))
+    return render_template("admin/region_form.html", form=form, region=region), status
+
+
+@bp.route("/regions/<int:region_id>/delete", methods=["POST"])
+def region_delete(region_id: int):
+    region = _load(Region, region_id)
+    name = region.name
+    try:
+        services.region_delete(region=region)
+    except DomainError as err:
+        db.session.rollback()
+        return _region_page(err.message, err.status_code)
+    db.session.commit()
+    flash(f"区划“{name}”已删除", "success")
+    return redirect(url_for("admin.regions"))
+
+
+# ---------------------------------------------------------------- field taxonomy
+
+
+def _field_page(error: str | None = None, status: int = 200):
+    return render_template("admin/fields.html", rows=queries.field_tree(), error=error), status
+
+
+@bp.route("/fields")
+def fields():
+    return _field_page()
+
+
+@bp.route("/fields/new", methods=["GET", "POST"])
+def field_new():
+    form = FieldCreateForm().setup()
+    if request.method == "GET":
+        form.parent_id.data = _int_arg("parent") or 0
+    done, field, status = _submit(form, lambda: services.field_create(
+        name=form.name.data, parent_id=form.parent_id.data or None, code=form.code.data or ""))
+    if done:
+        flash(f"技术领域“{field.name}”（{field.code}）已创建", "success")
+        return redirect(url_for("admin.fields"))
+    return render_template("admin/field_form.html", form=form, field=None), status
+
+
+@bp.route("/fields/<int:field_id>/edit", methods=["GET", "POST"])
+def field_edit(field_id: int):
+    field = _load(Field, field_id)
+    form = FieldForm(obj=field)
+    done, _, status = _submit(form, lambda: services.field_rename(field=field, name=form.name.data))
+    if done:
+        flash(f"技术领域 {field.code} 已改名为“{field.name}”", "success")
+        return redirect(url_for("admin.fields"))
+    return render_template("admin/field_form.html", form=form, field=field), status
+
+
+@bp.route("/fields/<int:field_id>/move", methods=["POST"])
+def field_move(field_id: int):
+    field = _load(Field, field_id)
+    services.field_move(field=field, direction=request.form.get("direction", ""))
+    db.session.commit()
+    return redirect(url_for("admin.fields") + f"#field-{field.id}")
+
+
+@bp.route("/fields/<int:field_id>/delete", methods=["POST"])
+def field_delete(field_id: int):
+    field = _load(Field, field_id)
+    name = field.name
+    try:
+        services.field_delete(field=field)
+    except DomainError as err:
+        db.session.rollback()
+        return _field_page(err.message, err.status_code)
+    db.session.commit()
+    flash(f"技术领域“{name}”已删除", "success")
+    return redirect(url_for("admin.fields"))
