@@ -611,3 +611,18 @@ def test_ensure_fields_fills_an_empty_taxonomy_once(app, runner):
     db.session.expire_all()
     assert count(Field) == expected
     assert ensure_fields() == 0
+
+
+def test_moving_an_organisation_moves_its_listings_into_the_new_scope(world, login_as):
+    from market.models import Demand
+
+    d = factories.demand(owner=world.users.enterprise_b, field=world.fields["materials"], status="pending")
+    db.session.commit()
+    org = world.orgs.ent_b
+    admin = login_as("admin")
+    resp = post(admin, f"/admin/orgs/{org.id}/edit", _org_data(org, region_id=world.regions["town_a"].id))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    assert db.session.get(Demand, d.id).region_id == world.regions["town_a"].id
+    # county A's official now reviews it; county B's no longer sees it
+    assert login_as("official").get("/review/?kind=demand").get_data(as_text=True).count(d.title) == 1
+    assert d.title not in login_as("official_b").get("/review/?kind=demand").get_data(as_text=True)

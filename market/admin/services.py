@@ -203,6 +203,13 @@ def org_update(
         errors["region_id"] = "请选择所在区域"
     if errors:
         raise DomainError("单位信息有误，请按提示修改", fields=errors)
+    if org.region_id != region.id:
+        # listings carry their organisation's region for scoping and the index: move them along
+        from ..models import LISTING_MODELS
+
+        for model in LISTING_MODELS.values():
+            for listing in db.session.scalars(select(model).where(model.org_id == org.id)):
+                listing.region_id = region.id
     org.name = name
     org.uscc = uscc
     org.org_type = org_type
