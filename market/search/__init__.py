@@ -1,0 +1,1 @@
+"""Full-text search: the shared analyzer and interchangeable index backends (Whoosh, Tantivy)."""
