@@ -23,12 +23,19 @@ def _secret_key(folder: Path) -> str:
         return os.environ["SECRET_KEY"]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "secret_key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
+    if not path.exists():
+        # written in full under a private name, then linked into place: workers starting together never read a
+        # half-written (empty) key, and the first link wins (os.link refuses an existing name)
+        tmp = folder / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
@@ -37,6 +44,13 @@ def _bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _proxy_hops(value: str) -> int:
+    value = value.strip().lower()
+    if value.isdigit():
+        return int(value)
+    return 1 if value in {"true", "yes", "on"} else 0
 
 
 class Config:
@@ -51,8 +65,12 @@ class Config:
         self.SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR") or str(folder / "index")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(folder / "uploads")
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        # several markets (or test runs) may share one Redis: every key starts with this
+        self.REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "market:")
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024))
         self.TRUSTED_HOSTS = [h for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h] or None
+        # behind a reverse proxy: how many proxies' X-Forwarded-For/-Proto/-Host to trust (0 = none)
+        self.PROXY_FIX = _proxy_hops(os.environ.get("PROXY_FIX", ""))
         self.PREFERRED_URL_SCHEME = "https" if _bool("HTTPS", False) else "http"
         secure = _bool("HTTPS", False)
         self.SESSION_COOKIE_SECURE = secure
@@ -66,6 +84,9 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = 8 * 3600
         self.WTF_I18N_ENABLED = False  # WTForms' own zh messages (no Flask-Babel)
         self.PAGE_SIZE = 20
+        # no automatic OPTIONS answers: every non-public URL refuses anonymous requests on every method
+        # (405 here); nothing in the app serves cross-origin preflights
+        self.PROVIDE_AUTOMATIC_OPTIONS = False
         # sign-in throttle: failures allowed per account and per address in the window
         self.LOGIN_MAX_FAILURES_ACCOUNT = int(os.environ.get("LOGIN_MAX_FAILURES_ACCOUNT", 5))
         self.LOGIN_MAX_FAILURES_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_ADDRESS", 20))

@@ -55,13 +55,16 @@ def status_name(status: str | None, listing) -> str:
 
 def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (None removes one)."""
-    args = request.args.to_dict(flat=False)
+    view_args = request.view_args or {}
+    # a query argument named like a URL part (?kind=x) or like url_for's own (?_scheme=, ?endpoint=) is dropped
+    args = {k: v for k, v in request.args.to_dict(flat=False).items()
+            if k not in view_args and k != "endpoint" and not k.startswith("_")}
     for key, value in changes.items():
         if value is None or value == "":
             args.pop(key, None)
         else:
             args[key] = [value]
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_for(request.endpoint, **view_args, **args)
 
 
 def init_templating(app: Flask) -> None:
@@ -73,6 +76,10 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.globals["maturity_label"] = maturity_label
     app.jinja_env.globals["ip_label"] = ip_label
     app.jinja_env.globals["status_name"] = status_name
+    # rich text a user wrote: `{{ text|clean_html }}` (allowlist sanitizer), never `|safe`
+    from .sanitize import clean_html_markup
+
+    app.jinja_env.filters["clean_html"] = clean_html_markup
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     init_nav(app)

@@ -11,6 +11,15 @@ from market.uscc import check_char
 
 PASSWORD = "Test-pass-2026"
 _seq = itertools.count(1)
+_hash_cache: list[str] = []
+
+
+def _password_hash() -> str:
+    if not _hash_cache:
+        from werkzeug.security import generate_password_hash
+
+        _hash_cache.append(generate_password_hash(PASSWORD, method="scrypt"))
+    return _hash_cache[0]
 
 
 def uscc(n: int | None = None, *, area: str = "340300") -> str:
@@ -83,7 +92,7 @@ def user(*, role: str, org: Organization | None = None, region: Region | None = 
         broker_cert_no="JJR-2026-001" if role == "broker" else "",
         active=active,
     )
-    u.set_password(PASSWORD)
+    u.password_hash = _password_hash()  # a real scrypt hash, computed once per run (~0.15 s each)
     db.session.add(u)
     db.session.flush()
     return u
@@ -138,3 +147,104 @@ def achievement(*, owner: User, field: Field, status: str = "draft", title: str 
     db.session.add(a)
     db.session.flush()
     return a
+
+
+def contract(*, buyer: Organization, seller: Organization, amount: Decimal = Decimal("100000.00"),
+             tech_amount: Decimal | None = None, signed_on: date | None = None, contract_type: str = "development",
+             subtype: str = "", field: Field | None = None, achievement_id: int | None = None, voided: bool = False,
+             recorded_by: User | None = None, buyer_region: Region | None = None, seller_region: Region | None = None,
+             **kw):
+    """A registered 技术合同 row (regions default to the parties' own regions)."""
+    from market.models import Contract
+
+    n = next(_seq)
+    signed_on = signed_on or date.today()
+    if recorded_by is None:
+        recorded_by_id = db.session.scalar(db.select(User.id).order_by(User.id).limit(1))
+        if recorded_by_id is None:
+            recorded_by_id = user(role="admin").id
+    else:
+        recorded_by_id = recorded_by.id
+    c = Contract(
+        registration_no=kw.pop("registration_no", f"{signed_on.year}3403{n:08d}"),
+        title=kw.pop("title", f"测试技术合同{n}"),
+        contract_type=contract_type,
+        subtype=subtype,
+        buyer_org_id=buyer.id,
+        seller_org_id=seller.id,
+        buyer_region_id=(buyer_region.id if buyer_region else buyer.region_id),
+        seller_region_id=(seller_region.id if seller_region else seller.region_id),
+        amount=amount,
+        tech_amount=amount if tech_amount is None else tech_amount,
+        signed_on=signed_on,
+        field_id=field.id if field else None,
+        achievement_id=achievement_id,
+        voided=voided,
+        recorded_by_id=recorded_by_id,
+        **kw,
+    )
+    db.session.add(c)
+    db.session.flush()
+    return c
+
+
+def suggestion(*, demand: Demand, achievement: Achievement, score: float = 0.82,
+               reasons: list[str] | None = None):
+    """An engine suggestion row, as the matching engine would store it."""
+    import json
+
+    from market.models import Suggestion
+
+    s = Suggestion(demand_id=demand.id, achievement_id=achievement.id, score=score,
+                   reasons=json.dumps(reasons if reasons is not None else ["技术领域相同", "关键词重合：导电膜"], ensure_ascii=False))
+    db.session.add(s)
+    db.session.flush()
+    return s
+
+
+def deal(*, buyer: Organization, seller: Organization, demand: Demand | None = None,
+         achievement: Achievement | None = None, broker: User | None = None, stage: str = "contacted", **kw):
+    """A deal (对接) at the given stage, regions taken from the organisations."""
+    from market.models import Deal
+
+    d = Deal(
+        demand_id=demand.id if demand else None,
+        achievement_id=achievement.id if achievement else None,
+        buyer_org_id=buyer.id,
+        seller_org_id=seller.id,
+        buyer_region_id=buyer.region_id,
+        seller_region_id=seller.region_id,
+        broker_id=broker.id if broker else None,
+        stage=stage,
+        source=kw.pop("source", "interest"),
+        **kw,
+    )
+    db.session.add(d)
+    db.session.flush()
+    return d
+
+
+def deal_objects(world, objs) -> None:
+    """Objects of the deals, contracts and notifications features for the access matrix: a negotiating deal
+    of county A's enterprise and the city university worked by county A's broker, its contract (with a scan),
+    a pending interest of the enterprise in the university's result, a suggestion, a notification."""
+    from market.contracts.scans import store_scan
+    from market.models import Interest, Notification
+
+    u, o = world.users, world.orgs
+    objs.deal = deal(buyer=o.ent_a, seller=o.uni, demand=objs.demand, achievement=objs.achievement,
+                     broker=u.broker, stage="negotiating", source="suggestion")
+    objs.contract = contract(buyer=o.ent_a, seller=o.uni, broker_id=u.broker.id, deal_id=objs.deal.id,
+                             scan_path=store_scan(b"%PDF-1.4\n%%EOF\n"), scan_name="合同扫描件.pdf")
+    objs.interest = Interest(kind="interest", achievement_id=objs.achievement.id, from_org_id=o.ent_a.id,
+                             from_user_id=u.enterprise.id, to_org_id=o.uni.id, message="希望合作")
+    db.session.add(objs.interest)
+    objs.suggestion = suggestion(demand=objs.demand, achievement=factories_achievement_for_suggestion(world))
+    objs.notification = Notification(user_id=u.enterprise.id, kind="test", text="请处理", url="/deals/")
+    db.session.add(objs.notification)
+    db.session.commit()
+
+
+def factories_achievement_for_suggestion(world) -> Achievement:
+    return achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
+                       title="待认领推荐中的成果")

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
-from ..forms import BaseForm, require_choice
+from ..forms import BaseForm, EmailAddress, require_choice
 
 REGISTER_ROLES = [("enterprise", "企业"), ("institution", "高校 / 科研院所"), ("broker", "技术经纪人（服务机构）")]
 ORG_TYPE_CHOICES = [("enterprise", "企业"), ("university", "高校"), ("institute", "科研院所"), ("agency", "服务机构")]
@@ -27,7 +27,7 @@ class RegisterForm(BaseForm):
     )
     name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名过长")])
     phone = StringField("手机号码", validators=[DataRequired("请填写手机号码"), PHONE])
-    email = StringField("电子邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=120)])
+    email = StringField("电子邮箱", validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120)])
     password = PasswordField("密码", validators=[DataRequired("请设置密码"), Length(max=128, message="密码过长")])
     password2 = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致")])
     org_name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(min=2, max=100, message="单位名称长度为2-100字")])

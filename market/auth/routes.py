@@ -35,7 +35,9 @@ def login():
             flash("登录失败次数过多，请15分钟后再试", "danger")
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(db.select(User).where(db.func.lower(User.username) == username.lower()))
-        if user is None or not user.check_password(form.password.data) or not user.active:
+        # an unknown user costs the same scrypt check as a known one: no timing difference
+        password_ok = services.password_matches(user, form.password.data)
+        if user is None or not password_ok or not user.active:
             throttle.record_failure(username, client_ip())
             # same answer for an unknown user, a wrong password and a disabled account
             form.form_errors.append("用户名或密码不正确")

@@ -106,6 +106,23 @@ def user_register(
     return user
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Check a password; for an unknown user, check against a dummy hash so both take as long."""
+    if user is not None:
+        return user.check_password(password)
+    if not _DUMMY_HASH:
+        probe = User()
+        probe.set_password(secrets.token_urlsafe(16))
+        _DUMMY_HASH.append(probe.password_hash)
+    from werkzeug.security import check_password_hash
+
+    check_password_hash(_DUMMY_HASH[0], password)
+    return False
+
+
 def session_start(*, user: User, ip: str) -> str:
     sid = secrets.token_urlsafe(32)
     db.session.add(UserSession(id=sid, user_id=user.id, ip=ip[:64]))

@@ -25,6 +25,10 @@ def _redis():
     return _redis_clients[url]
 
 
+def _redis_key(key: str) -> str:
+    return f"{current_app.config.get('REDIS_PREFIX', 'market:')}login:{key}"
+
+
 def _keys(username: str, ip: str) -> list[tuple[str, int]]:
     cfg = current_app.config
     return [
@@ -38,7 +42,7 @@ def is_blocked(username: str, ip: str) -> bool:
     r = _redis()
     for key, limit in _keys(username, ip):
         if r is not None:
-            name = f"market:login:{key}"
+            name = _redis_key(key)
             r.zremrangebyscore(name, 0, time.time() - window)
             count = r.zcard(name)
         else:
@@ -57,7 +61,7 @@ def record_failure(username: str, ip: str) -> None:
     r = _redis()
     for key, _ in _keys(username, ip):
         if r is not None:
-            name = f"market:login:{key}"
+            name = _redis_key(key)
             now = time.time()
             r.zadd(name, {f"{now}:{id(object())}": now})
             r.expire(name, window)
@@ -72,6 +76,6 @@ def clear_account(username: str) -> None:
     key = f"acct:{username.strip().lower()}"
     r = _redis()
     if r is not None:
-        r.delete(f"market:login:{key}")
+        r.delete(_redis_key(key))
     else:
         db.session.execute(delete(LoginFailure).where(LoginFailure.key == key))

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from ..forms import BaseForm, MultiCheckboxField, WanField, field_choices, require_choice
+from ..forms import BaseForm, EmailAddress, MultiCheckboxField, WanField, field_choices, require_choice
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS
 
 
@@ -19,7 +19,7 @@ class ListingForm(BaseForm):
     negotiable = BooleanField("面议")
     contact_name = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50, message="联系人过长")])
     contact_phone = StringField("联系电话", validators=[DataRequired("请填写联系电话"), Regexp(r"^[0-9+\-() ]{5,20}$", message="请填写正确的电话号码")])
-    contact_email = StringField("联系邮箱", validators=[Optional(), Email("邮箱格式不正确"), Length(max=120)])
+    contact_email = StringField("联系邮箱", validators=[Optional(), EmailAddress("邮箱格式不正确"), Length(max=120)])
     contact_public = BooleanField("公开联系方式（不勾选则在接受对方意向后才展示）")
 
     def setup(self):

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from ..errors import DomainError
 from ..extensions import db
+from ..forms import posted_text
 from ..models import LISTING_MODELS
 from ..models.listing import MATURITY_LEVELS, STATUS_LABELS
 from ..pagination import get_page, paginate
@@ -147,7 +148,7 @@ def edit(kind: str, listing_id: int):
 def transition(kind: str, listing_id: int, action: str):
     listing = get_listing(kind, listing_id, for_edit=True)
     to, message = ACTIONS[action]
-    services.listing_transition(listing=listing, user=current_user, to=to, reason=request.form.get("reason", "")[:500])
+    services.listing_transition(listing=listing, user=current_user, to=to, reason=posted_text("reason", label="理由"))
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))

@@ -4,6 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import db
+from ..forms import posted_text
 from ..pagination import get_page, paginate
 from ..permissions import can_review, get_listing, get_org_for_review, roles_required
 from . import queries, services
@@ -33,7 +34,7 @@ def decide(kind: str, listing_id: int):
 
         abort(404)
     decision = request.form.get("decision", "")
-    services.listing_review(listing=listing, user=current_user, decision=decision, reason=request.form.get("reason", "")[:500])
+    services.listing_review(listing=listing, user=current_user, decision=decision, reason=posted_text("reason", label="理由"))
     db.session.commit()
     flash("已审核通过并发布" if decision == "publish" else "已退回", "success")
     return redirect(url_for("review.queue", kind=kind))
@@ -53,7 +54,7 @@ def orgs():
 def verify_org(org_id: int):
     org = get_org_for_review(org_id)
     decision = request.form.get("decision", "")
-    services.org_verify(org=org, user=current_user, decision=decision, note=request.form.get("note", "")[:500])
+    services.org_verify(org=org, user=current_user, decision=decision, note=posted_text("note", label="理由"))
     db.session.commit()
     flash(f"“{org.name}”已{'认证通过' if decision == 'verify' else '标记为认证未通过'}", "success")
     return redirect(url_for("review.orgs"))

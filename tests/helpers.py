@@ -1,0 +1,153 @@
+"""Small helpers shared by the foundation tests: CSRF-cached posting, raw bodies, page messages, DB snapshots."""
+from __future__ import annotations
+
+import html
+import re
+from types import SimpleNamespace
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import func, select
+
+from market.extensions import db
+from tests import factories
+from tests.conftest import csrf_token
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+_MESSAGE_PATTERNS = (
+    re.compile(r'<div class="invalid-feedback[^"]*">(.*?)</div>', re.S),
+    re.compile(r'id="form-errors">((?:<div>.*?</div>)+|[^<]*)</div>', re.S),
+    re.compile(r'<p class="lead" id="error-message">(.*?)</p>', re.S),
+    re.compile(r'<div class="alert alert-(?:danger|warning)[^"]*" role="alert">\s*(.*?)<button', re.S),
+)
+_TAG = re.compile(r"<[^>]+>")
+
+
+class Poster:
+    """A client with its CSRF token fetched once (posting through tests.conftest.post costs a GET each time)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = csrf_token(client)
+
+    def post(self, url: str, data: dict | None = None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        return self.client.post(url, data=data, **kw)
+
+    def raw(self, url: str, pairs, *, multipart: bool = False):
+        """POST a body built by hand: lone surrogates go out as their UTF-8 bytes, as a broken client would send."""
+        return raw_post(self.client, url, pairs, token=self.token, multipart=multipart)
+
+    def get(self, url: str, **kw):
+        return self.client.get(url, **kw)
+
+
+def raw_post(client, url: str, pairs, *, token: str | None, multipart: bool = False):
+    items = list(pairs.items()) if isinstance(pairs, dict) else list(pairs)
+    expanded: list[tuple[str, str]] = []
+    for key, value in items:
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            expanded.append((key, str(v)))
+    if token is not None:
+        expanded.append(("csrf_token", token))
+    if not multipart:
+        body = urlencode(expanded, encoding="utf-8", errors="surrogatepass")
+        return client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+    boundary = "----market-test-boundary"
+    parts = []
+    for key, value in expanded:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode()
+            + value.encode("utf-8", "surrogatepass")
+            + b"\r\n"
+        )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def messages(resp) -> list[str]:
+    """The user-facing error messages on a page: field errors, the form banner, the error page, alerts."""
+    page = resp.get_data(as_text=True)
+    found = []
+    for pattern in _MESSAGE_PATTERNS:
+        for match in pattern.findall(page):
+            text = html.unescape(_TAG.sub(" ", match)).strip()
+            if text:
+                found.append(" ".join(text.split()))
+    return found
+
+
+def assert_refused(resp, *expected: str, codes=range(400, 500)) -> list[str]:
+    """A 4xx whose every message is Chinese, containing each expected fragment."""
+    assert resp.status_code in codes, (resp.status_code, messages(resp) or resp.get_data(as_text=True)[:800])
+    found = messages(resp)
+    assert found, f"no message on the {resp.status_code} page"
+    for text in found:
+        assert CJK.search(text), f"a message that is not Chinese: {text!r}"
+    joined = " | ".join(found)
+    for fragment in expected:
+        assert fragment in joined, f"{fragment!r} not among {found}"
+    return found
+
+
+def is_login_redirect(resp) -> bool:
+    return resp.status_code == 302 and urlsplit(resp.headers.get("Location", "")).path == "/login"
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def snapshot() -> dict[str, list]:
+    """Every row of every table, in a comparable form."""
+    db.session.expire_all()
+    out = {}
+    for table in db.metadata.sorted_tables:
+        rows = db.session.execute(select(table)).all()
+        out[table.name] = sorted((tuple(repr(v) for v in row) for row in rows))
+    db.session.commit()
+    return out
+
+
+def diff(before: dict, after: dict) -> dict[str, tuple[int, int]]:
+    return {name: (len(before[name]), len(after.get(name, []))) for name in before if before[name] != after.get(name)}
+
+
+def objects(world) -> SimpleNamespace:
+    """Real objects to fill URL parameters: listings of each library in useful states, an org to verify."""
+    u, f = world.users, world.fields
+    objs = SimpleNamespace(
+        demand=factories.demand(owner=u.enterprise, field=f["materials"], status="published", title="公开的镀膜技术需求"),
+        pending_demand=factories.demand(owner=u.enterprise, field=f["materials"], status="pending", title="待审核的镀膜技术需求"),
+        draft_demand=factories.demand(owner=u.enterprise, field=f["materials"], status="draft", title="草稿状态的镀膜技术需求"),
+        achievement=factories.achievement(owner=u.institution, field=f["materials"], status="published", title="公开的导电膜成果"),
+        pending_achievement=factories.achievement(owner=u.institution, field=f["materials"], status="pending", title="待审核的导电膜成果"),
+        draft_achievement=factories.achievement(owner=u.institution, field=f["materials"], status="draft", title="草稿状态的导电膜成果"),
+        org=world.orgs.unverified,
+        region=world.regions["county_a"],
+        field=world.fields["materials"],
+        user=world.users.enterprise,
+    )
+    db.session.commit()
+    return objs
+
+
+def client_for(app, user):
+    """A client signed in as `user` through a real server-side session, without paying for a scrypt check.
+
+    Sign-in itself is tested in test_auth.py; elsewhere this keeps the suite fast on a small machine.
+    """
+    import secrets
+
+    from market.models import UserSession
+
+    client = app.test_client()
+    sid = secrets.token_urlsafe(32)
+    db.session.add(UserSession(id=sid, user_id=user.id, ip="127.0.0.1"))
+    db.session.commit()
+    with client.session_transaction() as sess:
+        sess["sid"] = sid
+        sess["_user_id"] = str(user.id)
+        sess["_fresh"] = True
+        sess.permanent = True
+    return client

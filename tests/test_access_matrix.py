@@ -1,0 +1,334 @@
+"""Who may reach which URL: every route of the app, every role, every method.
+
+Adding a route? Add ONE line to EXPECTED below: "<endpoint>": {roles allowed}. If its rules differ by a
+default (the listings' `kind`), key them "<endpoint>:<value>". If the URL has a parameter this file cannot fill
+yet, add a line to FILL (parameter name -> the id of a real object from the `objs` fixture, which you may extend).
+A route nobody listed makes test_every_route_has_an_expectation fail; a public route must also be in PUBLIC.
+"""
+from __future__ import annotations
+
+import itertools
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.routing.converters import AnyConverter
+
+from tests.helpers import Poster, client_for, diff, objects, snapshot
+
+ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED = (
+    "anonymous", "enterprise", "institution", "broker", "official", "admin", "unverified")
+ROLES = (ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED)
+EVERYONE = frozenset(ROLES)
+SIGNED_IN = EVERYONE - {ANON}
+REVIEWERS = frozenset({OFFICIAL, ADMIN})
+
+# Reachable without signing in. Everything else must refuse an anonymous request on every method.
+PUBLIC = {"static", "main.home", "main.healthz", "auth.login", "auth.register", "listings.browse", "listings.detail",
+          "search.search"}
+
+# endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
+# county A's enterprise's published demand and the city university's published result (see `objs`).
+EXPECTED: dict[str, frozenset] = {
+    "static": EVERYONE,
+    "main.home": EVERYONE,
+    "main.healthz": EVERYONE,
+    "auth.login": EVERYONE,
+    "auth.register": EVERYONE,
+    "auth.logout": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "listings.browse": EVERYONE,
+    "listings.detail": EVERYONE,
+    "listings.mine:demand": frozenset({ENT, UNVERIFIED}),
+    "listings.mine:achievement": frozenset({INST}),
+    "listings.create:demand": frozenset({ENT, UNVERIFIED}),
+    "listings.create:achievement": frozenset({INST}),
+    "listings.edit:demand": frozenset({ENT}),
+    "listings.edit:achievement": frozenset({INST}),
+    "listings.transition:demand": frozenset({ENT}),
+    "listings.transition:achievement": frozenset({INST}),
+    "review.queue": REVIEWERS,
+    "review.orgs": REVIEWERS,
+    "review.decide": REVIEWERS,
+    "review.verify_org": REVIEWERS,
+    "admin.index": frozenset({ADMIN}),
+    "admin.users": frozenset({ADMIN}),
+    "admin.user_new": frozenset({ADMIN}),
+    "admin.user_edit": frozenset({ADMIN}),
+    "admin.user_active": frozenset({ADMIN}),
+    "admin.user_password": frozenset({ADMIN}),
+    "admin.orgs": frozenset({ADMIN}),
+    "admin.org_edit": frozenset({ADMIN}),
+    "admin.org_decide": frozenset({ADMIN}),
+    "admin.regions": frozenset({ADMIN}),
+    "admin.region_new": frozenset({ADMIN}),
+    "admin.region_edit": frozenset({ADMIN}),
+    "admin.region_delete": frozenset({ADMIN}),
+    "admin.fields": frozenset({ADMIN}),
+    "admin.field_new": frozenset({ADMIN}),
+    "admin.field_edit": frozenset({ADMIN}),
+    "admin.field_move": frozenset({ADMIN}),
+    "admin.field_delete": frozenset({ADMIN}),
+    "search.search": EVERYONE,
+    # deals, contracts, notifications (objects: factories.deal_objects)
+    "deals.interest_create": frozenset({ENT, INST}),
+    "deals.interest_decide": frozenset({INST}),
+    "deals.interest_withdraw": frozenset({ENT}),
+    "deals.interests": frozenset({ENT, INST, UNVERIFIED}),
+    "deals.board": SIGNED_IN,
+    "deals.queue": frozenset({BROKER}),
+    "deals.claim_suggestion": frozenset({BROKER}),
+    "deals.record": frozenset({BROKER}),
+    "deals.detail": frozenset({ENT, INST, BROKER, OFFICIAL, ADMIN}),
+    "deals.claim": frozenset({BROKER}),
+    "deals.move": frozenset({BROKER, ADMIN, OFFICIAL}),
+    "deals.plan": frozenset({BROKER, ADMIN}),
+    "deals.note": frozenset({BROKER, ADMIN, OFFICIAL}),
+    "contracts.index": SIGNED_IN,
+    "contracts.export": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.create": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.from_deal": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.detail": frozenset({ENT, INST, BROKER, OFFICIAL, ADMIN}),
+    "contracts.edit": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.void": frozenset({OFFICIAL, ADMIN}),
+    "contracts.add_payment": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.upload_scan": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.download_scan": frozenset({ENT, INST, BROKER, OFFICIAL, ADMIN}),
+    "contracts.import_file": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.import_template": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "notifications.index": SIGNED_IN,
+    "notifications.open_": frozenset({ENT}),
+    "notifications.read_all": SIGNED_IN,
+}
+
+# URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
+# holds the rule's defaults and the other parameters chosen so far (e.g. kind).
+FILL = {
+    "listing_id": lambda o, rule, v: (
+        (o.pending_demand if v.get("kind", "demand") == "demand" else o.pending_achievement).id
+        if rule.endpoint == "review.decide"
+        else (o.demand if v.get("kind", "demand") == "demand" else o.achievement).id),
+    "org_id": lambda o, rule, v: o.org.id,
+    "user_id": lambda o, rule, v: o.demand.owner_id,
+    "region_id": lambda o, rule, v: o.org.region_id,
+    "field_id": lambda o, rule, v: o.demand.field_id,
+    "filename": lambda o, rule, v: "css/app.css",
+    "deal_id": lambda o, rule, v: o.deal.id,
+    "contract_id": lambda o, rule, v: o.contract.id,
+    "interest_id": lambda o, rule, v: o.interest.id,
+    "suggestion_id": lambda o, rule, v: o.suggestion.id,
+    "notification_id": lambda o, rule, v: o.notification.id,
+}
+
+# What a denied role posts: data that would change something if the permission check were missing.
+POST_DATA = {
+    "review.decide": lambda w: {"decision": "publish"},
+    "review.verify_org": lambda w: {"decision": "verify"},
+    "admin.user_new": lambda w: {"role": "admin", "username": "intruder", "name": "越权管理员", "password": "Intrude-pass-2026",
+                                 "password2": "Intrude-pass-2026", "region_id": "0", "org_id": "0"},
+    "admin.user_edit": lambda w: {"name": "被越权修改"},
+    "admin.user_password": lambda w: {"password": "Intrude-pass-2026", "password2": "Intrude-pass-2026"},
+    "admin.org_decide": lambda w: {"decision": "verify"},
+    "admin.region_new": lambda w: {"code": "340399", "name": "越权新建县", "level": "county", "parent_id": w.regions["city"].id},
+    "admin.field_new": lambda w: {"name": "越权新建领域", "parent_id": "0"},
+    "admin.field_edit": lambda w: {"name": "被越权改名"},
+    "admin.field_move": lambda w: {"direction": "down"},
+    "deals.interest_create": lambda w: {"message": "越权提交的意向留言内容", "form_token": "x" * 32},
+    "deals.interest_decide": lambda w: {"decision": "accept"},
+    "deals.move": lambda w: {"to": "terminated", "version": "1", "reason_code": "price"},
+    "deals.plan": lambda w: {"next_action_on": "2030-01-01", "next_action": "越权安排"},
+    "deals.note": lambda w: {"text": "越权记录"},
+    "contracts.void": lambda w: {"reason": "越权作废"},
+    "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00", "form_token": "y" * 32},
+    "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
+                                "description": "越权修改的描述文字足够长", "summary": "越权修改的简介文字足够长", "maturity": "5",
+                                "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "12345678"},
+    "listings.create": lambda w: {"title": "越权发布的条目标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
+                                  "description": "越权发布的描述文字足够长", "summary": "越权发布的简介文字足够长", "maturity": "5",
+                                  "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "12345678"},
+}
+USERS = {ENT: "enterprise", INST: "institution", BROKER: "broker", OFFICIAL: "official", ADMIN: "admin",
+         UNVERIFIED: "unverified"}
+
+
+def _key(rule) -> str:
+    defaults = rule.defaults or {}
+    if defaults:
+        specific = rule.endpoint + ":" + ",".join(str(v) for v in defaults.values())
+        if specific in EXPECTED:
+            return specific
+    return rule.endpoint
+
+
+def _rules(app):
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint, r.rule))
+
+
+def _urls(rule, objs, *, strict: bool) -> list[str] | None:
+    """Every URL for the rule (one per option of an any() part); None when a parameter cannot be filled."""
+    params = sorted(rule.arguments - set(rule.defaults or {}))
+    options = [
+        [(name, item) for item in sorted(rule._converters[name].items)]
+        for name in params if isinstance(rule._converters.get(name), AnyConverter)
+    ]
+    urls = []
+    for combo in itertools.product(*options):
+        values = {**(rule.defaults or {}), **dict(combo)}
+        for name in params:
+            if name in values:
+                continue
+            if name in FILL:
+                values[name] = FILL[name](objs, rule, values)
+            elif strict:
+                return None
+            else:  # the anonymous inventory: any id will do, the refusal must come first
+                values[name] = 1 if type(rule._converters.get(name)).__name__ == "IntegerConverter" else "x"
+        urls.append(rule.build(values, append_unknown=False)[1])
+    return urls
+
+
+def _methods(rule) -> list[str]:
+    methods = set(rule.methods) | {"OPTIONS"}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _refused(resp) -> bool:
+    if resp.status_code in (401, 403, 404, 405):
+        return True
+    return resp.status_code in (301, 302, 303) and urlsplit(resp.headers.get("Location", "")).path == "/login"
+
+
+@pytest.fixture
+def objs(world):
+    from tests.factories import deal_objects
+
+    o = objects(world)
+    deal_objects(world, o)
+    return o
+
+
+class _Report:
+    """Prints the figures in pytest's terminal summary (visible without -s)."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def pytest_terminal_summary(self, terminalreporter):
+        for line in self.lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def report(request):
+    plugin = _Report()
+    request.config.pluginmanager.register(plugin, "access-matrix-report")
+    return plugin
+
+
+def test_every_route_has_an_expectation(app):
+    missing = sorted({_key(r) for r in _rules(app) if _key(r) not in EXPECTED})
+    assert not missing, (
+        "Routes with no access expectation. Add one line per endpoint to EXPECTED in tests/test_access_matrix.py, "
+        '"<endpoint>": frozenset({<roles allowed>}), and put it in PUBLIC if anonymous visitors may use it: '
+        + ", ".join(missing)
+    )
+    for key, roles in EXPECTED.items():
+        endpoint = key.split(":")[0]
+        assert (ANON in roles) == (endpoint in PUBLIC), f"{key}: anonymous in EXPECTED but not in PUBLIC (or the reverse)"
+
+
+def test_anonymous_is_refused_everywhere_but_public(app, world, objs, report):
+    """Every rule not in PUBLIC refuses an anonymous request: every method it has, HEAD and OPTIONS too."""
+    client = app.test_client()
+    p = Poster(client)  # a valid CSRF token: the answer must be the permission check, not the CSRF check
+    before = snapshot()
+    problems, cases = [], 0
+    for rule in _rules(app):
+        if rule.endpoint in PUBLIC:
+            continue
+        for method in _methods(rule):
+            for url in _urls(rule, objs, strict=False):
+                resp = p.post(url) if method == "POST" else client.open(url, method=method)
+                cases += 1
+                if not _refused(resp):
+                    problems.append(f"{method} {url} ({rule.endpoint}) -> {resp.status_code}")
+    assert not problems, "anonymous requests that were not refused:\n" + "\n".join(problems)
+    assert not diff(before, snapshot())
+    line = f"{cases} anonymous route x method cases, 0 unexpected allows"
+    report.lines.append(line)
+    print("\n" + line)
+
+
+def test_public_routes_answer_everyone(app, world, objs):
+    client = app.test_client()
+    for rule in _rules(app):
+        if rule.endpoint not in PUBLIC or "GET" not in rule.methods:
+            continue
+        for url in _urls(rule, objs, strict=True) or []:
+            assert client.get(url).status_code == 200, url
+
+
+def test_role_route_method_matrix(app, world, objs, report):
+    """For each listed endpoint: GET (and HEAD) by every role, 200 when allowed, refused otherwise; POST by every
+    denied role (with a valid CSRF token and meaningful data) refused and nothing changed."""
+    clients = {ANON: app.test_client(), **{role: client_for(app, getattr(world.users, name)) for role, name in USERS.items()}}
+    posters = {role: Poster(c) for role, c in clients.items()}
+    cases, unexpected_allows, unexpected_refusals, unfillable = 0, [], [], []
+    before = snapshot()
+    for rule in _rules(app):
+        key = _key(rule)
+        if key not in EXPECTED:
+            continue  # reported by test_every_route_has_an_expectation
+        allowed = EXPECTED[key]
+        for method in ("GET", "HEAD", "POST"):
+            if method not in rule.methods:
+                continue
+            urls = _urls(rule, objs, strict=True)
+            if urls is None:
+                unfillable.append(rule.rule)
+                continue
+            for url, role in itertools.product(urls, ROLES):
+                if method == "POST":
+                    if role in allowed:
+                        continue  # the features' own tests post as the allowed roles
+                    resp = posters[role].post(url, POST_DATA.get(rule.endpoint, lambda w: {})(world))
+                else:
+                    resp = clients[role].open(url, method=method)
+                cases += 1
+                if role in allowed:
+                    ok = resp.status_code == 200 or (
+                        resp.status_code == 302 and rule.endpoint == "auth.login" and role != ANON)  # signed in: home
+                    if not ok:
+                        unexpected_refusals.append(f"{role} {method} {url} -> {resp.status_code}")
+                elif not _refused(resp):
+                    unexpected_allows.append(f"{role} {method} {url} -> {resp.status_code}")
+    assert not unfillable, "add a FILL entry for the parameters of: " + ", ".join(sorted(set(unfillable)))
+    changed = diff(before, snapshot())
+    if changed:
+        unexpected_allows.append(f"refused requests changed rows: {changed}")
+    line = f"{cases} role x route cases, {len(unexpected_allows)} unexpected allows"
+    report.lines.append(line)
+    print("\n" + line)
+    assert not unexpected_allows, "\n".join(unexpected_allows)
+    assert not unexpected_refusals, "\n".join(unexpected_refusals)
+
+
+def test_foreign_objects_by_id(app, world, objs):
+    """Organisation B asks for organisation A's private listings by id, on every listing route: 404, unchanged."""
+    draft_d, draft_a = objs.draft_demand, objs.draft_achievement
+    intruders = {"enterprise_b": draft_d, "institution": draft_d, "enterprise": draft_a, "broker": draft_d,
+                 "official_b": draft_d, "official": draft_a}
+    before = snapshot()
+    for name, listing in intruders.items():
+        p = Poster(client_for(app, getattr(world.users, name)))
+        path = "demands" if listing is draft_d else "achievements"
+        assert p.get(f"/{path}/{listing.id}").status_code == 404, name
+        assert p.get(f"/{path}/{listing.id}/edit").status_code == 404, name
+        for action in ("submit", "withdraw", "close", "done"):
+            assert p.post(f"/{path}/{listing.id}/{action}").status_code == 404, (name, action)
+        assert p.post(f"/{path}/{listing.id}/edit", POST_DATA["listings.edit"](world)).status_code == 404, name
+    after = snapshot()
+    after.pop("user_sessions")
+    before.pop("user_sessions")
+    assert after == before
