@@ -13,3 +13,20 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (main_bp, auth_bp, listings_bp, review_bp, admin_bp):
         app.register_blueprint(bp)
+
+    from .contracts.routes import bp as contracts_bp
+    from .deals.routes import bp as deals_bp
+    from .notifications.routes import bp as notifications_bp
+
+    for bp in (deals_bp, contracts_bp, notifications_bp):
+        app.register_blueprint(bp)
+
+    from .matching.routes import bp as matching_bp
+    from .search.routes import bp as search_bp
+
+    for bp in (search_bp, matching_bp):
+        app.register_blueprint(bp)
+
+    from .dashboard.routes import bp as dashboard_bp
+
+    app.register_blueprint(dashboard_bp)

@@ -1,5 +1,6 @@
 """All models, imported so that metadata and Alembic see every table."""
 from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
+from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
 from .field import Field
 from .listing import (
     LISTING_MODELS,
@@ -10,14 +11,23 @@ from .listing import (
     ListingMixin,
     Suggestion,
 )
+from .notification import Notification
 from .org import Organization
 from .region import Region
+from .stats import ContractMonthStat
 from .user import LoginFailure, User, UserSession
 
 __all__ = [
     "CONTRACT_TYPES",
     "Contract",
+    "Deal",
+    "DealEvent",
+    "FormSubmission",
+    "Interest",
+    "InterestEvent",
+    "Notification",
     "ContractAudit",
+    "ContractMonthStat",
     "Payment",
     "Target",
     "Achievement",

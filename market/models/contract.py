@@ -53,7 +53,7 @@ class Contract(db.Model):
     field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"), index=True)
     demand_id: Mapped[int | None] = mapped_column(ForeignKey("demands.id"), index=True)
     achievement_id: Mapped[int | None] = mapped_column(ForeignKey("achievements.id"), index=True)
-    deal_id: Mapped[int | None] = mapped_column(Integer, index=True)  # FK to deals added by the deals feature
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
     broker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     source: Mapped[str] = mapped_column(String(16), default="manual")  # deal | manual | import
@@ -70,6 +70,7 @@ class Contract(db.Model):
     seller_region: Mapped[Region] = relationship(foreign_keys=[seller_region_id])
     field: Mapped[Field | None] = relationship()
     broker: Mapped[User | None] = relationship(foreign_keys=[broker_id])
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
 
     @property
     def type_label(self) -> str:

@@ -1,0 +1,1 @@
+"""The technology-contract register (技术合同): record, payments, void, audit trail, import."""

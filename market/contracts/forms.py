@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..forms import BaseForm, YuanField, field_choices, region_choices
+from ..models import CONTRACT_TYPES
+
+
+def type_choices() -> list[tuple[str, str]]:
+    return [("", "请选择")] + [(code, label) for code, (label, _) in CONTRACT_TYPES.items()]
+
+
+def subtype_choices() -> list[tuple[str, str]]:
+    out = [("", "无 / 不适用")]
+    for code, (label, subs) in CONTRACT_TYPES.items():
+        out += [(sub, f"{label} - {sub_label}") for sub, sub_label in subs.items()]
+    return out
+
+
+class ContractTermsForm(BaseForm):
+    """The fields every contract shares (recording and editing)."""
+
+    registration_no = StringField("登记编号", validators=[DataRequired("请填写登记编号"), Length(max=40, message="登记编号不超过40位")])
+    title = StringField("合同名称", validators=[Optional(), Length(max=200, message="合同名称不超过200字")])
+    contract_type = SelectField("合同类型", choices=type_choices(), validate_choice=False)
+    subtype = SelectField("合同子类", choices=subtype_choices(), validate_choice=False)
+    buyer_region_id = SelectField("买方所在区域", coerce=int, validate_choice=False)
+    seller_region_id = SelectField("卖方所在区域", coerce=int, validate_choice=False)
+    amount = YuanField("合同成交额（元）")
+    tech_amount = YuanField("技术交易额（元）")
+    signed_on = DateField("签订日期", format="%Y-%m-%d", validators=[DataRequired("请填写签订日期（格式：2026-05-20）")])
+    term_start = DateField("履行期限起", format="%Y-%m-%d", validators=[Optional()])
+    term_end = DateField("履行期限止", format="%Y-%m-%d", validators=[Optional()])
+    field_id = SelectField("技术领域", coerce=int, validate_choice=False)
+
+    def setup(self):
+        regions = [(0, "请选择")] + region_choices()
+        self.buyer_region_id.choices = regions
+        self.seller_region_id.choices = regions
+        self.field_id.choices = [(0, "不填")] + field_choices()
+        return self
+
+    def terms(self) -> dict:
+        return {
+            "registration_no": (self.registration_no.data or "").strip(),
+            "title": (self.title.data or "").strip(),
+            "contract_type": self.contract_type.data or "",
+            "subtype": self.subtype.data or "",
+            "buyer_region_id": self.buyer_region_id.data or None,
+            "seller_region_id": self.seller_region_id.data or None,
+            "amount": self.amount.data,
+            "tech_amount": self.tech_amount.data,
+            "signed_on": self.signed_on.data,
+            "term_start": self.term_start.data,
+            "term_end": self.term_end.data,
+            "field_id": self.field_id.data or None,
+        }
+
+
+class ContractForm(ContractTermsForm):
+    """Recording a contract (from a deal, or entered directly)."""
+
+    buyer_name = StringField("买方单位（委托方/受让方/被许可方）", validators=[Optional(), Length(max=100, message="单位名称不超过100字")],
+                             render_kw={"list": "org-names", "autocomplete": "off"})
+    seller_name = StringField("卖方单位（受托方/让与方/许可方）", validators=[Optional(), Length(max=100, message="单位名称不超过100字")],
+                              render_kw={"list": "org-names", "autocomplete": "off"})
+    demand_id = IntegerField("关联技术需求编号", validators=[Optional(), NumberRange(min=1, max=10**9, message="编号无效")])
+    achievement_id = IntegerField("关联科技成果编号", validators=[Optional(), NumberRange(min=1, max=10**9, message="编号无效")])
+    form_token = HiddenField()
+    version = HiddenField()
+
+    def data_dict(self) -> dict:
+        data = self.terms()
+        data.update(buyer_name=self.buyer_name.data or "", seller_name=self.seller_name.data or "",
+                    demand_id=self.demand_id.data, achievement_id=self.achievement_id.data)
+        return data
+
+
+class ContractEditForm(ContractTermsForm):
+    version = HiddenField()
+
+
+class PaymentForm(BaseForm):
+    paid_on = DateField("到账日期", format="%Y-%m-%d", validators=[DataRequired("请填写到账日期（格式：2026-05-20）")])
+    amount = YuanField("到账金额（元）")
+    note = StringField("备注", validators=[Optional(), Length(max=200, message="备注不超过200字")])
+    form_token = HiddenField()
+
+
+class VoidForm(BaseForm):
+    reason = TextAreaField("作废原因", validators=[DataRequired("请填写作废原因"), Length(min=2, max=500, message="作废原因为2-500字")])
+
+
+class ImportForm(BaseForm):
+    skip_bad = BooleanField("跳过有误的行，只导入正确的行")

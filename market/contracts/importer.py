@@ -1,0 +1,460 @@
+"""Import contracts registered elsewhere: `.jsonl`, `.csv` (UTF-8, BOM or not) and `.xlsx`.
+
+One object or row per contract. A file with any bad row stores nothing unless `skip_bad`; every bad
+row is reported with its line number and reason. Unknown organisations are created unverified.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
+from ..money import AmountError, parse_yuan
+from .access import can_record_in
+from .services import guess_org_type
+
+MAX_ROWS = 20000
+
+# key, Chinese header (the template's), required
+COLUMNS: list[tuple[str, str, bool]] = [
+    ("registration_no", "登记编号", True),
+    ("type", "合同类型", True),
+    ("subtype", "合同子类", False),
+    ("buyer", "买方单位", True),
+    ("seller", "卖方单位", True),
+    ("buyer_region", "买方区域", True),
+    ("seller_region", "卖方区域", True),
+    ("amount", "合同成交额（元）", True),
+    ("tech_amount", "技术交易额（元）", True),
+    ("signed_on", "签订日期", True),
+    ("field", "技术领域", False),
+]
+_EXTRA_ALIASES = {
+    "合同成交额": "amount",
+    "合同成交额(元)": "amount",
+    "技术交易额": "tech_amount",
+    "技术交易额(元)": "tech_amount",
+    "买方": "buyer",
+    "卖方": "seller",
+    "合同子类型": "subtype",
+    "签订日期（yyyy-mm-dd）": "signed_on",
+}
+HEADER_KEYS = {key: key for key, _, _ in COLUMNS} | {label: key for key, label, _ in COLUMNS} | _EXTRA_ALIASES
+REQUIRED = [key for key, _, required in COLUMNS if required]
+LABELS = {key: label for key, label, _ in COLUMNS}
+
+
+class ImportFileError(DomainError):
+    """The file as a whole cannot be read (wrong type, encoding, missing columns)."""
+
+
+@dataclass
+class BadRow:
+    line: int
+    registration_no: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    total: int = 0
+    stored: list[tuple[int, str]] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+    created_orgs: list[str] = field(default_factory=list)
+    refused: bool = False  # bad rows without skip_bad: nothing stored
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def read_rows(payload: bytes, filename: str) -> list[tuple[int, dict | str]]:
+    """(line number, row dict) per record; a string instead of a dict is the reason the line is unreadable."""
+    name = (filename or "").lower()
+    if name.endswith(".jsonl"):
+        rows = _read_jsonl(payload)
+    elif name.endswith(".csv"):
+        rows = _read_csv(payload)
+    elif name.endswith(".xlsx"):
+        rows = _read_xlsx(payload)
+    else:
+        raise ImportFileError("文件类型不支持：请上传 .xlsx、.csv 或 .jsonl 文件")
+    if len(rows) > MAX_ROWS:
+        raise ImportFileError(f"一次最多导入{MAX_ROWS}行，请拆分文件")
+    return rows
+
+
+def _decode(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError("文件须为UTF-8编码（可带BOM）；如为GBK编码，请在Excel中另存为“CSV UTF-8”") from exc
+
+
+def _read_jsonl(payload: bytes) -> list[tuple[int, dict | str]]:
+    rows: list[tuple[int, dict | str]] = []
+    for number, line in enumerate(_decode(payload).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            # numbers are kept as their exact text: 12.50 stays "12.50", never a float
+            obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=lambda c: c)
+        except ValueError:
+            rows.append((number, "不是有效的JSON"))
+            continue
+        if not isinstance(obj, dict):
+            rows.append((number, "每行须是一个JSON对象"))
+            continue
+        rows.append((number, {HEADER_KEYS.get(str(k).strip(), str(k).strip()): v for k, v in obj.items()}))
+    return rows
+
+
+def _header_map(header: list) -> dict[int, str]:
+    mapping: dict[int, str] = {}
+    for index, cell in enumerate(header):
+        key = HEADER_KEYS.get(_cell_text(cell).replace(" ", ""))
+        if key and key not in mapping.values():
+            mapping[index] = key
+    missing = [LABELS[k] for k in REQUIRED if k not in mapping.values()]
+    if missing:
+        raise ImportFileError("缺少必填列：" + "、".join(missing) + "（请使用导入模板的表头）")
+    return mapping
+
+
+def _read_csv(payload: bytes) -> list[tuple[int, dict | str]]:
+    reader = csv.reader(io.StringIO(_decode(payload), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration as exc:
+        raise ImportFileError("文件是空的") from exc
+    except csv.Error as exc:
+        raise ImportFileError("CSV格式错误") from exc
+    mapping = _header_map(header)
+    rows: list[tuple[int, dict | str]] = []
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            rows.append((reader.line_num, "CSV格式错误"))
+            continue
+        if not any(v.strip() for v in values):
+            continue
+        rows.append((reader.line_num, {key: values[i] if i < len(values) else "" for i, key in mapping.items()}))
+    return rows
+
+
+def _read_xlsx(payload: bytes) -> list[tuple[int, dict | str]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ImportFileError("无法读取该Excel文件，请确认是 .xlsx 格式") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        iterator = sheet.iter_rows(values_only=True)
+        header = next(iterator, None)
+        if header is None:
+            raise ImportFileError("文件是空的")
+        mapping = _header_map(list(header))
+        rows: list[tuple[int, dict | str]] = []
+        for number, values in enumerate(iterator, start=2):
+            if not any(_cell_text(v) for v in values):
+                continue
+            if len(rows) > MAX_ROWS:
+                break
+            rows.append((number, {key: values[i] if i < len(values) else None for i, key in mapping.items()}))
+        return rows
+    finally:
+        workbook.close()
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        # Excel numbers are doubles: their shortest repr is the typed text for up to 15 digits
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value).strip()
+
+
+# --- validating ----------------------------------------------------------------------------------
+
+class _Lookups:
+    """Caches for regions, fields, types and organisations while a file is checked."""
+
+    def __init__(self) -> None:
+        regions = list(db.session.scalars(select(Region)))
+        self.region_by_code = {r.code: r for r in regions}
+        self.children: dict[tuple[int | None, str], Region] = {(r.parent_id, r.name): r for r in regions}
+        fields = list(db.session.scalars(select(Field)))
+        self.field_by_code = {f.code: f for f in fields}
+        self.field_by_label: dict[str, Field] = {}
+        names: dict[str, list[Field]] = {}
+        for f in fields:
+            names.setdefault(f.name, []).append(f)
+            if f.parent is not None:
+                self.field_by_label[f"{f.parent.name}/{f.name}"] = f
+        self.field_by_label.update({n: fs[0] for n, fs in names.items() if len(fs) == 1})
+        self.type_by_text: dict[str, str] = {}
+        self.subtypes: dict[str, dict[str, str]] = {}
+        for code, (label, subs) in CONTRACT_TYPES.items():
+            self.type_by_text[code] = code
+            self.type_by_text[label] = code
+            variants: dict[str, str] = {}
+            for sub_code, sub_label in subs.items():
+                for text in (sub_code, sub_label, sub_label.removesuffix("开发"), sub_label.removesuffix("转让")):
+                    variants[text] = sub_code
+            self.subtypes[code] = variants
+
+    def region(self, text: str) -> Region | None:
+        text = text.strip()
+        if text in self.region_by_code:
+            return self.region_by_code[text]
+        parent_id: int | None = None
+        region = None
+        for part in [p.strip() for p in text.replace("／", "/").split("/")]:
+            region = self.children.get((parent_id, part))
+            if region is None:
+                return None
+            parent_id = region.id
+        return region
+
+    def field(self, text: str) -> Field | None:
+        text = text.replace(" ", "").replace("／", "/")
+        return self.field_by_code.get(text) or self.field_by_label.get(text)
+
+
+def _text(raw: dict, key: str) -> str:
+    return _cell_text(raw.get(key)).strip()
+
+
+def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
+    reasons: list[str] = []
+    unknown = sorted(k for k in raw if k not in LABELS)
+    if unknown:
+        reasons.append("无法识别的字段：" + "、".join(unknown[:5]))
+    clean: dict = {}
+    number = _text(raw, "registration_no")
+    from .services import REG_NO_RE
+
+    if not number:
+        reasons.append("登记编号为空")
+    elif not REG_NO_RE.match(number):
+        reasons.append("登记编号格式不正确（4-40位字母、数字或 - _ / .）")
+    clean["registration_no"] = number
+    ctype = lookups.type_by_text.get(_text(raw, "type"))
+    if ctype is None:
+        reasons.append(f"合同类型“{_text(raw, 'type')}”无效，须为：技术开发、技术转让、技术许可、技术咨询、技术服务")
+    clean["contract_type"] = ctype
+    subtype_text = _text(raw, "subtype")
+    clean["subtype"] = ""
+    if subtype_text and ctype is not None:
+        subtype = lookups.subtypes[ctype].get(subtype_text)
+        if subtype is None:
+            allowed = "、".join(CONTRACT_TYPES[ctype][1].values()) or "无子类"
+            reasons.append(f"合同子类“{subtype_text}”对{CONTRACT_TYPES[ctype][0]}无效（可选：{allowed}）")
+        clean["subtype"] = subtype or ""
+    for key, label in (("buyer", "买方单位"), ("seller", "卖方单位")):
+        name = _text(raw, key)
+        if not 2 <= len(name) <= 100:
+            reasons.append(f"{label}名称须为2-100字")
+        clean[key] = name
+    if clean["buyer"] and clean["buyer"] == clean["seller"]:
+        reasons.append("买方和卖方不能是同一单位")
+    for key, label in (("buyer_region", "买方区域"), ("seller_region", "卖方区域")):
+        text = _text(raw, key)
+        region = lookups.region(text) if text else None
+        if region is None:
+            reasons.append(f"{label}“{text}”无法识别（填写区域代码，或完整名称路径，如 蚌埠市/怀远县/榴城镇）" if text else f"{label}为空")
+        clean[key] = region
+    for key, label in (("amount", "合同成交额"), ("tech_amount", "技术交易额")):
+        try:
+            clean[key] = parse_yuan(_text(raw, key))
+        except AmountError as exc:
+            reasons.append(f"{label}：{exc}")
+            clean[key] = None
+    if clean["amount"] is not None and clean["tech_amount"] is not None and clean["tech_amount"] > clean["amount"]:
+        reasons.append("技术交易额不能超过合同成交额")
+    signed_text = _text(raw, "signed_on")
+    try:
+        signed_on = date.fromisoformat(signed_text) if len(signed_text) == 10 else None
+    except ValueError:
+        signed_on = None
+    if signed_on is None:
+        reasons.append(f"签订日期“{signed_text}”无效，格式须为 YYYY-MM-DD" if signed_text else "签订日期为空")
+    elif signed_on > date.today():
+        reasons.append("签订日期不能晚于今天")
+    clean["signed_on"] = signed_on
+    field_text = _text(raw, "field")
+    clean["field"] = None
+    if field_text:
+        clean["field"] = lookups.field(field_text)
+        if clean["field"] is None:
+            reasons.append(f"技术领域“{field_text}”无法识别（填写领域代码如 04.01，或名称）")
+    return (None if reasons else clean), reasons
+
+
+# --- storing -------------------------------------------------------------------------------------
+
+def import_contracts(*, rows: list[tuple[int, dict | str]], user: User, skip_bad: bool = False,
+                     scoped: bool = False) -> ImportReport:
+    """Check every row, then store the good ones (all of them, or none when a row is bad and not skip_bad).
+
+    scoped: refuse rows with neither party in the user's region (web upload by brokers and officials).
+    The caller commits when `report.ok` and rolls back otherwise.
+    """
+    report = ImportReport(total=len(rows))
+    lookups = _Lookups()
+    good: list[tuple[int, dict]] = []
+    first_line: dict[str, int] = {}
+    numbers = {(_text(raw, "registration_no")) for _, raw in rows if isinstance(raw, dict)}
+    taken = _existing_numbers(numbers)
+    for line, raw in rows:
+        if isinstance(raw, str):
+            report.bad.append(BadRow(line, "", raw))
+            continue
+        clean, reasons = _check_row(raw, lookups)
+        number = _text(raw, "registration_no")
+        if number and number in taken:
+            reasons.append("登记编号已存在（已登记过的合同）")
+        elif number and number in first_line:
+            reasons.append(f"登记编号与第{first_line[number]}行重复")
+        if number:
+            first_line.setdefault(number, line)
+        if clean is not None and not reasons and scoped and not can_record_in(
+            user, clean["buyer_region"].id, clean["seller_region"].id
+        ):
+            reasons.append("买方和卖方都不在您负责的区域内")
+        if reasons:
+            report.bad.append(BadRow(line, number, "；".join(reasons)))
+        else:
+            good.append((line, clean))
+    if report.bad and not skip_bad:
+        report.refused = True
+        return report
+    orgs: dict[str, Organization] = {}
+    for line, clean in good:
+        created_before = len(report.created_orgs)
+        try:
+            with db.session.begin_nested():
+                contract = _store(clean, user, orgs, report, line)
+        except IntegrityError:
+            for name in report.created_orgs[created_before:]:  # rolled back with the savepoint
+                orgs.pop(name, None)
+            del report.created_orgs[created_before:]
+            report.bad.append(BadRow(line, clean["registration_no"], "登记编号已存在（已登记过的合同）"))
+            continue
+        report.stored.append((line, contract.registration_no))
+    if report.bad and not skip_bad:  # a row refused by the database meanwhile
+        report.refused = True
+        report.stored = []
+    report.bad.sort(key=lambda b: b.line)
+    return report
+
+
+def _existing_numbers(numbers: set[str]) -> set[str]:
+    found: set[str] = set()
+    items = sorted(n for n in numbers if n)
+    for start in range(0, len(items), 500):
+        chunk = items[start:start + 500]
+        found.update(db.session.scalars(select(Contract.registration_no).where(Contract.registration_no.in_(chunk))))
+    return found
+
+
+def _org(name: str, region: Region, orgs: dict[str, Organization], report: ImportReport) -> Organization:
+    if name in orgs:
+        return orgs[name]
+    org = db.session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        org = Organization(name=name, org_type=guess_org_type(name), region_id=region.id, status="pending",
+                           review_note="导入技术合同时创建，待认证")
+        db.session.add(org)
+        db.session.flush()
+        report.created_orgs.append(name)
+    orgs[name] = org
+    return org
+
+
+def _store(clean: dict, user: User, orgs: dict[str, Organization], report: ImportReport, line: int) -> Contract:
+    buyer = _org(clean["buyer"], clean["buyer_region"], orgs, report)
+    seller = _org(clean["seller"], clean["seller_region"], orgs, report)
+    amount: Decimal = clean["amount"]
+    contract = Contract(
+        registration_no=clean["registration_no"],
+        contract_type=clean["contract_type"],
+        subtype=clean["subtype"],
+        buyer_org_id=buyer.id,
+        seller_org_id=seller.id,
+        buyer_region_id=clean["buyer_region"].id,
+        seller_region_id=clean["seller_region"].id,
+        amount=amount,
+        tech_amount=clean["tech_amount"],
+        signed_on=clean["signed_on"],
+        field_id=clean["field"].id if clean["field"] else None,
+        broker_id=user.id if user.role == "broker" else None,
+        recorded_by_id=user.id,
+        source="import",
+    )
+    db.session.add(contract)
+    db.session.flush()
+    db.session.add(ContractAudit(contract_id=contract.id, actor_id=user.id, action="import", new_value=f"批量导入（第{line}行）"))
+    return contract
+
+
+def template_workbook() -> bytes:
+    """The .xlsx template: Chinese headers, one example row, and a sheet of notes."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "技术合同"
+    ws.append([label for _, label, _ in COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.append(["2026340300000001", "技术开发", "委托开发", "安徽示例科技有限公司", "蚌埠示例大学", "蚌埠市/怀远县",
+               "蚌埠市", "500000.00", "450000.00", "2026-03-15", "04.01"])
+    for row in ws.iter_rows(min_row=2, max_row=200):
+        for cell in row:
+            cell.number_format = "@"  # text: amounts and dates stay exactly as typed
+    for letter, width in zip("ABCDEFGHIJK", (20, 10, 14, 28, 28, 22, 22, 18, 18, 12, 12)):
+        ws.column_dimensions[letter].width = width
+    notes = wb.create_sheet("填写说明")
+    notes.append(["列", "说明"])
+    notes.append(["登记编号", "必填，唯一；已登记过的编号会被拒绝"])
+    notes.append(["合同类型", "必填：技术开发、技术转让、技术许可、技术咨询、技术服务"])
+    for code, (label, subs) in CONTRACT_TYPES.items():
+        if subs:
+            notes.append([f"合同子类（{label}）", "可选：" + "、".join(subs.values())])
+    notes.append(["买方单位 / 卖方单位", "单位全称；平台上没有的单位会新建为“待认证”"])
+    notes.append(["买方区域 / 卖方区域", "区域代码（如 340321），或完整名称路径（如 蚌埠市/怀远县/榴城镇）"])
+    notes.append(["合同成交额（元） / 技术交易额（元）", "单位为元，最多两位小数，不要写“万元”；技术交易额不能超过合同成交额"])
+    notes.append(["签订日期", "格式 YYYY-MM-DD，如 2026-03-15"])
+    notes.append(["技术领域", "可选：领域代码（如 04.01）或名称"])
+    notes.column_dimensions["A"].width = 30
+    notes.column_dimensions["B"].width = 80
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,75 @@
+"""Reads on the contract register; every list is scoped to what the user may see."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Select, extract, false, func, or_, select
+
+from ..deals.access import scope_region_ids
+from ..extensions import db
+from ..models import CONTRACT_TYPES, Contract, ContractAudit, Deal, Organization, Payment, User
+
+
+def visible_contracts(user: User, *, filters: dict | None = None) -> Select:
+    filters = filters or {}
+    stmt = select(Contract)
+    if user.role == "official":
+        sub = scope_region_ids(user)
+        stmt = stmt.where(false()) if sub is None else stmt.where(
+            or_(Contract.buyer_region_id.in_(sub), Contract.seller_region_id.in_(sub))
+        )
+    elif user.role == "broker":
+        deals = select(Deal.id).where(Deal.broker_id == user.id)
+        stmt = stmt.where(or_(Contract.broker_id == user.id, Contract.deal_id.in_(deals)))
+    elif user.role != "admin":
+        if user.org_id is None:
+            stmt = stmt.where(false())
+        else:
+            stmt = stmt.where(or_(Contract.buyer_org_id == user.org_id, Contract.seller_org_id == user.org_id))
+    ctype = filters.get("type")
+    if ctype in CONTRACT_TYPES:
+        stmt = stmt.where(Contract.contract_type == ctype)
+    year = filters.get("year")
+    if year:
+        from datetime import date
+
+        stmt = stmt.where(Contract.signed_on >= date(year, 1, 1), Contract.signed_on <= date(year, 12, 31))
+    state = filters.get("state")
+    if state == "live":
+        stmt = stmt.where(Contract.voided.is_(False))
+    elif state == "void":
+        stmt = stmt.where(Contract.voided.is_(True))
+    q = (filters.get("q") or "").strip()
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        orgs = select(Organization.id).where(Organization.name.like(like, escape="\\"))
+        stmt = stmt.where(or_(Contract.registration_no.like(like, escape="\\"), Contract.buyer_org_id.in_(orgs),
+                              Contract.seller_org_id.in_(orgs)))
+    return stmt.order_by(Contract.signed_on.desc(), Contract.id.desc())
+
+
+def totals(stmt: Select) -> dict:
+    """Count and exact sums of the live (not voided) contracts of a list, computed in SQL."""
+    sub = stmt.order_by(None).where(Contract.voided.is_(False)).subquery()
+    count, amount, tech = db.session.execute(
+        select(func.count(sub.c.id), func.sum(sub.c.amount), func.sum(sub.c.tech_amount))
+    ).one()
+    zero = Decimal("0.00")
+    return {"count": count or 0, "amount": amount if amount is not None else zero, "tech_amount": tech if tech is not None else zero}
+
+
+def payments(contract: Contract) -> list[Payment]:
+    return list(db.session.scalars(select(Payment).where(Payment.contract_id == contract.id).order_by(Payment.paid_on, Payment.id)))
+
+
+def audits(contract: Contract) -> list[ContractAudit]:
+    return list(db.session.scalars(select(ContractAudit).where(ContractAudit.contract_id == contract.id).order_by(ContractAudit.at, ContractAudit.id)))
+
+
+def years() -> list[int]:
+    year = extract("year", Contract.signed_on)
+    return sorted({int(y) for y in db.session.scalars(select(year).distinct()) if y is not None}, reverse=True)
+
+
+def org_names(limit: int = 2000) -> list[str]:
+    return list(db.session.scalars(select(Organization.name).order_by(Organization.name).limit(limit)))

@@ -1,0 +1,291 @@
+"""The contract register: list, record (from a deal or directly), edit, void, payments, scans, import."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+
+from ..deals import access as deal_access
+from ..deals.forms import first_error
+from ..deals.tokens import new_form_token
+from ..errors import DomainError
+from ..extensions import db
+from ..models import CONTRACT_TYPES
+from ..pagination import get_page, paginate
+from ..permissions import roles_required
+from . import access, importer, queries, services
+from .forms import ContractEditForm, ContractForm, ImportForm, PaymentForm, VoidForm
+
+bp = Blueprint("contracts", __name__, url_prefix="/contracts")
+
+STATE_LABELS = {"live": "有效", "void": "已作废"}
+
+
+def _filters() -> dict:
+    year = request.args.get("year", "")
+    ctype = request.args.get("type", "")
+    state = request.args.get("state", "")
+    return {
+        "year": int(year) if year.isdigit() and len(year) == 4 else None,
+        "type": ctype if ctype in CONTRACT_TYPES else "",
+        "state": state if state in STATE_LABELS else "",
+        "q": request.args.get("q", "")[:60],
+    }
+
+
+def _int_form(name: str) -> int | None:
+    value = (request.form.get(name) or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+@bp.route("/")
+@login_required
+def index():
+    filters = _filters()
+    stmt = queries.visible_contracts(current_user, filters=filters)
+    return render_template(
+        "contracts/index.html",
+        pagination=paginate(stmt, page=get_page()),
+        totals=queries.totals(stmt),
+        filters=filters,
+        types=CONTRACT_TYPES,
+        years=queries.years(),
+        states=STATE_LABELS,
+        can_record=current_user.role in access.RECORDER_ROLES,
+    )
+
+
+def _csv_cell(value) -> str:
+    """Spreadsheet formula injection: a cell starting with = + - @ tab or CR is prefixed with '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.route("/export.csv")
+@roles_required("broker", "official", "admin")
+def export():
+    stmt = queries.visible_contracts(current_user, filters=_filters())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["登记编号", "合同名称", "合同类型", "合同子类", "买方单位", "买方区域", "卖方单位", "卖方区域",
+                     "合同成交额（元）", "技术交易额（元）", "签订日期", "状态", "来源"])
+    for c in db.session.scalars(stmt.limit(50000)):
+        writer.writerow([_csv_cell(v) for v in (
+            c.registration_no, c.title, c.type_label, c.subtype_label, c.buyer_org.name, c.buyer_region.full_name(),
+            c.seller_org.name, c.seller_region.full_name(), c.amount, c.tech_amount, c.signed_on.isoformat(),
+            "已作废" if c.voided else "有效", {"deal": "平台对接", "manual": "直接登记", "import": "批量导入"}.get(c.source, c.source),
+        )])
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=contracts.csv"},
+    )
+
+
+def _render_form(form, *, deal=None, status: int = 200):
+    return render_template("contracts/form.html", form=form, deal=deal, org_names=[] if deal else queries.org_names()), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required("broker", "official", "admin")
+def create():
+    form = ContractForm().setup()
+    if request.method != "POST":
+        form.form_token.data = new_form_token()
+        if current_user.region_id:
+            form.buyer_region_id.data = current_user.region_id
+        return _render_form(form)
+    if not form.validate_on_submit():
+        return _render_form(form, status=400)
+    try:
+        contract, created = services.contract_record(user=current_user, data=form.data_dict(),
+                                                     token=form.form_token.data, scan=request.files.get("scan"))
+    except DomainError as err:
+        db.session.rollback()
+        form.apply_error(err)
+        return _render_form(form, status=err.status_code)
+    db.session.commit()
+    flash(f"技术合同 {contract.registration_no} 已登记", "success")
+    for name in created:
+        flash(f"单位“{name}”不在平台上，已新建为待认证单位", "warning")
+    return redirect(url_for("contracts.detail", contract_id=contract.id))
+
+
+@bp.route("/from-deal/<int:deal_id>", methods=["GET", "POST"])
+@login_required
+def from_deal(deal_id: int):
+    deal = deal_access.get_deal(deal_id)
+    if not deal_access.can_sign_deal(current_user, deal):
+        abort(403)
+    form = ContractForm().setup()
+    if request.method != "POST":
+        if deal.stage != "negotiating":
+            flash(f"对接处于“{deal.stage_label}”阶段：只有洽谈阶段的对接可以签约", "warning")
+            return redirect(url_for("deals.detail", deal_id=deal.id))
+        form.form_token.data = new_form_token()
+        form.version.data = str(deal.version)
+        form.title.data = deal.title[:200]
+        form.buyer_region_id.data = deal.buyer_region_id or 0
+        form.seller_region_id.data = deal.seller_region_id or 0
+        listing = deal.demand or deal.achievement
+        form.field_id.data = listing.field_id if listing and listing.field_id else 0
+        return _render_form(form, deal=deal)
+    if not form.validate_on_submit():
+        return _render_form(form, deal=deal, status=400)
+    try:
+        contract = services.contract_record_from_deal(deal=deal, user=current_user, data=form.data_dict(),
+                                                      version=_int_form("version"), token=form.form_token.data,
+                                                      scan=request.files.get("scan"))
+    except DomainError as err:
+        db.session.rollback()
+        form.apply_error(err)
+        return _render_form(form, deal=deal, status=err.status_code)
+    db.session.commit()
+    flash(f"已签约，技术合同 {contract.registration_no} 已登记；需求已标记为已解决、成果已标记为已转化", "success")
+    return redirect(url_for("contracts.detail", contract_id=contract.id))
+
+
+@bp.route("/<int:contract_id>")
+@login_required
+def detail(contract_id: int):
+    contract = access.get_contract(contract_id)
+    user = current_user
+    payment_form = PaymentForm()
+    payment_form.form_token.data = new_form_token()
+    return render_template(
+        "contracts/detail.html",
+        contract=contract,
+        payments=queries.payments(contract),
+        paid=services.paid_total(contract),
+        audits=queries.audits(contract) if access.can_see_audit(user, contract) else None,
+        can_edit=access.can_edit_contract(user, contract) and not contract.voided,
+        can_void=access.can_void_contract(user, contract) and not contract.voided,
+        payment_form=payment_form,
+        void_form=VoidForm(),
+        labels=services.FIELD_LABELS,
+    )
+
+
+@bp.route("/<int:contract_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(contract_id: int):
+    contract = access.get_contract(contract_id)
+    if not access.can_edit_contract(current_user, contract):
+        abort(403)
+    form = ContractEditForm(obj=contract).setup()
+    if request.method != "POST":
+        form.version.data = str(contract.version)
+        form.field_id.data = contract.field_id or 0
+        form.amount.data = contract.amount
+        form.tech_amount.data = contract.tech_amount
+        return render_template("contracts/edit.html", form=form, contract=contract)
+    status = 400
+    if form.validate_on_submit():
+        try:
+            changed = services.contract_update(contract=contract, user=current_user, data=form.terms(),
+                                               version=_int_form("version"))
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash("已保存修改：" + "、".join(changed) if changed else "没有需要保存的修改", "success")
+            return redirect(url_for("contracts.detail", contract_id=contract.id))
+    return render_template("contracts/edit.html", form=form, contract=contract), status
+
+
+@bp.route("/<int:contract_id>/void", methods=["POST"])
+@login_required
+def void(contract_id: int):
+    contract = access.get_contract(contract_id)
+    if not access.can_void_contract(current_user, contract):
+        abort(403)
+    form = VoidForm()
+    if not form.validate_on_submit():
+        raise DomainError(first_error(form))
+    services.contract_void(contract=contract, user=current_user, reason=form.reason.data)
+    db.session.commit()
+    flash("合同已作废（记录保留，不计入统计）", "success")
+    return redirect(url_for("contracts.detail", contract_id=contract.id))
+
+
+@bp.route("/<int:contract_id>/payments", methods=["POST"])
+@login_required
+def add_payment(contract_id: int):
+    contract = access.get_contract(contract_id)
+    if not access.can_edit_contract(current_user, contract):
+        abort(403)
+    form = PaymentForm()
+    if not form.validate_on_submit():
+        raise DomainError(first_error(form))
+    services.payment_add(contract=contract, user=current_user, paid_on=form.paid_on.data, amount=form.amount.data,
+                         note=form.note.data or "", token=form.form_token.data)
+    db.session.commit()
+    flash("到账已登记", "success")
+    return redirect(url_for("contracts.detail", contract_id=contract.id) + "#payments")
+
+
+@bp.route("/<int:contract_id>/scan", methods=["POST"])
+@login_required
+def upload_scan(contract_id: int):
+    contract = access.get_contract(contract_id)
+    if not access.can_edit_contract(current_user, contract):
+        abort(403)
+    services.contract_set_scan(contract=contract, user=current_user, scan=request.files.get("scan"))
+    db.session.commit()
+    flash("扫描件已上传", "success")
+    return redirect(url_for("contracts.detail", contract_id=contract.id))
+
+
+@bp.route("/<int:contract_id>/scan")
+@login_required
+def download_scan(contract_id: int):
+    from .scans import scan_file
+
+    contract = access.get_contract(contract_id)
+    path = scan_file(contract.scan_path)
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype="application/pdf", as_attachment=True,
+                         download_name=contract.scan_name or f"{contract.registration_no}.pdf", max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required("broker", "official", "admin")
+def import_file():
+    form = ImportForm()
+    if request.method != "POST":
+        return render_template("contracts/import.html", form=form, report=None, error=None)
+    if not form.validate_on_submit():
+        return render_template("contracts/import.html", form=form, report=None, error=first_error(form)), 400
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template("contracts/import.html", form=form, report=None, error="请选择要导入的文件"), 400
+    try:
+        rows = importer.read_rows(upload.read(), upload.filename)
+    except importer.ImportFileError as err:
+        return render_template("contracts/import.html", form=form, report=None, error=err.message), 400
+    report = importer.import_contracts(rows=rows, user=current_user, skip_bad=form.skip_bad.data,
+                                       scoped=current_user.role != "admin")
+    if report.refused:
+        db.session.rollback()
+        return render_template("contracts/import.html", form=form, report=report, error=None), 400
+    db.session.commit()
+    return render_template("contracts/import.html", form=form, report=report, error=None)
+
+
+@bp.route("/import/template.xlsx")
+@roles_required("broker", "official", "admin")
+def import_template():
+    return send_file(
+        io.BytesIO(importer.template_workbook()),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name="技术合同导入模板.xlsx",
+    )

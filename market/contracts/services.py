@@ -1,0 +1,418 @@
+"""Writes on the contract register. Every change leaves ContractAudit rows; nothing is ever deleted."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..deals import services as deal_services
+from ..deals.access import can_sign_deal
+from ..deals.tokens import claim_form_token
+from ..errors import Conflict, DomainError, NotAllowed
+from ..extensions import db
+from ..listings.services import listing_mark_done_by_contract
+from ..models import CONTRACT_TYPES, Achievement, Contract, ContractAudit, Deal, Demand, Field, Organization, Payment, Region, User
+from ..money import CENT
+from . import access
+from .scans import read_scan, store_scan
+
+REG_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_/.]{3,39}$")
+EDITABLE_FIELDS = (
+    "registration_no",
+    "title",
+    "contract_type",
+    "subtype",
+    "amount",
+    "tech_amount",
+    "signed_on",
+    "term_start",
+    "term_end",
+    "field_id",
+    "buyer_region_id",
+    "seller_region_id",
+)
+FIELD_LABELS = {
+    "registration_no": "登记编号",
+    "title": "合同名称",
+    "contract_type": "合同类型",
+    "subtype": "合同子类",
+    "amount": "合同成交额",
+    "tech_amount": "技术交易额",
+    "signed_on": "签订日期",
+    "term_start": "履行期限起",
+    "term_end": "履行期限止",
+    "field_id": "技术领域",
+    "buyer_region_id": "买方区域",
+    "seller_region_id": "卖方区域",
+    "voided": "作废",
+    "void_reason": "作废原因",
+    "scan": "扫描件",
+    "payment": "到账",
+}
+DUPLICATE_REG_NO = "登记编号已存在：同一份合同只能登记一次"
+STALE_CONTRACT = "该合同已被他人修改，请刷新页面后重试"
+
+
+def guess_org_type(name: str) -> str:
+    if "大学" in name or "学院" in name or "学校" in name:
+        return "university"
+    if "研究院" in name or "研究所" in name or "科学院" in name or "研究中心" in name:
+        return "institute"
+    return "enterprise"
+
+
+def org_by_name(name: str) -> Organization | None:
+    return db.session.scalar(select(Organization).where(Organization.name == name))
+
+
+def org_get_or_create(*, name: str, region_id: int | None) -> tuple[Organization, bool]:
+    """An organisation by exact name; unknown ones are created unverified (待认证)."""
+    org = org_by_name(name)
+    if org is not None:
+        return org, False
+    org = Organization(name=name, org_type=guess_org_type(name), region_id=region_id, status="pending",
+                       review_note="登记技术合同时创建，待认证")
+    db.session.add(org)
+    db.session.flush()
+    return org, True
+
+
+def registration_taken(number: str) -> bool:
+    return db.session.scalar(select(Contract.id).where(Contract.registration_no == number)) is not None
+
+
+def validate_terms(data: dict) -> dict[str, str]:
+    """Per-field Chinese reasons for the fields every contract shares (empty when all is well)."""
+    errors: dict[str, str] = {}
+    number = (data.get("registration_no") or "").strip()
+    if not number:
+        errors["registration_no"] = "请填写登记编号"
+    elif not REG_NO_RE.match(number):
+        errors["registration_no"] = "登记编号为4-40位字母、数字或 - _ / . ，例如 2026340300000123"
+    ctype = data.get("contract_type") or ""
+    if ctype not in CONTRACT_TYPES:
+        errors["contract_type"] = "请选择合同类型（技术开发、技术转让、技术许可、技术咨询、技术服务）"
+    else:
+        subtype = data.get("subtype") or ""
+        subtypes = CONTRACT_TYPES[ctype][1]
+        if subtype and subtype not in subtypes:
+            allowed = "、".join(subtypes.values()) or "无"
+            errors["subtype"] = f"{CONTRACT_TYPES[ctype][0]}的子类只能是：{allowed}"
+    amount, tech = data.get("amount"), data.get("tech_amount")
+    for name, value, label in (("amount", amount, "合同成交额"), ("tech_amount", tech, "技术交易额")):
+        if value is None:
+            errors.setdefault(name, f"请填写{label}（元）")
+        elif not isinstance(value, Decimal) or not value.is_finite() or value < 0 or value != value.quantize(CENT):
+            errors.setdefault(name, f"{label}无效")
+    if "amount" not in errors and "tech_amount" not in errors and tech > amount:
+        errors["tech_amount"] = "技术交易额不能超过合同成交额"
+    signed_on = data.get("signed_on")
+    if not isinstance(signed_on, date):
+        errors["signed_on"] = "请填写签订日期（格式：2026-05-20）"
+    elif signed_on > date.today():
+        errors["signed_on"] = "签订日期不能晚于今天"
+    elif signed_on.year < 1990:
+        errors["signed_on"] = "签订日期过早，请检查"
+    start, end = data.get("term_start"), data.get("term_end")
+    if start and end and end < start:
+        errors["term_end"] = "履行期限止不能早于履行期限起"
+    field_id = data.get("field_id")
+    if field_id and db.session.get(Field, field_id) is None:
+        errors["field_id"] = "技术领域无效"
+    for name in ("buyer_region_id", "seller_region_id"):
+        rid = data.get(name)
+        if not rid or db.session.get(Region, rid) is None:
+            errors[name] = "请选择区域"
+    if len(data.get("title") or "") > 200:
+        errors["title"] = "合同名称不超过200字"
+    return errors
+
+
+def _audit(contract: Contract, user: User | None, action: str, field: str = "", old: object = "", new: object = "") -> None:
+    db.session.add(ContractAudit(contract_id=contract.id, actor_id=user.id if user else None, action=action,
+                                 field_name=field, old_value=_text(old), new_value=_text(new)))
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, Decimal):
+        return f"{value.quantize(CENT)}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _insert(contract: Contract) -> None:
+    if registration_taken(contract.registration_no):
+        raise Conflict(DUPLICATE_REG_NO, fields={"registration_no": DUPLICATE_REG_NO})
+    try:
+        with db.session.begin_nested():
+            db.session.add(contract)
+    except IntegrityError as exc:  # a concurrent request took the number, or a constraint refused
+        if registration_taken(contract.registration_no):
+            raise Conflict(DUPLICATE_REG_NO, fields={"registration_no": DUPLICATE_REG_NO}) from exc
+        raise DomainError("合同数据不符合登记要求（技术交易额不能超过合同成交额，金额不能为负）") from exc
+
+
+def _new_contract(data: dict, **extra) -> Contract:
+    return Contract(
+        registration_no=data["registration_no"].strip(),
+        title=(data.get("title") or "").strip()[:200],
+        contract_type=data["contract_type"],
+        subtype=data.get("subtype") or "",
+        amount=data["amount"],
+        tech_amount=data["tech_amount"],
+        signed_on=data["signed_on"],
+        term_start=data.get("term_start"),
+        term_end=data.get("term_end"),
+        field_id=data.get("field_id") or None,
+        buyer_region_id=data["buyer_region_id"],
+        seller_region_id=data["seller_region_id"],
+        **extra,
+    )
+
+
+def _read_optional_scan(scan) -> tuple[bytes, str] | None:
+    """Check an uploaded scan before anything is written (None when no file was chosen)."""
+    if scan is None or not getattr(scan, "filename", ""):
+        return None
+    return read_scan(scan)
+
+
+def _store_scan(contract: Contract, checked: tuple[bytes, str] | None) -> None:
+    if checked is not None:
+        payload, name = checked
+        contract.scan_path = store_scan(payload)
+        contract.scan_name = name
+
+
+def _mark_listings_done(contract: Contract, user: User) -> None:
+    reason = f"签订技术合同（登记编号 {contract.registration_no}）"
+    for model, listing_id in ((Demand, contract.demand_id), (Achievement, contract.achievement_id)):
+        listing = db.session.get(model, listing_id) if listing_id else None
+        if listing is not None:
+            listing_mark_done_by_contract(listing=listing, user=user, reason=reason)
+
+
+def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: int | None, token: str | None, scan=None) -> Contract:
+    """签约: move the deal to 签约, record its contract and mark the need 已解决 / the result 已转化, atomically."""
+    if not can_sign_deal(user, deal):
+        raise NotAllowed("您不能为该对接登记合同")
+    data = dict(data, buyer_region_id=deal.buyer_region_id or data.get("buyer_region_id"),
+                seller_region_id=deal.seller_region_id or data.get("seller_region_id"))
+    errors = validate_terms(data)
+    if errors:
+        raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    checked_scan = _read_optional_scan(scan)
+    submission = claim_form_token(token=token, kind="contract", user=user)
+    deal_services.deal_sign(deal=deal, user=user, version=version, text=f"签约，登记技术合同 {data['registration_no'].strip()}")
+    contract = _new_contract(
+        data,
+        buyer_org_id=deal.buyer_org_id,
+        seller_org_id=deal.seller_org_id,
+        demand_id=deal.demand_id,
+        achievement_id=deal.achievement_id,
+        deal_id=deal.id,
+        broker_id=deal.broker_id,
+        recorded_by_id=user.id,
+        source="deal",
+    )
+    _insert(contract)
+    _store_scan(contract, checked_scan)
+    submission.object_id = contract.id
+    _audit(contract, user, "create", new=f"由对接 #{deal.id} 签约登记")
+    _mark_listings_done(contract, user)
+    return contract
+
+
+def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> tuple[Contract, list[str]]:
+    """A contract signed outside the platform, entered by a broker or official. Returns it and the
+    names of organisations created (unverified) for it."""
+    if user.role not in access.RECORDER_ROLES:
+        raise NotAllowed("只有技术经纪人、科技局工作人员可以登记技术合同")
+    errors = validate_terms(data)
+    buyer_name = (data.get("buyer_name") or "").strip()
+    seller_name = (data.get("seller_name") or "").strip()
+    for key, name in (("buyer_name", buyer_name), ("seller_name", seller_name)):
+        if not 2 <= len(name) <= 100:
+            errors[key] = "请填写单位全称（2-100字）"
+    if buyer_name and buyer_name == seller_name:
+        errors["seller_name"] = "买方和卖方不能是同一单位"
+    links = {}
+    for key, model, org_key in (("demand_id", Demand, "buyer_name"), ("achievement_id", Achievement, "seller_name")):
+        listing_id = data.get(key)
+        if not listing_id:
+            continue
+        listing = db.session.get(model, listing_id)
+        if listing is None or listing.org.name != (buyer_name if org_key == "buyer_name" else seller_name):
+            errors[key] = "关联的需求须属于买方单位" if key == "demand_id" else "关联的成果须属于卖方单位"
+        else:
+            links[key] = listing.id
+    if errors:
+        raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    if not access.can_record_in(user, data["buyer_region_id"], data["seller_region_id"]):
+        message = "只能登记买方或卖方在您负责区域内的合同"
+        raise NotAllowed(message, fields={"buyer_region_id": message})
+    checked_scan = _read_optional_scan(scan)
+    submission = claim_form_token(token=token, kind="contract", user=user)
+    created = []
+    buyer, new = org_get_or_create(name=buyer_name, region_id=data["buyer_region_id"])
+    if new:
+        created.append(buyer.name)
+    seller, new = org_get_or_create(name=seller_name, region_id=data["seller_region_id"])
+    if new:
+        created.append(seller.name)
+    contract = _new_contract(
+        data,
+        buyer_org_id=buyer.id,
+        seller_org_id=seller.id,
+        broker_id=user.id if user.role == "broker" else None,
+        recorded_by_id=user.id,
+        source="manual",
+        **links,
+    )
+    _insert(contract)
+    _store_scan(contract, checked_scan)
+    submission.object_id = contract.id
+    _audit(contract, user, "create", new="平台外签订，直接登记")
+    _mark_listings_done(contract, user)
+    return contract, created
+
+
+def contract_update(*, contract: Contract, user: User, data: dict, version: int | None) -> list[str]:
+    """Apply an edit; returns the labels of changed fields. Each change is an audit row (old, new)."""
+    if not access.can_edit_contract(user, contract):
+        raise NotAllowed("您无权修改该合同")
+    if contract.voided:
+        raise Conflict("已作废的合同不能修改")
+    if version is None or version != contract.version:
+        raise Conflict(STALE_CONTRACT)
+    merged = {name: getattr(contract, name) for name in EDITABLE_FIELDS}
+    merged.update({k: v for k, v in data.items() if k in EDITABLE_FIELDS})
+    errors = validate_terms(merged)
+    number = (merged.get("registration_no") or "").strip()
+    if "registration_no" not in errors and number != contract.registration_no and registration_taken(number):
+        errors["registration_no"] = DUPLICATE_REG_NO
+    if errors:
+        status = 409 if errors.get("registration_no") == DUPLICATE_REG_NO else None
+        raise DomainError("填写内容有误，请按提示修改", fields=errors, status_code=status)
+    if not access.can_record_in(user, merged["buyer_region_id"], merged["seller_region_id"]):
+        raise NotAllowed("修改后的买卖双方区域须有一方在您负责的区域内")
+    merged["registration_no"] = number
+    merged["title"] = (merged.get("title") or "").strip()
+    merged["subtype"] = merged.get("subtype") or ""
+    merged["field_id"] = merged.get("field_id") or None
+    changes = [name for name in EDITABLE_FIELDS if merged[name] != getattr(contract, name)]
+    if not changes:
+        return []
+    result = db.session.execute(
+        update(Contract)
+        .where(Contract.id == contract.id, Contract.version == version, Contract.voided.is_(False))
+        .values(version=Contract.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(STALE_CONTRACT)
+    db.session.refresh(contract)
+    for name in changes:
+        old = getattr(contract, name)
+        setattr(contract, name, merged[name])
+        _audit(contract, user, "edit", name, _display(name, old), _display(name, merged[name]))
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(DUPLICATE_REG_NO, fields={"registration_no": DUPLICATE_REG_NO}) from exc
+    return [FIELD_LABELS[name] for name in changes]
+
+
+def _display(name: str, value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if name in ("buyer_region_id", "seller_region_id"):
+        region = db.session.get(Region, value)
+        return region.full_name() if region else str(value)
+    if name == "field_id":
+        field = db.session.get(Field, value)
+        return field.label if field else str(value)
+    if name == "contract_type":
+        return CONTRACT_TYPES.get(value, (value,))[0]
+    return _text(value)
+
+
+def contract_void(*, contract: Contract, user: User, reason: str) -> Contract:
+    if not access.can_void_contract(user, contract):
+        raise NotAllowed("只有本区域的科技局工作人员可以作废合同")
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise DomainError("请填写作废原因", fields={"reason": "请填写作废原因"})
+    if len(reason) > 500:
+        raise DomainError("作废原因不超过500字", fields={"reason": "作废原因不超过500字"})
+    result = db.session.execute(
+        update(Contract)
+        .where(Contract.id == contract.id, Contract.voided.is_(False))
+        .values(voided=True, void_reason=reason, version=Contract.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("该合同已作废")
+    db.session.refresh(contract)
+    _audit(contract, user, "void", "voided", False, True)
+    _audit(contract, user, "void", "void_reason", "", reason)
+    return contract
+
+
+def paid_total(contract: Contract) -> Decimal:
+    total = db.session.scalar(select(func.sum(Payment.amount)).where(Payment.contract_id == contract.id))
+    return total if total is not None else Decimal("0.00")
+
+
+def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount: Decimal | None, note: str = "",
+                token: str | None) -> Payment:
+    if not access.can_edit_contract(user, contract):
+        raise NotAllowed("您无权为该合同登记到账")
+    if contract.voided:
+        raise Conflict("已作废的合同不能登记到账")
+    errors = {}
+    if amount is None or not isinstance(amount, Decimal) or amount <= 0:
+        errors["amount"] = "请填写大于0的到账金额（元）"
+    if paid_on is None:
+        errors["paid_on"] = "请填写到账日期（格式：2026-05-20）"
+    elif paid_on > date.today():
+        errors["paid_on"] = "到账日期不能晚于今天"
+    if len(note or "") > 200:
+        errors["note"] = "备注不超过200字"
+    if errors:
+        raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    submission = claim_form_token(token=token, kind="payment", user=user)
+    # lock the contract row so that two instalments cannot both pass the ceiling check
+    db.session.execute(select(Contract.id).where(Contract.id == contract.id).with_for_update())
+    already = paid_total(contract)
+    if already + amount > contract.amount:
+        message = f"累计到账金额（{already + amount}元）将超过合同成交额（{contract.amount}元）"
+        raise DomainError(message, fields={"amount": message})
+    payment = Payment(contract_id=contract.id, paid_on=paid_on, amount=amount, note=(note or "").strip(), recorded_by_id=user.id)
+    db.session.add(payment)
+    db.session.flush()
+    submission.object_id = payment.id
+    _audit(contract, user, "payment", "payment", "", f"{paid_on.isoformat()} 到账 {amount.quantize(CENT)} 元")
+    return payment
+
+
+def contract_set_scan(*, contract: Contract, user: User, scan) -> Contract:
+    if not access.can_edit_contract(user, contract):
+        raise NotAllowed("您无权上传该合同的扫描件")
+    if contract.voided:
+        raise Conflict("已作废的合同不能修改")
+    if scan is None or not getattr(scan, "filename", ""):
+        raise DomainError("请选择要上传的PDF扫描件", fields={"scan": "请选择文件"})
+    checked = _read_optional_scan(scan)
+    old = contract.scan_name
+    _store_scan(contract, checked)
+    _audit(contract, user, "edit", "scan", old, contract.scan_name)
+    return contract

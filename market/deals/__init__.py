@@ -1,0 +1,1 @@
+"""Interest and introductions, the broker's pipeline (对接) and the suggestion queue."""

@@ -1,0 +1,161 @@
+"""Reads for interests, deals, the suggestion queue and the broker's record; selects are scoped here."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, exists, false, func, or_, select
+
+from ..extensions import db
+from ..models import Achievement, Contract, Deal, DealEvent, Demand, Interest, ListingMixin, Payment, Suggestion, User
+from ..models.deal import DEAL_STAGES, FAIL_REASONS, OPEN_STAGES
+from .access import party_filter, scope_region_ids
+
+
+def visible_deals(user: User, *, stage: str | None = None) -> Select:
+    """Deals the user may see: parties their own, brokers theirs, officials their region's, admins all."""
+    stmt = select(Deal)
+    if user.role == "official":
+        sub = scope_region_ids(user)
+        stmt = stmt.where(false()) if sub is None else stmt.where(
+            or_(Deal.buyer_region_id.in_(sub), Deal.seller_region_id.in_(sub))
+        )
+    elif user.role == "broker":
+        stmt = stmt.where(Deal.broker_id == user.id)
+    elif user.role != "admin":
+        stmt = stmt.where(false()) if user.org_id is None else party_filter(stmt, user)
+    if stage in DEAL_STAGES:
+        stmt = stmt.where(Deal.stage == stage)
+    elif stage == "open":
+        stmt = stmt.where(Deal.stage.in_(OPEN_STAGES))
+    return stmt.order_by(Deal.updated_at.desc(), Deal.id.desc())
+
+
+def unassigned_deals(user: User) -> Select:
+    """Open deals without a broker in the broker's region (to claim)."""
+    sub = scope_region_ids(user)
+    if user.role != "broker" or sub is None:
+        return select(Deal).where(false())
+    return (
+        select(Deal)
+        .where(Deal.broker_id.is_(None), Deal.stage.in_(OPEN_STAGES))
+        .where(or_(Deal.buyer_region_id.in_(sub), Deal.seller_region_id.in_(sub)))
+        .order_by(Deal.created_at.desc(), Deal.id.desc())
+    )
+
+
+def broker_board(user: User, *, per_stage: int = 100) -> dict[str, list[Deal]]:
+    board: dict[str, list[Deal]] = {}
+    for stage in DEAL_STAGES:
+        stmt = select(Deal).where(Deal.broker_id == user.id, Deal.stage == stage)
+        if stage in OPEN_STAGES:
+            stmt = stmt.order_by(Deal.next_action_on.is_(None), Deal.next_action_on, Deal.id.desc())
+        else:
+            stmt = stmt.order_by(Deal.updated_at.desc(), Deal.id.desc())
+        board[stage] = list(db.session.scalars(stmt.limit(per_stage)))
+    return board
+
+
+def overdue_deals(user: User, *, today: date | None = None) -> Select:
+    today = today or date.today()
+    return (
+        select(Deal)
+        .where(Deal.broker_id == user.id, Deal.stage.in_(OPEN_STAGES), Deal.next_action_on < today)
+        .order_by(Deal.next_action_on, Deal.id)
+    )
+
+
+def suggestion_queue(user: User) -> Select:
+    """Engine suggestions in the broker's region, both listings published, that no deal works yet."""
+    sub = scope_region_ids(user)
+    if user.role != "broker" or sub is None:
+        return select(Suggestion).where(false())
+    claimed = exists().where(Deal.demand_id == Suggestion.demand_id, Deal.achievement_id == Suggestion.achievement_id)
+    return (
+        select(Suggestion)
+        .join(Demand, Demand.id == Suggestion.demand_id)
+        .join(Achievement, Achievement.id == Suggestion.achievement_id)
+        .where(Demand.status == "published", Achievement.status == "published", Demand.org_id != Achievement.org_id)
+        .where(or_(Demand.region_id.in_(sub), Achievement.region_id.in_(sub)))
+        .where(~claimed)
+        .order_by(Suggestion.created_at.desc(), Suggestion.score.desc(), Suggestion.id.desc())
+    )
+
+
+def count(stmt: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def broker_record(user: User) -> dict:
+    """Deals by stage and the value of the broker's contracts, summed in SQL (exact)."""
+    by_stage = dict(
+        db.session.execute(
+            select(Deal.stage, func.count()).where(Deal.broker_id == user.id).group_by(Deal.stage)
+        ).all()
+    )
+    live = and_(Contract.broker_id == user.id, Contract.voided.is_(False))
+    contracts, amount, tech_amount = db.session.execute(
+        select(func.count(Contract.id), func.sum(Contract.amount), func.sum(Contract.tech_amount)).where(live)
+    ).one()
+    paid = db.session.scalar(
+        select(func.sum(Payment.amount)).join(Contract, Contract.id == Payment.contract_id).where(live)
+    )
+    return {
+        "by_stage": {stage: by_stage.get(stage, 0) for stage in DEAL_STAGES},
+        "deals": sum(by_stage.values()),
+        "signed": by_stage.get("signed", 0),
+        "contracts": contracts or 0,
+        "amount": amount if amount is not None else Decimal("0.00"),
+        "tech_amount": tech_amount if tech_amount is not None else Decimal("0.00"),
+        "paid": paid if paid is not None else Decimal("0.00"),
+    }
+
+
+def deal_events(deal: Deal) -> list[DealEvent]:
+    return list(db.session.scalars(select(DealEvent).where(DealEvent.deal_id == deal.id).order_by(DealEvent.at, DealEvent.id)))
+
+
+def deal_contracts(deal: Deal) -> list[Contract]:
+    return list(db.session.scalars(select(Contract).where(Contract.deal_id == deal.id).order_by(Contract.id)))
+
+
+def incoming_interests(listing: ListingMixin) -> list[Interest]:
+    from .services import target_filter
+
+    return list(db.session.scalars(
+        select(Interest).where(target_filter(listing)).order_by(Interest.created_at.desc(), Interest.id.desc())
+    ))
+
+
+def own_interest(org_id: int, listing: ListingMixin) -> Interest | None:
+    from .services import target_filter
+
+    return db.session.scalar(
+        select(Interest).where(target_filter(listing), Interest.from_org_id == org_id).order_by(Interest.id.desc()).limit(1)
+    )
+
+
+def deal_for_interest(interest: Interest) -> Deal | None:
+    return db.session.scalar(select(Deal).where(Deal.interest_id == interest.id))
+
+
+def org_interests(user: User, *, direction: str) -> Select:
+    column = Interest.to_org_id if direction == "received" else Interest.from_org_id
+    return select(Interest).where(column == user.org_id).order_by(Interest.created_at.desc(), Interest.id.desc())
+
+
+def fail_reason_counts(user: User) -> list[tuple[str, int, int]]:
+    """Why pairings fail: (reason label, declined interests, terminated deals), within the user's scope."""
+    interests = select(Interest.reason_code, func.count()).where(Interest.status == "declined")
+    deals = select(Deal.end_reason, func.count()).where(Deal.stage == "terminated")
+    if user.role != "admin":
+        sub = scope_region_ids(user)
+        if sub is None:
+            return []
+        from ..models import Organization
+
+        interests = interests.join(Organization, Organization.id == Interest.to_org_id).where(Organization.region_id.in_(sub))
+        deals = deals.where(or_(Deal.buyer_region_id.in_(sub), Deal.seller_region_id.in_(sub)))
+    declined = dict(db.session.execute(interests.group_by(Interest.reason_code)).all())
+    ended = dict(db.session.execute(deals.group_by(Deal.end_reason)).all())
+    return [(label, declined.get(code, 0), ended.get(code, 0)) for code, label in FAIL_REASONS.items()]

@@ -1,0 +1,248 @@
+"""Interest on listings, the deal pages, the broker's board, suggestion queue and record."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models.deal import DEAL_STAGES, FAIL_REASONS, INTEREST_STATUSES, OPEN_STAGES
+from ..pagination import get_page, paginate
+from ..permissions import can_see_contact, get_listing, is_listing_owner, roles_required
+from . import access, queries, services
+from .forms import DecideForm, InterestForm, MoveForm, NoteForm, PlanForm, first_error
+from .tokens import new_form_token
+
+bp = Blueprint("deals", __name__, url_prefix="/deals")
+
+
+@bp.record_once
+def _register(state) -> None:
+    extensions = state.app.extensions
+    extensions.setdefault("market.contact_grants", []).append(services.contact_grant)
+    extensions.setdefault("market.listing_panels", []).append(listing_panel)
+
+
+def listing_panel(listing) -> Markup | None:
+    """The interest panel on a listing page: the form for the other side, the incoming list for the owner."""
+    if not current_user.is_authenticated:
+        if listing.status == "published":
+            return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="anonymous"))
+        return None
+    if is_listing_owner(current_user, listing):
+        interests = queries.incoming_interests(listing)
+        deals = {i.id: queries.deal_for_interest(i) for i in interests if i.status == "accepted"}
+        return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="owner", interests=interests,
+                                      deals=deals, decide_form=DecideForm()))
+    wants = {"achievement": "enterprise", "demand": "institution"}[listing.KIND]
+    if current_user.role != wants or current_user.org_id is None:
+        return None
+    mine = queries.own_interest(current_user.org_id, listing)
+    if mine is not None and mine.status in ("pending", "accepted"):
+        deal = queries.deal_for_interest(mine) if mine.status == "accepted" else None
+        return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="sent", interest=mine, deal=deal))
+    if listing.status != "published":
+        return None
+    form = InterestForm()
+    form.form_token.data = new_form_token()
+    own = services.own_listing_choices(current_user, listing)
+    return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="form", form=form, previous=mine,
+                                  own=own))
+
+
+def _int_form(name: str) -> int | None:
+    value = (request.form.get(name) or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _commit_and_back(message: str, target: str):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(target)
+
+
+# --- interest ------------------------------------------------------------------------------------
+
+@bp.route("/interest/<any(demand,achievement):kind>/<int:listing_id>", methods=["POST"])
+@roles_required("enterprise", "institution")
+def interest_create(kind: str, listing_id: int):
+    listing = get_listing(kind, listing_id)
+    form = InterestForm()
+    if not form.validate_on_submit():
+        raise DomainError(first_error(form))
+    interest = services.interest_create(user=current_user, listing=listing, message=form.message.data,
+                                        token=form.form_token.data, link_id=form.link_id.data or None)
+    return _commit_and_back(f"已提交{interest.kind_label}，请等待对方处理",
+                            url_for("listings.detail", kind=kind, listing_id=listing.id))
+
+
+@bp.route("/interests/<int:interest_id>/decide", methods=["POST"])
+@roles_required("enterprise", "institution")
+def interest_decide(interest_id: int):
+    interest = access.get_interest(interest_id)
+    if current_user.org_id != interest.to_org_id:
+        abort(403)
+    form = DecideForm()
+    if not form.validate_on_submit():
+        raise DomainError(first_error(form))
+    services.interest_decide(interest=interest, user=current_user, decision=form.decision.data or "",
+                             reason_code=form.reason_code.data or "", reason_text=form.reason_text.data or "")
+    listing = interest.listing
+    message = "已接受，对方现在可以看到联系方式，对接已开启" if interest.status == "accepted" else "已婉拒"
+    return _commit_and_back(message, url_for("listings.detail", kind=listing.KIND, listing_id=listing.id) + "#interests")
+
+
+@bp.route("/interests/<int:interest_id>/withdraw", methods=["POST"])
+@roles_required("enterprise", "institution")
+def interest_withdraw(interest_id: int):
+    interest = access.get_interest(interest_id)
+    services.interest_withdraw(interest=interest, user=current_user)
+    return _commit_and_back("已撤回", url_for("deals.interests", dir="sent"))
+
+
+@bp.route("/interests")
+@roles_required("enterprise", "institution")
+def interests():
+    direction = "sent" if request.args.get("dir") == "sent" else "received"
+    pagination = paginate(queries.org_interests(current_user, direction=direction), page=get_page())
+    return render_template("deals/interests.html", pagination=pagination, direction=direction, statuses=INTEREST_STATUSES)
+
+
+# --- deals ---------------------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+def board():
+    stage = request.args.get("stage", "")
+    stage = stage if stage in DEAL_STAGES or stage == "open" else ""
+    context: dict = {"stage": stage, "stages": DEAL_STAGES}
+    if current_user.role == "broker":
+        context.update(
+            columns=queries.broker_board(current_user),
+            queue_count=queries.count(queries.suggestion_queue(current_user)),
+            unassigned=paginate(queries.unassigned_deals(current_user), page=get_page()),
+            overdue=list(db.session.scalars(queries.overdue_deals(current_user).limit(50))),
+            record=queries.broker_record(current_user),
+            today=date.today(),
+        )
+        return render_template("deals/board_broker.html", **context)
+    context["pagination"] = paginate(queries.visible_deals(current_user, stage=stage or None), page=get_page())
+    if current_user.role in ("official", "admin"):
+        context["reasons"] = queries.fail_reason_counts(current_user)
+    return render_template("deals/board.html", **context)
+
+
+@bp.route("/queue")
+@roles_required("broker")
+def queue():
+    pagination = paginate(queries.suggestion_queue(current_user), page=get_page())
+    return render_template("deals/queue.html", pagination=pagination)
+
+
+@bp.route("/queue/<int:suggestion_id>/claim", methods=["POST"])
+@roles_required("broker")
+def claim_suggestion(suggestion_id: int):
+    suggestion = access.get_suggestion_for_claim(suggestion_id)
+    deal = services.deal_claim_suggestion(suggestion=suggestion, user=current_user)
+    return _commit_and_back("已认领，对接已开启（推荐阶段）", url_for("deals.detail", deal_id=deal.id))
+
+
+@bp.route("/record")
+@roles_required("broker")
+def record():
+    return render_template("deals/record.html", record=queries.broker_record(current_user), stages=DEAL_STAGES,
+                           pagination=paginate(queries.visible_deals(current_user), page=get_page()))
+
+
+@bp.route("/<int:deal_id>")
+@login_required
+def detail(deal_id: int):
+    deal = access.get_deal(deal_id)
+    user = current_user
+    can_work = access.can_work_deal(user, deal)
+    show_contacts = not access.is_party(user, deal) or deal.stage != "recommended"
+    plan_form = PlanForm(obj=deal) if deal.next_action_on else PlanForm()
+    return render_template(
+        "deals/detail.html",
+        deal=deal,
+        events=queries.deal_events(deal),
+        contracts=queries.deal_contracts(deal),
+        can_work=can_work,
+        can_sign=access.can_sign_deal(user, deal) and deal.stage == "negotiating",
+        can_claim=access.can_claim_deal(user, deal),
+        can_note=can_work or access.can_sign_deal(user, deal),
+        show_contacts=show_contacts,
+        listing_contacts=[x for x in (deal.demand, deal.achievement) if x is not None and can_see_contact(user, x)],
+        move_form=MoveForm(),
+        plan_form=plan_form,
+        note_form=NoteForm(),
+        fail_reasons=FAIL_REASONS,
+        open_stages=OPEN_STAGES,
+    )
+
+
+@bp.route("/<int:deal_id>/claim", methods=["POST"])
+@roles_required("broker")
+def claim(deal_id: int):
+    deal = access.get_deal(deal_id)
+    services.deal_claim(deal=deal, user=current_user)
+    return _commit_and_back("已认领该对接", url_for("deals.detail", deal_id=deal.id))
+
+
+@bp.route("/<int:deal_id>/move", methods=["POST"])
+@login_required
+def move(deal_id: int):
+    deal = access.get_deal(deal_id)
+    if not (access.can_work_deal(current_user, deal) or access.can_sign_deal(current_user, deal)):
+        abort(403)
+    form = MoveForm()
+    if not form.validate_on_submit():
+        raise DomainError(first_error(form))
+    to = form.to.data or ""
+    if to == "signed":
+        return redirect(url_for("contracts.from_deal", deal_id=deal.id))
+    services.deal_move(deal=deal, user=current_user, to=to, version=_int_form("version"),
+                       text=form.text.data or "", reason_code=form.reason_code.data or "")
+    return _commit_and_back(f"对接已进入“{deal.stage_label}”阶段", url_for("deals.detail", deal_id=deal.id))
+
+
+@bp.route("/<int:deal_id>/plan", methods=["POST"])
+@login_required
+def plan(deal_id: int):
+    deal = access.get_deal(deal_id)
+    if not access.can_work_deal(current_user, deal):
+        abort(403)
+    form = PlanForm()
+    if not form.validate_on_submit():
+        raise DomainError(first_error(form))
+    services.deal_plan(deal=deal, user=current_user, on=form.next_action_on.data, text=form.next_action.data)
+    return _commit_and_back("下一步已安排", url_for("deals.detail", deal_id=deal.id))
+
+
+@bp.route("/<int:deal_id>/note", methods=["POST"])
+@login_required
+def note(deal_id: int):
+    deal = access.get_deal(deal_id)
+    if not (access.can_work_deal(current_user, deal) or access.can_sign_deal(current_user, deal)):
+        abort(403)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        raise DomainError(first_error(form))
+    services.deal_note(deal=deal, user=current_user, text=form.text.data)
+    return _commit_and_back("记录已添加", url_for("deals.detail", deal_id=deal.id) + "#events")
+
+
+
+@bp.app_template_filter("from_json_list")
+def _from_json_list(text: str | None) -> list[str]:
+    """A suggestion's reasons (a JSON list of sentences); anything else shows nothing."""
+    import json
+
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [str(item) for item in value] if isinstance(value, list) else []

@@ -1,0 +1,548 @@
+"""The contract register: signing from a deal, direct entry, money, edits and audit, voiding, payments, scans."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from market.extensions import db
+from market.models import Contract, ContractAudit, Deal, DealEvent, FormSubmission, ListingEvent, Organization, Payment
+from market.money import parse_yuan
+from tests import factories
+from tests.conftest import login, post
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_refresh(app):
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.fixture
+def market(world):
+    u, f = world.users, world.fields
+    demand = factories.demand(owner=u.enterprise, field=f["materials"], status="published")
+    achievement = factories.achievement(owner=u.institution, field=f["materials"], status="published")
+    deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=demand, achievement=achievement,
+                          broker=u.broker, stage="negotiating")
+    db.session.commit()
+    return SimpleNamespace(demand=demand, achievement=achievement, deal=deal)
+
+
+def terms(world, **over) -> dict:
+    data = {
+        "registration_no": "2026340300000123",
+        "title": "透明导电膜制备技术开发合同",
+        "contract_type": "development",
+        "subtype": "commissioned",
+        "amount": "500000.00",
+        "tech_amount": "450000.00",
+        "signed_on": date.today().isoformat(),
+        "buyer_region_id": str(world.regions["town_a"].id),
+        "seller_region_id": str(world.regions["city"].id),
+        "field_id": str(world.fields["materials"].id),
+        "form_token": "c" * 32,
+    }
+    data.update(over)
+    return data
+
+
+def manual(world, **over) -> dict:
+    return terms(world, **({"buyer_name": "怀远甲企业有限公司", "seller_name": "蚌埠测试大学"} | over))
+
+
+def a_contract(world, **kw) -> Contract:
+    kw.setdefault("broker_id", world.users.broker.id)
+    c = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, **kw)
+    db.session.commit()
+    return c
+
+
+# --- signing from a deal -------------------------------------------------------------------------
+
+def test_sign_from_deal_records_contract_and_marks_listings_done(world, market, login_as):
+    c = login_as("broker")
+    url = f"/contracts/from-deal/{market.deal.id}"
+    page = c.get(url).get_data(as_text=True)
+    assert re.search(r'name="version"[^>]*value="1"', page) and "签约并登记" in page
+    resp = post(c, url, terms(world, version="1"))
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    contract = db.session.scalar(select(Contract))
+    assert (contract.source, contract.deal_id, contract.demand_id, contract.achievement_id, contract.broker_id) == (
+        "deal", market.deal.id, market.demand.id, market.achievement.id, world.users.broker.id)
+    assert (contract.buyer_org_id, contract.seller_org_id) == (world.orgs.ent_a.id, world.orgs.uni.id)
+    assert contract.amount == Decimal("500000.00") and contract.tech_amount == Decimal("450000.00")
+    db.session.refresh(market.deal)
+    db.session.refresh(market.demand)
+    db.session.refresh(market.achievement)
+    assert market.deal.stage == "signed"
+    assert market.demand.status == "done" and market.demand.status_label == "已解决"
+    assert market.achievement.status == "done" and market.achievement.status_label == "已转化"
+    move = db.session.scalar(select(DealEvent).where(DealEvent.deal_id == market.deal.id, DealEvent.to_stage == "signed"))
+    assert move.from_stage == "negotiating" and move.actor_id == world.users.broker.id
+    assert count(ListingEvent, ListingEvent.to_status == "done") == 2
+    assert count(ContractAudit, ContractAudit.action == "create") == 1
+    page = login_as("enterprise").get(f"/demands/{market.demand.id}").get_data(as_text=True)
+    assert "已解决" in page
+
+
+def test_sign_is_one_transaction(world, market, login_as):
+    """A refused contract leaves the deal, the listings and the token untouched."""
+    c = login_as("broker")
+    url = f"/contracts/from-deal/{market.deal.id}"
+    resp = post(c, url, terms(world, version="1", tech_amount="600000.00"))
+    assert resp.status_code == 400
+    assert "技术交易额不能超过合同成交额" in resp.get_data(as_text=True)
+    a_contract(world, registration_no="2026340300000123")
+    resp = post(c, url, terms(world, version="1"))
+    assert resp.status_code == 409 and "登记编号已存在" in resp.get_data(as_text=True)
+    assert count(Contract) == 1 and count(FormSubmission) == 0
+    db.session.expire_all()
+    assert db.session.get(Deal, market.deal.id).stage == "negotiating"
+    assert market.demand.status == "published" and market.achievement.status == "published"
+    assert count(DealEvent) == 0
+
+
+def test_sign_needs_negotiating_stage_and_the_right_person(world, market, login_as):
+    deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, broker=world.users.broker, stage="contacted",
+                          achievement=factories.achievement(owner=world.users.institution, field=world.fields["materials"]))
+    db.session.commit()
+    c = login_as("broker")
+    assert c.get(f"/contracts/from-deal/{deal.id}").status_code == 302
+    resp = post(c, f"/contracts/from-deal/{deal.id}", terms(world, version="1"))
+    assert resp.status_code == 409 and count(Contract) == 0
+    url = f"/contracts/from-deal/{market.deal.id}"
+    assert post(login_as("enterprise"), url, terms(world, version="1")).status_code == 403
+    assert post(login_as("institution"), url, terms(world, version="1")).status_code == 403
+    assert post(login_as("official_b"), url, terms(world, version="1")).status_code == 404
+    assert post(login_as("enterprise_b"), url, terms(world, version="1")).status_code == 404
+    assert count(Contract) == 0
+    # an official of the region may record it
+    assert post(login_as("official"), url, terms(world, version="1")).status_code == 302
+    assert db.session.get(Deal, market.deal.id).stage == "signed"
+
+
+def test_stale_deal_version_is_refused_when_signing(world, market, login_as):
+    c = login_as("broker")
+    post(c, f"/deals/{market.deal.id}/note", {"text": "再谈一次价格"})
+    resp = post(c, f"/contracts/from-deal/{market.deal.id}", terms(world, version="7"))
+    assert resp.status_code == 409 and count(Contract) == 0
+
+
+# --- direct entry, idempotency, uniqueness -------------------------------------------------------
+
+def test_double_submitted_contract_form_creates_one_record(world, login_as):
+    c = login_as("official")
+    assert post(c, "/contracts/new", manual(world)).status_code == 302
+    again = post(c, "/contracts/new", manual(world))
+    assert again.status_code == 409 and "请勿重复提交" in again.get_data(as_text=True)
+    assert count(Contract) == 1
+    other_token = post(c, "/contracts/new", manual(world, form_token="d" * 32))
+    assert other_token.status_code == 409 and "登记编号已存在" in other_token.get_data(as_text=True)
+    assert count(Contract) == 1
+
+
+def test_registration_number_is_unique_in_the_database(world):
+    a_contract(world, registration_no="2026-0001")
+    with pytest.raises(IntegrityError):
+        factories.contract(buyer=world.orgs.ent_b, seller=world.orgs.uni, registration_no="2026-0001")
+    db.session.rollback()
+    assert count(Contract) == 1
+
+
+def test_tech_amount_not_above_amount_in_the_database(world):
+    with pytest.raises(IntegrityError):
+        factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=Decimal("10.00"), tech_amount=Decimal("10.01"))
+    db.session.rollback()
+    assert count(Contract) == 0
+
+
+def test_manual_entry_creates_unknown_orgs_unverified(world, login_as):
+    c = login_as("broker")
+    resp = post(c, "/contracts/new", manual(world, buyer_name="怀远新兴材料有限公司"))
+    assert resp.status_code == 302
+    org = db.session.scalar(select(Organization).where(Organization.name == "怀远新兴材料有限公司"))
+    assert org.status == "pending" and org.region_id == world.regions["town_a"].id
+    contract = db.session.scalar(select(Contract))
+    assert (contract.source, contract.broker_id, contract.buyer_org_id) == ("manual", world.users.broker.id, org.id)
+    page = c.get(resp.headers["Location"], follow_redirects=False).get_data(as_text=True)
+    assert "待认证" in page
+
+
+def test_manual_entry_refusals(world, market, login_as):
+    for name in ("enterprise", "institution", "unverified"):
+        assert login_as(name).get("/contracts/new").status_code == 403
+        assert post(login_as(name), "/contracts/new", manual(world)).status_code == 403
+    # an official of county B cannot record a contract with both parties outside county B
+    resp = post(login_as("official_b"), "/contracts/new", manual(world, buyer_name="怀远某新公司"))
+    assert resp.status_code == 403 and "负责区域" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(Organization).where(Organization.name == "怀远某新公司")) is None
+    c = login_as("official")
+    cases = [
+        (manual(world, seller_name="怀远甲企业有限公司"), "不能是同一单位"),
+        (manual(world, contract_type="consulting", subtype="commissioned"), "子类只能是"),
+        (manual(world, contract_type="bogus"), "请选择合同类型"),
+        (manual(world, registration_no="登记号一"), "登记编号为"),
+        (manual(world, signed_on=(date.today() + timedelta(days=2)).isoformat()), "不能晚于今天"),
+        (manual(world, signed_on="2026/01/01"), "签订日期"),
+        (manual(world, term_start="2026-05-01", term_end="2026-04-01"), "不能早于"),
+        (manual(world, demand_id=str(market.demand.id), buyer_name="五河乙企业有限公司"), "关联的需求须属于买方单位"),
+        (manual(world, buyer_region_id="0"), "请选择区域"),
+    ]
+    for data, message in cases:
+        resp = post(c, "/contracts/new", data)
+        assert resp.status_code == 400, message
+        assert message in resp.get_data(as_text=True), message
+    assert count(Contract) == 0 and count(FormSubmission) == 0
+
+
+BAD_AMOUNTS = {
+    "NaN": "金额格式不正确",
+    "Infinity": "金额格式不正确",
+    "1e309": "金额格式不正确",
+    "0.005": "最多保留2位小数",
+    "-1": "不能为负数",
+    "１２３４": "半角数字",
+    "12.5万元": "单位已是元",
+    "": "请填写合同成交额",
+}
+
+
+@pytest.mark.parametrize("text", list(BAD_AMOUNTS))
+def test_bad_amounts_are_refused_with_a_message(world, login_as, text):
+    resp = post(login_as("official"), "/contracts/new", manual(world, amount=text, tech_amount="0"))
+    assert resp.status_code == 400
+    assert BAD_AMOUNTS[text] in resp.get_data(as_text=True)
+    assert count(Contract) == 0
+
+
+def test_amounts_are_stored_exactly(world, login_as):
+    resp = post(login_as("official"), "/contracts/new", manual(world, amount="12345678901.23", tech_amount="0.01"))
+    assert resp.status_code == 302
+    contract = db.session.scalar(select(Contract))
+    assert contract.amount == Decimal("12345678901.23") and contract.tech_amount == Decimal("0.01")
+
+
+amounts = st.decimals(min_value=0, max_value=Decimal(10) ** 11, places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(amounts, min_size=1, max_size=25))
+def test_amounts_round_trip_and_sum_exactly(world, values):
+    ids = []
+    for value in values:
+        parsed = parse_yuan(str(value))  # what a form or an import reads
+        assert parsed == value
+        ids.append(factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=parsed, tech_amount=parsed).id)
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.scalars(select(Contract.amount).where(Contract.id.in_(ids)).order_by(Contract.id)).all()
+    assert stored == values
+    assert all(isinstance(v, Decimal) for v in stored)
+    total = db.session.scalar(select(func.sum(Contract.amount)).where(Contract.id.in_(ids)))
+    assert total == sum(values, Decimal("0.00"))
+
+
+# --- access -------------------------------------------------------------------------------------
+
+def test_contract_access_by_role(app, world, login_as):
+    contract = a_contract(world)
+    url = f"/contracts/{contract.id}"
+    for name in ("enterprise", "institution", "broker", "official", "city_official", "admin"):
+        assert login_as(name).get(url).status_code == 200, name
+    for name in ("enterprise_b", "official_b", "unverified"):
+        assert login_as(name).get(url).status_code == 404, name
+        assert login_as(name).get(url + "/edit").status_code == 404, name
+    stranger = factories.user(role="broker", org=world.orgs.agency, region=world.regions["county_a"])
+    db.session.commit()
+    c = app.test_client()
+    login(c, stranger.username)
+    assert c.get(url).status_code == 404
+
+
+def test_lists_and_totals_are_scoped(world, login_as):
+    a = a_contract(world, amount=Decimal("100.10"))
+    b = factories.contract(buyer=world.orgs.ent_b, seller=world.orgs.uni, amount=Decimal("200.20"))
+    db.session.commit()
+
+    def shown(name, query=""):
+        page = login_as(name).get("/contracts/" + query).get_data(as_text=True)
+        return set(re.findall(r'href="/contracts/(\d+)"', page)), page
+
+    ids, page = shown("official")
+    assert ids == {str(a.id)} and "100.10元" in page and "200.20元" not in page
+    ids, _ = shown("official_b")
+    assert ids == {str(b.id)}
+    ids, page = shown("city_official")
+    assert ids == {str(a.id), str(b.id)} and "300.30元" in page
+    ids, _ = shown("enterprise")
+    assert ids == {str(a.id)}
+    ids, _ = shown("broker")
+    assert ids == {str(a.id)}
+    for junk in ("?year=abcd", "?year=99999", "?type=%00", "?state=x&page=-3", "?q=%25_%5C"):
+        assert login_as("official").get("/contracts/" + junk).status_code == 200
+
+
+# --- edits, audit trail, voiding -----------------------------------------------------------------
+
+def edit_form(world, contract, **over) -> dict:
+    data = terms(world, registration_no=contract.registration_no, title=contract.title, amount=str(contract.amount),
+                 tech_amount=str(contract.tech_amount), signed_on=contract.signed_on.isoformat(), subtype="",
+                 buyer_region_id=str(contract.buyer_region_id), seller_region_id=str(contract.seller_region_id),
+                 field_id="0", version=str(contract.version))
+    data.pop("form_token")
+    data.update(over)
+    return data
+
+
+def test_edit_writes_the_audit_trail(world, login_as):
+    contract = a_contract(world, amount=Decimal("100000.00"), tech_amount=Decimal("90000.00"))
+    c = login_as("official")
+    assert c.get(f"/contracts/{contract.id}/edit").status_code == 200
+    resp = post(c, f"/contracts/{contract.id}/edit", edit_form(world, contract, amount="120000.50", title="修改后的合同名称"))
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    rows = {a.field_name: (a.old_value, a.new_value, a.actor_id)
+            for a in db.session.scalars(select(ContractAudit).where(ContractAudit.action == "edit"))}
+    assert rows["amount"] == ("100000.00", "120000.50", world.users.official.id)
+    assert rows["title"][1] == "修改后的合同名称"
+    assert set(rows) == {"amount", "title"}
+    db.session.refresh(contract)
+    assert contract.amount == Decimal("120000.50") and contract.version == 2
+    page = c.get(f"/contracts/{contract.id}").get_data(as_text=True)
+    assert "修改记录" in page and "120000.50" in page and "100000.00" in page
+    assert "修改记录" not in login_as("enterprise").get(f"/contracts/{contract.id}").get_data(as_text=True)
+    # a second edit from the old form is refused, and nothing changes
+    resp = post(c, f"/contracts/{contract.id}/edit", edit_form(world, contract, version="1", amount="1.00", tech_amount="1.00"))
+    assert resp.status_code == 409
+    db.session.refresh(contract)
+    assert contract.amount == Decimal("120000.50")
+    # the rules hold on edit too
+    resp = post(c, f"/contracts/{contract.id}/edit", edit_form(world, contract, tech_amount="999999.00"))
+    assert resp.status_code == 400 and "技术交易额不能超过合同成交额" in resp.get_data(as_text=True)
+    other = a_contract(world, registration_no="2026-OTHER-1")
+    resp = post(c, f"/contracts/{contract.id}/edit", edit_form(world, contract, registration_no=other.registration_no))
+    assert resp.status_code == 409 and "登记编号已存在" in resp.get_data(as_text=True)
+
+
+def test_who_may_edit(world, login_as):
+    contract = a_contract(world)
+    data = edit_form(world, contract, title="新的名称")
+    assert post(login_as("enterprise"), f"/contracts/{contract.id}/edit", data).status_code == 403
+    assert post(login_as("institution"), f"/contracts/{contract.id}/edit", data).status_code == 403
+    assert post(login_as("official_b"), f"/contracts/{contract.id}/edit", data).status_code == 404
+    assert count(ContractAudit) == 0
+    assert post(login_as("broker"), f"/contracts/{contract.id}/edit", data).status_code == 302
+    assert count(ContractAudit, ContractAudit.actor_id == world.users.broker.id) == 1
+
+
+def test_void_keeps_the_record_and_leaves_the_totals(world, login_as):
+    live = a_contract(world, amount=Decimal("100.00"))
+    gone = a_contract(world, amount=Decimal("50.00"))
+    url = f"/contracts/{gone.id}/void"
+    assert post(login_as("enterprise"), url, {"reason": "录入错误"}).status_code == 403
+    assert post(login_as("broker"), url, {"reason": "录入错误"}).status_code == 403
+    assert post(login_as("official_b"), url, {"reason": "录入错误"}).status_code == 404
+    c = login_as("official")
+    assert post(c, url, {"reason": ""}).status_code == 400
+    assert post(c, url, {"reason": "重复登记，作废"}).status_code == 302
+    db.session.refresh(gone)
+    assert gone.voided and gone.void_reason == "重复登记，作废"
+    assert post(c, url, {"reason": "再作废一次"}).status_code == 409
+    audit = {(a.field_name, a.old_value, a.new_value) for a in db.session.scalars(select(ContractAudit).where(ContractAudit.action == "void"))}
+    assert audit == {("voided", "否", "是"), ("void_reason", "", "重复登记，作废")}
+    page = c.get("/contracts/").get_data(as_text=True)
+    assert "有效合同 <strong>1</strong>" in page and "100.00元" in page
+    assert post(c, f"/contracts/{gone.id}/edit", edit_form(world, gone, title="x")).status_code == 409
+    assert count(Contract) == 2 and live.voided is False
+
+
+def test_contracts_cannot_be_deleted(app, world, login_as):
+    contract = a_contract(world)
+    assert not [r for r in app.url_map.iter_rules() if r.endpoint.startswith("contracts.") and
+                ("delete" in r.rule or "DELETE" in (r.methods or set()))]
+    c = login_as("admin")
+    assert c.delete(f"/contracts/{contract.id}").status_code in (400, 405)
+    assert post(c, f"/contracts/{contract.id}/delete").status_code in (404, 405)
+    assert count(Contract) == 1
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+def test_payments_paid_versus_agreed(world, login_as):
+    contract = a_contract(world, amount=Decimal("1000.00"), tech_amount=Decimal("800.00"))
+    c = login_as("broker")
+    url = f"/contracts/{contract.id}/payments"
+    today = date.today().isoformat()
+    assert post(c, url, {"paid_on": today, "amount": "300.10", "note": "第一期", "form_token": "p" * 32}).status_code == 302
+    again = post(c, url, {"paid_on": today, "amount": "300.10", "note": "第一期", "form_token": "p" * 32})
+    assert again.status_code == 409
+    assert count(Payment) == 1
+    assert post(c, url, {"paid_on": today, "amount": "700.00", "form_token": "q" * 32}).status_code == 400
+    assert post(c, url, {"paid_on": today, "amount": "0", "form_token": "r" * 32}).status_code == 400
+    assert post(c, url, {"paid_on": today, "amount": "12.5万元", "form_token": "r" * 32}).status_code == 400
+    assert post(c, url, {"paid_on": today, "amount": "699.90", "form_token": "s" * 32}).status_code == 302
+    page = c.get(f"/contracts/{contract.id}").get_data(as_text=True)
+    assert "已到账 <span id=\"paid-total\">1,000.00元</span>" in page
+    assert post(login_as("enterprise"), url, {"paid_on": today, "amount": "1", "form_token": "t" * 32}).status_code == 403
+    assert count(Payment) == 2 and count(ContractAudit, ContractAudit.action == "payment") == 2
+
+
+def test_no_payment_on_a_void_contract(world, login_as):
+    contract = a_contract(world, voided=True, void_reason="作废")
+    resp = post(login_as("official"), f"/contracts/{contract.id}/payments",
+                {"paid_on": date.today().isoformat(), "amount": "1.00", "form_token": "p" * 32})
+    assert resp.status_code == 409 and count(Payment) == 0
+
+
+# --- scans ---------------------------------------------------------------------------------------
+
+def upload(client, contract, payload: bytes, name: str):
+    return post(client, f"/contracts/{contract.id}/scan", {"scan": (io.BytesIO(payload), name)})
+
+
+def test_scan_is_stored_under_a_generated_name_and_served_to_parties(app, world, login_as):
+    contract = a_contract(world)
+    c = login_as("broker")
+    assert upload(c, contract, PDF, "合同扫描件.pdf").status_code == 302
+    db.session.refresh(contract)
+    assert contract.scan_name == "合同扫描件.pdf"
+    assert re.fullmatch(r"contracts/[0-9a-f]{32}\.pdf", contract.scan_path)
+    stored = Path(app.config["UPLOAD_DIR"]) / contract.scan_path
+    assert stored.read_bytes() == PDF
+    for name in ("enterprise", "institution", "broker", "official", "admin"):
+        resp = login_as(name).get(f"/contracts/{contract.id}/scan")
+        assert resp.status_code == 200, name
+        assert resp.data == PDF
+        assert resp.headers["Content-Type"] == "application/pdf"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Content-Disposition"].startswith("attachment")
+    for name in ("enterprise_b", "official_b", "unverified"):
+        assert login_as(name).get(f"/contracts/{contract.id}/scan").status_code == 404, name
+    anonymous = app.test_client().get(f"/contracts/{contract.id}/scan")
+    assert anonymous.status_code in (302, 401)
+    # a path in the name is only data
+    assert upload(c, contract, PDF, "../../etc/passwd.pdf").status_code == 302
+    db.session.refresh(contract)
+    assert contract.scan_name == "passwd.pdf" and ".." not in contract.scan_path
+    assert count(ContractAudit, ContractAudit.field_name == "scan") == 2
+
+
+@pytest.mark.parametrize("payload,name,message", [
+    (b"", "a.pdf", "0字节"),
+    (b"<html><script>alert(1)</script></html>", "a.pdf", "须为PDF文件"),
+    (PDF + b"<HTML><body onload=alert(1)>", "a.pdf", "网页代码"),
+    (b"GIF89a....", "a.gif", "须为PDF文件"),
+    (b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024), "big.pdf", "10MB"),
+])
+def test_bad_scans_are_refused(world, login_as, payload, name, message):
+    contract = a_contract(world)
+    resp = upload(login_as("official"), contract, payload, name)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    db.session.refresh(contract)
+    assert contract.scan_path == "" and count(ContractAudit) == 0
+
+
+def test_scan_with_the_contract_form(app, world, login_as):
+    data = manual(world)
+    data["scan"] = (io.BytesIO(PDF), "扫描件.pdf")
+    assert post(login_as("official"), "/contracts/new", data).status_code == 302
+    contract = db.session.scalar(select(Contract))
+    assert contract.scan_name == "扫描件.pdf" and (Path(app.config["UPLOAD_DIR"]) / contract.scan_path).is_file()
+    data = manual(world, registration_no="2026-BAD-SCAN", form_token="e" * 32)
+    data["scan"] = (io.BytesIO(b"<html></html>"), "x.pdf")
+    resp = post(login_as("official"), "/contracts/new", data)
+    assert resp.status_code == 400 and "须为PDF文件" in resp.get_data(as_text=True)
+    assert count(Contract) == 1
+
+
+# --- export --------------------------------------------------------------------------------------
+
+def test_csv_export_escapes_formulas(world, login_as):
+    evil = factories.org(region=world.regions["town_a"], name="=HYPERLINK(\"http://evil\")公司")
+    factories.contract(buyer=evil, seller=world.orgs.uni, title="+SUM(A1:A2)", amount=Decimal("1.00"))
+    factories.contract(buyer=world.orgs.ent_b, seller=world.orgs.uni, title="-五河", amount=Decimal("2.00"))
+    db.session.commit()
+    resp = login_as("official").get("/contracts/export.csv")
+    assert resp.status_code == 200 and resp.headers["Content-Disposition"].startswith("attachment")
+    text = resp.get_data(as_text=True)
+    assert "'+SUM(A1:A2)" in text and "'=HYPERLINK" in text
+    assert "五河" not in text  # county B's contract is out of scope
+    assert login_as("enterprise").get("/contracts/export.csv").status_code == 403
+
+
+def test_record_form_renders_for_recorders(world, market, login_as):
+    for name in ("broker", "official", "admin"):
+        page = login_as(name).get("/contracts/new").get_data(as_text=True)
+        assert 'id="contract-form"' in page and 'name="form_token"' in page and "委托开发" in page, name
+
+
+text_input = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60) | st.sampled_from(
+    ["NaN", "-0", "1e3", "0x10", "１２.５", "12.5万", "99999999999999999999", "\x00", "0.1" * 30])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(amount=text_input, registration_no=text_input, buyer=text_input, signed_on=text_input)
+def test_contract_form_never_fails_with_a_server_error(world, login_as, amount, registration_no, buyer, signed_on):
+    c = login_as("official")
+    resp = post(c, "/contracts/new", manual(world, amount=amount, tech_amount=amount, registration_no=registration_no,
+                                            buyer_name=buyer, signed_on=signed_on, form_token="h" * 32))
+    assert resp.status_code in (302, 400, 403, 409), resp.status_code
+    db.session.rollback()
+    assert count(Contract) <= 1
+
+
+def test_chain_from_interest_to_paid_contract(world, login_as):
+    """Enterprise expresses interest (linking its need) → institution accepts → broker claims, moves to 洽谈,
+    signs with the contract and records a payment → the need shows 已解决, the result 已转化."""
+    u, f = world.users, world.fields
+    need = factories.demand(owner=u.enterprise, field=f["materials"], status="published", title="寻求低方阻导电膜工艺")
+    result = factories.achievement(owner=u.institution, field=f["materials"], status="published")
+    foreign = factories.demand(owner=u.enterprise_b, field=f["materials"], status="published", title="五河企业的需求")
+    db.session.commit()
+    ent = login_as("enterprise")
+    page = ent.get(f"/achievements/{result.id}").get_data(as_text=True)
+    assert "寻求低方阻导电膜工艺" in page and 'name="link_id"' in page
+    url = f"/deals/interest/achievement/{result.id}"
+    resp = post(ent, url, {"message": "希望用于我方导电膜产线。", "form_token": "j" * 32, "link_id": str(foreign.id)})
+    assert resp.status_code == 400 and "只能关联本单位已发布的技术需求" in resp.get_data(as_text=True)
+    assert post(ent, url, {"message": "希望用于我方导电膜产线。", "form_token": "j" * 32, "link_id": str(need.id)}).status_code == 302
+    from market.models import Interest
+
+    interest = db.session.scalar(select(Interest))
+    inst = login_as("institution")
+    assert "关联对方技术需求" in inst.get(f"/achievements/{result.id}").get_data(as_text=True)
+    # the linked need is not itself the target: its page shows no incoming interest
+    assert "希望用于我方导电膜产线" not in ent.get(f"/demands/{need.id}").get_data(as_text=True)
+    assert post(inst, f"/deals/interests/{interest.id}/decide", {"decision": "accept"}).status_code == 302
+    deal = db.session.scalar(select(Deal))
+    assert (deal.demand_id, deal.achievement_id, deal.stage) == (need.id, result.id, "contacted")
+
+    broker = login_as("broker")
+    assert post(broker, f"/deals/{deal.id}/claim").status_code == 302
+    assert post(broker, f"/deals/{deal.id}/move", {"to": "negotiating", "version": "2"}).status_code == 302
+    assert post(broker, f"/contracts/from-deal/{deal.id}", terms(world, version="3")).status_code == 302
+    contract = db.session.scalar(select(Contract))
+    resp = post(broker, f"/contracts/{contract.id}/payments",
+                {"paid_on": date.today().isoformat(), "amount": "200000.00", "note": "首期", "form_token": "k" * 32})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).stage == "signed"
+    assert "已解决" in ent.get(f"/demands/{need.id}").get_data(as_text=True)
+    assert db.session.get(type(need), need.id).status == "done"
+    assert db.session.get(type(result), result.id).status_label == "已转化"
+    assert "200,000.00元" in broker.get(f"/contracts/{contract.id}").get_data(as_text=True)
