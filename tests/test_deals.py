@@ -478,3 +478,29 @@ def test_listing_page_panels(client, world, market, login_as):
     inst = login_as("institution")
     assert "提交揭榜应答" in inst.get(f"/demands/{market.demand.id}").get_data(as_text=True)
     assert 'id="interest-form"' not in login_as("official").get(f"/achievements/{market.achievement.id}").get_data(as_text=True)
+
+
+def test_a_second_open_interest_of_one_organisation_is_refused_by_the_database(app, world):
+    """The service checks first; the partial unique index holds even when two posts race past that check."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from market.models import Interest
+
+    ach = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published")
+    db.session.commit()
+    row = dict(kind="interest", achievement_id=ach.id, from_org_id=world.orgs.ent_a.id,
+               from_user_id=world.users.enterprise.id, to_org_id=ach.org_id, message="希望合作", status="pending")
+    db.session.add(Interest(**row))
+    db.session.commit()
+    db.session.add(Interest(**row))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    # once the first is withdrawn, a new one may be opened
+    first = db.session.scalar(db.select(Interest))
+    first.status = "withdrawn"
+    db.session.commit()
+    db.session.add(Interest(**row))
+    db.session.commit()
+    assert db.session.scalar(db.select(db.func.count()).select_from(Interest)) == 2

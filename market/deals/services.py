@@ -104,7 +104,10 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
         status="pending",
     )
     db.session.add(interest)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent post of the same organisation won the race
+        raise Conflict("您的单位已对该条目表达过意向，请等待对方处理") from exc
     submission.object_id = interest.id
     db.session.add(InterestEvent(interest_id=interest.id, actor_id=user.id, from_status=None, to_status="pending", text=message[:1000]))
     verb = "表达了合作意向" if kind == "interest" else "提交了揭榜应答"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -65,6 +65,13 @@ class Interest(db.Model):
             "(kind = 'interest' AND achievement_id IS NOT NULL) OR (kind = 'solution' AND demand_id IS NOT NULL)",
             name="target_listing",
         ),
+        # one open interest per organisation and target listing, even under concurrent posts
+        Index("uq_interests_open_interest", "from_org_id", "achievement_id", unique=True,
+              postgresql_where=text("status = 'pending' AND kind = 'interest'"),
+              sqlite_where=text("status = 'pending' AND kind = 'interest'")),
+        Index("uq_interests_open_solution", "from_org_id", "demand_id", unique=True,
+              postgresql_where=text("status = 'pending' AND kind = 'solution'"),
+              sqlite_where=text("status = 'pending' AND kind = 'solution'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
