@@ -167,6 +167,7 @@ class IndexReplica:
         for r in rows:
             touched.setdefault(r.kind, set()).add(r.obj_id)
         backend = self.backend()
+        crash_point("apply:before_index")
         for kind, ids in touched.items():
             up, gone = _documents(session, kind, sorted(ids))
             if up:
@@ -175,6 +176,7 @@ class IndexReplica:
                 backend.delete_documents(gone)
             report.upserted += len(up)
             report.deleted += len(gone)
+        crash_point("apply:after_index")
         _write_state(gen, {"seq": top, "gaps": gaps})
         self._expire_gaps(gen, top, gaps)
         report.seq = top
@@ -207,6 +209,7 @@ class IndexReplica:
         except BaseException:
             shutil.rmtree(gen, ignore_errors=True)
             raise
+        crash_point("reindex:before_swap")
         with file_lock(os.path.join(self.root, ".apply.lock")):
             old = os.path.realpath(self.current_link) if os.path.islink(self.current_link) else None
             _swap_link(self.current_link, os.path.basename(gen))
@@ -262,6 +265,12 @@ def _all_public_documents(session: Session, kind: str):
             return
         last = batch[-1].id
         yield [document_for(x, paths) for x in batch]
+
+
+def crash_point(name: str) -> None:
+    """Crash-safety tests: MARKET_CRASH_AT=<name> ends the process here, as a kill or power cut would."""
+    if os.environ.get("MARKET_CRASH_AT") == name:
+        os._exit(75)
 
 
 def _read_state(gen: str) -> dict:

@@ -1,0 +1,63 @@
+"""`flask --app app match ...`: recompute stored suggestions, export them as JSON lines."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
+
+from ..database import write_intent
+from ..extensions import db
+from . import queries, services
+
+match_group = click.Group("match", help="推荐匹配：重新计算、导出")
+
+
+@match_group.command("refresh")
+@click.option("--all", "everything", is_flag=True, help="Recompute every published listing (default: only those without any suggestion).")
+@click.option("--demand", "demand_id", type=int, help="Recompute one need.")
+@click.option("--achievement", "achievement_id", type=int, help="Recompute one result.")
+@with_appcontext
+def refresh(everything: bool, demand_id: int | None, achievement_id: int | None) -> None:
+    """Bring stored suggestions up to date: drop pairs of unpublished listings, then recompute."""
+    app = current_app._get_current_object()
+    with Session(db.engine) as session:
+        removed = services.suggestions_purge(session=session)
+        session.commit()
+        token = write_intent.set(False)
+        try:
+            if demand_id or achievement_id:
+                keys = ([("demand", demand_id)] if demand_id else []) + ([("achievement", achievement_id)] if achievement_id else [])
+            elif everything:
+                keys = services.all_matchable(session)
+            else:
+                keys = services.listings_without_suggestions(session)
+        finally:
+            write_intent.reset(token)
+    report = services.refresh_listings(app, keys, catch_up=True)
+    click.echo(f"已清理下架条目的推荐 {removed} 条；重新计算 {report.listings} 个条目，"
+               f"写入推荐 {report.stored} 条，移除 {report.removed} 条"
+               + (f"，失败 {report.failed} 个（详见日志）" if report.failed else "") + "。")
+    if report.failed:
+        sys.exit(1)
+
+
+@match_group.command("export")
+@click.option("--limit", "limit", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Suggestions per need.")
+@with_appcontext
+def export(limit: int) -> None:
+    """One JSON object per published need, one a line, with its stored suggestions best first."""
+    for demand, pairs in queries.export_rows(db.session, limit=limit):
+        line = {
+            "demand": {"id": demand.id, "external_id": demand.external_id, "title": demand.title},
+            "suggestions": [
+                {"id": a.id, "external_id": a.external_id, "title": a.title, "score": round(s.score, 2),
+                 "reasons": queries.reasons_of(s)}
+                for a, s in pairs
+            ],
+        }
+        click.echo(json.dumps(line, ensure_ascii=False))

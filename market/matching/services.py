@@ -1,0 +1,251 @@
+"""Stored suggestions: recomputed when a listing is published, changed, withdrawn or deleted.
+
+A pair (need, result) is stored while the result is in the need's top list or the need is in the
+result's top list, and both are published. Refreshing one listing recomputes its own top list, and
+for every pair it had that is no longer in that list, asks the other side's top list whether the pair
+still belongs there. Pairs are upserted (their id and created_at stay), so the broker's queue keeps
+its rows while scores and reasons are updated.
+
+The refresh runs after the index caught up, from the `market.after_index` hook, in a session of its
+own: never inside a user's request transaction. A failure is logged; `flask match refresh` repairs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..database import write_intent
+from ..extensions import db
+from ..models import LISTING_MODELS, Achievement, Demand, Suggestion
+from ..models.base import utcnow
+from .engine import MATCHABLE, Matcher
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[int, int]  # (demand_id, achievement_id)
+
+
+@dataclass
+class RefreshPlan:
+    kind: str
+    listing_id: int
+    matchable: bool
+    keep: dict[Pair, tuple[float, list[str]]] = field(default_factory=dict)
+    drop: set[Pair] = field(default_factory=set)
+
+
+@dataclass
+class RefreshReport:
+    listings: int = 0
+    stored: int = 0
+    removed: int = 0
+    failed: int = 0
+
+    def add(self, other: RefreshReport) -> None:
+        self.listings += other.listings
+        self.stored += other.stored
+        self.removed += other.removed
+        self.failed += other.failed
+
+
+def _side(kind: str):
+    return Suggestion.demand_id if kind == "demand" else Suggestion.achievement_id
+
+
+def _pair(kind: str, listing_id: int, other_id: int) -> Pair:
+    return (listing_id, other_id) if kind == "demand" else (other_id, listing_id)
+
+
+def suggestions_plan(kind: str, listing_id: int, *, matcher: Matcher) -> RefreshPlan:
+    """What to store for one listing (reads only)."""
+    session = matcher.session
+    listing = session.get(LISTING_MODELS[kind], listing_id)
+    if listing is None or listing.status != MATCHABLE:
+        return RefreshPlan(kind=kind, listing_id=listing_id, matchable=False)
+    plan = RefreshPlan(kind=kind, listing_id=listing_id, matchable=True)
+    for m in matcher.matches_for(listing):
+        plan.keep[(m.demand_id, m.achievement_id)] = (m.score, m.reasons)
+    existing = session.execute(
+        select(Suggestion.demand_id, Suggestion.achievement_id).where(_side(kind) == listing_id)
+    ).all()
+    other_model = LISTING_MODELS["achievement" if kind == "demand" else "demand"]
+    for demand_id, achievement_id in existing:
+        pair = (demand_id, achievement_id)
+        if pair in plan.keep:
+            continue
+        other = session.get(other_model, achievement_id if kind == "demand" else demand_id)
+        theirs = {(m.demand_id, m.achievement_id): m for m in matcher.matches_for(other)} if other else {}
+        if pair in theirs:
+            plan.keep[pair] = (theirs[pair].score, theirs[pair].reasons)
+        else:
+            plan.drop.add(pair)
+    return plan
+
+
+def suggestions_store(plan: RefreshPlan, *, session: Session) -> RefreshReport:
+    """Write a plan: re-checks in this transaction that both sides are still published."""
+    report = RefreshReport(listings=1)
+    model = LISTING_MODELS[plan.kind]
+    status = session.scalar(select(model.status).where(model.id == plan.listing_id))
+    if not plan.matchable or status != MATCHABLE:
+        result = session.execute(delete(Suggestion).where(_side(plan.kind) == plan.listing_id))
+        report.removed += result.rowcount or 0
+        return report
+    for d, a in sorted(plan.drop):
+        result = session.execute(
+            delete(Suggestion).where(Suggestion.demand_id == d, Suggestion.achievement_id == a)
+        )
+        report.removed += result.rowcount or 0
+    pairs = sorted(plan.keep)
+    if pairs:
+        live_d = set(session.scalars(select(Demand.id).where(
+            Demand.id.in_({d for d, _ in pairs}), Demand.status == MATCHABLE)))
+        live_a = set(session.scalars(select(Achievement.id).where(
+            Achievement.id.in_({a for _, a in pairs}), Achievement.status == MATCHABLE)))
+        now = utcnow()
+        rows = [
+            {"demand_id": d, "achievement_id": a, "score": float(plan.keep[(d, a)][0]),
+             "reasons": json.dumps(plan.keep[(d, a)][1], ensure_ascii=False), "created_at": now}
+            for d, a in pairs if d in live_d and a in live_a
+        ]
+        if rows:
+            _upsert(session, rows)
+            report.stored += len(rows)
+    return report
+
+
+def _upsert(session: Session, rows: list[dict]) -> None:
+    """INSERT ... ON CONFLICT (demand_id, achievement_id) DO UPDATE: safe against a concurrent refresh."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(Suggestion.__table__).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["demand_id", "achievement_id"],
+        set_={"score": stmt.excluded.score, "reasons": stmt.excluded.reasons},
+    )
+    session.execute(stmt)
+
+
+def suggestions_refresh_for(kind: str, listing_id: int, *, session: Session | None = None,
+                            matcher: Matcher | None = None) -> RefreshReport:
+    """Recompute and store one listing's suggestions in `session` (flushes; the caller commits).
+
+    A listing that is missing or no longer published loses all its pairs.
+    """
+    from ..search.indexing import replica
+
+    session = session or db.session
+    matcher = matcher or Matcher(session, replica().backend())
+    plan = suggestions_plan(kind, listing_id, matcher=matcher)
+    return suggestions_store(plan, session=session)
+
+
+def suggestions_purge(*, session: Session) -> int:
+    """Delete every pair whose need or result is no longer published."""
+    dead = or_(
+        Suggestion.demand_id.not_in(select(Demand.id).where(Demand.status == MATCHABLE)),
+        Suggestion.achievement_id.not_in(select(Achievement.id).where(Achievement.status == MATCHABLE)),
+    )
+    result = session.execute(delete(Suggestion).where(dead))
+    return result.rowcount or 0
+
+
+def listings_without_suggestions(session: Session) -> list[tuple[str, int]]:
+    """Published listings that have no stored pair (never refreshed, or nothing above the threshold)."""
+    out: list[tuple[str, int]] = []
+    for kind, model in LISTING_MODELS.items():
+        has = select(Suggestion.id).where(_side(kind) == model.id).exists()
+        out += [(kind, i) for i in session.scalars(
+            select(model.id).where(model.status == MATCHABLE, ~has).order_by(model.id))]
+    return out
+
+
+def all_matchable(session: Session) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for kind, model in LISTING_MODELS.items():
+        out += [(kind, i) for i in session.scalars(select(model.id).where(model.status == MATCHABLE).order_by(model.id))]
+    return out
+
+
+def refresh_listings(app: Flask, keys: Iterable[tuple[str, int]], *, catch_up: bool = False) -> RefreshReport:
+    """Refresh each (kind, id) in a session of its own: read with a deferred transaction, then write
+    in a short one (BEGIN IMMEDIATE on SQLite), one listing at a time; failures are logged and counted."""
+    from ..search.indexing import replica
+
+    report = RefreshReport()
+    index = replica(app)
+    with Session(db.engine, expire_on_commit=False) as session:
+        if catch_up:
+            token = write_intent.set(False)
+            try:
+                index.catch_up(session)
+                session.commit()
+            finally:
+                write_intent.reset(token)
+        matcher = Matcher(session, index.backend())
+        for kind, listing_id in keys:
+            try:
+                token = write_intent.set(False)
+                try:
+                    plan = suggestions_plan(kind, listing_id, matcher=matcher)
+                    session.commit()
+                finally:
+                    write_intent.reset(token)
+                token = write_intent.set(True)
+                try:
+                    report.add(suggestions_store(plan, session=session))
+                    session.commit()
+                finally:
+                    write_intent.reset(token)
+            except Exception:
+                session.rollback()
+                report.failed += 1
+                log.exception("suggestion refresh failed for %s:%s", kind, listing_id)
+    return report
+
+
+# -- hooks ---------------------------------------------------------------------------------------------
+
+def after_index(touched: set) -> None:
+    """`market.after_index`: the listings of a commit, once the index holds them."""
+    keys = sorted({(kind, listing_id) for kind, listing_id, *_ in touched if kind in LISTING_MODELS})
+    if keys:
+        refresh_listings(current_app._get_current_object(), keys)
+
+
+def after_seed() -> None:
+    """`market.after_seed`: once the demo data is committed, make sure every published listing was matched.
+
+    With the after-commit sync on, the `after_index` hook has already refreshed the seeded listings and
+    this only retries those without a pair; with it off, this catches up the index and does them all.
+    """
+    from sqlalchemy import event
+
+    app = current_app._get_current_object()
+
+    def _once(session) -> None:
+        with app.app_context():
+            with Session(db.engine) as own:
+                token = write_intent.set(False)
+                try:
+                    keys = listings_without_suggestions(own)
+                finally:
+                    write_intent.reset(token)
+            if keys:
+                refresh_listings(app, keys, catch_up=True)
+
+    event.listen(db.session(), "after_commit", _once, once=True)
+
+
+def suggestion_count(session: Session | None = None) -> int:
+    session = session or db.session
+    return session.scalar(select(func.count()).select_from(Suggestion)) or 0
+

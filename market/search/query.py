@@ -1,0 +1,184 @@
+"""The search page's reads: request arguments -> engine query -> listings reloaded from the database.
+
+Every argument is checked against the known values and anything else is ignored, so no input can reach
+the engine as syntax or widen what it returns; the hits are reloaded by id and only published rows are
+kept (the index holds only public documents, this is the second line).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_sqlalchemy.pagination import Pagination
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import LISTING_MODELS, Field, ListingMixin, Region
+from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, MATURITY_LEVELS, PRICE_BANDS
+from . import analyzer
+from .backend import SearchBackend
+
+PUBLIC = ("published", "done")
+MAX_QUERY_CHARS = 1000
+MAX_PAGE = 500
+KINDS = {"all": "全部", "demand": "需求", "achievement": "成果"}
+SORTS = {"relevance": "相关度", "date": "发布时间"}
+# url argument -> (engine field, heading)
+FACETS = {
+    "field": ("field_root", "技术领域"),
+    "region": ("region_ids", "区域"),
+    "maturity": ("maturity", "技术成熟度"),
+    "mode": ("modes", "合作/交易方式"),
+    "band": ("price_band", "预算/价格"),
+}
+
+
+@dataclass
+class SearchArgs:
+    q: str = ""
+    kind: str = "all"
+    sort: str = "relevance"
+    page: int = 1
+    filters: dict[str, str] = field(default_factory=dict)  # url argument -> accepted value
+
+    @property
+    def kinds(self) -> list[str] | None:
+        return None if self.kind == "all" else [self.kind]
+
+    def engine_filters(self) -> dict[str, str]:
+        return {FACETS[name][0]: value for name, value in self.filters.items()}
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+
+
+@dataclass
+class SearchHit:
+    kind: str
+    listing: ListingMixin
+    title: Markup
+    snippet: Markup
+
+
+class ResultPagination(Pagination):
+    """The pager macro's interface over a page of engine hits."""
+
+    def _query_items(self) -> list:
+        return self._query_args["items"]
+
+    def _query_count(self) -> int:
+        return self._query_args["total"]
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _root_fields() -> dict[str, str]:
+    return dict(db.session.execute(select(Field.code, Field.name).where(Field.parent_id.is_(None))).all())
+
+
+def _mode_labels() -> dict[str, str]:
+    return {**ACHIEVEMENT_MODES, **DEMAND_MODES}
+
+
+def parse_args(args) -> SearchArgs:
+    """Request arguments -> SearchArgs; unknown or malformed values are dropped, never raised."""
+    q = _text(args.get("q", "")).replace("\x00", "").strip()[:MAX_QUERY_CHARS]
+    kind = _text(args.get("kind", "all"))
+    kind = kind if kind in KINDS else "all"
+    sort = _text(args.get("sort", "relevance"))
+    sort = sort if sort in SORTS else "relevance"
+    raw_page = _text(args.get("page", "1"))
+    page = (int(raw_page) if len(raw_page) <= 9 else MAX_PAGE) if raw_page.isascii() and raw_page.isdigit() else 1
+    page = min(max(page, 1), MAX_PAGE)
+    filters: dict[str, str] = {}
+    value = _text(args.get("field", ""))
+    if value and value in _root_fields():
+        filters["field"] = value
+    value = _text(args.get("region", ""))
+    if value.isascii() and value.isdigit() and len(value) < 10 and db.session.get(Region, int(value)) is not None:
+        filters["region"] = str(int(value))
+    value = _text(args.get("maturity", ""))
+    if value.isascii() and value.isdigit() and len(value) < 3 and int(value) in MATURITY_LEVELS:
+        filters["maturity"] = str(int(value))
+    value = _text(args.get("mode", ""))
+    if value in _mode_labels():
+        filters["mode"] = value
+    value = _text(args.get("band", ""))
+    if value in PRICE_BANDS:
+        filters["band"] = value
+    return SearchArgs(q=q, kind=kind, sort=sort, page=page, filters=filters)
+
+
+def run(backend: SearchBackend, sargs: SearchArgs, *, per_page: int):
+    """(pagination of SearchHit, facets {url argument: [FacetValue]}, counts per kind)."""
+    engine_facets = [engine for engine, _ in FACETS.values()]
+    if sargs.kind == "all":
+        engine_facets.append("kind")
+    result = backend.search(sargs.q, kinds=sargs.kinds, filters=sargs.engine_filters(), facets=engine_facets,
+                            sort=sargs.sort, page=sargs.page, per_page=per_page)
+    if sargs.kind == "all":
+        kind_counts = result.facets.get("kind", {})
+    else:
+        kind_counts = backend.search(sargs.q, kinds=None, filters=sargs.engine_filters(), facets=["kind"],
+                                     page=1, per_page=1).facets.get("kind", {})
+    terms = analyzer.query_terms(sargs.q)
+    items = _reload(result.hits, terms)
+    pagination = ResultPagination(page=sargs.page, per_page=per_page, error_out=False, items=items, total=result.total)
+    counts = {"all": sum(kind_counts.values()), **{k: kind_counts.get(k, 0) for k in LISTING_MODELS}}
+    return pagination, _facets(result.facets), counts
+
+
+def _reload(hits, terms: list[str]) -> list[SearchHit]:
+    """The hits' rows in rank order; a row that is gone or no longer public is dropped."""
+    by_kind: dict[str, dict[int, ListingMixin]] = {}
+    for kind, model in LISTING_MODELS.items():
+        ids = [h.id for h in hits if h.kind == kind]
+        if ids:
+            rows = db.session.scalars(
+                select(model)
+                .where(model.id.in_(ids), model.status.in_(PUBLIC))
+                .options(selectinload(model.org), selectinload(model.field), selectinload(model.region))
+            ).all()
+            by_kind[kind] = {r.id: r for r in rows}
+    out = []
+    for hit in hits:
+        listing = by_kind.get(hit.kind, {}).get(hit.id)
+        if listing is None:
+            continue
+        out.append(SearchHit(
+            kind=hit.kind,
+            listing=listing,
+            title=analyzer.highlight(listing.title, terms, max_len=200),
+            snippet=analyzer.highlight(listing.body, terms, max_len=160),
+        ))
+    return out
+
+
+def _facets(raw: dict[str, dict[str, int]]) -> dict[str, list[FacetValue]]:
+    out: dict[str, list[FacetValue]] = {}
+    roots = _root_fields()
+    out["field"] = [FacetValue(code, roots[code], n) for code, n in raw.get("field_root", {}).items() if code in roots]
+
+    region_counts = raw.get("region_ids", {})
+    ids = [int(v) for v in region_counts if v.isdigit()]
+    regions = db.session.scalars(
+        select(Region).where(Region.id.in_(ids), Region.level.in_(("city", "county"))).order_by(Region.path)
+    ).all() if ids else []
+    out["region"] = [FacetValue(str(r.id), r.name if r.level == "city" else f"　{r.name}", region_counts[str(r.id)])
+                     for r in regions]
+
+    mat = raw.get("maturity", {})
+    out["maturity"] = [FacetValue(v, f"{v}级", mat[v]) for v in sorted(mat, key=lambda v: int(v) if v.isdigit() else 99)
+                       if v.isdigit() and int(v) in MATURITY_LEVELS]
+    labels = _mode_labels()
+    out["mode"] = [FacetValue(v, labels[v], n) for v, n in raw.get("modes", {}).items() if v in labels]
+    bands = raw.get("price_band", {})
+    out["band"] = [FacetValue(code, label, bands[code]) for code, label in PRICE_BANDS.items() if code in bands]
+    return out

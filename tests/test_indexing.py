@@ -1,0 +1,269 @@
+"""The search index stays equal to the database: through every change, crashes at each point, two
+processes writing at once, and a reindex while changes arrive. Both engines, SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from market.config import PROJECT_ROOT
+from market.database import write_intent
+from market.extensions import db
+from market.models import Achievement, Demand, IndexChange
+from market.search.indexing import IndexReplica, replica
+from tests import factories
+from tests.conftest import post
+
+NO_DRIFT = {"missing": [], "phantom": [], "stale": []}
+
+
+@pytest.fixture(params=["whoosh", "tantivy"])
+def engine(request, app):
+    app.config["SEARCH_ENGINE"] = request.param
+    return request.param
+
+
+def public_doc_ids() -> set[str]:
+    out = set()
+    for kind, model in (("demand", Demand), ("achievement", Achievement)):
+        out |= {f"{kind}:{i}" for i in db.session.scalars(select(model.id).where(model.status.in_(("published", "done"))))}
+    return out
+
+
+def assert_in_step(index=None) -> None:
+    """No drift, and the index holds each public listing exactly once."""
+    index = index or replica()
+    assert index.check(db.session) == NO_DRIFT
+    backend = index.backend()
+    versions = backend.versions()
+    assert set(versions) == public_doc_ids()
+    assert backend.doc_count() == len(versions)  # no duplicate documents
+
+
+def demand_form(world, **over) -> dict:
+    data = {
+        "title": "寻求石墨烯导电膜低温制备技术",
+        "field_id": world.fields["materials"].id,
+        "description": "现有导电膜方阻偏高，希望与高校合作开发石墨烯低温制备工艺。",
+        "indicators": "方阻≤8Ω/□",
+        "budget": "30",
+        "modes": ["development"],
+        "keywords": "石墨烯、导电膜",
+        "contact_name": "李四",
+        "contact_phone": "0552-1234567",
+    }
+    data.update(over)
+    return data
+
+
+def test_index_follows_every_change_made_on_the_site(engine, world, login_as):
+    ent, official = login_as("enterprise"), login_as("official")
+    assert_in_step()
+
+    # create a draft, then submit: nothing public yet
+    resp = post(ent, "/demands/new", demand_form(world))
+    assert resp.status_code == 302
+    demand = db.session.scalar(select(Demand))
+    assert demand.status == "draft"
+    assert_in_step()
+    post(ent, f"/demands/{demand.id}/submit")
+    assert_in_step()
+    assert f"demand:{demand.id}" not in replica().backend().versions()
+
+    # published by the county official: in the index with its version
+    assert post(official, f"/review/demands/{demand.id}", {"decision": "publish"}).status_code == 302
+    db.session.refresh(demand)
+    assert demand.status == "published"
+    assert_in_step()
+    assert replica().backend().versions()[f"demand:{demand.id}"] == demand.version
+
+    # edited after publication: back to review, out of the index; approved again, back in with the new version
+    assert post(ent, f"/demands/{demand.id}/edit", demand_form(world, title="寻求石墨烯导电膜卷对卷制备技术")).status_code == 302
+    db.session.refresh(demand)
+    assert demand.status == "pending"
+    assert_in_step()
+    post(official, f"/review/demands/{demand.id}", {"decision": "publish"})
+    assert_in_step()
+    hits = replica().backend().search("卷对卷").hits
+    assert [h.doc_id for h in hits] == [f"demand:{demand.id}"]
+
+    # withdrawn (unpublished) by its owner, republished, then closed
+    post(ent, f"/demands/{demand.id}/withdraw")
+    db.session.refresh(demand)
+    assert demand.status == "draft"
+    assert_in_step()
+    post(ent, f"/demands/{demand.id}/submit")
+    post(official, f"/review/demands/{demand.id}", {"decision": "publish"})
+    assert_in_step()
+    post(ent, f"/demands/{demand.id}/close")
+    db.session.refresh(demand)
+    assert demand.status == "closed"
+    assert_in_step()
+    assert replica().backend().doc_count() == 0
+
+    # a result marked 已转化 stays public; a deleted listing leaves the index
+    ach = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published")
+    gone = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
+                                 title="待删除的成果：磁控溅射靶材")
+    db.session.commit()
+    assert_in_step()
+    inst = login_as("institution")
+    post(inst, f"/achievements/{ach.id}/done")
+    assert db.session.get(Achievement, ach.id).status == "done"
+    db.session.delete(db.session.get(Achievement, gone.id))
+    db.session.commit()
+    assert_in_step()
+    assert set(replica().backend().versions()) == {f"achievement:{ach.id}"}
+
+
+def _published(world, n: int, *, prefix: str = "石墨烯") -> list[int]:
+    ids = []
+    for i in range(n):
+        d = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published",
+                             title=f"{prefix}需求{i}：导电膜改性")
+        ids.append(d.id)
+    return ids
+
+
+def test_a_crash_between_commit_and_indexing_loses_nothing(engine, app, world):
+    """The commit happened, the process died before it applied the log: the next one catches up."""
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
+    ids = _published(world, 5)
+    db.session.commit()
+    assert replica().backend().doc_count() == 0  # nobody applied the log
+    assert db.session.scalar(select(IndexChange.seq).order_by(IndexChange.seq.desc()).limit(1))
+
+    fresh = IndexReplica(app.config["SEARCH_INDEX_DIR"], engine)  # the next process start
+    report = fresh.catch_up(db.session)
+    assert report.upserted == 5
+    assert_in_step(fresh)
+    assert set(fresh.backend().versions()) == {f"demand:{i}" for i in ids}
+    fresh.close()
+
+
+# -- other processes ---------------------------------------------------------------------------------
+
+def _worker_cfg(app, world, **over) -> dict:
+    cfg = {
+        "db": app.config["SQLALCHEMY_DATABASE_URI"],
+        "index": app.config["SEARCH_INDEX_DIR"],
+        "engine": app.config["SEARCH_ENGINE"],
+        "org_id": world.orgs.ent_a.id,
+        "owner_id": world.users.enterprise.id,
+        "field_id": world.fields["materials"].id,
+        "region_id": world.orgs.ent_a.region_id,
+    }
+    cfg.update(over)
+    return cfg
+
+
+def _spawn(cfg: dict, tmp_path, **env) -> subprocess.Popen:
+    # the test's own transaction must not hold SQLite's write lock while the worker writes
+    db.session.commit()
+    environ = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), MARKET_INSTANCE_DIR=str(tmp_path / "worker-instance"))
+    environ.pop("MARKET_CRASH_AT", None)
+    environ.update(env)
+    return subprocess.Popen([sys.executable, "-m", "tests.index_worker", json.dumps(cfg)], cwd=str(PROJECT_ROOT),
+                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+CRASH_POINTS = [
+    ("apply:before_index", 75),  # after the DB commit, before anything reached the engine
+    ("apply:after_index", 75),  # the engine committed, applied.json not written yet
+    ("whoosh-writer", 76),  # inside the engine's writer, documents added, not committed
+]
+
+
+@pytest.mark.parametrize("point,code", CRASH_POINTS, ids=[p for p, _ in CRASH_POINTS])
+def test_a_process_killed_while_indexing_loses_nothing(engine, app, world, tmp_path, point, code):
+    if point == "whoosh-writer" and engine != "whoosh":
+        pytest.skip("the writer is patched through Whoosh's own class")
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
+    ids = _published(world, 6)
+    env = {"MARKET_CRASH_IN_WHOOSH_WRITER": "1"} if point == "whoosh-writer" else {"MARKET_CRASH_AT": point}
+    rc, out, err = _finish(_spawn(_worker_cfg(app, world, action="catchup"), tmp_path, **env))
+    assert rc == code, err[-2000:]
+
+    fresh = IndexReplica(app.config["SEARCH_INDEX_DIR"], engine)
+    fresh.catch_up(db.session)
+    assert_in_step(fresh)
+    assert set(fresh.backend().versions()) == {f"demand:{i}" for i in ids}
+    fresh.close()
+
+
+def test_a_worker_dying_right_after_its_commit_loses_nothing(engine, app, world, tmp_path):
+    """A real worker commits a publication and dies before its after-commit catch-up touched the index."""
+    rc, _, err = _finish(_spawn(_worker_cfg(app, world, action="publish", count=3), tmp_path,
+                                MARKET_CRASH_AT="apply:before_index"))
+    assert rc == 75, err[-2000:]
+    assert db.session.scalar(select(db.func.count()).select_from(Demand)) == 1  # the first commit, then death
+    assert_in_step(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine))
+
+
+def test_sigkill_at_a_random_moment_of_a_catch_up_loses_nothing(engine, app, world, tmp_path):
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
+    _published(world, 120)
+    proc = _spawn(_worker_cfg(app, world, action="catchup"), tmp_path)
+    time.sleep(random.uniform(1.0, 4.0))
+    proc.send_signal(signal.SIGKILL)
+    _finish(proc)
+    assert_in_step(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine))
+
+
+def test_two_processes_publishing_at_once(engine, app, world, tmp_path):
+    cfgs = [_worker_cfg(app, world, action="publish", count=12, prefix=p) for p in ("甲", "乙")]
+    procs = [_spawn(cfg, tmp_path) for cfg in cfgs]
+    for proc in procs:
+        rc, _, err = _finish(proc)
+        assert rc == 0, err[-3000:]
+        assert "LockError" not in err and "Traceback" not in err, err[-3000:]
+    assert db.session.scalar(select(db.func.count()).select_from(Demand)) == 24
+    # both processes caught up after every commit: the folder is complete without our help
+    assert len(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine).backend().versions()) == 24
+    assert_in_step()
+
+
+def test_reindex_while_changes_arrive(engine, app, world, tmp_path):
+    _published(world, 10)
+    db.session.commit()
+    proc = _spawn(_worker_cfg(app, world, action="churn", seconds=8), tmp_path)
+    time.sleep(2.0)
+    token = write_intent.set(False)  # as `flask search reindex` does: a reader, never holding the write lock
+    try:
+        total = replica().reindex()
+        db.session.commit()
+        replica().reindex()
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+    assert total >= 10
+    rc, out, err = _finish(proc)
+    assert rc == 0, err[-3000:]
+    assert int(out.strip()) > 0  # the worker did change listings during the rebuilds
+    assert_in_step()
+    generations = [n for n in os.listdir(app.config["SEARCH_INDEX_DIR"]) if n.startswith("gen-")]
+    assert len(generations) == 1  # the old ones were removed after the swap
+
+
+def test_a_reindex_killed_before_its_swap_leaves_the_index_serving(engine, app, world, tmp_path):
+    _published(world, 4)
+    db.session.commit()
+    assert_in_step()
+    rc, _, err = _finish(_spawn(_worker_cfg(app, world, action="reindex"), tmp_path,
+                                MARKET_CRASH_AT="reindex:before_swap"))
+    assert rc == 75, err[-2000:]
+    _published(world, 2, prefix="后来")
+    db.session.commit()
+    assert_in_step(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine))

@@ -1,0 +1,337 @@
+"""Matching: suggestions with checkable reasons, stored and refreshed as listings change, shown to the right people."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, update
+
+from market.extensions import db
+from market.matching import services
+from market.matching.engine import MIN_SCORE, Matcher, shown_terms
+from market.models import Achievement, Demand, Suggestion
+from market.search.indexing import replica
+from tests import factories
+from tests.conftest import post
+
+
+@pytest.fixture(params=["whoosh", "tantivy"])
+def engine(request, app):
+    app.config["SEARCH_ENGINE"] = request.param
+    return request.param
+
+
+def pairs() -> set[tuple[int, int]]:
+    found = set(db.session.execute(select(Suggestion.demand_id, Suggestion.achievement_id)).tuples())
+    db.session.commit()  # never keep SQLite's write lock while the code under test writes in its own session
+    return found
+
+
+def reasons(demand_id: int, achievement_id: int) -> list[str]:
+    row = db.session.scalar(select(Suggestion).where(Suggestion.demand_id == demand_id,
+                                                     Suggestion.achievement_id == achievement_id))
+    assert row is not None, f"no suggestion ({demand_id}, {achievement_id})"
+    return json.loads(row.reasons)
+
+
+def film_result(world, **kw):
+    kw.setdefault("title", "磁控溅射低方阻透明导电膜制备技术")
+    kw.setdefault("summary", "本成果采用磁控溅射工艺在玻璃基板上制备低方阻透明导电膜，方阻低于6Ω/□，透光率大于90%，可用于显示玻璃镀膜。")
+    kw.setdefault("keywords", "导电膜,磁控溅射,镀膜玻璃")
+    kw.setdefault("maturity", 6)
+    kw.setdefault("price", Decimal("800000"))
+    kw.setdefault("status", "published")
+    return factories.achievement(owner=world.users.institution, field=world.fields["materials"], **kw)
+
+
+def software_result(world, **kw):
+    return factories.achievement(owner=world.users.institution, field=world.fields["software"], status="published",
+                                 title="工业软件缺陷检测算法", summary="基于深度学习的产线表面缺陷检测算法与软件。",
+                                 keywords="机器视觉,深度学习", maturity=4, **kw)
+
+
+def film_need(world, *, modes=("transfer",), owner=None, **kw):
+    kw.setdefault("title", "寻求高透光导电膜玻璃镀膜技术")
+    kw.setdefault("description", "我公司导电膜玻璃方阻偏高、透光率不足，希望引进磁控溅射镀膜技术，降低导电膜方阻。")
+    kw.setdefault("keywords", "导电膜,镀膜,磁控溅射")
+    kw.setdefault("budget", Decimal("1000000"))
+    kw.setdefault("status", "published")
+    d = factories.demand(owner=owner or world.users.enterprise, field=world.fields["materials"], **kw)
+    d.set_modes(list(modes))
+    return d
+
+
+def test_a_need_gets_the_results_that_fit_with_reasons_a_person_can_check(engine, world):
+    film, soft = film_result(world), software_result(world)
+    need = film_need(world)
+    db.session.commit()  # the after-commit hook indexes, then stores the suggestions
+
+    assert pairs() == {(need.id, film.id)}  # the software result shares nothing worth suggesting
+    why = reasons(need.id, film.id)
+    assert why[0].startswith("共同关键词：")
+    shared = why[0].removeprefix("共同关键词：").split("、")
+    assert {"导电", "磁控溅射"} <= set(shared)
+    assert not {"技术", "寻求"} & set(shared)  # words of any listing are not reasons
+    for term in shared:  # every listed term is really in both listings
+        assert term.lower() in (need.title + need.description + need.keywords).lower()
+        assert term.lower() in (film.title + film.summary + film.keywords).lower()
+    assert "同属技术领域：新材料 / 金属材料" in why
+    assert "同在蚌埠市，距离较近" in why  # the company is in a town of 怀远县, the university at city level
+    assert "技术成熟度6级，达到技术转让通常要求的6级及以上" in why
+    assert "成果报价80万元，在需求预算100万元以内" in why
+    score = db.session.scalar(select(Suggestion.score))
+    assert MIN_SCORE < score <= 120
+
+
+def test_maturity_and_price_reasons_follow_the_rules(engine, world):
+    young = film_result(world, maturity=4, price=Decimal("2000000"), title="磁控溅射导电膜中试工艺")
+    need_transfer = film_need(world, modes=("transfer", "license"))
+    need_codev = film_need(world, modes=("development",), owner=world.users.enterprise_b, title="导电膜镀膜合作研发")
+    db.session.commit()
+    why = reasons(need_transfer.id, young.id)
+    assert not any(r.startswith("技术成熟度") for r in why)  # 4 < 6: no fit for a transfer
+    assert not any(r.startswith("成果报价") for r in why)  # 200万 over a 100万 budget
+    assert "技术成熟度4级，适合技术开发/合作研发" in reasons(need_codev.id, young.id)
+
+
+def test_same_county_is_a_reason(engine, world):
+    local = factories.org(region=world.regions["county_a"], org_type="institute", name="怀远县农业科学研究所")
+    researcher = factories.user(role="institution", org=local)
+    film = factories.achievement(owner=researcher, field=world.fields["materials"], status="published",
+                                 title="导电膜磁控溅射镀膜工艺", keywords="导电膜,磁控溅射",
+                                 summary="导电膜磁控溅射镀膜工艺，方阻低，适合玻璃深加工企业。")
+    need = film_need(world)
+    db.session.commit()
+    assert "同在怀远县" in reasons(need.id, film.id)
+
+
+def test_the_engine_ranks_and_thresholds(engine, world):
+    film = film_result(world)
+    near = film_result(world, title="导电膜玻璃清洗工艺", summary="导电膜玻璃镀膜前的清洗工艺。", keywords="清洗")
+    software_result(world)
+    need = film_need(world)
+    db.session.commit()
+    matches = Matcher(db.session, replica().backend()).matches_for(need)
+    assert [m.achievement_id for m in matches][:1] == [film.id]
+    assert all(m.score > MIN_SCORE for m in matches)
+    assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+    plain = Matcher(db.session, replica().backend(), plain=True).matches_for(need)
+    assert {m.achievement_id for m in plain} >= {film.id, near.id}
+
+
+def test_shown_terms_drop_sub_words_numbers_and_single_characters():
+    assert shown_terms(["导电", "导电膜", "膜", "2024", "技术", "磁控溅射", "溅射"]) == ["导电膜", "磁控溅射"]
+
+
+def test_a_result_published_later_is_suggested_to_the_waiting_need(engine, world):
+    need = film_need(world)
+    db.session.commit()
+    assert pairs() == set()
+    film = film_result(world)
+    db.session.commit()
+    assert pairs() == {(need.id, film.id)}
+
+
+def test_suggestions_follow_publication_withdrawal_and_deletion_on_the_site(engine, world, login_as):
+    film = film_result(world)
+    db.session.commit()
+    ent, official, inst = login_as("enterprise"), login_as("official"), login_as("institution")
+    resp = post(ent, "/demands/new", {
+        "title": "寻求高透光导电膜玻璃镀膜技术", "field_id": world.fields["materials"].id,
+        "description": "我公司导电膜玻璃方阻偏高，希望引进磁控溅射镀膜技术，降低导电膜方阻。",
+        "budget": "100", "modes": ["transfer"], "keywords": "导电膜、磁控溅射", "contact_name": "李四",
+        "contact_phone": "0552-1234567", "then": "submit",
+    })
+    assert resp.status_code == 302
+    need = db.session.scalar(select(Demand))
+    assert need.status == "pending" and pairs() == set()  # nothing before publication
+
+    post(official, f"/review/demands/{need.id}", {"decision": "publish"})
+    assert pairs() == {(need.id, film.id)}
+
+    post(ent, f"/demands/{need.id}/withdraw")
+    assert pairs() == set()
+    post(ent, f"/demands/{need.id}/submit")
+    post(official, f"/review/demands/{need.id}", {"decision": "publish"})
+    assert pairs() == {(need.id, film.id)}
+
+    post(inst, f"/achievements/{film.id}/withdraw")
+    assert pairs() == set()
+    post(inst, f"/achievements/{film.id}/submit")
+    post(login_as("city_official"), f"/review/achievements/{film.id}", {"decision": "publish"})
+    assert pairs() == {(need.id, film.id)}
+
+    db.session.delete(db.session.get(Achievement, film.id))
+    db.session.commit()
+    assert pairs() == set()
+
+
+def test_a_pair_stays_while_either_side_lists_it_and_goes_when_neither_does(engine, world):
+    film, soft = film_result(world), software_result(world)
+    need = film_need(world)
+    db.session.commit()
+    bogus = Suggestion(demand_id=need.id, achievement_id=soft.id, score=99, reasons="[]")
+    db.session.add(bogus)
+    db.session.commit()
+    first_id = db.session.scalar(select(Suggestion.id).where(Suggestion.achievement_id == film.id))
+
+    services.suggestions_refresh_for("achievement", film.id)  # the film result also lists the need
+    db.session.commit()
+    services.suggestions_refresh_for("demand", need.id)
+    db.session.commit()
+    assert pairs() == {(need.id, film.id)}
+    # upserted in place: the row (and its id, which the broker's queue refers to) is kept
+    assert db.session.scalar(select(Suggestion.id).where(Suggestion.achievement_id == film.id)) == first_id
+
+
+def test_a_listing_made_private_behind_our_back_is_never_shown(engine, world, login_as, runner):
+    film = film_result(world)
+    need = film_need(world)
+    db.session.commit()
+    assert pairs() == {(need.id, film.id)}
+    db.session.execute(update(Achievement).where(Achievement.id == film.id).values(status="draft"))  # no hook ran
+    db.session.commit()
+    html = login_as("enterprise").get(f"/demands/{need.id}").get_data(as_text=True)
+    assert "推荐成果" in html and film.title not in html
+    assert film.title not in login_as("admin").get("/matching").get_data(as_text=True)
+    out = runner.invoke(args=["match", "export"])
+    assert film.title not in out.output
+
+
+# -- who sees suggestions -------------------------------------------------------------------------------
+
+@pytest.fixture
+def matched(world):
+    film = film_result(world)
+    need = film_need(world)
+    db.session.commit()
+    assert pairs() == {(need.id, film.id)}
+    return need.id, film.id
+
+
+@pytest.mark.parametrize("who,sees", [
+    ("enterprise", True),  # the owner
+    ("official", True),  # reviewer of county A
+    ("broker", True),  # broker of county A
+    ("city_official", True),
+    ("admin", True),
+    ("enterprise_b", False),
+    ("institution", False),  # the suggested side does not see the need's panel
+    ("official_b", False),  # another county
+    ("unverified", False),
+])
+def test_the_panel_on_a_need_page_is_for_its_owner_and_the_region(matched, login_as, client, who, sees):
+    need_id, film_id = matched
+    html = login_as(who).get(f"/demands/{need_id}").get_data(as_text=True)
+    assert ('id="suggestions"' in html) is sees
+    assert ("磁控溅射低方阻透明导电膜制备技术" in html and "共同关键词" in html) is sees
+    anonymous = client.get(f"/demands/{need_id}").get_data(as_text=True)
+    assert 'id="suggestions"' not in anonymous
+
+
+def test_the_result_owner_sees_the_suggested_needs(matched, login_as):
+    need_id, film_id = matched
+    html = login_as("institution").get(f"/achievements/{film_id}").get_data(as_text=True)
+    assert "推荐需求" in html and "寻求高透光导电膜玻璃镀膜技术" in html and "同属技术领域" in html
+
+
+def test_a_draft_owner_is_told_suggestions_come_after_publication(engine, world, login_as):
+    draft = film_need(world, status="draft")
+    db.session.commit()
+    html = login_as("enterprise").get(f"/demands/{draft.id}").get_data(as_text=True)
+    assert "发布后，系统将为该需求推荐相关的科技成果" in html
+
+
+@pytest.mark.parametrize("who,sees", [
+    ("enterprise", True), ("institution", True), ("official", True), ("broker", True), ("city_official", True),
+    ("admin", True), ("enterprise_b", False), ("official_b", False), ("unverified", False),
+])
+def test_the_matching_page_lists_own_and_regional_suggestions(matched, login_as, who, sees):
+    resp = login_as(who).get("/matching")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert ("磁控溅射低方阻透明导电膜制备技术" in html) is sees
+    assert ('id="no-suggestions"' in html) is (not sees)
+
+
+def test_the_matching_page_needs_a_sign_in_and_tolerates_odd_pages(matched, client, login_as):
+    assert client.get("/matching").status_code == 302
+    for page in ("-1", "abc", "99999", "\x00"):
+        assert login_as("enterprise").get("/matching", query_string={"page": page}).status_code == 200
+
+
+def test_the_matching_page_is_in_the_navigation_of_companies(matched, login_as):
+    assert 'href="/matching"' in login_as("enterprise").get("/").get_data(as_text=True)
+
+
+# -- commands and hooks ------------------------------------------------------------------------------------
+
+def test_match_refresh_and_export(engine, app, world, runner):
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = False  # nothing indexed nor matched after the commits
+    film = film_result(world, external_id="ach-1")
+    need = film_need(world, external_id="need-1")
+    film_need(world, title="暂无匹配：餐厨垃圾处理", description="餐厨垃圾就地处理设备，日处理五吨。", keywords="餐厨垃圾",
+              owner=world.users.enterprise_b)
+    film_id, need_id, need_title = film.id, need.id, need.title  # plain values: reading rows later would
+    db.session.commit()  # open a transaction that holds SQLite's write lock while the command writes
+    assert pairs() == set()
+
+    out = runner.invoke(args=["match", "refresh"])
+    assert out.exit_code == 0, out.output
+    assert pairs() == {(need_id, film_id)}
+    out = runner.invoke(args=["match", "refresh", "--all"])
+    assert out.exit_code == 0 and "写入推荐" in out.output, out.output
+
+    out = runner.invoke(args=["match", "export", "--limit", "5"])
+    assert out.exit_code == 0
+    lines = [json.loads(line) for line in out.output.splitlines()]
+    assert len(lines) == 2  # one per published need, matched or not
+    first = lines[0]
+    assert set(first) == {"demand", "suggestions"}
+    assert first["demand"] == {"id": need_id, "external_id": "need-1", "title": need_title}
+    [s] = first["suggestions"]
+    assert set(s) == {"id", "external_id", "title", "score", "reasons"}
+    assert s["id"] == film_id and s["external_id"] == "ach-1" and isinstance(s["score"], float)
+    assert s["reasons"][0].startswith("共同关键词")
+    assert lines[1]["suggestions"] == []
+    assert runner.invoke(args=["match", "export", "--limit", "0"]).exit_code != 0
+
+
+def test_refresh_removes_pairs_of_listings_no_longer_published(engine, world, runner):
+    film = film_result(world)
+    need = film_need(world)
+    film_id, need_id = film.id, need.id
+    db.session.commit()
+    db.session.execute(update(Demand).where(Demand.id == need_id).values(status="closed"))
+    db.session.commit()
+    assert pairs() == {(need_id, film_id)}
+    assert runner.invoke(args=["match", "refresh"]).exit_code == 0
+    assert pairs() == set()
+
+
+def test_a_failing_refresh_never_breaks_the_request(engine, app, world, login_as, caplog):
+    film = film_result(world)
+    need = film_need(world, status="pending")
+    film_id, need_id = film.id, need.id
+    db.session.commit()
+    app.config["SEARCH_ENGINE"] = "broken-engine"  # the catch-up and the refresh both fail
+    resp = post(login_as("official"), f"/review/demands/{need_id}", {"decision": "publish"})
+    assert resp.status_code == 302
+    assert db.session.get(Demand, need_id).status == "published"  # the user's transaction is committed
+    db.session.commit()
+    assert "after-index hook failed" in caplog.text or "suggestion refresh failed" in caplog.text
+    assert pairs() == set()
+    app.config["SEARCH_ENGINE"] = engine
+    services.refresh_listings(app, [("demand", need_id)], catch_up=True)  # what `flask match refresh` does
+    assert pairs() == {(need_id, film_id)}
+
+
+def test_seed_hook_matches_once_the_seed_is_committed(engine, app, world):
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = False  # the hook must not rely on the after-commit sync
+    film = film_result(world)
+    need = film_need(world)
+    expected = {(need.id, film.id)}
+    services.after_seed()
+    db.session.commit()
+    assert pairs() == expected
