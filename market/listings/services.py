@@ -106,6 +106,7 @@ def listing_create(*, kind: str, user: User, data: dict) -> ListingMixin:
 
 
 def listing_update(*, listing: ListingMixin, user: User, data: dict) -> ListingMixin:
+    lock_for_write(listing)
     if listing.status not in EDITABLE:
         raise NotAllowed(f"当前状态（{listing.status_label}）不能修改")
     errors = _validate_common(data, listing.KIND)
@@ -119,6 +120,7 @@ def listing_update(*, listing: ListingMixin, user: User, data: dict) -> ListingM
 
 
 def listing_transition(*, listing: ListingMixin, user: User, to: str, reason: str = "") -> ListingMixin:
+    lock_for_write(listing)
     who = TRANSITIONS.get((listing.status, to))
     if who is None:
         raise NotAllowed(f"当前状态（{listing.status_label}）不能执行该操作", status_code=409)
@@ -135,6 +137,16 @@ def listing_transition(*, listing: ListingMixin, user: User, to: str, reason: st
         raise NotAllowed("单位尚未通过认证，认证通过后才能提交发布")
     _move(listing, user, to, reason)
     return listing
+
+
+def lock_for_write(listing: ListingMixin) -> None:
+    """Before a read-then-write on PostgreSQL: lock the row (SELECT ... FOR UPDATE) and reload it, so a
+    concurrent transition of the same listing waits for this transaction and then sees its outcome (two
+    officials deciding at once: one publishes, the other gets 409, one event row). SQLite needs nothing:
+    a writing request begins with BEGIN IMMEDIATE (market/database.py), which serialises writers already.
+    Call it before changing the object: the reload drops unflushed changes."""
+    if listing.id is not None and db.session.get_bind().dialect.name == "postgresql":
+        db.session.refresh(listing, with_for_update=True)
 
 
 def _move(listing: ListingMixin, user: User | None, to: str, reason: str, check: bool = True) -> None:
@@ -163,6 +175,7 @@ def _event(listing: ListingMixin, user: User | None, before: str | None, to: str
 
 def listing_mark_done_by_contract(*, listing: ListingMixin, user: User | None, reason: str) -> None:
     """A signed contract marks the need 已解决 / the result 已转化, whatever its owner does."""
+    lock_for_write(listing)
     if listing.status != "done":
         _move(listing, user, "done", reason)
 

@@ -4,7 +4,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..listings.queries import PUBLIC_STATUSES
+from ..listings.queries import PUBLIC_STATUSES, card_loads
 from ..models import Achievement, Demand, Organization
 
 bp = Blueprint("main", __name__)
@@ -15,6 +15,7 @@ def home():
     latest = {
         kind: db.session.scalars(
             select(model).where(model.status == "published").order_by(model.published_at.desc()).limit(6)
+            .options(*card_loads(model))
         ).all()
         for kind, model in (("demand", Demand), ("achievement", Achievement))
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from ..extensions import db
@@ -141,10 +141,15 @@ class ListingMixin:
 
     @declared_attr
     def __table_args__(cls):
+        public = text("status IN ('published', 'done')")
         return (
             CheckConstraint(
                 "status IN ('draft', 'pending', 'published', 'returned', 'done', 'closed')", name="status"
             ),
+            # the public lists and the home page: newest public listings first, read in index order with no
+            # sort; drafts and pending rows are not in it (bench/pg_indexes.py: page 1 in 1 ms instead of 62)
+            Index(f"ix_{cls.__tablename__}_public_published", "published_at", "id",
+                  postgresql_where=public, sqlite_where=public),
         )
 
     @property
