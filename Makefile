@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 4
 
-.PHONY: run test test-sqlite test-postgres serve browser clean-venv
+.PHONY: run test test-sqlite test-postgres serve browser clean-venv lint-security audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,7 +38,15 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null || \
 	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; }
 
-test: $(VENV)/.installed-dev browser test-sqlite test-postgres
+test: $(VENV)/.installed-dev browser lint-security test-sqlite test-postgres
+
+# bandit: no medium or high finding in market/ (a justified exception carries `# nosec Bxxx - reason`)
+lint-security: $(VENV)/.installed-dev
+	$(BIN)/bandit -q -r market -ll
+
+# pip-audit of the pinned requirements when its vulnerability database can be reached; reports, never fails
+audit: $(VENV)/.installed-dev
+	-bench/audit.sh
 
 test-sqlite: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider

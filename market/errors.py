@@ -50,6 +50,8 @@ ERROR_TEXTS = {
 
 
 def _render(code: int, message: str | None = None):
+    if not _urls_buildable():
+        return _bare_page(code, message), code
     return (
         render_template(
             "errors/error.html",
@@ -87,6 +89,23 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return _render(500)
+
+
+def _urls_buildable() -> bool:
+    """False when the request never got a URL adapter (a Host outside TRUSTED_HOSTS): url_for would fail."""
+    from flask.globals import request_ctx
+
+    return bool(request_ctx) and request_ctx.url_adapter is not None
+
+
+def _bare_page(code: int, message: str | None) -> str:
+    """The error page without base.html (which builds URLs), for requests refused before routing."""
+    from markupsafe import escape
+
+    title = escape(ERROR_TITLES.get(code, "出错了"))
+    text = escape(message or ERROR_TEXTS.get(code, "请求无法完成。"))
+    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>'
+            f'<body><h1>{code} · {title}</h1><p class="lead" id="error-message">{text}</p></body></html>')
 
 
 def _is_chinese(text: str | None) -> bool:

@@ -5,7 +5,7 @@ import unicodedata
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager
 from wtforms import ValidationError
 
 from .errors import DomainError
@@ -86,7 +86,10 @@ def region_choices(levels=("city", "county", "town"), root: Region | None = None
 def field_choices() -> list[tuple[int, str]]:
     parent = aliased(Field)  # in the order the administrator set (sort), then by code
     fields = db.session.scalars(
-        select(Field).join(parent, Field.parent_id == parent.id).order_by(parent.sort, parent.code, Field.sort, Field.code)
+        select(Field)
+        .join(parent, Field.parent_id == parent.id)
+        .options(contains_eager(Field.parent.of_type(parent)))
+        .order_by(parent.sort, parent.code, Field.sort, Field.code)
     ).all()
     return [(f.id, f"{f.parent.name} / {f.name}") for f in fields]
 

@@ -10,7 +10,7 @@ MAX_PAGE = 10000
 
 def get_page(name: str = "page") -> int:
     value = request.args.get(name, "1")
-    if not value.isdigit() or len(value) > 6:
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:  # '²'.isdigit() but int('²') fails
         return 1
     return max(1, min(int(value), MAX_PAGE))
 

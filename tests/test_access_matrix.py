@@ -69,6 +69,7 @@ EXPECTED: dict[str, frozenset] = {
     "admin.field_move": frozenset({ADMIN}),
     "admin.field_delete": frozenset({ADMIN}),
     "search.search": EVERYONE,
+    "matching.mine": SIGNED_IN,  # each sees own listings' or own region's suggestions (tests/test_matching.py)
     # deals, contracts, notifications (objects: factories.deal_objects)
     "deals.interest_create": frozenset({ENT, INST}),
     "deals.interest_decide": frozenset({INST}),
@@ -98,6 +99,14 @@ EXPECTED: dict[str, frozenset] = {
     "notifications.index": SIGNED_IN,
     "notifications.open_": frozenset({ENT}),
     "notifications.read_all": SIGNED_IN,
+    # 数据看板: officials and admins; a target is set from the parent region (county A's own: admin or city)
+    "dashboard.index": REVIEWERS,
+    "dashboard.targets": REVIEWERS,
+    "dashboard.target_edit": frozenset({ADMIN}),
+    "dashboard.conversions": REVIEWERS,
+    "dashboard.coverage": REVIEWERS,
+    "dashboard.checks": REVIEWERS,
+    "dashboard.export": REVIEWERS,
 }
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
@@ -138,6 +147,7 @@ POST_DATA = {
     "deals.plan": lambda w: {"next_action_on": "2030-01-01", "next_action": "越权安排"},
     "deals.note": lambda w: {"text": "越权记录"},
     "contracts.void": lambda w: {"reason": "越权作废"},
+    "dashboard.target_edit": lambda w: {"amount": "1", "count": "1"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00", "form_token": "y" * 32},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
                                 "description": "越权修改的描述文字足够长", "summary": "越权修改的简介文字足够长", "maturity": "5",

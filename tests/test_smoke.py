@@ -25,4 +25,23 @@ def test_enterprise_creates_and_submits_demand(world, login_as):
     assert d.status == "pending"
     assert d.budget == Decimal("125000.00")
     assert d.keyword_list == ["光伏玻璃", "减反射"]
-    assert db.session.scalar(db.select(db.func.count()).select_from(IndexChange)) >= 1
+    # private before and after: nothing for the index to do
+    assert db.session.scalar(db.select(db.func.count()).select_from(IndexChange)) == 0
+
+
+def test_only_changes_that_touch_public_listings_queue_index_work(world):
+    count = lambda: db.session.scalar(db.select(db.func.count()).select_from(IndexChange))  # noqa: E731
+    d = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="draft")
+    db.session.commit()
+    d.title = "草稿改了标题"
+    db.session.commit()
+    assert count() == 0
+    d.status = "published"
+    db.session.commit()
+    assert count() == 1
+    d.status = "draft"  # withdrawn: the index must drop it
+    db.session.commit()
+    assert count() == 2
+    d.title = "又改了一次草稿"
+    db.session.commit()
+    assert count() == 2

@@ -32,7 +32,7 @@ def _admins_only():
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 def _text_arg(name: str, limit: int = 50) -> str:

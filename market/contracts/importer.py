@@ -299,7 +299,8 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
         reasons.append("技术交易额不能超过合同成交额")
     signed_text = _text(raw, "signed_on")
     try:
-        signed_on = date.fromisoformat(signed_text) if len(signed_text) == 10 else None
+        # YYYY-MM-DD only: fromisoformat also takes the week date 2025-W01-1 (read as 2024-12-30)
+        signed_on = date.fromisoformat(signed_text) if len(signed_text) == 10 and signed_text[7] == "-" else None
     except ValueError:
         signed_on = None
     if signed_on is None:

@@ -28,7 +28,7 @@ def _filters() -> dict:
     ctype = request.args.get("type", "")
     state = request.args.get("state", "")
     return {
-        "year": int(year) if year.isdigit() and len(year) == 4 else None,
+        "year": int(year) if year.isascii() and year.isdigit() and len(year) == 4 else None,
         "type": ctype if ctype in CONTRACT_TYPES else "",
         "state": state if state in STATE_LABELS else "",
         "q": request.args.get("q", "")[:60],
@@ -37,7 +37,7 @@ def _filters() -> dict:
 
 def _int_form(name: str) -> int | None:
     value = (request.form.get(name) or "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 @bp.route("/")

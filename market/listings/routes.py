@@ -28,7 +28,7 @@ ACTIONS = {  # url action -> (target status, success message)
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 @bp.route("/demands", defaults={"kind": "demand"})

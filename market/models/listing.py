@@ -280,19 +280,38 @@ class Suggestion(db.Model):
     achievement: Mapped[Achievement] = relationship()
 
 
+PUBLIC_STATUSES = ("published", "done")
+
+
+def _old_status(obj) -> str | None:
+    """The status as loaded from the database, before this flush's change."""
+    from sqlalchemy import inspect as sa_inspect
+
+    hist = sa_inspect(obj).attrs.status.history
+    if hist.deleted:
+        return hist.deleted[0]
+    if hist.unchanged:
+        return hist.unchanged[0]
+    # set on an expired instance: the old value was never loaded, so assume it may have been public
+    return "published"
+
+
 @event.listens_for(Session, "before_flush")
 def _record_listing_changes(session: Session, flush_context, instances) -> None:
     """Queue an index change for every listing touched by this flush (same transaction)."""
+    # Only public listings are in the index: a change that is private before and after (editing a
+    # draft, submitting it for review) needs no index work and queues nothing.
     touched: list[tuple[ListingMixin, str]] = []
     for obj in session.new:
-        if isinstance(obj, ListingMixin):
+        if isinstance(obj, ListingMixin) and obj.status in PUBLIC_STATUSES:
             touched.append((obj, "upsert"))
     for obj in session.dirty:
         if isinstance(obj, ListingMixin) and session.is_modified(obj, include_collections=False):
             obj.version = (obj.version or 1) + 1
-            touched.append((obj, "upsert"))
+            if obj.status in PUBLIC_STATUSES or _old_status(obj) in PUBLIC_STATUSES:
+                touched.append((obj, "upsert"))
     for obj in session.deleted:
-        if isinstance(obj, ListingMixin):
+        if isinstance(obj, ListingMixin) and (obj.status in PUBLIC_STATUSES or _old_status(obj) in PUBLIC_STATUSES):
             touched.append((obj, "delete"))
     if not touched:
         return

@@ -1,0 +1,1 @@
+"""The officials' dashboard: contract figures, targets, conversions, coverage and data checks."""

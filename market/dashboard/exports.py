@@ -1,0 +1,188 @@
+"""Every dashboard table as .xlsx or .csv: amounts in 元 with two decimals, exactly as summed by the database.
+
+Text cells beginning with = + - @ or a tab (or a carriage return) get a leading apostrophe, so that a
+spreadsheet never runs an organisation name as a formula (SECURITY.md item 11).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.utils import get_column_letter
+
+from ..models import CONTRACT_TYPES
+from . import stats
+from .queries import CHECKS, METRICS, MONEY_METRICS, TargetBoard
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SIDE_COLUMNS = (("b", "吸纳"), ("s", "输出"))
+
+
+def escape_cell(value):
+    """A text cell that a spreadsheet could take for a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+@dataclass
+class Table:
+    filename: str  # without extension
+    title: str
+    headers: list[str]
+    rows: list[list] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _cells(value):
+    return "" if value is None else value
+
+
+def to_csv(table: Table) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([escape_cell(h) for h in table.headers])
+    for row in table.rows:
+        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else escape_cell(_cells(v)) for v in row])
+    for note in table.notes:
+        writer.writerow([escape_cell(note)])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # the BOM lets Excel read UTF-8 Chinese
+
+
+def _xlsx_value(value):
+    value = _cells(value)
+    if isinstance(value, str):
+        return escape_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
+def to_xlsx(table: Table) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = table.title[:31] or "Sheet1"
+    ws.append([_xlsx_value(h) for h in table.headers])
+    for row in table.rows:
+        ws.append([_xlsx_value(v) for v in row])
+        for col, value in enumerate(row, start=1):
+            if isinstance(value, Decimal):
+                ws.cell(row=ws.max_row, column=col).number_format = "#,##0.00"
+            elif isinstance(_xlsx_value(value), str):
+                ws.cell(row=ws.max_row, column=col).data_type = "s"
+    for note in table.notes:
+        ws.append([_xlsx_value(note)])
+    for col, header in enumerate(table.headers, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = max(10, min(40, len(header) * 2 + 4))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# --- the tables ------------------------------------------------------------------------------------------
+
+def _side_headers(first: str) -> list[str]:
+    headers = [first]
+    for _side, label in SIDE_COLUMNS:
+        headers += [f"{label}合同数（份）", f"{label}成交额（元）", f"{label}技术交易额（元）"]
+    return headers
+
+
+def _side_cells(row: stats.Row) -> list:
+    cells = []
+    for side, _label in SIDE_COLUMNS:
+        f = row[side]
+        cells += [f.n, f.amount, f.tech_amount]
+    return cells
+
+
+BREAKDOWN_TITLES = {"type": "按合同类型", "field": "按技术领域", "month": "按月份", "region": "按下级区域"}
+BREAKDOWN_FIRST = {"type": "合同类型", "field": "技术领域", "month": "月份", "region": "区域"}
+
+
+def breakdown_table(by: str, rows: list[stats.Row], total: stats.Row, *, place: str, period: stats.Period) -> Table:
+    table = Table(
+        filename=f"技术合同{BREAKDOWN_TITLES[by]}_{place}_{period.label}",
+        title=BREAKDOWN_TITLES[by],
+        headers=_side_headers(BREAKDOWN_FIRST[by]),
+    )
+    for row in rows:
+        table.rows.append([row.name, *_side_cells(row)])
+    table.rows.append(["合计", *_side_cells(total)])
+    table.notes.append(f"{place} · {period.label}。吸纳：买方在本区域；输出：卖方在本区域；买卖双方均在本区域的合同两侧都计入。作废合同不计。")
+    return table
+
+
+def summary_table(current: stats.Row, previous: stats.Row, growth, *, place: str, period: stats.Period) -> Table:
+    table = Table(
+        filename=f"技术合同总览_{place}_{period.label}",
+        title="总览",
+        headers=["口径", "指标", period.label, f"去年同期（{period.last_year().label}）", "同比增长（%）"],
+    )
+    labels = {"b": "吸纳（买方在本区域）", "s": "输出（卖方在本区域）", "i": "区域内部（双方均在本区域）",
+              "e": "涉及本区域（每份计一次）"}
+    for side, label in labels.items():
+        for name, metric in (("合同数（份）", "n"), ("成交额（元）", "amount"), ("技术交易额（元）", "tech_amount")):
+            now, before = getattr(current[side], metric), getattr(previous[side], metric)
+            rate = growth(now, before)
+            table.rows.append([label, name, now, before, "—" if rate is None else rate])
+    return table
+
+
+def targets_table(board: TargetBoard, *, place: str) -> Table:
+    from ..models.contract import TARGET_METRICS
+
+    headers = ["排名", "区域"]
+    for metric in METRICS:
+        unit = "元" if metric in MONEY_METRICS else ("份" if metric == "count" else "项")
+        label = TARGET_METRICS[metric]
+        headers += [f"{label}目标（{unit}）", f"{label}完成（{unit}）", f"{label}完成率（%）", f"{label}应完成（{unit}）"]
+    table = Table(filename=f"目标任务与镇办竞赛_{place}_{board.year}年", title="目标任务", headers=headers)
+    rows = ([board.own] if board.own else []) + board.rows
+    for row in rows:
+        cells = ["本级" if row is board.own else row.rank, row.region.name]
+        for metric in METRICS:
+            p = row.progress[metric]
+            cells += [p.target, p.actual, p.rate, p.expected]
+        table.rows.append(cells)
+    table.notes.append(
+        f"完成情况按买方或卖方在该区域的合同计（区域内部合同只计一次），作废合同不计；"
+        f"应完成 = 目标 × 年度已过时间比例（{(board.share * 100).quantize(Decimal('0.1'))}%）。"
+    )
+    return table
+
+
+def conversions_table(by_region: list[tuple[str, dict]], total: dict, funnel, *, place: str, period) -> Table:
+    table = Table(filename=f"科技成果转化_{place}_{period.label}", title="成果转化",
+                  headers=["区域", "吸纳方转化成果（项）", "输出方转化成果（项）", "涉及本区域转化成果（项）"])
+    for name, counts in by_region:
+        table.rows.append([name, counts.get("b", 0), counts.get("s", 0), counts.get("e", 0)])
+    table.rows.append(["合计", total["b"], total["s"], total["e"]])
+    table.rows.append([])
+    table.rows.append(["转化漏斗", "数量"])
+    for _key, label, count in funnel:
+        table.rows.append([label, count])
+    return table
+
+
+def coverage_table(orgs, *, place: str, period) -> Table:
+    table = Table(filename=f"产学研一对一未覆盖企业_{place}_{period.label}", title="未覆盖企业",
+                  headers=["企业名称", "统一社会信用代码", "所在区域", "联系人", "联系电话"])
+    for org in orgs:
+        table.rows.append([org.name, org.uscc or "", org.region.name if org.region else "", org.contact_name,
+                           org.contact_phone])
+    return table
+
+
+def checks_table(check: str, contracts, *, place: str, period) -> Table:
+    table = Table(filename=f"数据核查_{CHECKS[check]}_{place}_{period.label}", title="数据核查",
+                  headers=["登记编号", "合同名称", "合同类型", "买方", "卖方", "签订日期", "成交额（元）",
+                           "技术交易额（元）", "技术领域"])
+    for c in contracts:
+        table.rows.append([
+            c.registration_no, c.title, CONTRACT_TYPES.get(c.contract_type, ("",))[0], c.buyer_org.name,
+            c.seller_org.name, c.signed_on.isoformat(), c.amount, c.tech_amount, c.field.name if c.field else "",
+        ])
+    return table

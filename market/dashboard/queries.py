@@ -1,0 +1,376 @@
+"""Dashboard reads beyond the contract totals: targets and the 镇办竞赛, funnel, 产学研 coverage, data checks.
+
+Every read takes the scope region (None for an administrator looking at everything) and never returns
+a row from outside it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import current_app
+from sqlalchemy import Select, and_, func, or_, select, true, union
+
+from ..extensions import db
+from ..models import (
+    Achievement,
+    Contract,
+    Deal,
+    Demand,
+    Interest,
+    Organization,
+    Region,
+    Suggestion,
+    Target,
+)
+from ..models.contract import TARGET_METRICS
+from ..models.org import INSTITUTION_TYPES
+from ..templating import CHINA_TZ
+from . import stats
+from .stats import Period, live_contracts, region_ids_under
+
+METRICS = tuple(TARGET_METRICS)  # amount, tech_amount, count, conversions
+MONEY_METRICS = ("amount", "tech_amount")
+PERCENT = Decimal("0.1")
+DEFAULT_LARGE_CONTRACT = Decimal("100000000")  # 1亿元
+
+
+def percent(part, whole) -> Decimal | None:
+    """part / whole as a percentage with one decimal; None when whole is 0."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT, rounding=ROUND_HALF_UP)
+
+
+def growth(current, previous) -> Decimal | None:
+    """Growth rate over the same period last year, in %; None (shown as —) when last year is 0."""
+    if not previous:
+        return None
+    return ((Decimal(current) - Decimal(previous)) * 100 / Decimal(previous)).quantize(PERCENT, rounding=ROUND_HALF_UP)
+
+
+# --- targets and the 镇办竞赛 ----------------------------------------------------------------------------
+
+def elapsed_share(year: int, today: date | None = None) -> Decimal:
+    """Share of the year gone by (today included): 0 for a future year, 1 for a past one."""
+    today = today or date.today()
+    if year < today.year:
+        return Decimal(1)
+    if year > today.year:
+        return Decimal(0)
+    days = (date(year, 12, 31) - date(year, 1, 1)).days + 1
+    return Decimal((today - date(year, 1, 1)).days + 1) / Decimal(days)
+
+
+@dataclass
+class Progress:
+    metric: str
+    target: Decimal | int | None
+    actual: Decimal | int
+    expected: Decimal | None  # target x elapsed share of the year
+
+    @property
+    def label(self) -> str:
+        return TARGET_METRICS[self.metric]
+
+    @property
+    def is_money(self) -> bool:
+        return self.metric in MONEY_METRICS
+
+    @property
+    def rate(self) -> Decimal | None:
+        return percent(self.actual, self.target) if self.target else None
+
+    @property
+    def expected_rate(self) -> Decimal | None:
+        return percent(self.expected, self.target) if self.target else None
+
+    @property
+    def ahead(self) -> bool | None:
+        if self.target is None or self.expected is None:
+            return None
+        return self.actual >= self.expected
+
+
+@dataclass
+class BoardRow:
+    region: Region
+    progress: dict[str, Progress] = field(default_factory=dict)
+    rank: int | None = None
+
+
+@dataclass
+class TargetBoard:
+    year: int
+    share: Decimal
+    own: BoardRow | None
+    rows: list[BoardRow]
+    metric: str
+
+
+def _actuals(row: stats.Row | None, conversions: dict | None) -> dict[str, Decimal | int]:
+    """Progress counts contracts with either party in the region, each once (区域内部合同不重复计)."""
+    e = row["e"] if row is not None else stats.Figures()
+    return {"amount": e.amount, "tech_amount": e.tech_amount, "count": e.n,
+            "conversions": (conversions or {}).get("e", 0)}
+
+
+def _progress(region: Region, targets: dict, actuals: dict, share: Decimal) -> BoardRow:
+    row = BoardRow(region=region)
+    for metric in METRICS:
+        t = targets.get((region.id, metric))
+        value = None if t is None else (t.value_amount if metric in MONEY_METRICS else t.value_count)
+        expected = None
+        if value is not None:
+            expected = (Decimal(value) * share).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        row.progress[metric] = Progress(metric, value, actuals[metric], expected)
+    return row
+
+
+def targets_for(region_ids: list[int], year: int) -> dict[tuple[int, str], Target]:
+    if not region_ids:
+        return {}
+    rows = db.session.scalars(select(Target).where(Target.year == year, Target.region_id.in_(region_ids)))
+    return {(t.region_id, t.metric): t for t in rows}
+
+
+def target_board(*, scope: Region | None, year: int, metric: str = "amount", today: date | None = None) -> TargetBoard:
+    """The scope's own targets and progress, and its sub-regions ranked by completion (镇办竞赛)."""
+    metric = metric if metric in METRICS else "amount"
+    period = Period.year(year)
+    share = elapsed_share(year, today)
+    children = stats.by_region(scope=scope, period=period)
+    conv = stats.conversions_by_region(scope=scope, period=period)
+    subs = [r for r in children if not r.own_level and r.region is not None]
+    ids = [r.region.id for r in subs] + ([scope.id] if scope is not None else [])
+    targets = targets_for(ids, year)
+    own = None
+    if scope is not None:
+        total = stats.totals(scope=scope, period=period)
+        own = _progress(scope, targets, _actuals(total, stats.conversions(scope=scope, period=period)), share)
+    rows = [_progress(r.region, targets, _actuals(r, conv.get(r.region.id)), share) for r in subs]
+    rank_board(rows, metric)
+    return TargetBoard(year=year, share=share, own=own, rows=rows, metric=metric)
+
+
+def own_progress(region: Region, year: int, year_total: stats.Row, today: date | None = None) -> BoardRow | None:
+    """The region's own targets for the year with progress (None when none is set)."""
+    targets = targets_for([region.id], year)
+    if not targets:
+        return None
+    conv = None
+    if (region.id, "conversions") in targets:
+        conv = stats.conversions(scope=region, period=Period.year(year))
+    return _progress(region, targets, _actuals(year_total, conv), elapsed_share(year, today))
+
+
+def rank_board(rows: list[BoardRow], metric: str) -> None:
+    """Regions with a target first, by completion rate; then the others by the figure itself."""
+    def key(row: BoardRow):
+        p = row.progress[metric]
+        if p.target:
+            return (0, -(Decimal(p.actual) / Decimal(p.target)), -Decimal(p.actual), row.region.code)
+        return (1, Decimal(0), -Decimal(p.actual), row.region.code)
+
+    rows.sort(key=key)
+    for i, row in enumerate(rows, start=1):
+        row.rank = i
+
+
+# --- 科技成果转化 funnel -----------------------------------------------------------------------------------
+
+def _bounds(period: Period) -> tuple[datetime, datetime]:
+    """The period's first and (exclusive) last instant, in China time."""
+    start = datetime.combine(period.start, time.min, CHINA_TZ)
+    return start, datetime.combine(period.end + timedelta(days=1), time.min, CHINA_TZ)
+
+
+def _in_scope(column, scope: Region | None):
+    return true() if scope is None else column.in_(region_ids_under(scope))
+
+
+def funnel(*, scope: Region | None, period: Period) -> list[tuple[str, str, int]]:
+    """(key, label, count) for listings → suggestions → interest → deals → signed, in the period and scope."""
+    start, end = _bounds(period)
+    published = 0
+    for model in (Demand, Achievement):
+        published += db.session.scalar(
+            select(func.count()).select_from(model).where(
+                model.published_at >= start, model.published_at < end, _in_scope(model.region_id, scope)
+            )
+        )
+    demand_in = select(Demand.id).where(_in_scope(Demand.region_id, scope))
+    achievement_in = select(Achievement.id).where(_in_scope(Achievement.region_id, scope))
+    suggestions = db.session.scalar(
+        select(func.count()).select_from(Suggestion).where(
+            Suggestion.created_at >= start, Suggestion.created_at < end,
+            or_(Suggestion.demand_id.in_(demand_in), Suggestion.achievement_id.in_(achievement_in)),
+        )
+    )
+    orgs_in = select(Organization.id).where(_in_scope(Organization.region_id, scope))
+    interests = db.session.scalar(
+        select(func.count()).select_from(Interest).where(
+            Interest.created_at >= start, Interest.created_at < end,
+            or_(Interest.from_org_id.in_(orgs_in), Interest.to_org_id.in_(orgs_in)),
+        )
+    )
+    deals = db.session.scalar(
+        select(func.count()).select_from(Deal).where(
+            Deal.created_at >= start, Deal.created_at < end,
+            or_(_in_scope(Deal.buyer_region_id, scope), _in_scope(Deal.seller_region_id, scope)),
+        )
+    )
+    signed = db.session.scalar(
+        select(func.count()).select_from(Contract).where(
+            contracts_in(scope, period), Contract.deal_id.is_not(None)
+        )
+    )
+    return [
+        ("listings", "发布需求与成果", published),
+        ("suggestions", "系统推荐匹配", suggestions),
+        ("interests", "意向与揭榜应答", interests),
+        ("deals", "建立对接", deals),
+        ("signed", "经对接签订合同", signed),
+    ]
+
+
+# --- contracts of a scope (lists) --------------------------------------------------------------------------
+
+def contracts_in(scope: Region | None, period: Period):
+    """Live contracts signed in the period with either party in the scope."""
+    cond = and_(live_contracts(), Contract.signed_on >= period.start, Contract.signed_on <= period.end)
+    if scope is None:
+        return cond
+    ids = region_ids_under(scope)
+    return and_(cond, or_(Contract.buyer_region_id.in_(ids), Contract.seller_region_id.in_(ids)))
+
+
+# --- 产学研“一对一” coverage -----------------------------------------------------------------------------
+
+def _institutions():
+    return select(Organization.id).where(Organization.org_type.in_(INSTITUTION_TYPES))
+
+
+def covered_enterprises(period: Period):
+    """Ids of organisations with a live contract signed, or a deal (not terminated) opened, in the period,
+    whose other party is a university or institute."""
+    start, end = _bounds(period)
+    inst = _institutions()
+    in_period = and_(live_contracts(), Contract.signed_on >= period.start, Contract.signed_on <= period.end)
+    deal_in_period = and_(Deal.created_at >= start, Deal.created_at < end, Deal.stage != "terminated")
+    return union(
+        select(Contract.buyer_org_id.label("org_id")).where(in_period, Contract.seller_org_id.in_(inst)),
+        select(Contract.seller_org_id).where(in_period, Contract.buyer_org_id.in_(inst)),
+        select(Deal.buyer_org_id).where(deal_in_period, Deal.seller_org_id.in_(inst)),
+        select(Deal.seller_org_id).where(deal_in_period, Deal.buyer_org_id.in_(inst)),
+    )
+
+
+def active_enterprises(scope: Region | None):
+    """Verified enterprises registered in the scope."""
+    return and_(
+        Organization.org_type == "enterprise",
+        Organization.status == "verified",
+        _in_scope(Organization.region_id, scope),
+    )
+
+
+@dataclass
+class Coverage:
+    enterprises: int
+    covered: int
+
+    @property
+    def uncovered(self) -> int:
+        return self.enterprises - self.covered
+
+    @property
+    def rate(self) -> Decimal | None:
+        return percent(self.covered, self.enterprises)
+
+
+def coverage_summary(*, scope: Region | None, period: Period) -> Coverage:
+    covered = covered_enterprises(period).subquery()
+    row = db.session.execute(
+        select(
+            func.count(Organization.id),
+            func.count(covered.c.org_id),
+        ).select_from(Organization).outerjoin(covered, covered.c.org_id == Organization.id).where(
+            active_enterprises(scope)
+        )
+    ).one()
+    return Coverage(enterprises=row[0], covered=row[1])
+
+
+def uncovered_enterprises(*, scope: Region | None, period: Period) -> Select:
+    covered = covered_enterprises(period).subquery()
+    return (
+        select(Organization)
+        .join(Region, Region.id == Organization.region_id)
+        .where(active_enterprises(scope), Organization.id.not_in(select(covered.c.org_id)))
+        .order_by(Region.path, Organization.name)
+    )
+
+
+# --- data checks before reporting ------------------------------------------------------------------------
+
+CHECKS = {
+    "tech_over_amount": "技术交易额大于成交额",
+    "large": "金额异常大的合同",
+    "duplicates": "同日同双方同金额（疑似重复）",
+    "no_field": "未填写技术领域",
+}
+
+
+def large_threshold() -> Decimal:
+    return Decimal(str(current_app.config.get("DASHBOARD_LARGE_CONTRACT_YUAN", DEFAULT_LARGE_CONTRACT)))
+
+
+def _duplicate_keys(scope: Region | None, period: Period):
+    """(buyer, seller, date, amount) that more than one live contract of the period shares, with how many."""
+    return (
+        select(Contract.buyer_org_id, Contract.seller_org_id, Contract.signed_on, Contract.amount,
+               func.count().label("n"))
+        .where(contracts_in(scope, period))
+        .group_by(Contract.buyer_org_id, Contract.seller_org_id, Contract.signed_on, Contract.amount)
+        .having(func.count() > 1)
+        .subquery("dup")
+    )
+
+
+def check_condition(check: str):
+    if check == "tech_over_amount":  # impossible by a CHECK constraint; counted so that the page can say so
+        return Contract.tech_amount > Contract.amount
+    if check == "large":
+        return Contract.amount >= large_threshold()
+    if check == "no_field":
+        return Contract.field_id.is_(None)
+    raise ValueError(check)
+
+
+def check_list(check: str, *, scope: Region | None, period: Period) -> Select:
+    if check == "duplicates":
+        dup = _duplicate_keys(scope, period)
+        return (
+            select(Contract)
+            .join(dup, and_(dup.c.buyer_org_id == Contract.buyer_org_id, dup.c.seller_org_id == Contract.seller_org_id,
+                            dup.c.signed_on == Contract.signed_on, dup.c.amount == Contract.amount))
+            .where(contracts_in(scope, period))
+            .order_by(Contract.signed_on, Contract.buyer_org_id, Contract.seller_org_id, Contract.amount, Contract.id)
+        )
+    order = (Contract.amount.desc(), Contract.id) if check == "large" else (Contract.signed_on, Contract.id)
+    return select(Contract).where(contracts_in(scope, period), check_condition(check)).order_by(*order)
+
+
+def check_counts(*, scope: Region | None, period: Period) -> dict[str, int]:
+    counts = {}
+    for check in CHECKS:
+        if check == "duplicates":
+            dup = _duplicate_keys(scope, period)
+            counts[check] = db.session.scalar(select(func.coalesce(func.sum(dup.c.n), 0)))
+        else:
+            counts[check] = db.session.scalar(
+                select(func.count()).select_from(Contract).where(contracts_in(scope, period), check_condition(check))
+            )
+    return counts

@@ -1,0 +1,389 @@
+"""数据看板: contract figures, targets, conversions, 产学研 coverage and data checks for officials and admins.
+
+Every page reads the region from `?region=` (default: the official's own region) and refuses a region
+outside the official's scope; every figure, list and export is restricted to that region and below.
+"""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import DomainError, NotAllowed
+from ..extensions import db
+from ..models import Region, Target
+from ..models.contract import TARGET_METRICS
+from ..money import format_wan
+from ..pagination import get_page, paginate
+from ..permissions import in_scope, user_region
+from . import exports, queries, services, stats
+from .forms import TargetForm
+from .stats import Period
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+PERIOD_KINDS = {"year": "全年", "quarter": "季度", "month": "月份", "range": "自定义"}
+TABS = (
+    ("dashboard.index", "总览"),
+    ("dashboard.targets", "目标任务与镇办竞赛"),
+    ("dashboard.conversions", "成果转化"),
+    ("dashboard.coverage", "产学研一对一"),
+    ("dashboard.checks", "数据核查"),
+)
+BREAKDOWNS = ("region", "month", "type", "field")
+EXPORT_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                  "csv": "text/csv; charset=utf-8"}
+EXPORT_LIMIT = 50_000
+
+
+@bp.before_request
+def _officials_only():
+    """Every dashboard URL, every method: anonymous -> sign in; not an official or admin -> 403."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if current_user.role not in ("official", "admin"):
+        abort(403)
+    if current_user.role == "official" and user_region(current_user) is None:
+        raise NotAllowed("您的账号尚未设置管辖区域，请联系管理员")
+    return None
+
+
+@bp.app_template_filter("wan_number")
+def wan_number(amount) -> str:
+    """元 -> the number of 万元, exact (for table cells whose header gives the unit)."""
+    return format_wan(amount, empty="—")[:-2] if amount is not None else "—"
+
+
+@bp.app_template_filter("pct")
+def pct(value) -> str:
+    return "—" if value is None else f"{value:+.1f}%"
+
+
+# --- request parsing -------------------------------------------------------------------------------------
+
+def _home() -> Region | None:
+    """Where an official's view starts (their region); an administrator's: the only city, else everything."""
+    if current_user.role == "official":
+        return user_region(current_user)
+    roots = db.session.scalars(select(Region).where(Region.parent_id.is_(None)).limit(2)).all()
+    return roots[0] if len(roots) == 1 else None
+
+
+def view_region() -> Region | None:
+    """The region asked for with ?region=, checked against the user's scope (refused outside it)."""
+    raw = request.args.get("region", "").strip()
+    if not raw:
+        return _home()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        return _home()
+    region = db.session.get(Region, int(raw))
+    if region is None:
+        abort(404)
+    if not in_scope(current_user, region):
+        raise NotAllowed("您无权查看该区域的数据")
+    return region
+
+
+def _int_arg(name: str, low: int, high: int) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 4:
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "").strip()
+    if len(raw) != 10 or not raw.isascii():
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        return None
+    return value if 2000 <= value.year <= 2100 else None
+
+
+def view_period() -> tuple[Period, list[str]]:
+    """The period asked for (year / quarter / month / custom range); odd values fall back with a notice."""
+    today = date.today()
+    notes: list[str] = []
+    kind = request.args.get("period", "year")
+    if kind not in PERIOD_KINDS:
+        kind = "year"
+    year = _int_arg("year", 2000, 2100)
+    if year is None:
+        if request.args.get("year"):
+            notes.append("年份无效，已显示本年数据")
+        year = today.year
+    if kind == "quarter":
+        quarter = _int_arg("quarter", 1, 4) or ((today.month - 1) // 3 + 1 if year == today.year else 1)
+        return Period.quarter(year, quarter), notes
+    if kind == "month":
+        month = _int_arg("month", 1, 12) or (today.month if year == today.year else 1)
+        return Period.month(year, month), notes
+    if kind == "range":
+        start, end = _date_arg("start"), _date_arg("end")
+        if start is None or end is None or start > end:
+            notes.append("日期范围无效（请填写起止日期，且开始日期不晚于结束日期），已显示全年数据")
+            return Period.year(year), notes
+        return Period.between(start, end), notes
+    return Period.year(year), notes
+
+
+def _breadcrumb(region: Region | None) -> list[tuple[str, str | None]]:
+    """(name, url or None) from the top of the user's scope down to the region shown."""
+    crumbs: list[tuple[str, str | None]] = []
+    if region is None:
+        return [("全部区域", None)]
+    ids = region.ancestor_ids
+    regions = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(ids)))}
+    if current_user.role == "admin" and _home() is None:
+        crumbs.append(("全部区域", url_with_region(None)))
+    for rid in ids:
+        r = regions.get(rid)
+        if r is None or not in_scope(current_user, r):
+            continue
+        crumbs.append((r.name, None if rid == region.id else url_with_region(r.id)))
+    return crumbs
+
+
+def url_with_region(region_id: int | None, endpoint: str | None = None, **extra) -> str:
+    args = {k: v for k, v in request.args.items() if k not in ("region", "page")}
+    args.update(extra)
+    if region_id is not None:
+        args["region"] = region_id
+    return url_for(endpoint or request.endpoint, **args)
+
+
+def _place(region: Region | None) -> str:
+    return region.name if region is not None else "全部区域"
+
+
+def _context(region: Region | None, period: Period | None, notes: list[str], **kw) -> dict:
+    for note in notes:
+        flash(note, "warning")
+    return dict(
+        region=region,
+        place=_place(region),
+        period=period,
+        period_kinds=PERIOD_KINDS,
+        tabs=TABS,
+        breadcrumb=_breadcrumb(region),
+        export_url=lambda table, fmt, **extra: url_with_region(
+            region.id if region is not None else None, "dashboard.export", table=table, format=fmt, **extra
+        ),
+        drill_url=lambda rid: url_with_region(rid),
+        today=date.today(),
+        **kw,
+    )
+
+
+# --- charts ----------------------------------------------------------------------------------------------
+
+def _chart(chart_id: str, title: str, rows: list[stats.Row], *, kind: str = "bar", links: list | None = None) -> dict:
+    """Chart data for dashboard.js: amounts as exact strings in 万元 (the table beside it holds the same)."""
+    def wan(value):
+        return format_wan(value)[:-2]
+
+    return {
+        "id": chart_id,
+        "title": title,
+        "kind": kind,
+        "unit": "万元",
+        "categories": [r.name for r in rows],
+        "links": links or [None] * len(rows),
+        "series": [
+            {"name": "吸纳成交额", "data": [wan(r["b"].amount) for r in rows]},
+            {"name": "输出成交额", "data": [wan(r["s"].amount) for r in rows]},
+        ],
+    }
+
+
+# --- pages -----------------------------------------------------------------------------------------------
+
+@bp.route("/")
+def index():
+    region = view_region()
+    period, notes = view_period()
+    current = stats.totals(scope=region, period=period)
+    previous = stats.totals(scope=region, period=period.last_year())
+    tables = {by: stats.breakdown(by, scope=region, period=period) for by in BREAKDOWNS}
+    region_links = [None if r.own_level else url_with_region(r.key) for r in tables["region"]]
+    charts = [
+        _chart("chart-region", "按下级区域（成交额，万元）", tables["region"], links=region_links),
+        _chart("chart-month", "按月份（成交额，万元）", tables["month"], kind="line"),
+        _chart("chart-type", "按合同类型（成交额，万元）", tables["type"]),
+        _chart("chart-field", "按技术领域（成交额，万元）", tables["field"]),
+    ]
+    own = None
+    if region is not None:
+        year = period.start.year
+        board_total = current if period.kind == "year" else stats.totals(scope=region, period=Period.year(year))
+        own = queries.own_progress(region, year, board_total)
+    return render_template(
+        "dashboard/index.html",
+        **_context(region, period, notes, current=current, previous=previous, tables=tables, charts=charts,
+                   region_links=region_links, own=own, growth=queries.growth),
+    )
+
+
+@bp.route("/targets")
+def targets():
+    region = view_region()
+    year = _int_arg("year", 2000, 2100) or date.today().year
+    metric = request.args.get("metric", "amount")
+    metric = metric if metric in TARGET_METRICS else "amount"
+    board = queries.target_board(scope=region, year=year, metric=metric)
+    editable = {row.region.id for row in board.rows if services.can_set_target(current_user, row.region)}
+    if board.own is not None and services.can_set_target(current_user, board.own.region):
+        editable.add(board.own.region.id)
+    chart = {
+        "id": "chart-ranking",
+        "title": f"{TARGET_METRICS[metric]}完成率（%）",
+        "kind": "bar",
+        "unit": "%",
+        "categories": [row.region.name for row in board.rows],
+        "links": [url_with_region(row.region.id) for row in board.rows],
+        "series": [{"name": "完成率", "data": [str(row.progress[metric].rate or 0) for row in board.rows]},
+                   {"name": "应完成", "data": [str(row.progress[metric].expected_rate or 0) for row in board.rows]}],
+    }
+    return render_template(
+        "dashboard/targets.html",
+        **_context(region, Period.year(year), [], board=board, year=year, metric=metric, metrics=TARGET_METRICS,
+                   editable=editable, charts=[chart]),
+    )
+
+
+@bp.route("/targets/<int:region_id>", methods=["GET", "POST"])
+def target_edit(region_id: int):
+    region = db.session.get(Region, region_id)
+    if region is None or not in_scope(current_user, region):
+        abort(404)
+    if not services.can_set_target(current_user, region):
+        raise NotAllowed("只有上级区域的科技局工作人员可以为该区域设定目标任务")
+    year = _int_arg("year", 2000, 2100) or date.today().year
+    existing = {t.metric: t for t in db.session.scalars(
+        select(Target).where(Target.region_id == region.id, Target.year == year))}
+    form = TargetForm()
+    if request.method == "GET":
+        for metric, t in existing.items():
+            getattr(form, metric).data = t.value_amount if metric in queries.MONEY_METRICS else t.value_count
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.targets_save(user=current_user, region=region, year=year, values=form.values())
+            db.session.commit()
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = err.status_code if err.status_code != 403 else 400
+        except IntegrityError:  # someone saved the same target at the same moment
+            db.session.rollback()
+            form.form_errors.append("该目标刚被他人修改，请刷新页面后重试")
+            status = 409
+        else:
+            flash(f"已保存{region.name}{year}年目标任务", "success")
+            parent = region.parent_id if region.parent_id and in_scope(current_user, region.parent) else None
+            args = {"year": year}
+            if parent is not None:
+                args["region"] = parent
+            return redirect(url_for("dashboard.targets", **args))
+    elif request.method == "POST":
+        status = 400
+    return render_template("dashboard/target_edit.html", form=form, target_region=region, year=year,
+                           full_name=region.full_name()), status
+
+
+@bp.route("/conversions")
+def conversions():
+    region = view_region()
+    period, notes = view_period()
+    total = stats.conversions(scope=region, period=period)
+    by_region = stats.conversions_by_region(scope=region, period=period)
+    children = stats.child_regions(region)
+    rows = [(child, by_region.get(child.id, {"b": 0, "s": 0, "e": 0})) for child in children]
+    if region is not None and region.id in by_region:
+        rows.append((None, by_region[region.id]))
+    funnel = queries.funnel(scope=region, period=period)
+    return render_template(
+        "dashboard/conversions.html",
+        **_context(region, period, notes, total=total, rows=rows, funnel=funnel,
+                   previous=stats.conversions(scope=region, period=period.last_year()), growth=queries.growth),
+    )
+
+
+@bp.route("/coverage")
+def coverage():
+    region = view_region()
+    period, notes = view_period()
+    summary = queries.coverage_summary(scope=region, period=period)
+    pagination = paginate(queries.uncovered_enterprises(scope=region, period=period), page=get_page())
+    return render_template("dashboard/coverage.html",
+                           **_context(region, period, notes, summary=summary, pagination=pagination))
+
+
+@bp.route("/checks")
+def checks():
+    region = view_region()
+    period, notes = view_period()
+    check = request.args.get("check", "large")
+    check = check if check in queries.CHECKS else "large"
+    counts = queries.check_counts(scope=region, period=period)
+    pagination = paginate(queries.check_list(check, scope=region, period=period), page=get_page())
+    return render_template(
+        "dashboard/checks.html",
+        **_context(region, period, notes, check=check, checks=queries.CHECKS, counts=counts, pagination=pagination,
+                   threshold=queries.large_threshold(),
+                   contract_url=(lambda c: url_for("contracts.detail", contract_id=c.id))
+                   if "contracts.detail" in current_app.view_functions else None),
+    )
+
+
+# --- exports ---------------------------------------------------------------------------------------------
+
+@bp.route("/export")
+def export():
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in EXPORT_FORMATS:
+        raise DomainError("导出格式无效，请选择 xlsx 或 csv")
+    table = _export_table(request.args.get("table", "summary"))
+    data = exports.to_xlsx(table) if fmt == "xlsx" else exports.to_csv(table)
+    return send_file(io.BytesIO(data), mimetype=EXPORT_FORMATS[fmt], as_attachment=True,
+                     download_name=f"{table.filename}.{fmt}", max_age=0)
+
+
+def _export_table(name: str) -> exports.Table:
+    region = view_region()
+    place = _place(region)
+    if name == "targets":
+        year = _int_arg("year", 2000, 2100) or date.today().year
+        metric = request.args.get("metric", "amount")
+        return exports.targets_table(queries.target_board(scope=region, year=year, metric=metric), place=place)
+    period, _notes = view_period()
+    if name == "summary":
+        current = stats.totals(scope=region, period=period)
+        previous = stats.totals(scope=region, period=period.last_year())
+        return exports.summary_table(current, previous, queries.growth, place=place, period=period)
+    if name in BREAKDOWNS:
+        rows = stats.breakdown(name, scope=region, period=period)
+        return exports.breakdown_table(name, rows, stats.totals(scope=region, period=period), place=place,
+                                       period=period)
+    if name == "conversions":
+        by_region = stats.conversions_by_region(scope=region, period=period)
+        rows = [(c.name, by_region.get(c.id, {})) for c in stats.child_regions(region)]
+        if region is not None and region.id in by_region:
+            rows.append((f"{region.name}（本级）", by_region[region.id]))
+        return exports.conversions_table(rows, stats.conversions(scope=region, period=period),
+                                         queries.funnel(scope=region, period=period), place=place, period=period)
+    if name == "coverage":
+        orgs = db.session.scalars(queries.uncovered_enterprises(scope=region, period=period).limit(EXPORT_LIMIT))
+        return exports.coverage_table(orgs, place=place, period=period)
+    if name.startswith("checks_") and name[len("checks_"):] in queries.CHECKS:
+        check = name[len("checks_"):]
+        contracts = db.session.scalars(queries.check_list(check, scope=region, period=period).limit(EXPORT_LIMIT))
+        return exports.checks_table(check, contracts, place=place, period=period)
+    abort(404)

@@ -1,0 +1,530 @@
+"""Contract figures by region, side, period and breakdown: the one aggregation behind the dashboard and the CLI.
+
+All sums are computed by the database over Money columns (integer fen on SQLite, NUMERIC on PostgreSQL),
+so they come back as exact Decimals. Whole months are read from `contract_month_stats` (kept by triggers);
+the partial months at the edges of a custom range are read from the contracts table itself, with the very
+same grouping, and both are added up in one SQL statement.
+
+Sides: 'b' 吸纳 (the buyer is in the region), 's' 输出 (the seller is in the region), 'i' both parties in the
+region (such a contract counts on both sides), and 'e' either party in the region, each contract once
+(= b + s - i, also computed in SQL).
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, select, true, type_coerce, union_all
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import FunctionElement
+
+from ..extensions import db
+from ..models import CONTRACT_TYPES, Contract, Field, Region
+from ..models.stats import ContractMonthStat
+from ..money import Money
+
+ZERO = Decimal("0.00")
+BASE_SIDES = ("b", "s", "i")
+SIDE_LABELS = {"b": "吸纳", "s": "输出", "i": "区域内部", "e": "涉及本区域"}
+BREAKDOWNS = ("total", "type", "field", "month", "region")
+NO_FIELD = "未填写领域"
+
+
+# --- periods ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive range of signing dates."""
+
+    start: date
+    end: date
+    kind: str = "range"  # year | quarter | month | range
+    label: str = ""
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(date(year, 1, 1), date(year, 12, 31), "year", f"{year}年")
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> Period:
+        first = 3 * (quarter - 1) + 1
+        return cls(date(year, first, 1), _month_end(year, first + 2), "quarter", f"{year}年第{quarter}季度")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        return cls(date(year, month, 1), _month_end(year, month), "month", f"{year}年{month}月")
+
+    @classmethod
+    def between(cls, start: date, end: date) -> Period:
+        return cls(start, end, "range", f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}")
+
+    def last_year(self) -> Period:
+        start, end = _minus_year(self.start), _minus_year(self.end)
+        if self.kind == "year":
+            return Period.year(start.year)
+        if self.kind == "quarter":
+            return Period.quarter(start.year, (start.month - 1) // 3 + 1)
+        if self.kind == "month":
+            return Period.month(start.year, start.month)
+        if self.end == _month_end(self.end.year, self.end.month):  # a range ending on a month's last day
+            end = _month_end(end.year, end.month)
+        return Period.between(start, end)
+
+    def months(self) -> list[int]:
+        """Every year*100+month the period touches, in order."""
+        out, y, m = [], self.start.year, self.start.month
+        while (y, m) <= (self.end.year, self.end.month):
+            out.append(y * 100 + m)
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return out
+
+    def split(self) -> tuple[tuple[int, int] | None, list[tuple[date, date]]]:
+        """(first and last whole month as yyyymm, or None; partial-month edges as date ranges)."""
+        first, last = self.start, self.end
+        edges: list[tuple[date, date]] = []
+        if first.day != 1:
+            edge_end = min(last, _month_end(first.year, first.month))
+            edges.append((first, edge_end))
+            first = edge_end + timedelta(days=1)
+        if first > last:
+            return None, edges
+        if last != _month_end(last.year, last.month):
+            edge_start = max(first, last.replace(day=1))
+            edges.append((edge_start, last))
+            last = edge_start - timedelta(days=1)
+        if first > last:
+            return None, edges
+        return (first.year * 100 + first.month, last.year * 100 + last.month), edges
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _minus_year(d: date) -> date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+# --- SQL building blocks ---------------------------------------------------------------------------------
+
+class year_month(FunctionElement):
+    """year * 100 + month of a DATE column, as an integer."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(year_month, "sqlite")
+def _ym_sqlite(element, compiler, **kw):
+    return f"CAST(strftime('%Y%m', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(year_month)
+def _ym_default(element, compiler, **kw):
+    arg = compiler.process(element.clauses, **kw)
+    return f"(CAST(EXTRACT(YEAR FROM {arg}) AS INTEGER) * 100 + CAST(EXTRACT(MONTH FROM {arg}) AS INTEGER))"
+
+
+def field_root_key(root):
+    """The root field id as text ('' when the contract names no field), given `fields` joined as `root`."""
+    return func.coalesce(cast(func.coalesce(root.parent_id, root.id), String(16)), "")
+
+
+def region_ids_under(region: Region):
+    """Ids of the region and everything below it (Region.path LIKE R.path || '%')."""
+    return select(Region.id).where(Region.path.startswith(region.path))
+
+
+def live_contracts():
+    """The filter every figure applies: voided contracts never count."""
+    return Contract.voided == False  # noqa: E712  (renders `voided = 0` / `voided = false`)
+
+
+def top_regions(scope: Region | None) -> list[Region]:
+    """The scope itself, or every root region for an administrator looking at everything."""
+    if scope is not None:
+        return [scope]
+    return db.session.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.sort, Region.code)).all()
+
+
+def child_regions(scope: Region | None) -> list[Region]:
+    if scope is None:
+        return top_regions(None)
+    stmt = select(Region).where(Region.parent_id == scope.id)
+    return db.session.scalars(stmt.order_by(Region.sort, Region.code)).all()
+
+
+def level_regions(scope: Region | None, level: str) -> list[Region]:
+    stmt = select(Region).where(Region.level == level)
+    if scope is not None:
+        stmt = stmt.where(Region.path.startswith(scope.path))
+    return db.session.scalars(stmt.order_by(Region.code)).all()
+
+
+@dataclass
+class Grouping:
+    """How contracts are grouped by region: one group for the whole scope ('total'), one per sub-region
+    plus the scope's own level ('children'), or one per region of a level plus the rest ('level')."""
+
+    mode: str
+    scope: Region | None
+    level: str | None = None
+    groups: list[Region] = field(default_factory=list)
+
+    @classmethod
+    def make(cls, mode: str, scope: Region | None, level: str | None = None) -> Grouping:
+        if mode == "children":
+            return cls(mode, scope, None, child_regions(scope))
+        if mode == "level":
+            return cls(mode, scope, level, level_regions(scope, level))
+        return cls("total", scope, None, [])
+
+    def summary_parts(self, dim: str, sides: tuple[str, ...], months: tuple[int, int]) -> list:
+        """Selects of (side, gid, key, ym, n, amount, tech_amount) from the monthly summary."""
+        S = ContractMonthStat
+
+        def part(region_ids, gid, part_sides, sign=1, side_as=None):
+            if not region_ids or not part_sides:
+                return None
+            cols = (S.n, S.amount, S.tech_amount) if sign > 0 else (-S.n, -S.amount, -S.tech_amount)
+            side = S.side if side_as is None else literal(side_as)
+            return select(
+                side.label("side"), gid.label("gid"), S.key.label("key"), S.ym.label("ym"),
+                cols[0].label("n"), cols[1].label("amount"), cols[2].label("tech_amount"),
+            ).where(S.dim == dim, S.region_id.in_(region_ids), S.side.in_(part_sides), S.ym >= months[0],
+                    S.ym <= months[1])
+
+        top = [r.id for r in top_regions(self.scope)]
+        group_ids = [r.id for r in self.groups]
+        plain = tuple(s for s in sides if s != "i")
+        if self.mode == "total" and self.scope is None:
+            # everything: every live contract has both parties somewhere, so 'both' = all of them, even
+            # when its parties lie under two different top regions
+            parts = [part(top, literal(0), plain)]
+            if "i" in sides:
+                parts.append(part(top, literal(0), ("b",), side_as="i"))
+        elif self.mode == "total":
+            parts = [part(top, literal(0), sides)]
+        elif self.mode == "children":
+            parts = [part(group_ids, S.region_id, sides)]
+            if self.scope is not None:  # 本级: the scope's rows minus its sub-regions' rows
+                own = literal(self.scope.id)
+                parts += [part(top, own, plain), part(group_ids, own, plain, -1)]
+        else:  # a level, and what lies above it
+            none = null().cast(Integer)
+            parts = [part(group_ids, S.region_id, sides), part(top, none, plain), part(group_ids, none, plain, -1)]
+        return [p for p in parts if p is not None]
+
+    def mapping(self, name: str):
+        """A subquery (rid, gid): every region of the scope and the group it counts in."""
+        r, anc = aliased(Region), aliased(Region)
+        under_scope = r.path.startswith(self.scope.path) if self.scope is not None else true()
+        if self.mode == "total":
+            stmt = select(r.id.label("rid"), literal(0).label("gid")).where(under_scope)
+        elif self.mode == "children":
+            cond = anc.parent_id == self.scope.id if self.scope is not None else anc.parent_id.is_(None)
+            stmt = select(r.id.label("rid"), anc.id.label("gid")).join(
+                anc, and_(cond, r.path.startswith(anc.path))
+            ).where(under_scope)
+            if self.scope is not None:
+                stmt = union_all(stmt, select(literal(self.scope.id).label("rid"), literal(self.scope.id).label("gid")))
+        else:
+            stmt = select(r.id.label("rid"), anc.id.label("gid")).outerjoin(
+                anc, and_(anc.level == self.level, r.path.startswith(anc.path))
+            ).where(under_scope)
+        return stmt.subquery(name)
+
+    def base_parts(self, dim: str, sides: tuple[str, ...], start: date | None, end: date | None) -> list:
+        """The same rows straight from the contracts table, for the dates [start, end]."""
+        ym = year_month(Contract.signed_on)
+        root = aliased(Field)
+        if dim == "field":
+            key = field_root_key(root)
+        elif dim == "type":
+            key = Contract.contract_type
+        else:
+            key = literal("")
+
+        def restrict(stmt):
+            if dim == "field":
+                stmt = stmt.outerjoin(root, root.id == Contract.field_id)
+            stmt = stmt.where(live_contracts())
+            if start is not None:
+                stmt = stmt.where(Contract.signed_on >= start)
+            if end is not None:
+                stmt = stmt.where(Contract.signed_on <= end)
+            return stmt
+
+        sums = (func.count().label("n"), func.sum(Contract.amount).label("amount"),
+                func.sum(Contract.tech_amount).label("tech_amount"))
+        columns = {"b": Contract.buyer_region_id, "s": Contract.seller_region_id}
+
+        if self.mode == "total":  # one group: filter by the scope, no mapping needed
+            parts = []
+            for side in sides:
+                stmt = restrict(select(literal(side).label("side"), literal(0).label("gid"), key.label("key"),
+                                       ym.label("ym"), *sums).select_from(Contract))
+                if self.scope is not None:
+                    inside = region_ids_under(self.scope)
+                    stmt = stmt.where(*(columns[x].in_(inside) for x in (("b", "s") if side == "i" else (side,))))
+                parts.append(stmt.group_by(key, ym))
+            return parts
+
+        def grouped(*region_columns):
+            cols = [c.label(f"r{i}") for i, c in enumerate(region_columns)]
+            stmt = restrict(select(*cols, key.label("key"), ym.label("ym"), *sums).select_from(Contract))
+            if self.scope is not None:
+                stmt = stmt.where(*(c.in_(region_ids_under(self.scope)) for c in region_columns))
+            return stmt.group_by(*region_columns, key, ym).subquery()
+
+        parts = []
+        for side in ("b", "s"):
+            if side in sides:
+                g, m = grouped(columns[side]), self.mapping("m")
+                parts.append(select(literal(side).label("side"), m.c.gid, g.c.key, g.c.ym, g.c.n, g.c.amount,
+                                    g.c.tech_amount).join(m, m.c.rid == g.c.r0))
+        if "i" in sides:
+            g, m1, m2 = grouped(columns["b"], columns["s"]), self.mapping("m1"), self.mapping("m2")
+            stmt = (
+                select(literal("i").label("side"), m1.c.gid, g.c.key, g.c.ym, g.c.n, g.c.amount, g.c.tech_amount)
+                .select_from(g).join(m1, m1.c.rid == g.c.r0).join(m2, m2.c.rid == g.c.r1)
+                .where(m1.c.gid == m2.c.gid)
+            )
+            if self.mode == "children" and self.scope is not None:
+                stmt = stmt.where(m1.c.gid != self.scope.id)  # no 'both sides' figure for 本级
+            parts.append(stmt)
+        return parts
+
+
+def source(*, dim: str, period: Period, grouping: Grouping, sides=BASE_SIDES, use_summary: bool = True):
+    """A subquery of (side, gid, key, ym, n, amount, tech_amount) rows covering the period.
+
+    Whole months come from the summary table, partial months from the contracts table.
+    """
+    if not use_summary:
+        parts = grouping.base_parts(dim, sides, period.start, period.end)
+    else:
+        months, edges = period.split()
+        parts = grouping.summary_parts(dim, sides, months) if months is not None else []
+        for start, end in edges:
+            parts += grouping.base_parts(dim, sides, start, end)
+    return union_all(*parts).subquery("u") if len(parts) > 1 else parts[0].subquery("u")
+
+
+def _typed(expr, name: str):
+    return type_coerce(expr, Money()) if name != "n" else expr
+
+
+def _grouped(u, *columns):
+    """Stage one: plain sums per side (and the given columns) over the source rows."""
+    keys = [u.c.side, *columns]
+    return (
+        select(*keys, func.sum(u.c.n).label("n"), _typed(func.sum(u.c.amount), "amount").label("amount"),
+               _typed(func.sum(u.c.tech_amount), "tech_amount").label("tech_amount"))
+        .group_by(*keys)
+        .subquery("g")
+    )
+
+
+def _side_sums(g) -> list:
+    """Stage two, over the few grouped rows: one column per side and figure.
+
+    'e' (either party in the region, each contract once) = b + s - i, also summed by the database.
+    """
+    cols = []
+    for side in BASE_SIDES:
+        for name in ("n", "amount", "tech_amount"):
+            cols.append(_typed(func.sum(case((g.c.side == side, g.c[name]))), name).label(f"{side}_{name}"))
+    for name in ("n", "amount", "tech_amount"):
+        column = g.c[name]
+        cols.append(_typed(func.sum(case((g.c.side == "i", -column), else_=column)), name).label(f"e_{name}"))
+    return cols
+
+
+def _pivot(dim: str, period: Period, grouping: Grouping, by: str | None, use_summary: bool) -> dict:
+    """{group value: record with b_/s_/i_/e_ figures}; by = 'gid', 'key', 'ym' or None (one record)."""
+    sides = BASE_SIDES if dim == "all" else ("b", "s")
+    u = source(dim=dim, period=period, grouping=grouping, sides=sides, use_summary=use_summary)
+    if by is None:
+        g = _grouped(u)
+        return {None: db.session.execute(select(*_side_sums(g))).one()}
+    g = _grouped(u, u.c[by])
+    return {r[0]: r for r in db.session.execute(select(g.c[by], *_side_sums(g)).group_by(g.c[by]))}
+
+
+# --- results ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Figures:
+    n: int = 0
+    amount: Decimal = ZERO
+    tech_amount: Decimal = ZERO
+
+    def as_dict(self) -> dict:
+        return {"count": self.n, "amount": f"{self.amount:.2f}", "tech_amount": f"{self.tech_amount:.2f}"}
+
+
+@dataclass
+class Row:
+    key: object
+    name: str
+    sides: dict[str, Figures] = field(default_factory=lambda: {s: Figures() for s in ("b", "s", "i", "e")})
+    region: Region | None = None
+    own_level: bool = False  # the region's own contracts (本级), not a sub-region
+
+    def __getitem__(self, side: str) -> Figures:
+        return self.sides[side]
+
+    @property
+    def is_empty(self) -> bool:
+        return all(f.n == 0 for f in self.sides.values())
+
+
+def _fill(row: Row, record) -> Row:
+    for side in ("b", "s", "i", "e"):
+        row.sides[side] = Figures(
+            int(getattr(record, f"{side}_n") or 0),
+            getattr(record, f"{side}_amount") or ZERO,
+            getattr(record, f"{side}_tech_amount") or ZERO,
+        )
+    return row
+
+
+def totals(*, scope: Region | None, period: Period, use_summary: bool = True) -> Row:
+    record = _pivot("all", period, Grouping.make("total", scope), None, use_summary)[None]
+    return _fill(Row(key=None, name="合计"), record)
+
+
+def by_type(*, scope: Region | None, period: Period, use_summary: bool = True) -> list[Row]:
+    """吸纳 and 输出 by contract type (the 'both sides' figures are not split by type)."""
+    found = _pivot("type", period, Grouping.make("total", scope), "key", use_summary)
+    rows = []
+    for code, (label, _subtypes) in CONTRACT_TYPES.items():
+        row = Row(key=code, name=label)
+        rows.append(_fill(row, found[code]) if code in found else row)
+    return rows
+
+
+def by_field(*, scope: Region | None, period: Period, use_summary: bool = True) -> list[Row]:
+    """吸纳 and 输出 by root technology field; contracts without a field get a row of their own."""
+    found = _pivot("field", period, Grouping.make("total", scope), "key", use_summary)
+    roots = db.session.scalars(select(Field).where(Field.parent_id.is_(None)).order_by(Field.sort, Field.code)).all()
+    rows = []
+    for root in roots:
+        row = Row(key=root.code, name=root.name)
+        rows.append(_fill(row, found[str(root.id)]) if str(root.id) in found else row)
+    if "" in found:
+        rows.append(_fill(Row(key=None, name=NO_FIELD), found[""]))
+    known = {str(r.id) for r in roots} | {""}
+    for key in sorted(set(found) - known):  # a field id that is no longer a root (tree changed): still counted
+        rows.append(_fill(Row(key=key, name=f"领域{key}"), found[key]))
+    return rows
+
+
+def by_month(*, scope: Region | None, period: Period, use_summary: bool = True) -> list[Row]:
+    found = {int(k): v for k, v in _pivot("all", period, Grouping.make("total", scope), "ym", use_summary).items()}
+    rows = []
+    for ym in period.months():
+        row = Row(key=f"{ym // 100}-{ym % 100:02d}", name=f"{ym // 100}年{ym % 100}月")
+        rows.append(_fill(row, found[ym]) if ym in found else row)
+    return rows
+
+
+def by_region(*, scope: Region | None, period: Period, level: str | None = None,
+              use_summary: bool = True) -> list[Row]:
+    """Rows per sub-region of the scope (level None) or per region of a level; zero rows included.
+
+    A region's own contracts (本级) and, by level, contracts above that level (未归属) get a row of their own
+    when there are any, so that the rows always add up to the total.
+    """
+    grouping = Grouping.make("children" if level is None else "level", scope, level)
+    found = _pivot("all", period, grouping, "gid", use_summary)
+    rows = []
+    for region in grouping.groups:
+        row = Row(key=region.id, name=region.name, region=region)
+        rows.append(_fill(row, found[region.id]) if region.id in found else row)
+    if scope is not None and level is None and scope.id in found:
+        row = _fill(Row(key=scope.id, name=f"{scope.name}（本级）", region=scope, own_level=True), found[scope.id])
+        if not row.is_empty:
+            rows.append(row)
+    if level is not None and None in found:
+        row = _fill(Row(key=None, name="未归属到该级区域"), found[None])
+        if not row.is_empty:
+            rows.append(row)
+    return rows
+
+
+def breakdown(by: str, *, scope: Region | None, period: Period, level: str | None = None,
+              use_summary: bool = True) -> list[Row]:
+    if by == "type":
+        return by_type(scope=scope, period=period, use_summary=use_summary)
+    if by == "field":
+        return by_field(scope=scope, period=period, use_summary=use_summary)
+    if by == "month":
+        return by_month(scope=scope, period=period, use_summary=use_summary)
+    if by == "region":
+        return by_region(scope=scope, period=period, level=level, use_summary=use_summary)
+    raise ValueError(by)
+
+
+# --- 科技成果转化: distinct results converted by contract ------------------------------------------------
+
+def _conversion_counts(*, grouping: Grouping, period: Period) -> dict:
+    parts = []
+    for side, column in (("b", Contract.buyer_region_id), ("s", Contract.seller_region_id)):
+        stmt = select(literal(side).label("side"), column.label("rid"), Contract.achievement_id.label("aid")).where(
+            live_contracts(), Contract.achievement_id.is_not(None),
+            Contract.signed_on >= period.start, Contract.signed_on <= period.end,
+        )
+        if grouping.scope is not None:
+            stmt = stmt.where(column.in_(region_ids_under(grouping.scope)))
+        parts.append(stmt)
+    p = union_all(*parts).subquery("p")
+    m = grouping.mapping("m")
+    stmt = select(
+        m.c.gid,
+        func.count(func.distinct(case((p.c.side == "b", p.c.aid)))).label("b"),
+        func.count(func.distinct(case((p.c.side == "s", p.c.aid)))).label("s"),
+        func.count(func.distinct(p.c.aid)).label("e"),
+    ).select_from(p).join(m, m.c.rid == p.c.rid).group_by(m.c.gid)
+    return {r.gid: {"b": r.b, "s": r.s, "e": r.e} for r in db.session.execute(stmt)}
+
+
+def conversions(*, scope: Region | None, period: Period) -> dict[str, int]:
+    """Distinct 科技成果 with a live contract signed in the period: by buyer side, seller side, either."""
+    found = _conversion_counts(grouping=Grouping.make("total", scope), period=period)
+    return found.get(0, {"b": 0, "s": 0, "e": 0})
+
+
+def conversions_by_region(*, scope: Region | None, period: Period) -> dict[int, dict[str, int]]:
+    """Per sub-region (and the scope's own level, keyed by the scope's id)."""
+    return _conversion_counts(grouping=Grouping.make("children", scope), period=period)
+
+
+# --- upkeep ----------------------------------------------------------------------------------------------
+
+def summary_drift() -> list[tuple]:
+    """Rows where contract_month_stats differs from a fresh computation:
+    (dim, region_id, side, ym, key, stored, fresh)."""
+    from ..models.stats import DIM_SIDES, rolled_rows_select
+
+    S = ContractMonthStat
+    drift = []
+    for dim in DIM_SIDES:
+        fresh = {(r.region_id, r.side, int(r.ym), r.key): (r.n, r.amount, r.tech_amount)
+                 for r in db.session.execute(rolled_rows_select(dim=dim))}
+        stored_rows = db.session.execute(
+            select(S.region_id, S.side, S.ym, S.key, S.n, S.amount, S.tech_amount).where(S.dim == dim)
+        ).all()
+        stored = {(r.region_id, r.side, r.ym, r.key): (r.n, r.amount, r.tech_amount) for r in stored_rows
+                  if r.n or r.amount or r.tech_amount}
+        for key in sorted(set(fresh) | set(stored), key=str):
+            if fresh.get(key) != stored.get(key):
+                drift.append((dim, *key, stored.get(key), fresh.get(key)))
+    return drift
