@@ -279,6 +279,7 @@ def time_queries(app, rounds: int) -> None:
 
     write_intent.set(False)  # read like a GET request: a deferred BEGIN, no write lock
     with app.app_context():
+        stats.plan_each_query()  # as the dashboard's before_request does (one transaction for all timings)
         city = db.session.scalar(select(Region).where(Region.level == "city"))
         county = db.session.scalar(select(Region).where(Region.level == "county").order_by(Region.id))
         year = date.today().year

@@ -46,6 +46,7 @@ def contracts_command(year: int, by: str, level: str | None, side: str, as_json:
     """Live (not voided) contracts signed in YEAR, grouped, with count, 成交额 and 技术交易额 in 元."""
     if level and by != "region":
         raise click.UsageError("--level 只能与 --by region 一起使用")
+    stats.plan_each_query()
     figures = contract_figures(year=year, by=by, level=level, side=side)
     if as_json:
         click.echo(json.dumps(figures, ensure_ascii=False, indent=2))

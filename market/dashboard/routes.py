@@ -49,6 +49,7 @@ def _officials_only():
         abort(403)
     if current_user.role == "official" and user_region(current_user) is None:
         raise NotAllowed("您的账号尚未设置管辖区域，请联系管理员")
+    stats.plan_each_query()
     return None
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, select, true, type_coerce, union_all
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, select, text, true, type_coerce, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import FunctionElement
@@ -112,6 +112,17 @@ def _minus_year(d: date) -> date:
 
 
 # --- SQL building blocks ---------------------------------------------------------------------------------
+
+def plan_each_query() -> None:
+    """PostgreSQL: plan every dashboard query for its own values, for the rest of this transaction.
+
+    The same statements run for a city and for a town; psycopg prepares a statement after a few runs and
+    PostgreSQL may then reuse one generic plan for all of them: measured at 1,000,000 contracts, a county's
+    conversions went from 24 ms to over a second that way.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
 
 class year_month(FunctionElement):
     """year * 100 + month of a DATE column, as an integer."""

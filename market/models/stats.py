@@ -182,7 +182,8 @@ def _postgres_upsert(delta: str) -> str:
     parents = "".join(f" LEFT JOIN regions {side}{k} ON {side}{k}.id = {side}{k - 1}.parent_id"
                       for side in ("b", "s") for k in range(1, DEPTH))
     chain = {side: ", ".join(f"({side}{k}.id, {side}{k}.path)" for k in range(DEPTH)) for side in ("b", "s")}
-    return f"""
+    sql = (  # nosec B608 - built from module constants, no user input
+        f"""
 INSERT INTO {STATS_TABLE} AS t (dim, region_id, side, ym, key, n, amount, tech_amount)
 SELECT dk.dim, e.aid, e.side, e.ym, dk.key, sum(e.sign), sum(e.sign * e.amount), sum(e.sign * e.tech_amount)
 FROM (
@@ -206,16 +207,18 @@ FROM (
 CROSS JOIN LATERAL (VALUES ('all', ''), ('type', e.contract_type), ('field', e.fkey)) AS dk(dim, key)
 WHERE e.side <> 'i' OR dk.dim = 'all'
 GROUP BY dk.dim, e.aid, e.side, e.ym, dk.key
-{_UPSERT.format(t="t.")}"""
+{_UPSERT.format(t="t.")}"""  # nosec B608
+    )
+    return sql
 
 
 def _postgres_ddl() -> list[str]:
     changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in _RELEVANT)
     deltas = {
-        "insert": f"SELECT 1 AS sign, {_COLUMNS} FROM new_rows",
-        "delete": f"SELECT -1 AS sign, {_COLUMNS} FROM old_rows",
+        "insert": f"SELECT 1 AS sign, {_COLUMNS} FROM new_rows",  # nosec B608 - built from module constants, no user input
+        "delete": f"SELECT -1 AS sign, {_COLUMNS} FROM old_rows",  # nosec B608 - built from module constants, no user input
         "update": (
-            f"SELECT -1 AS sign, {', '.join('o.' + c for c in _COLUMNS.split(', '))}"
+            f"SELECT -1 AS sign, {', '.join('o.' + c for c in _COLUMNS.split(', '))}"  # nosec B608 - built from module constants, no user input
             f" FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed}"
             f" UNION ALL SELECT 1, {', '.join('n.' + c for c in _COLUMNS.split(', '))}"
             f" FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed}"
