@@ -44,7 +44,7 @@ def in_scope(user, region: Region | None) -> bool:
     return False
 
 
-def scope_filter(stmt: Select, user, region_column, path_column=None) -> Select:
+def scope_filter(stmt: Select, user, region_column) -> Select:
     """Restrict a select to rows whose region lies in the user's scope (admin: unrestricted)."""
     if user.role == "admin":
         return stmt
