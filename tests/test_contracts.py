@@ -546,3 +546,173 @@ def test_chain_from_interest_to_paid_contract(world, login_as):
     assert db.session.get(type(need), need.id).status == "done"
     assert db.session.get(type(result), result.id).status_label == "已转化"
     assert "200,000.00元" in broker.get(f"/contracts/{contract.id}").get_data(as_text=True)
+
+
+# --- a linked listing that is not public, voiding reopens, scans of failed commits ----------------
+
+def test_manual_contract_does_not_publish_a_linked_draft(world, login_as):
+    """Regression: a contract marked any linked listing done, and done is public: a draft need linked by its
+    number became visible to everyone as 已解决 without review."""
+    draft = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="draft",
+                             title="尚未公开的草稿需求：导电膜退火工艺")
+    result = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published")
+    db.session.commit()
+    resp = post(login_as("official"), "/contracts/new",
+                manual(world, demand_id=str(draft.id), achievement_id=str(result.id)))
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    contract = db.session.scalar(select(Contract))
+    assert (contract.demand_id, contract.achievement_id) == (draft.id, result.id)  # the link is kept as data
+    db.session.expire_all()
+    assert db.session.get(type(draft), draft.id).status == "draft"
+    assert db.session.get(type(result), result.id).status == "done"
+    assert "尚未公开的草稿需求" not in login_as("enterprise_b").get("/demands").get_data(as_text=True)
+    assert login_as("enterprise_b").get(f"/demands/{draft.id}").status_code == 404
+
+
+def void(client, contract, reason="合同已解除，登记作废"):
+    return post(client, f"/contracts/{contract.id}/void", {"reason": reason})
+
+
+def test_voiding_a_deal_contract_reopens_the_deal_and_the_listings(world, market, login_as):
+    broker = login_as("broker")
+    assert post(broker, f"/contracts/from-deal/{market.deal.id}", terms(world, version="1")).status_code == 302
+    contract = db.session.scalar(select(Contract))
+    official = login_as("official")
+    page = official.get(f"/contracts/{contract.id}").get_data(as_text=True)
+    assert "对接将退回“洽谈”阶段" in page
+    assert f"技术需求《{market.demand.title}》将由“已解决”恢复为“已发布”" in page
+    assert f"科技成果《{market.achievement.title}》将由“已转化”恢复为“已发布”" in page
+    assert "对接将退回" not in broker.get(f"/contracts/{contract.id}").get_data(as_text=True)  # no void form there
+
+    assert void(official, contract).status_code == 302
+    db.session.expire_all()
+    deal = db.session.get(Deal, market.deal.id)
+    assert deal.stage == "negotiating" and deal.version == 3
+    back = db.session.scalar(select(DealEvent).where(DealEvent.deal_id == deal.id).order_by(DealEvent.id.desc()).limit(1))
+    assert (back.from_stage, back.to_stage, back.actor_id) == ("signed", "negotiating", world.users.official.id)
+    assert "2026340300000123 作废：合同已解除" in back.text
+    assert market.demand.status == "published" and market.achievement.status == "published"
+    reopened = db.session.scalars(select(ListingEvent).where(ListingEvent.from_status == "done")).all()
+    assert sorted((e.kind, e.to_status) for e in reopened) == [("achievement", "published"), ("demand", "published")]
+    from market.models import Notification
+
+    assert count(Notification, Notification.user_id == world.users.broker.id, Notification.kind == "deal_reopened") == 1
+    # the deal can be signed again, with a new contract
+    again = terms(world, version="3", registration_no="2026340300000124", form_token="n" * 32)
+    assert post(broker, f"/contracts/from-deal/{deal.id}", again).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).stage == "signed" and market.demand.status == "done"
+    assert count(Contract, Contract.voided.is_(False)) == 1
+
+
+def test_voiding_keeps_what_another_live_contract_holds(world, login_as):
+    need = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published")
+    result = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published")
+    db.session.commit()
+    official = login_as("official")
+    links = {"demand_id": str(need.id), "achievement_id": str(result.id)}
+    assert post(official, "/contracts/new", manual(world, **links)).status_code == 302
+    assert post(official, "/contracts/new", manual(world, registration_no="2026340300000999",
+                                                   form_token="f" * 32, demand_id=str(need.id))).status_code == 302
+    first, second = db.session.scalars(select(Contract).order_by(Contract.id)).all()
+    page = official.get(f"/contracts/{first.id}").get_data(as_text=True)
+    assert "科技成果《" in page and "技术需求《" not in page  # the need is still held by the second contract
+    assert void(official, first).status_code == 302
+    db.session.expire_all()
+    assert (need.status, result.status) == ("done", "published")
+    # now the second contract alone holds the need: its void form says so
+    assert f"技术需求《{need.title}》将由“已解决”恢复为“已发布”" in official.get(f"/contracts/{second.id}").get_data(as_text=True)
+    assert void(official, second).status_code == 302
+    db.session.expire_all()
+    assert (need.status, result.status) == ("published", "published")
+    assert count(ListingEvent, ListingEvent.kind == "demand", ListingEvent.to_status == "published",
+                 ListingEvent.from_status == "done") == 1
+
+
+def test_voiding_leaves_a_listing_its_owner_marked_done(world, login_as):
+    need = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published")
+    db.session.commit()
+    ent = login_as("enterprise")
+    resp = post(ent, f"/demands/{need.id}/done", {"reason": "已自行解决"})
+    db.session.expire_all()
+    assert need.status == "done", resp.status_code
+    official = login_as("official")
+    assert post(official, "/contracts/new", manual(world, demand_id=str(need.id))).status_code == 302
+    contract = db.session.scalar(select(Contract))
+    page = official.get(f"/contracts/{contract.id}").get_data(as_text=True)
+    assert "作废后，关联的对接、需求和成果状态不变" in page
+    assert void(official, contract).status_code == 302
+    db.session.expire_all()
+    assert need.status == "done"
+
+
+def test_a_scan_whose_commit_fails_is_removed(app, world):
+    """The file is written before the commit; a commit that fails leaves no file behind."""
+    from market.contracts.services import contract_set_scan
+
+    contract = a_contract(world)
+    folder = Path(app.config["UPLOAD_DIR"]) / "contracts"
+    official = db.session.get(type(world.users.official), world.users.official.id)
+    contract_set_scan(contract=contract, user=official, scan=_upload(PDF))
+    written = folder / Path(contract.scan_path).name
+    assert written.read_bytes() == PDF
+    contract.tech_amount = contract.amount + 1  # refused by a CHECK constraint when the commit flushes
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    assert not written.exists() and list(folder.iterdir()) == []
+    db.session.refresh(contract)
+    assert contract.scan_path == "" and count(ContractAudit) == 0
+    # a commit that succeeds keeps its file
+    contract_set_scan(contract=contract, user=official, scan=_upload(PDF))
+    db.session.commit()
+    kept = folder / Path(contract.scan_path).name
+    assert kept.is_file() and list(folder.iterdir()) == [kept]
+
+
+def _upload(payload: bytes):
+    from werkzeug.datastructures import FileStorage
+
+    return FileStorage(stream=io.BytesIO(payload), filename="合同扫描件.pdf", content_type="application/pdf")
+
+
+def test_two_contracts_of_one_need_voided_at_once_reopen_it_once(app, world):
+    """Each void sees the other contract live unless they run one after the other (row locks on PostgreSQL,
+    BEGIN IMMEDIATE on SQLite): the need must end 已发布, reopened by exactly one of them."""
+    import threading
+
+    from market.contracts.services import contract_void
+    from market.models import User
+
+    need = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="done")
+    db.session.add(ListingEvent(kind="demand", listing_id=need.id, from_status="published", to_status="done",
+                                reason="签订技术合同（登记编号 2026-A）"))
+    ids = [a_contract(world, registration_no=f"2026-{x}", demand_id=need.id).id for x in "AB"]
+    need_id, official_id = need.id, world.users.official.id
+    db.session.commit()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def worker(contract_id: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                contract_void(contract=db.session.get(Contract, contract_id), user=db.session.get(User, official_id),
+                              reason="合同解除，作废")
+                db.session.commit()
+                outcomes.append("voided")
+            except Exception as exc:  # reported below
+                db.session.rollback()
+                outcomes.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcomes == ["voided", "voided"], outcomes
+    db.session.expire_all()
+    assert db.session.get(type(need), need_id).status == "published"
+    assert count(ListingEvent, ListingEvent.listing_id == need_id, ListingEvent.from_status == "done") == 1

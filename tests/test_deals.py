@@ -504,3 +504,24 @@ def test_a_second_open_interest_of_one_organisation_is_refused_by_the_database(a
     db.session.add(Interest(**row))
     db.session.commit()
     assert db.session.scalar(db.select(db.func.count()).select_from(Interest)) == 2
+
+
+def test_reopen_by_void_only_from_signed(world, market):
+    """签约 -> 洽谈 is not a move anyone may choose (the transition table refuses it); only a voided contract
+    makes it, from 签约 only, with an event row."""
+    official = world.users.official
+    deal = open_deal(world, market, stage="negotiating")
+    with pytest.raises(Conflict):
+        services.deal_reopen_by_void(deal=deal, user=official, text="合同作废")
+    db.session.rollback()
+    db.session.execute(update(Deal).where(Deal.id == deal.id).values(stage="signed", version=5))
+    db.session.commit()
+    db.session.refresh(deal)
+    services.deal_reopen_by_void(deal=deal, user=official, text="技术合同 X 作废：录入错误，对接退回洽谈")
+    db.session.commit()
+    db.session.expire_all()
+    fresh = db.session.get(Deal, deal.id)
+    assert (fresh.stage, fresh.version) == ("negotiating", 6)
+    event = db.session.scalar(select(DealEvent).where(DealEvent.deal_id == deal.id))
+    assert (event.kind, event.from_stage, event.to_stage, event.actor_id) == ("move", "signed", "negotiating", official.id)
+    assert count(Notification, Notification.kind == "deal_reopened", Notification.user_id == world.users.broker.id) == 1

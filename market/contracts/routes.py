@@ -154,6 +154,8 @@ def detail(contract_id: int):
     user = current_user
     payment_form = PaymentForm()
     payment_form.form_token.data = new_form_token()
+    can_void = access.can_void_contract(user, contract) and not contract.voided
+    reopen_deal, reopen_listings = services.void_reopens(contract) if can_void else (None, [])
     return render_template(
         "contracts/detail.html",
         contract=contract,
@@ -161,7 +163,9 @@ def detail(contract_id: int):
         paid=services.paid_total(contract),
         audits=queries.audits(contract) if access.can_see_audit(user, contract) else None,
         can_edit=access.can_edit_contract(user, contract) and not contract.voided,
-        can_void=access.can_void_contract(user, contract) and not contract.voided,
+        can_void=can_void,
+        reopen_deal=reopen_deal,
+        reopen_listings=reopen_listings,
         payment_form=payment_form,
         void_form=VoidForm(),
         labels=services.FIELD_LABELS,

@@ -6,14 +6,19 @@ import uuid
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from ..errors import DomainError
+from ..extensions import db
 
 MAX_SCAN_BYTES = 10 * 1024 * 1024
 # A file that a browser could sniff as a page: refused even when it starts like a PDF.
 _HTML_MARKERS = (b"<html", b"<!doctype html", b"<script", b"<body", b"<iframe", b"<svg", b"javascript:")
 SUBDIR = "contracts"
+# files written in the session's current transaction: removed unless that transaction commits
+_WRITTEN = "contract_scans_written"
 
 
 def _bad(message: str) -> DomainError:
@@ -47,7 +52,10 @@ def upload_root() -> Path:
 
 
 def store_scan(data: bytes) -> str:
-    """Write under a generated name; returns the path relative to UPLOAD_DIR."""
+    """Write under a generated name; returns the path relative to UPLOAD_DIR.
+
+    The file belongs to the database transaction that records it: if that transaction rolls back
+    (a failed commit included) or the session closes without committing, the file is removed."""
     folder = upload_root() / SUBDIR
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.pdf"
@@ -56,7 +64,23 @@ def store_scan(data: bytes) -> str:
         fh.write(data)
     os.chmod(tmp, 0o640)
     os.replace(tmp, folder / name)
+    db.session.info.setdefault(_WRITTEN, []).append(folder / name)
     return f"{SUBDIR}/{name}"
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed_scans(session: Session) -> None:
+    if not session.in_nested_transaction():  # a released savepoint decides nothing yet
+        session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _remove_uncommitted_scans(session: Session, transaction) -> None:
+    """The outermost transaction ended without the commit above: no row points at these files."""
+    if transaction.parent is not None:
+        return
+    for path in session.info.pop(_WRITTEN, ()):
+        path.unlink(missing_ok=True)
 
 
 def scan_file(relpath: str) -> Path | None:

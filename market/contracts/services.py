@@ -13,8 +13,22 @@ from ..deals.access import can_sign_deal
 from ..deals.tokens import claim_form_token
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
-from ..listings.services import listing_mark_done_by_contract
-from ..models import CONTRACT_TYPES, Achievement, Contract, ContractAudit, Deal, Demand, Field, Organization, Payment, Region, User
+from ..listings.services import listing_mark_done_by_contract, listing_reopen_by_void
+from ..models import (
+    CONTRACT_TYPES,
+    Achievement,
+    Contract,
+    ContractAudit,
+    Deal,
+    Demand,
+    Field,
+    ListingEvent,
+    ListingMixin,
+    Organization,
+    Payment,
+    Region,
+    User,
+)
 from ..money import CENT
 from . import access
 from .scans import read_scan, store_scan
@@ -192,11 +206,24 @@ def _store_scan(contract: Contract, checked: tuple[bytes, str] | None) -> None:
         contract.scan_name = name
 
 
-def _mark_listings_done(contract: Contract, user: User) -> None:
-    reason = f"签订技术合同（登记编号 {contract.registration_no}）"
+DONE_BY_CONTRACT = "签订技术合同"  # the reason a contract writes when it marks a listing done
+
+
+def _linked_listings(contract: Contract) -> list[ListingMixin]:
+    out = []
     for model, listing_id in ((Demand, contract.demand_id), (Achievement, contract.achievement_id)):
         listing = db.session.get(model, listing_id) if listing_id else None
         if listing is not None:
+            out.append(listing)
+    return out
+
+
+def _mark_listings_done(contract: Contract, user: User) -> None:
+    """A published need becomes 已解决, a published result 已转化. A linked draft, listing under review or
+    closed listing keeps its status: marking it done would publish what was never (or is no longer) public."""
+    reason = f"{DONE_BY_CONTRACT}（登记编号 {contract.registration_no}）"
+    for listing in _linked_listings(contract):
+        if listing.status == "published":
             listing_mark_done_by_contract(listing=listing, user=user, reason=reason)
 
 
@@ -345,6 +372,43 @@ def _display(name: str, value: object) -> str:
     return _text(value)
 
 
+def _other_live_contract(contract: Contract, column) -> bool:
+    value = getattr(contract, column.key)
+    return db.session.scalar(
+        select(Contract.id).where(column == value, Contract.id != contract.id, Contract.voided.is_(False)).limit(1)
+    ) is not None
+
+
+def _done_by_a_contract(listing: ListingMixin) -> bool:
+    """The listing's latest move to done was written by a contract (not by its owner)."""
+    reason = db.session.scalar(
+        select(ListingEvent.reason)
+        .where(ListingEvent.kind == listing.KIND, ListingEvent.listing_id == listing.id, ListingEvent.to_status == "done")
+        .order_by(ListingEvent.id.desc())
+        .limit(1)
+    )
+    return reason is not None and reason.startswith(DONE_BY_CONTRACT)
+
+
+def void_reopens(contract: Contract) -> tuple[Deal | None, list[ListingMixin]]:
+    """What voiding this contract gives back: its deal (签约 -> 洽谈) and the listings it marked 已解决 /
+    已转化 (-> 已发布), each only while no other live contract holds it. A listing its owner marked done
+    stays done."""
+    return (None, []) if contract.voided else _reopens(contract)
+
+
+def _reopens(contract: Contract) -> tuple[Deal | None, list[ListingMixin]]:
+    deal = db.session.get(Deal, contract.deal_id) if contract.deal_id else None
+    if deal is not None and (deal.stage != "signed" or _other_live_contract(contract, Contract.deal_id)):
+        deal = None
+    listings = []
+    for listing in _linked_listings(contract):
+        column = Contract.demand_id if listing.KIND == "demand" else Contract.achievement_id
+        if listing.status == "done" and _done_by_a_contract(listing) and not _other_live_contract(contract, column):
+            listings.append(listing)
+    return deal, listings
+
+
 def contract_void(*, contract: Contract, user: User, reason: str) -> Contract:
     if not access.can_void_contract(user, contract):
         raise NotAllowed("只有本区域的科技局工作人员可以作废合同")
@@ -364,7 +428,24 @@ def contract_void(*, contract: Contract, user: User, reason: str) -> Contract:
     db.session.refresh(contract)
     _audit(contract, user, "void", "voided", False, True)
     _audit(contract, user, "void", "void_reason", "", reason)
+    _reopen_after_void(contract, user, reason)
     return contract
+
+
+def _reopen_after_void(contract: Contract, user: User, reason: str) -> None:
+    # On PostgreSQL, lock what may reopen before judging: two contracts of one need voided at once then
+    # run one after the other, and the second sees the first void (else neither would reopen the need).
+    lock = db.session.get_bind().dialect.name == "postgresql"
+    deal = db.session.get(Deal, contract.deal_id) if contract.deal_id else None
+    for row in [deal, *_linked_listings(contract)]:
+        if row is not None:
+            db.session.refresh(row, with_for_update=lock or None)
+    deal, listings = _reopens(contract)
+    text = f"技术合同 {contract.registration_no} 作废：{reason}"
+    if deal is not None:
+        deal_services.deal_reopen_by_void(deal=deal, user=user, text=f"{text}，对接退回洽谈")
+    for listing in listings:
+        listing_reopen_by_void(listing=listing, user=user, reason=text)
 
 
 def paid_total(contract: Contract) -> Decimal:

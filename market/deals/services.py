@@ -353,6 +353,23 @@ def deal_sign(*, deal: Deal, user: User, version: int | None, text: str = "") ->
     return deal
 
 
+def deal_reopen_by_void(*, deal: Deal, user: User, text: str) -> Deal:
+    """签约 -> 洽谈 when the contract that signed the deal is voided (not a move anyone may choose, so it is
+    not in DEAL_TRANSITIONS). Only called by contract voiding, in the same transaction."""
+    if deal.stage != "signed":
+        raise Conflict(f"对接处于“{deal.stage_label}”阶段，不能退回洽谈")
+    _cas_stage(deal, user, "negotiating", deal.version, text)
+    if deal.broker_id is not None:
+        notify(
+            users=[deal.broker_id],
+            kind="deal_reopened",
+            text=f"《{deal.title}》的技术合同已作废，对接已退回“洽谈”阶段，请跟进",
+            url=path_for("deals.detail", deal_id=deal.id),
+            exclude=user,
+        )
+    return deal
+
+
 def deal_plan(*, deal: Deal, user: User, on: date | None, text: str) -> Deal:
     if not access.can_work_deal(user, deal):
         raise NotAllowed("只有负责该对接的技术经纪人可以安排下一步")

@@ -180,6 +180,18 @@ def listing_mark_done_by_contract(*, listing: ListingMixin, user: User | None, r
         _move(listing, user, "done", reason)
 
 
+def listing_reopen_by_void(*, listing: ListingMixin, user: User | None, reason: str) -> bool:
+    """A voided contract gives back the need / result it had marked done: 已解决 / 已转化 -> 已发布.
+    The caller decides that the contract was the cause; returns whether the listing moved."""
+    lock_for_write(listing)
+    if listing.status != "done":
+        return False
+    before = listing.status
+    listing.status = "published"  # published_at is kept: it was public all along
+    _event(listing, user, before, "published", reason)
+    return True
+
+
 def _check_owner_role(kind: str, user: User) -> None:
     role = "enterprise" if kind == "demand" else "institution"
     if user.role != role or user.org_id is None:
