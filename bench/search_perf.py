@@ -1,10 +1,19 @@
-"""Search backend figures: indexing speed, index size, search and more-like-this latency.
+"""Search backend figures: indexing speed, index size, search, more-like-this and match latency.
 
-    .venv/bin/python bench/search_perf.py                       # 10,000 docs, both engines
-    .venv/bin/python bench/search_perf.py --n 100000 --engine tantivy
+    .venv/bin/python bench/search_perf.py                           # 10,000 then 100,000 docs, both engines
+    .venv/bin/python bench/search_perf.py --sizes 10000 --engine whoosh
+    .venv/bin/python bench/search_perf.py --sizes 100000 --engine tantivy
 
 The corpus mixes sentences of ../shared/data/csl-dev.jsonl (real Chinese paper abstracts) into N
-synthetic demands and achievements. Queries are 9 terms drawn from a random document's tokens.
+synthetic demands and achievements, stored as published listings in a temporary SQLite database
+and indexed with the engine. Columns:
+- search: 9 terms drawn from a random document's tokens, first page of 20 (total counted);
+- +filter+facets: the same with a region filter and three facets, as the search page asks;
+- more_like_this: the backend call alone, with 20 key terms of a random document;
+- match: the matching engine for a random listing, end to end (key terms, candidates from the index,
+  the listing's own score, candidates loaded from the database, shared terms, bonuses, reasons).
+Each is timed in wall-clock and in this process's CPU time (time.process_time): the CPU figure is
+what a call costs on an idle machine, the wall figure also counts waiting for a busy CPU.
 """
 from __future__ import annotations
 
@@ -19,17 +28,20 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from market.search.analyzer import key_terms, tokenize  # noqa: E402
-from market.search.backend import get_backend  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "csl-dev.jsonl"
 BATCH = 1000
 ROUNDS = 200
+ORGS = 200
+COUNTIES = 8
+TOWNS_PER_COUNTY = 5
 
 
 def load_papers(path: Path) -> list[dict]:
@@ -37,34 +49,88 @@ def load_papers(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def region_tree() -> list[dict]:
+    """City 1, counties 11..18, towns 111..185: ids double as codes, `path` as in the Region model."""
+    rows = [{"id": 1, "code": "1", "name": "本市", "level": "city", "parent_id": None, "path": "/1/"}]
+    for c in range(1, COUNTIES + 1):
+        county = 10 + c
+        rows.append({"id": county, "code": str(county), "name": f"第{c}区", "level": "county",
+                     "parent_id": 1, "path": f"/1/{county}/"})
+        for t in range(1, TOWNS_PER_COUNTY + 1):
+            town = county * 10 + t
+            rows.append({"id": town, "code": str(town), "name": f"第{c}区{t}镇", "level": "town",
+                         "parent_id": county, "path": f"/1/{county}/{town}/"})
+    return rows
+
+
 def build_corpus(papers: list[dict], n: int, seed: int = 7) -> list[dict]:
+    """N listings (every third a demand), each a dict with the database columns and the search document."""
+    from market.data.fields import FIELDS
+    from market.models.listing import price_band
+
     rng = random.Random(seed)
     sentences = [s for p in papers for s in re.split(r"(?<=[。；;])|(?<=\.)\s*", p["abstract"]) if len(s) > 8]
     titles = [p["title"] for p in papers]
-    keywords = [k for p in papers for k in p.get("keywords", [])]
-    orgs = ["某某大学", "某某研究院", "某某新材料有限公司", "某某智能装备股份有限公司", "某某生物科技有限公司"]
-    towns = {f"1{c}": [f"1{c}{t}" for t in range(1, 6)] for c in range(1, 9)}
+    keywords = [k for p in papers for k in p.get("keywords", []) if "," not in k]
+    subfields = [(sub, root) for root, _, subs in FIELDS for sub, _ in subs]
+    counties = [r for r in region_tree() if r["level"] == "county"]
     t0 = datetime(2020, 1, 1)
     docs = []
     for i in range(1, n + 1):
         kind = "demand" if i % 3 == 0 else "achievement"
-        county = rng.choice(list(towns))
-        regions = ["1", county] + ([rng.choice(towns[county])] if rng.random() < 0.7 else [])
-        root = f"{rng.randint(1, 12):02d}"
+        county = rng.choice(counties)["id"]
+        region = county * 10 + rng.randint(1, TOWNS_PER_COUNTY) if rng.random() < 0.7 else county
+        path = ["1", str(county)] + ([str(region)] if region != county else [])
+        field, root = rng.choice(subfields)
+        amount = rng.choice([None, Decimal(rng.randint(1, 600) * 10_000)])
+        org = rng.randint(1, ORGS)
         docs.append({
             "doc_id": f"{kind}:{i}", "kind": kind, "id": i, "version": 1,
             "title": rng.choice(titles)[:40],
             "body": "".join(rng.sample(sentences, rng.randint(3, 8))),
             "keywords": rng.sample(keywords, 4),
-            "org_name": rng.choice(orgs),
-            "field": f"{root}.{rng.randint(1, 6):02d}", "field_root": root,
-            "region_ids": regions,
-            "maturity": rng.choice([None, *range(1, 10)]),
-            "modes": rng.sample(["license", "transfer", "cooperation", "equity", "service"], rng.randint(1, 2)),
-            "price_band": rng.choice(["0-10", "10-50", "50-100", "100-500", "500+", "negotiable"]),
+            "org_id": org, "org_name": f"基准测试单位{org:03d}",
+            "field": field, "field_root": root, "region_id": region, "region_ids": path,
+            "maturity": rng.choice([None, *range(1, 10)]) if kind == "achievement" else None,
+            "modes": rng.sample(["license", "transfer", "development", "equity"], rng.randint(1, 2)),
+            "amount": amount, "price_band": price_band(amount),
             "published_at": t0 + timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60)),
         })
     return docs
+
+
+def store(app, docs: list[dict]) -> None:
+    """The corpus as published listings (Core inserts: no change log, the bench indexes them itself)."""
+    from market.extensions import db
+    from market.models import Achievement, Demand, Field, Organization, Region, User
+    from market.reference import ensure_fields
+
+    with app.app_context():
+        db.create_all()
+        ensure_fields()
+        db.session.execute(db.insert(Region), region_tree())
+        db.session.execute(db.insert(Organization), [
+            {"id": o, "name": f"基准测试单位{o:03d}", "org_type": "university" if o % 2 else "enterprise",
+             "status": "verified"} for o in range(1, ORGS + 1)])
+        db.session.execute(db.insert(User), [
+            {"id": o, "username": f"bench{o:03d}", "name": f"用户{o:03d}", "password_hash": "!",
+             "role": "institution" if o % 2 else "enterprise", "org_id": o} for o in range(1, ORGS + 1)])
+        field_ids = dict(db.session.execute(db.select(Field.code, Field.id)).all())
+        rows = {"demand": [], "achievement": []}
+        for d in docs:
+            row = {"id": d["id"], "title": d["title"], "keywords": ",".join(d["keywords"]),
+                   "modes": "," + ",".join(d["modes"]) + ",", "status": "published", "version": 1,
+                   "org_id": d["org_id"], "owner_id": d["org_id"], "region_id": d["region_id"],
+                   "field_id": field_ids[d["field"]], "published_at": d["published_at"]}
+            if d["kind"] == "demand":
+                row.update(description=d["body"], budget=d["amount"])
+            else:
+                row.update(summary=d["body"], price=d["amount"], maturity=d["maturity"])
+            rows[d["kind"]].append(row)
+        for kind, model in (("demand", Demand), ("achievement", Achievement)):
+            for lo in range(0, len(rows[kind]), BATCH):
+                db.session.execute(db.insert(model), rows[kind][lo:lo + BATCH])
+        db.session.commit()
 
 
 def folder_size(path: str) -> int:
@@ -78,8 +144,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def timed(fn, args_list) -> dict[str, tuple[float, float]]:
-    """p50/p95 in ms of wall time and of this process's CPU time (the CPU figure is what a call
-    costs on an idle machine; the wall figure also counts waiting for a busy CPU)."""
+    """p50/p95 in ms of wall time and of this process's CPU time."""
     wall, cpu = [], []
     for args in args_list:
         t, c = time.perf_counter(), time.process_time()
@@ -89,10 +154,25 @@ def timed(fn, args_list) -> dict[str, tuple[float, float]]:
     return {"wall": percentiles(wall), "cpu": percentiles(cpu)}
 
 
-def run(engine: str, docs: list[dict], rng: random.Random) -> dict:
+def run(engine: str, docs: list[dict], seed: int) -> dict:
+    rng = random.Random(seed)
     folder = tempfile.mkdtemp(prefix=f"search-perf-{engine}-")
+    os.environ["MARKET_INSTANCE_DIR"] = os.path.join(folder, "instance")  # the secret key file, not the checkout
+    from market import create_app
+    from market.extensions import db
+    from market.matching.engine import Matcher
+    from market.models import LISTING_MODELS
+    from market.search.backend import get_backend
+
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{os.path.join(folder, 'bench.db')}",
+        "SEARCH_ENGINE": engine, "SEARCH_INDEX_DIR": os.path.join(folder, "index"),
+        "SECRET_KEY": "bench", "SEARCH_SYNC_AFTER_COMMIT": False,
+    })
     try:
-        backend = get_backend(engine, folder)
+        store(app, docs)
+        index_dir = os.path.join(folder, "engine")
+        backend = get_backend(engine, index_dir)
         t, c = time.perf_counter(), time.process_time()
         for lo in range(0, len(docs), BATCH):
             backend.index_documents(docs[lo:lo + BATCH])
@@ -107,6 +187,7 @@ def run(engine: str, docs: list[dict], rng: random.Random) -> dict:
             doc = rng.choice(docs)
             mlts.append((key_terms(" ".join([doc["title"]] * 3 + [doc["body"], " ".join(doc["keywords"])])),
                          "achievement" if doc["kind"] == "demand" else "demand", doc["doc_id"]))
+        sources = rng.sample(docs, ROUNDS + 5)  # 5 to warm up, then each listing matched once
         for q in queries[:20]:  # warm caches
             backend.search(q)
 
@@ -115,43 +196,62 @@ def run(engine: str, docs: list[dict], rng: random.Random) -> dict:
                                                   filters={"region_ids": "11"}), [(q,) for q in queries])
         mlt_ms = timed(lambda terms, kind, doc_id: backend.more_like_this(terms, kind=kind, exclude=[doc_id]),
                        mlts)
+        with app.app_context():
+            matcher = Matcher(db.session, backend)
+            listings = [db.session.get(LISTING_MODELS[d["kind"]], d["id"]) for d in sources]
+            for listing in listings[:5]:  # the region and field tables, the first queries
+                matcher.matches_for(listing)
+            suggested = []
+            match_ms = timed(lambda listing: suggested.append(len(matcher.matches_for(listing))),
+                             [(x,) for x in listings[5:]])
         totals = [backend.search(q).total for q in queries[:50]]
         backend.close()
         return {
             "engine": engine, "docs_per_s": len(docs) / index_s, "index_s": index_s,
-            "index_cpu": index_cpu, "size_mb": folder_size(folder) / 1e6, "search": search_ms,
-            "facets": facet_ms, "mlt": mlt_ms, "mean_total": statistics.mean(totals),
+            "index_cpu": index_cpu, "size_mb": folder_size(index_dir) / 1e6, "search": search_ms,
+            "facets": facet_ms, "mlt": mlt_ms, "match": match_ms, "mean_total": statistics.mean(totals),
+            "mean_suggested": statistics.mean(suggested),
         }
     finally:
+        with app.app_context():
+            db.engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000, help="documents in the synthetic corpus")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], metavar="N",
+                        help="corpus sizes to measure, one after the other (default: 10000 100000)")
+    parser.add_argument("--n", type=int, default=None, help="one corpus size (same as --sizes N)")
     parser.add_argument("--engine", choices=["whoosh", "tantivy", "both"], default="both")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if not DATA.exists():
         print(f"skipped: {DATA} not found (the corpus is built from it)")
         return 0
-    t = time.perf_counter()
-    docs = build_corpus(load_papers(DATA), args.n, args.seed)
-    print(f"corpus: {len(docs):,} docs built in {time.perf_counter() - t:.1f}s "
-          f"(mean body {statistics.mean(len(d['body']) for d in docs):.0f} chars); "
-          f"{ROUNDS} queries of 9 terms each, {ROUNDS} more_like_this of 20 terms each")
+    sizes = [args.n] if args.n else args.sizes
+    papers = load_papers(DATA)
     engines = ["whoosh", "tantivy"] if args.engine == "both" else [args.engine]
-    rows = [run(e, docs, random.Random(args.seed)) for e in engines]
-    print()
-    print(f"{'engine':<8} {'docs/s':>7} {'index s':>8} {'cpu s':>6} {'size MB':>8}  "
-          f"{'latency ms p50/p95':<18} {'search':>13} {'+filter+facets':>15} {'more_like_this':>15}")
-    for r in rows:
-        for clock in ("wall", "cpu"):
-            head = (f"{r['engine']:<8} {r['docs_per_s']:>7,.0f} {r['index_s']:>8.1f} {r['index_cpu']:>6.1f} "
-                    f"{r['size_mb']:>8.1f}" if clock == "wall" else " " * 41)
-            cells = "".join(f"{r[k][clock][0]:>8.1f}/{r[k][clock][1]:<6.1f}" for k in ("search", "facets", "mlt"))
-            print(f"{head}  {clock:<18} {cells}")
-    print(f"\nmean matches per query: " + ", ".join(f"{r['engine']} {r['mean_total']:,.0f}" for r in rows))
+    for n in sizes:
+        t = time.perf_counter()
+        docs = build_corpus(papers, n, args.seed)
+        print(f"corpus: {len(docs):,} docs built in {time.perf_counter() - t:.1f}s "
+              f"(mean body {statistics.mean(len(d['body']) for d in docs):.0f} chars); {ROUNDS} each of: "
+              f"9-term searches, 20-term more_like_this, matches of a random listing")
+        rows = [run(e, docs, args.seed) for e in engines]
+        print()
+        print(f"{'engine':<8} {'docs':>7} {'docs/s':>7} {'index s':>8} {'cpu s':>6} {'size MB':>8}  "
+              f"{'ms p50/p95':<10} {'search':>13} {'+filter+facets':>15} {'more_like_this':>15} {'match':>15}")
+        for r in rows:
+            for clock in ("wall", "cpu"):
+                head = (f"{r['engine']:<8} {n:>7,} {r['docs_per_s']:>7,.0f} {r['index_s']:>8.1f} "
+                        f"{r['index_cpu']:>6.1f} {r['size_mb']:>8.1f}" if clock == "wall" else " " * 49)
+                cells = "".join(f"{r[k][clock][0]:>8.1f}/{r[k][clock][1]:<6.1f}"
+                                for k in ("search", "facets", "mlt", "match"))
+                print(f"{head}  {clock:<10} {cells}")
+        print(f"\nmean matches per search: " + ", ".join(f"{r['engine']} {r['mean_total']:,.0f}" for r in rows)
+              + "; mean suggestions per match: "
+              + ", ".join(f"{r['engine']} {r['mean_suggested']:.1f}" for r in rows) + "\n")
     return 0
 
 

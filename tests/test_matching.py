@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 
 from market.extensions import db
 from market.matching import services
-from market.matching.engine import MIN_SCORE, Matcher, shown_terms
+from market.matching.engine import MIN_SCORE, QUERY_TERMS, Matcher, shown_terms
 from market.models import Achievement, Demand, Suggestion
+from market.search.backend import get_backend
 from market.search.indexing import replica
 from tests import factories
 from tests.conftest import post
@@ -118,6 +119,36 @@ def test_the_engine_ranks_and_thresholds(engine, world):
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
     plain = Matcher(db.session, replica().backend(), plain=True).matches_for(need)
     assert {m.achievement_id for m in plain} >= {film.id, near.id}
+
+
+def test_shared_terms_come_from_the_current_text_when_the_index_lags(engine, world):
+    film = film_result(world)
+    need = film_need(world)
+    db.session.commit()
+    assert "磁控溅射" in reasons(need.id, film.id)[0]
+    # edited behind the index's back: the index still holds version 1 and its terms
+    db.session.execute(update(Achievement).where(Achievement.id == film.id).values(
+        title="低方阻透明导电膜制备技术", keywords="导电膜,镀膜玻璃", version=film.version + 1,
+        summary="本成果在玻璃基板上制备低方阻透明导电膜，透光率大于90%，可用于显示玻璃镀膜。"))
+    db.session.commit()
+    [match] = [m for m in Matcher(db.session, replica().backend()).matches_for(need) if m.other.id == film.id]
+    assert "磁控溅射" not in match.terms and "磁控溅射" not in match.reasons[0]
+    assert {"导电", "镀膜"} <= set(match.terms)
+
+
+def test_the_index_is_asked_for_the_most_distinctive_terms(tmp_path):
+    with get_backend("whoosh", str(tmp_path / "index")) as backend:
+        backend.index_documents([
+            {"doc_id": f"achievement:{i}", "kind": "achievement", "id": i, "version": 1,
+             "title": f"材料 rare{i:02d}", "body": "", "keywords": []} for i in range(40)])
+        matcher = Matcher(db.session, backend)
+        few = [("材料", 1.0), ("rare01", 0.5)]
+        assert matcher.query_terms(few) == few  # short lists go as they are
+        many = [("材料", 1.0), ("不存在的词", 1.0)] + [(f"rare{i:02d}", 0.9 - i / 100) for i in range(40)]
+        query = matcher.query_terms(many)
+        # 材料 is in every document (its idf is next to nothing) and 不存在的词 in none: both left out;
+        # then the rare terms by weight, with their weights
+        assert query == [(f"rare{i:02d}", 0.9 - i / 100) for i in range(QUERY_TERMS)]
 
 
 def test_shown_terms_drop_sub_words_numbers_and_single_characters():

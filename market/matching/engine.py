@@ -1,7 +1,9 @@
 """The matching engine: for a need, the results that could solve it; for a result, the needs it could serve.
 
 1. Candidates: one more-like-this query on the search index with the listing's key terms (title and
-   keywords boosted over the body), restricted to the other kind (the POOL best).
+   keywords boosted over the body), the QUERY_TERMS most distinctive of them (weight x idf, as
+   Lucene's MoreLikeThis), restricted to the other kind (the POOL best). The shared terms of each
+   candidate are read from the terms the index stored with it, not segmented again.
 2. Re-rank with a score in points that a person can follow:
    - text, up to 80: 60 x (the candidate's BM25 score / the score the same query gives the listing's
      own document, i.e. how close to a perfect match) + 20 x (the share of the listing's key-term
@@ -20,6 +22,7 @@ the baseline that bench compares against.
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,7 +34,7 @@ from ..models import LISTING_MODELS, Achievement, Demand, Field, ListingMixin, R
 from ..models.listing import DEMAND_MODES
 from ..money import format_wan
 from ..search import analyzer
-from ..search.backend import MAX_QUERY_TERMS, SearchBackend
+from ..search.backend import MAX_QUERY_TERMS, Hit, SearchBackend
 
 TOP_N = 10
 POOL = 50
@@ -42,6 +45,7 @@ OTHER_KIND = {"demand": "achievement", "achievement": "demand"}
 # key-term boosts by part of the listing (the title and keywords say what it is about)
 PART_BOOSTS = (("title", 2.0), ("keywords", 2.0), ("body", 1.0))
 TERMS_PER_PART = 20
+QUERY_TERMS = 25  # of the listing's key terms, the most distinctive go to the index (Matcher.query_terms)
 # Words that describe any listing rather than a technology ("寻求……相关技术", "希望与高校合作"): they are
 # left out of the matching query and of the shared terms shown as a reason.
 GENERIC_TERMS = frozenset("""
@@ -103,9 +107,12 @@ _term_cache_lock = threading.Lock()
 _TERM_CACHE_MAX = 50_000
 
 
-def _terms_of(listing: ListingMixin) -> frozenset[str]:
-    """Every analyzer term of a listing's title, keywords and body (cached by id and version)."""
+def _terms_of(listing: ListingMixin, hit: Hit | None = None) -> frozenset[str]:
+    """Every analyzer term of a listing's title, keywords and body: the terms the index stored
+    with `hit` when it is of the same version, else segmented here (cached by id and version)."""
     key = (listing.KIND, listing.id, listing.version or 1)
+    if hit is not None and hit.terms is not None and hit.version == (listing.version or 1):
+        return hit.terms
     found = _term_cache.get(key)
     if found is None:
         text = "\n".join(_part_text(listing, part) for part, _ in PART_BOOSTS)
@@ -180,20 +187,21 @@ class Matcher:
         if not terms:
             return []
         other_kind = OTHER_KIND[listing.KIND]
-        hits = self.backend.more_like_this(terms, kind=other_kind, limit=self.pool)
+        query = terms if self.plain else self.query_terms(terms)
+        hits = self.backend.more_like_this(query, kind=other_kind, limit=self.pool)
         if not hits:
             return []
         candidates = self._load(other_kind, [h.id for h in hits])
         weights = dict(terms)
         total_weight = sum(weights.values()) or 1.0
         top_score = max(h.score for h in hits) or 1.0
-        reference = top_score if self.plain else max(self._self_score(listing, terms), top_score)
+        reference = top_score if self.plain else max(self._self_score(listing, query), top_score)
         matches: list[Match] = []
         for hit in hits:
             other = candidates.get(hit.id)
             if other is None or other.status != MATCHABLE or other.org_id == listing.org_id:
                 continue
-            their_terms = _terms_of(other)
+            their_terms = _terms_of(other, hit)
             shared = [t for t, _ in terms if t in their_terms]
             shown = shown_terms(shared)
             demand, achievement = (listing, other) if listing.KIND == "demand" else (other, listing)
@@ -217,6 +225,18 @@ class Matcher:
                                  score=round(score, 2), reasons=reasons, terms=shown, signals=signals))
         matches.sort(key=lambda m: (-m.score, m.other.id))
         return matches[: self.top_n]
+
+    def query_terms(self, terms: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The listing's most distinctive key terms, for the index query (as Lucene's MoreLikeThis
+        picks them): weight x idf, best QUERY_TERMS; terms no document holds are left out. Common
+        terms add little to BM25 and much to the work (their posting lists are the longest)."""
+        n = self.backend.doc_count()
+        if len(terms) <= QUERY_TERMS or not n:
+            return terms
+        dfs = self.backend.doc_frequencies([t for t, _ in terms])
+        ranked = sorted(((t, w) for t, w in terms if dfs.get(t)),
+                        key=lambda tw: -tw[1] * math.log(1 + (n - dfs[tw[0]] + 0.5) / (dfs[tw[0]] + 0.5)))
+        return ranked[:QUERY_TERMS]
 
     def text_points(self, signals: dict) -> float:
         return TEXT_SELF_POINTS * min(signals["self"], 1.0) + TEXT_COVER_POINTS * signals["cover"]

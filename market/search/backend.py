@@ -39,6 +39,10 @@ class Hit:
     id: int
     score: float  # relevance; 0.0 when sorted by date
     version: int
+    # more_like_this only: the document's distinct terms (title, keywords, body) as indexed, when
+    # the index stores them (indexes built before they were stored give None), so that a matcher can
+    # tell which of its terms a hit shares without segmenting the hit's text again
+    terms: frozenset[str] | None = None
 
 
 @dataclass
@@ -80,6 +84,12 @@ class SearchBackend(ABC):
                        exclude: Sequence[str] = (), limit: int = 20) -> list[Hit]:
         """Documents of `kind` matching any of the weighted terms (weights are boosts) on title,
         keywords and body, best first, minus `exclude`d doc_ids."""
+
+    @abstractmethod
+    def doc_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """term -> how many documents (of both kinds) hold the analyzer term in title, keywords or
+        body; 0 for absent ones. As in the engines' own statistics, documents deleted since their
+        segment was last merged may still count: an idf estimate, not an exact count."""
 
     @abstractmethod
     def versions(self) -> dict[str, int]:
@@ -196,14 +206,31 @@ def text_of(doc: dict, name: str) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+def analyzed_text(doc: dict) -> tuple[str, str]:
+    """The "text" field (title tokens x3, keywords x2, body x1, space-joined) and the document's
+    distinct terms (space-joined, first seen first), from one pass of the analyzer."""
+    parts: list[str] = []
+    seen: dict[str, None] = {}
+    for name, repeat in FIELD_REPEATS:
+        tokens = analyzer.tokenize(text_of(doc, name))
+        if tokens:
+            parts.extend([" ".join(tokens)] * repeat)
+            seen.update(dict.fromkeys(tokens))
+    return " ".join(parts), " ".join(seen)
+
+
 def indexed_text(doc: dict) -> str:
     """The "text" field: title tokens x3, keywords x2, body x1, space-joined."""
-    parts = []
-    for name, repeat in FIELD_REPEATS:
-        tokens = " ".join(analyzer.tokenize(text_of(doc, name)))
-        if tokens:
-            parts.extend([tokens] * repeat)
-    return " ".join(parts)
+    return analyzed_text(doc)[0]
+
+
+def stored_terms(value) -> frozenset[str] | None:
+    """Hit.terms from the stored value (str, or UTF-8 bytes); None when the index has none."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return frozenset(value.split())
 
 
 def indexed_org(doc: dict) -> str:
@@ -226,6 +253,12 @@ def mlt_terms(terms: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
             best[term] = max(best.get(term, 0.0), weight)
     ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_QUERY_TERMS]
     return ranked
+
+
+def is_term(value) -> bool:
+    """Whether `value` could be an indexed term (an analyzer token), so worth looking up."""
+    return (isinstance(value, str) and 0 < len(value) <= analyzer.MAX_TOKEN_LEN and " " not in value
+            and value == analyzer.normalize(value))
 
 
 def dedupe_docs(docs: Iterable[dict]) -> list[dict]:

@@ -22,15 +22,17 @@ from market.search.backend import (
     Hit,
     SearchBackend,
     SearchResult,
+    analyzed_text,
     check_facets,
     clean_code,
     code_values,
     dedupe_docs,
     filter_items,
     indexed_org,
-    indexed_text,
+    is_term,
     mlt_terms,
     page_window,
+    stored_terms,
     timestamp,
 )
 from market.search.filelock import writer_lock
@@ -40,11 +42,15 @@ _KEYWORD_FIELDS = ("kind", "field", "field_root", "maturity", "price_band", "reg
 _FACET_SIZE = 10_000
 
 
-def build_schema() -> tantivy.Schema:
+def build_schema(*, with_terms: bool = True) -> tantivy.Schema:
+    """The index layout; with_terms=False is the layout of indexes built before Hit.terms were
+    stored, which are still served (their hits carry no terms) until a reindex."""
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("doc_id", stored=True, tokenizer_name="raw")
     sb.add_integer_field("id", stored=True)
     sb.add_integer_field("version", stored=True, fast=True)
+    if with_terms:
+        sb.add_bytes_field("terms", stored=True)  # the distinct terms of title, keywords and body (Hit.terms)
     for name in QUERY_FIELDS:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
     for name in _KEYWORD_FIELDS:
@@ -54,16 +60,19 @@ def build_schema() -> tantivy.Schema:
     return sb.build()
 
 
-def _tantivy_doc(doc: dict) -> tantivy.Document:
+def _tantivy_doc(doc: dict, store_terms: bool) -> tantivy.Document:
     fields: dict = {
         "doc_id": clean_code(doc["doc_id"]),
         "id": int(doc["id"]),
         "version": int(doc.get("version") or 0),
         "published_ts": timestamp(doc.get("published_at")),
     }
-    for name, text in (("text", indexed_text(doc)), ("org_name", indexed_org(doc))):
-        if text:
-            fields[name] = text
+    text, terms = analyzed_text(doc)
+    for name, value in (("text", text), ("org_name", indexed_org(doc))):
+        if value:
+            fields[name] = value
+    if store_terms:
+        fields["terms"] = terms.encode("utf-8")
     for name in _KEYWORD_FIELDS:
         values = code_values(doc.get(name))
         if values:
@@ -77,6 +86,7 @@ class TantivyBackend(SearchBackend):
     def __init__(self, path: str):
         super().__init__(path)
         self._schema = build_schema()
+        self._store_terms = True
         self._ix: tantivy.Index | None = None
         self._meta_sig = None
         self._guard = threading.Lock()
@@ -88,7 +98,14 @@ class TantivyBackend(SearchBackend):
             with self._guard:
                 if self._ix is None:
                     with writer_lock(self.path):  # creating an index races with other processes
-                        ix = tantivy.Index(self._schema, path=self.path, reuse=True)
+                        try:
+                            ix = tantivy.Index(self._schema, path=self.path, reuse=True)
+                        except ValueError as exc:
+                            if "schema does not match" not in str(exc):
+                                raise
+                            # built before Hit.terms were stored: served as it is until a reindex
+                            ix = tantivy.Index.open(self.path)
+                            self._schema, self._store_terms = ix.schema, False
                     ix.config_reader(reload_policy="manual")
                     self._meta_sig = self._signature()
                     ix.reload()
@@ -132,7 +149,9 @@ class TantivyBackend(SearchBackend):
 
     def index_documents(self, docs: list[dict]) -> None:
         batch = dedupe_docs(docs)
-        prepared = [(clean_code(d["doc_id"]), _tantivy_doc(d)) for d in batch]  # jieba outside the lock
+        self._index()  # knows whether the index stores terms
+        prepared = [(clean_code(d["doc_id"]), _tantivy_doc(d, self._store_terms))
+                    for d in batch]  # jieba outside the lock
         if not prepared:
             return
 
@@ -181,11 +200,12 @@ class TantivyBackend(SearchBackend):
         ])
 
     @staticmethod
-    def _hit(searcher, address, score: float) -> Hit:
+    def _hit(searcher, address, score: float, with_terms: bool = False) -> Hit:
         doc = searcher.doc(address)
         return Hit(doc_id=doc.get_first("doc_id"), kind=doc.get_first("kind"),
                    id=int(doc.get_first("id")), score=float(score),
-                   version=int(doc.get_first("version")))
+                   version=int(doc.get_first("version")),
+                   terms=stored_terms(doc.get_first("terms")) if with_terms else None)
 
     def _facet_counts(self, searcher, q: Query, names: list[str]) -> dict[str, dict[str, int]]:
         if not names:
@@ -245,7 +265,11 @@ class TantivyBackend(SearchBackend):
             clauses.append((Occur.MustNot, Query.term_set_query(self._schema, "doc_id", excluded)))
         searcher = self._searcher()
         result = searcher.search(Query.boolean_query(clauses), limit=limit, count=False)
-        return [self._hit(searcher, address, score) for score, address in result.hits]
+        return [self._hit(searcher, address, score, with_terms=True) for score, address in result.hits]
+
+    def doc_frequencies(self, terms) -> dict[str, int]:
+        searcher = self._searcher()
+        return {t: int(searcher.doc_freq(MLT_FIELD, t)) if is_term(t) else 0 for t in terms}
 
     def versions(self) -> dict[str, int]:
         searcher = self._searcher()

@@ -3,20 +3,25 @@
 Writers: one at a time per folder, across processes, through the folder's flock (never AsyncWriter).
 Readers: one searcher per thread, refreshed when another writer has committed a new generation.
 Text is pre-tokenized by the shared analyzer (backend.indexed_text), exactly as for Tantivy.
-Ranking is Whoosh's BM25F computed directly from the posting lists (see `_score`); filters and
-facets use cached value -> doc-number sets. No query parser ever sees user text.
+Ranking is Whoosh's BM25F computed directly from the posting lists (see `_score`), which are decoded
+once per segment and kept (`_postings`); filters and facets use cached value -> doc-number sets.
+No query parser ever sees user text.
 """
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import weakref
+from array import array
+from collections import OrderedDict
 
 from whoosh import index as whoosh_index
 from whoosh import writing
 from whoosh.analysis import RegexTokenizer
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import TermNotFound
 
 from market.search import analyzer
 from market.search.backend import (
@@ -27,20 +32,31 @@ from market.search.backend import (
     Hit,
     SearchBackend,
     SearchResult,
+    analyzed_text,
     check_facets,
     clean_code,
     code_values,
     dedupe_docs,
     filter_items,
     indexed_org,
-    indexed_text,
+    is_term,
     mlt_terms,
     page_window,
+    stored_terms,
     timestamp,
 )
 from market.search.filelock import writer_lock
 
 _WRITER_MB = 128
+_SCORE_CACHE = 2  # score dicts kept per thread and searcher (each can hold every document)
+_DOC_FREQ_CACHE = 100_000  # terms per thread and searcher
+# Decoded posting lists kept per index, least recently used dropped first, counted in postings (8
+# bytes each: doc number and term frequency) plus _ENTRY_COST for the Python objects of one list:
+# about 30 MB at most. bench/search_perf.py at 10,000 listings: the lists its searches and matches
+# touch stay in it (the whole text field, 1.4M postings in 156,000 lists, would not).
+_POSTINGS_CACHE = 3_000_000
+_ENTRY_COST = 40
+_ABSENT_CACHE = 500_000  # (segment, term) pairs known to be absent, forgotten all at once
 
 
 def _posting_blocks(matcher):
@@ -61,15 +77,27 @@ def _posting_blocks(matcher):
     yield ids, tfs
 
 
-def build_schema() -> Schema:
+def _best(scores: dict[int, float], docnums, k: int) -> list[int]:
+    """The k best of `docnums` by score, ties by doc number: heapq.nlargest with a (score, -n) key,
+    minus a Python call per candidate (the cut-off score is found on the bare floats)."""
+    if len(docnums) > k > 0:
+        cut = heapq.nlargest(k, map(scores.__getitem__, docnums))[-1]
+        docnums = [n for n in docnums if scores[n] >= cut]
+    return sorted(docnums, key=lambda n: (-scores[n], n))[:k]
+
+
+def build_schema(*, with_terms: bool = True) -> Schema:
+    """The index layout; with_terms=False is the layout of indexes built before Hit.terms were
+    stored, which are still served (their hits carry no terms) until a reindex."""
     # Text arrives as analyzer tokens joined by spaces (see backend.indexed_text), the same
     # stream Tantivy indexes, so the Whoosh side only splits on whitespace.
     text = dict(analyzer=RegexTokenizer(r"\S+"), phrase=False, stored=False)
-    return Schema(
+    schema = Schema(
         doc_id=ID(stored=True, unique=True),
         kind=ID(stored=True),
         id=STORED(),
         version=STORED(),
+        terms=STORED(),  # the distinct terms of title, keywords and body (see Hit.terms)
         text=TEXT(**text),
         org_name=TEXT(**text),
         field=ID(),
@@ -80,9 +108,12 @@ def build_schema() -> Schema:
         modes=KEYWORD(commas=True, lowercase=False, scorable=False),
         published_ts=NUMERIC(numtype=int, bits=64, signed=True, sortable=True),
     )
+    if not with_terms:
+        schema.remove("terms")
+    return schema
 
 
-def _whoosh_fields(doc: dict) -> dict:
+def _whoosh_fields(doc: dict, store_terms: bool) -> dict:
     fields = {
         "doc_id": clean_code(doc["doc_id"]),
         "kind": clean_code(doc.get("kind") or ""),
@@ -90,7 +121,9 @@ def _whoosh_fields(doc: dict) -> dict:
         "version": int(doc.get("version") or 0),
         "published_ts": timestamp(doc.get("published_at")),
     }
-    fields["text"] = indexed_text(doc)
+    fields["text"], terms = analyzed_text(doc)
+    if store_terms:  # an index created before the field existed has no room for it
+        fields["terms"] = terms
     fields["org_name"] = indexed_org(doc)
     for name in ("field", "field_root", "maturity", "price_band"):
         values = code_values(doc.get(name))
@@ -113,6 +146,11 @@ class WhooshBackend(SearchBackend):
         self._searchers = weakref.WeakSet()  # to close them all
         self._guard = threading.Lock()
         self._segment_values: dict[tuple, list] = {}
+        self._postings_cache: OrderedDict[tuple, tuple[array, array]] = OrderedDict()
+        self._postings_size = 0
+        self._absent: dict[tuple, set[str]] = {}
+        self._absent_size = 0
+        self._postings_lock = threading.Lock()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -139,6 +177,9 @@ class WhooshBackend(SearchBackend):
             state.searcher = searcher
             state.facet_postings = {}
             state.published = None
+            state.scores = {}
+            state.doc_freqs = {}
+            state.leaves = None
             with self._guard:
                 self._searchers.add(searcher)
         return searcher
@@ -160,7 +201,8 @@ class WhooshBackend(SearchBackend):
     # -- writes --------------------------------------------------------------------------------
 
     def index_documents(self, docs: list[dict]) -> None:
-        rows = [_whoosh_fields(d) for d in dedupe_docs(docs)]
+        store_terms = "terms" in self._index().schema
+        rows = [_whoosh_fields(d, store_terms) for d in dedupe_docs(docs)]
         if not rows:
             return
 
@@ -238,34 +280,126 @@ class WhooshBackend(SearchBackend):
             state.published = values
         return state.published
 
+    @staticmethod
+    def _segment_key(reader):
+        segment = reader.segment() if hasattr(reader, "segment") else None
+        return segment.segment_id() if segment is not None else None
+
+    @staticmethod
+    def _deleted(reader) -> frozenset[int]:
+        """The segment's deleted doc numbers as of this searcher's generation."""
+        if not reader.has_deletions():
+            return frozenset()
+        segment = reader.segment() if hasattr(reader, "segment") else None
+        if segment is not None and hasattr(segment, "deleted_docs"):
+            return frozenset(segment.deleted_docs())
+        return frozenset(n for n in range(reader.doc_count_all()) if reader.is_deleted(n))
+
+    def _postings(self, reader, segment_key, name: str, term: str) -> tuple[array, array] | None:
+        """(doc numbers, term frequencies) of one term in one segment, deleted documents included;
+        None when the segment lacks the term. A segment never changes once written, so the decoded
+        lists are kept (by segment id) across searchers: looking a term up and decoding its blocks
+        costs more than scoring its postings."""
+        if segment_key is None:  # not a Whoosh 2.7 segment: nothing to key a cache on
+            return self._read_postings(reader, name, term)
+        key = (segment_key, name, term)
+        absent_key = (segment_key, name)
+        with self._postings_lock:
+            found = self._postings_cache.get(key)
+            if found is not None:
+                self._postings_cache.move_to_end(key)
+                return found
+            if term in self._absent.get(absent_key, ()):
+                return None
+        found = self._read_postings(reader, name, term)
+        with self._postings_lock:
+            if found is None:
+                if self._absent_size >= _ABSENT_CACHE:
+                    self._absent.clear()
+                    self._absent_size = 0
+                self._absent.setdefault(absent_key, set()).add(term)
+                self._absent_size += 1
+            elif key not in self._postings_cache:
+                self._postings_cache[key] = found
+                self._postings_size += len(found[0]) + _ENTRY_COST
+                while self._postings_size > _POSTINGS_CACHE and self._postings_cache:
+                    _, old = self._postings_cache.popitem(last=False)
+                    self._postings_size -= len(old[0]) + _ENTRY_COST
+        return found
+
+    @staticmethod
+    def _read_postings(reader, name: str, term: str) -> tuple[array, array] | None:
+        try:
+            matcher = reader.postings(name, term)
+        except TermNotFound:
+            return None
+        if isinstance(matcher, FilterMatcher):  # deletions are the caller's business
+            matcher = matcher.child
+        ids, tfs = array("I"), array("f")
+        for block_ids, block_tfs in _posting_blocks(matcher):
+            ids.extend(block_ids)
+            tfs.extend(block_tfs)
+        return ids, tfs
+
+    def _leaves(self, searcher) -> list[tuple]:
+        """(reader, doc number offset, segment id, deleted doc numbers) of each segment."""
+        state = self._local
+        if state.leaves is None:
+            leaves = []
+            for sub, offset in searcher.leaf_searchers():
+                reader = sub.reader()
+                segment = self._segment_key(reader)
+                leaves.append((reader, offset, segment, self._deleted(reader)))
+            state.leaves = leaves
+        return state.leaves
+
+    def _term_postings(self, searcher, name: str, term: str) -> tuple[int, list[tuple]]:
+        """(document frequency, [(segment leaf, postings)]) of one term over every segment; the
+        frequency counts deleted documents, as Whoosh's own does."""
+        df, found = 0, []
+        for leaf in self._leaves(searcher):
+            postings = self._postings(leaf[0], leaf[2], name, term)
+            if postings is not None:
+                df += len(postings[0])
+                found.append((leaf, postings))
+        return df, found
+
     def _score(self, searcher, weighted: list[tuple[str, str, float]]) -> dict[int, float]:
         """BM25F scores (Whoosh's formula and parameters) of every live document matching any of
-        the (field, term, boost) triples: one pass over each posting list, block by block.
-        Whoosh's own matcher tree costs several Python calls per posting; this is ~10x faster,
-        and it yields the whole matching set, which totals and facets need anyway."""
+        the (field, term, boost) triples: one pass over each posting list (decoded once, see
+        `_postings`). Whoosh's own matcher tree costs several Python calls per posting; this is
+        ~10x faster, and it yields the whole matching set, which totals and facets need anyway.
+        The last few results are kept for this searcher: the matcher asks the same terms twice
+        (the candidates, then the listing's own score). Callers must not modify the dict."""
+        key = tuple(weighted)
+        cache = self._local.scores
+        if key in cache:
+            return cache[key]
         weighting = searcher.weighting
         k1, b = getattr(weighting, "K1", 1.2), getattr(weighting, "B", 0.75)
+        c2 = k1 * (1 - b)
+        doc_count = searcher.doc_count_all()
+        avgs: dict[str, float] = {}  # avg_field_length sums every segment: once per field
         scores: dict[int, float] = {}
         get = scores.get
-        for sub, offset in searcher.leaf_searchers():
-            reader = sub.reader()
-            for name, term, boost in weighted:
-                if (name, term) not in reader:
-                    continue
-                idf = searcher.idf(name, term)
-                avg = searcher.avg_field_length(name) or 1.0
-                c1, c2, c3 = idf * (k1 + 1) * boost, k1 * (1 - b), k1 * b / avg
+        for name, term, boost in weighted:
+            df, found = self._term_postings(searcher, name, term)
+            if not df:
+                continue
+            if name not in avgs:
+                avgs[name] = searcher.avg_field_length(name) or 1.0
+            idf = math.log(doc_count / (df + 1)) + 1  # Whoosh's WeightingModel.idf
+            c1, c3 = idf * (k1 + 1) * boost, k1 * b / avgs[name]
+            for (reader, offset, _, deleted), (ids, tfs) in found:
                 lengths = self._lengths(reader, name)
-                matcher = reader.postings(name, term)
-                deleted = frozenset()
-                if isinstance(matcher, FilterMatcher):  # the segment has deletions
-                    deleted, matcher = matcher._ids, matcher.child
-                for ids, tfs in _posting_blocks(matcher):
-                    for doc, tf in zip(ids, tfs):
-                        if deleted and doc in deleted:
-                            continue
-                        gdoc = doc + offset
-                        scores[gdoc] = get(gdoc, 0.0) + c1 * tf / (tf + c2 + c3 * lengths[doc])
+                for doc, tf in zip(ids, tfs):
+                    if deleted and doc in deleted:
+                        continue
+                    gdoc = doc + offset
+                    scores[gdoc] = get(gdoc, 0.0) + c1 * tf / (tf + c2 + c3 * lengths[doc])
+        if len(cache) >= _SCORE_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[key] = scores
         return scores
 
     def _newest(self, searcher, docnums, k: int) -> list[int]:
@@ -296,10 +430,11 @@ class WhooshBackend(SearchBackend):
         return out
 
     @staticmethod
-    def _hit(searcher, docnum: int, score: float) -> Hit:
+    def _hit(searcher, docnum: int, score: float, with_terms: bool = False) -> Hit:
         stored = searcher.stored_fields(docnum)
         return Hit(doc_id=stored["doc_id"], kind=stored["kind"], id=int(stored["id"]),
-                   score=float(score), version=int(stored["version"]))
+                   score=float(score), version=int(stored["version"]),
+                   terms=stored_terms(stored.get("terms")) if with_terms else None)
 
     def search(self, text, *, kinds=None, filters=None, facets=(), sort="relevance", page=1,
                per_page=20) -> SearchResult:
@@ -328,7 +463,7 @@ class WhooshBackend(SearchBackend):
             if sort == "date" or not terms:
                 hits = [self._hit(searcher, n, 0.0) for n in self._newest(searcher, matched, limit)[offset:]]
             else:
-                top = heapq.nlargest(limit, matched, key=lambda n: (scores[n], -n))
+                top = _best(scores, matched, limit)
                 hits = [self._hit(searcher, n, scores[n]) for n in top[offset:]]
         return SearchResult(hits=hits, total=total,
                             facets=self._facet_counts(searcher, facet_names, matched))
@@ -346,8 +481,20 @@ class WhooshBackend(SearchBackend):
             doc_id = clean_code(doc_id)
             if doc_id:
                 candidates.difference_update(searcher.document_numbers(doc_id=doc_id))
-        top = heapq.nlargest(limit, candidates, key=lambda n: (scores[n], -n))
-        return [self._hit(searcher, n, scores[n]) for n in top]
+        top = _best(scores, candidates, limit)
+        return [self._hit(searcher, n, scores[n], with_terms=True) for n in top]
+
+    def doc_frequencies(self, terms) -> dict[str, int]:
+        searcher = self._searcher()
+        cache = self._local.doc_freqs
+        if len(cache) > _DOC_FREQ_CACHE:
+            cache.clear()
+        out = {}
+        for term in terms:
+            if term not in cache:
+                cache[term] = self._term_postings(searcher, MLT_FIELD, term)[0] if is_term(term) else 0
+            out[term] = cache[term]
+        return out
 
     def versions(self) -> dict[str, int]:
         return {f["doc_id"]: int(f["version"]) for f in self._searcher().all_stored_fields()}
@@ -364,6 +511,11 @@ class WhooshBackend(SearchBackend):
             except Exception:  # already closed by a refresh
                 pass
         self._local = threading.local()
+        with self._postings_lock:
+            self._postings_cache.clear()
+            self._postings_size = 0
+            self._absent.clear()
+            self._absent_size = 0
         if self._ix is not None:
             self._ix.close()
             self._ix = None

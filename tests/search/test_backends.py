@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from market.search.analyzer import key_terms
+from market.search.analyzer import key_terms, tokenize
 from market.search.backend import Hit, SearchResult, get_backend
 
 ENGINES = ["whoosh", "tantivy"]
@@ -271,6 +271,69 @@ def test_more_like_this_weights_are_boosts(loaded):
     assert ids(heavy_graphene)[0] == "demand:1"
 
 
+def test_more_like_this_hits_carry_the_terms_of_the_document(loaded):
+    [hit] = loaded.more_like_this(key_terms("石墨烯 薄膜"), kind="achievement")
+    doc = CORPUS[3]
+    assert hit.doc_id == doc["doc_id"]
+    expected = set(tokenize(doc["title"])) | set(tokenize(" ".join(doc["keywords"]))) | set(tokenize(doc["body"]))
+    assert hit.terms == frozenset(expected)
+    assert {"石墨烯", "机器视觉", "缺陷"} <= hit.terms
+    assert not set(tokenize(doc["org_name"])) - expected & hit.terms  # the organization is not text
+    assert all(h.terms is None for h in loaded.search("石墨烯").hits)  # search hits do not pay for them
+
+
+def test_doc_frequencies(loaded):
+    # 石墨烯: title and keywords of 1, bodies of 2 and 4; MEMS only in 3; 某大学 is an organization
+    assert loaded.doc_frequencies(["石墨烯", "mems", "没有的词", "某大学", "", "石墨 烯", "\ud800"]) == {
+        "石墨烯": 3, "mems": 1, "没有的词": 0, "某大学": 0, "": 0, "石墨 烯": 0, "\ud800": 0}
+
+
+def test_cached_reads_follow_every_commit(engine, tmp_path):
+    """What a reader keeps between queries (scores, decoded posting lists) never outlives a commit,
+    its own or another instance's: deleted and replaced documents are gone at once."""
+    path = str(tmp_path / "index")
+    reader, writer = get_backend(engine, path), get_backend(engine, path)
+    writer.index_documents(CORPUS)
+    terms = key_terms("石墨烯 复合材料")
+    for _ in range(2):  # the second time from the caches
+        assert set(ids(reader.search("石墨烯"))) == {"demand:1", "achievement:4", "demand:2"}
+        assert ids(reader.more_like_this(terms, kind="demand")) == ["demand:1", "demand:2"]
+    writer.delete_documents(["demand:1"])
+    assert set(ids(reader.search("石墨烯"))) == {"achievement:4", "demand:2"}
+    assert ids(reader.more_like_this(terms, kind="demand")) == ["demand:2"]
+    writer.index_documents([make_doc(1, version=2, title="石墨烯涂层", body="", keywords=[])])
+    hits = {h.doc_id: h for h in reader.more_like_this(terms, kind="demand")}
+    assert set(hits) == {"demand:1", "demand:2"}
+    assert (hits["demand:1"].version, hits["demand:1"].terms) == (2, frozenset({"石墨", "石墨烯", "涂层"}))
+    reader.index_documents([make_doc(2, version=2, title="钠离子电池", body="", keywords=[])])
+    assert ids(reader.more_like_this(terms, kind="demand")) == ["demand:1"]
+    reader.close()
+    writer.close()
+
+
+def test_an_index_built_before_terms_were_stored_is_still_served(engine, tmp_path):
+    path = tmp_path / "old"
+    path.mkdir()
+    if engine == "whoosh":
+        from whoosh import index as whoosh_index
+
+        from market.search.whoosh_backend import build_schema
+
+        whoosh_index.create_in(str(path), build_schema(with_terms=False))
+    else:
+        import tantivy
+
+        from market.search.tantivy_backend import build_schema
+
+        tantivy.Index(build_schema(with_terms=False), path=str(path))
+    with get_backend(engine, str(path)) as b:
+        b.index_documents(CORPUS)
+        [hit] = b.more_like_this(key_terms("石墨烯 薄膜"), kind="achievement")
+        assert (hit.doc_id, hit.terms) == ("achievement:4", None)
+        assert b.doc_frequencies(["石墨烯"]) == {"石墨烯": 3}
+        assert set(ids(b.search("石墨烯"))) == {"demand:1", "achievement:4", "demand:2"}
+
+
 def test_engines_agree(tmp_path):
     results = {}
     for engine in ENGINES:
@@ -333,3 +396,4 @@ def test_any_text_never_raises(shared_index, text, page, sort):
                                  filters={"region_ids": text[:5] or None})
     assert result.total >= len(result.hits)
     shared_index.more_like_this([(text, 1.0)] + key_terms(text), kind="demand", exclude=[text])
+    assert set(shared_index.doc_frequencies([text, *tokenize(text)])) == {text, *tokenize(text)}
