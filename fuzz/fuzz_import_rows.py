@@ -1,7 +1,7 @@
 """atheris: the spreadsheet-row readers and checkers of every import.
 
-- market.admin.importing.read_rows (CSV / JSON Lines text, used for regions and by market.imports),
-  market.imports.read_rows (adds .xlsx), market.contracts.importer.read_rows: rows, or ImportFileError.
+- market.imports.read_rows with each kind's layout (listings: any columns; regions: .csv/.jsonl with required
+  columns; contracts: the template's headers, UTF-8 only, a row limit): (line, row) pairs, or ImportFileError.
 - market.contracts.importer._check_row: (clean row, []) or (None, [Chinese reasons]); never raises.
 - market.listings.importing._check: a checked row or _Problem with a Chinese reason; never anything else.
 """
@@ -16,7 +16,7 @@ import _common
 
 with atheris.instrument_imports(include=["market"]):
     from market import imports
-    from market.admin import importing as admin_importing
+    from market.admin.services import REGION_LAYOUT
     from market.contracts import importer
     from market.errors import DomainError
     from market.listings import importing as listings_importing
@@ -67,36 +67,25 @@ def check_file_readers(fdp) -> None:
     if fdp.ConsumeBool():
         payload = GOOD_CSV.encode() + payload
     suffix = fdp.PickValueInList([".csv", ".jsonl", ".xlsx", ".txt"])
-    if choice == 0:
-        path = TMP / f"rows{os.getpid()}{suffix}"
-        path.write_bytes(payload)
-        try:
-            rows = list(imports.read_rows(path))
-        except admin_importing.ImportFileError as exc:
-            _common.check_reason(exc)
-            return
-        for line, r in rows:
-            assert isinstance(line, int) and line >= 1 and isinstance(r, dict), (line, r)
-            assert "_error" not in r or _common.is_chinese(r["_error"])
-    elif choice == 1:
-        path = TMP / f"regions{os.getpid()}{suffix}"
-        path.write_bytes(payload)
-        try:
-            rows = admin_importing.read_rows(path, required=("code", "name"))
-        except admin_importing.ImportFileError as exc:
-            _common.check_reason(exc)
-            return
-        assert rows and all(isinstance(r, dict) and isinstance(r["_line"], int) for r in rows)
-    else:
-        try:
-            rows = importer.read_rows(payload, "contracts" + suffix)
-        except importer.ImportFileError as exc:
-            _common.check_reason(exc)
-            return
-        for line, r in rows:
-            assert isinstance(line, int) and (isinstance(r, dict) or _common.is_chinese(r)), (line, r)
-            if isinstance(r, dict):
-                check_contract_row(r)
+    layout = (imports.ANY, REGION_LAYOUT, importer.LAYOUT)[choice]
+    try:
+        if choice == 0:  # from a file, as the command line reads
+            path = TMP / f"rows{os.getpid()}{suffix}"
+            path.write_bytes(payload)
+            rows = imports.read_rows(path, layout=layout)
+        else:  # from bytes, as an upload
+            rows = imports.read_rows(payload, name="rows" + suffix, layout=layout)
+    except imports.ImportFileError as exc:
+        _common.check_reason(exc)
+        return
+    assert rows
+    for line, r in rows:
+        assert isinstance(line, int) and line >= 1 and isinstance(r, dict), (line, r)
+        assert all(isinstance(k, str) and not isinstance(v, float) for k, v in r.items()), r
+        if "_error" in r:
+            assert set(r) == {"_error"} and _common.is_chinese(r["_error"]), r
+        elif choice == 2:
+            check_contract_row(r)
 
 
 def check_contract_row(raw: dict) -> None:

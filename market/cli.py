@@ -9,7 +9,49 @@ from .extensions import db
 
 
 #: `flask --app app import <what> FILE`: every importer adds its subcommand to this group.
-import_group = click.Group("import", help="Import reference data and records from CSV or JSONL files.")
+import_group = click.Group("import", help="Import reference data and records from CSV, JSONL or Excel files.")
+
+#: exit status of `import ... --skip-bad` that stored the good rows and skipped bad ones (0: none skipped)
+EXIT_SKIPPED = 3
+
+skip_bad_option = click.option(
+    "--skip-bad", is_flag=True,
+    help=f"Store the good rows and report the bad ones. Exits 0 only when no row was skipped, "
+         f"{EXIT_SKIPPED} when good rows were stored and bad ones skipped.",
+)
+
+
+def read_import_file(path: str, layout) -> list[tuple[int, dict]]:
+    """The rows of an import file (market.imports.read_rows); a file that cannot be read ends the command."""
+    from .imports import ImportFileError, read_rows
+
+    try:
+        return read_rows(path, layout=layout)
+    except ImportFileError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def finish_import(report, *, what: str, summary: list[str]) -> None:
+    """Print every bad row; commit and print `summary` when rows were stored, else roll back and fail.
+
+    Exit status: 0 when every row was stored, EXIT_SKIPPED when --skip-bad left bad rows out, 1 when
+    nothing was stored. The last summary line is followed by the count of skipped rows.
+    """
+    for bad in report.bad:
+        click.echo(f"第{bad.line}行" + (f"（{bad.ref}）" if bad.ref else "") + f"：{bad.reason}", err=True)
+    if not report.stored:
+        db.session.rollback()
+        raise click.ClickException(f"共 {len(report.bad)} 行有误，未导入任何{what}（可用 --skip-bad 只导入正确的行）。")
+    if report.bad and report.total <= len(report.bad):
+        db.session.rollback()
+        raise click.ClickException(f"共 {len(report.bad)} 行有误，没有正确的行，未导入任何{what}。")
+    db.session.commit()
+    *lines, last = summary
+    for line in lines:
+        click.echo(line)
+    click.echo(last + (f"，跳过有误的 {len(report.bad)} 行。" if report.bad else "。"))
+    if report.skipped:
+        click.get_current_context().exit(EXIT_SKIPPED)
 
 
 def register_cli(app: Flask) -> None:
@@ -95,23 +137,13 @@ def init_reference() -> None:
 
 @import_group.command("regions")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--skip-bad", is_flag=True, help="Store the good rows and report the bad ones.")
+@skip_bad_option
 @with_appcontext
 def import_regions(path: str, skip_bad: bool) -> None:
     """Import 行政区划 from a .csv or .jsonl file (columns: code, name, parent_code, level)."""
-    from .admin.importing import ImportFileError, read_rows
-    from .admin.services import regions_import
+    from .admin.services import REGION_LAYOUT, regions_import
 
-    try:
-        rows = read_rows(path, required=("code", "name", "level"))
-    except ImportFileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    report = regions_import(rows, skip_bad=skip_bad)
-    for problem in report.problems:
-        click.echo(f"第{problem.line}行" + (f"（{problem.code}）" if problem.code else "") + f"：{problem.reason}", err=True)
-    if not report.stored:
-        db.session.rollback()
-        raise click.ClickException(f"共 {len(report.problems)} 行有误，未导入任何数据（可用 --skip-bad 跳过有误的行）。")
-    db.session.commit()
-    click.echo(f"导入完成：新增 {report.created} 个，更新 {report.updated} 个，未变 {report.unchanged} 个"
-               + (f"，跳过有误的 {len(report.problems)} 行。" if report.problems else "。"))
+    rows = read_import_file(path, REGION_LAYOUT)
+    report = regions_import([{**row, "_line": line} for line, row in rows], skip_bad=skip_bad)
+    finish_import(report, what="数据", summary=[
+        f"导入完成：新增 {report.created} 个，更新 {report.updated} 个，未变 {report.unchanged} 个"])

@@ -1,8 +1,10 @@
-"""Small helpers shared by the foundation tests: CSRF-cached posting, raw bodies, page messages, DB snapshots."""
+"""Small helpers shared by the tests: CSRF-cached posting, raw bodies, page messages, DB snapshots, valid listing
+forms, a published need and result, who may open a record."""
 from __future__ import annotations
 
 import html
 import re
+from datetime import date, timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
 
@@ -94,8 +96,8 @@ def is_login_redirect(resp) -> bool:
     return resp.status_code == 302 and urlsplit(resp.headers.get("Location", "")).path == "/login"
 
 
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def snapshot() -> dict[str, list]:
@@ -151,3 +153,62 @@ def client_for(app, user):
         sess["_fresh"] = True
         sess.permanent = True
     return client
+
+
+def published_pair(world) -> SimpleNamespace:
+    """A published need of 怀远甲企业 and a published result of 蚌埠测试大学, both in 金属材料; not committed."""
+    u, f = world.users, world.fields
+    return SimpleNamespace(
+        demand=factories.demand(owner=u.enterprise, field=f["materials"], status="published"),
+        achievement=factories.achievement(owner=u.institution, field=f["materials"], status="published"),
+    )
+
+
+def demand_form(world, **over) -> dict:
+    """A valid 技术需求 form, every field filled; `over` replaces fields."""
+    return {
+        "title": "寻求光伏玻璃减反射镀膜技术",
+        "field_id": str(world.fields["materials"].id),
+        "description": "我公司光伏玻璃透光率偏低，现有减反射膜耐候性差，两年后衰减明显。",
+        "indicators": "透光率≥94%",
+        "budget": "12.5",
+        "modes": ["development", "service"],
+        "keywords": "光伏玻璃、减反射",
+        "contact_name": "李四",
+        "contact_phone": "0552-1234567",
+        "contact_email": "li@example.cn",
+        "deadline": (date.today() + timedelta(days=60)).isoformat(),
+        **over,
+    }
+
+
+def achievement_form(world, **over) -> dict:
+    """A valid 科技成果 form, every field filled; `over` replaces fields."""
+    return {
+        "title": "低方阻透明导电膜制备技术",
+        "field_id": str(world.fields["materials"].id),
+        "summary": "采用磁控溅射工艺制备低方阻透明导电膜，方阻低于6Ω/□，透光率大于90%。",
+        "maturity": "6",
+        "ip_type": "invention",
+        "ip_numbers": "ZL202110123456.7",
+        "ip_status": "granted",
+        "price": "80",
+        "modes": ["transfer", "license"],
+        "team_lead": "王教授",
+        "team_members": "赵一、钱二",
+        "keywords": "导电膜",
+        "contact_name": "王五",
+        "contact_phone": "0551-1234567",
+        **over,
+    }
+
+
+#: who opens a deal or contract between 怀远甲企业 and 蚌埠测试大学: the parties, the broker, the officials over
+#: them, the admin; and who gets a 404: the other county's enterprise and official, an unverified organisation
+INSIDERS = ("enterprise", "institution", "broker", "official", "city_official", "admin")
+OUTSIDERS = ("enterprise_b", "official_b", "unverified")
+
+
+def statuses(login_as, url: str, names) -> dict[str, int]:
+    """The status code of GET url for each signed-in role name."""
+    return {name: login_as(name).get(url).status_code for name in names}

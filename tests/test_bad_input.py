@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from market.extensions import db
 from market.models import Demand, ListingEvent, Organization, User, UserSession
 from tests import factories
-from tests.helpers import CJK, Poster, assert_refused, client_for, diff, messages, raw_post, snapshot
+from tests.helpers import CJK, Poster, achievement_form, assert_refused, client_for, demand_form, diff, messages, raw_post, snapshot
 
 
 @pytest.fixture
@@ -81,22 +81,6 @@ def _run(p: Poster, url: str, valid: dict, cases: list, codes=range(400, 500)) -
 # ---------------------------------------------------------------- listings
 
 
-def demand_valid(world) -> dict:
-    return {
-        "title": "寻求光伏玻璃减反射镀膜技术",
-        "field_id": str(world.fields["materials"].id),
-        "description": "我公司光伏玻璃透光率偏低，现有减反射膜耐候性差，两年后衰减明显。",
-        "indicators": "透光率≥94%",
-        "budget": "12.5",
-        "modes": ["development", "service"],
-        "keywords": "光伏玻璃、减反射",
-        "contact_name": "李四",
-        "contact_phone": "0552-1234567",
-        "contact_email": "li@example.cn",
-        "deadline": (date.today() + timedelta(days=60)).isoformat(),
-    }
-
-
 def demand_cases(world) -> list:
     cases = _text_cases(
         {"title": "请填写标题", "description": "请描述拟解决的技术难题", "contact_name": "请填写联系人",
@@ -128,7 +112,7 @@ def demand_cases(world) -> list:
 
 
 def test_demand_create_refusals(world, login_as):
-    _run(Poster(login_as("enterprise")), "/demands/new", demand_valid(world), demand_cases(world))
+    _run(Poster(login_as("enterprise")), "/demands/new", demand_form(world), demand_cases(world))
     assert db.session.scalar(select(Demand.id)) is None
 
 
@@ -140,28 +124,9 @@ def _for_edit(cases: list) -> list:
 def test_demand_edit_refusals(world, login_as):
     d = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published")
     db.session.commit()
-    _run(Poster(login_as("enterprise")), f"/demands/{d.id}/edit", demand_valid(world), _for_edit(demand_cases(world)))
+    _run(Poster(login_as("enterprise")), f"/demands/{d.id}/edit", demand_form(world), _for_edit(demand_cases(world)))
     db.session.expire_all()
     assert db.session.get(Demand, d.id).status == "published"
-
-
-def achievement_valid(world) -> dict:
-    return {
-        "title": "低方阻透明导电膜制备技术",
-        "field_id": str(world.fields["materials"].id),
-        "summary": "采用磁控溅射工艺制备低方阻透明导电膜，方阻低于6Ω/□，透光率大于90%。",
-        "maturity": "6",
-        "ip_type": "invention",
-        "ip_numbers": "ZL202110123456.7",
-        "ip_status": "granted",
-        "price": "80",
-        "modes": ["transfer", "license"],
-        "team_lead": "王教授",
-        "team_members": "赵一、钱二",
-        "keywords": "导电膜",
-        "contact_name": "王五",
-        "contact_phone": "0551-1234567",
-    }
 
 
 def achievement_cases(world) -> list:
@@ -187,23 +152,23 @@ def achievement_cases(world) -> list:
 
 
 def test_achievement_create_refusals(world, login_as):
-    _run(Poster(login_as("institution")), "/achievements/new", achievement_valid(world), achievement_cases(world))
+    _run(Poster(login_as("institution")), "/achievements/new", achievement_form(world), achievement_cases(world))
 
 
 def test_achievement_edit_refusals(world, login_as):
     a = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="draft")
     db.session.commit()
-    _run(Poster(login_as("institution")), f"/achievements/{a.id}/edit", achievement_valid(world),
+    _run(Poster(login_as("institution")), f"/achievements/{a.id}/edit", achievement_form(world),
          _for_edit(achievement_cases(world)))
 
 
 def test_valid_forms_are_accepted(world, login_as):
     """The baselines used above really are valid (otherwise every refusal above proves nothing)."""
     p = Poster(login_as("enterprise"))
-    assert p.raw("/demands/new", demand_valid(world)).status_code == 302
-    assert p.raw("/demands/new", demand_valid(world), multipart=True).status_code == 302
+    assert p.raw("/demands/new", demand_form(world)).status_code == 302
+    assert p.raw("/demands/new", demand_form(world), multipart=True).status_code == 302
     p = Poster(login_as("institution"))
-    assert p.raw("/achievements/new", achievement_valid(world)).status_code == 302
+    assert p.raw("/achievements/new", achievement_form(world)).status_code == 302
 
 
 # ---------------------------------------------------------------- accounts
@@ -337,7 +302,7 @@ def test_extra_fields_are_ignored_on_achievement_edit_and_review(world, login_as
     db.session.commit()
     extra = {"org_id": world.orgs.ent_b.id, "owner_id": world.users.enterprise_b.id, "region_id": world.regions["county_b"].id,
              "status": "published", "version": "99"}
-    assert Poster(login_as("institution")).raw(f"/achievements/{a.id}/edit", {**achievement_valid(world), **extra}).status_code == 302
+    assert Poster(login_as("institution")).raw(f"/achievements/{a.id}/edit", {**achievement_form(world), **extra}).status_code == 302
     db.session.expire_all()
     a = db.session.get(type(a), a.id)
     assert (a.org_id, a.owner_id, a.region_id, a.status) == (world.orgs.uni.id, world.users.institution.id,
@@ -402,7 +367,7 @@ def _check_generated(resp, label):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_generated_text_in_every_demand_field(world, app, data):
-    valid = demand_valid(world)
+    valid = demand_form(world)
     valid["modes"] = "development"
     body = data.draw(_spoil(valid))
     multipart = data.draw(st.booleans())

@@ -111,7 +111,7 @@ def test_skip_bad_stores_exactly_the_good_rows(runner, world, tmp_path):
             row(9, amount="１２３４"), row(10)]
     path = write(tmp_path, "contracts.jsonl", jsonl(rows))
     result = runner.invoke(args=["import", "contracts", path, "--skip-bad"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # good rows stored, bad ones skipped
     assert numbers() == {row(1)["registration_no"], row(3)["registration_no"], row(10)["registration_no"]}
     for line in (2, 4, 5, 6, 7, 8, 9):
         assert f"第{line}行" in result.output
@@ -124,7 +124,7 @@ def test_duplicate_registration_numbers_are_bad_rows(runner, world, tmp_path):
     db.session.commit()
     path = write(tmp_path, "contracts.jsonl", jsonl([row(1), row(2), row(2, buyer="五河乙企业有限公司")]))
     result = runner.invoke(args=["import", "contracts", path, "--skip-bad"])
-    assert result.exit_code == 0
+    assert result.exit_code == 3
     assert "第1行（2025340300000001）：登记编号已存在" in result.output
     assert "第3行（2025340300000002）：登记编号与第2行重复" in result.output
     assert numbers() == {row(1)["registration_no"], row(2)["registration_no"]}
@@ -144,7 +144,7 @@ def test_jsonl_numbers_and_broken_lines(runner, world, tmp_path):
     ])
     path = write(tmp_path, "c.jsonl", text)
     result = runner.invoke(args=["import", "contracts", path, "--skip-bad"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     contract = db.session.scalar(select(Contract))
     assert (contract.registration_no, contract.amount, contract.tech_amount) == ("2025-N-1", Decimal("1234567.89"), Decimal("0.10"))
     assert "第3行：不是有效的JSON" in result.output
@@ -167,7 +167,7 @@ def test_csv_with_or_without_bom(runner, world, tmp_path, bom):
     assert "第3行（2025-C-2）：技术交易额不能超过合同成交额" in result.output
     assert count(Contract) == 0
     result = runner.invoke(args=["import", "contracts", path, "--skip-bad"])
-    assert result.exit_code == 0
+    assert result.exit_code == 3
     contract = db.session.scalar(select(Contract))
     assert (contract.registration_no, contract.contract_type, contract.subtype, contract.amount) == (
         "2025-C-1", "license", "patent_license", Decimal("1000.50"))
@@ -210,7 +210,7 @@ def test_xlsx_cells_of_every_kind(runner, world, tmp_path):
         ["2025-X-3", "技术服务", None, "怀远甲企业有限公司", "蚌埠测试大学", "340321", "340300", 1.005, 1, "2025-05-07", None],
     ])
     result = runner.invoke(args=["import", "contracts", write(tmp_path, "c.xlsx", payload), "--skip-bad"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     stored = {c.registration_no: (c.amount, c.tech_amount, c.signed_on) for c in db.session.scalars(select(Contract))}
     assert stored == {
         "2025-X-1": (Decimal("250000.50"), Decimal("2000.00"), date(2025, 5, 6)),

@@ -6,7 +6,6 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +18,7 @@ from market.models import Contract, ContractAudit, Deal, DealEvent, FormSubmissi
 from market.money import parse_yuan
 from tests import factories
 from tests.conftest import login, post
+from tests.helpers import INSIDERS, OUTSIDERS, count, published_pair, statuses
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -28,19 +28,14 @@ def _no_engine_refresh(app):
     app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
 
 
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 @pytest.fixture
 def market(world):
-    u, f = world.users, world.fields
-    demand = factories.demand(owner=u.enterprise, field=f["materials"], status="published")
-    achievement = factories.achievement(owner=u.institution, field=f["materials"], status="published")
-    deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=demand, achievement=achievement,
-                          broker=u.broker, stage="negotiating")
+    """A published need and result, and their deal in negotiation with the broker."""
+    market = published_pair(world)
+    market.deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=market.demand,
+                                 achievement=market.achievement, broker=world.users.broker, stage="negotiating")
     db.session.commit()
-    return SimpleNamespace(demand=demand, achievement=achievement, deal=deal)
+    return market
 
 
 def terms(world, **over) -> dict:
@@ -262,11 +257,9 @@ def test_amounts_round_trip_and_sum_exactly(world, values):
 def test_contract_access_by_role(app, world, login_as):
     contract = a_contract(world)
     url = f"/contracts/{contract.id}"
-    for name in ("enterprise", "institution", "broker", "official", "city_official", "admin"):
-        assert login_as(name).get(url).status_code == 200, name
-    for name in ("enterprise_b", "official_b", "unverified"):
-        assert login_as(name).get(url).status_code == 404, name
-        assert login_as(name).get(url + "/edit").status_code == 404, name
+    assert statuses(login_as, url, INSIDERS) == dict.fromkeys(INSIDERS, 200)
+    assert statuses(login_as, url, OUTSIDERS) == dict.fromkeys(OUTSIDERS, 404)
+    assert statuses(login_as, url + "/edit", OUTSIDERS) == dict.fromkeys(OUTSIDERS, 404)
     stranger = factories.user(role="broker", org=world.orgs.agency, region=world.regions["county_a"])
     db.session.commit()
     c = app.test_client()

@@ -5,10 +5,9 @@ import re
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from market.deals import queries, services
 from market.errors import Conflict, DomainError
@@ -17,6 +16,7 @@ from market.models import Deal, DealEvent, FormSubmission, Interest, InterestEve
 from market.models.deal import DEAL_STAGES, DEAL_TRANSITIONS
 from tests import factories
 from tests.conftest import login, post
+from tests.helpers import INSIDERS, OUTSIDERS, count, published_pair, statuses
 
 TOKEN = "t" * 32
 
@@ -27,17 +27,11 @@ def _no_engine_refresh(app):
     app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
 
 
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 @pytest.fixture
 def market(world):
-    u, f = world.users, world.fields
-    demand = factories.demand(owner=u.enterprise, field=f["materials"], status="published")
-    achievement = factories.achievement(owner=u.institution, field=f["materials"], status="published")
+    market = published_pair(world)
     db.session.commit()
-    return SimpleNamespace(demand=demand, achievement=achievement)
+    return market
 
 
 def open_deal(world, market, *, stage="contacted", broker=True):
@@ -304,10 +298,8 @@ def test_concurrent_stage_moves_one_wins(app, world, market):
 def test_deal_access_by_role(app, world, market, login_as):
     deal = open_deal(world, market, broker=False)
     url = f"/deals/{deal.id}"
-    for name in ("enterprise", "institution", "broker", "official", "city_official", "admin"):
-        assert login_as(name).get(url).status_code == 200, name
-    for name in ("enterprise_b", "official_b", "unverified"):
-        assert login_as(name).get(url).status_code == 404, name
+    assert statuses(login_as, url, INSIDERS) == dict.fromkeys(INSIDERS, 200)
+    assert statuses(login_as, url, OUTSIDERS) == dict.fromkeys(OUTSIDERS, 404)
     other_broker = factories.user(role="broker", org=world.orgs.agency, region=world.regions["county_b"])
     db.session.commit()
     cb = app.test_client()

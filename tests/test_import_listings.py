@@ -122,7 +122,7 @@ def test_a_file_with_bad_rows_stores_nothing_and_reports_every_one(app, world, r
 
 def test_skip_bad_stores_the_good_rows(app, world, runner, tmp_path):
     out = run(runner, "achievements", write_jsonl(tmp_path / "bad.jsonl", BAD_RESULTS), "--skip-bad")
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 3, out.output
     assert "第3行（R-004）" in out.output and "跳过有误的 8 行" in out.output
     assert [a.external_id for a in db.session.scalars(select(Achievement))] == ["R-001"]
 
@@ -161,7 +161,7 @@ def test_demands_from_xlsx_with_line_numbers(app, world, runner, tmp_path):
     assert "第4行（X-2）：标题长度应为4-120字；需求描述（description）长度应为10-5000字；budget_wan：金额不能为负数" in out.output
     assert count(Demand) == 0
     out = run(runner, "demands", str(path), "--skip-bad")
-    assert out.exit_code == 0
+    assert out.exit_code == 3
     assert db.session.scalar(select(Demand.budget)) == Decimal("800000.00")
 
 

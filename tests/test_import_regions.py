@@ -106,7 +106,7 @@ def test_skip_bad_stores_exactly_the_good_rows(app, runner, tmp_path):
     assert result.exit_code != 0 and codes() == set()
 
     result = run(runner, path, "--skip-bad")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     assert codes() == {"340300", "340321", "340321101"}
     assert by_code("340321").name == "怀远县"
     out = result.output
@@ -190,8 +190,8 @@ def test_service_report(app):
     report = regions_import([dict(r, _line=i + 2) for i, r in enumerate(GOOD)] + [
         {"_line": 7, "code": ["340300"], "name": "列表", "parent_code": "", "level": "city"}], skip_bad=True)
     assert report.stored and report.created == 5
-    assert [(p.line, p.reason) for p in report.problems] == [(7, "单元格应为文本或数字；请填写行政区划代码")]
+    assert [(p.line, p.reason) for p in report.bad] == [(7, "单元格应为文本或数字；请填写行政区划代码")]
     db.session.rollback()
     report = regions_import(GOOD + [{"code": "1", "name": "x", "parent_code": "", "level": "city"}])
-    assert not report.stored and report.created == 0 and report.problems[0].line == 6
+    assert not report.stored and report.created == 0 and report.bad[0].line == 6
     assert db.session.scalar(select(func.count()).select_from(Region)) == 0

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from market.extensions import db
-from market.models import LISTING_MODELS, Achievement, Demand, ListingEvent
+from market.models import LISTING_MODELS, Achievement, Demand, Field, ListingEvent
 from tests import factories
-from tests.helpers import Poster, assert_refused, client_for, count, is_login_redirect
+from tests.helpers import Poster, achievement_form, assert_refused, client_for, count, demand_form, is_login_redirect
 
 @pytest.fixture
 def login_as(app, world):
@@ -137,47 +137,9 @@ def test_the_table_matches_the_service(app):
     assert TRANSITIONS == ALLOWED
 
 
-def _demand_form(world, **over):
-    data = {
-        "title": "寻求光伏玻璃减反射镀膜技术",
-        "field_id": world.fields["materials"].id,
-        "description": "我公司光伏玻璃透光率偏低，现有减反射膜耐候性差，两年后衰减明显。",
-        "indicators": "透光率≥94%",
-        "budget": "12.5",
-        "modes": ["development"],
-        "keywords": "光伏玻璃、减反射",
-        "contact_name": "李四",
-        "contact_phone": "0552-1234567",
-        "deadline": "",
-    }
-    data.update(over)
-    return data
-
-
-def _achievement_form(world, **over):
-    data = {
-        "title": "低方阻透明导电膜制备技术",
-        "field_id": world.fields["materials"].id,
-        "summary": "采用磁控溅射工艺制备低方阻透明导电膜，方阻低于6Ω/□，透光率大于90%。",
-        "maturity": "6",
-        "ip_type": "invention",
-        "ip_numbers": "ZL202110123456.7",
-        "ip_status": "granted",
-        "price": "80",
-        "modes": ["transfer", "license"],
-        "team_lead": "王教授",
-        "team_members": "赵一、钱二",
-        "keywords": "导电膜",
-        "contact_name": "王五",
-        "contact_phone": "0551-1234567",
-    }
-    data.update(over)
-    return data
-
-
 def test_create_both_kinds_over_http(world, login_as):
     p = Poster(login_as("enterprise"))
-    resp = p.post("/demands/new", _demand_form(world, contact_email="li@example.cn"))
+    resp = p.post("/demands/new", demand_form(world, contact_email="li@example.cn"))
     assert resp.status_code == 302, assert_refused(resp)
     d = db.session.scalar(select(Demand))
     assert (d.status, d.org_id, d.owner_id, d.region_id) == ("draft", world.orgs.ent_a.id, world.users.enterprise.id,
@@ -185,7 +147,7 @@ def test_create_both_kinds_over_http(world, login_as):
     assert d.budget == Decimal("125000.00") and d.contact_email == "li@example.cn"
     assert [(e.from_status, e.to_status) for e in _events("demand", d.id)] == [(None, "draft")]
     p = Poster(login_as("institution"))
-    resp = p.post("/achievements/new", {**_achievement_form(world), "then": "submit"})
+    resp = p.post("/achievements/new", {**achievement_form(world), "then": "submit"})
     assert resp.status_code == 302, assert_refused(resp)
     a = db.session.scalar(select(Achievement))
     assert a.status == "pending" and a.price == Decimal("800000.00") and a.maturity == 6 and a.mode_list == ["transfer", "license"]
@@ -196,7 +158,7 @@ def test_only_the_owning_role_creates(world, login_as):
     for role, url in (("institution", "/demands/new"), ("broker", "/demands/new"), ("official", "/demands/new"),
                       ("enterprise", "/achievements/new"), ("admin", "/achievements/new")):
         p = Poster(login_as(role))
-        data = _demand_form(world) if "demands" in url else _achievement_form(world)
+        data = demand_form(world) if "demands" in url else achievement_form(world)
         assert p.get(url).status_code == 403
         assert p.post(url, data).status_code == 403
     assert count(Demand) == count(Achievement) == 0
@@ -204,10 +166,10 @@ def test_only_the_owning_role_creates(world, login_as):
 
 def test_unverified_org_saves_drafts_but_cannot_submit(world, login_as):
     p = Poster(login_as("unverified"))
-    resp = p.post("/demands/new", {**_demand_form(world), "then": "submit"})
+    resp = p.post("/demands/new", {**demand_form(world), "then": "submit"})
     assert_refused(resp, "单位尚未通过认证", codes=(400,))
     assert count(Demand) == 0 and count(ListingEvent) == 0
-    resp = p.post("/demands/new", _demand_form(world))
+    resp = p.post("/demands/new", demand_form(world))
     assert resp.status_code == 302
     d = db.session.scalar(select(Demand))
     assert d.status == "draft" and d.org_id == world.orgs.unverified.id
@@ -260,7 +222,7 @@ def test_editing_a_published_listing_sends_it_back_to_review(world, app, login_a
     assert anon.get(f"/demands/{d.id}").status_code == 200
     assert "已发布的导电膜玻璃需求" in anon.get("/demands").get_data(as_text=True)
     p = Poster(login_as("enterprise"))
-    resp = p.post(f"/demands/{d.id}/edit", _demand_form(world, title="修改后的导电膜玻璃需求"))
+    resp = p.post(f"/demands/{d.id}/edit", demand_form(world, title="修改后的导电膜玻璃需求"))
     assert resp.status_code == 302, assert_refused(resp)
     db.session.expire_all()
     row = db.session.get(Demand, d.id)
@@ -272,7 +234,7 @@ def test_editing_a_published_listing_sends_it_back_to_review(world, app, login_a
     assert "导电膜玻璃需求" not in listing_page
     assert Poster(login_as("enterprise_b")).get(f"/demands/{d.id}").status_code == 404
     # pending cannot be edited
-    resp = p.post(f"/demands/{d.id}/edit", _demand_form(world, title="再次修改的导电膜玻璃需求"))
+    resp = p.post(f"/demands/{d.id}/edit", demand_form(world, title="再次修改的导电膜玻璃需求"))
     assert resp.status_code == 403
     db.session.expire_all()
     assert db.session.get(Demand, d.id).title == "修改后的导电膜玻璃需求"
@@ -281,14 +243,14 @@ def test_editing_a_published_listing_sends_it_back_to_review(world, app, login_a
 def test_editing_a_draft_keeps_it_a_draft_and_others_cannot_edit(world, login_as):
     d = _make(world, "demand", "draft")
     p = Poster(login_as("enterprise"))
-    assert p.post(f"/demands/{d.id}/edit", _demand_form(world, budget="", negotiable="y")).status_code == 302
+    assert p.post(f"/demands/{d.id}/edit", demand_form(world, budget="", negotiable="y")).status_code == 302
     db.session.expire_all()
     row = db.session.get(Demand, d.id)
     assert row.status == "draft" and row.budget is None
     for role, code in (("enterprise_b", 404), ("institution", 404), ("official", 403), ("admin", 403), ("broker", 404)):
         intruder = Poster(login_as(role))
         assert intruder.get(f"/demands/{d.id}/edit").status_code == code, role
-        assert intruder.post(f"/demands/{d.id}/edit", _demand_form(world, title="被他人篡改的标题内容")).status_code == code, role
+        assert intruder.post(f"/demands/{d.id}/edit", demand_form(world, title="被他人篡改的标题内容")).status_code == code, role
     db.session.expire_all()
     assert db.session.get(Demand, d.id).title != "被他人篡改的标题内容"
 
@@ -415,6 +377,24 @@ def test_browse_filters_achievements_by_maturity_and_price(world, app):
     assert a1.id and a2.id
 
 
+def _field_options(page) -> list[str]:
+    select_html = re.search(r'<select name="field".*?</select>', page.get_data(as_text=True), re.S).group(0)
+    return re.findall(r'<option value="([^"]+)"', select_html)
+
+
+@pytest.mark.parametrize("path", ["/demands", "/achievements"])
+def test_browse_lists_top_level_fields_in_the_admins_order(world, app, path):
+    materials, software = world.fields["root_materials"], world.fields["software"].parent
+    materials.sort, software.sort = 1, 2  # by code 01 would come before 04
+    db.session.add(Field(code="09", name="现代农业", sort=0))
+    db.session.commit()
+    c = app.test_client()
+    assert _field_options(c.get(path)) == ["09", "04", "01"]
+    materials.sort = 3
+    db.session.commit()
+    assert _field_options(c.get(path)) == ["09", "01", "04"]
+
+
 ODD_QUERIES = [
     "page=-1", "page=abc", "page=999999", "page=0", "page=1.5", "page=", "page=99999999999999999999", "page=%00",
     "region=abc", "region=-3", "region=99999999999999", "field=%27%3B--", "band=xx", "maturity=abc", "mode=%E4%B8%AD",
@@ -456,13 +436,13 @@ def test_pagination_pages_through_every_item(world, app):
 
 def test_budget_in_wan_is_exact(world, login_as):
     p = Poster(login_as("enterprise"))
-    resp = p.post("/demands/new", _demand_form(world, budget="12.345678"))
+    resp = p.post("/demands/new", demand_form(world, budget="12.345678"))
     assert resp.status_code == 302, assert_refused(resp)
     d = db.session.scalar(select(Demand))
     assert d.budget == Decimal("123456.78")
     page = p.get(f"/demands/{d.id}").get_data(as_text=True)
     assert "12.345678万元" in page
-    assert p.post(f"/demands/{d.id}/edit", _demand_form(world, budget="0.000001")).status_code == 302
+    assert p.post(f"/demands/{d.id}/edit", demand_form(world, budget="0.000001")).status_code == 302
     db.session.expire_all()
     assert db.session.get(Demand, d.id).budget == Decimal("0.01")
     assert db.session.scalar(select(func.sum(Demand.budget))) == Decimal("0.01")
@@ -475,12 +455,12 @@ def test_extra_fields_cannot_move_a_listing(world, login_as):
     p = Poster(login_as("enterprise"))
     extra = {"org_id": world.orgs.ent_b.id, "owner_id": world.users.enterprise_b.id, "region_id": world.regions["county_b"].id,
              "status": "published", "version": "99", "published_at": "2020-01-01", "id": "777"}
-    assert p.post("/demands/new", {**_demand_form(world), **extra}).status_code == 302
+    assert p.post("/demands/new", {**demand_form(world), **extra}).status_code == 302
     d = db.session.scalar(select(Demand))
     assert (d.org_id, d.owner_id, d.region_id, d.status, d.version) == (
         world.orgs.ent_a.id, world.users.enterprise.id, world.regions["town_a"].id, "draft", 1)
     assert d.id != 777 and d.published_at is None
-    assert p.post(f"/demands/{d.id}/edit", {**_demand_form(world, title="修改后的标题足够长"), **extra}).status_code == 302
+    assert p.post(f"/demands/{d.id}/edit", {**demand_form(world, title="修改后的标题足够长"), **extra}).status_code == 302
     db.session.expire_all()
     d = db.session.get(Demand, d.id)
     assert (d.org_id, d.owner_id, d.region_id, d.status) == (world.orgs.ent_a.id, world.users.enterprise.id,

@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
 
 from sqlalchemy import String, func, literal, or_, select, update
 
 from ..auth.services import ROLE_ORG_TYPES, password_problem, sessions_revoke_all
 from ..errors import Conflict, DomainError
 from ..extensions import db
+from ..imports import BadRow, ImportReport, Layout
 from ..models import Field, Organization, Region, User
 from ..models.base import utcnow
 from ..models.org import ORG_TYPES
@@ -392,20 +393,19 @@ LEVEL_ALIASES = {
 }
 
 
-@dataclass
-class ImportProblem:
-    line: int
-    code: str
-    reason: str
+#: `flask import regions`: CSV or JSON Lines with these columns, read by market.imports
+REGION_LAYOUT = Layout(
+    suffixes=(".csv", ".jsonl"),
+    required=("code", "name", "level"),
+    texts={"missing": "表头缺少列：{columns}（第1行应为列名，例如 code,name,parent_code,level）"},
+)
 
 
 @dataclass
-class RegionImportReport:
+class RegionImportReport(ImportReport):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    problems: list[ImportProblem] = dataclass_field(default_factory=list)
-    stored: bool = False
 
 
 def _cell(value) -> str | None:
@@ -432,9 +432,10 @@ def regions_import(rows: Iterable[dict], *, skip_bad: bool = False) -> RegionImp
     bad: dict[str, int] = {}  # code -> line of bad rows
     plan: list[dict] = []
     for index, row in enumerate(rows, start=1):
+        report.total = index
         line = row.get("_line", index)
         if row.get("_error"):
-            report.problems.append(ImportProblem(line, "", row["_error"]))
+            report.bad.append(BadRow(line, "", row["_error"]))
             continue
         code_cell, name, parent_cell, level_cell = (_cell(row.get(k)) for k in ("code", "name", "parent_code", "level"))
         code, parent_code = normalize_code(code_cell), normalize_code(parent_cell)
@@ -466,13 +467,13 @@ def regions_import(rows: Iterable[dict], *, skip_bad: bool = False) -> RegionImp
         if code in stored and level in LEVELS and stored[code] != level:
             reasons.append(f"已有区划 {code} 为{LEVELS[stored[code]]}级，不能改为{LEVELS[level]}级")
         if reasons:
-            report.problems.append(ImportProblem(line, code, "；".join(dict.fromkeys(reasons))))
+            report.bad.append(BadRow(line, code, "；".join(dict.fromkeys(reasons))))
             if code:
                 bad.setdefault(code, line)
             continue
         good[code] = (line, level)
         plan.append({"code": code, "name": name, "level": level, "parent_code": parent_code or None})
-    if report.problems and not skip_bad:
+    if report.bad and not skip_bad:
         return report
     by_code = {r.code: r for r in db.session.scalars(select(Region))}
     for item in plan:

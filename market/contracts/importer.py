@@ -1,23 +1,21 @@
 """Import contracts registered elsewhere: `.jsonl`, `.csv` (UTF-8, BOM or not) and `.xlsx`.
 
-One object or row per contract. A file with any bad row stores nothing unless `skip_bad`; every bad
-row is reported with its line number and reason. Unknown organisations are created unverified.
+One object or row per contract, read by market.imports with this module's LAYOUT. A file with any bad row
+stores nothing unless `skip_bad`; every bad row is reported with its line number and reason. Unknown
+organisations are created unverified.
 """
 from __future__ import annotations
 
-import csv
 import io
-import json
-import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import DomainError
 from ..extensions import db
+from ..imports import BadRow, ImportReport, Layout, cell_text
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
 from ..money import AmountError, parse_yuan
 from .access import can_record_in
@@ -54,149 +52,32 @@ REQUIRED = [key for key, _, required in COLUMNS if required]
 LABELS = {key: label for key, label, _ in COLUMNS}
 
 
-class ImportFileError(DomainError):
-    """The file as a whole cannot be read (wrong type, encoding, missing columns)."""
+#: the contract file: the template's Chinese headers or the English keys; worded as the upload page always was
+LAYOUT = Layout(
+    suffixes=(".xlsx", ".csv", ".jsonl"),
+    columns={k.lower(): v for k, v in HEADER_KEYS.items()},
+    required=tuple(REQUIRED),
+    labels=LABELS,
+    gb18030=False,
+    max_rows=MAX_ROWS,
+    texts={
+        "type": "文件类型不支持：请上传 {suffixes} 文件",
+        "encoding": "文件须为UTF-8编码（可带BOM）；如为GBK编码，请在Excel中另存为“CSV UTF-8”",
+        "empty": "文件是空的",
+        "missing": "缺少必填列：{columns}（请使用导入模板的表头）",
+        "csv_header": "CSV格式错误",
+        "csv_row": "CSV格式错误",
+        "json": "不是有效的JSON",
+        "object": "每行须是一个JSON对象",
+        "excel": "无法读取该Excel文件，请确认是 .xlsx 格式",
+    },
+)
 
 
 @dataclass
-class BadRow:
-    line: int
-    registration_no: str
-    reason: str
-
-
-@dataclass
-class ImportReport:
-    total: int = 0
-    stored: list[tuple[int, str]] = field(default_factory=list)
-    bad: list[BadRow] = field(default_factory=list)
+class ContractImportReport(ImportReport):
+    contracts: list[tuple[int, str]] = field(default_factory=list)  # (line, registration number) stored
     created_orgs: list[str] = field(default_factory=list)
-    refused: bool = False  # bad rows without skip_bad: nothing stored
-
-    @property
-    def ok(self) -> bool:
-        return not self.refused
-
-
-# --- reading -------------------------------------------------------------------------------------
-
-def read_rows(payload: bytes, filename: str) -> list[tuple[int, dict | str]]:
-    """(line number, row dict) per record; a string instead of a dict is the reason the line is unreadable."""
-    name = (filename or "").lower()
-    if name.endswith(".jsonl"):
-        rows = _read_jsonl(payload)
-    elif name.endswith(".csv"):
-        rows = _read_csv(payload)
-    elif name.endswith(".xlsx"):
-        rows = _read_xlsx(payload)
-    else:
-        raise ImportFileError("文件类型不支持：请上传 .xlsx、.csv 或 .jsonl 文件")
-    if len(rows) > MAX_ROWS:
-        raise ImportFileError(f"一次最多导入{MAX_ROWS}行，请拆分文件")
-    return rows
-
-
-def _decode(payload: bytes) -> str:
-    try:
-        return payload.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError("文件须为UTF-8编码（可带BOM）；如为GBK编码，请在Excel中另存为“CSV UTF-8”") from exc
-
-
-def _read_jsonl(payload: bytes) -> list[tuple[int, dict | str]]:
-    rows: list[tuple[int, dict | str]] = []
-    for number, line in enumerate(_decode(payload).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            # numbers are kept as their exact text: 12.50 stays "12.50", never a float
-            obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=lambda c: c)
-        except ValueError:
-            rows.append((number, "不是有效的JSON"))
-            continue
-        if not isinstance(obj, dict):
-            rows.append((number, "每行须是一个JSON对象"))
-            continue
-        rows.append((number, {HEADER_KEYS.get(str(k).strip(), str(k).strip()): v for k, v in obj.items()}))
-    return rows
-
-
-def _header_map(header: list) -> dict[int, str]:
-    mapping: dict[int, str] = {}
-    for index, cell in enumerate(header):
-        key = HEADER_KEYS.get(_cell_text(cell).replace(" ", ""))
-        if key and key not in mapping.values():
-            mapping[index] = key
-    missing = [LABELS[k] for k in REQUIRED if k not in mapping.values()]
-    if missing:
-        raise ImportFileError("缺少必填列：" + "、".join(missing) + "（请使用导入模板的表头）")
-    return mapping
-
-
-def _read_csv(payload: bytes) -> list[tuple[int, dict | str]]:
-    reader = csv.reader(io.StringIO(_decode(payload), newline=""))
-    try:
-        header = next(reader)
-    except StopIteration as exc:
-        raise ImportFileError("文件是空的") from exc
-    except csv.Error as exc:
-        raise ImportFileError("CSV格式错误") from exc
-    mapping = _header_map(header)
-    rows: list[tuple[int, dict | str]] = []
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error:
-            rows.append((reader.line_num, "CSV格式错误"))
-            continue
-        if not any(v.strip() for v in values):
-            continue
-        rows.append((reader.line_num, {key: values[i] if i < len(values) else "" for i, key in mapping.items()}))
-    return rows
-
-
-def _read_xlsx(payload: bytes) -> list[tuple[int, dict | str]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportFileError("无法读取该Excel文件，请确认是 .xlsx 格式") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        iterator = sheet.iter_rows(values_only=True)
-        header = next(iterator, None)
-        if header is None:
-            raise ImportFileError("文件是空的")
-        mapping = _header_map(list(header))
-        rows: list[tuple[int, dict | str]] = []
-        for number, values in enumerate(iterator, start=2):
-            if not any(_cell_text(v) for v in values):
-                continue
-            if len(rows) > MAX_ROWS:
-                break
-            rows.append((number, {key: values[i] if i < len(values) else None for i, key in mapping.items()}))
-        return rows
-    finally:
-        workbook.close()
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        # Excel numbers are doubles: their shortest repr is the typed text for up to 15 digits
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
-    return str(value).strip()
 
 
 # --- validating ----------------------------------------------------------------------------------
@@ -247,7 +128,7 @@ class _Lookups:
 
 
 def _text(raw: dict, key: str) -> str:
-    return _cell_text(raw.get(key)).strip()
+    return cell_text(raw.get(key))
 
 
 def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
@@ -319,22 +200,22 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
 
 # --- storing -------------------------------------------------------------------------------------
 
-def import_contracts(*, rows: list[tuple[int, dict | str]], user: User, skip_bad: bool = False,
-                     scoped: bool = False) -> ImportReport:
+def import_contracts(*, rows: list[tuple[int, dict]], user: User, skip_bad: bool = False,
+                     scoped: bool = False) -> ContractImportReport:
     """Check every row, then store the good ones (all of them, or none when a row is bad and not skip_bad).
 
     scoped: refuse rows with neither party in the user's region (web upload by brokers and officials).
-    The caller commits when `report.ok` and rolls back otherwise.
+    The caller commits when `report.stored` and rolls back otherwise.
     """
-    report = ImportReport(total=len(rows))
+    report = ContractImportReport(total=len(rows))
     lookups = _Lookups()
     good: list[tuple[int, dict]] = []
     first_line: dict[str, int] = {}
-    numbers = {(_text(raw, "registration_no")) for _, raw in rows if isinstance(raw, dict)}
+    numbers = {_text(raw, "registration_no") for _, raw in rows if "_error" not in raw}
     taken = _existing_numbers(numbers)
     for line, raw in rows:
-        if isinstance(raw, str):
-            report.bad.append(BadRow(line, "", raw))
+        if "_error" in raw:
+            report.bad.append(BadRow(line, "", raw["_error"]))
             continue
         clean, reasons = _check_row(raw, lookups)
         number = _text(raw, "registration_no")
@@ -353,7 +234,6 @@ def import_contracts(*, rows: list[tuple[int, dict | str]], user: User, skip_bad
         else:
             good.append((line, clean))
     if report.bad and not skip_bad:
-        report.refused = True
         return report
     orgs: dict[str, Organization] = {}
     for line, clean in good:
@@ -367,11 +247,12 @@ def import_contracts(*, rows: list[tuple[int, dict | str]], user: User, skip_bad
             del report.created_orgs[created_before:]
             report.bad.append(BadRow(line, clean["registration_no"], "登记编号已存在（已登记过的合同）"))
             continue
-        report.stored.append((line, contract.registration_no))
+        report.contracts.append((line, contract.registration_no))
+    report.sort()
     if report.bad and not skip_bad:  # a row refused by the database meanwhile
-        report.refused = True
-        report.stored = []
-    report.bad.sort(key=lambda b: b.line)
+        report.contracts = []
+        return report
+    report.stored = True
     return report
 
 
@@ -384,7 +265,7 @@ def _existing_numbers(numbers: set[str]) -> set[str]:
     return found
 
 
-def _org(name: str, region: Region, orgs: dict[str, Organization], report: ImportReport) -> Organization:
+def _org(name: str, region: Region, orgs: dict[str, Organization], report: ContractImportReport) -> Organization:
     if name in orgs:
         return orgs[name]
     org = db.session.scalar(select(Organization).where(Organization.name == name))
@@ -398,7 +279,7 @@ def _org(name: str, region: Region, orgs: dict[str, Organization], report: Impor
     return org
 
 
-def _store(clean: dict, user: User, orgs: dict[str, Organization], report: ImportReport, line: int) -> Contract:
+def _store(clean: dict, user: User, orgs: dict[str, Organization], report: ContractImportReport, line: int) -> Contract:
     buyer = _org(clean["buyer"], clean["buyer_region"], orgs, report)
     seller = _org(clean["seller"], clean["seller_region"], orgs, report)
     amount: Decimal = clean["amount"]

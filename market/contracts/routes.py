@@ -12,6 +12,7 @@ from ..deals.forms import first_error
 from ..deals.tokens import new_form_token
 from ..errors import DomainError
 from ..extensions import db
+from ..imports import ImportFileError, read_rows
 from ..models import CONTRACT_TYPES
 from ..pagination import get_page, paginate
 from ..permissions import roles_required
@@ -272,12 +273,12 @@ def import_file():
     if upload is None or not upload.filename:
         return render_template("contracts/import.html", form=form, report=None, error="请选择要导入的文件"), 400
     try:
-        rows = importer.read_rows(upload.read(), upload.filename)
-    except importer.ImportFileError as err:
+        rows = read_rows(upload.read(), name=upload.filename, layout=importer.LAYOUT)
+    except ImportFileError as err:
         return render_template("contracts/import.html", form=form, report=None, error=err.message), 400
     report = importer.import_contracts(rows=rows, user=current_user, skip_bad=form.skip_bad.data,
                                        scoped=current_user.role != "admin")
-    if report.refused:
+    if not report.stored:
         db.session.rollback()
         return render_template("contracts/import.html", form=form, report=report, error=None), 400
     db.session.commit()

@@ -14,13 +14,14 @@ Rules (issue 3):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from ..extensions import db
+from ..imports import BadRow, ImportReport, Layout, clean_text
 from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, Organization, Region, User
 from ..models.base import utcnow
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, MATURITY_LEVELS
@@ -39,22 +40,19 @@ IMPORT_REASON = "批量导入"
 MAX_KEYWORDS, MAX_KEYWORD_LEN, KEYWORDS_COLUMN = 12, 30, 300
 
 
-@dataclass
-class BadRow:
-    line: int
-    external_id: str
-    reason: str
+#: any column names (lower-cased); .jsonl, .csv or .xlsx
+LAYOUT = Layout()
+#: what a scalar cell may hold: JSON numbers with a fraction are read as Decimal
+SCALAR = (str, int, float, Decimal)
 
 
 @dataclass
-class ListingImportReport:
+class ListingImportReport(ImportReport):
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    bad: list[BadRow] = field(default_factory=list)
     new_orgs: list[str] = field(default_factory=list)
     placeholder_owners: list[str] = field(default_factory=list)
-    stored: bool = False
 
 
 @dataclass
@@ -70,30 +68,25 @@ class _Problem(Exception):
 
 # -- value helpers --------------------------------------------------------------------------------
 
-def _clean(text: str) -> str:
-    """Drop what no database column should hold: NUL and other control characters, lone surrogates."""
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs"))
-
-
 def _text(row: dict, key: str, label: str) -> str:
     value = row.get(key)
     if value is None:
         return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if isinstance(value, bool) or not isinstance(value, SCALAR):
         raise _Problem(f"{label}应为文字")
-    return _clean(str(value)).strip()
+    return clean_text(str(value)).strip()
 
 
 def _keywords(value) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, list):
-        items = [str(v) for v in value if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+        items = [str(v) for v in value if isinstance(v, SCALAR) and not isinstance(v, bool)]
         if len(items) != len(value):
             raise _Problem("keywords 列表中只能是文字")
-        items = [re.sub(r"[,，]", " ", _clean(v)).strip() for v in items]
+        items = [re.sub(r"[,，]", " ", clean_text(v)).strip() for v in items]
     elif isinstance(value, str):
-        items = KEYWORD_SPLIT.split(_clean(value))
+        items = KEYWORD_SPLIT.split(clean_text(value))
     else:
         raise _Problem("keywords 应为列表或以、，,；或空格分隔的文字")
     words: list[str] = []
@@ -239,7 +232,7 @@ def _check(kind: str, line: int, row: dict, ref: _Reference, orgs: dict[str, Org
         if value is None or (isinstance(value, str) and value.strip() in ("", "面议")):
             values["amount"] = None
             return
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, SCALAR):
             raise _Problem(f"{key} 应为万元数字")
         try:
             values["amount"] = parse_wan(str(value))
@@ -317,6 +310,7 @@ def listings_import(*, kind: str, rows: Iterable[tuple[int, dict]], skip_bad: bo
     good: list[_Row] = []
     first_line: dict[str, int] = {}
     for line, row in rows:
+        report.total += 1
         if "_error" in row:
             report.bad.append(BadRow(line, "", str(row["_error"])))
             continue

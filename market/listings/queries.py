@@ -75,6 +75,7 @@ def listing_events(listing: ListingMixin) -> list[ListingEvent]:
 
 
 def filter_options(kind: str) -> dict:
-    roots = db.session.scalars(select(Field).where(Field.parent_id.is_(None)).order_by(Field.code)).all()
+    # top-level fields in the order the administrator set (sort), then by code, as in the forms
+    roots = db.session.scalars(select(Field).where(Field.parent_id.is_(None)).order_by(Field.sort, Field.code)).all()
     regions = db.session.scalars(select(Region).where(Region.level.in_(("city", "county"))).order_by(Region.path)).all()
     return {"fields": roots, "regions": regions, "bands": PRICE_BANDS, "modes": LISTING_MODELS[kind].MODES}
