@@ -15,5 +15,10 @@ def get_page(name: str = "page") -> int:
     return max(1, min(int(value), MAX_PAGE))
 
 
-def paginate(stmt, *, page: int, per_page: int | None = None):
-    return db.paginate(stmt, page=page, per_page=per_page or current_app.config["PAGE_SIZE"], error_out=False, count=True)
+def paginate(stmt, *, page: int, per_page: int | None = None, total: int | None = None):
+    """One page of `stmt`; pass `total` when the caller already knows how many rows it has (no count query)."""
+    pagination = db.paginate(stmt, page=page, per_page=per_page or current_app.config["PAGE_SIZE"], error_out=False,
+                             count=total is None)
+    if total is not None:
+        pagination.total = total
+    return pagination

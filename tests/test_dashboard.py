@@ -145,6 +145,42 @@ def test_periods_select_the_right_contracts(world, login_as, query):
     assert "0.001111万元" in buyer and "0.003333万元" not in buyer and "0.002222万元" not in buyer
 
 
+@pytest.mark.parametrize("start, end", [
+    ((3, 3), (5, 28)),  # the first month mostly inside: summary month minus 3 March .. 2 March's days before
+    ((3, 20), (5, 4)),  # both ends mostly outside: read from the contracts table
+    ((3, 1), (3, 29)),  # one month, ending near its end
+    ((3, 3), (3, 31)),  # one month, starting near its start
+    ((3, 3), (3, 29)),  # inside one month, touching neither end
+])
+def test_custom_range_edges_count_exactly_the_days_inside(world, start, end):
+    """Partial months are read either straight or as the summary month minus the days outside the range."""
+    o, r = world.orgs, world.regions
+    days = [(3, 1), (3, 2), (3, 3), (3, 19), (3, 20), (3, 29), (3, 30), (3, 31), (4, 15), (5, 1), (5, 4), (5, 5),
+            (5, 28), (5, 31)]
+    amounts = {}
+    for i, (m, d) in enumerate(days):
+        amount = D(f"{i + 1}0000.{i + 1:02d}")
+        amounts[(m, d)] = amount
+        factories.contract(buyer=o.ent_a, seller=o.uni, amount=amount, signed_on=day(m, d),
+                           contract_type="service" if i % 2 else "development",
+                           field=world.fields["materials"] if i % 3 else None)
+        factories.contract(buyer=o.ent_b, seller=o.ent_a, amount=amount + 1, signed_on=day(m, d))  # B -> A
+    factories.contract(buyer=o.ent_a, seller=o.uni, amount=D("99999.99"), signed_on=day(3, 30), voided=True)
+    db.session.commit()
+    period = stats.Period.between(day(*start), day(*end))
+    inside = [a for (m, d), a in amounts.items() if day(*start) <= day(m, d) <= day(*end)]
+    for key in ("county_a", "city"):
+        scope = db.session.get(Region, r[key].id)
+        for use_summary in (True, False):
+            total = stats.totals(scope=scope, period=period, use_summary=use_summary)
+            assert total["b"].n == (2 * len(inside) if key == "city" else len(inside))
+            expected = sum(inside, D("0.00")) + (sum(inside, D("0.00")) + len(inside) if key == "city" else 0)
+            assert total["b"].amount == expected
+        for by in ("type", "field", "month", "region"):
+            assert [(x.key, x.sides) for x in stats.breakdown(by, scope=scope, period=period)] == \
+                [(x.key, x.sides) for x in stats.breakdown(by, scope=scope, period=period, use_summary=False)], by
+
+
 ODD_QUERIES = [
     "?period=xyz", "?year=abc", "?year=99999", "?period=range&start=2025-13-01&end=x",
     "?period=range&start=2025-05-01&end=2025-01-01", "?region=abc", "?region=", "?region=%00",
@@ -474,6 +510,7 @@ def test_coverage_share_and_uncovered_list(world, login_as):
     page = text_of(c.get("/dashboard/coverage"))
     listed = page.split('id="table-uncovered"')[1].split("</table>")[0]
     assert o.ent_a.name in listed and "未覆盖企业" in listed and "已签约企业" not in listed and "已对接企业" not in listed
+    assert "共 2 条" in page  # the pager's total is the uncovered count
     assert o.ent_b.name not in listed
     rows = list(csv.reader(io.StringIO(c.get("/dashboard/export?table=coverage&format=csv").data.decode("utf-8-sig"))))
     assert ["'=HYPERLINK(\"x\")未覆盖企业"] == [row[0] for row in rows if "未覆盖企业" in row[0]]
@@ -497,6 +534,8 @@ def test_data_checks_list_each_kind(world, login_as, app):
     assert "大额合同" in page and "五河大额" not in page and 'id="check-count-duplicates">2<' in page
     page = text_of(c.get("/dashboard/checks?check=duplicates"))
     assert "重复甲" in page and "重复乙" in page and "不同日" not in page
+    assert "共 2 条" in page  # the pager's total is the count on the tab
+    assert "共 4 条" in text_of(c.get("/dashboard/checks?check=no_field"))
     assert big.id
 
 

@@ -322,7 +322,10 @@ def coverage():
     region = view_region()
     period, notes = view_period()
     summary = queries.coverage_summary(scope=region, period=period)
-    pagination = paginate(queries.uncovered_enterprises(scope=region, period=period), page=get_page())
+    # within a region the list holds exactly the uncovered enterprises just counted (no second count query);
+    # everything (an administrator) may include enterprises without a region, which the list leaves out
+    total = summary.uncovered if region is not None else None
+    pagination = paginate(queries.uncovered_enterprises(scope=region, period=period), page=get_page(), total=total)
     return render_template("dashboard/coverage.html",
                            **_context(region, period, notes, summary=summary, pagination=pagination))
 
@@ -334,7 +337,7 @@ def checks():
     check = request.args.get("check", "large")
     check = check if check in queries.CHECKS else "large"
     counts = queries.check_counts(scope=region, period=period)
-    pagination = paginate(queries.check_list(check, scope=region, period=period), page=get_page())
+    pagination = paginate(queries.check_list(check, scope=region, period=period), page=get_page(), total=counts[check])
     return render_template(
         "dashboard/checks.html",
         **_context(region, period, notes, check=check, checks=queries.CHECKS, counts=counts, pagination=pagination,

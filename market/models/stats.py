@@ -98,6 +98,20 @@ db.Index("ix_contracts_seller_org_signed", Contract.seller_org_id, Contract.void
          Contract.buyer_org_id)
 db.Index("ix_contracts_buyer_org_signed", Contract.buyer_org_id, Contract.voided, Contract.signed_on,
          Contract.seller_org_id)
+# Data check "duplicate contracts": the live contracts of a period grouped by (date, buyer, seller, amount)
+# stream out of this index's range in group order, with no sort; it covers the row-wise checks too.
+db.Index(
+    "ix_contracts_checks",
+    Contract.voided,
+    Contract.signed_on,
+    Contract.buyer_org_id,
+    Contract.seller_org_id,
+    Contract.amount,
+    Contract.buyer_region_id,
+    Contract.seller_region_id,
+    Contract.tech_amount,
+    Contract.field_id,
+)
 # Data check "unusually large contracts" reads the few largest amounts first.
 db.Index("ix_contracts_amount", Contract.amount)
 
