@@ -19,8 +19,10 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
 
+    from .database import engine_options
     from .extensions import csrf, db, login_manager, migrate
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -29,12 +31,14 @@ def create_app(config: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (register every table)
     from .database import configure_engine
     from .errors import register_error_handlers
+    from .pagecache import init_page_cache
     from .security import init_security
     from .templating import init_templating
 
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, statement_timeout_ms=int(app.config.get("DB_STATEMENT_TIMEOUT_MS") or 0))
     init_security(app)
+    init_page_cache(app)
     init_templating(app)
     register_error_handlers(app)
 

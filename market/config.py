@@ -61,6 +61,9 @@ class Config:
         self.SECRET_KEY = _secret_key(folder)
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'market.db'}"
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # any SQL statement running longer is cancelled (PostgreSQL statement_timeout, an SQLite progress
+        # handler) and the page answers 503; 0 = no limit
+        self.DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", 10_000))
         self.SEARCH_ENGINE = os.environ.get("SEARCH_ENGINE", "whoosh")
         self.SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR") or str(folder / "index")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(folder / "uploads")
@@ -84,6 +87,11 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = 8 * 3600
         self.WTF_I18N_ENABLED = False  # WTForms' own zh messages (no Flask-Babel)
         self.PAGE_SIZE = 20
+        # public pages served to anonymous visitors from memory; listing changes show at once, anything else
+        # on those pages (organisation names, the taxonomy) at most this old; 0 turns the cache off
+        self.PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 60))
+        # how often a worker reads the change log's newest number (a commit in the worker itself re-reads at once)
+        self.PAGE_CACHE_VERSION_CHECK = float(os.environ.get("PAGE_CACHE_VERSION_CHECK", 0.25))
         # no automatic OPTIONS answers: every non-public URL refuses anonymous requests on every method
         # (405 here); nothing in the app serves cross-origin preflights
         self.PROVIDE_AUTOMATIC_OPTIONS = False

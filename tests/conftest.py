@@ -69,6 +69,9 @@ def _test_config(database_url: str, folder) -> dict:
         "UPLOAD_DIR": str(folder / "uploads"),
         "SECRET_KEY": "test-secret",
         "SERVER_NAME": None,
+        # tests change settings (page size, engine) between requests, which no running server does; the
+        # page cache has its own tests (test_page_cache.py) and is on in the browser journeys
+        "PAGE_CACHE_SECONDS": 0,
     }
 
 

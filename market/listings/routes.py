@@ -12,7 +12,7 @@ from ..models.listing import MATURITY_LEVELS, STATUS_LABELS
 from ..pagination import get_page, paginate
 from ..permissions import can_review, can_see_contact, get_listing, is_listing_owner, roles_required
 from . import queries, services
-from .forms import FORMS, ReasonForm
+from .forms import FORMS
 
 bp = Blueprint("listings", __name__)
 
@@ -68,7 +68,6 @@ def detail(kind: str, listing_id: int):
         is_reviewer=reviewer,
         show_contact=can_see_contact(current_user, listing),
         events=queries.listing_events(listing) if (owner or reviewer) else [],
-        reason_form=ReasonForm(),
         panels=[p for p in panels if p],
     )
 

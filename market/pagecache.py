@@ -1,0 +1,149 @@
+"""Anonymous page cache: the public pages (home, both libraries, listing details, search) rendered once per
+version of the listings and served from memory to every visitor who is not signed in.
+
+A page is keyed by host and full path with its query, and stored with the newest sequence number of the
+listing change log (`index_changes`) at the time it was rendered. A cached page is served only while that
+number is still the newest, so a listing published, edited, withdrawn or closed through any worker or any
+node shows at once; everything else a public page shows (organisation names, the taxonomy, the home page's
+count of verified organisations) is at most `PAGE_CACHE_SECONDS` old. `PAGE_CACHE_SECONDS = 0` turns it off.
+
+Only a visitor without a signed-in session, a remember cookie or pending flash messages is served from the
+cache, and only a 200 page rendered without touching the session (no CSRF token, no Set-Cookie) is stored,
+so nothing personal is ever kept or shared. Each process keeps its own bounded LRU.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+
+from flask import Flask, current_app, g, request, session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+CACHEABLE_ENDPOINTS = frozenset({"main.home", "listings.browse", "listings.detail", "search.search"})
+MAX_BODY_BYTES = 512 * 1024
+
+
+class PageCache:
+    """A bounded LRU of rendered pages: key -> (version, expires, body, content type)."""
+
+    def __init__(self, max_entries: int = 512):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[int, float, bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str, version: int) -> tuple[bytes, str] | None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version or entry[1] < now:
+                if entry is not None:
+                    del self._entries[key]
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[2], entry[3]
+
+    def put(self, key: str, version: int, ttl: float, body: bytes, content_type: str) -> None:
+        with self._lock:
+            self._entries[key] = (version, time.monotonic() + ttl, body, content_type)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def is_cacheable_page() -> bool:
+    """True for a public page the cache may serve to this request (used by base.html to leave out the CSRF meta)."""
+    return bool(current_app.config.get("PAGE_CACHE_SECONDS")) and request.endpoint in CACHEABLE_ENDPOINTS
+
+
+def _anonymous_request(app: Flask) -> bool:
+    if request.cookies.get(app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+        return False
+    # reading the signed cookie session costs no query; a stale `_user_id` only means no cache
+    return "_user_id" not in session and "_flashes" not in session
+
+
+class VersionClock:
+    """The newest change-log sequence number, read from the database at most every `interval` seconds.
+
+    A commit in this process forgets the remembered number at once, so a change made through this worker
+    shows on its next page; changes made by other workers and nodes show within `interval`.
+    """
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._value = 0
+        self._read_at = float("-inf")
+
+    def forget(self) -> None:
+        self._read_at = float("-inf")
+
+    def current(self) -> int:
+        now = time.monotonic()
+        if now - self._read_at >= self.interval:
+            from .extensions import db
+            from .models.listing import IndexChange
+
+            self._value = db.session.scalar(select(func.max(IndexChange.seq))) or 0
+            self._read_at = now
+        return self._value
+
+
+_CLOCKS: weakref.WeakSet[VersionClock] = weakref.WeakSet()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_versions(_session) -> None:
+    """Any commit in this process may have queued listing changes: every app here re-reads the version."""
+    for clock in list(_CLOCKS):
+        clock.forget()
+
+
+def init_page_cache(app: Flask) -> None:
+    cache = PageCache(int(app.config.get("PAGE_CACHE_ENTRIES") or 512))
+    app.extensions["market.page_cache"] = cache
+    app.jinja_env.globals["is_cacheable_page"] = is_cacheable_page
+    clock = VersionClock(float(app.config.get("PAGE_CACHE_VERSION_CHECK", 0.25)))
+    app.extensions["market.page_cache_clock"] = clock
+    _CLOCKS.add(clock)
+
+    @app.before_request
+    def _serve_cached():
+        ttl = float(app.config.get("PAGE_CACHE_SECONDS") or 0)
+        if ttl <= 0 or request.method != "GET" or request.endpoint not in CACHEABLE_ENDPOINTS:
+            return None
+        if not _anonymous_request(app):
+            return None
+        key = f"{request.scheme}://{request.host}{request.full_path}"
+        version = clock.current()
+        hit = cache.get(key, version)
+        if hit is not None:
+            body, content_type = hit
+            return app.response_class(body, status=200, content_type=content_type)
+        g.page_cache_slot = (key, version, ttl)
+        return None
+
+    @app.after_request
+    def _store(response):
+        slot = g.pop("page_cache_slot", None)
+        if (slot is None or response.status_code != 200 or response.direct_passthrough
+                or "Set-Cookie" in response.headers or session.modified):
+            return response
+        body = response.get_data()
+        if len(body) <= MAX_BODY_BYTES:
+            key, version, ttl = slot
+            cache.put(key, version, ttl, body, response.content_type)
+        return response
