@@ -22,6 +22,13 @@ every other cell runs --cell-seconds. The plan and the total load time are print
 
 Errors = responses other than 2xx/3xx plus socket errors (connect, read, write, timeout); 5xx are
 also counted apart. Latency is wrk's (per request, from its connections' point of view).
+
+Rate limits under load (SECURITY.md item 24): while the main cell runs, a Python thread signs in to one account
+(--throttle-account, default ent02) with wrong passwords, one attempt every --throttle-interval seconds, up to
+LOGIN_MAX_FAILURES_ACCOUNT + 2 attempts, then once with the right password. Pass: the first LIMIT answers are 400
+(用户名或密码不正确), every later one is 429, the right password included. The account limit is below the
+per-address one, so the later sign-ins of the run (from the same 127.0.0.1) are not blocked. --no-throttle-check
+leaves it out. For a short check: --stacks pg-tantivy --workers 2 --scenarios mix --seconds 10.
 """
 from __future__ import annotations
 
@@ -38,6 +45,7 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -367,6 +375,44 @@ def wrk(url: str, script: str, seconds: float, connections: int, threads: int, w
     return data
 
 
+# -- sign-in throttle under load ----------------------------------------------------------------------
+
+class ThrottleProbe(threading.Thread):
+    """Wrong-password sign-ins for one account while the load runs; records each answer's status."""
+
+    def __init__(self, base: str, username: str, limit: int, interval: float, delay: float = 1.0):
+        super().__init__(daemon=True)
+        self.base, self.username, self.limit = base, username, limit
+        self.interval, self.delay = interval, delay
+        self.statuses: list[int] = []  # the wrong-password attempts
+        self.right_password_status: int | None = None
+        self.error: str | None = None
+
+    def _attempt(self, password: str) -> int:
+        client = Http(self.base)  # a fresh visitor each time: no session, a new CSRF token
+        client.token = CSRF_RE.search(client.get("/login").text).group(1)
+        return client.post("/login", {"username": self.username, "password": password}).status
+
+    def run(self) -> None:
+        time.sleep(self.delay)  # the load is under way
+        try:
+            for i in range(self.limit + 2):
+                self.statuses.append(self._attempt(f"wrong-password-{i}"))
+                time.sleep(self.interval)
+            self.right_password_status = self._attempt(DEMO_PASSWORD)
+        except Exception as exc:  # reported, never hidden
+            self.error = repr(exc)
+
+    def verdict(self) -> tuple[bool, str]:
+        expected = [400] * self.limit + [429] * 2
+        held = self.error is None and self.statuses == expected and self.right_password_status == 429
+        first_429 = self.statuses.index(429) + 1 if 429 in self.statuses else None
+        text = (f"sign-in throttle under load ({self.username}, limit {self.limit} failures): answers "
+                f"{self.statuses}, then the right password {self.right_password_status}; first 429 at attempt "
+                f"{first_429} -> {'held' if held else 'NOT HELD'}" + (f" (error: {self.error})" if self.error else ""))
+        return held, text
+
+
 # -- the run ----------------------------------------------------------------------------------------
 
 def main() -> int:
@@ -379,6 +425,9 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="which scenarios (default all)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--throttle-account", default="ent02", help="the account of the sign-in throttle check (default ent02)")
+    parser.add_argument("--throttle-interval", type=float, default=0.5, help="seconds between its attempts (default 0.5)")
+    parser.add_argument("--no-throttle-check", action="store_true", help="leave the sign-in throttle check out")
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -404,6 +453,7 @@ def main() -> int:
     rows: list[tuple[str, int, str, dict]] = []
     notes: list[str] = []
     problems: dict[str, int] = {}
+    throttle_results: list[tuple[bool, str]] = []
     try:
         for name in app_stacks:
             if name == "sqlite-whoosh":
@@ -451,7 +501,17 @@ def main() -> int:
                         if sc != "mix" and not groups[sc]:
                             continue
                         seconds = args.seconds if (name, n, sc) == main_cell else args.cell_seconds
+                        probe = None
+                        if (name, n, sc) == main_cell and not args.no_throttle_check:
+                            limit = int(stack.env.get("LOGIN_MAX_FAILURES_ACCOUNT", 5))
+                            probe = ThrottleProbe(server.url, args.throttle_account, limit, args.throttle_interval)
+                            probe.start()
                         result = wrk(server.url, script, seconds, args.connections, args.threads, workdir)
+                        if probe is not None:
+                            probe.join(timeout=60)
+                            held, text = probe.verdict()
+                            throttle_results.append((held, f"{stack.label}, {n} workers, during {sc}: {text}"))
+                            print(f"  {throttle_results[-1][1]}", flush=True)
                         rows.append((stack.label, n, sc, result))
                         print(f"  {stack.label:<20} {n} workers {sc:<8} {result['rps']:7.1f} req/s  p50 {result['p50'] / 1000:6.1f} ms"
                               f"  p95 {result['p95'] / 1000:6.1f} ms  p99 {result['p99'] / 1000:6.1f} ms  errors {result['errors']}"
@@ -507,7 +567,9 @@ def main() -> int:
         print(f"server log, {key}: {count} problem lines (tracebacks, lock errors, 5xx, worker timeouts)")
     for note in notes:
         print(note)
-    return 0
+    for held, text in throttle_results:
+        print(text)
+    return 0 if all(held for held, _ in throttle_results) else 1
 
 
 if __name__ == "__main__":

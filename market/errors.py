@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -36,6 +37,7 @@ ERROR_TITLES = {
     413: "上传内容过大",
     429: "操作过于频繁",
     500: "服务器内部错误",
+    503: "服务暂时不可用",
 }
 ERROR_TEXTS = {
     400: "提交的内容无法处理，请检查后重试。",
@@ -46,7 +48,9 @@ ERROR_TEXTS = {
     413: "上传的文件或提交的内容超过了允许的大小。",
     429: "操作过于频繁，请稍后再试。",
     500: "服务器出现问题，我们已记录，请稍后重试。",
+    503: "数据库暂时无法响应，请稍后重试。",
 }
+QUERY_CANCELLED = "查询耗时过长，已被系统取消。请缩小查询范围（如时间段、区域）后重试。"
 
 
 def _render(code: int, message: str | None = None):
@@ -84,6 +88,16 @@ def register_error_handlers(app: Flask) -> None:
             return "", err.code
         return _render(err.code or 500, None if err.code != 400 else (err.description if _is_chinese(err.description) else None))
 
+    @app.errorhandler(OperationalError)
+    def database_unavailable(err: OperationalError):
+        """A statement cancelled by DB_STATEMENT_TIMEOUT_MS, or the database out of reach: 503, not a traceback."""
+        db.session.rollback()
+        cancelled = _is_cancelled(err)
+        app.logger.warning("database %s on %s %s: %s", "statement cancelled" if cancelled else "unavailable",
+                           request.method, request.path, str(err.orig).strip()[:300])
+        body, code = _render(503, QUERY_CANCELLED if cancelled else None)
+        return body, code, {"Retry-After": "30"}
+
     @app.errorhandler(Exception)
     def server_error(err: Exception):
         db.session.rollback()
@@ -110,3 +124,11 @@ def _bare_page(code: int, message: str | None) -> str:
 
 def _is_chinese(text: str | None) -> bool:
     return bool(text) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _is_cancelled(err: OperationalError) -> bool:
+    """PostgreSQL's QueryCanceled (statement_timeout), or SQLite's progress handler interrupting a statement."""
+    orig = getattr(err, "orig", None)
+    if type(orig).__name__ == "QueryCanceled" or getattr(orig, "sqlstate", None) == "57014":
+        return True
+    return "interrupted" in str(orig)

@@ -54,6 +54,17 @@ def posted_text(name: str, *, label: str, max_length: int = 500) -> str:
     return value
 
 
+MAX_RECORD_ID = 2**31 - 1  # PostgreSQL INTEGER
+
+
+def record_id(value) -> int:
+    """int() for a posted choice id, refusing what no INTEGER column can hold."""
+    number = int(value)
+    if not -MAX_RECORD_ID <= number <= MAX_RECORD_ID:
+        raise ValueError("编号超出范围")
+    return number
+
+
 class BaseForm(FlaskForm):
     class Meta:
         locales = ("zh",)
@@ -63,6 +74,10 @@ class BaseForm(FlaskForm):
                 # passed to this binding only: the class-level UnboundField must not grow on every request
                 filters = (reject_invalid_chars, clean_text, *unbound_field.kwargs.get("filters", ()))
                 return unbound_field.bind(form=form, filters=filters, **options)
+            if unbound_field.kwargs.get("coerce") is int:
+                # an id posted as 2**63 would reach the database and fail there (SQLite OverflowError,
+                # PostgreSQL "integer out of range"): out of range is "选择无效" like any unknown choice
+                return unbound_field.bind(form=form, coerce=record_id, **options)
             return unbound_field.bind(form=form, **options)
 
     def apply_error(self, err: DomainError) -> None:

@@ -7,8 +7,11 @@ Actions on the test's database and index folder:
   reindex   rebuild the index into a new generation and swap it in
 
 It can die at a chosen point, like a killed worker: MARKET_CRASH_AT=<point> (see indexing.crash_point),
-or MARKET_CRASH_IN_WHOOSH_WRITER=1, which ends the process inside Whoosh's writer after the documents
-were added and before its commit (only Whoosh's own class is patched; nothing of ours).
+or inside the search engine's writer, with nothing of ours patched (see _crash_in_engine_writer):
+  MARKET_CRASH_IN_WRITER=1        documents added, the library's commit called: the process ends instead
+                                  (MARKET_CRASH_IN_WHOOSH_WRITER=1, the older name, does the same)
+  MARKET_CRASH_AFTER_DOCS=<n>     the n-th document handed to any writer of the process ends it (a reindex
+                                  killed while it fills the new generation)
 """
 from __future__ import annotations
 
@@ -21,13 +24,7 @@ from datetime import date, timedelta
 
 def main() -> int:
     cfg = json.loads(sys.argv[1])
-    if os.environ.get("MARKET_CRASH_IN_WHOOSH_WRITER"):
-        from whoosh.writing import SegmentWriter
-
-        def _die(self, *args, **kwargs):
-            os._exit(76)
-
-        SegmentWriter.commit = _die
+    _crash_in_engine_writer(cfg.get("engine", "whoosh"))
 
     from market import create_app
     from market.extensions import db
@@ -82,6 +79,78 @@ def main() -> int:
         db.session.remove()
         db.engine.dispose()
     return 0
+
+
+def _crash_in_engine_writer(engine: str) -> None:
+    """Make the search library's writer end the process (exit code 76), as a kill would, at the boundary where
+    our backend calls the library: Whoosh's SegmentWriter is patched; tantivy's classes are native (pyo3, not
+    patchable), so `tantivy.Index` is replaced by a proxy whose writers die in `commit` / `add_document`."""
+    at_commit = bool(os.environ.get("MARKET_CRASH_IN_WRITER") or os.environ.get("MARKET_CRASH_IN_WHOOSH_WRITER"))
+    after_docs = int(os.environ.get("MARKET_CRASH_AFTER_DOCS") or 0)
+    if not (at_commit or after_docs):
+        return
+    added = [0]
+
+    def _count() -> None:
+        added[0] += 1
+        if after_docs and added[0] >= after_docs:
+            os._exit(76)
+
+    def _commit() -> None:
+        if at_commit and added[0]:
+            os._exit(76)
+
+    if engine == "whoosh":
+        from whoosh.writing import SegmentWriter
+
+        real_add, real_commit = SegmentWriter.add_document, SegmentWriter.commit
+
+        def add_document(self, **fields):
+            real_add(self, **fields)
+            _count()
+
+        def commit(self, *args, **kwargs):
+            _commit()
+            return real_commit(self, *args, **kwargs)
+
+        SegmentWriter.add_document, SegmentWriter.commit = add_document, commit
+        return
+
+    import tantivy
+
+    real_index = tantivy.Index
+
+    class _Writer:
+        def __init__(self, writer):
+            self._writer = writer
+
+        def add_document(self, document):
+            result = self._writer.add_document(document)
+            _count()
+            return result
+
+        def commit(self):
+            _commit()
+            return self._writer.commit()
+
+        def __getattr__(self, name):
+            return getattr(self._writer, name)
+
+    class _Index:
+        def __init__(self, *args, _real=None, **kwargs):
+            self._ix = _real if _real is not None else real_index(*args, **kwargs)
+
+        @staticmethod
+        def open(path):
+            return _Index(_real=real_index.open(path))
+
+        def writer(self, *args, **kwargs):
+            return _Writer(self._ix.writer(*args, **kwargs))
+
+        def __getattr__(self, name):
+            return getattr(self._ix, name)
+
+    tantivy.Index = _Index
 
 
 if __name__ == "__main__":
