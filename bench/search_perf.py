@@ -11,7 +11,10 @@ and indexed with the engine. Columns:
 - +filter+facets: the same with a region filter and three facets, as the search page asks;
 - more_like_this: the backend call alone, with 20 key terms of a random document;
 - match: the matching engine for a random listing, end to end (key terms, candidates from the index,
-  the listing's own score, candidates loaded from the database, shared terms, bonuses, reasons).
+  the listing's own score, candidates loaded from the database, shared terms, bonuses, reasons);
+- page: the whole `/search?q=...&kind=...` page (9 terms as above, kind 全部/需求/成果 in turn) through the Flask
+  app, anonymous, page cache off (PAGE_CACHE_SECONDS=0): arguments, the index catch-up (an empty change log),
+  the engine with the page's five facets, the hits reloaded from the database, the template.
 Each is timed in wall-clock and in this process's CPU time (time.process_time): the CPU figure is
 what a call costs on an idle machine, the wall figure also counts waiting for a busy CPU.
 """
@@ -30,6 +33,7 @@ import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -161,17 +165,21 @@ def run(engine: str, docs: list[dict], seed: int) -> dict:
     from market import create_app
     from market.extensions import db
     from market.matching.engine import Matcher
-    from market.models import LISTING_MODELS
+    from market.models import LISTING_MODELS, IndexChange
     from market.search.backend import get_backend
+    from market.search.indexing import _swap_link, _write_state, replica
 
-    app = create_app({
+    config = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{os.path.join(folder, 'bench.db')}",
         "SEARCH_ENGINE": engine, "SEARCH_INDEX_DIR": os.path.join(folder, "index"),
         "SECRET_KEY": "bench", "SEARCH_SYNC_AFTER_COMMIT": False,
-    })
+    }
+    app = create_app(config)
+    page_app = None
     try:
         store(app, docs)
-        index_dir = os.path.join(folder, "engine")
+        # the generation folder the app serves from (SEARCH_INDEX_DIR/current -> gen-1, market/search/indexing.py)
+        index_dir = os.path.join(config["SEARCH_INDEX_DIR"], "gen-1")
         backend = get_backend(engine, index_dir)
         t, c = time.perf_counter(), time.process_time()
         for lo in range(0, len(docs), BATCH):
@@ -188,6 +196,12 @@ def run(engine: str, docs: list[dict], seed: int) -> dict:
             mlts.append((key_terms(" ".join([doc["title"]] * 3 + [doc["body"], " ".join(doc["keywords"])])),
                          "achievement" if doc["kind"] == "demand" else "demand", doc["doc_id"]))
         sources = rng.sample(docs, ROUNDS + 5)  # 5 to warm up, then each listing matched once
+        pages = []  # 5 to warm up, then each page asked once
+        for i in range(ROUNDS + 5):
+            doc = rng.choice(docs)
+            tokens = sorted(set(tokenize(doc["title"] + " " + doc["body"])))
+            pages.append("/search?" + urlencode({"q": " ".join(rng.sample(tokens, min(9, len(tokens)))),
+                                                 "kind": ("all", "demand", "achievement")[i % 3]}))
         for q in queries[:20]:  # warm caches
             backend.search(q)
 
@@ -204,17 +218,41 @@ def run(engine: str, docs: list[dict], seed: int) -> dict:
             suggested = []
             match_ms = timed(lambda listing: suggested.append(len(matcher.matches_for(listing))),
                              [(x,) for x in listings[5:]])
+            # the Core inserts logged no change: the app's catch-up, at the log's newest seq, applies nothing and
+            # serves the index built above as it is (no reindex, no empty generation of its own)
+            seq = db.session.scalar(db.select(db.func.max(IndexChange.seq))) or 0
+        _write_state(index_dir, {"seq": seq, "gaps": {}})
+        _swap_link(os.path.join(config["SEARCH_INDEX_DIR"], "current"), "gen-1")
+        page_app = create_app({**config, "PAGE_CACHE_SECONDS": 0, "DB_STATEMENT_TIMEOUT_MS": 0})
+        client = page_app.test_client()
+        page_totals: list[int] = []  # the page's own "共 N 条"
+
+        def page(url: str) -> None:
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            page_totals.append(int(re.search(r"共 (\d+) 条", response.get_data(as_text=True)).group(1)))
+
+        for url in pages[:5]:  # templates, the engine opened, the taxonomy
+            page(url)
+        assert replica(page_app).backend().doc_count() == len(docs)
+        assert os.path.realpath(replica(page_app).backend().path) == os.path.realpath(index_dir)
+        page_ms = timed(page, [(url,) for url in pages[5:]])
         totals = [backend.search(q).total for q in queries[:50]]
         backend.close()
         return {
             "engine": engine, "docs_per_s": len(docs) / index_s, "index_s": index_s,
             "index_cpu": index_cpu, "size_mb": folder_size(index_dir) / 1e6, "search": search_ms,
-            "facets": facet_ms, "mlt": mlt_ms, "match": match_ms, "mean_total": statistics.mean(totals),
-            "mean_suggested": statistics.mean(suggested),
+            "facets": facet_ms, "mlt": mlt_ms, "match": match_ms, "page": page_ms,
+            "mean_total": statistics.mean(totals), "mean_suggested": statistics.mean(suggested),
+            "mean_page_total": statistics.mean(page_totals[5:]),
         }
     finally:
         with app.app_context():
             db.engine.dispose()
+        if page_app is not None:
+            replica(page_app).close()
+            with page_app.app_context():
+                db.engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -237,21 +275,24 @@ def main() -> int:
         docs = build_corpus(papers, n, args.seed)
         print(f"corpus: {len(docs):,} docs built in {time.perf_counter() - t:.1f}s "
               f"(mean body {statistics.mean(len(d['body']) for d in docs):.0f} chars); {ROUNDS} each of: "
-              f"9-term searches, 20-term more_like_this, matches of a random listing")
+              f"9-term searches, 20-term more_like_this, matches of a random listing, search pages")
         rows = [run(e, docs, args.seed) for e in engines]
         print()
         print(f"{'engine':<8} {'docs':>7} {'docs/s':>7} {'index s':>8} {'cpu s':>6} {'size MB':>8}  "
-              f"{'ms p50/p95':<10} {'search':>13} {'+filter+facets':>15} {'more_like_this':>15} {'match':>15}")
+              f"{'ms p50/p95':<10} {'search':>13} {'+filter+facets':>15} {'more_like_this':>15} {'match':>15} "
+              f"{'page':>15}")
         for r in rows:
             for clock in ("wall", "cpu"):
                 head = (f"{r['engine']:<8} {n:>7,} {r['docs_per_s']:>7,.0f} {r['index_s']:>8.1f} "
                         f"{r['index_cpu']:>6.1f} {r['size_mb']:>8.1f}" if clock == "wall" else " " * 49)
                 cells = "".join(f"{r[k][clock][0]:>8.1f}/{r[k][clock][1]:<6.1f}"
-                                for k in ("search", "facets", "mlt", "match"))
+                                for k in ("search", "facets", "mlt", "match", "page"))
                 print(f"{head}  {clock:<10} {cells}")
         print(f"\nmean matches per search: " + ", ".join(f"{r['engine']} {r['mean_total']:,.0f}" for r in rows)
               + "; mean suggestions per match: "
-              + ", ".join(f"{r['engine']} {r['mean_suggested']:.1f}" for r in rows) + "\n")
+              + ", ".join(f"{r['engine']} {r['mean_suggested']:.1f}" for r in rows)
+              + "; mean results per page: " + ", ".join(f"{r['engine']} {r['mean_page_total']:,.0f}" for r in rows)
+              + "\n")
     return 0
 
 

@@ -92,6 +92,7 @@ class Config:
         self.PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 60))
         # how often a worker reads the change log's newest number (a commit in the worker itself re-reads at once)
         self.PAGE_CACHE_VERSION_CHECK = float(os.environ.get("PAGE_CACHE_VERSION_CHECK", 0.25))
+        self.PAGE_CACHE_ENTRIES = int(os.environ.get("PAGE_CACHE_ENTRIES", 512))  # pages kept per worker
         # no automatic OPTIONS answers: every non-public URL refuses anonymous requests on every method
         # (405 here); nothing in the app serves cross-origin preflights
         self.PROVIDE_AUTOMATIC_OPTIONS = False
