@@ -324,4 +324,37 @@ def test_a_reindex_killed_while_filling_the_new_generation_leaves_the_index_serv
     finally:
         write_intent.reset(token)
     assert_in_step(IndexReplica(root, engine))
+    # which removed the half-built generation along with the one it replaced
+    assert [n for n in os.listdir(root) if n.startswith("gen-")] == [os.readlink(os.path.join(root, "current"))]
     survived("reindex-while-adding-documents")
+
+
+def test_a_reindex_killed_right_after_its_swap_loses_nothing(engine, app, world, tmp_path, runner, survived):
+    """The new generation serves, the changes made during the build were not yet applied to it, and the old
+    generation was not yet removed: the next process catches up, the next reindex clears the old folder."""
+    _published(world, 6)
+    db.session.commit()
+    assert_in_step()
+    root = app.config["SEARCH_INDEX_DIR"]
+    before = os.path.realpath(os.path.join(root, "current"))
+    rc, _, err = _finish(_spawn(_worker_cfg(app, world, action="reindex"), tmp_path,
+                                MARKET_CRASH_AT="reindex:after_swap"))
+    assert rc == 75, err[-2000:]
+    assert os.path.realpath(os.path.join(root, "current")) != before  # swapped in
+    assert len([n for n in os.listdir(root) if n.startswith("gen-")]) == 2  # the old one is still there
+
+    _published(world, 2, prefix="后来")
+    db.session.commit()
+    restarted = IndexReplica(root, engine)
+    restarted.catch_up(db.session)
+    assert_in_step(restarted)
+    result = runner.invoke(args=["search", "check"])
+    assert result.exit_code == 0 and "index matches the database" in result.output, result.output
+    token = write_intent.set(False)
+    try:
+        assert restarted.reindex(db.session) == 8
+    finally:
+        write_intent.reset(token)
+    assert [n for n in os.listdir(root) if n.startswith("gen-")] == [os.readlink(os.path.join(root, "current"))]
+    assert_in_step(IndexReplica(root, engine))
+    survived("reindex-after-swap")

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 GAP_TIMEOUT = 120.0  # seconds a missing seq is waited for
 BATCH = 500
+REINDEX_LOCK_TIMEOUT = 6 * 3600.0  # a reindex waits this long for another one on the same folder
 PUBLIC = ("published", "done")
 
 
@@ -107,9 +108,14 @@ class IndexReplica:
 
     def _new_gen_folder(self) -> str:
         existing = [int(n[4:]) for n in os.listdir(self.root) if n.startswith("gen-") and n[4:].isdigit()]
-        gen = os.path.join(self.root, f"gen-{max(existing, default=0) + 1}")
-        os.makedirs(gen)
-        return gen
+        number = max(existing, default=0) + 1
+        while True:  # a first start in another process may take the same number at the same moment
+            gen = os.path.join(self.root, f"gen-{number}")
+            try:
+                os.makedirs(gen)
+                return gen
+            except FileExistsError:
+                number += 1
 
     def backend(self) -> SearchBackend:
         """The engine on the current generation, reopened when a reindex swapped it."""
@@ -193,31 +199,43 @@ class IndexReplica:
 
     # -- rebuild and check -----------------------------------------------------------------------
     def reindex(self, session: Session | None = None) -> int:
-        """Build a complete new generation from the database, then swap it in atomically."""
+        """Build a complete new generation from the database, then swap it in atomically.
+
+        One reindex at a time per folder (a second one waits for the first). Once the new generation serves,
+        every other generation is removed: the one it replaced, and any left by a reindex that was killed before
+        its swap or after it.
+        """
         session = session or db.session
-        start_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
-        gen = self._new_gen_folder()
-        try:
-            backend = get_backend(self.engine, gen)
-            total = 0
-            for kind in LISTING_MODELS:
-                for docs in _all_public_documents(session, kind):
-                    backend.index_documents(docs)
-                    total += len(docs)
-            backend.close()
-            _write_state(gen, {"seq": start_seq, "gaps": {}})
-        except BaseException:
-            shutil.rmtree(gen, ignore_errors=True)
-            raise
-        crash_point("reindex:before_swap")
-        with file_lock(os.path.join(self.root, ".apply.lock")):
-            old = os.path.realpath(self.current_link) if os.path.islink(self.current_link) else None
-            _swap_link(self.current_link, os.path.basename(gen))
-        # changes committed while we were building are applied on top (idempotent)
-        self.catch_up(session)
-        if old and os.path.isdir(old) and os.path.realpath(old) != os.path.realpath(gen):
-            shutil.rmtree(old, ignore_errors=True)
+        with file_lock(os.path.join(self.root, ".reindex.lock"), timeout=REINDEX_LOCK_TIMEOUT):
+            start_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
+            gen = self._new_gen_folder()
+            try:
+                backend = get_backend(self.engine, gen)
+                total = 0
+                for kind in LISTING_MODELS:
+                    for docs in _all_public_documents(session, kind):
+                        backend.index_documents(docs)
+                        total += len(docs)
+                backend.close()
+                _write_state(gen, {"seq": start_seq, "gaps": {}})
+            except BaseException:
+                shutil.rmtree(gen, ignore_errors=True)
+                raise
+            crash_point("reindex:before_swap")
+            with file_lock(os.path.join(self.root, ".apply.lock")):
+                _swap_link(self.current_link, os.path.basename(gen))
+            crash_point("reindex:after_swap")
+            # changes committed while we were building are applied on top (idempotent)
+            self.catch_up(session)
+            self._remove_other_generations(gen)
         return total
+
+    def _remove_other_generations(self, keep: str) -> None:
+        """Called by the reindex holding the folder's reindex lock, so no other generation is being built."""
+        for name in os.listdir(self.root):
+            path = os.path.join(self.root, name)
+            if name.startswith("gen-") and os.path.isdir(path) and os.path.realpath(path) != os.path.realpath(keep):
+                shutil.rmtree(path, ignore_errors=True)
 
     def check(self, session: Session | None = None) -> dict[str, list[str]]:
         """Drift between the database's public listings and the index: missing, phantom, stale."""
