@@ -51,10 +51,10 @@ audit: $(VENV)/.installed-dev
 test-sqlite: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# The same suite on PostgreSQL (127.0.0.1:5432, user postgres); skipped when it is not
-# reachable unless MARKET_REQUIRE_PG=1 (as in CI).
+# The same suite on PostgreSQL (127.0.0.1:5432, user postgres), the browser journeys included (each on a
+# database of its own); skipped when it is not reachable unless MARKET_REQUIRE_PG=1 (as in CI).
 test-postgres: $(VENV)/.installed-dev
-	MARKET_TEST_DB=postgres $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser"
+	MARKET_TEST_DB=postgres $(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean-venv:
 	rm -rf $(VENV)

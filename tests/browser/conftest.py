@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import threading
+import uuid
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -22,6 +23,7 @@ from market.config import PROJECT_ROOT
 from market.extensions import db
 from market.models import User
 from tests import factories
+from tests.conftest import _pg_database, _pg_drop
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("MARKET_CHROMIUM", "/usr/bin/chromium")
@@ -93,11 +95,31 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def live_server(tmp_path, monkeypatch):
+def live_database(tmp_path):
+    """The journey's own database: a SQLite file, or with MARKET_TEST_DB=postgres a PostgreSQL database
+    created for this test and dropped after it."""
+    if os.environ.get("MARKET_TEST_DB", "sqlite") != "postgres":
+        yield f"sqlite:///{tmp_path / 'live.db'}"
+        return
+    name = f"market_live_{uuid.uuid4().hex[:10]}"
+    try:
+        url = _pg_database(name)
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("MARKET_REQUIRE_PG"):
+            raise
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield url
+    finally:
+        _pg_drop(name)
+
+
+@pytest.fixture
+def live_server(tmp_path, monkeypatch, live_database):
     # the instance folder (secret key file, default paths) also goes to tmp_path, not the checkout
     monkeypatch.setenv("MARKET_INSTANCE_DIR", str(tmp_path / "instance"))
     app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.db'}",
+        "SQLALCHEMY_DATABASE_URI": live_database,
         "SEARCH_INDEX_DIR": str(tmp_path / "index"),
         "UPLOAD_DIR": str(tmp_path / "uploads"),
         "SECRET_KEY": "browser-test-secret",
