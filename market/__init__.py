@@ -49,4 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+
+    from .security import wrap_proxy_fix
+
+    wrap_proxy_fix(app)
     return app

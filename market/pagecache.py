@@ -10,6 +10,11 @@ count of verified organisations) is at most `PAGE_CACHE_SECONDS` old. `PAGE_CACH
 Only a visitor without a signed-in session, a remember cookie or pending flash messages is served from the
 cache, and only a 200 page rendered without touching the session (no CSRF token, no Set-Cookie) is stored,
 so nothing personal is ever kept or shared. Each process keeps its own bounded LRU.
+
+A hit for a request that carries no session or remember cookie (every first-time or casual visitor) is answered
+by `CachedPageMiddleware` before Flask builds a request at all: the stored status line, headers (security headers
+included) and body, exactly as Flask sent them when the page was rendered. A visitor with a cookie goes through
+Flask, where `_serve_cached` still serves the page once it has checked that the session is anonymous.
 """
 from __future__ import annotations
 
@@ -27,16 +32,16 @@ MAX_BODY_BYTES = 512 * 1024
 
 
 class PageCache:
-    """A bounded LRU of rendered pages: key -> (version, expires, body, content type)."""
+    """A bounded LRU of rendered pages: key -> (version, expires, body, headers as sent)."""
 
     def __init__(self, max_entries: int = 512):
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[int, float, bytes, str]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, float, bytes, list[tuple[str, str]]]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str, version: int) -> tuple[bytes, str] | None:
+    def get(self, key: str, version: int) -> tuple[bytes, list[tuple[str, str]]] | None:
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
@@ -49,9 +54,9 @@ class PageCache:
             self.hits += 1
             return entry[2], entry[3]
 
-    def put(self, key: str, version: int, ttl: float, body: bytes, content_type: str) -> None:
+    def put(self, key: str, version: int, ttl: float, body: bytes, headers: list[tuple[str, str]]) -> None:
         with self._lock:
-            self._entries[key] = (version, time.monotonic() + ttl, body, content_type)
+            self._entries[key] = (version, time.monotonic() + ttl, body, headers)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -62,6 +67,13 @@ class PageCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def page_key(environ: dict) -> str:
+    """The cache key of a request: scheme, host, path and the raw query string, read the same way by the
+    middleware and by Flask (both see the environ after ProxyFix)."""
+    return (f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST') or environ.get('SERVER_NAME', '')}"
+            f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}")
 
 
 def is_cacheable_page() -> bool:
@@ -91,6 +103,10 @@ class VersionClock:
     def forget(self) -> None:
         self._read_at = float("-inf")
 
+    def fresh(self) -> int | None:
+        """The remembered number while it is recent enough, else None (the caller reads it in an app context)."""
+        return self._value if time.monotonic() - self._read_at < self.interval else None
+
     def current(self) -> int:
         now = time.monotonic()
         if now - self._read_at >= self.interval:
@@ -112,6 +128,65 @@ def _forget_versions(_session) -> None:
         clock.forget()
 
 
+_STORE = "market.page_cache.store"  # environ key: the view's page may be stored, with (key, version, ttl)
+
+
+class CachedPageMiddleware:
+    """Answers cache hits for cookie-less GET requests without entering Flask, and stores the pages that
+    Flask marked as cacheable with the headers it actually sent."""
+
+    def __init__(self, app: Flask, wsgi_app, cache: PageCache, clock: VersionClock):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.cache = cache
+        self.clock = clock
+        self.cookie_names = tuple(f"{name}=" for name in (
+            app.config.get("SESSION_COOKIE_NAME") or "session",
+            app.config.get("REMEMBER_COOKIE_NAME") or "remember_token"))
+
+    def __call__(self, environ, start_response):
+        if (environ.get("REQUEST_METHOD") == "GET" and self.app.config.get("PAGE_CACHE_SECONDS")
+                and not any(name in environ.get("HTTP_COOKIE", "") for name in self.cookie_names)):
+            hit = self.cache.get(page_key(environ), self._version())
+            if hit is not None:
+                body, headers = hit
+                start_response("200 OK", list(headers))
+                return [body]
+        sent: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            sent["status"], sent["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, capture)
+        slot = environ.get(_STORE)
+        if slot is None or not sent.get("status", "").startswith("200 "):
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        headers = [(k, v) for k, v in sent["headers"]]
+        if len(body) <= MAX_BODY_BYTES and not any(k.lower() == "set-cookie" for k, _ in headers):
+            key, version, ttl = slot
+            self.cache.put(key, version, ttl, body, headers)
+        return [body]
+
+    def _version(self) -> int:
+        version = self.clock.fresh()
+        if version is not None:
+            return version
+        from .database import write_intent
+
+        token = write_intent.set(False)  # a read: never BEGIN IMMEDIATE for it on SQLite
+        try:
+            with self.app.app_context():
+                return self.clock.current()
+        finally:
+            write_intent.reset(token)
+
+
 def init_page_cache(app: Flask) -> None:
     cache = PageCache(int(app.config.get("PAGE_CACHE_ENTRIES") or 512))
     app.extensions["market.page_cache"] = cache
@@ -119,6 +194,8 @@ def init_page_cache(app: Flask) -> None:
     clock = VersionClock(float(app.config.get("PAGE_CACHE_VERSION_CHECK", 0.25)))
     app.extensions["market.page_cache_clock"] = clock
     _CLOCKS.add(clock)
+    # innermost middleware: ProxyFix, when configured, is wrapped around it last (see create_app)
+    app.wsgi_app = CachedPageMiddleware(app, app.wsgi_app, cache, clock)
 
     @app.before_request
     def _serve_cached():
@@ -127,23 +204,22 @@ def init_page_cache(app: Flask) -> None:
             return None
         if not _anonymous_request(app):
             return None
-        key = f"{request.scheme}://{request.host}{request.full_path}"
+        key = page_key(request.environ)
         version = clock.current()
         hit = cache.get(key, version)
         if hit is not None:
-            body, content_type = hit
-            return app.response_class(body, status=200, content_type=content_type)
+            body, headers = hit
+            return app.response_class(body, status=200, headers=[(k, v) for k, v in headers
+                                                                 if k.lower() != "content-length"])
         g.page_cache_slot = (key, version, ttl)
         return None
 
     @app.after_request
     def _store(response):
+        """Marks the page for the middleware, which stores it with the headers finally sent."""
         slot = g.pop("page_cache_slot", None)
         if (slot is None or response.status_code != 200 or response.direct_passthrough
                 or "Set-Cookie" in response.headers or session.modified):
             return response
-        body = response.get_data()
-        if len(body) <= MAX_BODY_BYTES:
-            key, version, ttl = slot
-            cache.put(key, version, ttl, body, response.content_type)
+        request.environ[_STORE] = slot
         return response

@@ -36,14 +36,6 @@ class MarketRequest(Request):
 def init_security(app: Flask) -> None:
     app.request_class = MarketRequest
 
-    hops = int(app.config.get("PROXY_FIX") or 0)
-    if hops:
-        # the client's address (sign-in throttle, sessions), scheme and host as the proxy saw them;
-        # without PROXY_FIX these headers are ignored, so a client cannot forge its address
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-
     # TRUSTED_HOSTS (config, from the env as a comma-separated list) is applied by Flask itself (3.1+): a request
     # whose Host is not listed fails routing with SecurityError, a 400. The page says why, in Chinese; it is
     # rendered without base.html since such a request has no URL adapter (see errors._render).
@@ -76,6 +68,19 @@ def _signed_in() -> bool:
     from flask_login import current_user
 
     return bool(getattr(current_user, "is_authenticated", False))
+
+
+def wrap_proxy_fix(app: Flask) -> None:
+    """The outermost middleware, so every other one (the page cache's) sees the proxied scheme, host and address.
+
+    The client's address (sign-in throttle, sessions), scheme and host as the proxy saw them; without PROXY_FIX
+    these headers are ignored, so a client cannot forge its address.
+    """
+    hops = int(app.config.get("PROXY_FIX") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def safe_next(target: str | None, fallback: str = "/") -> str:

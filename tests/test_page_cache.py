@@ -172,3 +172,59 @@ def test_demand_count_matches_after_many_changes(client, cache, world):
     shown = {i for i in range(5) if f"缓存一致性需求{i}" in page}
     public = {i for i, demand_id in enumerate(ids) if db.session.get(Demand, demand_id).status == "published"}
     assert shown == public == {2, 3, 4}
+
+
+def _flask_requests(app) -> list:
+    """Requests that reached Flask (request_started is sent once Flask builds the request)."""
+    from flask import request_started
+
+    seen: list = []
+    request_started.connect(lambda sender, **kw: seen.append(1), app, weak=False)
+    return seen
+
+
+def test_a_cookieless_hit_never_enters_flask_and_is_sent_as_rendered(app, client, cache, published):
+    seen = _flask_requests(app)
+    for path in PUBLIC_PAGES + [f"/demands/{published.id}"]:
+        first = client.get(path)
+        entered = len(seen)
+        second = client.get(path)
+        assert len(seen) == entered, f"{path}: the hit went through Flask"
+        assert second.status_code == 200 and second.get_data() == first.get_data()
+        assert sorted(second.headers.items()) == sorted(first.headers.items())  # security headers, Vary, type
+
+
+def test_a_visitor_with_a_cookie_goes_through_flask_and_still_gets_the_anonymous_page(app, client, cache, published):
+    seen = _flask_requests(app)
+    client.get("/demands")
+    client.set_cookie("session", "not-a-signed-session")  # any session cookie: Flask decides what it means
+    hits, entered = cache.hits, len(seen)
+    page = client.get("/demands")
+    assert len(seen) == entered + 1
+    assert cache.hits == hits + 1 and "石墨烯导电膜低温" in page.get_data(as_text=True)
+
+
+def test_the_key_is_the_address_the_proxy_saw(app, cache, published):
+    """Behind PROXY_FIX the cache sits inside ProxyFix: a page rendered for https://a is not sent for http://a
+    or https://b."""
+    from market import create_app
+    from tests.conftest import _test_config
+
+    proxied = create_app({**_test_config(app.config["SQLALCHEMY_DATABASE_URI"], _tmp(app)), "PROXY_FIX": 1,
+                          "PAGE_CACHE_SECONDS": 60})
+    pages = proxied.extensions["market.page_cache"]
+    seen = _flask_requests(proxied)
+    c = proxied.test_client()
+    https_a = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "a.example.cn"}
+    body = c.get("/demands", headers=https_a).get_data()
+    assert c.get("/demands", headers=https_a).get_data() == body and pages.hits == 1
+    assert len(seen) == 1  # the hit was answered before Flask, under the address the proxy saw
+    c.get("/demands", headers={"X-Forwarded-Proto": "http", "X-Forwarded-Host": "a.example.cn"})
+    c.get("/demands", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "b.example.cn"})
+    assert pages.hits == 1 and len(pages) == 3
+
+
+def _tmp(app):
+    from pathlib import Path
+
+    return Path(app.config["SEARCH_INDEX_DIR"]).parent
