@@ -122,8 +122,10 @@ _CLOCKS: weakref.WeakSet[VersionClock] = weakref.WeakSet()
 
 
 @event.listens_for(Session, "after_commit")
-def _forget_versions(_session) -> None:
+def _forget_versions(session) -> None:
     """Any commit in this process may have queued listing changes: every app here re-reads the version."""
+    if session.in_nested_transaction():
+        return
     for clock in list(_CLOCKS):
         clock.forget()
 

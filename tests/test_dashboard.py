@@ -586,3 +586,23 @@ def test_export_amounts_are_exact_in_xlsx(world, login_as):
     rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
     assert str(rows["合计"][2].value) in ("100000012345.67", "100000012345.67")
     assert rows["合计"][1].value == 3
+
+
+def test_a_savepoint_rolled_back_after_a_region_move_still_rebuilds_the_summary(world):
+    """A region moved, then a savepoint in the same transaction fails (a duplicate, say): the rows rolled up
+    along the old tree are still recomputed when the transaction commits."""
+    from market.admin.services import region_update
+
+    o = world.orgs
+    factories.contract(buyer=o.ent_a, seller=o.ent_b, amount=D("5.00"), signed_on=day(3, 3))
+    db.session.commit()
+    town = world.regions["town_a"]
+    region_update(region=town, code=town.code, name=town.name, level="town", parent_id=world.regions["county_b"].id)
+    db.session.flush()
+    with pytest.raises(RuntimeError):
+        with db.session.begin_nested():
+            raise RuntimeError("refused inside a savepoint")
+    db.session.commit()
+    assert stats.summary_drift() == []
+    inside_b = stats.totals(scope=db.session.get(Region, world.regions["county_b"].id), period=stats.Period.year(YEAR))
+    assert inside_b["i"].n == 1

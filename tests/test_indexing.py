@@ -358,3 +358,28 @@ def test_a_reindex_killed_right_after_its_swap_loses_nothing(engine, app, world,
     assert [n for n in os.listdir(root) if n.startswith("gen-")] == [os.readlink(os.path.join(root, "current"))]
     assert_in_step(IndexReplica(root, engine))
     survived("reindex-after-swap")
+
+
+def test_a_released_savepoint_is_not_the_commit(engine, app, world):
+    """SQLAlchemy sends after_commit for a savepoint too: the catch-up must wait for the real commit, or it reads
+    the database before the change is committed, finds nothing, and the change reaches the index only later."""
+    backend = replica().backend()
+    before = set(backend.versions())
+    [demand_id] = _published(world, 1)
+    db.session.flush()
+    with db.session.begin_nested():  # e.g. a form token or a contract number claimed in the same request
+        pass
+    assert set(replica().backend().versions()) == before
+    db.session.commit()
+    assert f"demand:{demand_id}" in replica().backend().versions()  # applied by the commit itself
+
+
+def test_a_savepoint_rolled_back_keeps_what_was_flushed_before_it(engine, app, world):
+    [demand_id] = _published(world, 1)
+    db.session.flush()
+    with pytest.raises(RuntimeError):
+        with db.session.begin_nested():
+            raise RuntimeError("a duplicate registration number, say")
+    db.session.commit()
+    assert f"demand:{demand_id}" in replica().backend().versions()
+    assert_in_step()

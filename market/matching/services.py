@@ -231,7 +231,12 @@ def after_seed() -> None:
 
     app = current_app._get_current_object()
 
+    done = []
+
     def _once(session) -> None:
+        if done or session.in_nested_transaction():
+            return  # already run, or a released savepoint: wait for the seed's own commit
+        done.append(True)
         with app.app_context():
             with Session(db.engine) as own:
                 token = write_intent.set(False)
@@ -242,7 +247,7 @@ def after_seed() -> None:
             if keys:
                 refresh_listings(app, keys, catch_up=True)
 
-    event.listen(db.session(), "after_commit", _once, once=True)
+    event.listen(db.session(), "after_commit", _once)
 
 
 def suggestion_count(session: Session | None = None) -> int:

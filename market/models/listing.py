@@ -333,6 +333,8 @@ def _write_index_changes(session: Session, flush_context) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_index_changes(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: what was flushed before it is still to be committed
     session.info.pop("pending_index", None)
     session.info.pop("index_dirty", None)
     session.info.pop("index_touched", None)

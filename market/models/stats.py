@@ -385,6 +385,8 @@ def _refresh_stale(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_stale(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: the changes flushed before it still need the rebuild
     session.info.pop(_STALE, None)
 
 

@@ -339,6 +339,8 @@ def _after_commit(session: Session) -> None:
     refresh) use a session of their own. A failure is logged, never raised: the next search,
     or the next start, catches up from the log.
     """
+    if session.in_nested_transaction():
+        return  # a released savepoint: nothing is committed yet, the outer commit comes later
     if not session.info.pop("index_dirty", False):
         return
     touched = session.info.pop("index_touched", set())
