@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,12 @@ from .money import parse_wan
 
 DEMO_PASSWORD = "Demo@2026pass"
 CSL_LIMIT = 240  # results taken from the CSL file for the demo (technical categories only)
+DEMO_CONTRACT_DAYS = 700  # demo contracts are spread over the days before the seed, this year and last
+# contract types and the share of each in the demo, roughly as in 技术合同认定登记 statistics
+DEMO_CONTRACT_TYPES = (("技术开发", "委托开发", 30), ("技术开发", "合作开发", 15), ("技术服务", "", 25),
+                       ("技术转让", "专利权转让", 8), ("技术转让", "技术秘密转让", 4), ("技术许可", "专利实施许可", 8),
+                       ("技术咨询", "", 10))
+DEMO_CONTRACT_WAN = (3, 5, 8, 12, 15, 20, 28, 35, 50, 60, 80, 120, 150, 200, 260, 380, 500)
 
 
 def csl_path() -> Path:
@@ -185,9 +192,61 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
         db.session.flush()
         _publish(a, city_official, now - timedelta(days=90 - i % 90, hours=i % 24))
     db.session.flush()
+    _seed_contracts(city_official, [org for org, _ in companies], [org for org, _ in institutions], regions)
+    _seed_targets(admin, city, counties)
     for hook in _after_seed_hooks():
         hook()
     return logins
+
+
+def _seed_contracts(official: User, companies: list[Organization], institutions: list[Organization],
+                    regions: dict[str, Region]) -> None:
+    """Contracts registered before the platform, imported by the city official as a bureau would: most
+    companies have a few with universities and institutes, some have none (产学研 coverage has a list to show)."""
+    from .contracts.importer import import_contracts
+
+    rng = random.Random(20260301)
+    by_id = {r.id: r for r in regions.values()}
+    fields = {org.id: [d.field.code for d in db.session.scalars(select(Demand).where(Demand.org_id == org.id))]
+              for org in companies}
+    buyers = [org for org in companies if fields[org.id]][: max(1, len(companies) * 4 // 5)]
+    today = date.today()
+    numbers: dict[int, int] = {}
+    rows = []
+    weights = [w for _, _, w in DEMO_CONTRACT_TYPES]
+    for i in range(170):
+        buyer = buyers[i % len(buyers)] if i < len(buyers) else rng.choice(buyers)
+        seller = rng.choice(institutions)
+        ctype, subtype, _ = rng.choices(DEMO_CONTRACT_TYPES, weights)[0]
+        amount = Decimal(rng.choice(DEMO_CONTRACT_WAN) * 10000 + rng.randrange(0, 100) * 100)
+        tech = (amount * Decimal(rng.choice(("1", "1", "0.95", "0.9", "0.8", "0.7")))).quantize(Decimal("1"))
+        signed_on = today - timedelta(days=rng.randrange(0, DEMO_CONTRACT_DAYS))
+        numbers[signed_on.year] = numbers.get(signed_on.year, 0) + 1
+        rows.append((i + 1, {
+            "registration_no": f"{signed_on.year}340300{numbers[signed_on.year]:06d}",
+            "type": ctype, "subtype": subtype, "buyer": buyer.name, "seller": seller.name,
+            "buyer_region": by_id[buyer.region_id].code, "seller_region": by_id[seller.region_id].code,
+            "amount": f"{amount:.2f}", "tech_amount": f"{tech:.2f}", "signed_on": signed_on.isoformat(),
+            "field": rng.choice(fields[buyer.id]),
+        }))
+    report = import_contracts(rows=rows, user=official)
+    if not report.stored:  # the demo's own rows: a bad one is a bug in this function
+        raise RuntimeError(f"demo contracts refused: {report.bad[:3]}")
+
+
+def _seed_targets(admin: User, city: Region, counties: list[Region]) -> None:
+    """This year's targets (目标任务): the city's set by the administrator, each county's by the city bureau,
+    scaled to the demo's size (the seeds' 10亿元 city-wide is a real city's figure)."""
+    from .dashboard.services import targets_save
+
+    year = date.today().year
+    city_official = db.session.scalar(select(User).where(User.username == "kjj_city"))
+    targets_save(user=admin, region=city, year=year,
+                 values={"amount": parse_wan("10000"), "tech_amount": parse_wan("8000"), "count": 120, "conversions": 30})
+    for i, county in enumerate(counties):
+        wan = ("1500", "1200", "1000", "800")[i % 4]
+        targets_save(user=city_official, region=county, year=year,
+                     values={"amount": parse_wan(wan), "tech_amount": parse_wan(wan) * Decimal("0.8"), "count": 12})
 
 
 def _after_seed_hooks():

@@ -1,0 +1,66 @@
+"""`flask seed-demo`, what `make run` does on an empty database: the demo market with its contracts and targets,
+written once, consistent with the index and the dashboard, with or without the CSL papers."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from market.extensions import db
+from market.models import Achievement, Contract, Demand, Organization, Region, Suggestion, Target
+from market.money import format_wan
+from market.seed import DEMO_PASSWORD
+from tests.conftest import login
+
+
+@pytest.fixture
+def seeded(app, runner, monkeypatch, tmp_path):
+    monkeypatch.setenv("MARKET_CSL_PATH", str(tmp_path / "no-such-file.jsonl"))  # the product runs without it
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_demo_market_is_written_with_its_logins(seeded):
+    for username in ("admin", "kjj_city", "broker01", "ent01", "inst01", "ent_new"):
+        assert username in seeded
+    assert db.session.scalar(select(func.count()).select_from(Demand).where(Demand.status == "published")) > 40
+    assert db.session.scalar(select(func.count()).select_from(Achievement).where(Achievement.status == "published")) > 10
+    assert db.session.scalar(select(func.count()).select_from(Suggestion)) > 0
+
+
+def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
+    contracts = db.session.scalars(select(Contract)).all()
+    assert len(contracts) == 170
+    assert all(c.tech_amount <= c.amount and c.signed_on <= date.today() and not c.voided for c in contracts)
+    # every buyer is a demo company, every seller a university or institute: 产学研 contracts
+    orgs = {o.id: o for o in db.session.scalars(select(Organization))}
+    assert {orgs[c.buyer_org_id].org_type for c in contracts} == {"enterprise"}
+    assert {orgs[c.seller_org_id].org_type for c in contracts} <= {"university", "institute"}
+    # some companies have none, so the coverage page has a list to show
+    enterprises = {o.id for o in orgs.values() if o.org_type == "enterprise" and o.status == "verified"}
+    assert 0 < len(enterprises - {c.buyer_org_id for c in contracts}) < len(enterprises)
+    city = db.session.scalar(select(Region).where(Region.level == "city"))
+    year = date.today().year
+    assert db.session.scalar(select(Target.value_amount).where(
+        Target.region_id == city.id, Target.year == year, Target.metric == "amount")) == Decimal("100000000.00")
+    assert db.session.scalar(select(func.count()).select_from(Target).where(Target.year == year)) > 9
+
+    # the city official's dashboard shows this year's total to the fen
+    this_year = sum((c.amount for c in contracts if c.signed_on.year == year), Decimal("0"))
+    assert this_year > 0
+    client = app.test_client()
+    login(client, "kjj_city", DEMO_PASSWORD)
+    page = client.get(f"/dashboard/?year={year}").get_data(as_text=True)
+    assert format_wan(this_year) in page
+
+
+def test_the_index_matches_and_a_second_run_writes_nothing(runner, seeded):
+    check = runner.invoke(args=["search", "check"])
+    assert check.exit_code == 0 and "index matches the database" in check.output, check.output
+    before = db.session.scalar(select(func.count()).select_from(Contract))
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0 and "跳过" in again.output
+    assert db.session.scalar(select(func.count()).select_from(Contract)) == before
