@@ -88,7 +88,7 @@ def register_cli(app: Flask) -> None:
 @with_appcontext
 def seed_demo(force: bool) -> None:
     """Fill an empty database with a realistic demo market and print the demo log-ins."""
-    from .seed import seed_demo_data
+    from .seed import seed_demo_data, seed_demo_pipeline
 
     from .models import User
 
@@ -96,6 +96,8 @@ def seed_demo(force: bool) -> None:
         click.echo("数据库已有数据，跳过演示数据（使用 --force 强制写入）。")
         return
     logins = seed_demo_data()
+    db.session.commit()  # the listings are matched as this commit completes
+    seed_demo_pipeline()
     db.session.commit()
     click.echo("演示数据已写入。演示账号（密码均为 Demo@2026pass）：")
     for role, username, label in logins:

@@ -220,7 +220,9 @@ def _seed_contracts(official: User, companies: list[Organization], institutions:
         ctype, subtype, _ = rng.choices(DEMO_CONTRACT_TYPES, weights)[0]
         amount = Decimal(rng.choice(DEMO_CONTRACT_WAN) * 10000 + rng.randrange(0, 100) * 100)
         tech = (amount * Decimal(rng.choice(("1", "1", "0.95", "0.9", "0.8", "0.7")))).quantize(Decimal("1"))
-        signed_on = today - timedelta(days=rng.randrange(0, DEMO_CONTRACT_DAYS))
+        # more of them recently, as in a market that grows: 60 % spread evenly, 40 % leaning to the last months
+        back = rng.randrange(0, DEMO_CONTRACT_DAYS) if rng.random() < 0.6 else int(rng.triangular(0, DEMO_CONTRACT_DAYS, 0))
+        signed_on = today - timedelta(days=back)
         numbers[signed_on.year] = numbers.get(signed_on.year, 0) + 1
         rows.append((i + 1, {
             "registration_no": f"{signed_on.year}340300{numbers[signed_on.year]:06d}",
@@ -242,11 +244,62 @@ def _seed_targets(admin: User, city: Region, counties: list[Region]) -> None:
     year = date.today().year
     city_official = db.session.scalar(select(User).where(User.username == "kjj_city"))
     targets_save(user=admin, region=city, year=year,
-                 values={"amount": parse_wan("10000"), "tech_amount": parse_wan("8000"), "count": 120, "conversions": 30})
+                 values={"amount": parse_wan("15000"), "tech_amount": parse_wan("12000"), "count": 150, "conversions": 30})
     for i, county in enumerate(counties):
-        wan = ("1500", "1200", "1000", "800")[i % 4]
+        wan = ("2000", "1500", "1200", "1000")[i % 4]
         targets_save(user=city_official, region=county, year=year,
                      values={"amount": parse_wan(wan), "tech_amount": parse_wan(wan) * Decimal("0.8"), "count": 12})
+
+
+def seed_demo_pipeline() -> int:
+    """Once the demo is committed and matched: the brokers' pipelines and a pending interest.
+
+    Each demo broker claims the best engine suggestions of its county and works them to different stages,
+    with notes and next actions (one overdue), and ent01 expresses interest in the result suggested first for
+    one of its needs, so that institution has a request to answer. Written through the same services as the
+    site. Returns the number of deals opened.
+    """
+    import uuid
+
+    from .deals import services as deals
+    from .deals.access import suggestion_in_region
+    from .models import Suggestion
+
+    today = date.today()
+    brokers = db.session.scalars(select(User).where(User.role == "broker").order_by(User.username)).all()
+    suggestions = db.session.scalars(select(Suggestion).order_by(Suggestion.score.desc(), Suggestion.id)).all()
+    opened = 0
+    taken: set[int] = set()
+    plans = (  # (stage to reach, note, next action in days from today, what to do next)
+        ("recommended", "", None, ""),
+        ("contacted", "已电话联系需求方技术负责人，对方愿意了解成果详情。", 5, "陪同企业赴高校实验室考察"),
+        ("negotiating", "双方已面谈两次，正在商定合作方式与价格。", 10, "整理合同草案，发给双方确认"),
+        ("contacted", "已将成果资料发给企业，等待企业内部评估。", -3, "回访企业评估结果"),
+    )
+    for broker in brokers:
+        mine = [x for x in suggestions if x.demand_id not in taken and suggestion_in_region(broker, x)
+                and x.demand.org_id != x.achievement.org_id]
+        for plan, suggestion in zip(plans, mine):
+            stage, note, days, next_action = plan
+            deal = deals.deal_claim_suggestion(suggestion=suggestion, user=broker)
+            taken.add(suggestion.demand_id)
+            opened += 1
+            if stage != "recommended":
+                deals.deal_move(deal=deal, user=broker, to="contacted", version=deal.version, text="开始接洽")
+            if stage == "negotiating":
+                deals.deal_move(deal=deal, user=broker, to="negotiating", version=deal.version, text="进入洽谈")
+            if note:
+                deals.deal_note(deal=deal, user=broker, text=note)
+            if days is not None:
+                deals.deal_plan(deal=deal, user=broker, on=today + timedelta(days=days), text=next_action)
+    ent01 = db.session.scalar(select(User).where(User.username == "ent01"))
+    first = next((x for x in suggestions if ent01 is not None and x.demand.org_id == ent01.org_id
+                  and x.achievement.status == "published"), None)
+    if first is not None:
+        deals.interest_create(user=ent01, listing=first.achievement, token=uuid.uuid4().hex,
+                              message="我公司对该成果很感兴趣，希望进一步了解技术细节和合作方式。")
+    db.session.flush()
+    return opened
 
 
 def _after_seed_hooks():

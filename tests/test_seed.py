@@ -45,7 +45,7 @@ def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
     city = db.session.scalar(select(Region).where(Region.level == "city"))
     year = date.today().year
     assert db.session.scalar(select(Target.value_amount).where(
-        Target.region_id == city.id, Target.year == year, Target.metric == "amount")) == Decimal("100000000.00")
+        Target.region_id == city.id, Target.year == year, Target.metric == "amount")) == Decimal("150000000.00")
     assert db.session.scalar(select(func.count()).select_from(Target).where(Target.year == year)) > 9
 
     # the city official's dashboard shows this year's total to the fen
@@ -64,3 +64,40 @@ def test_the_index_matches_and_a_second_run_writes_nothing(runner, seeded):
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "跳过" in again.output
     assert db.session.scalar(select(func.count()).select_from(Contract)) == before
+
+
+def test_each_demo_broker_has_a_pipeline_and_a_company_waits_for_an_answer(app, seeded):
+    from market.models import Deal, Interest, Notification, User
+
+    brokers = db.session.scalars(select(User).where(User.role == "broker").order_by(User.username)).all()
+    assert len(brokers) == 3
+    plan = ["recommended", "contacted", "negotiating", "contacted"]
+    for broker in brokers:
+        stages = [d.stage for d in db.session.scalars(select(Deal).where(Deal.broker_id == broker.id).order_by(Deal.id))]
+        # as many of the county's best suggestions as it has, up to four (fewer without the CSL papers)
+        assert 1 <= len(stages) <= 4 and stages == plan[:len(stages)], (broker.username, stages)
+    assert len(db.session.scalars(select(Deal).where(Deal.broker_id == brokers[0].id)).all()) == 4
+    overdue = db.session.scalars(select(Deal).where(Deal.next_action_on < date.today())).all()
+    assert overdue and all(d.stage == "contacted" for d in overdue)
+    [interest] = db.session.scalars(select(Interest)).all()
+    assert interest.status == "pending"
+    assert db.session.scalar(select(func.count()).select_from(Notification).join(
+        User, User.id == Notification.user_id).where(User.org_id == interest.to_org_id)) >= 1
+    # the broker's board shows them
+    client = app.test_client()
+    login(client, "broker01", DEMO_PASSWORD)
+    board = client.get("/deals/").get_data(as_text=True)
+    assert "下一步已逾期" in board
+
+
+def test_the_demo_with_the_csl_papers(app, runner):
+    from market.seed import csl_path
+
+    if not csl_path().exists():
+        pytest.skip(f"{csl_path()} is not here")
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(func.count()).select_from(Achievement).where(Achievement.status == "published")) > 200
+    assert db.session.scalar(select(func.count()).select_from(Contract)) == 170
+    check = runner.invoke(args=["search", "check"])
+    assert check.exit_code == 0 and "index matches the database" in check.output, check.output
