@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -35,19 +36,28 @@ def _pg_drop(name: str) -> None:
     engine.dispose()
 
 
+@contextmanager
+def pg_database(prefix: str):
+    """A PostgreSQL database of our own (`<prefix>_<random>`), dropped afterwards; the test is skipped when
+    PostgreSQL cannot be reached, unless MARKET_REQUIRE_PG is set (CI), where that fails it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        url = _pg_database(name)
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("MARKET_REQUIRE_PG"):
+            raise
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield url
+    finally:
+        _pg_drop(name)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    backend = os.environ.get("MARKET_TEST_DB", "sqlite")
-    if backend == "postgres":
-        name = f"market_test_{uuid.uuid4().hex[:10]}"
-        try:
-            url = _pg_database(name)
-        except Exception as exc:  # pragma: no cover - depends on the machine
-            if os.environ.get("MARKET_REQUIRE_PG"):
-                raise
-            pytest.skip(f"PostgreSQL not available: {exc}")
-        yield url
-        _pg_drop(name)
+    if os.environ.get("MARKET_TEST_DB", "sqlite") == "postgres":
+        with pg_database("market_test") as url:
+            yield url
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 

@@ -70,33 +70,26 @@ def _seed(url: str, folder) -> dict:
 
 @pytest.fixture(scope="module", params=["whoosh", "tantivy"])
 def cluster(request, tmp_path_factory):
-    from tests.conftest import _pg_database, _pg_drop
+    from tests.conftest import pg_database
 
     engine = request.param
     folder = tmp_path_factory.mktemp(f"nodes-{engine}")
-    name = f"market_nodes_{uuid.uuid4().hex[:10]}"
-    try:
-        url = _pg_database(name)
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        if os.environ.get("MARKET_REQUIRE_PG"):
-            raise
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    nodes: list[Node] = []
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("MARKET_INSTANCE_DIR", str(folder / "seed"))
-            world = _seed(url, folder)
-        env = {"DATABASE_URL": url, "SEARCH_ENGINE": engine, "SECRET_KEY": SECRET}
-        nodes = [Node(f"node{i}", folder / f"node{i}", env=env, workers=WORKERS) for i in (1, 2)]
-        for node in nodes:
-            node.launch()
-        for node in nodes:
-            node.wait_ready(timeout=60)
-        yield nodes[0], nodes[1], world, url
-    finally:
-        for node in nodes:
-            node.stop()
-        _pg_drop(name)
+    with pg_database("market_nodes") as url:
+        nodes: list[Node] = []
+        try:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("MARKET_INSTANCE_DIR", str(folder / "seed"))
+                world = _seed(url, folder)
+            env = {"DATABASE_URL": url, "SEARCH_ENGINE": engine, "SECRET_KEY": SECRET}
+            nodes = [Node(f"node{i}", folder / f"node{i}", env=env, workers=WORKERS) for i in (1, 2)]
+            for node in nodes:
+                node.launch()
+            for node in nodes:
+                node.wait_ready(timeout=60)
+            yield nodes[0], nodes[1], world, url
+        finally:
+            for node in nodes:
+                node.stop()
 
 
 def _demand_form(field_id: int, title: str, **extra) -> dict:

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import threading
-import uuid
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -23,7 +22,7 @@ from market.config import PROJECT_ROOT
 from market.extensions import db
 from market.models import User
 from tests import factories
-from tests.conftest import _pg_database, _pg_drop
+from tests.conftest import pg_database
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("MARKET_CHROMIUM", "/usr/bin/chromium")
@@ -101,17 +100,8 @@ def live_database(tmp_path):
     if os.environ.get("MARKET_TEST_DB", "sqlite") != "postgres":
         yield f"sqlite:///{tmp_path / 'live.db'}"
         return
-    name = f"market_live_{uuid.uuid4().hex[:10]}"
-    try:
-        url = _pg_database(name)
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        if os.environ.get("MARKET_REQUIRE_PG"):
-            raise
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    try:
+    with pg_database("market_live") as url:
         yield url
-    finally:
-        _pg_drop(name)
 
 
 @pytest.fixture
