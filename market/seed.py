@@ -275,21 +275,26 @@ def seed_demo_pipeline() -> int:
         ("contacted", "已电话联系需求方技术负责人，对方愿意了解成果详情。", 5, "陪同企业赴高校实验室考察"),
         ("negotiating", "双方已面谈两次，正在商定合作方式与价格。", 10, "整理合同草案，发给双方确认"),
         ("contacted", "已将成果资料发给企业，等待企业内部评估。", -3, "回访企业评估结果"),
+        ("signed", "双方确认合同文本，已签字盖章。", None, ""),
     )
     for broker in brokers:
-        mine = [x for x in suggestions if x.demand_id not in taken and suggestion_in_region(broker, x)
-                and x.demand.org_id != x.achievement.org_id]
-        for plan, suggestion in zip(plans, mine):
-            stage, note, days, next_action = plan
+        for stage, note, days, next_action in plans:
+            suggestion = next((x for x in suggestions if x.demand_id not in taken and suggestion_in_region(broker, x)
+                               and x.demand.org_id != x.achievement.org_id and x.demand.status == "published"
+                               and x.achievement.status == "published"), None)
+            if suggestion is None:
+                break
             deal = deals.deal_claim_suggestion(suggestion=suggestion, user=broker)
             taken.add(suggestion.demand_id)
             opened += 1
             if stage != "recommended":
                 deals.deal_move(deal=deal, user=broker, to="contacted", version=deal.version, text="开始接洽")
-            if stage == "negotiating":
+            if stage in ("negotiating", "signed"):
                 deals.deal_move(deal=deal, user=broker, to="negotiating", version=deal.version, text="进入洽谈")
             if note:
                 deals.deal_note(deal=deal, user=broker, text=note)
+            if stage == "signed":
+                _sign_demo_deal(deal, broker, number=900000 + opened, today=today)
             if days is not None:
                 deals.deal_plan(deal=deal, user=broker, on=today + timedelta(days=days), text=next_action)
     ent01 = db.session.scalar(select(User).where(User.username == "ent01"))
@@ -300,6 +305,25 @@ def seed_demo_pipeline() -> int:
                               message="我公司对该成果很感兴趣，希望进一步了解技术细节和合作方式。")
     db.session.flush()
     return opened
+
+
+def _sign_demo_deal(deal, broker: User, *, number: int, today: date) -> None:
+    """签约 through the contract service, as the broker's form does: the need becomes 已解决, the result
+    已转化 (a 成果转化 on the dashboard), and a first instalment is received."""
+    import uuid
+
+    from .contracts import services as contracts
+
+    price = deal.achievement.price or parse_wan("60")
+    signed_on = today - timedelta(days=7 + number % 20)
+    contract = contracts.contract_record_from_deal(
+        deal=deal, user=broker, version=deal.version, token=uuid.uuid4().hex,
+        data={"registration_no": f"{signed_on.year}340300{number:06d}", "title": f"{deal.achievement.title[:60]}技术开发合同",
+              "contract_type": "development", "subtype": "commissioned", "amount": price,
+              "tech_amount": (price * Decimal("0.9")).quantize(Decimal("0.01")), "signed_on": signed_on,
+              "field_id": deal.demand.field_id, "term_start": signed_on, "term_end": signed_on + timedelta(days=365)})
+    contracts.payment_add(contract=contract, user=broker, paid_on=signed_on, amount=(price * Decimal("0.3")).quantize(
+        Decimal("0.01")), note="首期款", token=uuid.uuid4().hex)
 
 
 def _after_seed_hooks():

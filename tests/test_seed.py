@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from market.extensions import db
 from market.models import Achievement, Contract, Demand, Organization, Region, Suggestion, Target
+from market.contracts.services import paid_total
 from market.money import format_wan
 from market.seed import DEMO_PASSWORD
 from tests.conftest import login
@@ -33,7 +34,7 @@ def test_the_demo_market_is_written_with_its_logins(seeded):
 
 def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
     contracts = db.session.scalars(select(Contract)).all()
-    assert len(contracts) == 170
+    assert len(contracts) == 171  # 170 imported, one signed from a broker's deal
     assert all(c.tech_amount <= c.amount and c.signed_on <= date.today() and not c.voided for c in contracts)
     # every buyer is a demo company, every seller a university or institute: 产学研 contracts
     orgs = {o.id: o for o in db.session.scalars(select(Organization))}
@@ -71,12 +72,19 @@ def test_each_demo_broker_has_a_pipeline_and_a_company_waits_for_an_answer(app, 
 
     brokers = db.session.scalars(select(User).where(User.role == "broker").order_by(User.username)).all()
     assert len(brokers) == 3
-    plan = ["recommended", "contacted", "negotiating", "contacted"]
+    plan = ["recommended", "contacted", "negotiating", "contacted", "signed"]
     for broker in brokers:
         stages = [d.stage for d in db.session.scalars(select(Deal).where(Deal.broker_id == broker.id).order_by(Deal.id))]
-        # as many of the county's best suggestions as it has, up to four (fewer without the CSL papers)
-        assert 1 <= len(stages) <= 4 and stages == plan[:len(stages)], (broker.username, stages)
-    assert len(db.session.scalars(select(Deal).where(Deal.broker_id == brokers[0].id)).all()) == 4
+        # as many of the county's best suggestions as it has, up to five (fewer without the CSL papers)
+        assert 1 <= len(stages) <= 5 and stages == plan[:len(stages)], (broker.username, stages)
+    assert len(db.session.scalars(select(Deal).where(Deal.broker_id == brokers[0].id)).all()) == 5
+    # the signed deal: its contract with a first instalment, the need 已解决 and the result 已转化
+    [signed] = db.session.scalars(select(Deal).where(Deal.stage == "signed")).all()
+    contract = db.session.scalar(select(Contract).where(Contract.deal_id == signed.id))
+    assert contract.source == "deal" and contract.achievement_id == signed.achievement_id
+    assert Decimal("0") < paid_total(contract) < contract.amount
+    assert (db.session.get(Demand, signed.demand_id).status, db.session.get(Achievement, signed.achievement_id).status) \
+        == ("done", "done")
     overdue = db.session.scalars(select(Deal).where(Deal.next_action_on < date.today())).all()
     assert overdue and all(d.stage == "contacted" for d in overdue)
     [interest] = db.session.scalars(select(Interest)).all()
@@ -98,6 +106,6 @@ def test_the_demo_with_the_csl_papers(app, runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count()).select_from(Achievement).where(Achievement.status == "published")) > 200
-    assert db.session.scalar(select(func.count()).select_from(Contract)) == 170
+    assert db.session.scalar(select(func.count()).select_from(Contract)) == 171
     check = runner.invoke(args=["search", "check"])
     assert check.exit_code == 0 and "index matches the database" in check.output, check.output
