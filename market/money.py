@@ -7,7 +7,7 @@ through the same type, so totals stay exact on both.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import BigInteger, Numeric
 from sqlalchemy.types import TypeDecorator
@@ -88,6 +88,14 @@ def format_wan(amount: Decimal | None, empty: str = "面议") -> str:
     wan = (Decimal(amount) / WAN).quantize(Decimal("0.000001"))
     text = format(wan.normalize(), "f")
     return f"{text}万元"
+
+
+def format_wan_about(amount: Decimal | None, empty: str = "—") -> str:
+    """元 -> '13890.41万元', rounded to 100元: for estimates (a target's pace), never for sums of records."""
+    if amount is None:
+        return empty
+    wan = (Decimal(amount) / WAN).quantize(CENT, rounding=ROUND_HALF_UP)
+    return f"{format(wan.normalize(), 'f')}万元"
 
 
 def format_yuan(amount: Decimal | None) -> str:

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from flask import Flask, request, url_for
 
-from .money import format_wan, format_yuan
+from .money import format_wan, format_wan_about, format_yuan
 
 CHINA_TZ = timezone(timedelta(hours=8))
 
@@ -69,6 +69,7 @@ def url_with(**changes) -> str:
 
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["wan"] = format_wan
+    app.jinja_env.filters["wan_about"] = format_wan_about
     app.jinja_env.filters["yuan"] = format_yuan
     app.jinja_env.filters["dt"] = local_dt
     app.jinja_env.filters["d"] = local_date

@@ -448,6 +448,17 @@ def test_own_targets_shown_on_overview(world, login_as):
     assert "1份 / 目标 4份" in own and "完成 25.0%" in own
 
 
+def test_the_pace_is_an_estimate_in_whole_hundreds_and_the_actual_stays_exact(world, login_as):
+    db.session.add(Target(region_id=world.regions["county_a"].id, year=YEAR, metric="amount",
+                          value_amount=D("80000000.00"), set_by_id=world.users.city_official.id))
+    factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=D("1234567.89"), signed_on=day())
+    page = text_of(login_as("official").get("/dashboard/"))
+    own = page.split('id="dash-own-targets"')[1].split("</section>")[0]
+    assert "123.456789万元 / 目标 8000万元" in own
+    pace = re.search(r"按时间进度应完成约 ([0-9.]+)万元", own).group(1)
+    assert len(pace.partition(".")[2]) <= 2, pace
+
+
 # --- conversions, funnel, coverage, checks ----------------------------------------------------------------
 
 def test_conversions_count_distinct_results(world, login_as):

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, text
 
 from market.extensions import db
 from market.models import Demand, IndexChange, ListingEvent
-from market.money import MAX_YUAN, AmountError, format_wan, format_yuan, from_fen, parse_wan, parse_yuan, to_fen
+from market.money import MAX_YUAN, AmountError, format_wan, format_wan_about, format_yuan, from_fen, parse_wan, parse_yuan, to_fen
 from tests import factories
 from tests.helpers import CJK
 
@@ -117,6 +117,9 @@ def test_display_is_exact():
     assert format_wan(Decimal("125000.00")) == "12.5万元"
     assert format_wan(None) == "面议"
     assert format_yuan(Decimal("1234567.8")) == "1,234,567.80元"
+    # an estimate (a target's pace) is rounded to 100元; sums of records never are
+    assert format_wan_about(Decimal("138904109.59")) == "13890.41万元"
+    assert format_wan_about(Decimal("125000.00")) == "12.5万元" and format_wan_about(None) == "—"
     assert to_fen(Decimal("12.34")) == 1234
     assert from_fen(1234) == Decimal("12.34")
     with pytest.raises(AmountError):
