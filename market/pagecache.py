@@ -61,6 +61,9 @@ class PageCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -148,8 +151,9 @@ class CachedPageMiddleware:
 
     def __call__(self, environ, start_response):
         if (environ.get("REQUEST_METHOD") == "GET" and self.app.config.get("PAGE_CACHE_SECONDS")
-                and not any(name in environ.get("HTTP_COOKIE", "") for name in self.cookie_names)):
-            hit = self.cache.get(page_key(environ), self._version())
+                and not any(name in environ.get("HTTP_COOKIE", "") for name in self.cookie_names)
+                and (key := page_key(environ)) in self.cache):  # static files and misses: no version read
+            hit = self.cache.get(key, self._version())
             if hit is not None:
                 body, headers = hit
                 start_response("200 OK", list(headers))
@@ -169,7 +173,7 @@ class CachedPageMiddleware:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        headers = [(k, v) for k, v in sent["headers"]]
+        headers = list(sent["headers"])
         if len(body) <= MAX_BODY_BYTES and not any(k.lower() == "set-cookie" for k, _ in headers):
             key, version, ttl = slot
             self.cache.put(key, version, ttl, body, headers)

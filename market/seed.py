@@ -193,7 +193,7 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
         _publish(a, city_official, now - timedelta(days=90 - i % 90, hours=i % 24))
     db.session.flush()
     _seed_contracts(city_official, [org for org, _ in companies], [org for org, _ in institutions], regions)
-    _seed_targets(admin, city, counties)
+    _seed_targets(admin, city_official, city, counties)
     for hook in _after_seed_hooks():
         hook()
     return logins
@@ -236,13 +236,12 @@ def _seed_contracts(official: User, companies: list[Organization], institutions:
         raise RuntimeError(f"demo contracts refused: {report.bad[:3]}")
 
 
-def _seed_targets(admin: User, city: Region, counties: list[Region]) -> None:
+def _seed_targets(admin: User, city_official: User, city: Region, counties: list[Region]) -> None:
     """This year's targets (目标任务): the city's set by the administrator, each county's by the city bureau,
     scaled to the demo's size (the seeds' 10亿元 city-wide is a real city's figure)."""
     from .dashboard.services import targets_save
 
     year = date.today().year
-    city_official = db.session.scalar(select(User).where(User.username == "kjj_city"))
     targets_save(user=admin, region=city, year=year,
                  values={"amount": parse_wan("15000"), "tech_amount": parse_wan("12000"), "count": 150, "conversions": 30})
     for i, county in enumerate(counties):
