@@ -172,7 +172,13 @@ class WhooshBackend(SearchBackend):
         if searcher is None:
             searcher = self._index().searcher()
         elif not searcher.up_to_date():
-            searcher = searcher.refresh()
+            try:
+                searcher = searcher.refresh()
+            except Exception:
+                # Whoosh's reader() retries when another process's merge removed a segment mid-refresh, but
+                # its first try already closed the readers it meant to reuse, so the retry and every later
+                # refresh of this searcher raise ReaderClosed: open a fresh searcher instead of reusing one
+                searcher = self._index().searcher()
         if searcher is not getattr(state, "searcher", None):
             state.searcher = searcher
             state.facet_postings = {}

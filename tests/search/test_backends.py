@@ -311,6 +311,24 @@ def test_cached_reads_follow_every_commit(engine, tmp_path):
     writer.close()
 
 
+def test_a_searcher_whose_readers_whoosh_closed_is_replaced(tmp_path):
+    """Seen on two gunicorn nodes: a refresh raced a merge in another process, Whoosh closed the readers it
+    meant to reuse, and every later refresh of that worker's searcher raised ReaderClosed. Here the readers
+    are closed the same way; the next query after a commit must open a fresh searcher and answer."""
+    path = str(tmp_path / "index")
+    reader, writer = get_backend("whoosh", path), get_backend("whoosh", path)
+    writer.index_documents(CORPUS[:2])
+    writer.index_documents(CORPUS[2:])  # two segments: a MultiReader, as on a busy index
+    assert reader.doc_count() == len(CORPUS)
+    for leaf, _ in reader._searcher().ixreader.leaf_readers():
+        leaf.close()
+    writer.index_documents([make_doc(9, title="石墨烯散热膜", body="", keywords=[])])
+    assert reader.doc_count() == len(CORPUS) + 1
+    assert "demand:9" in ids(reader.search("石墨烯"))
+    reader.close()
+    writer.close()
+
+
 def test_an_index_built_before_terms_were_stored_is_still_served(engine, tmp_path):
     path = tmp_path / "old"
     path.mkdir()
