@@ -38,6 +38,9 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, statement_timeout_ms=int(app.config.get("DB_STATEMENT_TIMEOUT_MS") or 0))
     init_security(app)
+    from .permissions import init_actor_gate
+
+    init_actor_gate(app)
     init_page_cache(app)
     init_templating(app)
     register_error_handlers(app)

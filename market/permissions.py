@@ -8,7 +8,103 @@ from flask_login import current_user
 from sqlalchemy import Select
 
 from .extensions import db
-from .models import LISTING_MODELS, ListingMixin, Organization, Region
+from .models import LISTING_MODELS, ListingMixin, Organization, Region, User
+
+# The one rule for acting in the market (issue 12): an account acts on another party's objects or on the official
+# figures only when a person has verified who it is.
+#   - administrators and 科技局 officials: accounts that only an administrator can create;
+#   - enterprise and institution users: their organisation is verified (认证通过);
+#   - brokers: their 服务机构 is verified AND an official of their region or an administrator approved the account
+#     after checking its 经纪人证书编号.
+# Anyone else who is signed in (organisation pending or rejected, broker not yet approved or refused) may read
+# what the public reads, manage their own account and prepare their own drafts, nothing more: every endpoint not
+# in OPEN_TO_UNVERIFIED answers 403 with the page that says what is awaited and who decides (init_actor_gate).
+OPEN_TO_UNVERIFIED = frozenset({
+    "static",
+    "main.home",
+    "main.healthz",
+    "auth.login",
+    "auth.logout",
+    "auth.register",
+    "auth.change_password",
+    "auth.account_status",
+    "listings.browse",
+    "listings.detail",
+    "listings.mine",
+    "listings.create",
+    "listings.edit",
+    "listings.transition",  # own drafts only (get_listing for_edit); submitting waits for verification
+    "search.search",
+    "notifications.index",
+    "notifications.open_",
+    "notifications.read_all",
+})
+
+
+def is_verified_actor(user) -> bool:
+    """True when `user` may act on other parties' objects and the official figures (the rule above)."""
+    if not getattr(user, "is_authenticated", False) or not user.active:
+        return False
+    if user.role in ("admin", "official"):
+        return True
+    org = user.org
+    if org is None or not org.is_verified:
+        return False
+    if user.role == "broker":
+        return user.broker_status == "approved"
+    return user.role in ("enterprise", "institution")
+
+
+def verified_brokers() -> Select:
+    """Ids of the broker accounts that may act (the rule above, as SQL): for notifications and assignment."""
+    return (
+        db.select(User.id)
+        .join(Organization, Organization.id == User.org_id)
+        .where(User.role == "broker", User.active.is_(True), User.broker_status == "approved",
+               Organization.status == "verified")
+    )
+
+
+def require_verified_actor(user) -> None:
+    """Services call this before any act on another party's object or an official figure (CLI paths included)."""
+    from .errors import NotAllowed
+
+    if not is_verified_actor(user):
+        raise NotAllowed(unverified_reason(user))
+
+
+def unverified_reason(user) -> str:
+    """What the account waits for, and who decides, in one sentence."""
+    org = getattr(user, "org", None)
+    region = getattr(user, "region", None) or (org.region if org is not None else None)
+    decider = f"{region.name}科技局工作人员或系统管理员" if region is not None else "所在区域科技局工作人员或系统管理员"
+    if org is not None and org.status == "rejected":
+        note = f"（理由：{org.review_note}）" if org.review_note else ""
+        return f"您所在单位“{org.name}”认证未通过{note}，在重新认证通过前不能办理该业务。如有疑问请联系{decider}。"
+    if org is not None and org.status != "verified":
+        what = "单位认证" if user.role != "broker" else "服务机构认证和技术经纪人资格审核"
+        return f"您所在单位“{org.name}”正在等待{what}，由{decider}审核。审核通过前您可以浏览公开信息、编辑自己的草稿，不能办理该业务。"
+    if user.role == "broker" and user.broker_status == "rejected":
+        note = f"（理由：{user.broker_review_note}）" if user.broker_review_note else ""
+        return f"您的技术经纪人资格审核未通过{note}，不能办理经纪业务。如有疑问请联系{decider}。"
+    if user.role == "broker":
+        return (f"您的技术经纪人账号正在等待审核：由{decider}核验经纪人证书编号后开通。"
+                "审核通过前不能查看推荐队列、认领对接或登记合同。")
+    return "您的账号尚未通过认证，不能办理该业务。"
+
+
+def init_actor_gate(app) -> None:
+    """Refuse every endpoint outside OPEN_TO_UNVERIFIED to a signed-in account that is not a verified actor."""
+    from flask import render_template, request, session
+
+    @app.before_request
+    def _actor_gate():
+        # no signed-in session: nothing to gate (and the session's cookie stays untouched for the page cache)
+        if "_user_id" not in session or request.endpoint in OPEN_TO_UNVERIFIED or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated or is_verified_actor(current_user):
+            return None
+        return render_template("auth/status.html", reason=unverified_reason(current_user), refused=True), 403
 
 
 def roles_required(*roles: str):
@@ -35,10 +131,10 @@ def user_region(user) -> Region | None:
 
 
 def in_scope(user, region: Region | None) -> bool:
-    """Admins everywhere; officials on their region and below; nobody else via this helper."""
+    """Admins everywhere; officials and verified brokers on their region and below; nobody else."""
     if user.role == "admin":
         return True
-    if user.role in ("official", "broker") and user.region_id:
+    if user.role in ("official", "broker") and user.region_id and is_verified_actor(user):
         scope = user_region(user)
         return scope is not None and scope.contains(region)
     return False
@@ -48,6 +144,8 @@ def scope_filter(stmt: Select, user, region_column) -> Select:
     """Restrict a select to rows whose region lies in the user's scope (admin: unrestricted)."""
     if user.role == "admin":
         return stmt
+    if not is_verified_actor(user):
+        return stmt.where(False)
     scope = user_region(user)
     if scope is None:
         return stmt.where(False)
@@ -95,6 +193,15 @@ def get_org_for_review(org_id: int) -> Organization:
     if not (current_user.role == "admin" or (current_user.role == "official" and in_scope(current_user, org.region))):
         abort(404)
     return org
+
+
+def get_broker_for_review(user_id: int) -> User:
+    broker = db.session.get(User, user_id)
+    if broker is None or broker.role != "broker":
+        abort(404)
+    if not (current_user.role == "admin" or (current_user.role == "official" and in_scope(current_user, broker.region))):
+        abort(404)
+    return broker
 
 
 def can_see_contact(user, listing: ListingMixin) -> bool:

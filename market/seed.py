@@ -53,6 +53,9 @@ def _user(username: str, name: str, role: str, *, org: Organization | None = Non
           cert: str = "", phone: str = "") -> User:
     user = User(username=username, name=name, role=role, org_id=org.id if org else None,
                 region_id=region.id if region else None, broker_cert_no=cert, phone=phone or "13955200000")
+    if role == "broker":  # the demo's brokers were reviewed when the market was set up
+        user.broker_status = "approved"
+        user.broker_reviewed_at = utcnow()
     user.password_hash = _demo_hash()
     db.session.add(user)
     return user

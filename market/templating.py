@@ -107,11 +107,19 @@ def init_nav(app: Flask) -> None:
     def _nav():
         links = []
         unread = None
+        verified = True
         if current_user.is_authenticated:
+            from .permissions import OPEN_TO_UNVERIFIED, is_verified_actor
+
+            verified = is_verified_actor(current_user)
             for label, endpoint, args, roles in NAV:
-                if current_user.role in roles and endpoint in app.view_functions:
+                if current_user.role in roles and endpoint in app.view_functions and (
+                        verified or endpoint in OPEN_TO_UNVERIFIED):
                     links.append((label, url_for(endpoint, **args)))
+            if not verified:
+                links.append(("认证状态", url_for("auth.account_status")))
             counter = app.extensions.get("market.unread_count")
             if counter is not None:
                 unread = counter(current_user)
-        return {"nav_links": links, "nav_endpoints": app.view_functions, "nav_unread": unread}
+        return {"nav_links": links, "nav_endpoints": app.view_functions, "nav_unread": unread,
+                "nav_verified": verified}

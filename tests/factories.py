@@ -80,7 +80,7 @@ def org(*, region: Region, org_type: str = "enterprise", status: str = "verified
 
 
 def user(*, role: str, org: Organization | None = None, region: Region | None = None, username: str | None = None,
-         active: bool = True) -> User:
+         active: bool = True, broker_status: str = "approved") -> User:
     n = next(_seq)
     u = User(
         username=username or f"{role}{n}",
@@ -92,6 +92,8 @@ def user(*, role: str, org: Organization | None = None, region: Region | None = 
         broker_cert_no="JJR-2026-001" if role == "broker" else "",
         active=active,
     )
+    if role == "broker":
+        u.broker_status = broker_status
     u.password_hash = _password_hash()  # a real scrypt hash, computed once per run (~0.15 s each)
     db.session.add(u)
     db.session.flush()
@@ -248,3 +250,17 @@ def deal_objects(world, objs) -> None:
 def factories_achievement_for_suggestion(world) -> Achievement:
     return achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
                        title="待认领推荐中的成果")
+
+
+def broker_accounts(world) -> tuple[User, User]:
+    """Two brokers of county A that may not act: one self-registered with its 服务机构 still pending (nobody looked
+    at it), one whose 服务机构 is verified but whose own review refused it. Also set on `world.users`."""
+    agency = org(region=world.regions["county_a"], org_type="agency", status="pending", name="怀远待认证技术转移中心")
+    pending = user(role="broker", org=agency, region=world.regions["county_a"], username="broker_pending",
+                   broker_status="pending")
+    rejected = user(role="broker", org=world.orgs.agency, region=world.regions["county_a"], username="broker_rejected",
+                    broker_status="rejected")
+    rejected.broker_review_note = "证书编号查无此人"
+    db.session.commit()
+    world.users.pending_broker, world.users.rejected_broker = pending, rejected
+    return pending, rejected

@@ -207,6 +207,9 @@ def achievement_form(world, **over) -> dict:
 #: them, the admin; and who gets a 404: the other county's enterprise and official, an unverified organisation
 INSIDERS = ("enterprise", "institution", "broker", "official", "city_official", "admin")
 OUTSIDERS = ("enterprise_b", "official_b", "unverified")
+# how each outsider is refused: another party's object is not found (404); an account nobody verified is stopped
+# by the actor gate before any object is loaded (403, the same for every id: it learns nothing)
+OUTSIDER_REFUSALS = {"enterprise_b": 404, "official_b": 404, "unverified": 403}
 
 
 def statuses(login_as, url: str, names) -> dict[str, int]:

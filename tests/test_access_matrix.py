@@ -17,9 +17,13 @@ from tests.helpers import Poster, client_for, diff, objects, snapshot
 
 ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED = (
     "anonymous", "enterprise", "institution", "broker", "official", "admin", "unverified")
-ROLES = (ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED)
+# a self-registered broker nobody reviewed yet (服务机构 pending too), and one whose review refused them
+PENDING_BROKER, REJECTED_BROKER = "pending_broker", "rejected_broker"
+ROLES = (ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED, PENDING_BROKER, REJECTED_BROKER)
 EVERYONE = frozenset(ROLES)
 SIGNED_IN = EVERYONE - {ANON}
+# signed in and verified by a person (permissions.is_verified_actor): the others only read and keep own drafts
+VERIFIED = SIGNED_IN - {UNVERIFIED, PENDING_BROKER, REJECTED_BROKER}
 REVIEWERS = frozenset({OFFICIAL, ADMIN})
 
 # Reachable without signing in. Everything else must refuse an anonymous request on every method.
@@ -36,6 +40,7 @@ EXPECTED: dict[str, frozenset] = {
     "auth.register": EVERYONE,
     "auth.logout": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
+    "auth.account_status": SIGNED_IN,
     "listings.browse": EVERYONE,
     "listings.detail": EVERYONE,
     "listings.mine:demand": frozenset({ENT, UNVERIFIED}),
@@ -46,10 +51,14 @@ EXPECTED: dict[str, frozenset] = {
     "listings.edit:achievement": frozenset({INST}),
     "listings.transition:demand": frozenset({ENT}),
     "listings.transition:achievement": frozenset({INST}),
+    "listings.reopen:demand": frozenset({ENT}),  # own listings a contract marked done (test_contract_links.py)
+    "listings.reopen:achievement": frozenset({INST}),
     "review.queue": REVIEWERS,
     "review.orgs": REVIEWERS,
     "review.decide": REVIEWERS,
     "review.verify_org": REVIEWERS,
+    "review.brokers": REVIEWERS,
+    "review.decide_broker": REVIEWERS,
     "admin.index": frozenset({ADMIN}),
     "admin.users": frozenset({ADMIN}),
     "admin.user_new": frozenset({ADMIN}),
@@ -69,13 +78,13 @@ EXPECTED: dict[str, frozenset] = {
     "admin.field_move": frozenset({ADMIN}),
     "admin.field_delete": frozenset({ADMIN}),
     "search.search": EVERYONE,
-    "matching.mine": SIGNED_IN,  # each sees own listings' or own region's suggestions (tests/test_matching.py)
+    "matching.mine": VERIFIED,  # each sees own listings' or own region's suggestions (tests/test_matching.py)
     # deals, contracts, notifications (objects: factories.deal_objects)
     "deals.interest_create": frozenset({ENT, INST}),
     "deals.interest_decide": frozenset({INST}),
     "deals.interest_withdraw": frozenset({ENT}),
-    "deals.interests": frozenset({ENT, INST, UNVERIFIED}),
-    "deals.board": SIGNED_IN,
+    "deals.interests": frozenset({ENT, INST}),
+    "deals.board": VERIFIED,
     "deals.queue": frozenset({BROKER}),
     "deals.claim_suggestion": frozenset({BROKER}),
     "deals.record": frozenset({BROKER}),
@@ -84,7 +93,7 @@ EXPECTED: dict[str, frozenset] = {
     "deals.move": frozenset({BROKER, ADMIN, OFFICIAL}),
     "deals.plan": frozenset({BROKER, ADMIN}),
     "deals.note": frozenset({BROKER, ADMIN, OFFICIAL}),
-    "contracts.index": SIGNED_IN,
+    "contracts.index": VERIFIED,
     "contracts.export": frozenset({BROKER, OFFICIAL, ADMIN}),
     "contracts.create": frozenset({BROKER, OFFICIAL, ADMIN}),
     "contracts.from_deal": frozenset({BROKER, OFFICIAL, ADMIN}),
@@ -96,6 +105,7 @@ EXPECTED: dict[str, frozenset] = {
     "contracts.download_scan": frozenset({ENT, INST, BROKER, OFFICIAL, ADMIN}),
     "contracts.import_file": frozenset({BROKER, OFFICIAL, ADMIN}),
     "contracts.import_template": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.link_decide": frozenset({ENT}),  # the organisation of the linked need (objs.link)
     "notifications.index": SIGNED_IN,
     "notifications.open_": frozenset({ENT}),
     "notifications.read_all": SIGNED_IN,
@@ -117,7 +127,7 @@ FILL = {
         if rule.endpoint == "review.decide"
         else (o.demand if v.get("kind", "demand") == "demand" else o.achievement).id),
     "org_id": lambda o, rule, v: o.org.id,
-    "user_id": lambda o, rule, v: o.demand.owner_id,
+    "user_id": lambda o, rule, v: o.rejected_broker.id if rule.endpoint == "review.decide_broker" else o.demand.owner_id,
     "region_id": lambda o, rule, v: o.org.region_id,
     "field_id": lambda o, rule, v: o.demand.field_id,
     "filename": lambda o, rule, v: "css/app.css",
@@ -126,12 +136,14 @@ FILL = {
     "interest_id": lambda o, rule, v: o.interest.id,
     "suggestion_id": lambda o, rule, v: o.suggestion.id,
     "notification_id": lambda o, rule, v: o.notification.id,
+    "link_id": lambda o, rule, v: o.link.id,
 }
 
 # What a denied role posts: data that would change something if the permission check were missing.
 POST_DATA = {
     "review.decide": lambda w: {"decision": "publish"},
     "review.verify_org": lambda w: {"decision": "verify"},
+    "review.decide_broker": lambda w: {"decision": "approve"},
     "admin.user_new": lambda w: {"role": "admin", "username": "intruder", "name": "越权管理员", "password": "Intrude-pass-2026",
                                  "password2": "Intrude-pass-2026", "region_id": "0", "org_id": "0"},
     "admin.user_edit": lambda w: {"name": "被越权修改"},
@@ -147,6 +159,7 @@ POST_DATA = {
     "deals.plan": lambda w: {"next_action_on": "2030-01-01", "next_action": "越权安排"},
     "deals.note": lambda w: {"text": "越权记录"},
     "contracts.void": lambda w: {"reason": "越权作废"},
+    "contracts.link_decide": lambda w: {"decision": "accept"},
     "dashboard.target_edit": lambda w: {"amount": "1", "count": "1"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00", "form_token": "y" * 32},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
@@ -157,7 +170,7 @@ POST_DATA = {
                                   "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "12345678"},
 }
 USERS = {ENT: "enterprise", INST: "institution", BROKER: "broker", OFFICIAL: "official", ADMIN: "admin",
-         UNVERIFIED: "unverified"}
+         UNVERIFIED: "unverified", PENDING_BROKER: "pending_broker", REJECTED_BROKER: "rejected_broker"}
 
 
 def _key(rule) -> str:
@@ -211,11 +224,25 @@ def _refused(resp) -> bool:
 
 @pytest.fixture
 def objs(world):
-    from tests.factories import deal_objects
+    from tests.factories import broker_accounts, deal_objects
 
     o = objects(world)
     deal_objects(world, o)
+    o.link = _pending_link(world, o)
+    o.pending_broker, o.rejected_broker = broker_accounts(world)
     return o
+
+
+def _pending_link(world, o):
+    """The contract of `o` asks county A's enterprise to confirm a link to its published need."""
+    from market.extensions import db
+    from market.models import ContractListingLink
+
+    link = ContractListingLink(contract_id=o.contract.id, kind="demand", listing_id=o.demand.id,
+                               requested_by_id=world.users.broker.id)
+    db.session.add(link)
+    db.session.commit()
+    return link
 
 
 class _Report:

@@ -276,7 +276,7 @@ def test_a_draft_owner_is_told_suggestions_come_after_publication(engine, world,
 
 @pytest.mark.parametrize("who,sees", [
     ("enterprise", True), ("institution", True), ("official", True), ("broker", True), ("city_official", True),
-    ("admin", True), ("enterprise_b", False), ("official_b", False), ("unverified", False),
+    ("admin", True), ("enterprise_b", False), ("official_b", False),
 ])
 def test_the_matching_page_lists_own_and_regional_suggestions(matched, login_as, who, sees):
     resp = login_as(who).get("/matching")
@@ -284,6 +284,11 @@ def test_the_matching_page_lists_own_and_regional_suggestions(matched, login_as,
     html = resp.get_data(as_text=True)
     assert ("磁控溅射低方阻透明导电膜制备技术" in html) is sees
     assert ('id="no-suggestions"' in html) is (not sees)
+
+
+def test_an_unverified_organisation_sees_no_suggestions(matched, login_as):
+    resp = login_as("unverified").get("/matching")
+    assert resp.status_code == 403 and "磁控溅射低方阻透明导电膜制备技术" not in resp.get_data(as_text=True)
 
 
 def test_the_matching_page_needs_a_sign_in_and_tolerates_odd_pages(matched, client, login_as):

@@ -84,7 +84,7 @@ def users():
 @bp.route("/users/new", methods=["GET", "POST"])
 def user_new():
     form = UserCreateForm().setup()
-    done, user, status = _submit(form, lambda: services.user_create(**form.data_dict()))
+    done, user, status = _submit(form, lambda: services.user_create(**form.data_dict(), actor=current_user))
     if done:
         flash(f"账号 {user.username} 已创建", "success")
         return redirect(url_for("admin.users"))

@@ -10,6 +10,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Organization, Region, User, UserSession
 from ..models.base import utcnow
+from ..text import clean_name_into
 from ..uscc import USCCError, normalize_uscc
 
 ROLE_ORG_TYPES = {
@@ -53,6 +54,10 @@ def user_register(
 ) -> User:
     """Create a user together with a new, unverified organisation."""
     errors: dict[str, str] = {}
+    # one normal form before the uniqueness checks: 测试公司 + U+200B is refused, ＡＢＣ科技 is ABC科技
+    username = clean_name_into(errors, "username", username, field_label="用户名")
+    name = clean_name_into(errors, "name", name, field_label="姓名")
+    org_name = clean_name_into(errors, "org_name", org_name, field_label="单位名称")
     if role not in ROLE_ORG_TYPES:
         errors["role"] = "请选择注册身份"
     elif org_type not in ROLE_ORG_TYPES[role]:
@@ -103,7 +108,23 @@ def user_register(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
+    _notify_reviewers(user=user, org=org, region=region)
     return user
+
+
+def _notify_reviewers(*, user: User, org: Organization, region: Region) -> None:
+    """The officials who decide (those of the region and above) hear of a new organisation or broker to check."""
+    from ..notifications.services import notify, path_for
+
+    officials = db.session.scalars(select(User.id).where(
+        User.role == "official", User.active.is_(True), User.region_id.in_(region.ancestor_ids)))
+    if user.role == "broker":
+        text = f"新的技术经纪人待审核：{user.name}（{org.name}，证书编号 {user.broker_cert_no}）"
+        url = path_for("review.brokers")
+    else:
+        text = f"新的单位待认证：{org.name}（{org.type_label}）"
+        url = path_for("review.orgs")
+    notify(users=list(officials), kind="review_account", text=text, url=url)
 
 
 _DUMMY_HASH: list[str] = []

@@ -31,6 +31,11 @@ def import_contracts_command(path: str, skip_bad: bool, username: str) -> None:
         user = db.session.scalar(select(User).where(User.role == "admin", User.active.is_(True)).order_by(User.id))
         if user is None:
             raise click.ClickException("没有管理员账号：请先创建管理员，或用 --user 指定登记人")
+    from ..permissions import is_verified_actor, unverified_reason
+
+    if not is_verified_actor(user) or user.role not in ("broker", "official", "admin"):
+        raise click.ClickException(unverified_reason(user) if not is_verified_actor(user)
+                                   else f"用户 {user.username} 不能登记技术合同")
     report = import_contracts(rows=read_import_file(path, LAYOUT), user=user, skip_bad=skip_bad)
     finish_import(report, what="合同", summary=[*(f"新建单位（待认证）：{name}" for name in report.created_orgs),
                                                f"导入完成：共 {report.total} 行，导入 {len(report.contracts)} 份合同"])

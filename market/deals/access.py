@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..models import Deal, Interest, Region, Suggestion, User
-from ..permissions import in_scope
+from ..permissions import in_scope, is_verified_actor
 
 
 def region_in_scope(user: User, region_id: int | None) -> bool:
@@ -52,6 +52,8 @@ def can_work_deal(user: User, deal: Deal) -> bool:
     """Move stages, plan the next action, add notes: the responsible broker (or the parties while none)."""
     if user.role == "admin":
         return True
+    if not is_verified_actor(user):
+        return False
     if deal.broker_id is not None:
         return deal.broker_id == user.id
     return is_party(user, deal)
@@ -61,6 +63,8 @@ def can_sign_deal(user: User, deal: Deal) -> bool:
     """Record the contract that moves a deal to 签约: its broker, officials of its region, admins."""
     if user.role == "admin":
         return True
+    if not is_verified_actor(user):
+        return False
     if user.role == "broker":
         return deal.broker_id == user.id
     return user.role == "official" and deal_in_region(user, deal)

@@ -12,6 +12,7 @@ from ..models import Achievement, Deal, DealEvent, Demand, Interest, InterestEve
 from ..models.base import utcnow
 from ..models.deal import DEAL_STAGES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_TRANSITIONS
 from ..notifications.services import notify, path_for
+from ..permissions import is_verified_actor, verified_brokers
 from . import access
 from .tokens import claim_form_token
 
@@ -81,7 +82,7 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
     kind = _interest_kind_for(user, listing)
     if listing.status != "published":
         raise DomainError("该条目当前未公开发布，不能表达意向")
-    if user.org_id is None or not user.can_publish:
+    if user.org_id is None or not is_verified_actor(user):
         raise NotAllowed("单位认证通过后才能表达意向或揭榜应答")
     if listing.org_id == user.org_id:
         raise DomainError("不能对本单位发布的条目表达意向")
@@ -198,7 +199,7 @@ def _event(deal: Deal, user: User | None, kind: str, text: str = "", frm: str | 
 
 
 def _brokers_for(*region_ids: int | None) -> list[int]:
-    """Brokers whose region contains one of these regions."""
+    """Verified brokers whose region contains one of these regions."""
     from ..models import Region
 
     ancestors: set[int] = set()
@@ -208,9 +209,8 @@ def _brokers_for(*region_ids: int | None) -> list[int]:
             ancestors.update(region.ancestor_ids)
     if not ancestors:
         return []
-    return list(db.session.scalars(
-        select(User.id).where(User.role == "broker", User.active.is_(True), User.region_id.in_(ancestors))
-    ))
+    # only brokers who may act (permissions.is_verified_actor): an unreviewed account hears of no deal
+    return list(db.session.scalars(verified_brokers().where(User.region_id.in_(ancestors))))
 
 
 def _deal_open_from_interest(interest: Interest, user: User) -> Deal:

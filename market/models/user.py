@@ -4,13 +4,15 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
 from .org import Organization
 from .region import Region
+
+BROKER_STATUSES = {"pending": "待审核", "approved": "已审核", "rejected": "审核未通过"}
 
 ROLES = {
     "enterprise": "企业用户",
@@ -25,6 +27,11 @@ class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('enterprise', 'institution', 'broker', 'official', 'admin')", name="role"),
+        CheckConstraint(
+            "(role = 'broker' AND broker_status IN ('pending', 'approved', 'rejected'))"
+            " OR (role <> 'broker' AND broker_status IS NULL)",
+            name="broker_status",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,12 +44,28 @@ class User(UserMixin, db.Model):
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)  # officials, brokers
     broker_cert_no: Mapped[str] = mapped_column(String(50), default="")
+    # brokers only: a person (an official of the broker's region, or an admin) checked the account and its
+    # 经纪人证书编号; see permissions.is_verified_actor
+    broker_status: Mapped[str | None] = mapped_column(String(16))
+    broker_reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    broker_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    broker_review_note: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     org: Mapped[Organization | None] = relationship(foreign_keys=[org_id])
+    broker_reviewed_by: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[broker_reviewed_by_id])
     region: Mapped[Region | None] = relationship()
+
+    @validates("role")
+    def _role_sets_broker_status(self, _key, role: str) -> str:
+        # a broker account starts unreviewed; any other role has no broker review
+        if role == "broker":
+            self.broker_status = self.broker_status or "pending"
+        else:
+            self.broker_status = None
+        return role
 
     @property
     def is_active(self) -> bool:  # Flask-Login: disabled accounts cannot sign in or stay signed in
@@ -62,9 +85,15 @@ class User(UserMixin, db.Model):
     def can_publish(self) -> bool:
         return self.org is not None and self.org.is_verified
 
-    def scope_region(self) -> Region | None:
-        """The region an official (or broker) acts on, with everything below it."""
-        return self.region
+    @property
+    def broker_status_label(self) -> str:
+        return BROKER_STATUSES.get(self.broker_status or "", "")
+
+    @property
+    def is_verified_actor(self) -> bool:
+        from ..permissions import is_verified_actor
+
+        return is_verified_actor(self)
 
 
 class UserSession(db.Model):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, select
 
-from ..models import LISTING_MODELS, Organization
+from ..models import LISTING_MODELS, Organization, User
 from ..permissions import scope_filter
 
 
@@ -15,3 +15,8 @@ def pending_listings(kind: str, *, user) -> Select:
 def orgs_to_verify(*, user, status: str = "pending") -> Select:
     stmt = select(Organization).where(Organization.status == status).order_by(Organization.created_at)
     return scope_filter(stmt, user, Organization.region_id)
+
+
+def brokers_to_review(*, user, status: str = "pending") -> Select:
+    stmt = select(User).where(User.role == "broker", User.broker_status == status).order_by(User.created_at)
+    return scope_filter(stmt, user, User.region_id)
