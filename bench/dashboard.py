@@ -77,7 +77,6 @@ def make_app(url: str, folder: Path):
         "UPLOAD_DIR": str(folder / "uploads"),
         "SECRET_KEY": "bench-secret",
         "TESTING": False,
-        "LOGIN_MAX_FAILURES_ADDRESS": 1000,
         "DB_STATEMENT_TIMEOUT_MS": 0,  # one COPY of a million contracts (and its trigger) outlasts the web's limit
     })
 

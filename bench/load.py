@@ -25,9 +25,10 @@ also counted apart. Latency is wrk's (per request, from its connections' point o
 
 Rate limits under load (SECURITY.md item 24): while the main cell runs, a Python thread signs in to one account
 (--throttle-account, default ent02) with wrong passwords, one attempt every --throttle-interval seconds, up to
-LOGIN_MAX_FAILURES_ACCOUNT + 2 attempts, then once with the right password. Pass: the first LIMIT answers are 400
-(用户名或密码不正确), every later one is 429, the right password included. The account limit is below the
-per-address one, so the later sign-ins of the run (from the same 127.0.0.1) are not blocked. --no-throttle-check
+LOGIN_FREE_FAILURES + 2 attempts, then once with the right password. Pass: the first LIMIT answers are 400
+(用户名或密码不正确), every later one is 429 (the first delay, 2 s, outlasts the interval), the right password
+included, since it comes from the address that has been failing. An address failing on one account slows only
+itself on that account, so the run's other sign-ins (from the same 127.0.0.1) are not slowed. --no-throttle-check
 leaves it out. For a short check: --stacks pg-tantivy --workers 2 --scenarios mix --seconds 10.
 """
 from __future__ import annotations
@@ -503,7 +504,7 @@ def main() -> int:
                         seconds = args.seconds if (name, n, sc) == main_cell else args.cell_seconds
                         probe = None
                         if (name, n, sc) == main_cell and not args.no_throttle_check:
-                            limit = int(stack.env.get("LOGIN_MAX_FAILURES_ACCOUNT", 5))
+                            limit = int(stack.env.get("LOGIN_FREE_FAILURES", 5))
                             probe = ThrottleProbe(server.url, args.throttle_account, limit, args.throttle_interval)
                             probe.start()
                         result = wrk(server.url, script, seconds, args.connections, args.threads, workdir)

@@ -96,7 +96,20 @@ class Config:
         # no automatic OPTIONS answers: every non-public URL refuses anonymous requests on every method
         # (405 here); nothing in the app serves cross-origin preflights
         self.PROVIDE_AUTOMATIC_OPTIONS = False
-        # sign-in throttle: failures allowed per account and per address in the window
-        self.LOGIN_MAX_FAILURES_ACCOUNT = int(os.environ.get("LOGIN_MAX_FAILURES_ACCOUNT", 5))
-        self.LOGIN_MAX_FAILURES_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_ADDRESS", 20))
-        self.LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", 900))
+        # sign-in throttle (market/auth/throttle.py): growing delays, never a lock-out of the owner. Failures on an
+        # account before the addresses failing on it wait; addresses failing on one account before clean
+        # addresses wait too; accounts one address may fail on before it waits on further ones
+        self.LOGIN_FREE_FAILURES = int(os.environ.get("LOGIN_FREE_FAILURES", 5))
+        self.LOGIN_FREE_ADDRESSES = int(os.environ.get("LOGIN_FREE_ADDRESSES", 10))
+        self.LOGIN_FREE_ACCOUNTS = int(os.environ.get("LOGIN_FREE_ACCOUNTS", 20))
+        # the first wait, doubled with each further failure up to the cap
+        self.LOGIN_FIRST_DELAY_SECONDS = float(os.environ.get("LOGIN_FIRST_DELAY_SECONDS", 2))
+        self.LOGIN_MAX_DELAY_SECONDS = float(os.environ.get("LOGIN_MAX_DELAY_SECONDS", 900))
+        self.LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", 86400))  # failures remembered
+        # an address the account signed in from within this many days skips the clean-address waits (0 = never)
+        self.LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("LOGIN_KNOWN_ADDRESS_DAYS", 90))
+        # registration attempts (valid forms) per address in a sliding window
+        self.REGISTER_MAX_PER_ADDRESS = int(os.environ.get("REGISTER_MAX_PER_ADDRESS", 10))
+        self.REGISTER_WINDOW_SECONDS = int(os.environ.get("REGISTER_WINDOW_SECONDS", 3600))
+        # seconds added to the throttles' clock: tests step time forward with it instead of sleeping
+        self.THROTTLE_CLOCK_OFFSET = 0.0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from market.extensions import db
-from market.models import LoginFailure, Organization, User, UserSession
+from market.models import Organization, User, UserSession
 from tests import factories
 from tests.conftest import login
 from tests.helpers import Poster, assert_refused, count, is_login_redirect
@@ -127,12 +128,12 @@ REG_REFUSALS = [
 ]
 
 
-def test_register_refusals_store_nothing(world, client):
-    p = Poster(client)
+def test_register_refusals_store_nothing(world, app):
     before = _counts()
     problems = []
-    for over, reason in REG_REFUSALS:
-        resp = p.post("/register", reg(world, **over))
+    for i, (over, reason) in enumerate(REG_REFUSALS):
+        # an address per case: more cases than REGISTER_MAX_PER_ADDRESS reach the service's checks
+        resp = _at(app, f"10.10.{i}.1").post("/register", reg(world, **over))
         try:
             assert_refused(resp, reason, codes=(400,))
         except AssertionError as exc:
@@ -171,6 +172,41 @@ def test_register_duplicates_are_refused(world, client, over, reason):
     resp = Poster(client).post("/register", reg(world, **over))
     assert_refused(resp, reason, codes=(400,))
     assert _counts() == before
+
+
+def test_register_is_throttled_per_address(world, app):
+    """Each valid registration form from one address counts, whether it creates an account or is refused as a
+    duplicate (the uniqueness messages stay; the throttle bounds how many names one address can probe)."""
+    limit = app.config["REGISTER_MAX_PER_ADDRESS"]
+    assert limit == 10
+
+    def attempt(ip: str, i: int, **over):
+        data = reg(world, **{"username": f"newco_{i:02d}", "org_name": f"蚌埠新材料{i:02d}科技有限公司",
+                             "uscc": factories.uscc(424200 + i, area="340322"), **over})
+        return _at(app, ip).post("/register", data)
+
+    statuses = [attempt("10.8.0.1", i).status_code for i in range(limit // 2)]
+    statuses += [attempt("10.8.0.1", i, username=f"ent_{'ab'[i % 2]}").status_code for i in range(limit // 2, limit)]
+    assert statuses == [302] * (limit // 2) + [400] * (limit - limit // 2)
+    before = _counts()
+    resp = attempt("10.8.0.1", 50)
+    assert_refused(resp, "注册尝试过于频繁", codes=(429,))
+    wait = int(resp.headers["Retry-After"])
+    assert 3590 <= wait <= 3600 and f"请{_wait_words(wait)}后再试" in resp.get_data(as_text=True)
+    assert_refused(attempt("10.8.0.1", 51, username="ent_a"), "注册尝试过于频繁", codes=(429,))  # no probe either
+    assert _counts() == before
+    # another address is not affected; this one may try again once its oldest attempt is an hour old
+    assert attempt("10.8.0.2", 52).status_code == 302
+    app.config["THROTTLE_CLOCK_OFFSET"] += wait
+    assert attempt("10.8.0.1", 53).status_code == 302
+
+
+def test_register_form_errors_do_not_count(world, app):
+    """A form refused by its own field checks (nothing looked up) does not count."""
+    p = _at(app, "10.8.1.1")
+    for _ in range(app.config["REGISTER_MAX_PER_ADDRESS"] + 5):
+        assert p.post("/register", reg(world, username="王经理")).status_code == 400
+    assert p.post("/register", reg(world)).status_code == 302
 
 
 # ---------------------------------------------------------------- sign-in and the throttle
@@ -219,53 +255,169 @@ def test_unknown_user_gets_the_same_answer_as_a_wrong_password(world, client):
     assert disabled_user.id and not _signed_in(client)
 
 
-def test_account_throttle_blocks_even_the_right_password(world, app, client):
-    p = Poster(client)
-    for _ in range(app.config["LOGIN_MAX_FAILURES_ACCOUNT"]):
+# Waits are tested by moving the throttles' clock (THROTTLE_CLOCK_OFFSET, added to the real time) forward by what
+# the 429 asks for, never by sleeping.
+
+
+def _at(app, ip: str) -> Poster:
+    """A visitor signing in from `ip` (REMOTE_ADDR, as a request arrives without a proxy)."""
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = ip
+    return Poster(c)
+
+
+def _wait_words(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{seconds}秒" if not minutes else f"{minutes}分钟" if not rest else f"{minutes}分{rest}秒"
+
+
+def _waits(resp) -> int:
+    """The seconds a 429 asks for (Retry-After), checked against the Chinese message saying the same."""
+    assert_refused(resp, "登录失败次数过多", codes=(429,))
+    seconds = int(resp.headers["Retry-After"])
+    assert f"请{_wait_words(seconds)}后再试" in resp.get_data(as_text=True)
+    return seconds
+
+
+def _advance(app, seconds: float) -> None:
+    app.config["THROTTLE_CLOCK_OFFSET"] += seconds
+
+
+def _clock(app) -> float:
+    return time.time() + app.config["THROTTLE_CLOCK_OFFSET"]
+
+
+def _expected_delays(app, n: int) -> list[float]:
+    first, cap = app.config["LOGIN_FIRST_DELAY_SECONDS"], app.config["LOGIN_MAX_DELAY_SECONDS"]
+    return [min(first * 2 ** k, cap) for k in range(n)]
+
+
+def test_an_attacker_cannot_lock_the_owner_out(world, app):
+    """ASVS V2.2.1: 50 wrong passwords on `admin` from one address slow that address only."""
+    attacker = _at(app, "203.0.113.66")
+    failures, waits = 0, []
+    while failures < 50:
+        resp = _login(attacker, "admin", f"guess-{failures}")
+        if resp.status_code == 429:
+            waits.append(_waits(resp))
+            _advance(app, waits[-1])
+        else:
+            assert_refused(resp, "用户名或密码不正确", codes=(400,))
+            failures += 1
+    # the owner, at an address that has not been failing, signs in at once with the right password
+    owner = _at(app, "198.51.100.7")
+    assert _login(owner, "admin", factories.PASSWORD).status_code == 302
+    assert _signed_in(owner.client)
+    # a colleague behind the attacker's NAT signs in to their own account at once
+    colleague = _at(app, "203.0.113.66")
+    assert _login(colleague, "ent_a", factories.PASSWORD).status_code == 302
+    # the attacker's address waits, growing delays up to the cap, even with the right password
+    free = app.config["LOGIN_FREE_FAILURES"]
+    assert len(waits) == 50 - free  # one wait before each failure after the free ones
+    for got, expected in zip(waits, _expected_delays(app, len(waits))):
+        assert expected - 1 <= got <= expected, waits
+    assert waits[-1] == app.config["LOGIN_MAX_DELAY_SECONDS"] == 900
+    resp = _login(_at(app, "203.0.113.66"), "admin", factories.PASSWORD)
+    assert _waits(resp) >= 899
+    # refused attempts are not counted: knocking again does not move the time
+    assert _waits(_login(attacker, "admin", "guess-again")) >= 899
+
+
+def _guesses_in_an_hour(app, address_for) -> int:
+    """Wrong passwords an attacker gets answered (400) in one hour of the throttle's clock, always trying again
+    exactly when the 429 says; address_for(i) is the address of the i-th attempt."""
+    end, guesses, i = _clock(app) + 3600, 0, 0
+    while True:
+        resp = _login(_at(app, address_for(i)), "ent_b", f"guess-{i}")
+        i += 1
+        if resp.status_code == 400:
+            guesses += 1
+            continue
+        wait = _waits(resp)
+        if _clock(app) + wait >= end:
+            return guesses
+        _advance(app, wait)
+
+
+def test_guesses_per_account_per_hour_from_one_address(world, app):
+    assert _guesses_in_an_hour(app, lambda i: "203.0.113.5") == 16  # 5 free, 9 while the delay grows, 2 at the cap
+
+
+def test_guesses_per_account_per_hour_from_many_addresses(world, app):
+    """A distributed attacker (a new address for every guess) shares the account's one clock: 10 free, then the
+    same growing delays."""
+    assert _guesses_in_an_hour(app, lambda i: f"10.{i // 250}.{i % 250}.1") == 21
+
+
+def test_the_owner_gets_in_during_a_distributed_attack_from_an_address_they_used(world, app):
+    home = _at(app, "198.51.100.20")
+    assert _login(home, "ent_a", factories.PASSWORD).status_code == 302
+    home.post("/logout")
+    for i in range(app.config["LOGIN_FREE_ADDRESSES"]):
+        assert _login(_at(app, f"10.77.0.{i}"), "ent_a", "wrong-password-1").status_code == 400
+    # from now on a new address waits for the account's clock, the right password too
+    assert _waits(_login(_at(app, "10.77.1.1"), "ent_a", factories.PASSWORD)) == 2
+    # the owner, from an address the account signed in from before, does not
+    assert _login(_at(app, "198.51.100.20"), "ent_a", factories.PASSWORD).status_code == 302
+
+
+def test_password_spraying_from_one_address_is_slowed_not_its_neighbours(world, app):
+    """One address failing on many accounts waits before trying a further one; a colleague behind the same NAT
+    whose account signed in from there before does not wait."""
+    colleague = _at(app, "203.0.113.80")
+    assert _login(colleague, "ent_b", factories.PASSWORD).status_code == 302
+    colleague.post("/logout")
+    sprayer = _at(app, "203.0.113.80")
+    for i in range(app.config["LOGIN_FREE_ACCOUNTS"]):
+        assert _login(sprayer, f"staff{i:02d}", "Summer2026!").status_code == 400
+    assert _waits(_login(sprayer, "staff99", "Summer2026!")) == 2
+    assert _waits(_login(sprayer, "ent_a", factories.PASSWORD)) == 2  # a new account, whoever types it
+    assert _login(_at(app, "203.0.113.80"), "ent_b", factories.PASSWORD).status_code == 302
+    assert _login(_at(app, "198.51.100.1"), "ent_a", factories.PASSWORD).status_code == 302  # elsewhere: at once
+
+
+def test_ipv6_addresses_count_per_64(world, app):
+    """One IPv6 host usually holds a whole /64: a new address in it is not a clean one."""
+    for i in range(app.config["LOGIN_FREE_FAILURES"]):
+        assert _login(_at(app, f"2001:db8:1:2::{i + 1:x}"), "ent_a", "wrong-password-1").status_code == 400
+    assert _waits(_login(_at(app, "2001:db8:1:2:ffff::1"), "ent_a", factories.PASSWORD)) == 2
+    assert _login(_at(app, "2001:db8:1:3::1"), "ent_a", factories.PASSWORD).status_code == 302
+
+
+def test_unknown_accounts_are_throttled_alike(world, app):
+    """Wrong passwords on a real account and on a name nobody has: the same answers, 400s then the same 429s."""
+    answers = {}
+    for username, ip in (("ent_b", "10.5.0.1"), ("nobody", "10.5.0.2")):
+        p = _at(app, ip)
+        statuses, pages = [], []
+        for i in range(app.config["LOGIN_FREE_FAILURES"] + 2):
+            resp = _login(p, username, "wrong-password-1")
+            statuses.append((resp.status_code, resp.headers.get("Retry-After")))
+            pages.append(_normalised(resp, username))
+        answers[username] = statuses, pages
+    assert answers["ent_b"] == answers["nobody"]
+    assert answers["ent_b"][0][-2:] == [(429, "2"), (429, "2")]
+
+
+def test_the_right_password_takes_its_address_out_of_the_failing_ones(world, app):
+    p = _at(app, "10.6.0.1")
+    for _ in range(app.config["LOGIN_FREE_FAILURES"]):
         assert _login(p, "ent_a", "wrong-password-1").status_code == 400
-    resp = _login(p, "ent_a", factories.PASSWORD)
-    assert_refused(resp, "登录失败次数过多", codes=(429,))
-    assert not _signed_in(client)
-    # per account: another address is blocked too
-    other = app.test_client()
-    other.environ_base["REMOTE_ADDR"] = "10.9.9.9"
-    assert _login(Poster(other), "ENT_A", factories.PASSWORD).status_code == 429
-    # another account from the first address still signs in
-    assert _login(p, "ent_b", factories.PASSWORD).status_code == 302
-
-
-def test_unknown_accounts_are_throttled_alike(world, app, client):
-    p = Poster(client)
-    for _ in range(app.config["LOGIN_MAX_FAILURES_ACCOUNT"]):
-        assert _login(p, "nobody", "wrong-password-1").status_code == 400
-    assert _login(p, "nobody", "wrong-password-1").status_code == 429
-
-
-def test_address_throttle(world, app):
-    attacker = app.test_client()
-    attacker.environ_base["REMOTE_ADDR"] = "10.1.2.3"
-    p = Poster(attacker)
-    for i in range(app.config["LOGIN_MAX_FAILURES_ADDRESS"]):
-        # a different user name each time: no single account reaches its own limit
-        assert _login(p, f"guess{i}", "wrong-password-1").status_code == 400
-    assert count(LoginFailure) >= app.config["LOGIN_MAX_FAILURES_ADDRESS"]
-    resp = _login(p, "ent_a", factories.PASSWORD)
-    assert_refused(resp, "登录失败次数过多", codes=(429,))
-    honest = app.test_client()
-    honest.environ_base["REMOTE_ADDR"] = "10.1.2.4"
-    assert _login(Poster(honest), "ent_a", factories.PASSWORD).status_code == 302
-
-
-def test_successful_login_clears_the_account_counter(world, app, client):
-    p = Poster(client)
-    for _ in range(app.config["LOGIN_MAX_FAILURES_ACCOUNT"] - 1):
-        _login(p, "ent_a", "wrong-password-1")
+    # the owner typing at the failing address waits like anyone there: 2 s, then in
+    wait = _waits(_login(p, "ent_a", factories.PASSWORD))
+    _advance(app, wait)
     assert _login(p, "ent_a", factories.PASSWORD).status_code == 302
     p.post("/logout")
-    p = Poster(client)
-    for _ in range(app.config["LOGIN_MAX_FAILURES_ACCOUNT"] - 1):
-        _login(p, "ent_a", "wrong-password-1")
-    assert _login(p, "ent_a", factories.PASSWORD).status_code == 302
+    # that address is clean again: the right password goes in at once, a typo costs nothing more at first
+    assert _login(_at(app, "10.6.0.1"), "ent_a", factories.PASSWORD).status_code == 302
+    p = _at(app, "10.6.0.1")
+    assert _login(p, "ent_a", "wrong-password-2").status_code == 400
+    # ... but the account's failures were not forgiven: the next from a failing address waits
+    assert _waits(_login(p, "ent_a", "wrong-password-3")) == 4
+    # they are forgotten after LOGIN_WINDOW_SECONDS
+    _advance(app, app.config["LOGIN_WINDOW_SECONDS"])
+    for _ in range(app.config["LOGIN_FREE_FAILURES"]):
+        assert _login(p, "ent_a", "wrong-password-4").status_code == 400
 
 
 # ---------------------------------------------------------------- revocable sessions

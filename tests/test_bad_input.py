@@ -73,6 +73,7 @@ def _run(p: Poster, url: str, valid: dict, cases: list, codes=range(400, 500)) -
         except AssertionError as exc:
             problems.append(f"{label}: {resp.status_code} {exc}")
         changed = diff(before, snapshot())
+        changed.pop("login_failures", None)  # the register throttle counts the attempt: that is not the input stored
         if changed:
             problems.append(f"{label}: stored something {changed}")
     assert not problems, "\n".join(problems)
@@ -394,6 +395,8 @@ def test_generated_text_in_every_register_field(world, app, data):
     body = data.draw(_spoil(register_valid(world)))
     multipart = data.draw(st.booleans())
     client = app.test_client()
+    # an address per example: past REGISTER_MAX_PER_ADDRESS from one address the rest would all be 429
+    client.environ_base["REMOTE_ADDR"] = f"10.99.{GENERATED['n'] // 250 % 250}.{GENERATED['n'] % 250 + 1}"
     from tests.conftest import csrf_token
 
     users, orgs = (db.session.scalar(select(db.func.count()).select_from(m)) for m in (User, Organization))

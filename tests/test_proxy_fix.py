@@ -44,7 +44,7 @@ def test_forwarded_headers_are_ignored_by_default(app, world, database_url, tmp_
     client = plain.test_client()
     resp = post(client, "/login", {"username": "ent_a", "password": "wrong-password"}, headers=FORWARDED)
     assert resp.status_code == 400
-    assert _failure_keys() == {"acct:ent_a", "ip:127.0.0.1"}
+    assert _failure_keys() == {"acct:ent_a", "src:ent_a", "pair:ent_a|127.0.0.1", "ip:127.0.0.1"}
 
 
 def test_proxy_fix_takes_the_address_scheme_and_host_from_one_proxy(app, world, database_url, tmp_path):
@@ -62,7 +62,7 @@ def test_proxy_fix_takes_the_address_scheme_and_host_from_one_proxy(app, world, 
                        headers=headers)
     assert resp.status_code == 400
     assert "用户名或密码不正确" in resp.get_data(as_text=True)
-    assert _failure_keys() == {"acct:ent_a", "ip:203.0.113.7"}
+    assert _failure_keys() == {"acct:ent_a", "src:ent_a", "pair:ent_a|203.0.113.7", "ip:203.0.113.7"}
 
 
 def test_proxy_fix_from_the_environment(monkeypatch, tmp_path):

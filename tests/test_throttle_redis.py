@@ -1,7 +1,8 @@
 """The sign-in throttle is shared by every worker and node: through Redis when REDIS_URL is set, else the database.
 
 Failed sign-ins are made in a separate process (tests/throttle_worker.py, its own app instance) and in
-this process through a second app instance; the limit counts both.
+this process through a second app instance; the throttle counts both, and concurrent requests in threads
+cannot pass one slot together.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from market import create_app
 from market.extensions import db
 from market.models import LoginFailure
 from tests import factories
-from tests.conftest import _test_config, post
+from tests.conftest import _test_config, csrf_token, post
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("MARKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -94,8 +96,8 @@ def _redis_keys(store) -> list[bytes]:
 
 
 def test_account_failures_in_two_processes_add_up(app, world, database_url, tmp_path, store):
-    limit = app.config["LOGIN_MAX_FAILURES_ACCOUNT"]
-    assert limit == 5
+    free = app.config["LOGIN_FREE_FAILURES"]
+    assert free == 5
     username, other_user = world.users.enterprise.username, world.users.institution.username
     db.session.commit()  # this process holds no transaction while the others sign in
 
@@ -105,44 +107,103 @@ def test_account_failures_in_two_processes_add_up(app, world, database_url, tmp_
 
     second = _second_app(database_url, tmp_path / "second", store)
     assert _attempt(second, username, "wrong-password", "10.2.0.1") == 400
-    assert _attempt(second, username, "wrong-password", "10.2.0.2") == 400  # the fifth failure
+    assert _attempt(second, username, "wrong-password", "10.2.0.2") == 400  # the fifth failure on the account
+    # from any address that failed on it, the next attempt waits (the right password too) ...
     client = second.test_client()
-    client.environ_base["REMOTE_ADDR"] = "10.2.0.3"
+    client.environ_base["REMOTE_ADDR"] = "10.1.0.0"  # failed in the other process
     resp = post(client, "/login", {"username": username, "password": factories.PASSWORD})
-    assert resp.status_code == 429
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "2"
     assert BLOCKED in resp.get_data(as_text=True)
-    # another account from the same addresses is not affected
-    assert _attempt(second, other_user, factories.PASSWORD, "10.2.0.3") == 302
+    # ... while the owner at an address that has not been failing signs in at once
+    assert _attempt(second, username, factories.PASSWORD, "10.2.0.3") == 302
+    # and another account from the failing addresses is not affected
+    assert _attempt(second, other_user, factories.PASSWORD, "10.2.0.2") == 302
 
     if store[0]:
         assert _failures_in_db() == 0  # kept in Redis, not in the database
-        assert any(key.endswith(f"login:acct:{username}".encode()) for key in _redis_keys(store))
+        assert any(key.endswith(f"throttle:acct:{username}".encode()) for key in _redis_keys(store))
     else:
-        assert _failures_in_db() == 2 * limit  # one row per account key and one per address key, both processes
+        # each address's first failure on the account: under acct, pair, src and ip (sign-ins took theirs back)
+        assert _failures_in_db() == 4 * free
 
 
-def test_address_failures_in_two_processes_add_up(app, world, database_url, tmp_path, store):
-    limit = app.config["LOGIN_MAX_FAILURES_ADDRESS"]
-    assert limit == 20
+def test_spraying_from_one_address_in_two_processes_adds_up(app, world, database_url, tmp_path, store):
+    free = app.config["LOGIN_FREE_ACCOUNTS"]
+    assert free == 20
     ip = "10.3.0.9"
-    username = world.users.enterprise.username
+    username, colleague = world.users.enterprise.username, world.users.institution.username
     db.session.commit()
+    second = _second_app(database_url, tmp_path / "second", store)
+    assert _attempt(second, colleague, factories.PASSWORD, ip) == 302  # signed in from that address before
 
     statuses = _other_process(database_url, tmp_path / "proc", store,
                               [(f"nobody{i}", "wrong-password", ip) for i in range(12)])
     assert statuses == [400] * 12
 
-    second = _second_app(database_url, tmp_path / "second", store)
-    assert [_attempt(second, f"stranger{i}", "wrong-password", ip) for i in range(limit - 12)] == [400] * (limit - 12)
-    # every account is refused from that address, with the right password too; other addresses are not
+    assert [_attempt(second, f"stranger{i}", "wrong-password", ip) for i in range(free - 12)] == [400] * (free - 12)
+    # a further account from that address waits, with the right password too; from elsewhere it does not
     assert _attempt(second, username, factories.PASSWORD, ip) == 429
     assert _attempt(second, username, factories.PASSWORD, "10.3.0.10") == 302
+    # a colleague whose account signed in from that address before does not wait there
+    assert _attempt(second, colleague, factories.PASSWORD, ip) == 302
 
     if store[0]:
         assert _failures_in_db() == 0
-        assert any(key.endswith(f"login:ip:{ip}".encode()) for key in _redis_keys(store))
+        assert any(key.endswith(f"throttle:ip:{ip}".encode()) for key in _redis_keys(store))
     else:
-        assert _failures_in_db() == 2 * limit  # one row per account key and one per address key
+        assert _failures_in_db() == 4 * free
+
+
+def test_growing_delays_never_lock_the_owner_out(app, world, database_url, tmp_path, store):
+    """Issue 12 item 6 on each store: an address failing on `admin` waits longer and longer (never sleeping: the
+    clock is moved by what each 429 asks), while the owner elsewhere and a colleague at that address sign in."""
+    db.session.commit()
+    second = _second_app(database_url, tmp_path / "second", store)
+    failures, waits = 0, []
+    while failures < 20:
+        client = second.test_client()
+        client.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+        resp = post(client, "/login", {"username": "admin", "password": f"guess-{failures}"})
+        if resp.status_code == 429:
+            waits.append(int(resp.headers["Retry-After"]))
+            second.config["THROTTLE_CLOCK_OFFSET"] += waits[-1]
+        else:
+            assert resp.status_code == 400
+            failures += 1
+    expected = [min(2 * 2 ** k, 900) for k in range(15)]
+    assert all(e - 1 <= w <= e for w, e in zip(waits, expected)) and len(waits) == 15, waits
+    assert _attempt(second, "admin", factories.PASSWORD, "198.51.100.7") == 302
+    assert _attempt(second, "ent_a", factories.PASSWORD, "203.0.113.66") == 302
+    assert _attempt(second, "admin", factories.PASSWORD, "203.0.113.66") == 429
+
+
+def test_concurrent_attempts_cannot_share_one_slot(app, world, database_url, tmp_path, store):
+    """Once the delays run, one slot lets one guess through, however many requests arrive at that moment."""
+    username, ip = world.users.enterprise.username, "10.5.0.5"
+    db.session.commit()
+    second = _second_app(database_url, tmp_path / "second", store)
+    for _ in range(app.config["LOGIN_FREE_FAILURES"]):
+        assert _attempt(second, username, "wrong-password", ip) == 400
+    second.config["THROTTLE_CLOCK_OFFSET"] += 2  # the first delay has passed: one attempt may go ahead
+    clients = []
+    for _ in range(8):
+        client = second.test_client()
+        client.environ_base["REMOTE_ADDR"] = ip
+        clients.append((client, csrf_token(client)))
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def attempt(client, token) -> None:
+        barrier.wait()
+        data = {"username": username, "password": "wrong-password", "csrf_token": token}
+        statuses.append(client.post("/login", data=data).status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [400] + [429] * 7
 
 
 def test_redis_prefix_keeps_two_markets_apart(app, world, database_url, tmp_path, redis_store):
@@ -151,8 +212,8 @@ def test_redis_prefix_keeps_two_markets_apart(app, world, database_url, tmp_path
     username = world.users.enterprise.username
     db.session.commit()
     first = _second_app(database_url, tmp_path / "first", store)
-    for i in range(5):
-        assert _attempt(first, username, "wrong-password", f"10.4.0.{i}") == 400
+    for _ in range(5):
+        assert _attempt(first, username, "wrong-password", "10.4.0.9") == 400
     assert _attempt(first, username, factories.PASSWORD, "10.4.0.9") == 429
     other_store = (store[0], store[1] + "other:")  # still under this test's prefix, so cleaned up after
     other = _second_app(database_url, tmp_path / "other", other_store)

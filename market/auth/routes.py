@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -23,6 +25,15 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def _wait(template: str, form, reason: str, wait: float):
+    """429: the form again, saying how long to wait, and the same in Retry-After."""
+    seconds = max(1, math.ceil(wait))
+    minutes, rest = divmod(seconds, 60)
+    words = f"{seconds}秒" if not minutes else f"{minutes}分钟" if not rest else f"{minutes}分{rest}秒"
+    flash(f"{reason}，请{words}后再试", "danger")
+    return render_template(template, form=form), 429, {"Retry-After": str(seconds)}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -31,19 +42,18 @@ def login():
     status = 200
     if form.validate_on_submit():
         username = form.username.data
-        if throttle.is_blocked(username, client_ip()):
-            flash("登录失败次数过多，请15分钟后再试", "danger")
-            return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(db.select(User).where(db.func.lower(User.username) == username.lower()))
+        attempt = throttle.sign_in_begin(username, client_ip(), user_id=user.id if user is not None else None)
+        if not attempt.allowed:
+            return _wait("auth/login.html", form, "登录失败次数过多", attempt.wait)
         # an unknown user costs the same scrypt check as a known one: no timing difference
         password_ok = services.password_matches(user, form.password.data)
         if user is None or not password_ok or not user.active:
-            throttle.record_failure(username, client_ip())
-            # same answer for an unknown user, a wrong password and a disabled account
+            # same answer for an unknown user, a wrong password and a disabled account (the attempt stays charged)
             form.form_errors.append("用户名或密码不正确")
             status = 400
         else:
-            throttle.clear_account(username)
+            throttle.sign_in_succeeded(attempt)
             services.session_start(user=user, ip=client_ip())
             login_user(user)
             db.session.commit()
@@ -69,6 +79,9 @@ def register():
     form.region_id.choices = [(0, "请选择")] + region_choices(("county", "town"))
     status = 200
     if form.validate_on_submit():
+        attempt = throttle.register_begin(client_ip())
+        if not attempt.allowed:
+            return _wait("auth/register.html", form, "注册尝试过于频繁", attempt.wait)
         try:
             user = services.user_register(
                 role=form.role.data,
