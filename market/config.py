@@ -6,6 +6,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from .money import DEFAULT_CONTRACT_MAX_YUAN, parse_contract_ceiling
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -87,6 +89,10 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = 8 * 3600
         self.WTF_I18N_ENABLED = False  # WTForms' own zh messages (no Flask-Babel)
         self.PAGE_SIZE = 20
+        # the most one technology contract may be worth (合同成交额, 技术交易额, one payment), in 元: a typo or a
+        # forged import of 1万亿元 is refused with a message naming it; at most NUMERIC(18, 2)'s 9999999999999999.99
+        self.CONTRACT_MAX_AMOUNT_YUAN = parse_contract_ceiling(
+            os.environ.get("CONTRACT_MAX_AMOUNT_YUAN", DEFAULT_CONTRACT_MAX_YUAN))
         # public pages served to anonymous visitors from memory; listing changes show at once, anything else
         # on those pages (organisation names, the taxonomy) at most this old; 0 turns the cache off
         self.PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 60))

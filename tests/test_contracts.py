@@ -226,10 +226,10 @@ def test_bad_amounts_are_refused_with_a_message(world, login_as, text):
 
 
 def test_amounts_are_stored_exactly(world, login_as):
-    resp = post(login_as("official"), "/contracts/new", manual(world, amount="12345678901.23", tech_amount="0.01"))
+    resp = post(login_as("official"), "/contracts/new", manual(world, amount="9876543210.98", tech_amount="0.01"))
     assert resp.status_code == 302
     contract = db.session.scalar(select(Contract))
-    assert contract.amount == Decimal("12345678901.23") and contract.tech_amount == Decimal("0.01")
+    assert contract.amount == Decimal("9876543210.98") and contract.tech_amount == Decimal("0.01")
 
 
 amounts = st.decimals(min_value=0, max_value=Decimal(10) ** 11, places=2, allow_nan=False, allow_infinity=False)

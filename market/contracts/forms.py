@@ -4,7 +4,9 @@ from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectFi
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..forms import BaseForm, YuanField, field_choices, region_choices
+from ..forms import clean_text, reject_invalid_chars
 from ..models import CONTRACT_TYPES
+from ..money import AmountError, parse_contract_yuan
 
 
 def type_choices() -> list[tuple[str, str]]:
@@ -18,6 +20,22 @@ def subtype_choices() -> list[tuple[str, str]]:
     return out
 
 
+class ContractAmountField(YuanField):
+    """An amount of one contract or payment in 元: over CONTRACT_MAX_AMOUNT_YUAN is refused with the ceiling
+    named (parse_contract_yuan), however large the number typed."""
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        self.data = None
+        text = clean_text(reject_invalid_chars(self.raw or ""))
+        if not text:
+            return
+        try:
+            self.data = parse_contract_yuan(text, label=self.label.text.split("（")[0])
+        except AmountError as exc:
+            raise ValueError(str(exc)) from exc
+
+
 class ContractTermsForm(BaseForm):
     """The fields every contract shares (recording and editing)."""
 
@@ -27,8 +45,8 @@ class ContractTermsForm(BaseForm):
     subtype = SelectField("合同子类", choices=subtype_choices(), validate_choice=False)
     buyer_region_id = SelectField("买方所在区域", coerce=int, validate_choice=False)
     seller_region_id = SelectField("卖方所在区域", coerce=int, validate_choice=False)
-    amount = YuanField("合同成交额（元）")
-    tech_amount = YuanField("技术交易额（元）")
+    amount = ContractAmountField("合同成交额（元）")
+    tech_amount = ContractAmountField("技术交易额（元）")
     signed_on = DateField("签订日期", format="%Y-%m-%d", validators=[DataRequired("请填写签订日期（格式：2026-05-20）")])
     term_start = DateField("履行期限起", format="%Y-%m-%d", validators=[Optional()])
     term_end = DateField("履行期限止", format="%Y-%m-%d", validators=[Optional()])
@@ -83,7 +101,7 @@ class ContractEditForm(ContractTermsForm):
 
 class PaymentForm(BaseForm):
     paid_on = DateField("到账日期", format="%Y-%m-%d", validators=[DataRequired("请填写到账日期（格式：2026-05-20）")])
-    amount = YuanField("到账金额（元）")
+    amount = ContractAmountField("到账金额（元）")
     note = StringField("备注", validators=[Optional(), Length(max=200, message="备注不超过200字")])
     form_token = HiddenField()
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..imports import BadRow, ImportReport, Layout, cell_text
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
-from ..money import AmountError, parse_yuan
+from ..money import AmountError, parse_contract_yuan
 from .access import can_record_in
 from .services import guess_org_type
 
@@ -172,10 +172,12 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
         clean[key] = region
     for key, label in (("amount", "合同成交额"), ("tech_amount", "技术交易额")):
         try:
-            clean[key] = parse_yuan(_text(raw, key))
+            clean[key] = parse_contract_yuan(_text(raw, key), label="金额")
         except AmountError as exc:
             reasons.append(f"{label}：{exc}")
             clean[key] = None
+    if clean["amount"] == 0:
+        reasons.append("合同成交额须大于0元")
     if clean["amount"] is not None and clean["tech_amount"] is not None and clean["tech_amount"] > clean["amount"]:
         reasons.append("技术交易额不能超过合同成交额")
     signed_text = _text(raw, "signed_on")

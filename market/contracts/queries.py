@@ -1,13 +1,12 @@
 """Reads on the contract register; every list is scoped to what the user may see."""
 from __future__ import annotations
 
-from decimal import Decimal
-
 from sqlalchemy import Select, extract, false, func, or_, select
 
 from ..deals.access import scope_region_ids
 from ..extensions import db
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Deal, Organization, Payment, User
+from ..money import exact_sum, join_sum
 
 
 def visible_contracts(user: User, *, filters: dict | None = None) -> Select:
@@ -49,13 +48,14 @@ def visible_contracts(user: User, *, filters: dict | None = None) -> Select:
 
 
 def totals(stmt: Select) -> dict:
-    """Count and exact sums of the live (not voided) contracts of a list, computed in SQL."""
+    """Count and exact sums of the live (not voided) contracts of a list, computed in SQL (in two parts each:
+    a plain SUM over integer fen overflows SQLite's int64)."""
     sub = stmt.order_by(None).where(Contract.voided.is_(False)).subquery()
-    count, amount, tech = db.session.execute(
-        select(func.count(sub.c.id), func.sum(sub.c.amount), func.sum(sub.c.tech_amount))
+    row = db.session.execute(
+        select(func.count(sub.c.id), *exact_sum(sub.c.amount, "amount"), *exact_sum(sub.c.tech_amount, "tech_amount"))
     ).one()
-    zero = Decimal("0.00")
-    return {"count": count or 0, "amount": amount if amount is not None else zero, "tech_amount": tech if tech is not None else zero}
+    return {"count": row[0] or 0, "amount": join_sum(row.amount_hi, row.amount),
+            "tech_amount": join_sum(row.tech_amount_hi, row.tech_amount)}
 
 
 def payments(contract: Contract) -> list[Payment]:

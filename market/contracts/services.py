@@ -29,7 +29,7 @@ from ..models import (
     Region,
     User,
 )
-from ..money import CENT
+from ..money import CENT, contract_amount_problem, exact_sum, join_sum
 from . import access
 from .scans import read_scan, store_scan
 
@@ -121,6 +121,10 @@ def validate_terms(data: dict) -> dict[str, str]:
             errors.setdefault(name, f"请填写{label}（元）")
         elif not isinstance(value, Decimal) or not value.is_finite() or value < 0 or value != value.quantize(CENT):
             errors.setdefault(name, f"{label}无效")
+        elif contract_amount_problem(value, label):
+            errors.setdefault(name, contract_amount_problem(value, label))
+    if "amount" not in errors and amount == 0:
+        errors["amount"] = "合同成交额须大于0元"
     if "amount" not in errors and "tech_amount" not in errors and tech > amount:
         errors["tech_amount"] = "技术交易额不能超过合同成交额"
     signed_on = data.get("signed_on")
@@ -347,6 +351,10 @@ def contract_update(*, contract: Contract, user: User, data: dict, version: int 
     if result.rowcount != 1:
         raise Conflict(STALE_CONTRACT)
     db.session.refresh(contract)
+    if "amount" in changes or "signed_on" in changes:  # judged under the UPDATE's row lock: payments are final
+        problems = _payment_bounds_problems(contract, amount=merged["amount"], signed_on=merged["signed_on"])
+        if problems:
+            raise DomainError("填写内容有误，请按提示修改", fields=problems)
     for name in changes:
         old = getattr(contract, name)
         setattr(contract, name, merged[name])
@@ -449,8 +457,21 @@ def _reopen_after_void(contract: Contract, user: User, reason: str) -> None:
 
 
 def paid_total(contract: Contract) -> Decimal:
-    total = db.session.scalar(select(func.sum(Payment.amount)).where(Payment.contract_id == contract.id))
-    return total if total is not None else Decimal("0.00")
+    row = db.session.execute(select(*exact_sum(Payment.amount, "paid")).where(Payment.contract_id == contract.id)).one()
+    return join_sum(row.paid_hi, row.paid)
+
+
+def _payment_bounds_problems(contract: Contract, *, amount: Decimal, signed_on: date) -> dict[str, str]:
+    """An edit may not bring the 合同成交额 below what was already received, nor the signing date after a
+    payment already recorded (payments are dated on or after signing)."""
+    errors = {}
+    paid = paid_total(contract)
+    if amount < paid:
+        errors["amount"] = f"合同成交额不能低于已到账金额（{paid}元）"
+    first = db.session.scalar(select(func.min(Payment.paid_on)).where(Payment.contract_id == contract.id))
+    if first is not None and signed_on > first:
+        errors["signed_on"] = f"签订日期不能晚于已登记的最早到账日期（{first.isoformat()}）"
+    return errors
 
 
 def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount: Decimal | None, note: str = "",
@@ -462,20 +483,30 @@ def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount:
     errors = {}
     if amount is None or not isinstance(amount, Decimal) or amount <= 0:
         errors["amount"] = "请填写大于0的到账金额（元）"
+    elif contract_amount_problem(amount, "到账金额"):
+        errors["amount"] = contract_amount_problem(amount, "到账金额")
     if paid_on is None:
         errors["paid_on"] = "请填写到账日期（格式：2026-05-20）"
     elif paid_on > date.today():
         errors["paid_on"] = "到账日期不能晚于今天"
+    elif paid_on < contract.signed_on:
+        errors["paid_on"] = f"到账日期不能早于合同签订日期（{contract.signed_on.isoformat()}）"
     if len(note or "") > 200:
         errors["note"] = "备注不超过200字"
-    if errors:
-        raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    if errors:  # the payment form posts to an error page, not back to itself: the reasons are the message
+        raise DomainError("；".join(errors.values()), fields=errors)
     submission = claim_form_token(token=token, kind="payment", user=user)
-    # lock the contract row so that two instalments cannot both pass the ceiling check
-    db.session.execute(select(Contract.id).where(Contract.id == contract.id).with_for_update())
+    # lock the contract row so that two instalments cannot both pass the ceiling check, and judge against the
+    # locked row (an edit may have lowered its 成交额 or moved its signing date since it was loaded)
+    agreed, signed_on = db.session.execute(
+        select(Contract.amount, Contract.signed_on).where(Contract.id == contract.id).with_for_update()
+    ).one()
+    if paid_on < signed_on:
+        message = f"到账日期不能早于合同签订日期（{signed_on.isoformat()}）"
+        raise DomainError(message, fields={"paid_on": message})
     already = paid_total(contract)
-    if already + amount > contract.amount:
-        message = f"累计到账金额（{already + amount}元）将超过合同成交额（{contract.amount}元）"
+    if already + amount > agreed:
+        message = f"累计到账金额（{already + amount}元）将超过合同成交额（{agreed}元）"
         raise DomainError(message, fields={"amount": message})
     payment = Payment(contract_id=contract.id, paid_on=paid_on, amount=amount, note=(note or "").strip(), recorded_by_id=user.id)
     db.session.add(payment)

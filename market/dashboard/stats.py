@@ -1,7 +1,9 @@
 """Contract figures by region, side, period and breakdown: the one aggregation behind the dashboard and the CLI.
 
 All sums are computed by the database over Money columns (integer fen on SQLite, NUMERIC on PostgreSQL),
-so they come back as exact Decimals. Whole months are read from `contract_month_stats` (kept by triggers);
+each in two parts (market.money.exact_sum: whole multiples of 10^7 元, and the rest) joined in Python, so
+they come back as exact Decimals however many contracts there are: a single SUM over integer fen overflows
+SQLite's int64 past 9.2×10^16 元. Whole months are read from `contract_month_stats` (kept by triggers);
 the partial months at the edges of a custom range are read from the contracts table itself, with the very
 same grouping, and both are added up in one SQL statement.
 
@@ -26,12 +28,14 @@ from sqlalchemy.sql.expression import FunctionElement
 from ..extensions import db
 from ..models import CONTRACT_TYPES, Contract, Field, Region
 from ..models.stats import ContractMonthStat
-from ..money import Money
+from ..money import Money, exact_sum, join_sum
 
 ZERO = Decimal("0.00")
 BASE_SIDES = ("b", "s", "i")
 SIDE_LABELS = {"b": "吸纳", "s": "输出", "i": "区域内部", "e": "涉及本区域"}
 BREAKDOWNS = ("total", "type", "field", "month", "region")
+# the figures of every row of the pipeline, in this order: a count and each sum in two parts (exact_sum)
+FIGURES = ("n", "amount_hi", "amount", "tech_amount_hi", "tech_amount")
 NO_FIELD = "未填写领域"
 
 
@@ -199,17 +203,17 @@ class Grouping:
         return cls("total", scope, None, [])
 
     def summary_parts(self, dim: str, sides: tuple[str, ...], months: tuple[int, int]) -> list:
-        """Selects of (side, gid, key, ym, n, amount, tech_amount) from the monthly summary."""
+        """Selects of (side, gid, key, ym, *FIGURES) from the monthly summary."""
         S = ContractMonthStat
 
         def part(region_ids, gid, part_sides, sign=1, side_as=None):
             if not region_ids or not part_sides:
                 return None
-            cols = (S.n, S.amount, S.tech_amount) if sign > 0 else (-S.n, -S.amount, -S.tech_amount)
+            cols = [S.__table__.c[name] for name in FIGURES]
             side = S.side if side_as is None else literal(side_as)
             return select(
                 side.label("side"), gid.label("gid"), S.key.label("key"), S.ym.label("ym"),
-                cols[0].label("n"), cols[1].label("amount"), cols[2].label("tech_amount"),
+                *((c if sign > 0 else -c).label(c.name) for c in cols),
             ).where(S.dim == dim, S.region_id.in_(region_ids), S.side.in_(part_sides), S.ym >= months[0],
                     S.ym <= months[1])
 
@@ -278,8 +282,8 @@ class Grouping:
                 stmt = stmt.where(Contract.signed_on <= end)
             return stmt
 
-        sums = (func.count().label("n"), func.sum(Contract.amount).label("amount"),
-                func.sum(Contract.tech_amount).label("tech_amount"))
+        sums = (func.count().label("n"), *exact_sum(Contract.amount, "amount"),
+                *exact_sum(Contract.tech_amount, "tech_amount"))
         columns = {"b": Contract.buyer_region_id, "s": Contract.seller_region_id}
 
         if self.mode == "total":  # one group: filter by the scope, no mapping needed
@@ -304,12 +308,12 @@ class Grouping:
         for side in ("b", "s"):
             if side in sides:
                 g, m = grouped(columns[side]), self.mapping("m")
-                parts.append(select(literal(side).label("side"), m.c.gid, g.c.key, g.c.ym, g.c.n, g.c.amount,
-                                    g.c.tech_amount).join(m, m.c.rid == g.c.r0))
+                parts.append(select(literal(side).label("side"), m.c.gid, g.c.key, g.c.ym,
+                                    *(g.c[name] for name in FIGURES)).join(m, m.c.rid == g.c.r0))
         if "i" in sides:
             g, m1, m2 = grouped(columns["b"], columns["s"]), self.mapping("m1"), self.mapping("m2")
             stmt = (
-                select(literal("i").label("side"), m1.c.gid, g.c.key, g.c.ym, g.c.n, g.c.amount, g.c.tech_amount)
+                select(literal("i").label("side"), m1.c.gid, g.c.key, g.c.ym, *(g.c[name] for name in FIGURES))
                 .select_from(g).join(m1, m1.c.rid == g.c.r0).join(m2, m2.c.rid == g.c.r1)
                 .where(m1.c.gid == m2.c.gid)
             )
@@ -320,7 +324,7 @@ class Grouping:
 
 
 def source(*, dim: str, period: Period, grouping: Grouping, sides=BASE_SIDES, use_summary: bool = True):
-    """A subquery of (side, gid, key, ym, n, amount, tech_amount) rows covering the period.
+    """A subquery of (side, gid, key, ym, *FIGURES) rows covering the period.
 
     Whole months come from the summary table, partial months from the contracts table.
     """
@@ -354,20 +358,19 @@ def _edge_parts(grouping: Grouping, dim: str, sides: tuple[str, ...], start: dat
 def _negated(stmt):
     """The same rows with count and sums negated."""
     sub = stmt.subquery()
-    return select(sub.c.side, sub.c.gid, sub.c.key, sub.c.ym, (-sub.c.n).label("n"), (-sub.c.amount).label("amount"),
-                  (-sub.c.tech_amount).label("tech_amount"))
+    return select(sub.c.side, sub.c.gid, sub.c.key, sub.c.ym, *((-sub.c[name]).label(name) for name in FIGURES))
 
 
 def _typed(expr, name: str):
-    return type_coerce(expr, Money()) if name != "n" else expr
+    """Money for the parts below 10^7 元 (fen on SQLite), plain integers for counts and the high parts."""
+    return type_coerce(expr, Money()) if name in ("amount", "tech_amount") else expr
 
 
 def _grouped(u, *columns):
     """Stage one: plain sums per side (and the given columns) over the source rows."""
     keys = [u.c.side, *columns]
     return (
-        select(*keys, func.sum(u.c.n).label("n"), _typed(func.sum(u.c.amount), "amount").label("amount"),
-               _typed(func.sum(u.c.tech_amount), "tech_amount").label("tech_amount"))
+        select(*keys, *(_typed(func.sum(u.c[name]), name).label(name) for name in FIGURES))
         .group_by(*keys)
         .subquery("g")
     )
@@ -380,9 +383,9 @@ def _side_sums(g) -> list:
     """
     cols = []
     for side in BASE_SIDES:
-        for name in ("n", "amount", "tech_amount"):
+        for name in FIGURES:
             cols.append(_typed(func.sum(case((g.c.side == side, g.c[name]))), name).label(f"{side}_{name}"))
-    for name in ("n", "amount", "tech_amount"):
+    for name in FIGURES:
         column = g.c[name]
         cols.append(_typed(func.sum(case((g.c.side == "i", -column), else_=column)), name).label(f"e_{name}"))
     return cols
@@ -429,11 +432,10 @@ class Row:
 
 def _fill(row: Row, record) -> Row:
     for side in ("b", "s", "i", "e"):
-        row.sides[side] = Figures(
-            int(getattr(record, f"{side}_n") or 0),
-            getattr(record, f"{side}_amount") or ZERO,
-            getattr(record, f"{side}_tech_amount") or ZERO,
-        )
+        def figure(name: str) -> Decimal:
+            return join_sum(getattr(record, f"{side}_{name}_hi"), getattr(record, f"{side}_{name}"))
+
+        row.sides[side] = Figures(int(getattr(record, f"{side}_n") or 0), figure("amount"), figure("tech_amount"))
     return row
 
 
@@ -576,15 +578,19 @@ def summary_drift() -> list[tuple]:
     from ..models.stats import DIM_SIDES, rolled_rows_select
 
     S = ContractMonthStat
+
+    def figures(r) -> tuple:  # the joined sums: how a row's figure is split does not matter, only its value
+        return r.n, join_sum(r.amount_hi, r.amount), join_sum(r.tech_amount_hi, r.tech_amount)
+
     drift = []
     for dim in DIM_SIDES:
-        fresh = {(r.region_id, r.side, int(r.ym), r.key): (r.n, r.amount, r.tech_amount)
+        fresh = {(r.region_id, r.side, int(r.ym), r.key): figures(r)
                  for r in db.session.execute(rolled_rows_select(dim=dim))}
         stored_rows = db.session.execute(
-            select(S.region_id, S.side, S.ym, S.key, S.n, S.amount, S.tech_amount).where(S.dim == dim)
+            select(S.region_id, S.side, S.ym, S.key, S.n, S.amount_hi, S.amount, S.tech_amount_hi, S.tech_amount)
+            .where(S.dim == dim)
         ).all()
-        stored = {(r.region_id, r.side, r.ym, r.key): (r.n, r.amount, r.tech_amount) for r in stored_rows
-                  if r.n or r.amount or r.tech_amount}
+        stored = {(r.region_id, r.side, r.ym, r.key): figures(r) for r in stored_rows if any(figures(r))}
         for key in sorted(set(fresh) | set(stored), key=str):
             if fresh.get(key) != stored.get(key):
                 drift.append((dim, *key, stored.get(key), fresh.get(key)))

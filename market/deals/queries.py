@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import Select, and_, exists, false, func, or_, select
 
 from ..extensions import db
 from ..models import Achievement, Contract, Deal, DealEvent, Demand, Interest, ListingMixin, Payment, Suggestion, User
 from ..models.deal import DEAL_STAGES, FAIL_REASONS, OPEN_STAGES
+from ..money import exact_sum, join_sum
 from .access import party_filter, scope_region_ids
 
 
@@ -94,20 +94,21 @@ def broker_record(user: User) -> dict:
         ).all()
     )
     live = and_(Contract.broker_id == user.id, Contract.voided.is_(False))
-    contracts, amount, tech_amount = db.session.execute(
-        select(func.count(Contract.id), func.sum(Contract.amount), func.sum(Contract.tech_amount)).where(live)
+    sums = db.session.execute(
+        select(func.count(Contract.id), *exact_sum(Contract.amount, "amount"),
+               *exact_sum(Contract.tech_amount, "tech_amount")).where(live)
     ).one()
-    paid = db.session.scalar(
-        select(func.sum(Payment.amount)).join(Contract, Contract.id == Payment.contract_id).where(live)
-    )
+    paid = db.session.execute(
+        select(*exact_sum(Payment.amount, "paid")).join(Contract, Contract.id == Payment.contract_id).where(live)
+    ).one()
     return {
         "by_stage": {stage: by_stage.get(stage, 0) for stage in DEAL_STAGES},
         "deals": sum(by_stage.values()),
         "signed": by_stage.get("signed", 0),
-        "contracts": contracts or 0,
-        "amount": amount if amount is not None else Decimal("0.00"),
-        "tech_amount": tech_amount if tech_amount is not None else Decimal("0.00"),
-        "paid": paid if paid is not None else Decimal("0.00"),
+        "contracts": sums[0] or 0,
+        "amount": join_sum(sums.amount_hi, sums.amount),
+        "tech_amount": join_sum(sums.tech_amount_hi, sums.tech_amount),
+        "paid": join_sum(paid.paid_hi, paid.paid),
     }
 
 

@@ -16,6 +16,10 @@ so that any region's figures are read from its own rows (no scan of the regions 
 buyer's region and that region's ancestors, of its seller's region and ancestors, and (side 'i') of every
 region that holds both parties.
 
+Each sum is kept in two parts (market.money): `amount_hi`, the whole multiples of 10^7 元 of each contract,
+and `amount`, the rest (below 10^7 元 each); the figure is amount_hi * 10^7 元 + amount. Neither part can
+overflow SQLite's int64 (a single fen column did, silently turning REAL, past 9.2×10^16 元 in one row).
+
 The rows depend on the region and field trees: a session that changes either tree has the table recomputed
 before it commits (below); `flask --app app stats check` reports any drift and `stats rebuild` recomputes it
 (after editing the trees with raw SQL, say). A migration creates the triggers with
@@ -26,11 +30,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import DDL, Integer, String, event, func, inspect, literal, select, union_all
+from sqlalchemy import DDL, BigInteger, Integer, String, event, func, inspect, literal, select, union_all
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from ..extensions import db
-from ..money import Money
+from ..money import Money, exact_sum, high_part_sql, low_part_sql
 from .contract import Contract
 from .field import Field
 from .region import Region
@@ -50,7 +54,11 @@ class ContractMonthStat(db.Model):
     ym: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     key: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
+    # each sum in two parts (see the module's docstring): amount_hi * 10^7 元 + amount; no Python-side default,
+    # which an INSERT ... SELECT of the layout before the split would name
+    amount_hi: Mapped[int] = mapped_column(BigInteger, server_default="0")
     amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    tech_amount_hi: Mapped[int] = mapped_column(BigInteger, server_default="0")
     tech_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
 
 
@@ -121,10 +129,30 @@ Contract.__table__.add_is_dependent_on(ContractMonthStat.__table__)
 
 _RELEVANT = ("voided", "amount", "tech_amount", "signed_on", "buyer_region_id", "seller_region_id",
              "contract_type", "field_id")
-_UPSERT = (
-    " ON CONFLICT (dim, region_id, side, ym, key) DO UPDATE SET n = {t}n + excluded.n,"
-    " amount = {t}amount + excluded.amount, tech_amount = {t}tech_amount + excluded.tech_amount"
-)
+# the summary's money columns; split=False is the layout before revision a12b04c0ffee (one column per sum),
+# which the migrations up to it create and fill
+MONEY_COLUMNS = ("amount_hi", "amount", "tech_amount_hi", "tech_amount")
+_UNSPLIT_COLUMNS = ("amount", "tech_amount")
+
+
+def _money_columns(split: bool) -> tuple[str, ...]:
+    return MONEY_COLUMNS if split else _UNSPLIT_COLUMNS
+
+
+def _money_values(dialect_name: str, row: str, split: bool) -> list[str]:
+    """SQL for the money columns' values of the contract `row` (NEW, OLD, d), in _money_columns order."""
+    if not split:
+        return [f"{row}.amount", f"{row}.tech_amount"]
+    out = []
+    for column in ("amount", "tech_amount"):
+        out += [high_part_sql(dialect_name, f"{row}.{column}"), low_part_sql(dialect_name, f"{row}.{column}")]
+    return out
+
+
+def _upsert_sql(prefix: str, split: bool) -> str:
+    sets = "".join(f", {c} = {prefix}{c} + excluded.{c}" for c in _money_columns(split))
+    # bandit B608: trigger DDL from module constants (column names, the table prefix), no user input
+    return f" ON CONFLICT (dim, region_id, side, ym, key) DO UPDATE SET n = {prefix}n + excluded.n{sets}"  # nosec B608
 
 
 def _chain_sql(region_ref: str) -> str:
@@ -145,9 +173,11 @@ def _field_key_sql(row: str) -> str:
     return f"COALESCE((SELECT CAST(COALESCE(f.parent_id, f.id) AS VARCHAR(16)) FROM fields f WHERE f.id = {row}.field_id), '')"  # nosec B608
 
 
-def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str) -> list[str]:
-    """INSERT ... ON CONFLICT statements adding (sign '') or removing (sign '-') one contract."""
+def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, split: bool) -> list[str]:
+    """INSERT ... ON CONFLICT statements adding (sign '') or removing (sign '-') one contract (SQLite)."""
     keys = {"all": "''", "type": f"{row}.contract_type", "field": _field_key_sql(row)}
+    columns = ", ".join(_money_columns(split))
+    values = ", ".join(f"{sign}{value}" for value in _money_values("sqlite", row, split))
     out = []
     for dim, sides in DIM_SIDES.items():
         for side in sides:
@@ -158,24 +188,24 @@ def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str) -> l
                 both = f" AND (SELECT sr.path FROM regions sr WHERE sr.id = {row}.seller_region_id) LIKE x.apath || '%'"  # nosec B608
             out.append(
                 # bandit B608: trigger DDL from module constants (NEW/OLD, DEPTH, DIM_SIDES), no user input
-                f"INSERT INTO {STATS_TABLE} (dim, region_id, side, ym, key, n, amount, tech_amount)"  # nosec B608
-                f" SELECT '{dim}', x.aid, '{side}', {ym}, {keys[dim]}, {sign}1, {sign}{row}.amount,"
-                f" {sign}{row}.tech_amount FROM {_chain_sql(region)} x"
+                f"INSERT INTO {STATS_TABLE} (dim, region_id, side, ym, key, n, {columns})"  # nosec B608
+                f" SELECT '{dim}', x.aid, '{side}', {ym}, {keys[dim]}, {sign}1, {values}"
+                f" FROM {_chain_sql(region)} x"
                 f" WHERE x.aid IS NOT NULL AND {live}{both}"
-                + _UPSERT.format(t=upsert_prefix)
+                + _upsert_sql(upsert_prefix, split)
             )
     return out
 
 
-def _sqlite_apply(row: str, sign: str) -> list[str]:
+def _sqlite_apply(row: str, sign: str, split: bool) -> list[str]:
     ym = f"CAST(strftime('%Y%m', {row}.signed_on) AS INTEGER)"
-    return [sql + ";" for sql in _apply_sql(row, sign, ym, f"{row}.voided = 0", "")]
+    return [sql + ";" for sql in _apply_sql(row, sign, ym, f"{row}.voided = 0", "", split)]
 
 
-def _sqlite_ddl() -> list[str]:
+def _sqlite_ddl(split: bool) -> list[str]:
     changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _RELEVANT)
-    body_new = "\n".join(_sqlite_apply("NEW", ""))
-    body_old = "\n".join(_sqlite_apply("OLD", "-"))
+    body_new = "\n".join(_sqlite_apply("NEW", "", split))
+    body_old = "\n".join(_sqlite_apply("OLD", "-", split))
     return [
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_insert AFTER INSERT ON contracts BEGIN\n{body_new}\nEND",
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_update AFTER UPDATE ON contracts WHEN {changed} BEGIN\n"
@@ -187,7 +217,7 @@ def _sqlite_ddl() -> list[str]:
 _COLUMNS = "voided, amount, tech_amount, signed_on, buyer_region_id, seller_region_id, contract_type, field_id"
 
 
-def _postgres_upsert(delta: str) -> str:
+def _postgres_upsert(delta: str, split: bool) -> str:
     """One set-based upsert of every summary row touched by the contracts in `delta` (with a sign column).
 
     On PostgreSQL the triggers run once per statement over its transition tables: a COPY of a million
@@ -196,12 +226,15 @@ def _postgres_upsert(delta: str) -> str:
     parents = "".join(f" LEFT JOIN regions {side}{k} ON {side}{k}.id = {side}{k - 1}.parent_id"
                       for side in ("b", "s") for k in range(1, DEPTH))
     chain = {side: ", ".join(f"({side}{k}.id, {side}{k}.path)" for k in range(DEPTH)) for side in ("b", "s")}
+    columns = _money_columns(split)
+    inner = ", ".join(f"{value} AS {c}" for c, value in zip(columns, _money_values("postgresql", "d", split)))
+    sums = ", ".join(f"sum(e.sign * e.{c})" for c in columns)
     sql = (  # nosec B608 - built from module constants, no user input
         f"""
-INSERT INTO {STATS_TABLE} AS t (dim, region_id, side, ym, key, n, amount, tech_amount)
-SELECT dk.dim, e.aid, e.side, e.ym, dk.key, sum(e.sign), sum(e.sign * e.amount), sum(e.sign * e.tech_amount)
+INSERT INTO {STATS_TABLE} AS t (dim, region_id, side, ym, key, n, {", ".join(columns)})
+SELECT dk.dim, e.aid, e.side, e.ym, dk.key, sum(e.sign), {sums}
 FROM (
-  SELECT d.sign, d.amount, d.tech_amount, d.contract_type::varchar(16) AS contract_type,
+  SELECT d.sign, {inner}, d.contract_type::varchar(16) AS contract_type,
          EXTRACT(YEAR FROM d.signed_on)::integer * 100 + EXTRACT(MONTH FROM d.signed_on)::integer AS ym,
          COALESCE(CAST(COALESCE(f.parent_id, f.id) AS VARCHAR(16)), '') AS fkey,
          sd.side, ch.aid
@@ -221,12 +254,12 @@ FROM (
 CROSS JOIN LATERAL (VALUES ('all', ''), ('type', e.contract_type), ('field', e.fkey)) AS dk(dim, key)
 WHERE e.side <> 'i' OR dk.dim = 'all'
 GROUP BY dk.dim, e.aid, e.side, e.ym, dk.key
-{_UPSERT.format(t="t.")}"""  # nosec B608
+{_upsert_sql("t.", split)}"""  # nosec B608
     )
     return sql
 
 
-def _postgres_ddl() -> list[str]:
+def _postgres_ddl(split: bool) -> list[str]:
     changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in _RELEVANT)
     deltas = {
         "insert": f"SELECT 1 AS sign, {_COLUMNS} FROM new_rows",  # nosec B608 - built from module constants, no user input
@@ -246,7 +279,7 @@ def _postgres_ddl() -> list[str]:
             f"""
 CREATE OR REPLACE FUNCTION contract_stats_{op}() RETURNS trigger AS $$
 BEGIN
-  {_postgres_upsert(delta)};
+  {_postgres_upsert(delta, split)};
   RETURN NULL;
 END;
 $$ LANGUAGE plpgsql""",
@@ -257,12 +290,13 @@ $$ LANGUAGE plpgsql""",
     return out
 
 
-def trigger_ddl(dialect_name: str) -> list[str]:
-    """The statements that install the triggers (for create_all and for a migration)."""
+def trigger_ddl(dialect_name: str, *, split: bool = True) -> list[str]:
+    """The statements that install the triggers (for create_all and for a migration; split=False: the layout
+    before revision a12b04c0ffee)."""
     if dialect_name == "sqlite":
-        return _sqlite_ddl()
+        return _sqlite_ddl(split)
     if dialect_name == "postgresql":
-        return _postgres_ddl()
+        return _postgres_ddl(split)
     raise NotImplementedError(f"contract statistics triggers for {dialect_name}")
 
 
@@ -276,9 +310,9 @@ def drop_trigger_ddl(dialect_name: str) -> list[str]:
     return out
 
 
-def install_triggers(connection) -> None:
+def install_triggers(connection, *, split: bool = True) -> None:
     """Create the triggers (a migration calls this with `op.get_bind()`)."""
-    for ddl in trigger_ddl(connection.dialect.name):
+    for ddl in trigger_ddl(connection.dialect.name, split=split):
         connection.execute(DDL(ddl.replace("%", "%%")))  # DDL() applies %-formatting
 
 
@@ -297,10 +331,11 @@ def _drop_triggers(target, connection, **kw) -> None:
     drop_triggers(connection)
 
 
-def rolled_rows_select(*, dim: str):
+def rolled_rows_select(*, dim: str, split: bool = True):
     """What contract_month_stats must hold for one dim, computed from the contracts table.
 
-    Columns: region_id, side, ym, key, n, amount, tech_amount.
+    Columns: region_id, side, ym, key, n, and the money columns (amount_hi, amount, tech_amount_hi,
+    tech_amount; split=False: amount, tech_amount).
     """
     from ..dashboard.stats import field_root_key, year_month  # the same expressions the dashboard uses
 
@@ -329,22 +364,26 @@ def rolled_rows_select(*, dim: str):
                 Contract.amount.label("amount"), Contract.tech_amount.label("tech_amount"),
             ))
     u = union_all(*parts).subquery("u")
+    if split:
+        sums = [*exact_sum(u.c.amount, "amount"), *exact_sum(u.c.tech_amount, "tech_amount")]
+    else:
+        sums = [func.sum(u.c.amount).label("amount"), func.sum(u.c.tech_amount).label("tech_amount")]
     return select(
-        u.c.region_id, u.c.side, u.c.ym, u.c.key, func.count().label("n"),
-        func.sum(u.c.amount).label("amount"), func.sum(u.c.tech_amount).label("tech_amount"),
+        u.c.region_id, u.c.side, u.c.ym, u.c.key, func.count().label("n"), *sums,
     ).group_by(u.c.region_id, u.c.side, u.c.ym, u.c.key)
 
 
-def rebuild_contract_stats(connection, *, dims=tuple(DIM_SIDES)) -> None:
+def rebuild_contract_stats(connection, *, dims=tuple(DIM_SIDES), split: bool = True) -> None:
     """Recompute summary rows from the contracts table, in the caller's transaction."""
     table = ContractMonthStat.__table__
+    columns = _money_columns(split)
     for dim in dims:
         connection.execute(table.delete().where(table.c.dim == dim))
-        rows = rolled_rows_select(dim=dim).subquery("r")
+        rows = rolled_rows_select(dim=dim, split=split).subquery("r")
         connection.execute(table.insert().from_select(
-            ["dim", "region_id", "side", "ym", "key", "n", "amount", "tech_amount"],
+            ["dim", "region_id", "side", "ym", "key", "n", *columns],
             select(literal(dim), rows.c.region_id, rows.c.side, rows.c.ym, rows.c.key, rows.c.n,
-                   rows.c.amount, rows.c.tech_amount),
+                   *(rows.c[c] for c in columns)),
         ))
 
 
