@@ -18,9 +18,25 @@ from market.models import Contract, ContractAudit, Deal, DealEvent, FormSubmissi
 from market.money import parse_yuan
 from tests import factories
 from tests.conftest import login, post
-from tests.helpers import INSIDERS, OUTSIDERS, count, published_pair, statuses
+from tests.helpers import INSIDERS, OUTSIDER_REFUSALS, OUTSIDERS, count, published_pair, statuses
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+def make_pdf(*, xref_shift: int = 0) -> bytes:
+    """A small well-formed PDF: header, three objects, a cross-reference table giving their offsets, a trailer
+    naming the catalog, startxref and %%EOF (`xref_shift` moves every listed offset, as a broken file would)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    out, offsets = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{at + xref_shift:010d} 00000 n \n".encode() for at in offsets)
+    return out + f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+
+
+PDF = make_pdf()
 
 
 @pytest.fixture(autouse=True)
@@ -304,13 +320,13 @@ def edit_form(world, contract, **over) -> dict:
 
 def test_edit_writes_the_audit_trail(world, login_as):
     contract = a_contract(world, amount=Decimal("100000.00"), tech_amount=Decimal("90000.00"))
-    c = login_as("official")
+    c = login_as("city_official")  # the contract's sides lie in county A and the city itself (市本级)
     assert c.get(f"/contracts/{contract.id}/edit").status_code == 200
     resp = post(c, f"/contracts/{contract.id}/edit", edit_form(world, contract, amount="120000.50", title="修改后的合同名称"))
     assert resp.status_code == 302, resp.get_data(as_text=True)
     rows = {a.field_name: (a.old_value, a.new_value, a.actor_id)
             for a in db.session.scalars(select(ContractAudit).where(ContractAudit.action == "edit"))}
-    assert rows["amount"] == ("100000.00", "120000.50", world.users.official.id)
+    assert rows["amount"] == ("100000.00", "120000.50", world.users.city_official.id)
     assert rows["title"][1] == "修改后的合同名称"
     assert set(rows) == {"amount", "title"}
     db.session.refresh(contract)
@@ -349,7 +365,9 @@ def test_void_keeps_the_record_and_leaves_the_totals(world, login_as):
     assert post(login_as("enterprise"), url, {"reason": "录入错误"}).status_code == 403
     assert post(login_as("broker"), url, {"reason": "录入错误"}).status_code == 403
     assert post(login_as("official_b"), url, {"reason": "录入错误"}).status_code == 404
-    c = login_as("official")
+    # county A's official may not take the city's (市本级) seller figures away (test_contract_scope.py)
+    assert post(login_as("official"), url, {"reason": "录入错误"}).status_code == 403
+    c = login_as("city_official")
     assert post(c, url, {"reason": ""}).status_code == 400
     assert post(c, url, {"reason": "重复登记，作废"}).status_code == 302
     db.session.refresh(gone)
@@ -422,9 +440,9 @@ def test_scan_is_stored_under_a_generated_name_and_served_to_parties(app, world,
         assert resp.data == PDF
         assert resp.headers["Content-Type"] == "application/pdf"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
-        assert resp.headers["Content-Disposition"].startswith("attachment")
-    for name in ("enterprise_b", "official_b", "unverified"):
-        assert login_as(name).get(f"/contracts/{contract.id}/scan").status_code == 404, name
+        assert resp.headers["Content-Disposition"] == served_as(contract)
+    for name, refused in OUTSIDER_REFUSALS.items():
+        assert login_as(name).get(f"/contracts/{contract.id}/scan").status_code == refused, name
     anonymous = app.test_client().get(f"/contracts/{contract.id}/scan")
     assert anonymous.status_code in (302, 401)
     # a path in the name is only data
@@ -434,12 +452,73 @@ def test_scan_is_stored_under_a_generated_name_and_served_to_parties(app, world,
     assert count(ContractAudit, ContractAudit.field_name == "scan") == 2
 
 
+def served_as(contract) -> str:
+    """The Content-Disposition of a contract's scan: made from its 登记编号, never from the uploaded name."""
+    from urllib.parse import quote
+
+    number = contract.registration_no
+    return f"attachment; filename=\"contract-{number}.pdf\"; filename*=UTF-8''{quote(f'技术合同-{number}.pdf', safe='')}"
+
+
+def test_a_scan_is_stored_and_served_as_pdf_whatever_its_name(app, world, login_as):
+    """Regression (issue 12 item 7): `合同扫描件.pdf.bat` was stored and downloaded under that name."""
+    contract = a_contract(world, registration_no="2026/AH-0007")
+    c = login_as("broker")
+    assert upload(c, contract, PDF, "合同扫描件.pdf.bat").status_code == 302
+    db.session.refresh(contract)
+    assert re.fullmatch(r"contracts/[0-9a-f]{32}\.pdf", contract.scan_path)
+    assert [p.name for p in (Path(app.config["UPLOAD_DIR"]) / "contracts").iterdir()] == [Path(contract.scan_path).name]
+    resp = c.get(f"/contracts/{contract.id}/scan")
+    assert resp.status_code == 200 and resp.data == PDF and resp.mimetype == "application/pdf"
+    disposition = resp.headers["Content-Disposition"]
+    assert disposition == ("attachment; filename=\"contract-2026-AH-0007.pdf\"; "
+                           "filename*=UTF-8''%E6%8A%80%E6%9C%AF%E5%90%88%E5%90%8C-2026-AH-0007.pdf")
+    assert ".bat" not in disposition and "/" not in disposition.split("filename", 1)[1]
+    page = c.get(f"/contracts/{contract.id}").get_data(as_text=True)
+    assert re.search(r'id="download-scan">技术合同-2026-AH-0007\.pdf</a>', page)
+    # the uploader's name stays data only, shown as such
+    assert contract.scan_name == "合同扫描件.pdf.bat" and "上传时文件名：合同扫描件.pdf.bat" in page
+
+
+def test_scans_from_pdf_writers_are_accepted(world, login_as):
+    """The positive check accepts what real writers produce: a table with CRLF entries, an incremental update
+    (a second table reached through /Prev) and a PDF 1.5 cross-reference stream."""
+    import zlib
+
+    crlf = PDF.replace(b" \n", b"\r\n")
+    start = int(re.search(rb"startxref\n(\d+)", PDF).group(1))
+    extra = b"4 0 obj\n<< /Producer (scanner) >>\nendobj\n"
+    updated = PDF + extra + (f"xref\n4 1\n{len(PDF):010d} 00000 n \ntrailer\n<< /Size 5 /Root 1 0 R /Prev {start} >>\n"
+                             f"startxref\n{len(PDF) + len(extra)}\n%%EOF\n").encode()
+    head = PDF[:start]  # the three objects, then a cross-reference stream instead of the table
+    rows = zlib.compress(b"\x00\x00\x00\x00\x00" + b"".join(b"\x01" + len(head[:m.start()]).to_bytes(4, "big")
+                                                     for m in re.finditer(rb"\d 0 obj", head)))
+    stream = (f"4 0 obj\n<< /Type /XRef /Size 5 /W [1 4 0] /Root 1 0 R /Filter /FlateDecode /Length {len(rows)} >>\n"
+              "stream\n").encode() + rows + b"\nendstream\nendobj\n"
+    xref_stream = head + stream + f"startxref\n{start}\n%%EOF\n".encode()
+    c = login_as("official")
+    for number, payload in enumerate((crlf, updated, xref_stream)):
+        contract = a_contract(world, registration_no=f"2026-SCAN-{number}")
+        resp = upload(c, contract, payload, "扫描件.pdf")
+        assert resp.status_code == 302, (number, resp.get_data(as_text=True)[-800:])
+
+
+NO_STRUCTURE = "缺少PDF文件结构"
+
+
 @pytest.mark.parametrize("payload,name,message", [
     (b"", "a.pdf", "0字节"),
     (b"<html><script>alert(1)</script></html>", "a.pdf", "须为PDF文件"),
     (PDF + b"<HTML><body onload=alert(1)>", "a.pdf", "网页代码"),
     (b"GIF89a....", "a.gif", "须为PDF文件"),
     (b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024), "big.pdf", "10MB"),
+    # a page with a PDF header and no PDF structure, written to slip past any list of HTML markers
+    (b"%PDF-1.7\n<a href=//evil.example>\xe4\xb8\x8b\xe8\xbd\xbd</a><img src=x onerror=alert(1)>\n%%EOF\n", "a.pdf", NO_STRUCTURE),
+    (b"%PDF-1.4\n%%EOF\n", "a.pdf", NO_STRUCTURE),
+    (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n", "a.pdf", NO_STRUCTURE),
+    (make_pdf(xref_shift=3), "a.pdf", NO_STRUCTURE),  # the table points beside its objects
+    (PDF + b"MZ\x90\x00 tail after the end of the file", "a.pdf", NO_STRUCTURE),
+    (PDF[:-30], "cut.pdf", NO_STRUCTURE),  # truncated upload
 ])
 def test_bad_scans_are_refused(world, login_as, payload, name, message):
     contract = a_contract(world)
@@ -570,7 +649,7 @@ def test_voiding_a_deal_contract_reopens_the_deal_and_the_listings(world, market
     broker = login_as("broker")
     assert post(broker, f"/contracts/from-deal/{market.deal.id}", terms(world, version="1")).status_code == 302
     contract = db.session.scalar(select(Contract))
-    official = login_as("official")
+    official = login_as("city_official")  # over both sides: county A's buyer and the city's university
     page = official.get(f"/contracts/{contract.id}").get_data(as_text=True)
     assert "对接将退回“洽谈”阶段" in page
     assert f"技术需求《{market.demand.title}》将由“已解决”恢复为“已发布”" in page
@@ -582,7 +661,7 @@ def test_voiding_a_deal_contract_reopens_the_deal_and_the_listings(world, market
     deal = db.session.get(Deal, market.deal.id)
     assert deal.stage == "negotiating" and deal.version == 3
     back = db.session.scalar(select(DealEvent).where(DealEvent.deal_id == deal.id).order_by(DealEvent.id.desc()).limit(1))
-    assert (back.from_stage, back.to_stage, back.actor_id) == ("signed", "negotiating", world.users.official.id)
+    assert (back.from_stage, back.to_stage, back.actor_id) == ("signed", "negotiating", world.users.city_official.id)
     assert "2026340300000123 作废：合同已解除" in back.text
     assert market.demand.status == "published" and market.achievement.status == "published"
     reopened = db.session.scalars(select(ListingEvent).where(ListingEvent.from_status == "done")).all()
@@ -602,7 +681,7 @@ def test_voiding_keeps_what_another_live_contract_holds(world, login_as):
     need = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published")
     result = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published")
     db.session.commit()
-    official = login_as("official")
+    official = login_as("city_official")  # records and voids contracts of county A and the city itself
     links = {"demand_id": str(need.id), "achievement_id": str(result.id)}
     assert post(official, "/contracts/new", manual(world, **links)).status_code == 302
     assert post(official, "/contracts/new", manual(world, registration_no="2026340300000999",
@@ -629,7 +708,7 @@ def test_voiding_leaves_a_listing_its_owner_marked_done(world, login_as):
     resp = post(ent, f"/demands/{need.id}/done", {"reason": "已自行解决"})
     db.session.expire_all()
     assert need.status == "done", resp.status_code
-    official = login_as("official")
+    official = login_as("city_official")
     assert post(official, "/contracts/new", manual(world, demand_id=str(need.id))).status_code == 302
     contract = db.session.scalar(select(Contract))
     page = official.get(f"/contracts/{contract.id}").get_data(as_text=True)
@@ -681,7 +760,7 @@ def test_two_contracts_of_one_need_voided_at_once_reopen_it_once(app, world):
     db.session.add(ListingEvent(kind="demand", listing_id=need.id, from_status="published", to_status="done",
                                 reason="签订技术合同（登记编号 2026-A）"))
     ids = [a_contract(world, registration_no=f"2026-{x}", demand_id=need.id).id for x in "AB"]
-    need_id, official_id = need.id, world.users.official.id
+    need_id, official_id = need.id, world.users.city_official.id
     db.session.commit()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []

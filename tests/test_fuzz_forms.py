@@ -133,7 +133,8 @@ TARGETS = [
     Target("contracts.upload_scan", "broker", lambda o, w: [f"/contracts/{o.contract.id}/scan"],
            lambda o, w, url: f"/contracts/{o.contract.id}"),
     Target("contracts.import_file", "broker", lambda o, w: ["/contracts/import"], _same),
-    Target("contracts.void", "official", lambda o, w: [f"/contracts/{o.void_contract.id}/void"],
+    # the contract's sides lie in county A and the city itself: only an official over both may void it
+    Target("contracts.void", "city_official", lambda o, w: [f"/contracts/{o.void_contract.id}/void"],
            lambda o, w, url: f"/contracts/{o.void_contract.id}", lambda o, w: {"reason": "重复登记"}),
     Target("dashboard.target_edit", "admin", lambda o, w: [f"/dashboard/targets/{w.regions['county_a'].id}"], _same,
            lambda o, w: {"amount": "12.5", "count": "3"}),

@@ -6,9 +6,14 @@ from flask_login import current_user
 
 from ..deals.access import region_in_scope
 from ..extensions import db
-from ..models import Contract, Deal, User
+from ..models import Contract, Deal, Region, User
 
 RECORDER_ROLES = ("broker", "official", "admin")
+
+# The terms that move the official figures (counts and sums by region, type, field and month). A change of any
+# of them, or a void, changes the figures of the contract's buyer and seller regions, before and after.
+FIGURE_FIELDS = ("amount", "tech_amount", "signed_on", "contract_type", "field_id", "buyer_region_id",
+                 "seller_region_id", "voided")
 
 
 def contract_in_region(user: User, contract: Contract) -> bool:
@@ -57,6 +62,47 @@ def can_record_in(user: User, buyer_region_id: int | None, seller_region_id: int
     if user.role not in ("broker", "official"):
         return False
     return region_in_scope(user, buyer_region_id) or region_in_scope(user, seller_region_id)
+
+
+def figure_regions(contract: Contract, new_values: dict) -> set[int]:
+    """The regions whose figures `new_values` (field -> value) would change: none when no figure term changes,
+    else the old and the new buyer and seller regions."""
+    if not any(name in new_values and new_values[name] != getattr(contract, name) for name in FIGURE_FIELDS):
+        return set()
+    regions = {contract.buyer_region_id, contract.seller_region_id,
+               new_values.get("buyer_region_id", contract.buyer_region_id),
+               new_values.get("seller_region_id", contract.seller_region_id)}
+    return {rid for rid in regions if rid is not None}
+
+
+def regions_outside_scope(user: User, contract: Contract, new_values: dict) -> list[Region]:
+    """The regions whose figures the change would move although they lie outside the user's scope."""
+    outside = sorted(rid for rid in figure_regions(contract, new_values) if not region_in_scope(user, rid))
+    return [region for region in (db.session.get(Region, rid) for rid in outside) if region is not None]
+
+
+def can_change_figures(user: User, contract: Contract, new_values: dict) -> bool:
+    """The one rule for edits and voids (issue 12 item 5): nobody moves the figures of a region outside their
+    scope. An official or broker may change a contract's figures only when every region whose figures change
+    (old and new buyer and seller regions) lies in their region; an official of a higher region containing
+    them all, or an administrator, may. Changes that move no figure (title, number, term) are not limited here."""
+    return not regions_outside_scope(user, contract, new_values)
+
+
+def figures_refusal(user: User, contract: Contract, new_values: dict) -> str | None:
+    """The Chinese reason `can_change_figures` is false, naming the regions; None when the change is allowed."""
+    outside = regions_outside_scope(user, contract, new_values)
+    if not outside:
+        return None
+    names = "、".join(region.full_name() for region in outside)
+    return (f"该操作会改变{names}的技术合同统计数据，不在您负责的区域内，已拒绝。"
+            "涉及其他区域的合同，修改金额、日期、类型、领域、区域或作废，须由同时管辖双方区域的上级科技局工作人员或系统管理员办理；"
+            "合同名称、登记编号、履行期限可以由您修改。")
+
+
+def figures_locked(user: User, contract: Contract) -> str | None:
+    """Why `user` may change none of this contract's figures as it stands (for the edit and void forms)."""
+    return figures_refusal(user, contract, {"voided": not contract.voided})
 
 
 def get_contract(contract_id: int) -> Contract:

@@ -73,3 +73,8 @@ def years() -> list[int]:
 
 def org_names(limit: int = 2000) -> list[str]:
     return list(db.session.scalars(select(Organization.name).order_by(Organization.name).limit(limit)))
+
+
+def officials_of(region_ids) -> Select:
+    """The active officials whose own region is one of `region_ids`."""
+    return select(User).where(User.role == "official", User.active.is_(True), User.region_id.in_(list(region_ids)))

@@ -16,7 +16,7 @@ from ..imports import ImportFileError, read_rows
 from ..models import CONTRACT_TYPES
 from ..pagination import get_page, paginate
 from ..permissions import roles_required
-from . import access, importer, queries, services
+from . import access, importer, queries, scans, services
 from .forms import ContractEditForm, ContractForm, ImportForm, PaymentForm, VoidForm
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -156,6 +156,8 @@ def detail(contract_id: int):
     payment_form = PaymentForm()
     payment_form.form_token.data = new_form_token()
     can_void = access.can_void_contract(user, contract) and not contract.voided
+    void_refusal = access.figures_locked(user, contract) if can_void else None
+    can_void = can_void and not void_refusal
     reopen_deal, reopen_listings = services.void_reopens(contract) if can_void else (None, [])
     return render_template(
         "contracts/detail.html",
@@ -165,6 +167,8 @@ def detail(contract_id: int):
         audits=queries.audits(contract) if access.can_see_audit(user, contract) else None,
         can_edit=access.can_edit_contract(user, contract) and not contract.voided,
         can_void=can_void,
+        void_refusal=void_refusal,
+        scan_download_name=scans.download_name(contract),
         reopen_deal=reopen_deal,
         reopen_listings=reopen_listings,
         payment_form=payment_form,
@@ -185,7 +189,8 @@ def edit(contract_id: int):
         form.field_id.data = contract.field_id or 0
         form.amount.data = contract.amount
         form.tech_amount.data = contract.tech_amount
-        return render_template("contracts/edit.html", form=form, contract=contract)
+        return render_template("contracts/edit.html", form=form, contract=contract,
+                               figures_note=access.figures_locked(current_user, contract))
     status = 400
     if form.validate_on_submit():
         try:
@@ -199,7 +204,8 @@ def edit(contract_id: int):
             db.session.commit()
             flash("已保存修改：" + "、".join(changed) if changed else "没有需要保存的修改", "success")
             return redirect(url_for("contracts.detail", contract_id=contract.id))
-    return render_template("contracts/edit.html", form=form, contract=contract), status
+    return render_template("contracts/edit.html", form=form, contract=contract,
+                           figures_note=access.figures_locked(current_user, contract)), status
 
 
 @bp.route("/<int:contract_id>/void", methods=["POST"])
@@ -248,14 +254,13 @@ def upload_scan(contract_id: int):
 @bp.route("/<int:contract_id>/scan")
 @login_required
 def download_scan(contract_id: int):
-    from .scans import scan_file
-
     contract = access.get_contract(contract_id)
-    path = scan_file(contract.scan_path)
+    path = scans.scan_file(contract.scan_path)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype="application/pdf", as_attachment=True,
-                         download_name=contract.scan_name or f"{contract.registration_no}.pdf", max_age=0)
+    # always a .pdf named after the contract; the uploader's file name is kept only as data
+    response = send_file(path, mimetype="application/pdf", as_attachment=True, max_age=0)
+    response.headers["Content-Disposition"] = scans.content_disposition(contract)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

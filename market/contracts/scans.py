@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
@@ -44,7 +45,93 @@ def read_scan(file: FileStorage) -> tuple[bytes, str]:
     lowered = data.lower()
     if any(marker in lowered for marker in _HTML_MARKERS):
         raise _bad("文件内容不是有效的PDF（含有网页代码），已拒绝")
+    if not is_pdf(data):
+        raise _bad("文件内容不是有效的PDF（缺少PDF文件结构，可能已损坏或是其他类型的文件改名而来），请上传扫描生成的PDF文件")
     return data, original_name(file)
+
+
+_HEADER = re.compile(rb"%PDF-(1\.[0-7]|2\.0)[\r\n \t%]")
+# the last cross-reference pointer and end-of-file marker; only white space or NUL padding may follow
+_TAIL = re.compile(rb"startxref[\r\n \t]+(\d{1,10})[\r\n \t]+%%EOF[\r\n \t\x00]*\Z")
+_EOL = rb"[ \t]*(?:\r\n|\r|\n)"
+_XREF_KEYWORD = re.compile(rb"[\r\n \t]{0,16}xref")
+_XREF_SUBSECTION = re.compile(rb"[\r\n \t]{0,16}(\d{1,10}) (\d{1,10})" + _EOL)
+_XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])" + _EOL)
+_TRAILER = re.compile(rb"[\r\n \t]{0,16}trailer[\r\n \t]{0,16}<<(.{0,4096}?)>>[\r\n \t]{0,16}startxref", re.S)
+_XREF_STREAM = re.compile(rb"[\r\n \t]{0,16}\d{1,10}[\r\n \t]{1,16}\d{1,5}[\r\n \t]{1,16}obj[\r\n \t]{0,16}<<(.{0,4096}?)>>[\r\n \t]{0,16}stream\r?\n", re.S)
+_OBJECT_AT = re.compile(rb"[\r\n \t]{0,4}(\d{1,10})[\r\n \t]{1,16}(\d{1,5})[\r\n \t]{1,16}obj\b")
+_ROOT = re.compile(rb"/Root[\r\n \t]{0,16}(\d{1,10})[\r\n \t]{1,16}\d{1,5}[\r\n \t]{1,16}R\b")
+_PREV = re.compile(rb"/Prev[\r\n \t]{1,16}(\d{1,10})\b")
+_XREF_TYPE = re.compile(rb"/Type[\r\n \t]{0,16}/XRef\b")
+_MAX_SECTIONS = 64  # incremental updates followed through /Prev
+_MAX_XREF_ENTRIES = 200_000
+
+
+def is_pdf(data: bytes) -> bool:
+    """A positive structural check, without a PDF library: the header; `startxref` and `%%EOF` closing the
+    file; every cross-reference section reached from there (through /Prev) a well-formed table with its
+    trailer or a cross-reference stream (PDF 1.5+); a /Root; and every object a table lists found at the
+    offset it gives. A file that merely starts with `%PDF-` fails."""
+    if not _HEADER.match(data):
+        return False
+    tail = _TAIL.search(data, max(0, len(data) - 1024))
+    if tail is None:
+        return False
+    entries: dict[int, tuple[int, int]] = {}
+    root, has_stream, seen = None, False, set()
+    offset: int | None = int(tail.group(1))
+    while offset is not None:
+        if offset in seen or len(seen) >= _MAX_SECTIONS or not 9 <= offset < tail.start():
+            return False
+        seen.add(offset)
+        table = _XREF_KEYWORD.match(data, offset)
+        if table is not None:
+            section = _xref_table(data, table.end())
+            if section is None:
+                return False
+            listed, trailer = section
+            for number, place in listed.items():
+                entries.setdefault(number, place)  # sections are read newest first: the newest entry wins
+        else:
+            stream = _XREF_STREAM.match(data, offset)
+            if stream is None or not _XREF_TYPE.search(stream.group(1)):
+                return False
+            trailer, has_stream = stream.group(1), True
+        found_root = _ROOT.search(trailer)
+        if root is None and found_root is not None:
+            root = int(found_root.group(1))
+        prev = _PREV.search(trailer)
+        offset = int(prev.group(1)) if prev else None
+    if root is None or (root not in entries and not has_stream):  # a stream may hold it compressed
+        return False
+    for number, (at, generation) in entries.items():
+        found = _OBJECT_AT.match(data, at) if at < len(data) else None
+        if found is None or (int(found.group(1)), int(found.group(2))) != (number, generation):
+            return False
+    return True
+
+
+def _xref_table(data: bytes, pos: int) -> tuple[dict[int, tuple[int, int]], bytes] | None:
+    """The in-use entries of one cross-reference table starting at `pos` and its trailer dictionary."""
+    entries: dict[int, tuple[int, int]] = {}
+    total = 0
+    while (header := _XREF_SUBSECTION.match(data, pos)) is not None:
+        first, count = int(header.group(1)), int(header.group(2))
+        total += count
+        if count == 0 or total > _MAX_XREF_ENTRIES:
+            return None
+        pos = header.end()
+        for number in range(first, first + count):
+            entry = _XREF_ENTRY.match(data, pos)
+            if entry is None:
+                return None
+            if entry.group(3) == b"n":
+                entries[number] = (int(entry.group(1)), int(entry.group(2)))
+            pos = entry.end()
+    trailer = _TRAILER.match(data, pos)
+    if trailer is None or total == 0:
+        return None
+    return entries, trailer.group(1)
 
 
 def upload_root() -> Path:
@@ -68,19 +155,28 @@ def store_scan(data: bytes) -> str:
     return f"{SUBDIR}/{name}"
 
 
-@event.listens_for(Session, "after_commit")
-def _keep_committed_scans(session: Session) -> None:
-    if not session.in_nested_transaction():  # a released savepoint decides nothing yet
-        session.info.pop(_WRITTEN, None)
+def keep_committed(session: Session) -> None:
+    """Step 1 after a commit (market/pipeline.py): the rows that point at these files are durable."""
+    session.info.pop(_WRITTEN, None)
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _remove_uncommitted_scans(session: Session, transaction) -> None:
-    """The outermost transaction ended without the commit above: no row points at these files."""
-    if transaction.parent is not None:
-        return
+def remove_uncommitted(session: Session) -> None:
+    """The outermost transaction ended without a commit: no row points at these files."""
     for path in session.info.pop(_WRITTEN, ()):
         path.unlink(missing_ok=True)
+
+
+def download_name(contract) -> str:
+    """The name a scan is served under: made from the contract, never the uploader's (技术合同-<登记编号>.pdf)."""
+    number = re.sub(r"[^0-9A-Za-z_.-]+", "-", contract.registration_no or "").strip(".-")
+    return f"技术合同-{number or contract.id}.pdf"
+
+
+def content_disposition(contract) -> str:
+    """`attachment` with an ASCII fallback name and the Chinese name in RFC 5987 `filename*`."""
+    name = download_name(contract)
+    fallback = "contract-" + name.removeprefix("技术合同-")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def scan_file(relpath: str) -> Path | None:

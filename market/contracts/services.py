@@ -30,7 +30,8 @@ from ..models import (
     User,
 )
 from ..money import CENT, contract_amount_problem, exact_sum, join_sum
-from . import access
+from ..notifications.services import notify, path_for
+from . import access, queries
 from .scans import read_scan, store_scan
 
 REG_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_/.]{3,39}$")
@@ -342,6 +343,10 @@ def contract_update(*, contract: Contract, user: User, data: dict, version: int 
     changes = [name for name in EDITABLE_FIELDS if merged[name] != getattr(contract, name)]
     if not changes:
         return []
+    refusal = access.figures_refusal(user, contract, {name: merged[name] for name in changes})
+    if refusal:
+        raise NotAllowed(refusal)
+    before_regions = (contract.buyer_region_id, contract.seller_region_id)
     result = db.session.execute(
         update(Contract)
         .where(Contract.id == contract.id, Contract.version == version, Contract.voided.is_(False))
@@ -355,15 +360,37 @@ def contract_update(*, contract: Contract, user: User, data: dict, version: int 
         problems = _payment_bounds_problems(contract, amount=merged["amount"], signed_on=merged["signed_on"])
         if problems:
             raise DomainError("填写内容有误，请按提示修改", fields=problems)
+    described = []
     for name in changes:
         old = getattr(contract, name)
         setattr(contract, name, merged[name])
         _audit(contract, user, "edit", name, _display(name, old), _display(name, merged[name]))
+        described.append(f"{FIELD_LABELS[name]} {_display(name, old) or '空'} → {_display(name, merged[name]) or '空'}")
     try:
         db.session.flush()
     except IntegrityError as exc:
         raise Conflict(DUPLICATE_REG_NO, fields={"registration_no": DUPLICATE_REG_NO}) from exc
+    if any(name in access.FIGURE_FIELDS for name in changes):
+        _notify_figure_change(contract=contract, user=user, before_regions=before_regions,
+                              text=f"{user.name}修改了技术合同 {contract.registration_no}：" + "；".join(described))
     return [FIELD_LABELS[name] for name in changes]
+
+
+def _notify_figure_change(*, contract: Contract, user: User, before_regions: tuple[int, int], text: str) -> None:
+    """A change of figures that touches two or more regions: tell the officials who each see only part of it
+    (their region contains some but not all of the old and new buyer and seller regions). An official whose
+    region no longer holds either side gets the text without a link (the contract is no longer theirs to open)."""
+    region_ids = {*before_regions, contract.buyer_region_id, contract.seller_region_id}
+    paths = [set(region.ancestor_ids) for region in (db.session.get(Region, rid) for rid in region_ids) if region]
+    if len(paths) < 2:
+        return
+    partial = set.union(*paths) - set.intersection(*paths)
+    officials = db.session.scalars(queries.officials_of(partial)).all()
+    seeing = [o for o in officials if access.can_view_contract(o, contract)]
+    gone = [o for o in officials if o not in seeing]
+    notify(users=seeing, kind="contract_figures", text=text, exclude=user,
+           url=path_for("contracts.detail", contract_id=contract.id))
+    notify(users=gone, kind="contract_figures", text=f"{text}（该合同已不在贵区域范围内）", exclude=user)
 
 
 def _display(name: str, value: object) -> str:
@@ -425,6 +452,10 @@ def contract_void(*, contract: Contract, user: User, reason: str) -> Contract:
         raise DomainError("请填写作废原因", fields={"reason": "请填写作废原因"})
     if len(reason) > 500:
         raise DomainError("作废原因不超过500字", fields={"reason": "作废原因不超过500字"})
+    refusal = access.figures_refusal(user, contract, {"voided": True})
+    if refusal:
+        raise NotAllowed(refusal)
+    judged = (contract.buyer_region_id, contract.seller_region_id)
     result = db.session.execute(
         update(Contract)
         .where(Contract.id == contract.id, Contract.voided.is_(False))
@@ -434,8 +465,14 @@ def contract_void(*, contract: Contract, user: User, reason: str) -> Contract:
     if result.rowcount != 1:
         raise Conflict("该合同已作废")
     db.session.refresh(contract)
+    if (contract.buyer_region_id, contract.seller_region_id) != judged:  # moved by a concurrent edit
+        raise Conflict(STALE_CONTRACT)
     _audit(contract, user, "void", "voided", False, True)
     _audit(contract, user, "void", "void_reason", "", reason)
+    _notify_figure_change(contract=contract, user=user,
+                          before_regions=(contract.buyer_region_id, contract.seller_region_id),
+                          text=f"{user.name}作废了技术合同 {contract.registration_no}（{_text(contract.amount)}元），"
+                               f"不再计入统计：{reason}")
     _reopen_after_void(contract, user, reason)
     return contract
 
