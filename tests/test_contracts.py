@@ -76,6 +76,18 @@ def manual(world, **over) -> dict:
     return terms(world, **({"buyer_name": "怀远甲企业有限公司", "seller_name": "蚌埠测试大学"} | over))
 
 
+def accept_links(login_as) -> None:
+    """Each owner accepts the pending links of direct entries: since issue 12 a contract entered directly links
+    a need or result (and marks it done) only once its organisation confirms (tests/test_contract_links.py)."""
+    from market.models import ContractListingLink
+
+    owners = {"demand": "enterprise", "achievement": "institution"}
+    for link in db.session.scalars(select(ContractListingLink).where(ContractListingLink.status == "pending")).all():
+        resp = post(login_as(owners[link.kind]), f"/contracts/links/{link.id}", {"decision": "accept"})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:800]
+    db.session.expire_all()
+
+
 def a_contract(world, **kw) -> Contract:
     kw.setdefault("broker_id", world.users.broker.id)
     c = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, **kw)
@@ -633,6 +645,8 @@ def test_manual_contract_does_not_publish_a_linked_draft(world, login_as):
                 manual(world, demand_id=str(draft.id), achievement_id=str(result.id)))
     assert resp.status_code == 302, resp.get_data(as_text=True)
     contract = db.session.scalar(select(Contract))
+    assert (contract.demand_id, contract.achievement_id) == (None, None)  # until each owner confirms
+    accept_links(login_as)
     assert (contract.demand_id, contract.achievement_id) == (draft.id, result.id)  # the link is kept as data
     db.session.expire_all()
     assert db.session.get(type(draft), draft.id).status == "draft"
@@ -684,8 +698,10 @@ def test_voiding_keeps_what_another_live_contract_holds(world, login_as):
     official = login_as("city_official")  # records and voids contracts of county A and the city itself
     links = {"demand_id": str(need.id), "achievement_id": str(result.id)}
     assert post(official, "/contracts/new", manual(world, **links)).status_code == 302
+    accept_links(login_as)
     assert post(official, "/contracts/new", manual(world, registration_no="2026340300000999",
                                                    form_token="f" * 32, demand_id=str(need.id))).status_code == 302
+    accept_links(login_as)
     first, second = db.session.scalars(select(Contract).order_by(Contract.id)).all()
     page = official.get(f"/contracts/{first.id}").get_data(as_text=True)
     assert "科技成果《" in page and "技术需求《" not in page  # the need is still held by the second contract
@@ -710,7 +726,9 @@ def test_voiding_leaves_a_listing_its_owner_marked_done(world, login_as):
     assert need.status == "done", resp.status_code
     official = login_as("city_official")
     assert post(official, "/contracts/new", manual(world, demand_id=str(need.id))).status_code == 302
+    accept_links(login_as)  # linked, and the need stays done (its owner's decision, not the contract's)
     contract = db.session.scalar(select(Contract))
+    assert contract.demand_id == need.id
     page = official.get(f"/contracts/{contract.id}").get_data(as_text=True)
     assert "作废后，关联的对接、需求和成果状态不变" in page
     assert void(official, contract).status_code == 302

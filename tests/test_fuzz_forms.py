@@ -103,6 +103,11 @@ TARGETS = [
     Target("listings.transition:achievement", "institution",
            lambda o, w: [f"/achievements/{o.draft_achievement.id}/{a}" for a in ("submit", "withdraw", "close", "done")]
            + [f"/achievements/{o.open_achievement.id}/{a}" for a in ("close", "done")]),
+    Target("listings.reopen:demand", "enterprise", lambda o, w: [f"/demands/{o.contract_done_demand.id}/reopen"],
+           lambda o, w, url: f"/demands/{o.contract_done_demand.id}", lambda o, w: {"reason": "合同未履行"}),
+    Target("listings.reopen:achievement", "institution",
+           lambda o, w: [f"/achievements/{o.contract_done_achievement.id}/reopen"],
+           lambda o, w, url: f"/achievements/{o.contract_done_achievement.id}", lambda o, w: {"reason": "合同未履行"}),
     Target("review.decide:demand", "official", lambda o, w: [f"/review/demands/{o.pending_demand.id}"],
            lambda o, w, url: f"/demands/{o.pending_demand.id}", lambda o, w: {"decision": "reject", "reason": "请补充技术指标"}),
     Target("review.decide:achievement", "admin", lambda o, w: [f"/review/achievements/{o.pending_achievement.id}"],
@@ -133,6 +138,8 @@ TARGETS = [
     Target("contracts.upload_scan", "broker", lambda o, w: [f"/contracts/{o.contract.id}/scan"],
            lambda o, w, url: f"/contracts/{o.contract.id}"),
     Target("contracts.import_file", "broker", lambda o, w: ["/contracts/import"], _same),
+    Target("contracts.link_decide", "enterprise", lambda o, w: [f"/contracts/links/{o.link.id}"],
+           lambda o, w, url: f"/demands/{o.demand.id}", lambda o, w: {"decision": "decline", "reason": "未签订该合同"}),
     # the contract's sides lie in county A and the city itself: only an official over both may void it
     Target("contracts.void", "city_official", lambda o, w: [f"/contracts/{o.void_contract.id}/void"],
            lambda o, w, url: f"/contracts/{o.void_contract.id}", lambda o, w: {"reason": "重复登记"}),
@@ -415,6 +422,18 @@ def objs(world):
     o.offer = factories.achievement(owner=u.institution, field=world.fields["materials"], status="published",
                                     title="尚无意向的导电膜成果")
     o.void_contract = factories.contract(buyer=orgs.ent_a, seller=orgs.uni, broker_id=u.broker.id)
+    from market.models import ContractListingLink, ListingEvent
+
+    o.link = ContractListingLink(contract_id=o.contract.id, kind="demand", listing_id=o.demand.id, requested_by_id=u.broker.id)
+    db.session.add(o.link)
+    # listings a contract marked done, which their owners may reopen
+    o.contract_done_demand = factories.demand(owner=u.enterprise, field=world.fields["materials"], status="done",
+                                              title="因合同标记为已解决的需求")
+    o.contract_done_achievement = factories.achievement(owner=u.institution, field=world.fields["materials"],
+                                                        status="done", title="因合同标记为已转化的成果")
+    for listing in (o.contract_done_demand, o.contract_done_achievement):
+        db.session.add(ListingEvent(kind=listing.KIND, listing_id=listing.id, from_status="published", to_status="done",
+                                    reason=f"签订技术合同（登记编号 {o.contract.registration_no}）"))
     db.session.commit()
     return o
 

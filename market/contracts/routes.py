@@ -6,22 +6,52 @@ import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from ..deals import access as deal_access
 from ..deals.forms import first_error
 from ..deals.tokens import new_form_token
 from ..errors import DomainError
 from ..extensions import db
+from ..forms import posted_text
 from ..imports import ImportFileError, read_rows
 from ..models import CONTRACT_TYPES
 from ..pagination import get_page, paginate
-from ..permissions import roles_required
-from . import access, importer, queries, scans, services
+from ..permissions import is_listing_owner, roles_required
+from . import access, importer, links, queries, scans, services
 from .forms import ContractEditForm, ContractForm, ImportForm, PaymentForm, VoidForm
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 
 STATE_LABELS = {"live": "有效", "void": "已作废"}
+
+
+@bp.record_once
+def _register(state) -> None:
+    state.app.extensions.setdefault("market.listing_panels", []).append(link_panel)
+
+
+def link_panel(listing) -> Markup | None:
+    """Contracts asking to link a listing, on its page, for its organisation only (accept or decline)."""
+    if not current_user.is_authenticated or not is_listing_owner(current_user, listing):
+        return None
+    items = links.links_for_listing(listing)
+    if not items:
+        return None
+    # bandit B704: Markup of a rendered, autoescaped template (not of user text)
+    return Markup(render_template("contracts/_link_panel.html", listing=listing, links=items))  # nosec B704
+
+
+@bp.route("/links/<int:link_id>", methods=["POST"])
+@login_required
+def link_decide(link_id: int):
+    link = links.get_link_for_owner(link_id)
+    decision = request.form.get("decision", "")
+    links.link_decide(link=link, user=current_user, decision=decision,
+                      reason=posted_text("reason", label="理由", max_length=200))
+    db.session.commit()
+    flash("已确认关联" if decision == "accept" else "已拒绝关联，条目状态未变", "success")
+    return redirect(url_for("listings.detail", kind=link.kind, listing_id=link.listing_id, _anchor="contract-links"))
 
 
 def _filters() -> dict:
@@ -171,6 +201,7 @@ def detail(contract_id: int):
         scan_download_name=scans.download_name(contract),
         reopen_deal=reopen_deal,
         reopen_listings=reopen_listings,
+        links=links.links_for_contract(contract),
         payment_form=payment_form,
         void_form=VoidForm(),
         labels=services.FIELD_LABELS,

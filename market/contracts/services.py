@@ -13,7 +13,8 @@ from ..deals.access import can_sign_deal
 from ..deals.tokens import claim_form_token
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
-from ..listings.services import listing_mark_done_by_contract, listing_reopen_by_void
+from ..listings.queries import done_by_contract_reason
+from ..listings.services import DONE_BY_CONTRACT, listing_mark_done_by_contract, listing_reopen_by_void
 from ..models import (
     CONTRACT_TYPES,
     Achievement,
@@ -22,7 +23,6 @@ from ..models import (
     Deal,
     Demand,
     Field,
-    ListingEvent,
     ListingMixin,
     Organization,
     Payment,
@@ -31,7 +31,7 @@ from ..models import (
 )
 from ..money import CENT, contract_amount_problem, exact_sum, join_sum
 from ..notifications.services import notify, path_for
-from . import access, queries
+from . import access, links, queries
 from .scans import read_scan, store_scan
 
 REG_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_/.]{3,39}$")
@@ -66,6 +66,8 @@ FIELD_LABELS = {
     "void_reason": "作废原因",
     "scan": "扫描件",
     "payment": "到账",
+    "demand_id": "关联技术需求",
+    "achievement_id": "关联科技成果",
 }
 DUPLICATE_REG_NO = "登记编号已存在：同一份合同只能登记一次"
 STALE_CONTRACT = "该合同已被他人修改，请刷新页面后重试"
@@ -211,9 +213,6 @@ def _store_scan(contract: Contract, checked: tuple[bytes, str] | None) -> None:
         contract.scan_name = name
 
 
-DONE_BY_CONTRACT = "签订技术合同"  # the reason a contract writes when it marks a listing done
-
-
 def _linked_listings(contract: Contract) -> list[ListingMixin]:
     out = []
     for model, listing_id in ((Demand, contract.demand_id), (Achievement, contract.achievement_id)):
@@ -265,7 +264,8 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
 
 def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> tuple[Contract, list[str]]:
     """A contract signed outside the platform, entered by a broker or official. Returns it and the
-    names of organisations created (unverified) for it."""
+    names of organisations created (unverified) for it. A need or result it names is not linked here:
+    its owner is asked to confirm (contracts/links.py), and only then is it linked and marked done."""
     if user.role not in access.RECORDER_ROLES:
         raise NotAllowed("只有技术经纪人、科技局工作人员可以登记技术合同")
     errors = validate_terms(data)
@@ -276,7 +276,7 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
             errors[key] = "请填写单位全称（2-100字）"
     if buyer_name and buyer_name == seller_name:
         errors["seller_name"] = "买方和卖方不能是同一单位"
-    links = {}
+    named = []
     for key, model, org_key in (("demand_id", Demand, "buyer_name"), ("achievement_id", Achievement, "seller_name")):
         listing_id = data.get(key)
         if not listing_id:
@@ -285,7 +285,7 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
         if listing is None or listing.org.name != (buyer_name if org_key == "buyer_name" else seller_name):
             errors[key] = "关联的需求须属于买方单位" if key == "demand_id" else "关联的成果须属于卖方单位"
         else:
-            links[key] = listing.id
+            named.append(listing)
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
     if not access.can_record_in(user, data["buyer_region_id"], data["seller_region_id"]):
@@ -307,13 +307,13 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
         broker_id=user.id if user.role == "broker" else None,
         recorded_by_id=user.id,
         source="manual",
-        **links,
     )
     _insert(contract)
     _store_scan(contract, checked_scan)
     submission.object_id = contract.id
     _audit(contract, user, "create", new="平台外签订，直接登记")
-    _mark_listings_done(contract, user)
+    for listing in named:
+        links.link_request(contract=contract, listing=listing, user=user)
     return contract, created
 
 
@@ -416,13 +416,7 @@ def _other_live_contract(contract: Contract, column) -> bool:
 
 def _done_by_a_contract(listing: ListingMixin) -> bool:
     """The listing's latest move to done was written by a contract (not by its owner)."""
-    reason = db.session.scalar(
-        select(ListingEvent.reason)
-        .where(ListingEvent.kind == listing.KIND, ListingEvent.listing_id == listing.id, ListingEvent.to_status == "done")
-        .order_by(ListingEvent.id.desc())
-        .limit(1)
-    )
-    return reason is not None and reason.startswith(DONE_BY_CONTRACT)
+    return done_by_contract_reason(listing) is not None
 
 
 def void_reopens(contract: Contract) -> tuple[Deal | None, list[ListingMixin]]:

@@ -74,6 +74,22 @@ def listing_events(listing: ListingMixin) -> list[ListingEvent]:
     ).all()
 
 
+def done_by_contract_reason(listing: ListingMixin) -> str | None:
+    """The reason of the listing's latest move to done when a contract wrote it (None when its owner did).
+    Only real moves count: history rows that leave the status as it was (from = to) are skipped."""
+    from .services import DONE_BY_CONTRACT
+
+    reason = db.session.scalar(
+        select(ListingEvent.reason)
+        .where(ListingEvent.kind == listing.KIND, ListingEvent.listing_id == listing.id,
+               ListingEvent.to_status == "done",
+               or_(ListingEvent.from_status.is_(None), ListingEvent.from_status != "done"))
+        .order_by(ListingEvent.id.desc())
+        .limit(1)
+    )
+    return reason if reason is not None and reason.startswith(DONE_BY_CONTRACT) else None
+
+
 def filter_options(kind: str) -> dict:
     # top-level fields in the order the administrator set (sort), then by code, as in the forms
     roots = db.session.scalars(select(Field).where(Field.parent_id.is_(None)).order_by(Field.sort, Field.code)).all()

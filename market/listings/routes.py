@@ -68,6 +68,7 @@ def detail(kind: str, listing_id: int):
         is_reviewer=reviewer,
         show_contact=can_see_contact(current_user, listing),
         events=queries.listing_events(listing) if (owner or reviewer) else [],
+        can_reopen=owner and listing.status == "done" and queries.done_by_contract_reason(listing) is not None,
         panels=[p for p in panels if p],
     )
 
@@ -150,4 +151,16 @@ def transition(kind: str, listing_id: int, action: str):
     services.listing_transition(listing=listing, user=current_user, to=to, reason=posted_text("reason", label="理由"))
     db.session.commit()
     flash(message, "success")
+    return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))
+
+
+@bp.route("/demands/<int:listing_id>/reopen", defaults={"kind": "demand"}, methods=["POST"])
+@bp.route("/achievements/<int:listing_id>/reopen", defaults={"kind": "achievement"}, methods=["POST"])
+@login_required
+def reopen(kind: str, listing_id: int):
+    """The owner reopens a listing a contract marked done (listing_reopen_by_owner states the rule)."""
+    listing = get_listing(kind, listing_id, for_edit=True)
+    services.listing_reopen_by_owner(listing=listing, user=current_user, reason=posted_text("reason", label="理由"))
+    db.session.commit()
+    flash("已重新开放，恢复为“已发布”", "success")
     return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))

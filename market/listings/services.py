@@ -27,6 +27,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("published", "closed"): "owner",
 }
 EDITABLE = {"draft", "returned", "published"}
+DONE_BY_CONTRACT = "签订技术合同"  # how a contract's move to done begins its reason (see listing_mark_done_by_contract)
 KEYWORD_SPLIT = re.compile(r"[、，,；;\s]+")
 
 
@@ -173,11 +174,37 @@ def _event(listing: ListingMixin, user: User | None, before: str | None, to: str
     )
 
 
+def listing_log(*, listing: ListingMixin, user: User | None, reason: str) -> None:
+    """A history row for something that touched the listing without moving it (a contract link asked,
+    accepted or declined): from and to are its current status."""
+    _event(listing, user, listing.status, listing.status, reason)
+
+
 def listing_mark_done_by_contract(*, listing: ListingMixin, user: User | None, reason: str) -> None:
-    """A signed contract marks the need 已解决 / the result 已转化, whatever its owner does."""
+    """A signed contract marks the need 已解决 / the result 已转化. The reason starts with DONE_BY_CONTRACT:
+    that is how voiding the contract, and the owner's reopening, know who marked it done."""
     lock_for_write(listing)
     if listing.status != "done":
         _move(listing, user, "done", reason)
+
+
+def listing_reopen_by_owner(*, listing: ListingMixin, user: User, reason: str = "") -> ListingMixin:
+    """The rule: the owner may reopen (已解决 / 已转化 -> 已发布) a listing that a contract marked done. It stays
+    linked to that contract's record (the register is not changed); a listing the owner marked done itself
+    stays done (the owner's own decision, TRANSITIONS has no way back)."""
+    from .queries import done_by_contract_reason
+
+    lock_for_write(listing)
+    if listing.org_id is None or listing.org_id != user.org_id:
+        raise NotAllowed("只有发布单位可以重新开放")
+    done_reason = done_by_contract_reason(listing) if listing.status == "done" else None
+    if done_reason is None:
+        raise NotAllowed(f"只有因登记技术合同而标记为“{listing.DONE_LABEL}”的条目可以重新开放", status_code=409)
+    before = listing.status
+    listing.status = "published"  # published_at is kept: it was public all along
+    text = f"发布单位重新开放（此前：{done_reason}；合同记录保留）"
+    _event(listing, user, before, "published", f"{text}：{reason.strip()}" if reason.strip() else text)
+    return listing
 
 
 def listing_reopen_by_void(*, listing: ListingMixin, user: User | None, reason: str) -> bool:

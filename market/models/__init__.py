@@ -1,5 +1,6 @@
 """All models, imported so that metadata and Alembic see every table."""
 from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
+from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
 from .field import Field
 from .listing import (
@@ -27,6 +28,7 @@ __all__ = [
     "InterestEvent",
     "Notification",
     "ContractAudit",
+    "ContractListingLink",
     "ContractMonthStat",
     "Payment",
     "Target",
