@@ -110,20 +110,17 @@ def seed_demo(force: bool) -> None:
 @click.password_option("--password", prompt="密码")
 @with_appcontext
 def create_admin(username: str, name: str, password: str) -> None:
-    """Create an administrator account for a real deployment."""
-    from .auth.services import password_problem
-    from .models import User
+    """Create an administrator account for a real deployment (the same checks as the admin page's)."""
+    from .admin.services import user_create
+    from .errors import DomainError
 
-    problem = password_problem(password, username=username)
-    if problem:
-        raise click.ClickException(problem)
-    if db.session.scalar(db.select(User.id).where(User.username == username)):
-        raise click.ClickException("该用户名已存在")
-    user = User(username=username, name=name, role="admin")
-    user.set_password(password)
-    db.session.add(user)
+    try:
+        user = user_create(role="admin", username=username, name=name, password=password)
+    except DomainError as err:
+        db.session.rollback()
+        raise click.ClickException("；".join(err.fields.values()) or err.message) from None
     db.session.commit()
-    click.echo(f"管理员 {username} 已创建")
+    click.echo(f"管理员 {user.username} 已创建")
 
 
 @click.command("init-reference")

@@ -6,11 +6,13 @@ import unicodedata
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import aliased, contains_eager
-from wtforms import ValidationError
+from wtforms import IntegerField, StringField, ValidationError
+from wtforms.validators import StopValidation
 
 from .errors import DomainError
 from .extensions import db
 from .models import Field, Region
+from .text import clean_name
 
 
 def clean_text(value):
@@ -55,14 +57,72 @@ def posted_text(name: str, *, label: str, max_length: int = 500) -> str:
 
 
 MAX_RECORD_ID = 2**31 - 1  # PostgreSQL INTEGER
+MAX_INT_DIGITS = 18  # any 18-digit number fits an int64 and converts to a float without overflow
+INVALID_INTEGER = "请输入有效的整数"
+
+
+def parse_int(value, *, max_digits: int = MAX_INT_DIGITS) -> int | None:
+    """An optional sign and 1 to max_digits ASCII digits, surrounding spaces allowed: the int; anything else None.
+
+    int() alone takes "１２３", "٣", "1_000" and a number of any length; a 400-digit one then reaches
+    WTForms' NumberRange, whose math.isnan() raises OverflowError (a 500).
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip(" \t")
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not 1 <= len(digits) <= max_digits or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(text)
 
 
 def record_id(value) -> int:
     """int() for a posted choice id, refusing what no INTEGER column can hold."""
-    number = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):  # a default, not typed by anyone
+        number = value
+    else:
+        number = parse_int(value)
+        if number is None:
+            raise ValueError("编号无效")
     if not -MAX_RECORD_ID <= number <= MAX_RECORD_ID:
         raise ValueError("编号超出范围")
     return number
+
+
+class IntField(IntegerField):
+    """The project's integer field: bounded ASCII digits (parse_int) before any validator runs.
+
+    Empty is None with no error (Optional / DataRequired decide); anything else that is not such a number is
+    "请输入有效的整数", and then no range validator runs on it.
+    """
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        raw = valuelist[0]
+        self.data = None
+        if isinstance(raw, str) and not raw.strip():
+            return
+        number = parse_int(raw)
+        if number is None:
+            raise ValueError(self.invalid_value_message or INVALID_INTEGER)
+        self.data = number
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()  # the message is already in errors; a range check has nothing to compare
+
+
+class NameField(StringField):
+    """A name (organisation, account, person, listing title, region, field): market.text.clean_name runs on it
+    before any validator, so uniqueness and length are checked on the stored form; an invisible or control
+    character is refused with a message naming the field, never dropped silently."""
+
+    def __init__(self, label=None, validators=None, filters=(), **kwargs):
+        super().__init__(label, validators, filters=(reject_invalid_chars, self._clean_name, *filters), **kwargs)
+
+    def _clean_name(self, value):
+        return clean_name(value, field_label=self.label.text) if isinstance(value, str) else value
 
 
 class BaseForm(FlaskForm):
@@ -118,7 +178,7 @@ def require_choice(message: str):
     return _check
 
 
-from wtforms import SelectMultipleField, StringField, widgets  # noqa: E402
+from wtforms import SelectMultipleField, widgets  # noqa: E402
 from wtforms.validators import Regexp  # noqa: E402
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import uuid
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -19,6 +20,37 @@ from market.extensions import db
 from tests import factories
 
 PG_ADMIN_URL = os.environ.get("MARKET_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+# Every generated input of a run (Hypothesis tests, the form and query fuzzers) is drawn from one seed:
+# MARKET_FUZZ_SEED when set, else a fresh one. It is printed at the start and the end of the run and in the
+# fuzzers' failure messages; `MARKET_FUZZ_SEED=<n> pytest ...` draws the same inputs again.
+FUZZ_SEED = int(os.environ.get("MARKET_FUZZ_SEED") or secrets.randbits(32))
+os.environ["MARKET_FUZZ_SEED"] = str(FUZZ_SEED)  # the same seed for subprocesses
+
+
+def fuzz_seed_hint() -> str:
+    return f"MARKET_FUZZ_SEED={FUZZ_SEED} (rerun with it to draw the same inputs)"
+
+
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis' own plugin reads --hypothesis-seed
+def pytest_configure(config):
+    from hypothesis import settings
+
+    # a failing Hypothesis test prints its falsifying example and the @reproduce_failure blob that replays it
+    settings.register_profile("market", print_blob=True)
+    settings.load_profile("market")
+    if config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = str(FUZZ_SEED)
+
+
+def pytest_report_header(config):
+    return f"generated inputs: {fuzz_seed_hint()}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if exitstatus:
+        terminalreporter.write_line(f"generated inputs of this run: {fuzz_seed_hint()}")
+
 
 
 def _pg_database(name: str) -> str:

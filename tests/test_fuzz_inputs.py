@@ -7,6 +7,8 @@ names in the source (`request.args.get("x")`, `_int_arg("x")`, ...) are added, s
 (`?quarter=` once `?period=quarter`) is thrown at too. Values: CJK, full-width and other Unicode digits, emoji,
 NUL, lone surrogates and broken UTF-8, 10,000 characters, negative and huge numbers, dates that do not exist,
 real ids of other regions and objects. Forms are fuzzed by tests/test_bad_input.py.
+
+Reproducible: the examples are drawn from MARKET_FUZZ_SEED (tests/conftest.py), which a failure message names.
 """
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing.converters import AnyConverter
 
 from tests import factories
+from tests.conftest import FUZZ_SEED, fuzz_seed_hint
 from tests.helpers import client_for, objects
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -248,10 +251,10 @@ def test_every_query_parameter_of_every_get_route(app, world, objs, report):
         _fuzz_route(clients[role], path, role, base, sorted(read), names, real)
 
     app.logger.removeHandler(remember)
-    assert not FAILURES, f"{len(FAILURES)} server errors:\n" + "\n".join(FAILURES[:80])
+    assert not FAILURES, f"{len(FAILURES)} server errors with {fuzz_seed_hint()}:\n" + "\n".join(FAILURES[:80])
     assert not unreached, f"GET routes no role could open (fill their objects in objs, or BASE_ARGS): {unreached}"
     line = (f"query-parameter fuzz: {STATS['inputs']} generated inputs over {STATS['routes']} GET routes, "
-            f"{STATS['server_errors']} server errors")
+            f"{STATS['server_errors']} server errors (MARKET_FUZZ_SEED={FUZZ_SEED})")
     report.lines.append(line)
     print(f"\n{STATS['inputs']} generated inputs, {STATS['server_errors']} server errors")
     assert STATS["server_errors"] == 0
@@ -284,6 +287,7 @@ def _fuzz_route(client, path: str, role: str, base, read: list[str], names: list
         _send(client, path, role, base, [(name, needle, False) for name in targets])
     _send(client, path, role, base, [(name, raw, True) for name, raw in zip(names, RAW * len(names))])
 
+    @seed(FUZZ_SEED)
     @settings(max_examples=EXAMPLES_PER_ROUTE, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(pairs=pairs_strategy(read, names, real))

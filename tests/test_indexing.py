@@ -19,7 +19,7 @@ from market.extensions import db
 from market.models import Achievement, Demand, IndexChange
 from market.search.indexing import IndexReplica, replica
 from tests import factories
-from tests.conftest import post
+from tests.conftest import FUZZ_SEED, post
 
 NO_DRIFT = {"missing": [], "phantom": [], "stale": []}
 SURVIVED: list[str] = []  # crash points after which the index equalled the database (printed at the end)
@@ -239,7 +239,7 @@ def test_sigkill_at_a_random_moment_of_a_catch_up_loses_nothing(engine, app, wor
     app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
     _published(world, 120)
     proc = _spawn(_worker_cfg(app, world, action="catchup"), tmp_path)
-    time.sleep(random.uniform(1.0, 4.0))
+    time.sleep(random.Random(FUZZ_SEED).uniform(1.0, 4.0))  # the moment is replayed by MARKET_FUZZ_SEED
     proc.send_signal(signal.SIGKILL)
     _finish(proc)
     assert_in_step(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine))

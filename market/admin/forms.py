@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
 from ..auth.forms import PHONE
-from ..forms import BaseForm, EmailAddress, region_choices, require_choice
+from ..forms import BaseForm, EmailAddress, IntField, NameField, region_choices, require_choice
 from ..models.org import ORG_TYPES
 from ..models.region import LEVELS
 from ..models.user import ROLES
@@ -16,7 +16,7 @@ PICK_CHOICE = [(0, "请选择")]
 
 
 class UserEditForm(BaseForm):
-    name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名不超过50字")])
+    name = NameField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名不超过50字")])
     phone = StringField("手机号码", validators=[Optional(), PHONE])
     email = StringField("电子邮箱", validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120, message="邮箱过长")])
     region_id = SelectField("所属区域", coerce=int, validate_choice=False)
@@ -32,7 +32,7 @@ class UserEditForm(BaseForm):
 
 class UserCreateForm(UserEditForm):
     role = SelectField("账号身份", choices=CREATE_ROLES, validators=[require_choice("请选择账号身份")])
-    username = StringField("用户名", validators=[
+    username = NameField("用户名", validators=[
         DataRequired("请填写用户名"),
         Length(min=3, max=32, message="用户名长度为3-32位"),
         Regexp(r"^[A-Za-z0-9_.-]+$", message="用户名只能包含字母、数字、下划线、点和减号"),
@@ -58,7 +58,7 @@ class PasswordResetForm(BaseForm):
 
 
 class OrgForm(BaseForm):
-    name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(min=2, max=100, message="单位名称长度为2-100字")])
+    name = NameField("单位名称", validators=[DataRequired("请填写单位名称"), Length(min=2, max=100, message="单位名称长度为2-100字")])
     uscc = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=30, message="统一社会信用代码应为18位")])
     org_type = SelectField("单位类型", choices=list(ORG_TYPES.items()), validators=[require_choice("请选择单位类型")])
     region_id = SelectField("所在区域", coerce=int, validate_choice=False)
@@ -81,10 +81,10 @@ class OrgDecisionForm(BaseForm):
 
 class RegionForm(BaseForm):
     code = StringField("行政区划代码", validators=[DataRequired("请填写行政区划代码"), Length(max=20, message="行政区划代码过长")])
-    name = StringField("名称", validators=[DataRequired("请填写区划名称"), Length(max=64, message="区划名称不超过64字")])
+    name = NameField("名称", validators=[DataRequired("请填写区划名称"), Length(max=64, message="区划名称不超过64字")])
     level = SelectField("级别", choices=list(LEVELS.items()), validators=[require_choice("请选择级别")])
     parent_id = SelectField("上级区划", coerce=int, validate_choice=False)
-    sort = IntegerField("排序", default=0, validators=[Optional(), NumberRange(min=0, max=100000, message="排序为0-100000的整数")])
+    sort = IntField("排序", default=0, validators=[Optional(), NumberRange(min=0, max=100000, message="排序为0-100000的整数")])
 
     def setup(self, exclude=None):
         self.parent_id.choices = NONE_CHOICE + queries.region_parent_choices(exclude)
@@ -97,7 +97,7 @@ class RegionForm(BaseForm):
 
 
 class FieldForm(BaseForm):
-    name = StringField("领域名称", validators=[DataRequired("请填写领域名称"), Length(max=64, message="领域名称不超过64字")])
+    name = NameField("领域名称", validators=[DataRequired("请填写领域名称"), Length(max=64, message="领域名称不超过64字")])
 
 
 class FieldCreateForm(FieldForm):

@@ -20,6 +20,7 @@ from ..models import Field, Organization, Region, User
 from ..models.base import utcnow
 from ..models.org import ORG_TYPES
 from ..models.region import LEVEL_ORDER, LEVELS
+from ..text import InvalidName, clean_name, clean_name_into
 from ..uscc import USCCError, normalize_uscc
 
 # ---------------------------------------------------------------- accounts
@@ -74,8 +75,10 @@ def user_create(
     broker_cert_no: str = "",
 ) -> User:
     """An account for a 科技局工作人员 (bound to a region), a 技术经纪人 (of a 服务机构) or an administrator."""
-    username, name, broker_cert_no = _clean(username), _clean(name), _clean(broker_cert_no)
     errors: dict[str, str] = {}
+    username = clean_name_into(errors, "username", username, field_label="用户名")
+    name = clean_name_into(errors, "name", name, field_label="姓名")
+    broker_cert_no = _clean(broker_cert_no)
     if role not in CREATABLE_ROLES:
         errors["role"] = "只能在此创建科技局工作人员、技术经纪人或系统管理员账号"
     if not USERNAME_RE.fullmatch(username):
@@ -121,9 +124,10 @@ def user_update(
     broker_cert_no: str = "",
 ) -> User:
     """Name and contacts for everyone; the region for officials and brokers; the certificate for brokers."""
-    name, broker_cert_no = _clean(name), _clean(broker_cert_no)
+    name_errors: dict[str, str] = {}
+    name, broker_cert_no = clean_name_into(name_errors, "name", name, field_label="姓名"), _clean(broker_cert_no)
     region = _region_or_none(region_id) if user.role in REGION_ROLES else None
-    errors = _account_problems(role=user.role, name=name, region=region, broker_cert_no=broker_cert_no)
+    errors = _account_problems(role=user.role, name=name, region=region, broker_cert_no=broker_cert_no) | name_errors
     if errors:
         raise DomainError("账号信息有误，请按提示修改", fields=errors)
     user.name = name
@@ -177,11 +181,12 @@ def org_update(
     contact_email: str = "",
     address: str = "",
 ) -> Organization:
-    name = _clean(name)
     errors: dict[str, str] = {}
+    name = clean_name_into(errors, "name", name, field_label="单位名称")
     if len(name) < 2 or len(name) > 100:
-        errors["name"] = "单位名称长度为2-100字"
-    elif db.session.scalar(select(Organization.id).where(Organization.name == name, Organization.id != org.id)):
+        errors.setdefault("name", "单位名称长度为2-100字")
+    elif "name" not in errors and db.session.scalar(
+            select(Organization.id).where(Organization.name == name, Organization.id != org.id)):
         errors["name"] = "已有同名单位"
     try:
         uscc = normalize_uscc(uscc)
@@ -359,8 +364,10 @@ def _region_validate(*, region: Region | None, code: str, name: str, level: str,
 
 
 def region_create(*, code: str, name: str, level: str, parent_id: int | None = None, sort: int = 0) -> Region:
-    code, name = normalize_code(code), _clean(name)
+    name_errors: dict[str, str] = {}
+    code, name = normalize_code(code), clean_name_into(name_errors, "name", name, field_label="区划名称")
     errors, parent = _region_validate(region=None, code=code, name=name, level=level, parent_id=parent_id)
+    errors.update(name_errors)
     if errors:
         raise DomainError("区划信息有误，请按提示修改", fields=errors)
     return _region_insert(code=code, name=name, level=level, parent=parent, sort=sort or 0)
@@ -368,8 +375,10 @@ def region_create(*, code: str, name: str, level: str, parent_id: int | None = N
 
 def region_update(*, region: Region, code: str, name: str, level: str, parent_id: int | None = None, sort: int = 0) -> Region:
     """Edit a region; a new parent moves its whole subtree (paths rewritten)."""
-    code, name = normalize_code(code), _clean(name)
+    name_errors: dict[str, str] = {}
+    code, name = normalize_code(code), clean_name_into(name_errors, "name", name, field_label="区划名称")
     errors, parent = _region_validate(region=region, code=code, name=name, level=level, parent_id=parent_id)
+    errors.update(name_errors)
     if errors:
         raise DomainError("区划信息有误，请按提示修改", fields=errors)
     region.code, region.name, region.level, region.sort = code, name, level, sort or 0
@@ -442,6 +451,11 @@ def regions_import(rows: Iterable[dict], *, skip_bad: bool = False) -> RegionImp
         reasons: list[str] = []
         if None in (code_cell, name, parent_cell, level_cell):
             reasons.append("单元格应为文本或数字")
+        elif name:
+            try:
+                name = clean_name(name, field_label="区划名称")
+            except InvalidName as exc:
+                reasons.append(str(exc))
         level = LEVEL_ALIASES.get((level_cell or "").lower(), level_cell or "")
         reasons += _region_problems(code=code, name=name or "", level=level).values()
         if code and code in good:
@@ -526,8 +540,8 @@ def _next_field_code(parent: Field | None) -> str | None:
 
 def field_create(*, name: str, parent_id: int | None = None, code: str = "") -> Field:
     """A top-level domain ('09') or a subfield of one ('01.09'); the code is generated when left empty."""
-    name, code = _clean(name), normalize_code(code)
     errors: dict[str, str] = {}
+    name, code = clean_name_into(errors, "name", name, field_label="领域名称"), normalize_code(code)
     parent = db.session.get(Field, parent_id) if isinstance(parent_id, int) and parent_id > 0 else None
     if parent_id and parent is None:
         errors["parent_id"] = "上级领域不存在"
@@ -546,7 +560,7 @@ def field_create(*, name: str, parent_id: int | None = None, code: str = "") -> 
             errors["code"] = f"领域代码 {code} 已存在"
     problem = _field_name_problem(name, parent.id if parent else None)
     if problem:
-        errors["name"] = problem
+        errors.setdefault("name", problem)
     if errors:
         raise DomainError("领域信息有误，请按提示修改", fields=errors)
     siblings = _siblings(parent.id if parent else None)
@@ -559,7 +573,10 @@ def field_create(*, name: str, parent_id: int | None = None, code: str = "") -> 
 
 def field_rename(*, field: Field, name: str) -> Field:
     """Rename only: the code stays, since listings, filters and imports refer to it."""
-    name = _clean(name)
+    try:
+        name = clean_name(name, field_label="领域名称")
+    except InvalidName as exc:
+        raise DomainError(str(exc), fields={"name": str(exc)}) from None
     problem = _field_name_problem(name, field.parent_id, exclude_id=field.id)
     if problem:
         raise DomainError(problem, fields={"name": problem})

@@ -3,7 +3,7 @@ from __future__ import annotations
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
-from ..forms import BaseForm, EmailAddress, require_choice
+from ..forms import BaseForm, EmailAddress, NameField, require_choice
 
 REGISTER_ROLES = [("enterprise", "企业"), ("institution", "高校 / 科研院所"), ("broker", "技术经纪人（服务机构）")]
 ORG_TYPE_CHOICES = [("enterprise", "企业"), ("university", "高校"), ("institute", "科研院所"), ("agency", "服务机构")]
@@ -17,7 +17,7 @@ class LoginForm(BaseForm):
 
 class RegisterForm(BaseForm):
     role = SelectField("注册身份", choices=REGISTER_ROLES, validators=[require_choice("请选择注册身份")])
-    username = StringField(
+    username = NameField(
         "用户名",
         validators=[
             DataRequired("请填写用户名"),
@@ -25,12 +25,12 @@ class RegisterForm(BaseForm):
             Regexp(r"^[A-Za-z0-9_.-]+$", message="用户名只能包含字母、数字、下划线、点和减号"),
         ],
     )
-    name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名过长")])
+    name = NameField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名过长")])
     phone = StringField("手机号码", validators=[DataRequired("请填写手机号码"), PHONE])
     email = StringField("电子邮箱", validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120)])
     password = PasswordField("密码", validators=[DataRequired("请设置密码"), Length(max=128, message="密码过长")])
     password2 = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致")])
-    org_name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(min=2, max=100, message="单位名称长度为2-100字")])
+    org_name = NameField("单位名称", validators=[DataRequired("请填写单位名称"), Length(min=2, max=100, message="单位名称长度为2-100字")])
     org_type = SelectField("单位类型", choices=ORG_TYPE_CHOICES, validators=[require_choice("请选择单位类型")])
     uscc = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=30, message="统一社会信用代码应为18位")])
     region_id = SelectField("所在区域", coerce=int, validators=[require_choice("请选择所在区域")])

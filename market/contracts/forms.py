@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import BaseForm, YuanField, field_choices, region_choices
+from ..forms import BaseForm, IntField, NameField, YuanField, field_choices, region_choices
 from ..forms import clean_text, reject_invalid_chars
 from ..models import CONTRACT_TYPES
 from ..money import AmountError, parse_contract_yuan
@@ -79,12 +79,12 @@ class ContractTermsForm(BaseForm):
 class ContractForm(ContractTermsForm):
     """Recording a contract (from a deal, or entered directly)."""
 
-    buyer_name = StringField("买方单位（委托方/受让方/被许可方）", validators=[Optional(), Length(max=100, message="单位名称不超过100字")],
+    buyer_name = NameField("买方单位（委托方/受让方/被许可方）", validators=[Optional(), Length(max=100, message="单位名称不超过100字")],
                              render_kw={"list": "org-names", "autocomplete": "off"})
-    seller_name = StringField("卖方单位（受托方/让与方/许可方）", validators=[Optional(), Length(max=100, message="单位名称不超过100字")],
+    seller_name = NameField("卖方单位（受托方/让与方/许可方）", validators=[Optional(), Length(max=100, message="单位名称不超过100字")],
                               render_kw={"list": "org-names", "autocomplete": "off"})
-    demand_id = IntegerField("关联技术需求编号", validators=[Optional(), NumberRange(min=1, max=10**9, message="编号无效")])
-    achievement_id = IntegerField("关联科技成果编号", validators=[Optional(), NumberRange(min=1, max=10**9, message="编号无效")])
+    demand_id = IntField("关联技术需求编号", validators=[Optional(), NumberRange(min=1, max=10**9, message="编号无效")])
+    achievement_id = IntField("关联科技成果编号", validators=[Optional(), NumberRange(min=1, max=10**9, message="编号无效")])
     form_token = HiddenField()
     version = HiddenField()
 
@@ -93,6 +93,17 @@ class ContractForm(ContractTermsForm):
         data.update(buyer_name=self.buyer_name.data or "", seller_name=self.seller_name.data or "",
                     demand_id=self.demand_id.data, achievement_id=self.achievement_id.data)
         return data
+
+
+class DealContractForm(ContractTermsForm):
+    """Signing a deal: its parties and listings are the deal's, so the form has no field for them (a posted
+    buyer_name or demand_id is ignored)."""
+
+    form_token = HiddenField()
+    version = HiddenField()
+
+    def data_dict(self) -> dict:
+        return self.terms()
 
 
 class ContractEditForm(ContractTermsForm):

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..imports import BadRow, ImportReport, Layout, cell_text
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
 from ..money import AmountError, parse_contract_yuan
+from ..text import InvalidName, clean_name
 from .access import can_record_in
 from .services import guess_org_type
 
@@ -158,9 +159,16 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
             reasons.append(f"合同子类“{subtype_text}”对{CONTRACT_TYPES[ctype][0]}无效（可选：{allowed}）")
         clean["subtype"] = subtype or ""
     for key, label in (("buyer", "买方单位"), ("seller", "卖方单位")):
-        name = _text(raw, key)
-        if not 2 <= len(name) <= 100:
-            reasons.append(f"{label}名称须为2-100字")
+        try:
+            # the cell as typed: cell_text would drop control characters silently, a name refuses them
+            value = raw.get(key)
+            name = clean_name(value if isinstance(value, str) else _text(raw, key), field_label=label)
+        except InvalidName as exc:
+            reasons.append(str(exc))
+            name = ""
+        else:
+            if not 2 <= len(name) <= 100:
+                reasons.append(f"{label}名称须为2-100字")
         clean[key] = name
     if clean["buyer"] and clean["buyer"] == clean["seller"]:
         reasons.append("买方和卖方不能是同一单位")

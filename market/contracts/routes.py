@@ -19,7 +19,7 @@ from ..models import CONTRACT_TYPES
 from ..pagination import get_page, paginate
 from ..permissions import is_listing_owner, roles_required
 from . import access, importer, links, queries, scans, services
-from .forms import ContractEditForm, ContractForm, ImportForm, PaymentForm, VoidForm
+from .forms import ContractEditForm, ContractForm, DealContractForm, ImportForm, PaymentForm, VoidForm
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 
@@ -150,7 +150,7 @@ def from_deal(deal_id: int):
     deal = deal_access.get_deal(deal_id)
     if not deal_access.can_sign_deal(current_user, deal):
         abort(403)
-    form = ContractForm().setup()
+    form = DealContractForm().setup()
     if request.method != "POST":
         if deal.stage != "negotiating":
             flash(f"对接处于“{deal.stage_label}”阶段：只有洽谈阶段的对接可以签约", "warning")

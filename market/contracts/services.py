@@ -31,6 +31,7 @@ from ..models import (
 )
 from ..money import CENT, contract_amount_problem, exact_sum, join_sum
 from ..notifications.services import notify, path_for
+from ..text import clean_name_into
 from . import access, links, queries
 from .scans import read_scan, store_scan
 
@@ -269,8 +270,8 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
     if user.role not in access.RECORDER_ROLES:
         raise NotAllowed("只有技术经纪人、科技局工作人员可以登记技术合同")
     errors = validate_terms(data)
-    buyer_name = (data.get("buyer_name") or "").strip()
-    seller_name = (data.get("seller_name") or "").strip()
+    buyer_name = clean_name_into(errors, "buyer_name", data.get("buyer_name"), field_label="买方单位")
+    seller_name = clean_name_into(errors, "seller_name", data.get("seller_name"), field_label="卖方单位")
     for key, name in (("buyer_name", buyer_name), ("seller_name", seller_name)):
         if not 2 <= len(name) <= 100:
             errors[key] = "请填写单位全称（2-100字）"

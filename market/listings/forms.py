@@ -3,7 +3,7 @@ from __future__ import annotations
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from ..forms import BaseForm, EmailAddress, MultiCheckboxField, WanField, field_choices, require_choice
+from ..forms import BaseForm, EmailAddress, MultiCheckboxField, NameField, WanField, field_choices, require_choice
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS
 
 
@@ -13,7 +13,7 @@ def _amount_or_negotiable(form, field):
 
 
 class ListingForm(BaseForm):
-    title = StringField("标题", validators=[DataRequired("请填写标题"), Length(min=4, max=120, message="标题长度为4-120字")])
+    title = NameField("标题", validators=[DataRequired("请填写标题"), Length(min=4, max=120, message="标题长度为4-120字")])
     field_id = SelectField("技术领域", coerce=int, validators=[require_choice("请选择技术领域")])
     keywords = StringField("关键词", validators=[Optional(), Length(max=300, message="关键词过长")])
     negotiable = BooleanField("面议")

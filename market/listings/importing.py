@@ -26,6 +26,7 @@ from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, Organiza
 from ..models.base import utcnow
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, MATURITY_LEVELS
 from ..money import AmountError, parse_wan
+from ..text import InvalidName, clean_name
 from .services import KEYWORD_SPLIT
 
 BODY_KEY = {"achievement": "summary", "demand": "description"}
@@ -75,6 +76,15 @@ def _text(row: dict, key: str, label: str) -> str:
     if isinstance(value, bool) or not isinstance(value, SCALAR):
         raise _Problem(f"{label}应为文字")
     return clean_text(str(value)).strip()
+
+
+def _name(row: dict, key: str, label: str) -> str:
+    """A title or an organisation name, in the form every other path stores (market.text.clean_name)."""
+    value = row.get(key)  # as typed: _text's clean_text would drop control characters silently, a name refuses them
+    try:
+        return clean_name(value if isinstance(value, str) else _text(row, key, label), field_label=label)
+    except InvalidName as exc:
+        raise _Problem(str(exc)) from None
 
 
 def _keywords(value) -> str:
@@ -175,7 +185,7 @@ def _check(kind: str, line: int, row: dict, ref: _Reference, orgs: dict[str, Org
         problems.append("external_id 不超过64个字符")
 
     def title():
-        text = _text(row, "title", "标题")
+        text = _name(row, "title", "标题")
         if not 4 <= len(text) <= 120:
             raise _Problem("标题长度应为4-120字" if text else "缺少标题（title）")
         values["title"] = text
@@ -194,7 +204,7 @@ def _check(kind: str, line: int, row: dict, ref: _Reference, orgs: dict[str, Org
         values["keywords"] = _keywords(row.get("keywords"))
 
     def organization():
-        name = _text(row, "organization", "单位")
+        name = _name(row, "organization", "单位名称")
         if not name:
             raise _Problem("缺少单位名称（organization）")
         if len(name) > 100:

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, User
 from ..models.base import utcnow
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS
+from ..text import clean_name_into
 
 # (from, to) -> who may make the move
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -43,6 +44,8 @@ def split_keywords(text: str | list | None) -> list[str]:
 
 def _validate_common(data: dict, kind: str) -> dict[str, str]:
     errors: dict[str, str] = {}
+    if "title" in data:  # the stored form (NFKC, nothing invisible), whichever path the data came by
+        data["title"] = clean_name_into(errors, "title", data["title"], field_label="标题")
     field_id = data.get("field_id")
     field = db.session.get(Field, field_id) if field_id else None
     if field is None or field.parent_id is None:
