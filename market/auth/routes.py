@@ -107,7 +107,11 @@ def register():
             services.session_start(user=user, ip=client_ip())
             login_user(user)
             db.session.commit()
-            flash("注册成功。单位信息待认证，认证通过前可以编辑草稿，但不能提交发布。", "success")
+            if user.role == "broker":
+                flash("注册成功。所在服务机构认证、经纪人证书编号经所在区域科技局工作人员审核通过后，"
+                      "才能查看推荐、认领对接和登记合同。", "success")
+            else:
+                flash("注册成功。单位信息待认证，认证通过前可以编辑草稿，但不能提交发布。", "success")
             return redirect(url_for("main.home"))
     elif request.method == "POST":
         status = 400
@@ -134,3 +138,14 @@ def change_password():
     elif request.method == "POST":
         status = 400
     return render_template("auth/password.html", form=form), status
+
+
+@bp.route("/account/status")
+@login_required
+def account_status():
+    """What the account waits for and who decides (also the page every refusal of the actor gate shows)."""
+    from ..permissions import is_verified_actor, unverified_reason
+
+    verified = is_verified_actor(current_user)
+    reason = "您的账号已通过认证，可以使用全部功能。" if verified else unverified_reason(current_user)
+    return render_template("auth/status.html", reason=reason, refused=False)
