@@ -33,8 +33,31 @@ class MarketRequest(Request):
             [(k.replace("\x00", ""), v.replace("\x00", "")) for k, v in raw.items(multi=True)])
 
 
+UNTRUSTED_HOSTS_WARNING = (
+    "警告：未设置 TRUSTED_HOSTS，任何 Host 请求头都会被接受。"
+    "正式部署请在环境文件中设置 TRUSTED_HOSTS=对外域名（多个用逗号分隔），见 README 的部署说明。"
+    " / WARNING: TRUSTED_HOSTS is unset: any Host header is accepted."
+)
+
+
+def warn_untrusted_hosts(app: Flask) -> None:
+    """One line on stderr (the app logger) when a server starts with no TRUSTED_HOSTS: gunicorn workers, `flask run`.
+
+    Not for tests, the debug server, or a command-line task such as `flask db upgrade`, which serves nothing.
+    """
+    if app.config.get("TRUSTED_HOSTS") or app.testing or app.debug:
+        return
+    import click
+
+    command = click.get_current_context(silent=True)
+    if command is not None and command.info_name != "run":
+        return
+    app.logger.warning(UNTRUSTED_HOSTS_WARNING)
+
+
 def init_security(app: Flask) -> None:
     app.request_class = MarketRequest
+    warn_untrusted_hosts(app)
 
     # TRUSTED_HOSTS (config, from the env as a comma-separated list) is applied by Flask itself (3.1+): a request
     # whose Host is not listed fails routing with SecurityError, a 400. The page says why, in Chinese; it is
@@ -59,8 +82,15 @@ def init_security(app: Flask) -> None:
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("SESSION_COOKIE_SECURE"):
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.endpoint != "static" and "Cache-Control" not in h:
-            h["Cache-Control"] = "no-store" if _signed_in() else "no-cache"
+        if request.endpoint != "static":
+            # a signed-in page or any download (an export, a scan) is never kept by a browser or proxy, whatever
+            # the view set (send_file's max_age=0 says "no-cache, max-age=0": stored, revalidated); anonymous
+            # public pages stay "no-cache", as the page cache in market/pagecache.py first sent them
+            private = _signed_in() or h.get("Content-Disposition", "").lower().startswith("attachment")
+            if private and "no-store" not in h.get("Cache-Control", ""):
+                h["Cache-Control"] = "no-store"
+            elif "Cache-Control" not in h:
+                h["Cache-Control"] = "no-cache"
         return response
 
 

@@ -126,6 +126,102 @@ def test_signed_in_pages_are_not_cached(app, world):
     assert c.get("/my/demands").headers.get("Cache-Control") == "no-store"
 
 
+EXPORTS = [("broker", "/contracts/export.csv"), ("broker", "/contracts/import/template.xlsx"),
+           ("official", "/dashboard/export?table=summary&format=csv"),
+           ("official", "/dashboard/export?table=summary&format=xlsx"), ("city_official", "/dashboard/export?table=targets&format=xlsx")]
+
+
+def test_every_export_and_download_says_no_store(app, world, objs):
+    """Issue 12 item 7: exports said "no-cache, max-age=0" (send_file's max_age=0), which lets a browser or a proxy
+    keep the file; a download of official figures or a contract scan is never stored."""
+    downloads = EXPORTS + [("broker", f"/contracts/{objs.contract.id}/scan")]
+    for role, url in downloads:
+        resp = client_for(app, getattr(world.users, role)).get(url)
+        assert resp.status_code == 200 and resp.headers["Content-Disposition"].startswith("attachment"), (url, resp.status_code)
+        assert "no-store" in resp.headers.get("Cache-Control", ""), (url, resp.headers.get("Cache-Control"))
+        assert "max-age" not in resp.headers["Cache-Control"] or "no-store" in resp.headers["Cache-Control"], url
+
+
+def test_every_signed_in_page_says_no_store_and_public_pages_stay_cacheable(app, world, objs):
+    """Every GET route (tests/test_fuzz_inputs.get_urls fills their ids), as each signed-in role: whatever the
+    answer (200, 302, 403, 404), Cache-Control is no-store. The same pages to an anonymous visitor keep today's
+    "no-cache" (revalidated, as the page cache in market/pagecache.py serves them)."""
+    from tests.test_fuzz_inputs import BASE_ARGS, ROLES, get_urls
+
+    clients = {role: client_for(app, getattr(world.users, role)) for role in ROLES[1:]}
+    anon = app.test_client()
+    urls = get_urls(app, objs, world)
+    opened, public, wrong = set(), 0, []
+    for endpoint, path in urls:
+        query = "&".join(f"{k}={v}" for k, v in BASE_ARGS.get(endpoint, []))
+        url = path + ("?" + query if query else "")
+        for role, c in clients.items():
+            resp = c.get(url)
+            if resp.status_code == 200:
+                opened.add(url)
+            if "no-store" not in resp.headers.get("Cache-Control", ""):
+                wrong.append(f"{role} GET {url} -> {resp.status_code} {resp.headers.get('Cache-Control')!r}")
+        resp = anon.get(url)
+        if resp.status_code == 200:
+            public += 1
+            if resp.headers.get("Cache-Control") != "no-cache":
+                wrong.append(f"anonymous GET {url} -> {resp.headers.get('Cache-Control')!r} (want no-cache)")
+    assert not wrong, "\n".join(wrong[:40])
+    assert len(urls) >= 40 and len(opened) >= len(urls) - 5 and public >= 8, (len(urls), len(opened), public)
+
+
+# ------------------------------------------------------------------ TRUSTED_HOSTS unset: a warning at start
+
+
+def _served_app(database_url, folder, monkeypatch, **config):
+    monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
+    return create_app(_test_config(database_url, folder) | {"TESTING": False} | config)
+
+
+def test_a_server_started_without_trusted_hosts_warns(database_url, _schema, tmp_path, monkeypatch, caplog):
+    from market.security import UNTRUSTED_HOSTS_WARNING
+
+    with caplog.at_level("WARNING"):
+        _served_app(database_url, tmp_path / "a", monkeypatch)
+    assert [r for r in caplog.records if r.getMessage() == UNTRUSTED_HOSTS_WARNING and r.levelname == "WARNING"]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        _served_app(database_url, tmp_path / "b", monkeypatch, TRUSTED_HOSTS=["kjdsc.example.gov.cn"])
+        _served_app(database_url, tmp_path / "c", monkeypatch, TESTING=True)
+        _served_app(database_url, tmp_path / "d", monkeypatch, DEBUG=True)
+    assert not [r for r in caplog.records if "TRUSTED_HOSTS" in r.getMessage()]
+
+
+def test_a_command_line_task_does_not_warn_but_flask_run_does(database_url, _schema, tmp_path, monkeypatch, caplog):
+    import click
+
+    from market.security import UNTRUSTED_HOSTS_WARNING
+
+    for command, warned in (("upgrade", False), ("import", False), ("run", True)):
+        caplog.clear()
+        with click.Context(click.Command(command), info_name=command), caplog.at_level("WARNING"):
+            _served_app(database_url, tmp_path / command, monkeypatch)
+        assert any(r.getMessage() == UNTRUSTED_HOSTS_WARNING for r in caplog.records) is warned, command
+
+
+def test_gunicorn_logs_the_warning_on_stderr(tmp_path):
+    """As `make serve` starts it: gunicorn app:app with no TRUSTED_HOSTS writes the warning line to its log."""
+    import time
+
+    from tests.live import Node
+
+    node = Node("warn", tmp_path / "node", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'node.db'}"}, workers=1)
+    node.launch()
+    try:
+        deadline = time.monotonic() + 40
+        while "TRUSTED_HOSTS" not in node.log() and time.monotonic() < deadline and node.proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        node.stop()
+    log = node.log()
+    assert "WARNING" in log and "未设置 TRUSTED_HOSTS" in log, log[-2000:]
+
+
 # ------------------------------------------------------------------ request size (item 25)
 
 
