@@ -73,8 +73,12 @@ def user_create(
     region_id: int | None = None,
     org_id: int | None = None,
     broker_cert_no: str = "",
+    actor: User | None = None,
 ) -> User:
-    """An account for a 科技局工作人员 (bound to a region), a 技术经纪人 (of a 服务机构) or an administrator."""
+    """An account for a 科技局工作人员 (bound to a region), a 技术经纪人 (of a 服务机构) or an administrator.
+
+    A broker account created here counts as reviewed by the administrator who created it (`actor`); it still
+    acts only once its 服务机构 is verified (permissions.is_verified_actor)."""
     errors: dict[str, str] = {}
     username = clean_name_into(errors, "username", username, field_label="用户名")
     name = clean_name_into(errors, "name", name, field_label="姓名")
@@ -108,6 +112,10 @@ def user_create(
         region_id=region.id if role in REGION_ROLES else None,
         broker_cert_no=broker_cert_no if role == "broker" else "",
     )
+    if role == "broker" and actor is not None:
+        user.broker_status = "approved"
+        user.broker_reviewed_by_id = actor.id
+        user.broker_reviewed_at = utcnow()
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
