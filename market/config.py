@@ -55,6 +55,18 @@ def _proxy_hops(value: str) -> int:
     return 1 if value in {"true", "yes", "on"} else 0
 
 
+#: Bounds on every import file (market/imports.py), whatever its kind or path (web upload, `flask import ...`).
+#: Also the values used when no app is running (fuzz harnesses, scripts).
+IMPORT_LIMITS = {
+    "IMPORT_MAX_ROWS": 20_000,  # records after the header, blank ones included
+    "IMPORT_MAX_COLUMNS": 50,  # columns an .xlsx sheet may declare (<dimension>) or fill in a row; a CSV header's
+    "IMPORT_MAX_FILE_BYTES": 50 * 1024 * 1024,  # the file as stored (uploads are also bound by MAX_CONTENT_LENGTH)
+    "IMPORT_MAX_INFLATED_BYTES": 32 * 1024 * 1024,  # an .xlsx unzipped: all its parts together
+    "IMPORT_MAX_COMPRESSION_RATIO": 100,  # an .xlsx part over 1 MB may inflate at most this many times
+    "IMPORT_MAX_LINE_BYTES": 128 * 1024,  # one CSV record, JSONL line or .xlsx sheet row
+}
+
+
 class Config:
     def __init__(self) -> None:
         folder = instance_dir()
@@ -119,3 +131,5 @@ class Config:
         self.REGISTER_WINDOW_SECONDS = int(os.environ.get("REGISTER_WINDOW_SECONDS", 3600))
         # seconds added to the throttles' clock: tests step time forward with it instead of sleeping
         self.THROTTLE_CLOCK_OFFSET = 0.0
+        for name, default in IMPORT_LIMITS.items():
+            setattr(self, name, int(os.environ.get(name, default)))
