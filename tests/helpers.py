@@ -1,18 +1,147 @@
-"""Small helpers shared by the tests: CSRF-cached posting, raw bodies, page messages, DB snapshots, valid listing
-forms, a published need and result, who may open a record."""
+"""Helpers shared by the tests (conftest.py holds the fixtures): the test app's settings and database, signing in and
+posting with a CSRF token, raw bodies, page messages, DB snapshots, valid listing forms, a published need and result,
+who may open a record, and the one seed every generated input of a run is drawn from."""
 from __future__ import annotations
 
 import html
+import os
 import re
+import secrets
+import uuid
+from contextlib import contextmanager
 from datetime import date, timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import func, select
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, func, select, text
 
 from market.extensions import db
 from tests import factories
-from tests.conftest import csrf_token
+
+PG_ADMIN_URL = os.environ.get("MARKET_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+# Every generated input of a run (Hypothesis tests, the form and query fuzzers, the moment the indexing test kills
+# its worker) is drawn from one seed: MARKET_FUZZ_SEED when set, else a fresh one. It is printed at the start and
+# the end of the run (conftest.py) and in the fuzzers' failure messages; `MARKET_FUZZ_SEED=<n> pytest ...` draws
+# the same inputs again.
+FUZZ_SEED = int(os.environ.get("MARKET_FUZZ_SEED") or secrets.randbits(32))
+os.environ["MARKET_FUZZ_SEED"] = str(FUZZ_SEED)  # the same seed for subprocesses
+
+
+def fuzz_seed_hint() -> str:
+    return f"MARKET_FUZZ_SEED={FUZZ_SEED} (rerun with it to draw the same inputs)"
+
+
+# --- the test app and its database ------------------------------------------------------------------------------
+
+def app_config(database_url: str, folder) -> dict:
+    """The settings of the `app` fixture: `folder` holds the index and uploads."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SEARCH_INDEX_DIR": str(folder / "index"),
+        "UPLOAD_DIR": str(folder / "uploads"),
+        "SECRET_KEY": "test-secret",
+        "SERVER_NAME": None,
+        # tests change settings (page size, engine) between requests, which no running server does; the
+        # page cache has its own tests (test_page_cache.py) and is on in the browser journeys
+        "PAGE_CACHE_SECONDS": 0,
+    }
+
+
+def empty_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        # organizations.verified_by_id -> users closes a cycle that no delete order satisfies
+        db.session.execute(text("PRAGMA defer_foreign_keys = ON"))
+        for t in tables:
+            db.session.execute(t.delete())
+    db.session.commit()
+
+
+class FreshContextClient(FlaskClient):
+    """Each request runs in its own app context, as in production: its own `g` and DB session.
+
+    The test's own session (outer context) is committed before the request, so the request
+    sees what the test set up and no lock is held, and expired after, so the test then reads
+    what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        try:
+            with self.application.app_context():
+                return super().open(*args, **kwargs)
+        finally:
+            db.session.expire_all()
+
+
+def _pg_database(name: str) -> str:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _pg_drop(name: str) -> None:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@contextmanager
+def pg_database(prefix: str):
+    """A PostgreSQL database of our own (`<prefix>_<random>`), dropped afterwards; the test is skipped when
+    PostgreSQL cannot be reached, unless MARKET_REQUIRE_PG is set (CI), where that fails it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        url = _pg_database(name)
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("MARKET_REQUIRE_PG"):
+            raise
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield url
+    finally:
+        _pg_drop(name)
+
+
+# --- signing in and posting ---------------------------------------------------------------------------------------
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client) -> str:
+    page = client.get("/login").get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    if not match:
+        page = client.get("/").get_data(as_text=True)
+        match = CSRF_RE.search(page)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def post(client, url: str, data: dict | None = None, **kw):
+    """POST with a valid CSRF token, as a browser would."""
+    data = dict(data or {})
+    data.setdefault("csrf_token", csrf_token(client))
+    return client.post(url, data=data, **kw)
+
+
+def login(client, username: str, password: str = factories.PASSWORD):
+    resp = post(client, "/login", {"username": username, "password": password})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return resp
+
+
+# --- pages, bodies and rows ---------------------------------------------------------------------------------------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 _MESSAGE_PATTERNS = (
@@ -25,7 +154,7 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 class Poster:
-    """A client with its CSRF token fetched once (posting through tests.conftest.post costs a GET each time)."""
+    """A client with its CSRF token fetched once (posting through `post` costs a GET each time)."""
 
     def __init__(self, client):
         self.client = client

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from market.extensions import db
 from market.models import Organization, User, UserSession
 from tests import factories
-from tests.conftest import login
-from tests.helpers import Poster, assert_refused, count, is_login_redirect
+from tests.helpers import Poster, assert_refused, count, is_login_redirect, login
 
 NEW_PASSWORD = "Another-pass-2027"
 

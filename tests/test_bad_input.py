@@ -11,7 +11,8 @@ from sqlalchemy import delete, select
 from market.extensions import db
 from market.models import Demand, ListingEvent, Organization, User, UserSession
 from tests import factories
-from tests.helpers import CJK, Poster, achievement_form, assert_refused, client_for, demand_form, diff, messages, raw_post, snapshot
+from tests.helpers import CJK, Poster, achievement_form, assert_refused, client_for, csrf_token, demand_form, diff, \
+    messages, raw_post, snapshot
 
 
 @pytest.fixture
@@ -373,8 +374,6 @@ def test_generated_text_in_every_demand_field(world, app, data):
     body = data.draw(_spoil(valid))
     multipart = data.draw(st.booleans())
     client = client_for(app, world.users.enterprise)
-    from tests.conftest import csrf_token
-
     before = db.session.scalar(select(db.func.count()).select_from(Demand))
     resp = raw_post(client, "/demands/new", body, token=csrf_token(client), multipart=multipart)
     _check_generated(resp, body)
@@ -397,8 +396,6 @@ def test_generated_text_in_every_register_field(world, app, data):
     client = app.test_client()
     # an address per example: past REGISTER_MAX_PER_ADDRESS from one address the rest would all be 429
     client.environ_base["REMOTE_ADDR"] = f"10.99.{GENERATED['n'] // 250 % 250}.{GENERATED['n'] % 250 + 1}"
-    from tests.conftest import csrf_token
-
     users, orgs = (db.session.scalar(select(db.func.count()).select_from(m)) for m in (User, Organization))
     resp = raw_post(client, "/register", body, token=csrf_token(client), multipart=multipart)
     _check_generated(resp, body)

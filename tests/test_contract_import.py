@@ -14,7 +14,7 @@ from market.contracts.importer import COLUMNS
 from market.extensions import db
 from market.models import Contract, ContractAudit, Organization
 from tests import factories
-from tests.conftest import post
+from tests.helpers import post
 
 
 @pytest.fixture(autouse=True)

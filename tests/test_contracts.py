@@ -17,8 +17,8 @@ from market.extensions import db
 from market.models import Contract, ContractAudit, Deal, DealEvent, FormSubmission, ListingEvent, Organization, Payment
 from market.money import parse_yuan
 from tests import factories
-from tests.conftest import login, post
-from tests.helpers import INSIDERS, OUTSIDER_REFUSALS, OUTSIDERS, count, published_pair, statuses
+from tests.helpers import INSIDERS, OUTSIDER_REFUSALS, OUTSIDERS, count, is_login_redirect, login, post, \
+    published_pair, statuses
 
 
 def make_pdf(*, xref_shift: int = 0) -> bytes:
@@ -398,8 +398,8 @@ def test_contracts_cannot_be_deleted(app, world, login_as):
     assert not [r for r in app.url_map.iter_rules() if r.endpoint.startswith("contracts.") and
                 ("delete" in r.rule or "DELETE" in (r.methods or set()))]
     c = login_as("admin")
-    assert c.delete(f"/contracts/{contract.id}").status_code in (400, 405)
-    assert post(c, f"/contracts/{contract.id}/delete").status_code in (404, 405)
+    assert c.delete(f"/contracts/{contract.id}").status_code == 405
+    assert post(c, f"/contracts/{contract.id}/delete").status_code == 404
     assert count(Contract) == 1
 
 
@@ -455,8 +455,7 @@ def test_scan_is_stored_under_a_generated_name_and_served_to_parties(app, world,
         assert resp.headers["Content-Disposition"] == served_as(contract)
     for name, refused in OUTSIDER_REFUSALS.items():
         assert login_as(name).get(f"/contracts/{contract.id}/scan").status_code == refused, name
-    anonymous = app.test_client().get(f"/contracts/{contract.id}/scan")
-    assert anonymous.status_code in (302, 401)
+    assert is_login_redirect(app.test_client().get(f"/contracts/{contract.id}/scan"))
     # a path in the name is only data
     assert upload(c, contract, PDF, "../../etc/passwd.pdf").status_code == 302
     db.session.refresh(contract)

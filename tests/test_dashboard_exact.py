@@ -20,7 +20,7 @@ from market.dashboard import stats
 from market.extensions import db
 from market.models import CONTRACT_TYPES, Contract, Region
 from tests import factories
-from tests.conftest import login
+from tests.helpers import login
 
 REGION_KEYS = ("city", "county_a", "county_b", "town_a", "town_b")
 FIRST, LAST = date(2024, 12, 1), date(2026, 2, 28)

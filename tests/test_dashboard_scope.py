@@ -17,7 +17,7 @@ from market.extensions import db
 from market.models import Deal, Target
 from market.models.base import utcnow
 from tests import factories
-from tests.conftest import post
+from tests.helpers import post
 
 YEAR = date.today().year
 PAGES = [

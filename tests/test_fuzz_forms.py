@@ -8,7 +8,7 @@ role allowed to post it, with a valid CSRF token: first a table of NEEDLES in ev
 surrogates, full-width digits, NaN, 1e309, 2**63, ...), then Hypothesis examples that spoil any subset of the real
 page's values. Pass: every answer is 2xx, 3xx or 4xx.
 
-Reproducible: the examples are drawn from MARKET_FUZZ_SEED (tests/conftest.py), which a failure message names;
+Reproducible: the examples are drawn from MARKET_FUZZ_SEED (tests/helpers.py), which a failure message names;
 every input that once gave a 5xx is kept in FOUND and posted on every run.
 
 A POST rule in neither TARGETS nor NON_FORM fails the inventory test, and so does a form class in
@@ -39,8 +39,7 @@ from wtforms.fields.core import UnboundField
 import market
 from market.extensions import db
 from tests import factories
-from tests.conftest import FUZZ_SEED, csrf_token, fuzz_seed_hint
-from tests.helpers import client_for, is_login_redirect, objects
+from tests.helpers import FUZZ_SEED, client_for, csrf_token, fuzz_seed_hint, is_login_redirect, objects
 
 EXAMPLES_PER_TARGET = 16  # Hypothesis draws per target, after the NEEDLES; about 1,200 requests in all
 

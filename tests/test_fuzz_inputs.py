@@ -8,7 +8,7 @@ names in the source (`request.args.get("x")`, `_int_arg("x")`, ...) are added, s
 NUL, lone surrogates and broken UTF-8, 10,000 characters, negative and huge numbers, dates that do not exist,
 real ids of other regions and objects. Forms are fuzzed by tests/test_bad_input.py.
 
-Reproducible: the examples are drawn from MARKET_FUZZ_SEED (tests/conftest.py), which a failure message names.
+Reproducible: the examples are drawn from MARKET_FUZZ_SEED (tests/helpers.py), which a failure message names.
 """
 from __future__ import annotations
 
@@ -26,8 +26,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing.converters import AnyConverter
 
 from tests import factories
-from tests.conftest import FUZZ_SEED, fuzz_seed_hint
-from tests.helpers import client_for, objects
+from tests.helpers import FUZZ_SEED, client_for, fuzz_seed_hint, objects
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_PER_ROUTE = 10  # Hypothesis draws per route, after the fixed table of NEEDLES; about 1,100 requests in all

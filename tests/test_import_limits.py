@@ -28,8 +28,7 @@ from market.imports import ImportFileError, Layout, read_rows
 from market.listings.importing import LAYOUT as LISTING_LAYOUT
 from market.models import Contract, ContractAudit, Organization
 from tests import hostile_files
-from tests.conftest import post
-from tests.helpers import diff, messages, snapshot
+from tests.helpers import diff, messages, post, snapshot
 
 CONTRACTS = importer.LAYOUT
 

@@ -19,7 +19,7 @@ from market.extensions import db
 from market.models import Achievement, Demand, IndexChange
 from market.search.indexing import IndexReplica, replica
 from tests import factories
-from tests.conftest import FUZZ_SEED, post
+from tests.helpers import FUZZ_SEED, post
 
 NO_DRIFT = {"missing": [], "phantom": [], "stale": []}
 SURVIVED: list[str] = []  # crash points after which the index equalled the database (printed at the end)

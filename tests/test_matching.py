@@ -14,7 +14,7 @@ from market.models import Achievement, Demand, Suggestion
 from market.search.backend import get_backend
 from market.search.indexing import replica
 from tests import factories
-from tests.conftest import post
+from tests.helpers import post
 
 
 @pytest.fixture(params=["whoosh", "tantivy"])

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from market import create_app
 from market.extensions import db
-from tests.conftest import PG_ADMIN_URL
+from tests.helpers import PG_ADMIN_URL
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ from market.extensions import db
 from market.models import Contract, ContractAudit, Deal, Payment
 from market.money import format_wan, format_yuan, parse_contract_ceiling
 from tests import factories
-from tests.conftest import post
-from tests.helpers import assert_refused, count, published_pair
+from tests.helpers import assert_refused, count, post, published_pair
 
 HEADER = ["登记编号", "合同类型", "合同子类", "买方单位", "卖方单位", "买方区域", "卖方区域", "合同成交额（元）",
           "技术交易额（元）", "签订日期", "技术领域"]

@@ -266,7 +266,7 @@ def test_a_contract_import_row_with_a_zero_width_party_is_refused(app, world):
     assert count(Contract) == 0 and count(Organization) == orgs
     resp = p.post("/contracts/import", {"file": (io.BytesIO(_jsonl(rows)), "合同.jsonl"), "skip_bad": "y"},
                   content_type="multipart/form-data")
-    assert resp.status_code in (200, 302), resp.status_code
+    assert resp.status_code == 200, resp.status_code  # the report of stored and skipped rows
     assert count(Contract) == 2
     names = set(db.session.scalars(select(Organization.name)))
     assert "ABC新材料有限公司" in names and not any(refused_char(n) for n in names)

@@ -70,7 +70,7 @@ def _seed(url: str, folder) -> dict:
 
 @pytest.fixture(scope="module", params=["whoosh", "tantivy"])
 def cluster(request, tmp_path_factory):
-    from tests.conftest import pg_database
+    from tests.helpers import pg_database
 
     engine = request.param
     folder = tmp_path_factory.mktemp(f"nodes-{engine}")

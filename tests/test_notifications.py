@@ -12,7 +12,7 @@ from market.models import Notification
 from market.notifications.queries import unread_count
 from market.notifications.services import notify
 from tests import factories
-from tests.conftest import post
+from tests.helpers import is_login_redirect, post
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +97,7 @@ def test_decisions_and_new_deals_notify_who_must_act(world, login_as):
 
 
 def test_pages_need_a_sign_in_and_tolerate_odd_arguments(client, world, login_as):
-    assert client.get("/notifications/").status_code in (302, 401)
+    assert is_login_redirect(client.get("/notifications/"))
     c = login_as("official")
     for query in ("?page=-1", "?page=abc", "?unread=%00", "?page=99999999"):
         assert c.get("/notifications/" + query).status_code == 200

@@ -11,7 +11,7 @@ from market.models import Demand
 from market.models.base import utcnow
 from market.pagecache import CACHEABLE_ENDPOINTS
 from tests import factories
-from tests.conftest import login, post
+from tests.helpers import app_config, login, post
 
 PUBLIC_PAGES = ["/", "/demands", "/achievements", "/search?q=%E7%9F%B3%E5%A2%A8%E7%83%AF"]
 
@@ -208,9 +208,7 @@ def test_the_key_is_the_address_the_proxy_saw(app, cache, published):
     """Behind PROXY_FIX the cache sits inside ProxyFix: a page rendered for https://a is not sent for http://a
     or https://b."""
     from market import create_app
-    from tests.conftest import _test_config
-
-    proxied = create_app({**_test_config(app.config["SQLALCHEMY_DATABASE_URI"], _tmp(app)), "PROXY_FIX": 1,
+    proxied = create_app({**app_config(app.config["SQLALCHEMY_DATABASE_URI"], _tmp(app)), "PROXY_FIX": 1,
                           "PAGE_CACHE_SECONDS": 60})
     pages = proxied.extensions["market.page_cache"]
     seen = _flask_requests(proxied)

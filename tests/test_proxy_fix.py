@@ -12,7 +12,7 @@ from market import create_app
 from market.config import Config
 from market.extensions import db
 from market.models import LoginFailure
-from tests.conftest import _test_config, post
+from tests.helpers import app_config, post
 
 FORWARDED = {
     "X-Forwarded-For": "198.51.100.1, 203.0.113.7",  # what the client claimed, then what the proxy saw
@@ -35,7 +35,7 @@ def _failure_keys() -> set[str]:
 
 
 def test_forwarded_headers_are_ignored_by_default(app, world, database_url, tmp_path):
-    plain = _with_probe(create_app(_test_config(database_url, tmp_path / "plain")))
+    plain = _with_probe(create_app(app_config(database_url, tmp_path / "plain")))
     assert plain.config["PROXY_FIX"] == 0
     seen = plain.test_client().get("/_proxy_probe", headers=FORWARDED).get_json()
     assert seen == {"addr": "127.0.0.1", "scheme": "http", "host": "localhost", "secure": False}
@@ -48,7 +48,7 @@ def test_forwarded_headers_are_ignored_by_default(app, world, database_url, tmp_
 
 
 def test_proxy_fix_takes_the_address_scheme_and_host_from_one_proxy(app, world, database_url, tmp_path):
-    proxied = _with_probe(create_app({**_test_config(database_url, tmp_path / "proxied"), "PROXY_FIX": 1}))
+    proxied = _with_probe(create_app({**app_config(database_url, tmp_path / "proxied"), "PROXY_FIX": 1}))
     seen = proxied.test_client().get("/_proxy_probe", headers=FORWARDED).get_json()
     # one trusted proxy: the address it appended, not the one the client wrote before it
     assert seen == {"addr": "203.0.113.7", "scheme": "https", "host": "kjdsc.example.gov.cn", "secure": True}

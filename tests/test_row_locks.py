@@ -17,7 +17,7 @@ from market.extensions import db
 from market.models import Demand, ListingEvent
 from market.review.services import listing_review
 from tests import factories
-from tests.conftest import csrf_token
+from tests.helpers import app_config, csrf_token
 
 ON_POSTGRES = os.environ.get("MARKET_TEST_DB") == "postgres"
 
@@ -71,8 +71,6 @@ def test_two_officials_deciding_at_once_make_one_decision(app, world, login_as):
 def test_a_decision_made_on_a_stale_read_is_refused(app, world, database_url, tmp_path):
     """Session A read the listing as pending; session B published it and committed; A's return is refused."""
     from market import create_app
-    from tests.conftest import _test_config
-
     listing = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="pending",
                                title="过期读取测试需求：高导热陶瓷基板")
     db.session.commit()
@@ -81,7 +79,7 @@ def test_a_decision_made_on_a_stale_read_is_refused(app, world, database_url, tm
     stale = db.session.get(Demand, listing_id)  # A's read, no lock
     assert stale.status == "pending"
 
-    other = create_app(_test_config(database_url, tmp_path / "b"))
+    other = create_app(app_config(database_url, tmp_path / "b"))
     with other.app_context():  # B: another worker, another connection
         from market.models import User
 

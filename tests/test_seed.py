@@ -13,7 +13,7 @@ from market.models import Achievement, Contract, Demand, Organization, Region, S
 from market.contracts.services import paid_total
 from market.money import format_wan
 from market.seed import DEMO_PASSWORD
-from tests.conftest import login
+from tests.helpers import login
 
 
 @pytest.fixture

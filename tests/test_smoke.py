@@ -3,7 +3,7 @@ from decimal import Decimal
 from market.extensions import db
 from market.models import Demand, IndexChange
 from tests import factories
-from tests.conftest import login, post
+from tests.helpers import login, post
 
 
 def test_enterprise_creates_and_submits_demand(world, login_as):

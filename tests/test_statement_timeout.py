@@ -18,8 +18,7 @@ from market.errors import QUERY_CANCELLED
 from market.extensions import db
 from market.search.backend import MAX_QUERY_TERMS
 from market.search.query import MAX_QUERY_CHARS
-from tests.conftest import FreshContextClient, _test_config
-from tests.helpers import CJK, client_for, messages
+from tests.helpers import CJK, FreshContextClient, app_config, client_for, messages
 
 TIMEOUT_MS = 300
 
@@ -36,7 +35,7 @@ def _slow_sql(dialect: str) -> str:
 def timed_app(database_url, _schema, tmp_path):
     """The app with a 300 ms statement timeout and one extra route that runs a slow statement (the real error
     handler and engine settings are what is under test)."""
-    app = create_app({**_test_config(database_url, tmp_path), "DB_STATEMENT_TIMEOUT_MS": TIMEOUT_MS})
+    app = create_app({**app_config(database_url, tmp_path), "DB_STATEMENT_TIMEOUT_MS": TIMEOUT_MS})
     app.test_client_class = FreshContextClient
 
     @app.route("/_test/slow")

@@ -21,7 +21,7 @@ from market import create_app
 from market.extensions import db
 from market.models import LoginFailure
 from tests import factories
-from tests.conftest import _test_config, csrf_token, post
+from tests.helpers import app_config, csrf_token, post
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("MARKET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -70,7 +70,7 @@ def _other_process(database_url: str, folder: Path, store, attempts: list[tuple[
 
 def _second_app(database_url: str, folder: Path, store):
     redis_url, prefix = store
-    return create_app({**_test_config(database_url, folder), "REDIS_URL": redis_url, "REDIS_PREFIX": prefix})
+    return create_app({**app_config(database_url, folder), "REDIS_URL": redis_url, "REDIS_PREFIX": prefix})
 
 
 def _attempt(app, username: str, password: str, ip: str) -> int:

@@ -12,7 +12,7 @@ import sys
 def main() -> int:
     cfg = json.loads(sys.argv[1])
     from market import create_app
-    from tests.conftest import post
+    from tests.helpers import post
 
     config = {
         "TESTING": True,

@@ -22,7 +22,7 @@ from market.config import PROJECT_ROOT
 from market.extensions import db
 from market.models import User
 from tests import factories
-from tests.conftest import pg_database
+from tests.helpers import pg_database
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("MARKET_CHROMIUM", "/usr/bin/chromium")
