@@ -207,13 +207,14 @@ def _seed_contracts(official: User, companies: list[Organization], institutions:
     """Contracts registered before the platform, imported by the city official as a bureau would: most
     companies have a few with universities and institutes, some have none (产学研 coverage has a list to show)."""
     from .contracts.importer import import_contracts
+    from .dashboard.queries import today as dashboard_today
 
     rng = random.Random(20260301)
     by_id = {r.id: r for r in regions.values()}
     fields = {org.id: [d.field.code for d in db.session.scalars(select(Demand).where(Demand.org_id == org.id))]
               for org in companies}
     buyers = [org for org in companies if fields[org.id]][: max(1, len(companies) * 4 // 5)]
-    today = date.today()
+    today = dashboard_today()  # the demo's figures are the dashboard's "this year" (tests freeze it)
     numbers: dict[int, int] = {}
     rows = []
     weights = [w for _, _, w in DEMO_CONTRACT_TYPES]
@@ -242,9 +243,10 @@ def _seed_contracts(official: User, companies: list[Organization], institutions:
 def _seed_targets(admin: User, city_official: User, city: Region, counties: list[Region]) -> None:
     """This year's targets (目标任务): the city's set by the administrator, each county's by the city bureau,
     scaled to the demo's size (the seeds' 10亿元 city-wide is a real city's figure)."""
+    from .dashboard.queries import today as dashboard_today
     from .dashboard.services import targets_save
 
-    year = date.today().year
+    year = dashboard_today().year
     targets_save(user=admin, region=city, year=year,
                  values={"amount": parse_wan("15000"), "tech_amount": parse_wan("12000"), "count": 150, "conversions": 30})
     for i, county in enumerate(counties):
@@ -263,11 +265,12 @@ def seed_demo_pipeline() -> int:
     """
     import uuid
 
+    from .dashboard.queries import today as dashboard_today
     from .deals import services as deals
     from .deals.access import suggestion_in_region
     from .models import Suggestion
 
-    today = date.today()
+    today = dashboard_today()  # the demo deal's contract counts in the dashboard's year
     brokers = db.session.scalars(select(User).where(User.role == "broker").order_by(User.username)).all()
     suggestions = db.session.scalars(select(Suggestion).order_by(Suggestion.score.desc(), Suggestion.id)).all()
     opened = 0

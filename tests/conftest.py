@@ -13,7 +13,7 @@ import pytest
 from market import create_app
 from market.extensions import db
 from tests import factories
-from tests.helpers import FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
+from tests.helpers import FROZEN_TODAY, FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
     login, pg_database
 
 # For a transition only: uncommitted work on another part of issue 13 (tests/test_jobs.py) still imports these from
@@ -104,6 +104,13 @@ def world(app):
     db.session.commit()
     return SimpleNamespace(regions=regions, fields=fields, users=users,
                            orgs=SimpleNamespace(ent_a=ent_a, ent_b=ent_b, uni=uni, agency=agency, unverified=unverified))
+
+
+@pytest.fixture
+def frozen_today(app):
+    """The dashboard's today is FROZEN_TODAY (its TODAY setting, market.dashboard.queries.today) in this test."""
+    app.config["TODAY"] = FROZEN_TODAY
+    return FROZEN_TODAY
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import re
 import secrets
 import uuid
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
 
@@ -32,6 +32,12 @@ os.environ["MARKET_FUZZ_SEED"] = str(FUZZ_SEED)  # the same seed for subprocesse
 
 def fuzz_seed_hint() -> str:
     return f"MARKET_FUZZ_SEED={FUZZ_SEED} (rerun with it to draw the same inputs)"
+
+
+# The date the dashboard tests take as today (the app's TODAY setting, market.dashboard.queries.today): mid-year,
+# so that periods before and after it fall in one year, and in the past, so that forms accept it as a signing date.
+FROZEN_TODAY = date(2025, 6, 18)
+FROZEN_NOW = datetime(2025, 6, 18, 2, 0, tzinfo=timezone.utc)  # 10:00 on FROZEN_TODAY in China, for timestamps
 
 
 # --- the test app and its database ------------------------------------------------------------------------------

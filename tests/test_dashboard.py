@@ -15,9 +15,10 @@ from market.dashboard.exports import escape_cell
 from market.extensions import db
 from market.models import ContractMonthStat, Deal, Region, Target
 from tests import factories
-from tests.helpers import login, post
+from tests.helpers import FROZEN_NOW, FROZEN_TODAY, login, post
 
-YEAR = date.today().year
+pytestmark = pytest.mark.usefixtures("frozen_today")  # the pages' default year, quarter, month and pace
+YEAR = FROZEN_TODAY.year
 PAGES = ["/dashboard/", "/dashboard/targets", "/dashboard/conversions", "/dashboard/coverage", "/dashboard/checks",
          "/dashboard/export?table=summary&format=csv"]
 
@@ -395,7 +396,7 @@ def test_journey_target_then_contract_moves_progress_by_exactly_its_amount(world
         "seller_region_id": world.regions["city"].id,
         "amount": "1234567.89",
         "tech_amount": "1000000.00",
-        "signed_on": date.today().isoformat(),
+        "signed_on": FROZEN_TODAY.isoformat(),
         "field_id": world.fields["materials"].id,
     })
     assert resp.status_code == 302, text_of(resp)[:2000]
@@ -426,6 +427,20 @@ def test_ranking_orders_sub_regions_by_completion_and_pace(world, login_as):
     assert a.ahead is False and b.ahead is True  # 60 days: 16.4% of the year
     page = text_of(login_as("city_official").get("/dashboard/targets"))
     assert page.index("五河县") < page.index('data-region="%d"' % r["county_a"].id)
+
+
+def test_today_is_the_today_setting_when_given(app, login_as):
+    """The seam these tests freeze the date with: every default of the pages follows it."""
+    assert queries.today() == FROZEN_TODAY
+    c = login_as("official")
+    assert re.search(r'id="f-year"[^>]*value="2025"', text_of(c.get("/dashboard/")))
+    assert '<option value="2" selected>第2季度' in text_of(c.get("/dashboard/?period=quarter"))  # June
+    assert '<option value="6" selected>6月' in text_of(c.get("/dashboard/?period=month"))
+    app.config["TODAY"] = "2024-12-31"
+    assert queries.today() == date(2024, 12, 31) and queries.elapsed_share(2024) == 1
+    del app.config["TODAY"]
+    before = date.today()
+    assert before <= queries.today() <= date.today()  # the server's date (a run may cross midnight)
 
 
 def test_elapsed_share():
@@ -476,21 +491,20 @@ def test_conversions_count_distinct_results(world, login_as):
 
 def test_funnel_counts_each_step_in_scope(world, login_as):
     from market.models import Suggestion
-    from market.models.base import utcnow
 
     demand = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published",
-                              published_at=utcnow())
+                              published_at=FROZEN_NOW)
     factories.demand(owner=world.users.enterprise_b, field=world.fields["materials"], status="published",
-                     published_at=utcnow(), title="五河县企业的技术需求")
+                     published_at=FROZEN_NOW, title="五河县企业的技术需求")
     ach = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
-                                published_at=utcnow())
-    db.session.add(Suggestion(demand_id=demand.id, achievement_id=ach.id, score=0.5))
+                                published_at=FROZEN_NOW)
+    db.session.add(Suggestion(demand_id=demand.id, achievement_id=ach.id, score=0.5, created_at=FROZEN_NOW))
     deal = Deal(demand_id=demand.id, achievement_id=ach.id, buyer_org_id=world.orgs.ent_a.id,
                 seller_org_id=world.orgs.uni.id, buyer_region_id=world.regions["town_a"].id,
-                seller_region_id=world.regions["city"].id, stage="signed", source="suggestion")
+                seller_region_id=world.regions["city"].id, stage="signed", source="suggestion", created_at=FROZEN_NOW)
     db.session.add(deal)
     db.session.flush()
-    factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, signed_on=date.today(), deal_id=deal.id)
+    factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, signed_on=FROZEN_TODAY, deal_id=deal.id)
     county_a = db.session.get(Region, world.regions["county_a"].id)
     steps = {key: n for key, _label, n in queries.funnel(scope=county_a, period=stats.Period.year(YEAR))}
     assert steps == {"listings": 1, "suggestions": 1, "interests": 0, "deals": 1, "signed": 1}
@@ -506,7 +520,7 @@ def test_coverage_share_and_uncovered_list(world, login_as):
     factories.contract(buyer=covered, seller=o.uni, signed_on=day())
     db.session.add(Deal(achievement_id=factories.achievement(owner=world.users.institution,
                                                              field=world.fields["materials"]).id,
-                        buyer_org_id=dealt.id, seller_org_id=o.uni.id, stage="negotiating"))
+                        buyer_org_id=dealt.id, seller_org_id=o.uni.id, stage="negotiating", created_at=FROZEN_NOW))
     factories.contract(buyer=o.ent_a, seller=covered, signed_on=day())  # enterprise to enterprise: not 产学研
     db.session.commit()
     county_a = db.session.get(Region, r["county_a"].id)

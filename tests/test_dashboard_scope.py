@@ -15,11 +15,11 @@ from openpyxl import load_workbook
 
 from market.extensions import db
 from market.models import Deal, Target
-from market.models.base import utcnow
 from tests import factories
-from tests.helpers import post
+from tests.helpers import FROZEN_NOW, FROZEN_TODAY, post
 
-YEAR = date.today().year
+pytestmark = pytest.mark.usefixtures("frozen_today")  # "/dashboard/" shows FROZEN_TODAY's year
+YEAR = FROZEN_TODAY.year
 PAGES = [
     "/dashboard/",
     f"/dashboard/?period=quarter&year={YEAR}&quarter=1",
@@ -53,7 +53,7 @@ def snapshot(client) -> dict:
 def county_a_data(world):
     r, o, f = world.regions, world.orgs, world.fields
     ach = factories.achievement(owner=world.users.institution, field=f["materials"], status="published",
-                                published_at=utcnow())
+                                published_at=FROZEN_NOW)
     factories.contract(buyer=o.ent_a, seller=o.uni, amount=Decimal("250000.00"), signed_on=date(YEAR, 1, 20),
                        field=f["materials"], achievement_id=ach.id)
     factories.contract(buyer=o.ent_a, seller=o.uni, amount=Decimal("180000000.00"), signed_on=date(YEAR - 1, 12, 1))
@@ -69,7 +69,7 @@ def county_b_data(world):
     b_org = factories.org(region=r["town_b"], name="城关镇泄露测试企业")
     b_uni = factories.org(region=r["county_b"], org_type="institute", name="五河县泄露测试研究院")
     b_user = factories.user(role="institution", org=b_uni)
-    ach = factories.achievement(owner=b_user, field=f["materials"], status="published", published_at=utcnow(),
+    ach = factories.achievement(owner=b_user, field=f["materials"], status="published", published_at=FROZEN_NOW,
                                 title="五河县泄露测试成果")
     for day in (date(YEAR, 1, 5), date(YEAR, 1, 5), date(YEAR - 1, 12, 20), date(YEAR, 2, 1)):
         factories.contract(buyer=b_org, seller=b_uni, amount=Decimal("333333333.33"), signed_on=day,
@@ -78,9 +78,10 @@ def county_b_data(world):
                        field=f["software"])
     factories.contract(buyer=o.ent_b, seller=o.uni, amount=Decimal("55555.55"), signed_on=date(YEAR, 1, 9))
     demand = factories.demand(owner=world.users.enterprise_b, field=f["materials"], status="published",
-                              published_at=utcnow(), title="五河县泄露测试需求")
+                              published_at=FROZEN_NOW, title="五河县泄露测试需求")
     db.session.add(Deal(demand_id=demand.id, achievement_id=ach.id, buyer_org_id=o.ent_b.id, seller_org_id=b_uni.id,
-                        buyer_region_id=r["county_b"].id, seller_region_id=r["county_b"].id, stage="contacted"))
+                        buyer_region_id=r["county_b"].id, seller_region_id=r["county_b"].id, stage="contacted",
+                        created_at=FROZEN_NOW))
     db.session.add(Target(region_id=r["town_b"].id, year=YEAR, metric="amount", value_amount=Decimal("1"),
                           set_by_id=world.users.official_b.id))
     db.session.commit()

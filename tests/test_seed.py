@@ -2,7 +2,6 @@
 written once, consistent with the index and the dashboard, with or without the CSL papers."""
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -13,11 +12,12 @@ from market.models import Achievement, Contract, Demand, Organization, Region, S
 from market.contracts.services import paid_total
 from market.money import format_wan
 from market.seed import DEMO_PASSWORD
-from tests.helpers import login
+from tests.helpers import FROZEN_TODAY, login
 
 
 @pytest.fixture
-def seeded(app, runner, monkeypatch, tmp_path):
+def seeded(app, runner, monkeypatch, tmp_path, frozen_today):
+    """The demo seeded on FROZEN_TODAY: its contracts are of the two years before it, its targets of its year."""
     monkeypatch.setenv("MARKET_CSL_PATH", str(tmp_path / "no-such-file.jsonl"))  # the product runs without it
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
@@ -35,7 +35,7 @@ def test_the_demo_market_is_written_with_its_logins(seeded):
 def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
     contracts = db.session.scalars(select(Contract)).all()
     assert len(contracts) == 171  # 170 imported, one signed from a broker's deal
-    assert all(c.tech_amount <= c.amount and c.signed_on <= date.today() and not c.voided for c in contracts)
+    assert all(c.tech_amount <= c.amount and c.signed_on <= FROZEN_TODAY and not c.voided for c in contracts)
     # every buyer is a demo company, every seller a university or institute: 产学研 contracts
     orgs = {o.id: o for o in db.session.scalars(select(Organization))}
     assert {orgs[c.buyer_org_id].org_type for c in contracts} == {"enterprise"}
@@ -44,7 +44,7 @@ def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
     enterprises = {o.id for o in orgs.values() if o.org_type == "enterprise" and o.status == "verified"}
     assert 0 < len(enterprises - {c.buyer_org_id for c in contracts}) < len(enterprises)
     city = db.session.scalar(select(Region).where(Region.level == "city"))
-    year = date.today().year
+    year = FROZEN_TODAY.year
     assert db.session.scalar(select(Target.value_amount).where(
         Target.region_id == city.id, Target.year == year, Target.metric == "amount")) == Decimal("150000000.00")
     assert db.session.scalar(select(func.count()).select_from(Target).where(Target.year == year)) > 9
@@ -85,7 +85,7 @@ def test_each_demo_broker_has_a_pipeline_and_a_company_waits_for_an_answer(app, 
     assert Decimal("0") < paid_total(contract) < contract.amount
     assert (db.session.get(Demand, signed.demand_id).status, db.session.get(Achievement, signed.achievement_id).status) \
         == ("done", "done")
-    overdue = db.session.scalars(select(Deal).where(Deal.next_action_on < date.today())).all()
+    overdue = db.session.scalars(select(Deal).where(Deal.next_action_on < FROZEN_TODAY)).all()
     assert overdue and all(d.stage == "contacted" for d in overdue)
     [interest] = db.session.scalars(select(Interest)).all()
     assert interest.status == "pending"

@@ -51,17 +51,26 @@ def growth(current, previous) -> Decimal | None:
     return ((Decimal(current) - Decimal(previous)) * 100 / Decimal(previous)).quantize(PERCENT, rounding=ROUND_HALF_UP)
 
 
+def today() -> date:
+    """The dashboard's today (default year, quarter and month, the pace of the targets): the TODAY setting when one
+    is given (a date or YYYY-MM-DD; the tests freeze it), else the server's date."""
+    fixed = current_app.config.get("TODAY")
+    if fixed is None:
+        return date.today()
+    return fixed if isinstance(fixed, date) else date.fromisoformat(fixed)
+
+
 # --- targets and the 镇办竞赛 ----------------------------------------------------------------------------
 
-def elapsed_share(year: int, today: date | None = None) -> Decimal:
-    """Share of the year gone by (today included): 0 for a future year, 1 for a past one."""
-    today = today or date.today()
-    if year < today.year:
+def elapsed_share(year: int, on: date | None = None) -> Decimal:
+    """Share of the year gone by on the day `on` (included; default today()): 0 for a future year, 1 for a past one."""
+    on = on or today()
+    if year < on.year:
         return Decimal(1)
-    if year > today.year:
+    if year > on.year:
         return Decimal(0)
     days = (date(year, 12, 31) - date(year, 1, 1)).days + 1
-    return Decimal((today - date(year, 1, 1)).days + 1) / Decimal(days)
+    return Decimal((on - date(year, 1, 1)).days + 1) / Decimal(days)
 
 
 @dataclass

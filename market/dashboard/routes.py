@@ -110,7 +110,7 @@ def _date_arg(name: str) -> date | None:
 
 def view_period() -> tuple[Period, list[str]]:
     """The period asked for (year / quarter / month / custom range); odd values fall back with a notice."""
-    today = date.today()
+    today = queries.today()
     notes: list[str] = []
     kind = request.args.get("period", "year")
     if kind not in PERIOD_KINDS:
@@ -178,7 +178,7 @@ def _context(region: Region | None, period: Period | None, notes: list[str], **k
             region.id if region is not None else None, "dashboard.export", table=table, format=fmt, **extra
         ),
         drill_url=lambda rid: url_with_region(rid),
-        today=date.today(),
+        today=queries.today(),
         **kw,
     )
 
@@ -235,7 +235,7 @@ def index():
 @bp.route("/targets")
 def targets():
     region = view_region()
-    year = _int_arg("year", 2000, 2100) or date.today().year
+    year = _int_arg("year", 2000, 2100) or queries.today().year
     metric = request.args.get("metric", "amount")
     metric = metric if metric in TARGET_METRICS else "amount"
     board = queries.target_board(scope=region, year=year, metric=metric)
@@ -266,7 +266,7 @@ def target_edit(region_id: int):
         abort(404)
     if not services.can_set_target(current_user, region):
         raise NotAllowed("只有上级区域的科技局工作人员可以为该区域设定目标任务")
-    year = _int_arg("year", 2000, 2100) or date.today().year
+    year = _int_arg("year", 2000, 2100) or queries.today().year
     existing = {t.metric: t for t in db.session.scalars(
         select(Target).where(Target.region_id == region.id, Target.year == year))}
     form = TargetForm()
@@ -364,7 +364,7 @@ def _export_table(name: str) -> exports.Table:
     region = view_region()
     place = _place(region)
     if name == "targets":
-        year = _int_arg("year", 2000, 2100) or date.today().year
+        year = _int_arg("year", 2000, 2100) or queries.today().year
         metric = request.args.get("metric", "amount")
         return exports.targets_table(queries.target_board(scope=region, year=year, metric=metric), place=place)
     period, _notes = view_period()
