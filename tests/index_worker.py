@@ -2,29 +2,36 @@
 
 Actions on the test's database and index folder:
   publish   create `count` published needs, one commit each (each commit catches the index up)
-  churn     publish, edit and withdraw needs for `seconds` (changes arriving during a reindex)
+  churn     publish, edit and withdraw needs until its stdin is closed (changes arriving during a reindex); prints
+            `event: changed <n>` after each change and the number of changes at the end
   catchup   apply the change log to the index
   reindex   rebuild the index into a new generation and swap it in
 
+Events are lines on stdout starting with `event: `, flushed at once, so that the test waits for the moment it
+needs instead of sleeping.
+
 It can die at a chosen point, like a killed worker: MARKET_CRASH_AT=<point> (see indexing.crash_point),
-or inside the search engine's writer, with nothing of ours patched (see _crash_in_engine_writer):
+or inside the search engine's writer, with nothing of ours patched (see _watch_engine_writer):
   MARKET_CRASH_IN_WRITER=1        documents added, the library's commit called: the process ends instead
                                   (MARKET_CRASH_IN_WHOOSH_WRITER=1, the older name, does the same)
   MARKET_CRASH_AFTER_DOCS=<n>     the n-th document handed to any writer of the process ends it (a reindex
                                   killed while it fills the new generation)
+  MARKET_PAUSE_AFTER_DOCS=<n>     after the n-th document handed to any writer it prints
+                                  `event: paused after document <n>` and waits, for the test to SIGKILL it (it goes
+                                  on if its stdin is closed instead)
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-import time
+import threading
 from datetime import date, timedelta
 
 
 def main() -> int:
     cfg = json.loads(sys.argv[1])
-    _crash_in_engine_writer(cfg.get("engine", "whoosh"))
+    _watch_engine_writer(cfg.get("engine", "whoosh"))
 
     from market import create_app
     from market.extensions import db
@@ -56,9 +63,10 @@ def main() -> int:
                 db.session.add(new_demand(i))
                 db.session.commit()
         elif action == "churn":
-            deadline = time.monotonic() + cfg["seconds"]
+            stop = threading.Event()
+            threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
             i = 0
-            while time.monotonic() < deadline:
+            while not stop.is_set():
                 d = new_demand(i)
                 db.session.add(d)
                 db.session.commit()
@@ -69,6 +77,7 @@ def main() -> int:
                     d.status = "draft"
                     db.session.commit()
                 i += 1
+                event(f"changed {i}")
             print(i)
         elif action == "catchup":
             replica().catch_up()
@@ -81,13 +90,19 @@ def main() -> int:
     return 0
 
 
-def _crash_in_engine_writer(engine: str) -> None:
-    """Make the search library's writer end the process (exit code 76), as a kill would, at the boundary where
-    our backend calls the library: Whoosh's SegmentWriter is patched; tantivy's classes are native (pyo3, not
-    patchable), so `tantivy.Index` is replaced by a proxy whose writers die in `commit` / `add_document`."""
+def event(text: str) -> None:
+    print(f"event: {text}", flush=True)
+
+
+def _watch_engine_writer(engine: str) -> None:
+    """Make the search library's writer end the process (exit code 76), as a kill would, or pause it for the test
+    to kill, at the boundary where our backend calls the library: Whoosh's SegmentWriter is patched; tantivy's
+    classes are native (pyo3, not patchable), so `tantivy.Index` is replaced by a proxy whose writers die or pause
+    in `commit` / `add_document`."""
     at_commit = bool(os.environ.get("MARKET_CRASH_IN_WRITER") or os.environ.get("MARKET_CRASH_IN_WHOOSH_WRITER"))
     after_docs = int(os.environ.get("MARKET_CRASH_AFTER_DOCS") or 0)
-    if not (at_commit or after_docs):
+    pause_after = int(os.environ.get("MARKET_PAUSE_AFTER_DOCS") or 0)
+    if not (at_commit or after_docs or pause_after):
         return
     added = [0]
 
@@ -95,6 +110,9 @@ def _crash_in_engine_writer(engine: str) -> None:
         added[0] += 1
         if after_docs and added[0] >= after_docs:
             os._exit(76)
+        if added[0] == pause_after:
+            event(f"paused after document {pause_after}")
+            sys.stdin.read()  # until the test kills us (or lets go by closing our stdin)
 
     def _commit() -> None:
         if at_commit and added[0]:

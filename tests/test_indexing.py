@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -19,7 +21,7 @@ from market.extensions import db
 from market.models import Achievement, Demand, IndexChange
 from market.search.indexing import IndexReplica, replica
 from tests import factories
-from tests.helpers import FUZZ_SEED, post
+from tests.helpers import FUZZ_SEED, fuzz_seed_hint, post
 
 NO_DRIFT = {"missing": [], "phantom": [], "stale": []}
 SURVIVED: list[str] = []  # crash points after which the index equalled the database (printed at the end)
@@ -185,19 +187,78 @@ def _worker_cfg(app, world, **over) -> dict:
     return cfg
 
 
-def _spawn(cfg: dict, tmp_path, **env) -> subprocess.Popen:
-    # the test's own transaction must not hold SQLite's write lock while the worker writes
-    db.session.commit()
-    environ = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), MARKET_INSTANCE_DIR=str(tmp_path / "worker-instance"))
-    environ.pop("MARKET_CRASH_AT", None)
-    environ.update(env)
-    return subprocess.Popen([sys.executable, "-m", "tests.index_worker", json.dumps(cfg)], cwd=str(PROJECT_ROOT),
-                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+# How long a test waits for a worker's event or end before it fails: generous, for a loaded machine. Nothing is
+# measured with it; a worker that is on time is never waited for longer than it takes.
+WORKER_TIMEOUT = 180.0
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+class Worker:
+    """tests/index_worker.py in a process of its own. Its stdout lines are read as they come, so the test can wait
+    for an event (`event: ...`) instead of sleeping; closing its stdin tells a churning worker to stop."""
+
+    def __init__(self, cfg: dict, tmp_path, **env):
+        # the test's own transaction must not hold SQLite's write lock while the worker writes
+        db.session.commit()
+        environ = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), MARKET_INSTANCE_DIR=str(tmp_path / "worker-instance"))
+        for name in ("MARKET_CRASH_AT", "MARKET_CRASH_IN_WRITER", "MARKET_CRASH_AFTER_DOCS", "MARKET_PAUSE_AFTER_DOCS"):
+            environ.pop(name, None)
+        environ.update(env)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.index_worker", json.dumps(cfg)],
+                                     cwd=str(PROJECT_ROOT), env=environ, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self._readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out, self.lines), daemon=True),
+                         threading.Thread(target=self._read, args=(self.proc.stderr, self.err, None), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, keep: list[str], lines: queue.Queue | None) -> None:
+        for line in stream:
+            keep.append(line)
+            if lines is not None:
+                lines.put(line.rstrip("\n"))
+        if lines is not None:
+            lines.put(None)  # the worker closed its stdout: it ended
+
+    def wait_for(self, event: str, timeout: float = WORKER_TIMEOUT) -> None:
+        """Until the worker prints `event: <event>`; fails if it ends first or says nothing of it within timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"the worker never reached {event!r} (waited {timeout:.0f} s): {''.join(self.err)[-2000:]}")
+            if line is None:
+                pytest.fail(f"the worker ended before {event!r}: {''.join(self.err)[-2000:]}")
+            if line == f"event: {event}":
+                return
+
+    def events(self, prefix: str) -> int:
+        """How many `event: <prefix>...` lines the worker has printed so far (read without waiting)."""
+        n = 0
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return n
+            n += line is not None and line.startswith(f"event: {prefix}")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+
+    def finish(self, timeout: float = WORKER_TIMEOUT) -> tuple[int, str, str]:
+        """Closes the worker's stdin (a churn stops), waits for its end: (exit code, stdout, stderr)."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:  # it is gone already
+            pass
+        self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=timeout)
+        return self.proc.returncode, "".join(self.out), "".join(self.err)
 
 
 CRASH_POINTS = [
@@ -212,7 +273,7 @@ def test_a_process_killed_while_indexing_loses_nothing(engine, app, world, tmp_p
     app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
     ids = _published(world, 6)
     env = {"MARKET_CRASH_IN_WRITER": "1"} if point == "engine-writer" else {"MARKET_CRASH_AT": point}
-    rc, out, err = _finish(_spawn(_worker_cfg(app, world, action="catchup"), tmp_path, **env))
+    rc, out, err = Worker(_worker_cfg(app, world, action="catchup"), tmp_path, **env).finish()
     assert rc == code, err[-2000:]
 
     fresh = IndexReplica(app.config["SEARCH_INDEX_DIR"], engine)
@@ -227,8 +288,8 @@ def test_a_process_killed_while_indexing_loses_nothing(engine, app, world, tmp_p
 
 def test_a_worker_dying_right_after_its_commit_loses_nothing(engine, app, world, tmp_path, survived):
     """A real worker commits a publication and dies before its after-commit catch-up touched the index."""
-    rc, _, err = _finish(_spawn(_worker_cfg(app, world, action="publish", count=3), tmp_path,
-                                MARKET_CRASH_AT="apply:before_index"))
+    rc, _, err = Worker(_worker_cfg(app, world, action="publish", count=3), tmp_path,
+                        MARKET_CRASH_AT="apply:before_index").finish()
     assert rc == 75, err[-2000:]
     assert db.session.scalar(select(db.func.count()).select_from(Demand)) == 1  # the first commit, then death
     assert_in_step(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine))
@@ -236,21 +297,29 @@ def test_a_worker_dying_right_after_its_commit_loses_nothing(engine, app, world,
 
 
 def test_sigkill_at_a_random_moment_of_a_catch_up_loses_nothing(engine, app, world, tmp_path, survived):
+    """SIGKILL while the catch-up hands its documents to the engine's writer: right after the n-th of 120, n drawn
+    from MARKET_FUZZ_SEED (a rerun with the seed kills at the same document). The worker says when it is there."""
     app.config["SEARCH_SYNC_AFTER_COMMIT"] = False
     _published(world, 120)
-    proc = _spawn(_worker_cfg(app, world, action="catchup"), tmp_path)
-    time.sleep(random.Random(FUZZ_SEED).uniform(1.0, 4.0))  # the moment is replayed by MARKET_FUZZ_SEED
-    proc.send_signal(signal.SIGKILL)
-    _finish(proc)
-    assert_in_step(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine))
+    n = random.Random(FUZZ_SEED).randint(1, 120)
+    worker = Worker(_worker_cfg(app, world, action="catchup"), tmp_path, MARKET_PAUSE_AFTER_DOCS=str(n))
+    worker.wait_for(f"paused after document {n}")
+    worker.kill()
+    rc, _, err = worker.finish()
+    moment = f"killed after document {n} of 120; {fuzz_seed_hint()}"
+    assert rc == -signal.SIGKILL, (moment, err[-2000:])
+    fresh = IndexReplica(app.config["SEARCH_INDEX_DIR"], engine)
+    assert fresh.backend().doc_count() == 0, moment  # the writer never committed: nothing of the batch is visible
+    fresh.close()
+    assert_in_step(IndexReplica(app.config["SEARCH_INDEX_DIR"], engine))  # the next process catches up
     survived("sigkill-during-catch-up")
 
 
 def test_two_processes_publishing_at_once(engine, app, world, tmp_path):
     cfgs = [_worker_cfg(app, world, action="publish", count=12, prefix=p) for p in ("甲", "乙")]
-    procs = [_spawn(cfg, tmp_path) for cfg in cfgs]
-    for proc in procs:
-        rc, _, err = _finish(proc)
+    workers = [Worker(cfg, tmp_path) for cfg in cfgs]
+    for worker in workers:
+        rc, _, err = worker.finish()
         assert rc == 0, err[-3000:]
         assert "LockError" not in err and "Traceback" not in err, err[-3000:]
     assert db.session.scalar(select(db.func.count()).select_from(Demand)) == 24
@@ -262,8 +331,9 @@ def test_two_processes_publishing_at_once(engine, app, world, tmp_path):
 def test_reindex_while_changes_arrive(engine, app, world, tmp_path):
     _published(world, 10)
     db.session.commit()
-    proc = _spawn(_worker_cfg(app, world, action="churn", seconds=8), tmp_path)
-    time.sleep(2.0)
+    worker = Worker(_worker_cfg(app, world, action="churn"), tmp_path)
+    worker.wait_for("changed 1")  # the worker is writing: its first change is committed, more are coming
+    before = 1 + worker.events("changed")
     token = write_intent.set(False)  # as `flask search reindex` does: a reader, never holding the write lock
     try:
         total = replica().reindex()
@@ -273,9 +343,10 @@ def test_reindex_while_changes_arrive(engine, app, world, tmp_path):
     finally:
         write_intent.reset(token)
     assert total >= 10
-    rc, out, err = _finish(proc)
+    worker.wait_for(f"changed {before + 1}")  # it went on changing listings while, or after, we rebuilt
+    rc, out, err = worker.finish()  # stops after the change in hand
     assert rc == 0, err[-3000:]
-    assert int(out.strip()) > 0  # the worker did change listings during the rebuilds
+    assert int(out.splitlines()[-1]) > before
     assert_in_step()
     generations = [n for n in os.listdir(app.config["SEARCH_INDEX_DIR"]) if n.startswith("gen-")]
     assert len(generations) == 1  # the old ones were removed after the swap
@@ -285,8 +356,8 @@ def test_a_reindex_killed_before_its_swap_leaves_the_index_serving(engine, app, 
     _published(world, 4)
     db.session.commit()
     assert_in_step()
-    rc, _, err = _finish(_spawn(_worker_cfg(app, world, action="reindex"), tmp_path,
-                                MARKET_CRASH_AT="reindex:before_swap"))
+    rc, _, err = Worker(_worker_cfg(app, world, action="reindex"), tmp_path,
+                        MARKET_CRASH_AT="reindex:before_swap").finish()
     assert rc == 75, err[-2000:]
     _published(world, 2, prefix="后来")
     db.session.commit()
@@ -301,7 +372,7 @@ def test_a_reindex_killed_while_filling_the_new_generation_leaves_the_index_serv
     db.session.commit()
     assert_in_step()
     current = os.path.realpath(os.path.join(app.config["SEARCH_INDEX_DIR"], "current"))
-    rc, _, err = _finish(_spawn(_worker_cfg(app, world, action="reindex"), tmp_path, MARKET_CRASH_AFTER_DOCS="15"))
+    rc, _, err = Worker(_worker_cfg(app, world, action="reindex"), tmp_path, MARKET_CRASH_AFTER_DOCS="15").finish()
     assert rc == 76, err[-2000:]
     root = app.config["SEARCH_INDEX_DIR"]
     assert os.path.realpath(os.path.join(root, "current")) == current  # never swapped in
@@ -337,8 +408,8 @@ def test_a_reindex_killed_right_after_its_swap_loses_nothing(engine, app, world,
     assert_in_step()
     root = app.config["SEARCH_INDEX_DIR"]
     before = os.path.realpath(os.path.join(root, "current"))
-    rc, _, err = _finish(_spawn(_worker_cfg(app, world, action="reindex"), tmp_path,
-                                MARKET_CRASH_AT="reindex:after_swap"))
+    rc, _, err = Worker(_worker_cfg(app, world, action="reindex"), tmp_path,
+                        MARKET_CRASH_AT="reindex:after_swap").finish()
     assert rc == 75, err[-2000:]
     assert os.path.realpath(os.path.join(root, "current")) != before  # swapped in
     assert len([n for n in os.listdir(root) if n.startswith("gen-")]) == 2  # the old one is still there
