@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 4
 
-.PHONY: run test test-sqlite test-postgres serve browser clean-venv lint-security audit
+.PHONY: run test test-sqlite test-postgres serve worker browser clean-venv lint-security audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,14 +21,21 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
+# the site and, beside it, a job consumer (suggestion refresh and other background work); both stop together
 run: $(VENV)/.installed
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) jobs worker --workers 1 & consumer=$$!; trap 'kill $$consumer 2>/dev/null' EXIT INT TERM; \
+	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 serve: $(VENV)/.installed
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'app:app'
+
+# the job consumer of a node, run as a service of its own beside `make serve` (see the README's deployment guide)
+JOB_WORKERS ?= 2
+worker: $(VENV)/.installed
+	$(FLASK) jobs worker --workers $(JOB_WORKERS)
 
 # Debian's chromium for the browser journeys (Playwright's own browser download does not work here),
 # and a CJK font: without one every Chinese character renders as a box in screenshots.

@@ -45,9 +45,18 @@ def create_app(config: dict | None = None) -> Flask:
     init_templating(app)
     register_error_handlers(app)
 
-    from .blueprints import register_blueprints
+    from .jobs.queue import init_jobs
+    from .pipeline import init_pipeline
+    from .registries import init_registries
+
+    init_jobs(app)
+    init_registries(app)
+    init_pipeline(app)
+
+    from .blueprints import register_blueprints, register_handlers
 
     register_blueprints(app)
+    register_handlers(app)
 
     from .cli import register_cli
 

@@ -1,4 +1,4 @@
-"""Every feature's blueprint, registered in one place."""
+"""Every feature's blueprint and handlers, registered in one place."""
 from __future__ import annotations
 
 from flask import Flask
@@ -28,5 +28,20 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
 
     from .dashboard.routes import bp as dashboard_bp
+    from .jobs.routes import bp as jobs_bp
 
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(jobs_bp)
+
+
+def register_handlers(app: Flask) -> None:
+    """Each feature connects its event handlers, job kinds and extension points (market/events.py,
+    market/jobs, market/registries.py) from its own handlers module; the order is the order of the panels on a
+    listing's page."""
+    from .contracts import handlers as contracts_handlers
+    from .deals import handlers as deals_handlers
+    from .matching import handlers as matching_handlers
+    from .notifications import handlers as notifications_handlers
+
+    for feature in (deals_handlers, contracts_handlers, notifications_handlers, matching_handlers):
+        feature.init_app(app)

@@ -82,6 +82,10 @@ def register_cli(app: Flask) -> None:
         import_group.add_command(command)
     app.cli.add_command(match_group)
 
+    from .jobs.cli import jobs_group
+
+    app.cli.add_command(jobs_group)
+
 
 @click.command("seed-demo")
 @click.option("--force", is_flag=True, help="Seed even if the database already has users.")
@@ -96,7 +100,11 @@ def seed_demo(force: bool) -> None:
         click.echo("数据库已有数据，跳过演示数据（使用 --force 强制写入）。")
         return
     logins = seed_demo_data()
-    db.session.commit()  # the listings are matched as this commit completes
+    db.session.commit()
+    # the demo's pipeline claims suggestions: they are computed here, not left to the job queue
+    from .matching.handlers import catch_up_now
+
+    catch_up_now()
     seed_demo_pipeline()
     db.session.commit()
     click.echo("演示数据已写入。演示账号（密码均为 Demo@2026pass）：")

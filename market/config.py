@@ -114,6 +114,13 @@ class Config:
         # no automatic OPTIONS answers: every non-public URL refuses anonymous requests on every method
         # (405 here); nothing in the app serves cross-origin preflights
         self.PROVIDE_AUTOMATIC_OPTIONS = False
+        # background jobs (market/jobs): "sqlite" (embedded, <instance>/jobs.sqlite3), "redis" (REDIS_URL, every
+        # node shares the queue) or "immediate" (run in-process right after the commit); default: redis when
+        # REDIS_URL is set, else sqlite
+        self.JOBS_BACKEND = os.environ.get("JOBS_BACKEND", "")
+        self.JOBS_SQLITE_PATH = os.environ.get("JOBS_SQLITE_PATH") or str(folder / "jobs.sqlite3")
+        # a running job not finished within its lease (capped here) is taken to have died and is sent again
+        self.JOBS_MAX_LEASE_SECONDS = int(os.environ.get("JOBS_MAX_LEASE_SECONDS", 900))
         # sign-in throttle (market/auth/throttle.py): growing delays, never a lock-out of the owner. Failures on an
         # account before the addresses failing on it wait; addresses failing on one account before clean
         # addresses wait too; accounts one address may fail on before it waits on further ones

@@ -24,8 +24,7 @@ import weakref
 from collections import OrderedDict
 
 from flask import Flask, current_app, g, request, session
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 CACHEABLE_ENDPOINTS = frozenset({"main.home", "listings.browse", "listings.detail", "search.search"})
 MAX_BODY_BYTES = 512 * 1024
@@ -124,11 +123,9 @@ class VersionClock:
 _CLOCKS: weakref.WeakSet[VersionClock] = weakref.WeakSet()
 
 
-@event.listens_for(Session, "after_commit")
-def _forget_versions(session) -> None:
-    """Any commit in this process may have queued listing changes: every app here re-reads the version."""
-    if session.in_nested_transaction():
-        return
+def forget_versions() -> None:
+    """After any commit in this process (market/pipeline.py): listing changes may have been queued, so every app
+    here re-reads the change-log version."""
     for clock in list(_CLOCKS):
         clock.forget()
 

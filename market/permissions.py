@@ -206,12 +206,12 @@ def get_broker_for_review(user_id: int) -> User:
 
 def can_see_contact(user, listing: ListingMixin) -> bool:
     """Public contacts, the owner and reviewers; otherwise features may grant it (an accepted interest)."""
-    from flask import current_app
-
     if listing.contact_public and listing.is_public:
         return True
     if not user.is_authenticated:
         return False
     if is_listing_owner(user, listing) or can_review(user, listing):
         return True
-    return any(grant(user, listing) for grant in current_app.extensions.get("market.contact_grants", []))
+    from .registries import registries
+
+    return any(grant(user, listing) for grant in registries().contact_grants)

@@ -197,8 +197,6 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
     db.session.flush()
     _seed_contracts(city_official, [org for org, _ in companies], [org for org, _ in institutions], regions)
     _seed_targets(admin, city_official, city, counties)
-    for hook in _after_seed_hooks():
-        hook()
     return logins
 
 
@@ -329,13 +327,6 @@ def _sign_demo_deal(deal, broker: User, *, number: int, today: date) -> None:
               "field_id": deal.demand.field_id, "term_start": signed_on, "term_end": signed_on + timedelta(days=365)})
     contracts.payment_add(contract=contract, user=broker, paid_on=signed_on, amount=(price * Decimal("0.3")).quantize(
         Decimal("0.01")), note="首期款", token=uuid.uuid4().hex)
-
-
-def _after_seed_hooks():
-    """Features that derive data from listings (suggestions, contracts) add themselves here."""
-    from flask import current_app
-
-    return current_app.extensions.get("market.after_seed", [])
 
 
 def demo_agency_uscc() -> str:

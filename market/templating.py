@@ -118,7 +118,9 @@ def init_nav(app: Flask) -> None:
                     links.append((label, url_for(endpoint, **args)))
             if not verified:
                 links.append(("认证状态", url_for("auth.account_status")))
-            counter = app.extensions.get("market.unread_count")
+            from .registries import registries
+
+            counter = registries(app).unread_counter
             if counter is not None:
                 unread = counter(current_user)
         return {"nav_links": links, "nav_endpoints": app.view_functions, "nav_unread": unread,

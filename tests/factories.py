@@ -264,3 +264,14 @@ def broker_accounts(world) -> tuple[User, User]:
     db.session.commit()
     world.users.pending_broker, world.users.rejected_broker = pending, rejected
     return pending, rejected
+
+
+def failed_job():
+    """A job whose attempts are used up (the admin's 后台任务 page lists it with a retry button)."""
+    from market.models import Job
+
+    job = Job(kind="matching.catch_up", payload="{}", status="failed", attempts=3, max_attempts=3,
+              error="Traceback (most recent call last):\nRuntimeError: 模拟的失败")
+    db.session.add(job)
+    db.session.commit()
+    return job

@@ -77,6 +77,8 @@ EXPECTED: dict[str, frozenset] = {
     "admin.field_edit": frozenset({ADMIN}),
     "admin.field_move": frozenset({ADMIN}),
     "admin.field_delete": frozenset({ADMIN}),
+    "jobs.index": frozenset({ADMIN}),
+    "jobs.retry": frozenset({ADMIN}),
     "search.search": EVERYONE,
     "matching.mine": VERIFIED,  # each sees own listings' or own region's suggestions (tests/test_matching.py)
     # deals, contracts, notifications (objects: factories.deal_objects)
@@ -136,6 +138,7 @@ FILL = {
     "interest_id": lambda o, rule, v: o.interest.id,
     "suggestion_id": lambda o, rule, v: o.suggestion.id,
     "notification_id": lambda o, rule, v: o.notification.id,
+    "job_id": lambda o, rule, v: o.job.id,
     "link_id": lambda o, rule, v: o.link.id,
 }
 
@@ -224,12 +227,14 @@ def _refused(resp) -> bool:
 
 @pytest.fixture
 def objs(world):
+    from tests import factories
     from tests.factories import broker_accounts, deal_objects
 
     o = objects(world)
     deal_objects(world, o)
     o.link = _pending_link(world, o)
     o.pending_broker, o.rejected_broker = broker_accounts(world)
+    o.job = factories.failed_job()
     return o
 
 

@@ -47,7 +47,7 @@ EXAMPLES_PER_TARGET = 16  # Hypothesis draws per target, after the NEEDLES; abou
 # test_non_form_posts_read_no_input checks that their views indeed read no form, field or file.
 NON_FORM = {
     "auth.logout", "admin.region_delete", "admin.field_delete", "deals.claim", "deals.claim_suggestion",
-    "deals.interest_withdraw", "notifications.open_", "notifications.read_all",
+    "deals.interest_withdraw", "notifications.open_", "notifications.read_all", "jobs.retry",
 }
 
 
@@ -116,6 +116,8 @@ TARGETS = [
            lambda o, w, url: f"/achievements/{o.pending_achievement.id}", lambda o, w: {"decision": "reject", "reason": "请补充技术指标"}),
     Target("review.verify_org", "official", lambda o, w: [f"/review/orgs/{o.org.id}"], lambda o, w, url: "/review/orgs",
            lambda o, w: {"decision": "reject", "note": "信用代码与名称不符"}),
+    Target("review.decide_broker", "official", lambda o, w: [f"/review/brokers/{o.review_broker.id}"],
+           lambda o, w, url: "/review/brokers", lambda o, w: {"decision": "reject", "note": "证书编号不符"}),
     Target("admin.user_new", "admin", lambda o, w: ["/admin/users/new"], _same),
     Target("admin.user_edit", "admin", lambda o, w: [f"/admin/users/{o.fuzz_user.id}/edit"], _same),
     Target("admin.user_active", "admin",
@@ -417,6 +419,9 @@ def objs(world):
     factories.deal_objects(world, o)
     u, orgs, regions = world.users, world.orgs, world.regions
     o.fuzz_user = factories.user(role="enterprise", org=orgs.ent_b, username="fuzz_target")
+    # a broker waiting for review (not world's broker, whose pages later targets post from)
+    o.review_broker = factories.user(role="broker", org=orgs.agency, region=regions["county_a"],
+                                     username="fuzz_broker", broker_status="pending")
     world.users.pw_user = factories.user(role="enterprise", org=orgs.ent_b, username="pw_user")
     o.fuzz_org = factories.org(region=regions["county_b"], status="pending", name="待认证的模糊测试单位")
     from market.models import Field, Region

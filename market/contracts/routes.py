@@ -26,11 +26,6 @@ bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 STATE_LABELS = {"live": "有效", "void": "已作废"}
 
 
-@bp.record_once
-def _register(state) -> None:
-    state.app.extensions.setdefault("market.listing_panels", []).append(link_panel)
-
-
 def link_panel(listing) -> Markup | None:
     """Contracts asking to link a listing, on its page, for its organisation only (accept or decline)."""
     if not current_user.is_authenticated or not is_listing_owner(current_user, listing):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ..deals import services as deal_services
 from ..deals.access import can_sign_deal
 from ..deals.tokens import claim_form_token
+from .. import events
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
 from ..listings.queries import done_by_contract_reason
@@ -259,7 +260,11 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
     _store_scan(contract, checked_scan)
     submission.object_id = contract.id
     _audit(contract, user, "create", new=f"由对接 #{deal.id} 签约登记")
+    # the need 已解决 and the result 已转化: each move is a listing history row and a listing_done event, and
+    # changes their public documents (the index change log, market/outbox.py)
     _mark_listings_done(contract, user)
+    events.record(events.contract_recorded, contract=contract, user=user)
+    events.record(events.deal_signed, deal=deal, contract=contract, user=user)
     return contract
 
 
@@ -315,6 +320,7 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
     _audit(contract, user, "create", new="平台外签订，直接登记")
     for listing in named:
         links.link_request(contract=contract, listing=listing, user=user)
+    events.record(events.contract_recorded, contract=contract, user=user)
     return contract, created
 
 
@@ -374,6 +380,7 @@ def contract_update(*, contract: Contract, user: User, data: dict, version: int 
     if any(name in access.FIGURE_FIELDS for name in changes):
         _notify_figure_change(contract=contract, user=user, before_regions=before_regions,
                               text=f"{user.name}修改了技术合同 {contract.registration_no}：" + "；".join(described))
+    events.record(events.contract_changed, contract=contract, user=user)
     return [FIELD_LABELS[name] for name in changes]
 
 
@@ -469,6 +476,7 @@ def contract_void(*, contract: Contract, user: User, reason: str) -> Contract:
                           text=f"{user.name}作废了技术合同 {contract.registration_no}（{_text(contract.amount)}元），"
                                f"不再计入统计：{reason}")
     _reopen_after_void(contract, user, reason)
+    events.record(events.contract_voided, contract=contract, user=user, reason=reason)
     return contract
 
 
@@ -545,6 +553,7 @@ def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount:
     db.session.flush()
     submission.object_id = payment.id
     _audit(contract, user, "payment", "payment", "", f"{paid_on.isoformat()} 到账 {amount.quantize(CENT)} 元")
+    events.record(events.payment_recorded, contract=contract, payment=payment, user=user)
     return payment
 
 

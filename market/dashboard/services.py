@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from .. import events
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models import Region, Target, User
@@ -82,4 +83,6 @@ def targets_save(*, user: User, region: Region, year: int, values: dict[str, Dec
         target.updated_at = utcnow()
         saved.append(target)
     db.session.flush()
+    for target in saved:
+        events.record(events.target_set, target=target, user=user)
     return saved

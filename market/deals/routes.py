@@ -19,13 +19,6 @@ from .tokens import new_form_token
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
 
-@bp.record_once
-def _register(state) -> None:
-    extensions = state.app.extensions
-    extensions.setdefault("market.contact_grants", []).append(services.contact_grant)
-    extensions.setdefault("market.listing_panels", []).append(listing_panel)
-
-
 def listing_panel(listing) -> Markup | None:
     """The interest panel on a listing page: the form for the other side, the incoming list for the owner."""
     if not current_user.is_authenticated:

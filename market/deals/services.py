@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from .. import events
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
 from ..models import Achievement, Deal, DealEvent, Demand, Interest, InterestEvent, ListingMixin, Suggestion, User
@@ -119,6 +120,7 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
         url=path_for("listings.detail", "interests", kind=listing.KIND, listing_id=listing.id),
         exclude=user,
     )
+    events.record(events.interest_made, interest=interest, user=user)
     return interest
 
 
@@ -163,6 +165,7 @@ def interest_decide(*, interest: Interest, user: User, decision: str, reason_cod
             url=path_for("deals.detail", deal_id=deal.id),
             exclude=user,
         )
+        events.record(events.interest_answered, interest=interest, user=user, decision="accept")
         return interest
     if decision == "decline":
         code, text = _check_reason(reason_code, reason_text)
@@ -175,6 +178,7 @@ def interest_decide(*, interest: Interest, user: User, decision: str, reason_cod
             url=path_for("deals.interests"),
             exclude=user,
         )
+        events.record(events.interest_answered, interest=interest, user=user, decision="decline")
         return interest
     raise DomainError("请选择接受或婉拒")
 
@@ -193,8 +197,13 @@ def _region_of(org, listing: ListingMixin | None) -> int | None:
 
 
 def _event(deal: Deal, user: User | None, kind: str, text: str = "", frm: str | None = None, to: str | None = None) -> DealEvent:
+    """The deal's history row, and the domain event it is (a broker taking it, a move of stage)."""
     event = DealEvent(deal_id=deal.id, actor_id=user.id if user else None, kind=kind, from_stage=frm, to_stage=to, text=(text or "")[:1000])
     db.session.add(event)
+    if kind == "claim" or (kind == "open" and deal.broker_id is not None):
+        events.record(events.deal_claimed, deal=deal, user=user)
+    elif kind == "move" and frm != to:
+        events.record(events.deal_moved, deal=deal, user=user, from_stage=frm, to_stage=to)
     return event
 
 

@@ -1,7 +1,7 @@
 """Both libraries: public browsing and detail, and each owner's own listings."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..errors import DomainError
@@ -11,6 +11,7 @@ from ..models import LISTING_MODELS
 from ..models.listing import MATURITY_LEVELS, STATUS_LABELS
 from ..pagination import get_page, paginate
 from ..permissions import can_review, can_see_contact, get_listing, is_listing_owner, roles_required
+from ..registries import registries
 from . import queries, services
 from .forms import FORMS
 
@@ -59,7 +60,7 @@ def detail(kind: str, listing_id: int):
     listing = get_listing(kind, listing_id)
     owner = is_listing_owner(current_user, listing)
     reviewer = current_user.is_authenticated and can_review(current_user, listing)
-    panels = [hook(listing) for hook in current_app.extensions.get("market.listing_panels", [])]
+    panels = [panel(listing) for panel in registries().listing_panels]
     return render_template(
         "listings/detail.html",
         kind=kind,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from .. import events
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, User
@@ -164,7 +165,19 @@ def _move(listing: ListingMixin, user: User | None, to: str, reason: str, check:
     _event(listing, user, before, to, reason)
 
 
+# a move of status -> the domain event it is (market/events.py), sent once the transaction commits
+_MOVE_EVENTS = {
+    "pending": events.listing_submitted,
+    "published": events.listing_published,
+    "returned": events.listing_returned,
+    "draft": events.listing_withdrawn,
+    "closed": events.listing_withdrawn,
+    "done": events.listing_done,
+}
+
+
 def _event(listing: ListingMixin, user: User | None, before: str | None, to: str, reason: str) -> None:
+    """The listing's history row for a move (or a note when before == to), and the move's domain event."""
     db.session.add(
         ListingEvent(
             kind=listing.KIND,
@@ -175,6 +188,9 @@ def _event(listing: ListingMixin, user: User | None, before: str | None, to: str
             reason=(reason or "").strip()[:500],
         )
     )
+    if before != to and before is not None and to in _MOVE_EVENTS:
+        extra = {"reason": listing.return_reason} if to == "returned" else {}
+        events.record(_MOVE_EVENTS[to], listing=listing, user=user, **extra)
 
 
 def listing_log(*, listing: ListingMixin, user: User | None, reason: str) -> None:

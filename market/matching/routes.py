@@ -14,14 +14,6 @@ from .engine import MATCHABLE, TOP_N
 bp = Blueprint("matching", __name__)
 
 
-@bp.record_once
-def _register(state) -> None:
-    extensions = state.app.extensions
-    extensions.setdefault("market.after_index", []).append(services.after_index)
-    extensions.setdefault("market.after_seed", []).append(services.after_seed)
-    extensions.setdefault("market.listing_panels", []).append(listing_panel)
-
-
 def listing_panel(listing) -> Markup | None:
     """推荐成果 / 推荐需求 on a listing's page: for its owner, and for reviewers, officials and brokers of its region."""
     if not current_user.is_authenticated:

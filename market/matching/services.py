@@ -6,8 +6,9 @@ for every pair it had that is no longer in that list, asks the other side's top 
 still belongs there. Pairs are upserted (their id and created_at stay), so the broker's queue keeps
 its rows while scores and reasons are updated.
 
-The refresh runs after the index caught up, from the `market.after_index` hook, in a session of its
-own: never inside a user's request transaction. A failure is logged; `flask match refresh` repairs.
+The refresh runs as a job (market/matching/handlers.py) that follows the listing change log, in a session of
+its own: never inside a user's request transaction. A failure is kept on the job (the administrator's 后台任务
+page, `flask jobs status`); `flask match refresh` repairs.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,7 @@ class RefreshReport:
     stored: int = 0
     removed: int = 0
     failed: int = 0
+    failed_keys: list[tuple[str, int]] = field(default_factory=list)
 
     def add(self, other: RefreshReport) -> None:
         self.listings += other.listings
@@ -208,49 +210,6 @@ def refresh_listings(app: Flask, keys: Iterable[tuple[str, int]], *, catch_up: b
             except Exception:
                 session.rollback()
                 report.failed += 1
+                report.failed_keys.append((kind, listing_id))
                 log.exception("suggestion refresh failed for %s:%s", kind, listing_id)
     return report
-
-
-# -- hooks ---------------------------------------------------------------------------------------------
-
-def after_index(touched: set) -> None:
-    """`market.after_index`: the listings of a commit, once the index holds them."""
-    keys = sorted({(kind, listing_id) for kind, listing_id, *_ in touched if kind in LISTING_MODELS})
-    if keys:
-        refresh_listings(current_app._get_current_object(), keys)
-
-
-def after_seed() -> None:
-    """`market.after_seed`: once the demo data is committed, make sure every published listing was matched.
-
-    With the after-commit sync on, the `after_index` hook has already refreshed the seeded listings and
-    this only retries those without a pair; with it off, this catches up the index and does them all.
-    """
-    from sqlalchemy import event
-
-    app = current_app._get_current_object()
-
-    done = []
-
-    def _once(session) -> None:
-        if done or session.in_nested_transaction():
-            return  # already run, or a released savepoint: wait for the seed's own commit
-        done.append(True)
-        with app.app_context():
-            with Session(db.engine) as own:
-                token = write_intent.set(False)
-                try:
-                    keys = listings_without_suggestions(own)
-                finally:
-                    write_intent.reset(token)
-            if keys:
-                refresh_listings(app, keys, catch_up=True)
-
-    event.listen(db.session(), "after_commit", _once)
-
-
-def suggestion_count(session: Session | None = None) -> int:
-    session = session or db.session
-    return session.scalar(select(func.count()).select_from(Suggestion)) or 0
-

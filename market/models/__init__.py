@@ -3,6 +3,7 @@ from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
 from .field import Field
+from .job import Job, LogCursor
 from .listing import (
     LISTING_MODELS,
     Achievement,
@@ -36,6 +37,8 @@ __all__ = [
     "Demand",
     "Field",
     "IndexChange",
+    "Job",
+    "LogCursor",
     "LISTING_MODELS",
     "ListingEvent",
     "ListingMixin",

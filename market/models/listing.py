@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
-from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from ..extensions import db
 from ..money import WAN, Money
@@ -281,60 +281,3 @@ class Suggestion(db.Model):
 
 
 PUBLIC_STATUSES = ("published", "done")
-
-
-def _old_status(obj) -> str | None:
-    """The status as loaded from the database, before this flush's change."""
-    from sqlalchemy import inspect as sa_inspect
-
-    hist = sa_inspect(obj).attrs.status.history
-    if hist.deleted:
-        return hist.deleted[0]
-    if hist.unchanged:
-        return hist.unchanged[0]
-    # set on an expired instance: the old value was never loaded, so assume it may have been public
-    return "published"
-
-
-@event.listens_for(Session, "before_flush")
-def _record_listing_changes(session: Session, flush_context, instances) -> None:
-    """Queue an index change for every listing touched by this flush (same transaction)."""
-    # Only public listings are in the index: a change that is private before and after (editing a
-    # draft, submitting it for review) needs no index work and queues nothing.
-    touched: list[tuple[ListingMixin, str]] = []
-    for obj in session.new:
-        if isinstance(obj, ListingMixin) and obj.status in PUBLIC_STATUSES:
-            touched.append((obj, "upsert"))
-    for obj in session.dirty:
-        if isinstance(obj, ListingMixin) and session.is_modified(obj, include_collections=False):
-            obj.version = (obj.version or 1) + 1
-            if obj.status in PUBLIC_STATUSES or _old_status(obj) in PUBLIC_STATUSES:
-                touched.append((obj, "upsert"))
-    for obj in session.deleted:
-        if isinstance(obj, ListingMixin) and (obj.status in PUBLIC_STATUSES or _old_status(obj) in PUBLIC_STATUSES):
-            touched.append((obj, "delete"))
-    if not touched:
-        return
-    pending = session.info.setdefault("pending_index", [])
-    for obj, op in touched:
-        pending.append((obj, op))
-
-
-@event.listens_for(Session, "after_flush")
-def _write_index_changes(session: Session, flush_context) -> None:
-    pending = session.info.pop("pending_index", [])
-    if pending:
-        rows = [{"kind": obj.KIND, "obj_id": obj.id, "op": op, "created_at": utcnow()} for obj, op in pending]
-        session.connection().execute(IndexChange.__table__.insert(), rows)
-        # read by market/search/indexing.py after the commit
-        session.info["index_dirty"] = True
-        session.info.setdefault("index_touched", set()).update((obj.KIND, obj.id, obj.status) for obj, _ in pending)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_index_changes(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint rolled back: what was flushed before it is still to be committed
-    session.info.pop("pending_index", None)
-    session.info.pop("index_dirty", None)
-    session.info.pop("index_touched", None)

@@ -21,7 +21,7 @@ and `amount`, the rest (below 10^7 元 each); the figure is amount_hi * 10^7 元
 overflow SQLite's int64 (a single fen column did, silently turning REAL, past 9.2×10^16 元 in one row).
 
 The rows depend on the region and field trees: a session that changes either tree has the table recomputed
-before it commits (below); `flask --app app stats check` reports any drift and `stats rebuild` recomputes it
+before it commits (market/outbox.py); `flask --app app stats check` reports any drift and `stats rebuild` recomputes it
 (after editing the trees with raw SQL, say). A migration creates the triggers with
 `install_triggers(op.get_bind())` and fills the table from existing contracts with
 `rebuild_contract_stats(op.get_bind())`.
@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import DDL, BigInteger, Integer, String, event, func, inspect, literal, select, union_all
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy import DDL, BigInteger, Integer, String, event, func, literal, select, union_all
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from ..extensions import db
 from ..money import Money, exact_sum, high_part_sql, low_part_sql
@@ -385,53 +385,6 @@ def rebuild_contract_stats(connection, *, dims=tuple(DIM_SIDES), split: bool = T
             select(literal(dim), rows.c.region_id, rows.c.side, rows.c.ym, rows.c.key, rows.c.n,
                    *(rows.c[c] for c in columns)),
         ))
-
-
-# Rows are rolled up along the region tree, and the 'field' rows along the field tree: when a session
-# changes either tree, the rows that depend on it are recomputed just before that transaction commits.
-_STALE = "contract_stats_stale"
-
-
-@event.listens_for(Session, "after_flush")
-def _watch_trees(session: Session, flush_context) -> None:
-    for obj in session.dirty:
-        if isinstance(obj, Region) and _changed(obj, "parent_id", "path"):
-            session.info.setdefault(_STALE, set()).add("regions")
-        elif isinstance(obj, Field) and _changed(obj, "parent_id"):
-            session.info.setdefault(_STALE, set()).add("fields")
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _watch_bulk_updates(state) -> None:
-    if state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        name = getattr(table, "name", None)
-        if name in ("regions", "fields"):
-            state.session.info.setdefault(_STALE, set()).add(name)
-
-
-@event.listens_for(Session, "before_commit")
-def _refresh_stale(session: Session) -> None:
-    stale = session.info.pop(_STALE, None)
-    if not stale:
-        return
-    connection = session.connection()
-    if "regions" in stale:
-        rebuild_contract_stats(connection)
-    elif "fields" in stale:
-        rebuild_contract_stats(connection, dims=("field",))
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_stale(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint rolled back: the changes flushed before it still need the rebuild
-    session.info.pop(_STALE, None)
-
-
-def _changed(obj, *names: str) -> bool:
-    state = inspect(obj)
-    return any(state.attrs[name].history.has_changes() for name in names)
 
 
 __all__ = ["ContractMonthStat", "drop_triggers", "install_triggers", "rebuild_contract_stats", "rolled_rows_select",

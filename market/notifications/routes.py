@@ -13,11 +13,6 @@ from . import queries, services
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 
-@bp.record_once
-def _register(state) -> None:
-    state.app.extensions["market.unread_count"] = queries.unread_count
-
-
 def _get_own(notification_id: int) -> Notification:
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != current_user.id:

@@ -1,6 +1,7 @@
 """Officials' and admins' decisions: listing review and organisation verification."""
 from __future__ import annotations
 
+from .. import events
 from ..errors import DomainError, NotAllowed
 from ..listings.services import listing_transition
 from ..models import ListingMixin, Organization, User
@@ -32,6 +33,10 @@ def org_verify(*, org: Organization, user: User, decision: str, note: str = "") 
         raise DomainError("请选择认证结果")
     org.verified_by_id = user.id
     org.verified_at = utcnow()
+    if org.status == "verified":
+        events.record(events.org_verified, org=org, user=user)
+    else:
+        events.record(events.org_rejected, org=org, user=user, note=org.review_note)
     return org
 
 
@@ -60,4 +65,5 @@ def broker_review(*, broker: User, user: User, decision: str, note: str = "") ->
     broker.broker_reviewed_by_id = user.id
     broker.broker_reviewed_at = utcnow()
     notify(users=[broker], kind="broker_review", text=text, url=path_for("auth.account_status"))
+    events.record(events.broker_reviewed, broker=broker, user=user, decision=decision)
     return broker

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
@@ -331,30 +331,10 @@ def replica(app: Flask | None = None) -> IndexReplica:
         return _replicas[key]
 
 
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    """After a commit that queued index changes, this process applies the log at once.
-
-    The committed session cannot emit SQL here, so the catch-up and the hooks (suggestion
-    refresh) use a session of their own. A failure is logged, never raised: the next search,
-    or the next start, catches up from the log.
-    """
-    if session.in_nested_transaction():
-        return  # a released savepoint: nothing is committed yet, the outer commit comes later
-    if not session.info.pop("index_dirty", False):
-        return
-    touched = session.info.pop("index_touched", set())
-    from flask import has_app_context
-
-    if not has_app_context():
-        return
-    app = current_app._get_current_object()
-    if app.config.get("SEARCH_SYNC_AFTER_COMMIT", True) is False:
-        return
-    run_after_commit(app, touched)
-
-
-def run_after_commit(app: Flask, touched: set) -> None:
+def catch_up_after_commit(app: Flask) -> None:
+    """Step 3 of the after-commit pipeline (market/pipeline.py): a commit queued index changes, so this process
+    applies the log at once, in a session of its own (the committed one cannot emit SQL there). A failure is
+    logged, never raised: the next search, or the next start, catches up from the log."""
     from ..database import write_intent
 
     token = write_intent.set(False)
@@ -365,8 +345,3 @@ def run_after_commit(app: Flask, touched: set) -> None:
         log.exception("search index catch-up after commit failed")
     finally:
         write_intent.reset(token)
-    for hook in app.extensions.get("market.after_index", []):
-        try:
-            hook(touched)
-        except Exception:
-            log.exception("after-index hook failed")

@@ -1,0 +1,44 @@
+"""后台任务: administrators see the queue and the failed jobs with their errors, and send a failed job again."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Job
+from ..models.job import JOB_STATUSES
+from ..pagination import get_page, paginate
+from . import job_retry, jobs_summary, kind_label
+from .queue import job_queue
+
+bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+
+
+@bp.before_request
+def _admins_only():
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if current_user.role != "admin":
+        abort(403)
+    return None
+
+
+@bp.route("/")
+def index():
+    status = request.args.get("status", "failed")
+    status = status if status in JOB_STATUSES else "failed"
+    stmt = select(Job).where(Job.status == status).order_by(Job.id.desc())
+    return render_template("jobs/index.html", pagination=paginate(stmt, page=get_page()), status=status,
+                           statuses=JOB_STATUSES, summary=jobs_summary(), queue=job_queue(), kind_label=kind_label)
+
+
+@bp.route("/<int:job_id>/retry", methods=["POST"])
+def retry(job_id: int):
+    job = db.session.get(Job, job_id)
+    if job is None:
+        abort(404)
+    job_retry(job=job)
+    db.session.commit()
+    flash(f"任务 #{job_id}（{kind_label(job.kind)}）已重新排队", "success")
+    return redirect(url_for("jobs.index", status="failed"))
