@@ -46,11 +46,10 @@ def ip_label(listing) -> str:
 
 
 def status_name(status: str | None, listing) -> str:
-    from .models.listing import STATUS_LABELS
+    """A status in a listing's history ("新建" before the first)."""
+    from .models.listing import status_label
 
-    if status is None:
-        return "新建"
-    return listing.DONE_LABEL if status == "done" else STATUS_LABELS.get(status, status)
+    return "新建" if status is None else status_label(status, listing.KIND)
 
 
 def url_with(**changes) -> str:

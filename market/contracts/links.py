@@ -11,9 +11,10 @@ from sqlalchemy import case, select, update
 
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
-from ..listings.services import DONE_BY_CONTRACT, listing_log, listing_mark_done_by_contract, lock_for_write
+from ..listings.services import listing_log, listing_mark_done_by_contract, lock_for_write
 from ..models import Contract, ContractAudit, ContractListingLink, ListingMixin, User
 from ..models.base import utcnow
+from ..models.listing import DONE_BY_CONTRACT
 from ..notifications.services import notify, path_for
 from ..permissions import is_listing_owner
 

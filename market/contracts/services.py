@@ -15,7 +15,7 @@ from .. import events
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
 from ..listings.queries import done_by_contract_reason
-from ..listings.services import DONE_BY_CONTRACT, listing_mark_done_by_contract, listing_reopen_by_void
+from ..listings.services import listing_mark_done_by_contract, listing_reopen_by_void
 from ..models import (
     CONTRACT_TYPES,
     Achievement,
@@ -30,6 +30,7 @@ from ..models import (
     Region,
     User,
 )
+from ..models.listing import DONE_BY_CONTRACT
 from ..money import CENT, contract_amount_problem, exact_sum, join_sum
 from ..notifications.services import notify, path_for
 from ..text import clean_name_into

@@ -8,10 +8,9 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, Region
-from ..models.listing import PRICE_BANDS
+from ..models.listing import DONE_BY_CONTRACT, PRICE_BANDS, PUBLIC_STATUSES
 from ..money import WAN
 
-PUBLIC_STATUSES = ("published", "done")
 _BAND_RANGES = {
     "0-10": (None, 10),
     "10-50": (10, 50),
@@ -77,8 +76,6 @@ def listing_events(listing: ListingMixin) -> list[ListingEvent]:
 def done_by_contract_reason(listing: ListingMixin) -> str | None:
     """The reason of the listing's latest move to done when a contract wrote it (None when its owner did).
     Only real moves count: history rows that leave the status as it was (from = to) are skipped."""
-    from .services import DONE_BY_CONTRACT
-
     reason = db.session.scalar(
         select(ListingEvent.reason)
         .where(ListingEvent.kind == listing.KIND, ListingEvent.listing_id == listing.id,

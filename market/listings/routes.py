@@ -8,7 +8,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import posted_text
 from ..models import LISTING_MODELS
-from ..models.listing import MATURITY_LEVELS, STATUS_LABELS
+from ..models.listing import MATURITY_LEVELS, STATUS_LABELS, STATUSES
 from ..pagination import get_page, paginate
 from ..permissions import can_review, can_see_contact, get_listing, is_listing_owner, roles_required
 from ..registries import registries
@@ -81,7 +81,7 @@ def mine(kind: str):
     if current_user.role != OWNER_ROLE[kind]:
         abort(403)
     status = request.args.get("status", "")
-    status = status if status in STATUS_LABELS or status == "done" else None
+    status = status if status in STATUSES else None
     pagination = paginate(queries.own_listings(kind, org_id=current_user.org_id, status=status), page=get_page())
     return render_template("listings/mine.html", kind=kind, pagination=pagination, status=status,
                            statuses=STATUS_LABELS, model=LISTING_MODELS[kind])

@@ -14,6 +14,7 @@ from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, User
 from ..models.base import utcnow
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS
 from ..text import clean_name_into
+from .queries import done_by_contract_reason
 
 # (from, to) -> who may make the move
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -29,7 +30,6 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("published", "closed"): "owner",
 }
 EDITABLE = {"draft", "returned", "published"}
-DONE_BY_CONTRACT = "签订技术合同"  # how a contract's move to done begins its reason (see listing_mark_done_by_contract)
 KEYWORD_SPLIT = re.compile(r"[、，,；;\s]+")
 
 
@@ -200,7 +200,8 @@ def listing_log(*, listing: ListingMixin, user: User | None, reason: str) -> Non
 
 
 def listing_mark_done_by_contract(*, listing: ListingMixin, user: User | None, reason: str) -> None:
-    """A signed contract marks the need 已解决 / the result 已转化. The reason starts with DONE_BY_CONTRACT:
+    """A signed contract marks the need 已解决 / the result 已转化. The reason starts with DONE_BY_CONTRACT
+    (market/models/listing.py):
     that is how voiding the contract, and the owner's reopening, know who marked it done."""
     lock_for_write(listing)
     if listing.status != "done":
@@ -211,8 +212,6 @@ def listing_reopen_by_owner(*, listing: ListingMixin, user: User, reason: str = 
     """The rule: the owner may reopen (已解决 / 已转化 -> 已发布) a listing that a contract marked done. It stays
     linked to that contract's record (the register is not changed); a listing the owner marked done itself
     stays done (the owner's own decision, TRANSITIONS has no way back)."""
-    from .queries import done_by_contract_reason
-
     lock_for_write(listing)
     if listing.org_id is None or listing.org_id != user.org_id:
         raise NotAllowed("只有发布单位可以重新开放")

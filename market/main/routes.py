@@ -4,8 +4,9 @@ from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..listings.queries import PUBLIC_STATUSES, card_loads
+from ..listings.queries import card_loads
 from ..models import Achievement, Demand, Organization
+from ..models.listing import PUBLIC_STATUSES
 
 bp = Blueprint("main", __name__)
 

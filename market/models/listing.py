@@ -15,6 +15,8 @@ from .org import Organization
 from .region import Region
 from .user import User
 
+# A listing's states, the one definition (the transitions: listings/services.py TRANSITIONS). "done" reads by kind:
+# a need is 已解决, a result 已转化 (DONE_LABELS); the public sees PUBLIC_STATUSES (lists, search, the index).
 STATUSES = ("draft", "pending", "published", "returned", "done", "closed")
 STATUS_LABELS = {
     "draft": "草稿",
@@ -23,6 +25,22 @@ STATUS_LABELS = {
     "returned": "已退回",
     "closed": "已关闭",
 }
+DONE_LABELS = {"demand": "已解决", "achievement": "已转化"}
+PUBLIC_STATUSES = ("published", "done")
+
+
+def status_label(status: str, kind: str) -> str:
+    """The Chinese name of a status for a listing of `kind` ("done": 已解决 / 已转化)."""
+    return DONE_LABELS[kind] if status == "done" else STATUS_LABELS.get(status, status)
+
+
+def _sql_in(values: tuple[str, ...]) -> str:
+    return "status IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+#: how the reason of a contract's move to done begins: voiding the contract, and the owner's reopening, know by it
+#: that a contract marked the listing done (listings.services.listing_mark_done_by_contract)
+DONE_BY_CONTRACT = "签订技术合同"
 DEMAND_MODES = {
     "transfer": "技术转让",
     "license": "技术许可",
@@ -141,11 +159,9 @@ class ListingMixin:
 
     @declared_attr
     def __table_args__(cls):
-        public = text("status IN ('published', 'done')")
+        public = text(_sql_in(PUBLIC_STATUSES))
         return (
-            CheckConstraint(
-                "status IN ('draft', 'pending', 'published', 'returned', 'done', 'closed')", name="status"
-            ),
+            CheckConstraint(_sql_in(STATUSES), name="status"),
             # the public lists and the home page: newest public listings first, read in index order with no
             # sort; drafts and pending rows are not in it (bench/pg_indexes.py: page 1 in 1 ms instead of 62)
             Index(f"ix_{cls.__tablename__}_public_published", "published_at", "id",
@@ -169,11 +185,11 @@ class ListingMixin:
 
     @property
     def status_label(self) -> str:
-        return self.DONE_LABEL if self.status == "done" else STATUS_LABELS[self.status]
+        return status_label(self.status, self.KIND)
 
     @property
     def is_public(self) -> bool:
-        return self.status in ("published", "done")
+        return self.status in PUBLIC_STATUSES
 
     @property
     def doc_id(self) -> str:
@@ -184,7 +200,7 @@ class Demand(ListingMixin, db.Model):
     __tablename__ = "demands"
     KIND = "demand"
     MODES = DEMAND_MODES
-    DONE_LABEL = "已解决"
+    DONE_LABEL = DONE_LABELS["demand"]
     LABEL = "技术需求"
 
     description: Mapped[str] = mapped_column(Text, default="")
@@ -205,7 +221,7 @@ class Achievement(ListingMixin, db.Model):
     __tablename__ = "achievements"
     KIND = "achievement"
     MODES = ACHIEVEMENT_MODES
-    DONE_LABEL = "已转化"
+    DONE_LABEL = DONE_LABELS["achievement"]
     LABEL = "科技成果"
 
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -278,6 +294,3 @@ class Suggestion(db.Model):
 
     demand: Mapped[Demand] = relationship()
     achievement: Mapped[Achievement] = relationship()
-
-
-PUBLIC_STATUSES = ("published", "done")

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
 from ..models import LISTING_MODELS, IndexChange, ListingMixin, Region
-from ..models.listing import price_band
+from ..models.listing import PUBLIC_STATUSES, price_band
 from .backend import SearchBackend, get_backend
 from .filelock import file_lock
 
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 GAP_TIMEOUT = 120.0  # seconds a missing seq is waited for
 BATCH = 500
 REINDEX_LOCK_TIMEOUT = 6 * 3600.0  # a reindex waits this long for another one on the same folder
-PUBLIC = ("published", "done")
 
 
 def document_for(listing: ListingMixin, region_paths: dict[int, str] | None = None) -> dict:
@@ -243,7 +242,8 @@ class IndexReplica:
         self.catch_up(session)
         expected: dict[str, int] = {}
         for kind, model in LISTING_MODELS.items():
-            for lid, version in session.execute(select(model.id, model.version).where(model.status.in_(PUBLIC))):
+            public = select(model.id, model.version).where(model.status.in_(PUBLIC_STATUSES))
+            for lid, version in session.execute(public):
                 expected[f"{kind}:{lid}"] = version or 1
         actual = self.backend().versions()
         return {
@@ -262,8 +262,8 @@ def _documents(session: Session, kind: str, ids: list[int]) -> tuple[list[dict],
         .execution_options(populate_existing=True)
     ).all()
     found = {x.id: x for x in listings}
-    up = [document_for(x) for x in listings if x.status in PUBLIC]
-    gone = [f"{kind}:{i}" for i in ids if i not in found or found[i].status not in PUBLIC]
+    up = [document_for(x) for x in listings if x.status in PUBLIC_STATUSES]
+    gone = [f"{kind}:{i}" for i in ids if i not in found or found[i].status not in PUBLIC_STATUSES]
     return up, gone
 
 
@@ -274,7 +274,7 @@ def _all_public_documents(session: Session, kind: str):
     while True:
         batch = session.scalars(
             select(model)
-            .where(model.status.in_(PUBLIC), model.id > last)
+            .where(model.status.in_(PUBLIC_STATUSES), model.id > last)
             .order_by(model.id)
             .limit(BATCH)
             .options(selectinload(model.org), selectinload(model.field))

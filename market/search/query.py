@@ -15,11 +15,10 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import LISTING_MODELS, Field, ListingMixin, Region
-from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, MATURITY_LEVELS, PRICE_BANDS
+from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, MATURITY_LEVELS, PRICE_BANDS, PUBLIC_STATUSES
 from . import analyzer
 from .backend import SearchBackend
 
-PUBLIC = ("published", "done")
 MAX_QUERY_CHARS = 1000
 MAX_PAGE = 500
 KINDS = {"all": "全部", "demand": "需求", "achievement": "成果"}
@@ -143,7 +142,7 @@ def _reload(hits, terms: list[str]) -> list[SearchHit]:
         if ids:
             rows = db.session.scalars(
                 select(model)
-                .where(model.id.in_(ids), model.status.in_(PUBLIC))
+                .where(model.id.in_(ids), model.status.in_(PUBLIC_STATUSES))
                 .options(selectinload(model.org), selectinload(model.field), selectinload(model.region))
             ).all()
             by_kind[kind] = {r.id: r for r in rows}
