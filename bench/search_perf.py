@@ -166,7 +166,7 @@ def run(engine: str, docs: list[dict], seed: int) -> dict:
     from market.extensions import db
     from market.matching.engine import Matcher
     from market.models import LISTING_MODELS, IndexChange
-    from market.search.backend import get_backend
+    from market.search.engines import get_backend
     from market.search.indexing import _swap_link, _write_state, replica
 
     config = {

@@ -45,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_templating(app)
     register_error_handlers(app)
 
-    from .jobs.queue import init_jobs
+    from .jobs import init_jobs
     from .pipeline import init_pipeline
     from .registries import init_registries
 

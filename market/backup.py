@@ -98,3 +98,6 @@ def restore_command(path: str, yes: bool) -> None:
         click.confirm("恢复将覆盖当前数据库的全部数据，确定继续吗？", abort=True)
     database_restore(path)
     click.echo(f"已从 {path} 恢复，并已重建搜索索引")
+
+
+COMMANDS = (backup_command, restore_command)

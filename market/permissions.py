@@ -140,16 +140,34 @@ def in_scope(user, region: Region | None) -> bool:
     return False
 
 
+def region_in_scope(user, region_id: int | None) -> bool:
+    """in_scope by region id, for the deals' and contracts' checks: admins everywhere, no region nowhere else."""
+    if user.role == "admin":
+        return True
+    if region_id is None:
+        return False
+    return in_scope(user, db.session.get(Region, region_id))
+
+
+def scope_region_ids(user) -> Select | None:
+    """The ids of the user's region and every region below it, as a subquery; None when the user has no region.
+    It does not check the user's role or verification: callers filter by it after those checks."""
+    scope = user_region(user)
+    if scope is None:
+        return None
+    return db.select(Region.id).where(Region.path.startswith(scope.path))
+
+
 def scope_filter(stmt: Select, user, region_column) -> Select:
-    """Restrict a select to rows whose region lies in the user's scope (admin: unrestricted)."""
+    """Restrict a select to rows whose region lies in the user's scope: admins unrestricted, verified officials
+    and brokers their region and below, anyone else nothing."""
     if user.role == "admin":
         return stmt
     if not is_verified_actor(user):
         return stmt.where(False)
-    scope = user_region(user)
-    if scope is None:
+    sub = scope_region_ids(user)
+    if sub is None:
         return stmt.where(False)
-    sub = db.select(Region.id).where(Region.path.startswith(scope.path))
     return stmt.where(region_column.in_(sub))
 
 

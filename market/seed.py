@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import click
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from .config import PROJECT_ROOT
@@ -339,3 +341,27 @@ def demo_pending_uscc() -> str:
     from .data.uscc_gen import make_uscc
 
     return make_uscc(9002)
+
+
+@click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Seed even if the database already has users.")
+@with_appcontext
+def seed_demo(force: bool) -> None:
+    """Fill an empty database with a realistic demo market and print the demo log-ins."""
+    from .matching.handlers import catch_up_now
+
+    if not force and db.session.scalar(db.select(db.func.count()).select_from(User)):
+        click.echo("数据库已有数据，跳过演示数据（使用 --force 强制写入）。")
+        return
+    logins = seed_demo_data()
+    db.session.commit()
+    # the demo's pipeline claims suggestions: they are computed here, not left to the job queue
+    catch_up_now()
+    seed_demo_pipeline()
+    db.session.commit()
+    click.echo("演示数据已写入。演示账号（密码均为 Demo@2026pass）：")
+    for role, username, label in logins:
+        click.echo(f"  {role:<12} {username:<16} {label}")
+
+
+COMMANDS = (seed_demo,)

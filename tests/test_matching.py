@@ -11,7 +11,7 @@ from market.extensions import db
 from market.matching import services
 from market.matching.engine import MIN_SCORE, QUERY_TERMS, Matcher, shown_terms
 from market.models import Achievement, Demand, Suggestion
-from market.search.backend import get_backend
+from market.search.engines import get_backend
 from market.search.indexing import replica
 from tests import factories
 from tests.helpers import post

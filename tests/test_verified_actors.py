@@ -197,6 +197,7 @@ def test_the_cli_import_refuses_a_broker_nobody_approved(app, world, objs, runne
 
 def test_admin_created_broker_counts_as_reviewed_but_waits_for_its_agency(app, world):
     from market.admin.services import user_create
+    from market.permissions import is_verified_actor
 
     agency = factories.org(region=world.regions["county_a"], org_type="agency", status="pending", name="新机构")
     broker = user_create(role="broker", username="by_admin", name="管理员建的经纪人", password="Strong-pass-2026",
@@ -204,10 +205,10 @@ def test_admin_created_broker_counts_as_reviewed_but_waits_for_its_agency(app, w
                          actor=world.users.admin)
     db.session.commit()
     assert broker.broker_status == "approved" and broker.broker_reviewed_by_id == world.users.admin.id
-    assert not broker.is_verified_actor
+    assert not is_verified_actor(broker)
     agency.status = "verified"
     db.session.commit()
-    assert db.session.get(User, broker.id).is_verified_actor
+    assert is_verified_actor(db.session.get(User, broker.id))
 
 
 def test_roles_other_than_broker_carry_no_broker_status(app, world):

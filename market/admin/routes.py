@@ -11,8 +11,8 @@ from ..models import Field, Organization, Region, User
 from ..models.org import ORG_STATUSES, ORG_TYPES
 from ..models.region import LEVEL_ORDER, LEVELS
 from ..models.user import ROLES
+from ..orgs import org_verify
 from ..pagination import get_page, paginate
-from ..review.services import org_verify
 from ..security import safe_next
 from . import queries, services
 from .forms import FieldCreateForm, FieldForm, OrgDecisionForm, OrgForm, PasswordResetForm, RegionForm, UserCreateForm, UserEditForm

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 
-from ..deals.access import region_in_scope
 from ..extensions import db
 from ..models import Contract, Deal, Region, User
+from ..permissions import region_in_scope
 
 RECORDER_ROLES = ("broker", "official", "admin")
 

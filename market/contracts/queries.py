@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import Select, extract, false, func, or_, select
 
-from ..deals.access import scope_region_ids
 from ..extensions import db
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Deal, Organization, Payment, User
 from ..money import exact_sum, join_sum
+from ..permissions import scope_region_ids
 
 
 def visible_contracts(user: User, *, filters: dict | None = None) -> Select:

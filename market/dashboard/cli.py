@@ -79,3 +79,6 @@ def rebuild_command() -> None:
     rebuild_contract_stats(db.session.connection())
     db.session.commit()
     click.echo("合同统计汇总表已重建。")
+
+
+COMMANDS = (stats_group,)

@@ -19,15 +19,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
-    Integer, String, and_, case, cast, func, literal, null, or_, select, text, true, type_coerce, union_all,
+    Integer, and_, case, func, literal, null, or_, select, text, true, type_coerce, union_all,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.expression import FunctionElement
 
 from ..extensions import db
 from ..models import CONTRACT_TYPES, Contract, Field, Region
-from ..models.stats import ContractMonthStat
+from ..models.stats import ContractMonthStat, field_root_key, year_month
 from ..money import Money, exact_sum, join_sum
 
 ZERO = Decimal("0.00")
@@ -128,29 +126,6 @@ def plan_each_query() -> None:
     """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
-
-class year_month(FunctionElement):
-    """year * 100 + month of a DATE column, as an integer."""
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(year_month, "sqlite")
-def _ym_sqlite(element, compiler, **kw):
-    return f"CAST(strftime('%Y%m', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
-
-
-@compiles(year_month)
-def _ym_default(element, compiler, **kw):
-    arg = compiler.process(element.clauses, **kw)
-    return f"(CAST(EXTRACT(YEAR FROM {arg}) AS INTEGER) * 100 + CAST(EXTRACT(MONTH FROM {arg}) AS INTEGER))"
-
-
-def field_root_key(root):
-    """The root field id as text ('' when the contract names no field), given `fields` joined as `root`."""
-    return func.coalesce(cast(func.coalesce(root.parent_id, root.id), String(16)), "")
 
 
 def region_ids_under(region: Region):

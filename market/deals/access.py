@@ -3,28 +3,11 @@ from __future__ import annotations
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from ..extensions import db
-from ..models import Deal, Interest, Region, Suggestion, User
-from ..permissions import in_scope, is_verified_actor
-
-
-def region_in_scope(user: User, region_id: int | None) -> bool:
-    """Officials and brokers: the region lies inside theirs. Admins: everywhere."""
-    if user.role == "admin":
-        return True
-    if region_id is None:
-        return False
-    return in_scope(user, db.session.get(Region, region_id))
-
-
-def scope_region_ids(user: User):
-    """A subquery of the region ids inside the user's region (officials, brokers)."""
-    scope = db.session.get(Region, user.region_id) if user.region_id else None
-    if scope is None:
-        return None
-    return select(Region.id).where(Region.path.startswith(scope.path))
+from ..models import Deal, Interest, Suggestion, User
+from ..permissions import is_verified_actor, region_in_scope
 
 
 def is_party(user: User, deal: Deal) -> bool:

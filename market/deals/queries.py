@@ -9,7 +9,8 @@ from ..extensions import db
 from ..models import Achievement, Contract, Deal, DealEvent, Demand, Interest, ListingMixin, Payment, Suggestion, User
 from ..models.deal import DEAL_STAGES, FAIL_REASONS, OPEN_STAGES
 from ..money import exact_sum, join_sum
-from .access import party_filter, scope_region_ids
+from ..permissions import scope_region_ids
+from .access import party_filter
 
 
 def visible_deals(user: User, *, stage: str | None = None) -> Select:

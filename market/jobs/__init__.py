@@ -30,6 +30,7 @@ from ..database import write_intent
 from ..extensions import db
 from ..models import Job, User
 from ..models.base import utcnow
+from .queue import init_queue, job_queue
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,6 @@ def forget_uncommitted(session: Session) -> None:
 
 def dispatch(app, job_ids: list[int]) -> None:
     """Send committed jobs to the queue; a send that fails is logged and left to the sweep."""
-    from .queue import job_queue
-
     for job_id in job_ids:
         try:
             job_queue(app).send(job_id)
@@ -236,3 +235,8 @@ def jobs_summary(session: Session | None = None) -> dict[str, int]:
     session = session or db.session
     counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
     return {status: int(counts.get(status, 0)) for status in ("queued", "running", "done", "failed")}
+
+
+def init_jobs(app) -> None:
+    """The app's queue (market/jobs/queue.py), carrying job ids to job_run, with the sweep every minute."""
+    init_queue(app, run=job_run, sweep=jobs_sweep)

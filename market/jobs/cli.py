@@ -79,3 +79,6 @@ def sweep_command() -> None:
     from . import jobs_sweep
 
     click.echo(f"{jobs_sweep()} job(s) sent again")
+
+
+COMMANDS = (jobs_group,)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -42,7 +43,9 @@ def backend_name(app: Flask) -> str:
     return "redis" if app.config.get("REDIS_URL") else "sqlite"
 
 
-def init_jobs(app: Flask) -> None:
+def init_queue(app: Flask, *, run: Callable[[int], object], sweep: Callable[[], object]) -> None:
+    """The app's queue: a message carries a job id to `run` (market.jobs.job_run); `sweep` (market.jobs.jobs_sweep)
+    runs every minute and when a consumer starts."""
     backend = backend_name(app)
     name = app.config.get("JOBS_QUEUE_NAME") or "market"
     if backend == "immediate":
@@ -58,25 +61,19 @@ def init_jobs(app: Flask) -> None:
 
     @huey.task(name="market.run_job")
     def run_job(job_id: int) -> None:
-        from . import job_run
-
         with app.app_context():
-            job_run(int(job_id))
+            run(int(job_id))
 
     @huey.periodic_task(crontab(minute="*"), name="market.sweep_jobs")
-    def sweep() -> None:
-        from . import jobs_sweep
-
+    def sweep_every_minute() -> None:
         with app.app_context():
-            jobs_sweep()
+            sweep()
 
     @huey.on_startup()
     def _sweep_at_start() -> None:
-        from . import jobs_sweep
-
         with app.app_context():
             try:
-                jobs_sweep()
+                sweep()
             except Exception:
                 log.exception("sweep at consumer start failed")
 

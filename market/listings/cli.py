@@ -4,14 +4,13 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from ..cli import finish_import, read_import_file, skip_bad_option
+from ..clitools import finish_import, read_import_file, skip_bad_option
+from .importing import LAYOUT, listings_import
 
 KIND_WORD = {"achievement": "科技成果", "demand": "技术需求"}
 
 
 def _run(kind: str, path: str, skip_bad: bool) -> None:
-    from .importing import LAYOUT, listings_import
-
     report = listings_import(kind=kind, rows=read_import_file(path, LAYOUT), skip_bad=skip_bad)
     summary = []
     if report.new_orgs:

@@ -61,3 +61,6 @@ def export(limit: int) -> None:
             ],
         }
         click.echo(json.dumps(line, ensure_ascii=False))
+
+
+COMMANDS = (match_group,)

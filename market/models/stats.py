@@ -30,8 +30,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import DDL, BigInteger, Integer, String, event, func, literal, select, union_all
+from sqlalchemy import DDL, BigInteger, Integer, String, cast, event, func, literal, select, union_all
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.sql.expression import FunctionElement
 
 from ..extensions import db
 from ..money import Money, exact_sum, high_part_sql, low_part_sql
@@ -331,14 +333,37 @@ def _drop_triggers(target, connection, **kw) -> None:
     drop_triggers(connection)
 
 
+# The two expressions the summary's keys are made of, shared with the dashboard's reads of the contracts table
+# (market/dashboard/stats.py), so that both group alike.
+class year_month(FunctionElement):
+    """year * 100 + month of a DATE column, as an integer."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(year_month, "sqlite")
+def _ym_sqlite(element, compiler, **kw):
+    return f"CAST(strftime('%Y%m', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(year_month)
+def _ym_default(element, compiler, **kw):
+    arg = compiler.process(element.clauses, **kw)
+    return f"(CAST(EXTRACT(YEAR FROM {arg}) AS INTEGER) * 100 + CAST(EXTRACT(MONTH FROM {arg}) AS INTEGER))"
+
+
+def field_root_key(root):
+    """The root field id as text ('' when the contract names no field), given `fields` joined as `root`."""
+    return func.coalesce(cast(func.coalesce(root.parent_id, root.id), String(16)), "")
+
+
 def rolled_rows_select(*, dim: str, split: bool = True):
     """What contract_month_stats must hold for one dim, computed from the contracts table.
 
     Columns: region_id, side, ym, key, n, and the money columns (amount_hi, amount, tech_amount_hi,
     tech_amount; split=False: amount, tech_amount).
     """
-    from ..dashboard.stats import field_root_key, year_month  # the same expressions the dashboard uses
-
     ym = year_month(Contract.signed_on)
     parts = []
     for side in DIM_SIDES[dim]:
@@ -387,5 +412,5 @@ def rebuild_contract_stats(connection, *, dims=tuple(DIM_SIDES), split: bool = T
         ))
 
 
-__all__ = ["ContractMonthStat", "drop_triggers", "install_triggers", "rebuild_contract_stats", "rolled_rows_select",
-           "trigger_ddl"]
+__all__ = ["ContractMonthStat", "drop_triggers", "field_root_key", "install_triggers", "rebuild_contract_stats",
+           "rolled_rows_select", "trigger_ddl", "year_month"]

@@ -89,12 +89,6 @@ class User(UserMixin, db.Model):
     def broker_status_label(self) -> str:
         return BROKER_STATUSES.get(self.broker_status or "", "")
 
-    @property
-    def is_verified_actor(self) -> bool:
-        from ..permissions import is_verified_actor
-
-        return is_verified_actor(self)
-
 
 class UserSession(db.Model):
     """Server-side record of a signed-in session; revoking it makes a replayed cookie anonymous."""

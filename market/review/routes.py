@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..forms import posted_text
+from ..orgs import org_verify
 from ..pagination import get_page, paginate
 from ..permissions import can_review, get_broker_for_review, get_listing, get_org_for_review, roles_required
 from . import queries, services
@@ -57,7 +58,7 @@ def orgs():
 def verify_org(org_id: int):
     org = get_org_for_review(org_id)
     decision = request.form.get("decision", "")
-    services.org_verify(org=org, user=current_user, decision=decision, note=posted_text("note", label="理由"))
+    org_verify(org=org, user=current_user, decision=decision, note=posted_text("note", label="理由"))
     db.session.commit()
     flash(f"“{org.name}”已{'认证通过' if decision == 'verify' else '标记为认证未通过'}", "success")
     return redirect(url_for("review.orgs"))

@@ -1,4 +1,4 @@
-"""The search backend interface the app calls, and what both engines share.
+"""The search backend interface the app calls, and what both engines share (market/search/engines.py picks one).
 
 A document is a dict: doc_id ("demand:12"), kind ("demand" | "achievement"), id, version, title, body,
 keywords (list), org_name, field ("01.02"), field_root ("01"), region_ids (the region and all its
@@ -110,18 +110,6 @@ class SearchBackend(ABC):
 
     def __exit__(self, *exc):
         self.close()
-
-
-def get_backend(engine: str, path: str) -> SearchBackend:
-    if engine == "whoosh":
-        from market.search.whoosh_backend import WhooshBackend
-
-        return WhooshBackend(path)
-    if engine == "tantivy":
-        from market.search.tantivy_backend import TantivyBackend
-
-        return TantivyBackend(path)
-    raise ValueError(f"unknown search engine: {engine!r}")
 
 
 # -- helpers shared by the engines ----------------------------------------------------------------

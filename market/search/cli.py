@@ -48,3 +48,6 @@ def check() -> None:
     if any(drift.values()):
         sys.exit(1)
     click.echo("index matches the database")
+
+
+COMMANDS = (search_group,)

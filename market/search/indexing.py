@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session, selectinload
 from ..extensions import db
 from ..models import LISTING_MODELS, IndexChange, ListingMixin, Region
 from ..models.listing import PUBLIC_STATUSES, price_band
-from .backend import SearchBackend, get_backend
+from .backend import SearchBackend
+from .engines import get_backend
 from .filelock import file_lock
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from market.search.analyzer import key_terms, tokenize
-from market.search.backend import Hit, SearchResult, get_backend
+from market.search.backend import Hit, SearchResult
+from market.search.engines import get_backend
 
 ENGINES = ["whoosh", "tantivy"]
 T0 = datetime(2024, 1, 1, 8, 0)
