@@ -1,12 +1,62 @@
-"""Organisations (单位): how one is verified, for every feature that decides it (the review queue, the admin's
-organisation page)."""
+"""Organisations (单位): how one comes into being and how it is verified, in one place for every path.
+
+New organisations come from registration (auth), a contract entered by hand (contracts), both importers (contracts,
+listings) and the demo (seed): each passes its values through `org_values`, so the name's stored form, the type
+guessed from the name, the status and the defaults are decided here. The contract importer inserts the rows it gets
+from `org_values` in bulk; the others call `org_new`.
+"""
 from __future__ import annotations
+
+from datetime import datetime
 
 from . import events
 from .errors import DomainError, NotAllowed
+from .extensions import db
 from .models import Organization, User
 from .models.base import utcnow
+from .models.org import ORG_STATUSES, ORG_TYPES
 from .permissions import in_scope
+from .text import InvalidName, clean_name
+
+NAME_MAX = 100  # Organization.name is String(100)
+
+
+def guess_org_type(name: str) -> str:
+    """高校 or 科研院所 by the words of the name, else 企业 (for parties named on a contract)."""
+    if "大学" in name or "学院" in name or "学校" in name:
+        return "university"
+    if "研究院" in name or "研究所" in name or "科学院" in name or "研究中心" in name:
+        return "institute"
+    return "enterprise"
+
+
+def org_values(*, name: str, region_id: int | None, org_type: str | None = None, status: str = "pending",
+               review_note: str = "", uscc: str | None = None, contact_name: str = "", contact_phone: str = "",
+               contact_email: str = "", address: str = "", verified_at: datetime | None = None) -> dict:
+    """The column values of a new organisation, the same keys whoever asks: the name in its one stored form
+    (market.text.clean_name; InvalidName when it is empty, too long or holds a refused character), the type
+    guessed from the name unless given, 待认证 unless the caller (the demo) says otherwise, and a verification time
+    for one created verified. Callers check names and uniqueness with their own messages first."""
+    clean = clean_name(name, field_label="单位名称")
+    if not clean or len(clean) > NAME_MAX:
+        raise InvalidName(f"单位名称长度为1-{NAME_MAX}字")
+    org_type = org_type or guess_org_type(clean)
+    if org_type not in ORG_TYPES or status not in ORG_STATUSES:
+        raise ValueError(f"organisation type {org_type!r} / status {status!r}")
+    return {
+        "name": clean, "uscc": uscc or None, "org_type": org_type, "region_id": region_id, "status": status,
+        "review_note": review_note, "contact_name": contact_name, "contact_phone": contact_phone,
+        "contact_email": contact_email, "address": address,
+        "verified_at": (verified_at or utcnow()) if status == "verified" else None,
+    }
+
+
+def org_new(**values) -> Organization:
+    """Add (and flush) an organisation made of `org_values(**values)`."""
+    org = Organization(**org_values(**values))
+    db.session.add(org)
+    db.session.flush()
+    return org
 
 
 def org_verify(*, org: Organization, user: User, decision: str, note: str = "") -> Organization:

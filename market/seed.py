@@ -21,6 +21,7 @@ from .extensions import db
 from .models import Achievement, Demand, Field, ListingEvent, Organization, Region, User
 from .models.base import utcnow
 from .money import parse_wan
+from .orgs import org_new
 
 DEMO_PASSWORD = "Demo@2026pass"
 CSL_LIMIT = 240  # results taken from the CSL file for the demo (technical categories only)
@@ -127,41 +128,35 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
         if i == 1:
             logins.append(("县区科技局", f"kjj_{county.code}", f"{county.name}及以下（各县区账号为 kjj_+区划代码）"))
 
-    agency = Organization(name=f"{city.name}科技大市场技术转移服务中心", uscc=demo_agency_uscc(), org_type="agency",
-                          region_id=city.id, status="verified", contact_name="刘经纪", contact_phone="0552-2088001")
-    db.session.add(agency)
-    db.session.flush()
+    agency = org_new(name=f"{city.name}科技大市场技术转移服务中心", uscc=demo_agency_uscc(), org_type="agency",
+                     region_id=city.id, status="verified", verified_at=now, contact_name="刘经纪",
+                     contact_phone="0552-2088001")
     for i, county in enumerate(counties[:3], 1):
         _user(f"broker{i:02d}", f"技术经纪人{'甲乙丙'[i - 1]}", "broker", org=agency, region=county, cert=f"AHJJR-2025-{i:04d}")
     logins.append(("技术经纪人", "broker01", f"{counties[0].name}（broker01-03）"))
 
     companies = []
     for i, row in enumerate(demo.COMPANIES, 1):
-        org = Organization(name=row["name"], uscc=row["uscc"], org_type="enterprise", region_id=regions[row["region_code"]].id,
-                           contact_name=row["contact_name"], contact_phone=row["contact_phone"], address=row.get("address", ""),
-                           status="verified", verified_at=now)
-        db.session.add(org)
-        db.session.flush()
+        org = org_new(name=row["name"], uscc=row["uscc"], org_type="enterprise",
+                      region_id=regions[row["region_code"]].id, contact_name=row["contact_name"],
+                      contact_phone=row["contact_phone"], address=row.get("address", ""), status="verified",
+                      verified_at=now)
         user = _user(f"ent{i:02d}", row["contact_name"], "enterprise", org=org, phone=row["contact_phone"])
         companies.append((org, user))
     logins.append(("企业", "ent01", f"{demo.COMPANIES[0]['name']}（ent01-{len(companies):02d}）"))
 
     institutions = []
     for i, row in enumerate(demo.INSTITUTIONS, 1):
-        org = Organization(name=row["name"], uscc=row["uscc"], org_type=row["type"], region_id=regions[row["region_code"]].id,
-                           contact_name=row.get("contact_name", ""), contact_phone=row.get("contact_phone", ""),
-                           status="verified", verified_at=now)
-        db.session.add(org)
-        db.session.flush()
+        org = org_new(name=row["name"], uscc=row["uscc"], org_type=row["type"],
+                      region_id=regions[row["region_code"]].id, contact_name=row.get("contact_name", ""),
+                      contact_phone=row.get("contact_phone", ""), status="verified", verified_at=now)
         user = _user(f"inst{i:02d}", row.get("contact_name") or f"{row['name']}成果转化办", "institution", org=org,
                      phone=row.get("contact_phone", ""))
         institutions.append((org, user))
     logins.append(("高校院所", "inst01", f"{demo.INSTITUTIONS[0]['name']}（inst01-{len(institutions):02d}）"))
     # one company waiting for verification, so the review queue has work
-    pending_org = Organization(name="蚌埠新申报科技有限公司", uscc=demo_pending_uscc(), org_type="enterprise",
-                               region_id=counties[0].id, status="pending", contact_name="赵新")
-    db.session.add(pending_org)
-    db.session.flush()
+    pending_org = org_new(name="蚌埠新申报科技有限公司", uscc=demo_pending_uscc(), org_type="enterprise",
+                          region_id=counties[0].id, contact_name="赵新")
     _user("ent_new", "赵新", "enterprise", org=pending_org)
     logins.append(("待认证企业", "ent_new", "单位待认证：可存草稿，不能发布"))
     db.session.flush()

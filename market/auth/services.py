@@ -10,6 +10,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Organization, Region, User, UserSession
 from ..models.base import utcnow
+from ..orgs import org_new
 from ..text import clean_name_into
 from ..uscc import USCCError, normalize_uscc
 
@@ -82,19 +83,9 @@ def user_register(
         errors["uscc"] = "该统一社会信用代码已注册"
     if errors:
         raise DomainError("注册信息有误，请按提示修改", fields=errors)
-    org = Organization(
-        name=org_name.strip(),
-        uscc=uscc,
-        org_type=org_type,
-        region_id=region.id,
-        contact_name=contact_name or name,
-        contact_phone=contact_phone or phone,
-        contact_email=contact_email or email,
-        address=address,
-        status="pending",
-    )
-    db.session.add(org)
-    db.session.flush()
+    org = org_new(name=org_name, uscc=uscc, org_type=org_type, region_id=region.id,
+                  contact_name=contact_name or name, contact_phone=contact_phone or phone,
+                  contact_email=contact_email or email, address=address)
     user = User(
         username=username,
         name=name,

@@ -16,9 +16,9 @@ from ..extensions import db
 from ..imports import BadRow, ImportReport, Layout, cell_text
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
 from ..money import AmountError, parse_contract_yuan
+from ..orgs import org_values
 from ..text import InvalidName, clean_name
 from .access import can_record_in
-from .services import guess_org_type
 
 # key, Chinese header (the template's), required
 COLUMNS: list[tuple[str, str, bool]] = [
@@ -317,8 +317,7 @@ def _org_ids(good: list[tuple[int, dict]], report: ContractImportReport) -> dict
     new = [name for name in wanted if name not in ids]
     created: dict[str, int] = {}
     for chunk in _batches(sorted(new)):  # one order for every import: concurrent ones cannot deadlock
-        rows = [{"name": name, "org_type": guess_org_type(name), "region_id": wanted[name], "status": "pending",
-                 "review_note": "导入技术合同时创建，待认证"} for name in chunk]
+        rows = [org_values(name=name, region_id=wanted[name], review_note="导入技术合同时创建，待认证") for name in chunk]
         # a concurrent import may create one of these names first: its row is kept, ours skipped
         inserted = _insert_rows(Organization.__table__, rows, conflict="name", returning=("id", "name"))
         created.update((name, org_id) for org_id, name in inserted)

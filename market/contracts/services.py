@@ -33,6 +33,7 @@ from ..models import (
 from ..models.listing import DONE_BY_CONTRACT
 from ..money import CENT, contract_amount_problem, exact_sum, join_sum
 from ..notifications.services import notify, path_for
+from ..orgs import org_new
 from ..text import clean_name_into
 from . import access, links, queries
 from .scans import read_scan, store_scan
@@ -76,14 +77,6 @@ DUPLICATE_REG_NO = "登记编号已存在：同一份合同只能登记一次"
 STALE_CONTRACT = "该合同已被他人修改，请刷新页面后重试"
 
 
-def guess_org_type(name: str) -> str:
-    if "大学" in name or "学院" in name or "学校" in name:
-        return "university"
-    if "研究院" in name or "研究所" in name or "科学院" in name or "研究中心" in name:
-        return "institute"
-    return "enterprise"
-
-
 def org_by_name(name: str) -> Organization | None:
     return db.session.scalar(select(Organization).where(Organization.name == name))
 
@@ -93,11 +86,7 @@ def org_get_or_create(*, name: str, region_id: int | None) -> tuple[Organization
     org = org_by_name(name)
     if org is not None:
         return org, False
-    org = Organization(name=name, org_type=guess_org_type(name), region_id=region_id, status="pending",
-                       review_note="登记技术合同时创建，待认证")
-    db.session.add(org)
-    db.session.flush()
-    return org, True
+    return org_new(name=name, region_id=region_id, review_note="登记技术合同时创建，待认证"), True
 
 
 def registration_taken(number: str) -> bool:

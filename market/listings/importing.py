@@ -24,6 +24,7 @@ from ..extensions import db
 from ..imports import BadRow, ImportReport, Layout, clean_text
 from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, Organization, Region, User
 from ..models.base import utcnow
+from ..orgs import org_new
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, MATURITY_LEVELS
 from ..money import AmountError, parse_wan
 from ..text import InvalidName, clean_name
@@ -351,9 +352,7 @@ def listings_import(*, kind: str, rows: Iterable[tuple[int, dict]], skip_bad: bo
         name = r.values["organization"]
         org = orgs.get(name)
         if org is None:
-            org = Organization(name=name, org_type=NEW_ORG_TYPE[kind], status="pending", region_id=r.values["region_id"])
-            db.session.add(org)
-            db.session.flush()
+            org = org_new(name=name, org_type=NEW_ORG_TYPE[kind], region_id=r.values["region_id"])
             orgs[name] = org
             report.new_orgs.append(name)
         if org.id not in owners:
