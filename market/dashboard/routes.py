@@ -21,6 +21,7 @@ from ..money import format_wan
 from ..pagination import get_page, paginate
 from ..permissions import in_scope, user_region
 from . import exports, queries, services, stats
+from .charts import overview_charts, ranking_chart
 from .forms import TargetForm
 from .stats import Period
 
@@ -183,27 +184,6 @@ def _context(region: Region | None, period: Period | None, notes: list[str], **k
     )
 
 
-# --- charts ----------------------------------------------------------------------------------------------
-
-def _chart(chart_id: str, title: str, rows: list[stats.Row], *, kind: str = "bar", links: list | None = None) -> dict:
-    """Chart data for dashboard.js: amounts as exact strings in 万元 (the table beside it holds the same)."""
-    def wan(value):
-        return format_wan(value)[:-2]
-
-    return {
-        "id": chart_id,
-        "title": title,
-        "kind": kind,
-        "unit": "万元",
-        "categories": [r.name for r in rows],
-        "links": links or [None] * len(rows),
-        "series": [
-            {"name": "吸纳成交额", "data": [wan(r["b"].amount) for r in rows]},
-            {"name": "输出成交额", "data": [wan(r["s"].amount) for r in rows]},
-        ],
-    }
-
-
 # --- pages -----------------------------------------------------------------------------------------------
 
 @bp.route("/")
@@ -214,12 +194,7 @@ def index():
     previous = stats.totals(scope=region, period=period.last_year())
     tables = {by: stats.breakdown(by, scope=region, period=period) for by in BREAKDOWNS}
     region_links = [None if r.own_level else url_with_region(r.key) for r in tables["region"]]
-    charts = [
-        _chart("chart-region", "按下级区域（成交额，万元）", tables["region"], links=region_links),
-        _chart("chart-month", "按月份（成交额，万元）", tables["month"], kind="line"),
-        _chart("chart-type", "按合同类型（成交额，万元）", tables["type"]),
-        _chart("chart-field", "按技术领域（成交额，万元）", tables["field"]),
-    ]
+    charts = overview_charts(tables, region_links=region_links)
     own = None
     if region is not None:
         year = period.start.year
@@ -242,16 +217,7 @@ def targets():
     editable = {row.region.id for row in board.rows if services.can_set_target(current_user, row.region)}
     if board.own is not None and services.can_set_target(current_user, board.own.region):
         editable.add(board.own.region.id)
-    chart = {
-        "id": "chart-ranking",
-        "title": f"{TARGET_METRICS[metric]}完成率（%）",
-        "kind": "bar",
-        "unit": "%",
-        "categories": [row.region.name for row in board.rows],
-        "links": [url_with_region(row.region.id) for row in board.rows],
-        "series": [{"name": "完成率", "data": [str(row.progress[metric].rate or 0) for row in board.rows]},
-                   {"name": "应完成", "data": [str(row.progress[metric].expected_rate or 0) for row in board.rows]}],
-    }
+    chart = ranking_chart(board, metric=metric, links=[url_with_region(row.region.id) for row in board.rows])
     return render_template(
         "dashboard/targets.html",
         **_context(region, Period.year(year), [], board=board, year=year, metric=metric, metrics=TARGET_METRICS,

@@ -1,0 +1,54 @@
+"""Chart data for static/js/dashboard.js (ECharts): the dashboard's figures as series, amounts as exact strings.
+
+Pages pass the rows they already hold and the links they build from the request; nothing here reads the database.
+"""
+from __future__ import annotations
+
+from ..models.contract import TARGET_METRICS
+from ..money import format_wan
+from . import stats
+
+
+def _wan(value) -> str:
+    return format_wan(value)[:-2]
+
+
+def breakdown_chart(chart_id: str, title: str, rows: list[stats.Row], *, kind: str = "bar",
+                    links: list | None = None) -> dict:
+    """吸纳 and 输出 成交额 of each row, in 万元 (the table beside the chart holds the same figures)."""
+    return {
+        "id": chart_id,
+        "title": title,
+        "kind": kind,
+        "unit": "万元",
+        "categories": [r.name for r in rows],
+        "links": links or [None] * len(rows),
+        "series": [
+            {"name": "吸纳成交额", "data": [_wan(r["b"].amount) for r in rows]},
+            {"name": "输出成交额", "data": [_wan(r["s"].amount) for r in rows]},
+        ],
+    }
+
+
+def overview_charts(tables: dict[str, list[stats.Row]], *, region_links: list) -> list[dict]:
+    """The main page's four charts: by sub-region (each bar links to that region), month, contract type, field."""
+    return [
+        breakdown_chart("chart-region", "按下级区域（成交额，万元）", tables["region"], links=region_links),
+        breakdown_chart("chart-month", "按月份（成交额，万元）", tables["month"], kind="line"),
+        breakdown_chart("chart-type", "按合同类型（成交额，万元）", tables["type"]),
+        breakdown_chart("chart-field", "按技术领域（成交额，万元）", tables["field"]),
+    ]
+
+
+def ranking_chart(board, *, metric: str, links: list) -> dict:
+    """The targets page's ranking: each region's completion rate of `metric` beside the rate expected by today."""
+    return {
+        "id": "chart-ranking",
+        "title": f"{TARGET_METRICS[metric]}完成率（%）",
+        "kind": "bar",
+        "unit": "%",
+        "categories": [row.region.name for row in board.rows],
+        "links": links,
+        "series": [{"name": "完成率", "data": [str(row.progress[metric].rate or 0) for row in board.rows]},
+                   {"name": "应完成", "data": [str(row.progress[metric].expected_rate or 0) for row in board.rows]}],
+    }
