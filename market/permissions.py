@@ -1,4 +1,5 @@
-"""Role decorators and load-and-check helpers: every object is checked for access here."""
+"""Who may act and where: the verified-actor rule and its gate, role decorators, region scopes, and the load-and-check
+helpers for listings and organisations (deals and contracts have theirs in deals/access.py and contracts/access.py)."""
 from __future__ import annotations
 
 from functools import wraps
@@ -10,8 +11,8 @@ from sqlalchemy import Select
 from .extensions import db
 from .models import LISTING_MODELS, ListingMixin, Organization, Region, User
 
-# The one rule for acting in the market (issue 12): an account acts on another party's objects or on the official
-# figures only when a person has verified who it is.
+# The one rule for acting in the market (README, "How it is built", "Who may act"): an account acts on another
+# party's objects or on the official figures only when a person has verified who it is.
 #   - administrators and 科技局 officials: accounts that only an administrator can create;
 #   - enterprise and institution users: their organisation is verified (认证通过);
 #   - brokers: their 服务机构 is verified AND an official of their region or an administrator approved the account

@@ -1,4 +1,4 @@
-"""Allowlist HTML sanitizer for user-written rich text (SECURITY.md item 8).
+"""Allowlist HTML sanitizer for user-written rich text (README, "Security and reliability", row 8).
 
 Today every user text field is rendered escaped as plain text, so nothing calls this yet on a page. A
 feature that lets users write formatted text stores what they typed and renders it with the

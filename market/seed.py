@@ -1,7 +1,7 @@
 """The demo market: one city, its sub-markets, companies with needs, universities with results.
 
-Results come from the CSL paper abstracts (../shared/data/csl-dev.jsonl) when that file exists,
-plus a small built-in set; the product never needs the file.
+Results come from a small built-in set, plus CSL paper abstracts when that data file is found (`csl_path`:
+MARKET_CSL_PATH, else the data folder beside the checkout). The demo and the product run without it.
 """
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ DEMO_CONTRACT_WAN = (3, 5, 8, 12, 15, 20, 28, 35, 50, 60, 80, 120, 150, 200, 260
 
 
 def csl_path() -> Path:
+    """The CSL abstracts file the demo may take results from: a data file kept outside the repository, read only by
+    the demo seed and bench/matching.py when present; nothing else needs it."""
     return Path(os.environ.get("MARKET_CSL_PATH") or PROJECT_ROOT.parent / "shared" / "data" / "csl-dev.jsonl")
 
 

@@ -82,10 +82,11 @@ def regions_outside_scope(user: User, contract: Contract, new_values: dict) -> l
 
 
 def can_change_figures(user: User, contract: Contract, new_values: dict) -> bool:
-    """The one rule for edits and voids (issue 12 item 5): nobody moves the figures of a region outside their
-    scope. An official or broker may change a contract's figures only when every region whose figures change
-    (old and new buyer and seller regions) lies in their region; an official of a higher region containing
-    them all, or an administrator, may. Changes that move no figure (title, number, term) are not limited here."""
+    """The one rule for edits and voids (README, "Security and reliability", row 12.5): nobody moves the figures
+    of a region outside their scope. An official or broker may change a contract's figures only when every region
+    whose figures change (old and new buyer and seller regions) lies in their region; an official of a higher
+    region containing them all, or an administrator, may. Changes that move no figure (title, number, term) are
+    not limited here."""
     return not regions_outside_scope(user, contract, new_values)
 
 

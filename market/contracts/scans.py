@@ -1,4 +1,5 @@
-"""Contract scans (SECURITY.md item 10): PDF only, generated names, outside the web root."""
+"""Contract scans: PDF only, generated names, outside the web root (README, "Security and reliability", rows 10
+and 12.7)."""
 from __future__ import annotations
 
 import os

@@ -1,7 +1,7 @@
 """Every dashboard table as .xlsx or .csv: amounts in 元 with two decimals, exactly as summed by the database.
 
 Text cells beginning with = + - @ or a tab (or a carriage return) get a leading apostrophe, so that a
-spreadsheet never runs an organisation name as a formula (SECURITY.md item 11).
+spreadsheet never runs an organisation name as a formula (README, "Security and reliability", row 11).
 """
 from __future__ import annotations
 

@@ -30,7 +30,6 @@ from ..money import Money, exact_sum, join_sum
 
 ZERO = Decimal("0.00")
 BASE_SIDES = ("b", "s", "i")
-SIDE_LABELS = {"b": "吸纳", "s": "输出", "i": "区域内部", "e": "涉及本区域"}
 BREAKDOWNS = ("total", "type", "field", "month", "region")
 # the figures of every row of the pipeline, in this order: a count and each sum in two parts (exact_sum)
 FIGURES = ("n", "amount_hi", "amount", "tech_amount_hi", "tech_amount")

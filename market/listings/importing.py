@@ -1,6 +1,6 @@
 """Importing listings collected offline by brokers: `flask --app app import achievements|demands FILE`.
 
-Rules (issue 3):
+Rules:
 - keys: external_id, title, summary (results) or description (needs), keywords (a list, or text split on
   、，,; and spaces), organization (a name); optional field (a subfield code such as 04.01 or its name),
   region (a code or a "/"-joined name path, e.g. 蚌埠市/怀远县), maturity (results, 1-9), price_wan

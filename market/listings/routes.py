@@ -10,14 +10,13 @@ from ..forms import posted_text
 from ..models import LISTING_MODELS
 from ..models.listing import MATURITY_LEVELS, STATUS_LABELS, STATUSES
 from ..pagination import get_page, paginate
-from ..permissions import can_review, can_see_contact, get_listing, is_listing_owner, roles_required
+from ..permissions import can_review, can_see_contact, get_listing, is_listing_owner
 from ..registries import registries
 from . import queries, services
 from .forms import FORMS
 
 bp = Blueprint("listings", __name__)
 
-PLURAL = {"demand": "demands", "achievement": "achievements"}
 OWNER_ROLE = {"demand": "enterprise", "achievement": "institution"}
 ACTIONS = {  # url action -> (target status, success message)
     "submit": ("pending", "已提交审核"),

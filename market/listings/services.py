@@ -5,8 +5,6 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from .. import events
 from ..errors import DomainError, NotAllowed
 from ..extensions import db

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from ..extensions import db
 from ..pagination import get_page, paginate
 from ..permissions import in_scope, is_listing_owner, roles_required
-from . import queries, services
+from . import queries
 from .engine import MATCHABLE, TOP_N
 
 bp = Blueprint("matching", __name__)

@@ -207,11 +207,6 @@ def analyzed_text(doc: dict) -> tuple[str, str]:
     return " ".join(parts), " ".join(seen)
 
 
-def indexed_text(doc: dict) -> str:
-    """The "text" field: title tokens x3, keywords x2, body x1, space-joined."""
-    return analyzed_text(doc)[0]
-
-
 def stored_terms(value) -> frozenset[str] | None:
     """Hit.terms from the stored value (str, or UTF-8 bytes); None when the index has none."""
     if value is None:

@@ -2,7 +2,7 @@
 
 Writers: one at a time per folder, across processes, through the folder's flock (never AsyncWriter).
 Readers: one searcher per thread, refreshed when another writer has committed a new generation.
-Text is pre-tokenized by the shared analyzer (backend.indexed_text), exactly as for Tantivy.
+Text is pre-tokenized by the shared analyzer (backend.analyzed_text), exactly as for Tantivy.
 Ranking is Whoosh's BM25F computed directly from the posting lists (see `_score`), which are decoded
 once per segment and kept (`_postings`); filters and facets use cached value -> doc-number sets.
 No query parser ever sees user text.
@@ -89,7 +89,7 @@ def _best(scores: dict[int, float], docnums, k: int) -> list[int]:
 def build_schema(*, with_terms: bool = True) -> Schema:
     """The index layout; with_terms=False is the layout of indexes built before Hit.terms were
     stored, which are still served (their hits carry no terms) until a reindex."""
-    # Text arrives as analyzer tokens joined by spaces (see backend.indexed_text), the same
+    # Text arrives as analyzer tokens joined by spaces (see backend.analyzed_text), the same
     # stream Tantivy indexes, so the Whoosh side only splits on whitespace.
     text = dict(analyzer=RegexTokenizer(r"\S+"), phrase=False, stored=False)
     schema = Schema(
