@@ -231,6 +231,8 @@ def can_see_contact(user, listing: ListingMixin) -> bool:
         return False
     if is_listing_owner(user, listing) or can_review(user, listing):
         return True
+    if not is_verified_actor(user):
+        return False  # a grant (a deal, an accepted interest) counts only while its holder may act
     from .registries import registries
 
     return any(grant(user, listing) for grant in registries().contact_grants)

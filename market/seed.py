@@ -310,10 +310,12 @@ def seed_demo_pipeline() -> int:
 
 
 def _sign_demo_deal(deal, broker: User, *, number: int, today: date) -> None:
-    """签约 through the contract service, as the broker's form does: the need becomes 已解决, the result
-    已转化 (a 成果转化 on the dashboard), and a first instalment is received."""
+    """签约 through the contract service, as the broker's form does; the broker worked an engine suggestion
+    alone, so each owner confirms the link to the contract as on the site (links.link_decide): the need becomes
+    已解决, the result 已转化 (a 成果转化 on the dashboard); a first instalment is received."""
     import uuid
 
+    from .contracts import links
     from .contracts import services as contracts
 
     price = deal.achievement.price or parse_wan("60")
@@ -324,6 +326,9 @@ def _sign_demo_deal(deal, broker: User, *, number: int, today: date) -> None:
               "contract_type": "development", "subtype": "commissioned", "amount": price,
               "tech_amount": (price * Decimal("0.9")).quantize(Decimal("0.01")), "signed_on": signed_on,
               "field_id": deal.demand.field_id, "term_start": signed_on, "term_end": signed_on + timedelta(days=365)})
+    for link in links.links_for_contract(contract):
+        if link.status == "pending":
+            links.link_decide(link=link, user=link.listing.owner, decision="accept")
     contracts.payment_add(contract=contract, user=broker, paid_on=signed_on, amount=(price * Decimal("0.3")).quantize(
         Decimal("0.01")), note="首期款", token=uuid.uuid4().hex)
 

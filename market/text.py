@@ -19,6 +19,9 @@ REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 # joiner, Hangul fillers, Khmer inherent vowels, Mongolian and other variation selectors)
 _INVISIBLE = (
     {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0}
+    # blank symbols outside that property that draw as nothing as well: Braille pattern blank, the musical
+    # null notehead, the object replacement character
+    | {0x2800, 0x1D159, 0xFFFC}
     | set(range(0x180B, 0x1810)) | set(range(0xFE00, 0xFE10)) | set(range(0xE0100, 0xE01F0))
 )
 _SPACES = re.compile(r"\s+")
@@ -39,10 +42,19 @@ def _describe(ch: str) -> str:
 
 
 def refused_char(text: str) -> str | None:
-    """The first character of text a name may not hold, or None."""
+    """The first character of text a name may not hold, or None.
+
+    Besides the invisible ones: a combining mark that starts the name or follows a Chinese character, a space
+    (Chinese takes none, and there it draws as a stray accent or nothing at all)."""
+    previous = ""
     for ch in text:
         if ord(ch) in _INVISIBLE or unicodedata.category(ch) in REFUSED_CATEGORIES:
             return ch
+        if unicodedata.category(ch) in ("Mn", "Me") and (
+                not previous or previous.isspace() or _CJK.match(previous)):
+            return ch
+        if unicodedata.category(ch) not in ("Mn", "Me"):
+            previous = ch
     return None
 
 

@@ -287,3 +287,65 @@ def test_voiding_an_accepted_link_s_contract_reopens_the_listing(world, as_):
     db.session.expire_all()
     assert need.status == "published"
     assert [(f, t) for f, t, _, _ in history(need)] == [("published", "published"), ("published", "done"), ("done", "published")]
+
+
+def _sign(as_, world, deal, n: int = 7):
+    return as_("broker").post(f"/contracts/from-deal/{deal.id}", {
+        "registration_no": f"202634030000{n:04d}", "title": "镀膜工艺技术开发合同", "contract_type": "development",
+        "subtype": "commissioned", "amount": "9999999999.00", "tech_amount": "9999999999.00",
+        "signed_on": date.today().isoformat(), "field_id": str(world.fields["materials"].id), "version": "3",
+        "form_token": f"{n:032d}"})
+
+
+def test_a_broker_working_a_suggestion_alone_marks_nothing_done(world, as_):
+    """Found by the review of this issue: claim an engine suggestion, move it twice, sign it with a 99.99亿元
+    contract: neither owner acted, so neither listing may be marked done; each owner is asked instead."""
+    pair = published_pair(world)
+    suggestion = factories.suggestion(demand=pair.demand, achievement=pair.achievement)
+    db.session.commit()
+    broker = as_("broker")
+    assert broker.post(f"/deals/queue/{suggestion.id}/claim").status_code == 302
+    from market.models import Deal
+
+    deal = db.session.scalar(select(Deal))
+    assert broker.post(f"/deals/{deal.id}/move", {"to": "contacted", "version": "1"}).status_code == 302
+    assert broker.post(f"/deals/{deal.id}/move", {"to": "negotiating", "version": "2"}).status_code == 302
+    assert _sign(as_, world, deal).status_code == 302
+    contract = db.session.scalar(select(Contract))
+    db.session.refresh(pair.demand)
+    db.session.refresh(pair.achievement)
+    assert (pair.demand.status, pair.achievement.status) == ("published", "published")
+    assert (contract.demand_id, contract.achievement_id) == (None, None)
+    links = db.session.scalars(select(ContractListingLink).where(ContractListingLink.contract_id == contract.id)).all()
+    assert sorted((link.kind, link.status) for link in links) == [("achievement", "pending"), ("demand", "pending")]
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.kind == "contract_link")))
+    assert {world.users.enterprise.id, world.users.institution.id} <= told
+    # the owner confirms: now it is done
+    link = next(x for x in links if x.kind == "demand")
+    assert as_("enterprise").post(f"/contracts/links/{link.id}", {"decision": "accept"}).status_code == 302
+    db.session.refresh(pair.demand)
+    assert pair.demand.status == "done"
+
+
+def test_a_party_who_acted_in_the_deal_has_its_listing_marked_done_at_once(world, as_):
+    """A deal the owners opened through an interest (one made it, the other accepted): signing marks both done."""
+    pair = published_pair(world)
+    deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=pair.demand,
+                          achievement=pair.achievement, broker=world.users.broker, stage="negotiating", source="interest",
+                          version=3)
+    db.session.commit()
+    assert _sign(as_, world, deal, n=8).status_code == 302
+    db.session.refresh(pair.demand)
+    db.session.refresh(pair.achievement)
+    assert (pair.demand.status, pair.achievement.status) == ("done", "done")
+    assert count(ContractListingLink) == 0
+
+
+def test_a_contract_cannot_be_booked_to_a_registered_company_in_another_county(world, as_):
+    """Found by the review: 五河乙企业 (registered in 五河县) typed as the buyer with the region 怀远县 counted in
+    怀远县's figures under a real company's name."""
+    resp = as_("broker").post("/contracts/new", entry(world, buyer_region_id=str(world.regions["county_a"].id)))
+    assert resp.status_code == 400 and "已登记在" in resp.get_data(as_text=True)
+    assert count(Contract) == 0
+    # its own county (or its town) is accepted, as before
+    assert as_("broker").post("/contracts/new", entry(world, n=2)).status_code == 302

@@ -32,7 +32,9 @@ ZWSP, ZWJ, LRE, RLO = "\u200b", "\u200d", "\u202a", "\u202e"
 INVISIBLE = [ZWSP, "\u200c", ZWJ, "\u200e", "\u200f", LRE, "\u202b", "\u202c", "\u202d", RLO, "\u2066", "\u2067",
              "\u2068", "\u2069", "\u2060", "\u2063", "\ufeff", "\u00ad", "\u061c", "\u180e", "\u034f", "\u3164",
              "\uffa0", "\u115f", "\ufe0f", "\U000e0001", "\U000e0100", "\x00", "\x07", "\x1b", "\x7f", "\x85",
-             "\u2028", "\u2029", "\ue000", "\ud800", "\U0010ffff"]
+             "\u2028", "\u2029", "\ue000", "\ud800", "\U0010ffff",
+             # found by the review of issue 12: blank symbols outside the invisible categories
+             "\u2800", "\U0001d159", "\ufffc"]
 INVISIBLE_MESSAGE = "不可见字符或控制字符"
 
 
@@ -202,7 +204,8 @@ def test_registering_a_zero_width_twin_of_an_organisation_is_refused(app, world)
     db.session.commit()
     p = Poster(app.test_client())
     before = _state()
-    for twin in ("测试公司" + ZWSP, ZWJ + "测试公司", "测试" + "\u2060" + "公司", RLO + "测试公司"):
+    for twin in ("测试公司" + ZWSP, ZWJ + "测试公司", "测试" + "\u2060" + "公司", RLO + "测试公司",
+                 "测试公司" + "\u2800", "\u2800" + "测试公司", "测试公司" + "\u0301", "\u0301" + "测试公司"):
         resp = p.post("/register", _register(None, world) | {"org_name": twin})
         assert_refused(resp, INVISIBLE_MESSAGE, codes=(400,))
     resp = p.post("/register", _register(None, world) | {"org_name": " 测试公司\u3000"})

@@ -215,3 +215,42 @@ def test_roles_other_than_broker_carry_no_broker_status(app, world):
     assert world.users.enterprise.broker_status is None and world.users.official.broker_status is None
     org = db.session.get(Organization, world.orgs.agency.id)
     assert org.is_verified
+
+
+def test_a_refused_broker_loses_hidden_contacts_and_its_open_deals(app, world, objs):
+    """Found by the review: after the refusal the listing pages (open to any signed-in account) still showed the
+    contacts the broker's deal had granted, and its deals stayed assigned to it, frozen."""
+    from market.models import Deal, DealEvent
+
+    broker = world.users.broker
+    p = Poster(client_for(app, broker))
+    demand_url = f"/demands/{objs.demand.id}"
+    phone = objs.demand.contact_phone
+    assert not objs.demand.contact_public and phone
+    assert phone in p.get(demand_url).get_data(as_text=True)  # granted by its deal while it may act
+    official = Poster(client_for(app, world.users.city_official))
+    assert official.post(f"/review/brokers/{broker.id}", {"decision": "reject", "note": "证书已吊销"}).status_code == 302
+    page = p.get(demand_url)
+    assert page.status_code == 200 and phone not in page.get_data(as_text=True)
+    deal = db.session.get(Deal, objs.deal.id)
+    assert deal.broker_id is None and deal.stage == "negotiating"  # back in the queue for a broker who may act
+    assert db.session.scalar(select(DealEvent.text).where(DealEvent.deal_id == deal.id).order_by(DealEvent.id.desc())
+                             ).startswith(f"技术经纪人 {broker.name} 资格审核未通过")
+    told = db.session.scalar(select(Notification.text).where(Notification.user_id == broker.id,
+                                                             Notification.kind == "broker_review"))
+    assert "1 个对接已退回待认领" in told
+
+
+def test_a_rejected_organisation_cannot_send_a_published_listing_back_to_review(app, world, objs):
+    """Found by the review: editing a published need moves it to 待审核, into the officials' queue."""
+    world.orgs.ent_a.status = "rejected"
+    db.session.commit()
+    p = Poster(client_for(app, world.users.enterprise))
+    form = p.get(f"/demands/{objs.demand.id}/edit")
+    assert form.status_code == 200
+    from tests.test_access_matrix import POST_DATA
+
+    resp = p.post(f"/demands/{objs.demand.id}/edit", dict(POST_DATA["listings.edit"](world), title="改头换面重新送审"))
+    assert resp.status_code == 403 and "不能修改已发布的条目" in resp.get_data(as_text=True)
+    db.session.refresh(objs.demand)
+    assert objs.demand.status == "published" and objs.demand.title != "改头换面重新送审"

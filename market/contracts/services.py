@@ -22,6 +22,7 @@ from ..models import (
     Contract,
     ContractAudit,
     Deal,
+    DealEvent,
     Demand,
     Field,
     ListingMixin,
@@ -79,6 +80,19 @@ STALE_CONTRACT = "该合同已被他人修改，请刷新页面后重试"
 
 def org_by_name(name: str) -> Organization | None:
     return db.session.scalar(select(Organization).where(Organization.name == name))
+
+
+def _registered_region_problem(name: str, region_id: int | None) -> str | None:
+    """A registered organisation's contract counts where it is registered: the region typed for it must be its own
+    region, one above it or one below it, so that a contract cannot be booked to a real company in another
+    county (found by the review of issue 12)."""
+    org = org_by_name(name) if name else None
+    if org is None or org.region is None or not region_id:
+        return None
+    typed = db.session.get(Region, region_id)
+    if typed is not None and (typed.contains(org.region) or org.region.contains(typed)):
+        return None
+    return f"“{org.name}”已登记在{org.region.full_name()}，请选择该区域（或其上级、下级区域）"
 
 
 def org_get_or_create(*, name: str, region_id: int | None) -> tuple[Organization, bool]:
@@ -223,8 +237,22 @@ def _mark_listings_done(contract: Contract, user: User) -> None:
             listing_mark_done_by_contract(listing=listing, user=user, reason=reason)
 
 
+def _took_part(deal: Deal, org_id: int | None) -> bool:
+    """Whether the organisation acted in the deal itself: the deal grew from an interest (one side made it, the
+    other accepted it), or one of its users wrote a row of the deal's history (a move, a note, a plan)."""
+    if org_id is None:
+        return False
+    if deal.source == "interest" and org_id in (deal.buyer_org_id, deal.seller_org_id):
+        return True
+    return db.session.scalar(
+        select(DealEvent.id).join(User, User.id == DealEvent.actor_id)
+        .where(DealEvent.deal_id == deal.id, User.org_id == org_id).limit(1)) is not None
+
+
 def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: int | None, token: str | None, scan=None) -> Contract:
-    """签约: move the deal to 签约, record its contract and mark the need 已解决 / the result 已转化, atomically."""
+    """签约: move the deal to 签约 and record its contract, atomically. The need becomes 已解决 and the result 已转化
+    at once when their organisation took part in the deal (_took_part); a listing whose owner never acted in it (a
+    broker worked an engine suggestion alone) is asked of its owner instead, as for a direct entry (links.py)."""
     if not can_sign_deal(user, deal):
         raise NotAllowed("您不能为该对接登记合同")
     data = dict(data, buyer_region_id=deal.buyer_region_id or data.get("buyer_region_id"),
@@ -235,12 +263,14 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
     checked_scan = _read_optional_scan(scan)
     submission = claim_form_token(token=token, kind="contract", user=user)
     deal_services.deal_sign(deal=deal, user=user, version=version, text=f"签约，登记技术合同 {data['registration_no'].strip()}")
+    own = {listing.KIND: listing for listing in (deal.demand, deal.achievement)
+           if listing is not None and _took_part(deal, listing.org_id)}
     contract = _new_contract(
         data,
         buyer_org_id=deal.buyer_org_id,
         seller_org_id=deal.seller_org_id,
-        demand_id=deal.demand_id,
-        achievement_id=deal.achievement_id,
+        demand_id=deal.demand_id if "demand" in own else None,
+        achievement_id=deal.achievement_id if "achievement" in own else None,
         deal_id=deal.id,
         broker_id=deal.broker_id,
         recorded_by_id=user.id,
@@ -253,6 +283,9 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
     # the need 已解决 and the result 已转化: each move is a listing history row and a listing_done event, and
     # changes their public documents (the index change log, market/outbox.py)
     _mark_listings_done(contract, user)
+    for listing in (deal.demand, deal.achievement):
+        if listing is not None and listing.KIND not in own:
+            links.link_request(contract=contract, listing=listing, user=user)
     events.record(events.contract_recorded, contract=contract, user=user)
     events.record(events.deal_signed, deal=deal, contract=contract, user=user)
     return contract
@@ -272,6 +305,11 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
             errors[key] = "请填写单位全称（2-100字）"
     if buyer_name and buyer_name == seller_name:
         errors["seller_name"] = "买方和卖方不能是同一单位"
+    for key, name, region_key in (("buyer_name", buyer_name, "buyer_region_id"),
+                                  ("seller_name", seller_name, "seller_region_id")):
+        problem = _registered_region_problem(name, data.get(region_key))
+        if problem and key not in errors:
+            errors[region_key] = problem
     named = []
     for key, model, org_key in (("demand_id", Demand, "buyer_name"), ("achievement_id", Achievement, "seller_name")):
         listing_id = data.get(key)

@@ -424,3 +424,24 @@ def contact_grant(user: User, listing: ListingMixin) -> bool:
     from sqlalchemy import or_
 
     return db.session.scalar(select(Deal.id).where(column == listing.id, or_(*conditions)).limit(1)) is not None
+
+
+def deals_release_broker(*, broker: User, user: User, reason: str) -> int:
+    """A broker whose review was refused no longer holds any open deal: each goes back to 待认领 (with a history
+    row), and the verified brokers of its regions are told. Returns how many deals were released."""
+    from ..models.deal import OPEN_STAGES
+
+    released = db.session.scalars(
+        select(Deal).where(Deal.broker_id == broker.id, Deal.stage.in_(OPEN_STAGES)).with_for_update()).all()
+    for deal in released:
+        deal.broker_id = None
+        deal.version = (deal.version or 1) + 1
+        deal.updated_at = utcnow()
+        _event(deal, user, "note", f"技术经纪人 {broker.name} 资格审核未通过，本对接退回待认领：{reason}"[:1000])
+        notify(
+            users=_brokers_for(deal.buyer_region_id, deal.seller_region_id),
+            kind="deal_unassigned",
+            text=f"对接待重新认领：《{deal.title}》",
+            url=path_for("deals.detail", deal_id=deal.id),
+        )
+    return len(released)

@@ -112,6 +112,9 @@ def listing_update(*, listing: ListingMixin, user: User, data: dict) -> ListingM
     lock_for_write(listing)
     if listing.status not in EDITABLE:
         raise NotAllowed(f"当前状态（{listing.status_label}）不能修改")
+    if listing.status == "published" and not user.can_publish:
+        # the edit would send it back to the reviewers' queue: that is a submission, which needs a verified unit
+        raise NotAllowed("单位尚未通过认证（或认证未通过），不能修改已发布的条目；认证通过后修改需重新审核")
     errors = _validate_common(data, listing.KIND)
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)

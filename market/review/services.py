@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import events
+from ..deals.services import deals_release_broker
 from ..errors import DomainError, NotAllowed
 from ..listings.services import listing_transition
 from ..models import ListingMixin, User
@@ -37,6 +38,9 @@ def broker_review(*, broker: User, user: User, decision: str, note: str = "") ->
             raise DomainError("不通过时请填写理由", fields={"note": "请填写理由"})
         broker.broker_status = "rejected"
         text = f"您的技术经纪人资格审核未通过：{note}"
+        released = deals_release_broker(broker=broker, user=user, reason=note)
+        if released:
+            text += f"（您负责的 {released} 个对接已退回待认领）"
     else:
         raise DomainError("请选择审核结果")
     broker.broker_review_note = note
