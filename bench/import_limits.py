@@ -12,6 +12,11 @@ the 1.6 GB part costs this script no memory:
   blank rows    .xlsx with 1,000,000 empty rows under a declared A1:K2
   long line     .csv with one 100 MB line (over IMPORT_MAX_FILE_BYTES), and one with a 15 MB line (fits an upload)
   many lines    .jsonl with 1,000,000 lines
+  found in review after the first fix (the reviewer's sizes):
+  huge string   5 MB .xlsx: one 30,000,000-character shared string that 5 rows refer to in columns C-K
+  entities      3.2 MB .xlsx: a six-level entity expansion (1e9 characters) in sharedStrings.xml
+  many sheets   10 MB .xlsx: 80,000 <sheet> elements and 120,000 empty zip entries
+  styles        250 KB .xlsx: 4 MB of random <xf> in styles.xml (read, not refused: one contract row)
   and the costliest .xlsx files the limits let through: 20,000 rows of 50 empty cells, 1,000,000 shared strings
 
 Each file is imported in a child process of its own, as the site does it: `web` posts it to /contracts/import
@@ -123,6 +128,11 @@ def build_hostile(folder: Path) -> list[tuple[str, Path]]:
         ("one 100 MB line", "long-line-100mb.csv", hostile_files.long_line_csv, {}),
         ("one 15 MB line", "long-line-15mb.csv", hostile_files.long_line_csv, {"length": 15 * MB}),
         ("1,000,000 lines", "many-lines.jsonl", hostile_files.many_lines_jsonl, {}),
+        ("one 30,000,000-character shared string in C-K of 5 rows", "huge-string.xlsx",
+         hostile_files.shared_string_rows, {}),
+        ("entity expansion to 1e9 characters", "entities.xlsx", hostile_files.entity_expansion, {}),
+        ("80,000 sheets, 120,000 zip entries", "many-sheets.xlsx", hostile_files.many_sheets, {}),
+        ("4 MB of <xf> in styles.xml (one row)", "styles.xlsx", hostile_files.bloated_styles, {}),
         # the costliest files the limits let through (no data row: refused as empty)
         ("within limits: 20,000 x 50 empty cells", "every-cell-empty.xlsx", hostile_files.every_cell_empty, {}),
         ("within limits: 1,000,000 shared strings", "many-strings.xlsx", hostile_files.many_shared_strings, {}),

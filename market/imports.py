@@ -23,11 +23,17 @@ so that no file within the upload size costs more than a legitimate import of th
 - the file's size; at most IMPORT_MAX_ROWS records after the header, blank ones included: reading stops at the
   first record over the limit, whatever the file declares;
 - CSV and JSONL are read as a stream of lines, none (nor any CSV record) longer than IMPORT_MAX_LINE_BYTES;
-- an .xlsx is refused before it is parsed when its parts would inflate past IMPORT_MAX_INFLATED_BYTES, when a
-  part over 1 MB is compressed more than IMPORT_MAX_COMPRESSION_RATIO times (a zip bomb), or when its first
-  sheet's <dimension> declares more rows or columns than allowed. Then openpyxl reads it in read-only
-  (streaming) mode, through streams that count the bytes actually inflated, keep each worksheet row within
-  IMPORT_MAX_LINE_BYTES, and stop the shared-string table at (rows + 1) x columns entries.
+- an .xlsx is refused before it is parsed when its zip holds more than 1,000 entries (from the zip's end record),
+  when its parts would inflate past IMPORT_MAX_INFLATED_BYTES, when a part over 1 MB is compressed more than
+  IMPORT_MAX_COMPRESSION_RATIO times (a zip bomb), when its workbook lists more than 256 sheets, or when its
+  first sheet's <dimension> declares more rows or columns than allowed. Then openpyxl reads it in read-only
+  (streaming) mode, through streams (`_Part`) that count the bytes actually inflated and refuse, before the XML
+  parser sees them, a DTD (<!DOCTYPE, <!ENTITY: entity expansion) or any encoding but UTF-8; keep each worksheet
+  row and each shared string within IMPORT_MAX_LINE_BYTES; keep the parts openpyxl turns into objects within
+  4 MB and 4,096 tags. The shared-string table stops at (rows + 1) x columns entries; the styles are read only
+  for which cells are dates. As if every shared string were written out in its cells: a cell holds at most
+  32,767 characters (Excel's limit), a row IMPORT_MAX_LINE_BYTES characters, the sheet
+  IMPORT_MAX_INFLATED_BYTES characters.
 
 The all-or-nothing rule is the kind's to apply, with `ImportReport`: check every row first; when any row is bad,
 store nothing (`report.stored` False) unless skip_bad, which stores the good rows.
@@ -86,6 +92,16 @@ TEXTS = {
     "sheet_cells": "工作表第{line}行附近有超过{max_columns}个单元格（列数上限），请删除多余的列或格式",
     "part": "Excel 文件中的“{part}”解压后超过{limit}（样式、工作簿等部件的上限），请清除多余的格式",
     "strings": "Excel 文件的共享文本超过{limit}条（上限为 行数上限加1 乘以 列数上限），请只保留要导入的工作表",
+    "string_bytes": "Excel 文件的第{index}条共享文本超过{limit}（每条文本的上限），请检查文件",
+    "string_chars": "Excel 文件的第{index}条共享文本超过{max_chars}个字符（Excel 每个单元格的上限），请检查文件",
+    "cell_chars": "工作表第{line}行有单元格超过{max_chars}个字符（Excel 每个单元格的上限），请检查文件",
+    "row_chars": "工作表第{line}行的文本共超过{limit}个字符（每行的上限），请检查文件",
+    "sheet_chars": "工作表的文本共超过{limit}个字符（整个工作表的上限），请删除重复的长文本或拆分文件",
+    "dtd": "Excel 文件中的“{part}”含有 DTD 声明（<!DOCTYPE>、<!ENTITY> 等，Excel 不会写入），疑为恶意文件，已拒绝",
+    "xml_encoding": "Excel 文件中的“{part}”不是 UTF-8 编码的 XML（Excel 只写 UTF-8），已拒绝",
+    "part_markup": "Excel 文件中的“{part}”超过{limit}个 XML 标记（样式、工作簿、关系等部件的上限），请删除多余的工作表、名称或格式",
+    "entries": "Excel 文件中的部件超过{limit}个（部件数的上限），请删除多余的工作表、图片或另存为新文件",
+    "sheets": "Excel 文件有{sheets}个工作表，超过上限{limit}个，请删除多余的工作表",
 }
 
 
@@ -412,8 +428,11 @@ def _xlsx_rows(open_file, layout: Layout, limits: Limits, most: int):
             header = next(values, None)
             if header is None:
                 raise ImportFileError(layout.say("empty"))
+            characters = _CellCharacters(layout, limits)
+            characters.check(1, header)
             mapping = _mapping(header, layout)
             for number, cells in enumerate(values, start=2):
+                characters.check(number, cells)
                 if cells.count(None) == len(cells):
                     yield number, None
                     continue
@@ -426,13 +445,58 @@ def _xlsx_rows(open_file, layout: Layout, limits: Limits, most: int):
             raise ImportFileError(layout.say("excel")) from exc
 
 
+_MAX_ENTRIES = 1000  # zip entries (parts, folders) an .xlsx may hold; Excel writes a few dozen
+_CENTRAL_ENTRY_BYTES = 256  # what one entry of the zip's central directory may take, on average
+_MAX_SHEETS = 256  # <sheet> elements in the workbook
+_MAX_CELL_CHARS = 32_767  # characters in one cell or shared string: Excel's own limit
+_OTHER_PART_MARKUP = 4096  # '<' in a part openpyxl turns into objects (the manifest, relationships, the workbook)
+_STYLES_MARKUP = 131_072  # '<' in the styles part (Excel keeps at most 65,490 cell formats)
+
+
+class _CellCharacters:
+    """The text a sheet's cells hold, bounded as if every cell were written out in the sheet (a shared string
+    is stored once but may be referred to by every cell): each cell at most _MAX_CELL_CHARS characters, a
+    row at most IMPORT_MAX_LINE_BYTES in total, the sheet at most IMPORT_MAX_INFLATED_BYTES."""
+
+    def __init__(self, layout: Layout, limits: Limits):
+        self.layout = layout
+        self.row_most = limits.line_bytes
+        self.sheet_most = self.left = limits.inflated_bytes
+
+    def check(self, line: int, cells: tuple) -> None:
+        sizes = [len(c) for c in cells if isinstance(c, str)]
+        if not sizes:
+            return
+        if max(sizes) > _MAX_CELL_CHARS:
+            raise ImportFileError(self.layout.say("cell_chars", line=line, max_chars=f"{_MAX_CELL_CHARS:,}"))
+        total = sum(sizes)
+        if total > self.row_most:
+            raise ImportFileError(self.layout.say("row_chars", line=line, limit=f"{self.row_most:,}"))
+        self.left -= total
+        if self.left < 0:
+            raise ImportFileError(self.layout.say("sheet_chars", limit=f"{self.sheet_most:,}"))
+
+
 class _Archive(zipfile.ZipFile):
-    """An .xlsx whose parts are all read through `_Part` streams, which count what they inflate."""
+    """An .xlsx whose parts are all read through `_Part` streams, which count what they inflate.
+
+    The zip's own directory is bounded first (from its end record, before zipfile parses it): at most
+    _MAX_ENTRIES entries, at most _CENTRAL_ENTRY_BYTES each on average."""
 
     def __init__(self, file: BinaryIO, *, layout: Layout, limits: Limits):
+        end = zipfile._EndRecData(file)  # zipfile's own reader of the end record (zip64 included); None: not a zip
+        if end is not None and (end[zipfile._ECD_ENTRIES_TOTAL] > _MAX_ENTRIES
+                                or end[zipfile._ECD_SIZE] > _MAX_ENTRIES * _CENTRAL_ENTRY_BYTES):
+            file.close()
+            raise ImportFileError(layout.say("entries", limit=f"{_MAX_ENTRIES:,}"))
+        file.seek(0)
         super().__init__(file)
+        if len(self.filelist) > _MAX_ENTRIES:  # an end record that understates its entries
+            file.close()
+            raise ImportFileError(layout.say("entries", limit=f"{_MAX_ENTRIES:,}"))
         self.layout = layout
         self.limits = limits
+        self.sheet_part: str | None = None  # the worksheet read, once found
         self._inflated: dict[str, int] = {}  # part -> the most bytes any one read of it inflated
         self._total = 0
 
@@ -446,11 +510,16 @@ class _Archive(zipfile.ZipFile):
                 part = clean_text(info.filename)[-60:]
                 raise ImportFileError(self.layout.say("ratio", part=part, ratio=limits.compression_ratio))
 
-    def open(self, name, mode="r", pwd=None, *, force_zip64=False):
+    def open(self, name, mode="r", pwd=None, *, force_zip64=False, kind: str | None = None):
+        """`kind` says how the reader parses the part: "strings" (read_strings), "styles" (_date_styles); by
+        default the worksheet found (`sheet_part`) is a "sheet", and any other part one that openpyxl turns
+        into objects whole ("other")."""
         stream = super().open(name, mode, pwd, force_zip64=force_zip64)
         if mode != "r":
             return stream
-        return io.BufferedReader(_Part(stream, self), _CHUNK)
+        if kind is None:
+            kind = "sheet" if stream.name == self.sheet_part else "other"
+        return io.BufferedReader(_Part(stream, self, kind), _CHUNK)
 
     def count(self, part: str, position: int) -> None:
         """A read of `part` has now inflated `position` bytes of it: keep the archive's total within the limit.
@@ -466,37 +535,51 @@ class _Archive(zipfile.ZipFile):
                 raise ImportFileError(self.layout.say("inflated", limit=size_text(self.limits.inflated_bytes)))
 
 
-_WORKSHEET_PART = re.compile(r"(^|/)worksheets/[^/]+\.xml$")
-_SHARED_STRINGS_PART = re.compile(r"(^|/)sharedstrings[^/]*\.xml$", re.IGNORECASE)
 _OTHER_PART_BYTES = 4 * 1024 * 1024  # the manifest, the workbook, its relationships, the styles
-# the start tag of a row or of a cell, with any namespace prefix
+# the start tag of an element that the scan bounds, with any namespace prefix: a worksheet's rows and cells, the
+# shared strings' items
 _SHEET_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,30}:)?(row|c)[\s/>]")
-_SHEET_TAG_MAX = 40  # bytes such a tag may span up to the character after its name
+_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,30}:)?(si)[\s/>]")
+_TAG_MAX = 40  # bytes such a tag may span up to the character after its name
+# a markup declaration (<!DOCTYPE, <!ENTITY, <!ELEMENT ...), not a comment (<!--) nor a CDATA section (<![CDATA[)
+_DECLARATION = re.compile(rb"<!(?=[^-\[])")
+_XML_DECLARATION = re.compile(rb"<\?xml[^>]{0,200}?\bencoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
 
 
 class _Part(io.RawIOBase):
-    """One part of an `_Archive` as it inflates, refused past its bounds.
+    """One part of an `_Archive` as it inflates, refused past its bounds before the parser sees the bytes.
 
-    openpyxl builds a whole worksheet row in memory before it hands it over, and parses every cell of it, also
-    those past the columns asked for: in a worksheet, no row (nor what comes before the first or after the last)
-    may take more than IMPORT_MAX_LINE_BYTES, nor hold more than IMPORT_MAX_COLUMNS cells. The parts read whole
-    and turned into objects (the workbook, the styles) may take 4 MB each; the shared strings are counted by the
-    reader."""
+    Every part: UTF-8 (no other encoding declared, no NUL byte: UTF-16 and UTF-32 have them), and no DTD
+    (`<!DOCTYPE`, `<!ENTITY`...: an entity expands far past the bytes read, and Excel never writes one).
+    - "sheet": openpyxl builds a whole worksheet row in memory before it hands it over, and parses every cell of
+      it, also those past the columns asked for: no row (nor what comes before the first or after the last) may
+      take more than IMPORT_MAX_LINE_BYTES, nor hold more than IMPORT_MAX_COLUMNS cells;
+    - "strings": no shared-string item (<si>), nor what comes before the first, more than IMPORT_MAX_LINE_BYTES;
+      their count and characters are checked by read_strings;
+    - "styles": at most 4 MB and _STYLES_MARKUP tags, read by _date_styles (number formats only, no objects);
+    - "other" (the manifest, relationships, the workbook; turned into objects whole by openpyxl): at most 4 MB
+      and _OTHER_PART_MARKUP tags."""
 
-    def __init__(self, raw, archive: _Archive):
+    def __init__(self, raw, archive: _Archive, kind: str):
         self._raw = raw
         self._archive = archive
         self._name = raw.name
         self._position = 0
-        self._worksheet = bool(_WORKSHEET_PART.search(raw.name))
-        self._most = None if self._worksheet or _SHARED_STRINGS_PART.search(raw.name) else _OTHER_PART_BYTES
-        self._row_start = 0  # where the current row began
-        self._rows = 0
+        self._kind = kind
+        self._tag = {"sheet": _SHEET_TAG, "strings": _STRING_TAG}.get(kind)
+        self._most = _OTHER_PART_BYTES if kind in ("styles", "other") else None
+        self._markup_most = {"other": _OTHER_PART_MARKUP, "styles": _STYLES_MARKUP}.get(kind)
+        self._markup = 0
+        self._item_start = 0  # where the current row (or shared string) began
+        self._items = 0
         self._cells = 0  # in the current row
         self._tail = b""  # the last bytes read, where a tag may begin
 
     def readable(self) -> bool:
         return True
+
+    def _refuse(self, key: str, **values):
+        raise ImportFileError(self._archive.layout.say(key, part=clean_text(self._name)[-60:], **values))
 
     def readinto(self, buffer) -> int:
         data = self._raw.read(len(buffer))
@@ -505,37 +588,60 @@ class _Part(io.RawIOBase):
         self._position += n
         self._archive.count(self._name, self._position)
         if self._most is not None and self._position > self._most:
-            raise ImportFileError(self._archive.layout.say("part", part=clean_text(self._name)[-60:],
-                                                           limit=size_text(self._most)))
-        if self._worksheet and n:
-            self._scan(data, start)
+            self._refuse("part", limit=size_text(self._most))
+        if n:
+            text = self._tail + data
+            if start == 0:
+                self._check_encoding(data)
+            if b"\x00" in data:
+                self._refuse("xml_encoding")
+            if _DECLARATION.search(text):
+                self._refuse("dtd")
+            if self._markup_most is not None:
+                self._markup += data.count(b"<")
+                if self._markup > self._markup_most:
+                    self._refuse("part_markup", limit=f"{self._markup_most:,}")
+            elif self._tag is not None:
+                self._scan(text, start)
+            self._tail = text[-_TAG_MAX:]
         buffer[:n] = data
         return n
 
-    def _scan(self, data: bytes, start: int) -> None:
+    def _check_encoding(self, head: bytes) -> None:
+        """The part starts as UTF-8 XML does (a BOM, '<' or white space) and declares no other encoding."""
+        head = head.removeprefix(b"\xef\xbb\xbf")
+        if head[:1] not in (b"<", b" ", b"\t", b"\r", b"\n"):
+            self._refuse("xml_encoding")
+        declared = _XML_DECLARATION.match(head.lstrip())
+        if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+            self._refuse("xml_encoding")
+
+    def _scan(self, text: bytes, start: int) -> None:
         limits, layout = self._archive.limits, self._archive.layout
-        text = self._tail + data
         base = start - len(self._tail)  # stream position of text[0]
-        for match in _SHEET_TAG.finditer(text):
+        for match in self._tag.finditer(text):
             if match.end() <= len(self._tail):
                 continue  # found in the previous read already
-            if match.group(1) == b"row":
-                self._check(base + match.start())
-                self._row_start = base + match.start()
-                self._rows += 1
-                self._cells = 0
-            else:
+            if match.group(1) == b"c":
                 self._cells += 1
                 if self._cells > limits.columns:
-                    raise ImportFileError(layout.say("sheet_cells", line=max(self._rows, 1),
+                    raise ImportFileError(layout.say("sheet_cells", line=max(self._items, 1),
                                                      max_columns=limits.columns))
+            else:  # a row, or a shared string
+                self._check(base + match.start())
+                self._item_start = base + match.start()
+                self._items += 1
+                self._cells = 0
         self._check(self._position)
-        self._tail = text[-_SHEET_TAG_MAX:]
 
     def _check(self, position: int) -> None:
         limit = self._archive.limits.line_bytes
-        if position - self._row_start > limit:
-            raise ImportFileError(self._archive.layout.say("sheet_row", line=max(self._rows, 1), limit=size_text(limit)))
+        if position - self._item_start > limit:
+            if self._kind == "strings":
+                raise ImportFileError(self._archive.layout.say("string_bytes", index=max(self._items, 1),
+                                                               limit=size_text(limit)))
+            raise ImportFileError(self._archive.layout.say("sheet_row", line=max(self._items, 1),
+                                                           limit=size_text(limit)))
 
     def close(self) -> None:
         self._raw.close()
@@ -565,14 +671,12 @@ def _check_dimension(archive: _Archive, sheet: str, layout: Layout, limits: Limi
 def _workbook_reader_class():
     """openpyxl's ExcelReader made to read one sheet of an `_Archive`, built on first use (openpyxl loads only
     when a spreadsheet is imported)."""
-    from openpyxl.cell.text import Text
     from openpyxl.reader.excel import ExcelReader
-    from openpyxl.styles.stylesheet import apply_stylesheet
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
     from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
-    si_tag, t_tag = f"{{{SHEET_MAIN_NS}}}si", f"{{{SHEET_MAIN_NS}}}t"
+    si_tag, t_tag, r_tag = (f"{{{SHEET_MAIN_NS}}}{name}" for name in ("si", "t", "r"))
 
     class Sheet(ReadOnlyWorksheet):
         def _get_size(self) -> None:
@@ -582,11 +686,11 @@ def _workbook_reader_class():
 
     class WorkbookReader(ExcelReader):
         """Read-only, values only, the first worksheet alone; shared strings counted. Not `read()`: properties,
-        themes, defined names and the other sheets are never parsed."""
+        themes, defined names, the styles (but for which are dates) and the other sheets are never parsed."""
 
         def __init__(self, archive: _Archive, limits: Limits):  # noqa: D107 - ExcelReader's attributes, no re-open
             self.archive = archive
-            self.valid_files = archive.namelist()
+            self.valid_files = set(archive.namelist())
             self.read_only = True
             self.keep_vba = False
             self.data_only = True
@@ -598,48 +702,105 @@ def _workbook_reader_class():
 
         def first_worksheet(self) -> str | None:
             """The part openpyxl reads as `workbook.worksheets[0]`, found the way it finds it: only the manifest,
-            the workbook part and its relationships are read."""
+            the workbook part and its relationships are read. At most _MAX_SHEETS sheets."""
             self.read_manifest()
             self.read_workbook()
+            if len(self.parser.sheets) > _MAX_SHEETS:
+                raise ImportFileError(self.archive.layout.say("sheets", sheets=f"{len(self.parser.sheets):,}",
+                                                              limit=_MAX_SHEETS))
             for sheet, rel in self.parser.find_sheets():
                 if rel.target in self.valid_files and "chartsheet" not in rel.Type:
                     self.sheet = (sheet.name, rel.target)
+                    self.archive.sheet_part = rel.target
                     return rel.target
             return None
 
         def load_first_worksheet(self):
-            """The shared strings, the number formats (which numbers are dates), then the sheet to iterate."""
+            """The shared strings, which styles are dates, then the sheet to iterate."""
             self.read_strings()
-            apply_stylesheet(self.archive, self.wb)
+            self.wb._date_formats, self.wb._timedelta_formats = _date_styles(self.archive)
             worksheet = Sheet(self.wb, *self.sheet, self.shared_strings)
             self.wb._sheets.append(worksheet)
             return worksheet
 
         def read_strings(self) -> None:
-            """openpyxl's read_string_table, with a count limit, the parsed items dropped as they are read, and
-            the common <si><t>text</t></si> taken without building a Text object."""
+            """openpyxl's read_string_table, with limits: the count, each item's bytes (in `_Part`) and its
+            characters (_MAX_CELL_CHARS); the parsed items dropped as they are read, and no Text object built
+            (the text of <si> is its <t> and the <t> of its runs <r>, as Text.content has it)."""
             part = self.package.find(SHARED_STRINGS)
             if part is None:
                 return
             most = self.limits.shared_strings
+            layout = self.archive.layout
             strings: list[str] = []
-            with self.archive.open(part.PartName[1:]) as source:
+            with self.archive.open(part.PartName[1:], kind="strings") as source:
                 root = None
                 for event, node in iterparse(source, events=("start", "end")):
                     if root is None:
                         root = node
                     elif event == "end" and node.tag == si_tag:
-                        if len(node) == 1 and node[0].tag == t_tag:
-                            text = node[0].text or ""
-                        else:
-                            text = Text.from_tree(node).content
+                        plain, runs = "", []
+                        for child in node:
+                            if child.tag == t_tag:
+                                plain = child.text or ""
+                            elif child.tag == r_tag and (t := child.find(t_tag)) is not None:
+                                runs.append(t.text or "")
+                        text = plain + "".join(runs) if runs else plain
+                        if len(text) > _MAX_CELL_CHARS:
+                            raise ImportFileError(layout.say("string_chars", index=f"{len(strings) + 1:,}",
+                                                             max_chars=f"{_MAX_CELL_CHARS:,}"))
                         strings.append(text.replace("x005F_", ""))
                         root.clear()
                         if len(strings) > most:
-                            raise ImportFileError(self.archive.layout.say("strings", limit=f"{most:,}"))
+                            raise ImportFileError(layout.say("strings", limit=f"{most:,}"))
             self.shared_strings = strings
 
     return WorkbookReader
+
+
+def _date_styles(archive: _Archive) -> tuple[set[int], set[int]]:
+    """The cell styles (indexes into <cellXfs>) whose number format is a date, and those that are a duration: all
+    openpyxl's stylesheet gives a read-only sheet's values, read here without building the stylesheet (a 4 MB
+    styles part of <xf> elements cost openpyxl 1.6 s and 90 MB). The same rules as its Stylesheet: an <xf>'s
+    numFmtId (0 when absent) names a custom <numFmt> of <numFmts>, else a built-in format."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
+    from openpyxl.xml.constants import ARC_STYLE
+    from openpyxl.xml.functions import iterparse
+
+    try:
+        source = archive.open(ARC_STYLE, kind="styles")
+    except KeyError:
+        return set(), set()
+    custom: dict[int, str] = {}
+    format_ids: list[int] = []  # of each <xf> of <cellXfs>, in order
+    with source:
+        open_elements = []  # each element is dropped from its parent once read: memory for one path only
+        for event, node in iterparse(source, events=("start", "end")):
+            if event == "start":
+                open_elements.append(node)
+                continue
+            open_elements.pop()
+            if not open_elements:
+                break
+            parent = open_elements[-1]
+            name, within = node.tag.rpartition("}")[2], parent.tag.rpartition("}")[2]
+            if name == "numFmt" and within == "numFmts":
+                custom[int(node.get("numFmtId"))] = node.get("formatCode")
+            elif name == "xf" and within == "cellXfs":
+                format_ids.append(int(node.get("numFmtId", 0)))
+            parent.remove(node)
+    dates, durations = set(), set()
+    kinds: dict[int, tuple[bool, bool]] = {}
+    for index, format_id in enumerate(format_ids):
+        if format_id not in kinds:
+            code = custom[format_id] if format_id in custom else BUILTIN_FORMATS.get(format_id)
+            kinds[format_id] = (is_date_format(code), is_timedelta_format(code))
+        is_date, is_duration = kinds[format_id]
+        if is_date:
+            dates.add(index)
+        if is_duration:
+            durations.add(index)
+    return dates, durations
 
 
 # --- cells ---------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ def _workbook_rels(shared_strings: bool) -> bytes:
     strings = f'<Relationship Id="rId2" Type="{rel}sharedStrings" Target="sharedStrings.xml"/>' if shared_strings else ""
     return _XML + (
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        f'<Relationship Id="rId1" Type="{rel}worksheet" Target="worksheets/sheet1.xml"/>{strings}</Relationships>'
+        f'<Relationship Id="rId1" Type="{rel}worksheet" Target="worksheets/sheet1.xml"/>{strings}'
+        f'<Relationship Id="rId9" Type="{rel}worksheet" Target="/xl/worksheets/missing.xml"/></Relationships>'
     ).encode()
 
 
@@ -59,20 +60,26 @@ def header_row() -> bytes:
 
 
 def xlsx(out: BinaryIO, *, sheet: Iterable[bytes], shared_strings: Iterable[bytes] | None = None,
-         large: bool = False) -> BinaryIO:
-    """A minimal valid .xlsx whose first sheet's XML and shared-string table are the given byte chunks."""
+         large: bool = False, workbook: bytes = _WORKBOOK, styles: Iterable[bytes] | None = None,
+         empty_entries: int = 0) -> BinaryIO:
+    """A minimal valid .xlsx whose first sheet's XML and shared-string table are the given byte chunks (and its
+    workbook part and styles, when given; then `empty_entries` empty zip entries)."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         zf.writestr("[Content_Types].xml", _content_types(shared_strings is not None))
         zf.writestr("_rels/.rels", _ROOT_RELS)
-        zf.writestr("xl/workbook.xml", _WORKBOOK)
+        zf.writestr("xl/workbook.xml", workbook)
         zf.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(shared_strings is not None))
         parts = [("xl/worksheets/sheet1.xml", sheet)]
         if shared_strings is not None:
             parts.append(("xl/sharedStrings.xml", shared_strings))
+        if styles is not None:
+            parts.append(("xl/styles.xml", styles))
         for name, chunks in parts:
             with zf.open(name, "w", force_zip64=large) as part:
                 for chunk in chunks:
                     part.write(chunk)
+        for n in range(empty_entries):
+            zf.writestr(zipfile.ZipInfo(f"{n:x}"), b"")
     return out
 
 
@@ -193,3 +200,87 @@ def many_shared_strings(out: BinaryIO, *, count: int = 1_000_000) -> BinaryIO:
         yield b"</sst>"
 
     return xlsx(out, sheet=_sheet("A1:K1", []), shared_strings=strings())
+
+
+# --- found in review after the first fix (issue 12, item 3 reopened) ---------------------------------------
+
+def _random_text(chars: int, seed: int = 2) -> bytes:
+    """`chars` random letters a and b: deflate packs them about 6 to 1, under the compression-ratio check."""
+    import random
+
+    rng, piece = random.Random(seed), 1 << 16
+    table = bytes(97 + (b & 1) for b in range(256))
+    return b"".join(rng.getrandbits(8 * min(piece, chars - start)).to_bytes(min(piece, chars - start), "little")
+                    .translate(table) for start in range(0, chars, piece))
+
+
+def shared_string_rows(out: BinaryIO, *, chars: int = 30 * 1024 * 1024, rows: int = 5,
+                       columns: str = "CDEFGHIJK") -> BinaryIO:
+    """One shared string of `chars` characters, and `rows` rows of about 400 bytes that each refer to it in
+    `columns` (<c t="s"><v>0</v></c>): few bytes per row, but every row holds columns x chars characters."""
+    def strings():
+        yield _XML + f'<sst xmlns="{MAIN_NS}" count="1" uniqueCount="1"><si><t>'.encode()
+        piece = 1 << 20
+        for start in range(0, chars, piece):
+            yield _random_text(min(piece, chars - start), seed=start)
+        yield b"</t></si></sst>"
+
+    def data_rows():
+        for r in range(2, rows + 2):
+            yield (b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>R%08d</t></is></c>' % (r, r, r)
+                   + ('<c r="B%d" t="inlineStr"><is><t>技术开发</t></is></c>' % r).encode()
+                   + b"".join(b'<c r="%s%d" t="s"><v>0</v></c>' % (c.encode(), r) for c in columns) + b"</row>")
+
+    return xlsx(out, sheet=_sheet(f"A1:K{rows + 1}", data_rows()), shared_strings=strings())
+
+
+def entity_expansion(out: BinaryIO, *, levels: int = 6, padding: int = 20_000 * 1024,
+                     part: str = "sharedStrings") -> BinaryIO:
+    """A billion-laughs DTD (1,000 x's, then each entity ten of the one before, `levels` deep) and a comment of
+    `padding` random bytes, in the shared strings (one item: the deepest entity) or in the worksheet (a cell of
+    it). expat allows an expansion of 100 times the bytes read, which the padding provides."""
+    entities = '<!ENTITY e0 "' + "x" * 1000 + '">' + "".join(
+        f'<!ENTITY e{i} "' + f"&e{i - 1};" * 10 + '">' for i in range(1, levels + 1))
+    root = "sst" if part == "sharedStrings" else "worksheet"
+    prolog = (_XML + f"<!DOCTYPE {root} [{entities}]><!--".encode() + _random_text(padding) + b"-->")
+    if part == "sharedStrings":
+        strings = [prolog + f'<sst xmlns="{MAIN_NS}" count="1" uniqueCount="1"><si><t>&e{levels};</t></si></sst>'.encode()]
+        row = b'<row r="2"><c r="A2" t="inlineStr"><is><t>R1</t></is></c><c r="D2" t="s"><v>0</v></c></row>'
+        return xlsx(out, sheet=_sheet("A1:K2", [row]), shared_strings=strings)
+    row = f'<row r="2"><c r="D2" t="inlineStr"><is><t>&e{levels};</t></is></c></row>'.encode()
+    sheet = [prolog + f'<worksheet xmlns="{MAIN_NS}"><dimension ref="A1:K2"/><sheetData>'.encode(), header_row(), row,
+             b"</sheetData></worksheet>"]
+    return xlsx(out, sheet=sheet)
+
+
+def many_sheets(out: BinaryIO, *, sheets: int = 80_000, empty_entries: int = 120_000) -> BinaryIO:
+    """A workbook of `sheets` <sheet> elements, all pointing at a part that does not exist, and `empty_entries`
+    empty zip entries besides the few real parts."""
+    listed = "".join(f'<sheet name="s{i}" sheetId="{i + 1}" r:id="rId9"/>' for i in range(sheets))
+    workbook = _XML + (
+        f'<workbook xmlns="{MAIN_NS}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f'<sheets>{listed}</sheets></workbook>').encode()
+    return xlsx(out, sheet=_sheet("A1:K1", []), workbook=workbook, empty_entries=empty_entries)
+
+
+def bloated_styles(out: BinaryIO, *, size: int = 4 * 1024 * 1024 - 8000, tiny: bool = False) -> BinaryIO:
+    """A styles part of about `size` bytes of random <xf> in <cellXfs> (the review's: about 40 bytes each; `tiny`:
+    about 12), the last one a date format (14), and a row whose 签订日期 is the number 45731 in that style
+    (2025-03-15) and its 合同成交额 12.5 in style 0."""
+    import random
+
+    rng = random.Random(3)
+    xfs, total = [], 0
+    while total < size:
+        if tiny:
+            xf = b'<xf s="%x"/>' % rng.getrandbits(8)
+        else:
+            xf = b'<xf numFmtId="%d" applyAlignment="%d"/>' % (rng.choice((0, 1, 2, 3, 4, 9, 10, 49)), rng.randrange(2))
+        xfs.append(xf)
+        total += len(xf)
+    xfs.append(b'<xf numFmtId="14" applyNumberFormat="1"/>')
+    styles = [_XML + f'<styleSheet xmlns="{MAIN_NS}"><cellXfs count="{len(xfs)}">'.encode(), b"".join(xfs),
+              b"</cellXfs></styleSheet>"]
+    row = (b'<row r="2"><c r="A2" t="inlineStr"><is><t>R1</t></is></c><c r="H2"><v>12.5</v></c>'
+           b'<c r="J2" s="%d"><v>45731</v></c></row>' % (len(xfs) - 1))
+    return xlsx(out, sheet=_sheet("A1:K2", [row]), styles=styles)

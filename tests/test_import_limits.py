@@ -12,7 +12,9 @@ import cProfile
 import io
 import pstats
 import random
+import re
 import tracemalloc
+import zipfile
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
@@ -194,6 +196,120 @@ def test_lines_end_as_universal_newlines_split_them():
     assert rows == [(1, {"a": 1}), (2, {"a": 2}), (3, {"a": 3}), (5, {"a": 4})]
 
 
+# --- found in review after the first fix: shared strings, DTDs, zip entries and sheets, styles ------------------
+
+def named(calls: Counter, suffix: str) -> int:
+    """Calls of the functions whose 'file.py:name' ends with `suffix` (the standard library's folder varies)."""
+    return sum(n for key, n in calls.items() if key.endswith(suffix))
+
+
+def test_one_huge_shared_string_in_every_row_is_refused_at_the_bytes_of_one_item():
+    # the review's 5 MB file: one 30,000,000-character string (deflate 6 to 1), rows of 400 bytes referring to it
+    # in C-K; each cell then scanned 30,000,000 characters (48 s, 4.6 GB for 5 rows)
+    payload = build(hostile_files.shared_string_rows, chars=2_000_000, rows=5)
+    result, peak = peak_memory(payload, "合同.xlsx")
+    assert isinstance(result, ImportFileError)
+    assert result.message == "Excel 文件的第1条共享文本超过128KB（每条文本的上限），请检查文件"
+    assert peak < 2 * 1024 * 1024  # the string never parsed whole
+
+
+@pytest.mark.parametrize(("chars", "columns", "rows", "said"), [
+    (40_000, "D", 1, "Excel 文件的第1条共享文本超过32,767个字符（Excel 每个单元格的上限）"),
+    (30_000, "CDEFGHIJK", 1, "工作表第2行的文本共超过131,072个字符（每行的上限）"),
+    (30_000, "CDEF", 300, "工作表的文本共超过33,554,432个字符（整个工作表的上限）"),
+], ids=["one-string", "one-row", "the-sheet"])
+def test_the_text_shared_strings_put_in_cells_is_bounded_as_if_written_out(chars, columns, rows, said):
+    payload = build(hostile_files.shared_string_rows, chars=chars, rows=rows, columns=columns)
+    assert len(payload) < 200_000
+    result, calls = profiled(payload, "合同.xlsx")
+    assert isinstance(result, ImportFileError) and result.message.startswith(said)
+    assert calls[ROWS_PARSED] <= min(rows, 280) + 1  # refused at the row that goes over, not after the sheet
+
+
+def test_an_inline_cell_over_excels_limit_is_refused():
+    row = b'<row r="2"><c r="D2" t="inlineStr"><is><t>' + b"x" * 40_000 + b"</t></is></c></row>"
+    payload = hostile_files.xlsx(io.BytesIO(), sheet=hostile_files._sheet("A1:K2", [row])).getvalue()
+    with pytest.raises(ImportFileError, match="^工作表第2行有单元格超过32,767个字符"):
+        read_rows(payload, name="c.xlsx", layout=CONTRACTS)
+
+
+@pytest.mark.parametrize("part", ["sharedStrings", "worksheet"])
+def test_an_entity_expansion_is_refused_before_the_xml_parser_reads_it(part):
+    # the review's 3.2 MB file (6 levels, 20 MB of padding) made a 1e9-character cell: 13.5 s, 2.1 GB
+    payload = build(hostile_files.entity_expansion, levels=4, padding=120_000, part=part)  # 10,000,000 x's, 83 times the bytes
+    result, peak = peak_memory(payload, "合同.xlsx")
+    assert isinstance(result, ImportFileError)
+    where = "xl/sharedStrings.xml" if part == "sharedStrings" else "xl/worksheets/sheet1.xml"
+    assert result.message == f"Excel 文件中的“{where}”含有 DTD 声明（<!DOCTYPE>、<!ENTITY> 等，Excel 不会写入），疑为恶意文件，已拒绝"
+    assert peak < 2 * 1024 * 1024
+
+
+def with_part(payload: bytes, name: str, data: bytes) -> bytes:
+    """The .xlsx with part `name` replaced by `data`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(payload)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, data if info.filename == name else source.read(info.filename))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("part", "change", "said"), [
+    ("xl/workbook.xml", lambda x: x.replace(b"?>\n", b'?>\n<!DOCTYPE workbook SYSTEM "http://example.invalid/x.dtd">', 1),
+     "“xl/workbook.xml”含有 DTD 声明"),
+    ("[Content_Types].xml", lambda x: x.replace(b"?>\n", b"?>\n<!DOCTYPE Types [<!ELEMENT Types ANY>]>", 1),
+     "“[Content_Types].xml”含有 DTD 声明"),
+    ("xl/worksheets/sheet1.xml", lambda x: x.replace(b'encoding="UTF-8"', b'encoding="UTF-16"').decode().encode("utf-16"),
+     "“xl/worksheets/sheet1.xml”不是 UTF-8 编码的 XML"),
+    ("xl/workbook.xml", lambda x: x.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"'),
+     "“xl/workbook.xml”不是 UTF-8 编码的 XML"),
+], ids=["external-dtd", "internal-dtd", "utf-16", "latin-1"])
+def test_only_utf8_xml_without_a_dtd_is_parsed(part, change, said):
+    row = b'<row r="2"><c r="A2" t="inlineStr"><is><t>R1</t></is></c></row>'
+    payload = hostile_files.xlsx(io.BytesIO(), sheet=hostile_files._sheet("A1:K2", [row])).getvalue()
+    assert read_rows(payload, name="c.xlsx", layout=CONTRACTS)[0][1]["registration_no"] == "R1"
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        changed = with_part(payload, part, change(archive.read(part)))
+    with pytest.raises(ImportFileError, match=re.escape(said)):
+        read_rows(changed, name="c.xlsx", layout=CONTRACTS)
+
+
+def test_a_zip_of_many_entries_is_refused_from_its_end_record():
+    # the review's 10.6 MB file: 120,000 empty entries (and 80,000 sheets): 63.6 s before the refusal
+    payload = build(hostile_files.many_sheets, sheets=1, empty_entries=5_000)
+    result, calls = profiled(payload, "合同.xlsx")
+    assert isinstance(result, ImportFileError)
+    assert result.message == "Excel 文件中的部件超过1,000个（部件数的上限），请删除多余的工作表、图片或另存为新文件"
+    assert named(calls, "zipfile.py:_RealGetContents") == 0  # the central directory never parsed
+
+
+@pytest.mark.parametrize(("sheets", "said"), [
+    (20_000, "Excel 文件中的“xl/workbook.xml”超过4,096个 XML 标记"),
+    (300, "Excel 文件有300个工作表，超过上限256个"),
+])
+def test_a_workbook_of_many_sheets_is_refused_before_any_sheet_is_looked_up(sheets, said):
+    payload = build(hostile_files.many_sheets, sheets=sheets, empty_entries=0)
+    result, calls = profiled(payload, "合同.xlsx")
+    assert isinstance(result, ImportFileError) and result.message.startswith(said)
+    assert calls["reader/workbook.py:find_sheets"] == 0
+    if sheets > 4096:
+        assert calls["descriptors/serialisable.py:from_tree"] < 100  # the workbook never turned into objects
+
+
+def test_bloated_styles_are_read_for_their_date_formats_alone():
+    # the review's 247 KB file: 4 MB of random <xf>, which openpyxl's stylesheet took 1.6 s and 90 MB to build
+    payload = build(hostile_files.bloated_styles)
+    result, calls = profiled(payload, "合同.xlsx")
+    assert [(line, row["registration_no"], row["amount"], row["signed_on"]) for line, row in result] == [
+        (2, "R1", "12.5", "2025-03-15")]  # the last of 100,000 styles still makes 45731 a date
+    assert calls["styles/stylesheet.py:apply_stylesheet"] == 0
+    assert calls["descriptors/serialisable.py:from_tree"] < 100
+    _, peak = peak_memory(payload, "合同.xlsx")
+    assert peak < 8 * 1024 * 1024
+    result, _ = profiled(build(hostile_files.bloated_styles, tiny=True), "合同.xlsx")  # 350,000 tiny <xf>
+    assert isinstance(result, ImportFileError)
+    assert result.message.startswith("Excel 文件中的“xl/styles.xml”超过131,072个 XML 标记")
+
+
 # --- over HTTP and from the command line: a 4xx or a non-zero exit, nothing stored ------------------------
 
 def hostile_uploads() -> list[tuple[str, bytes, str]]:
@@ -205,6 +321,9 @@ def hostile_uploads() -> list[tuple[str, bytes, str]]:
         ("合同.xlsx", build(hostile_files.blank_rows, rows=1_000_000), "一次最多导入20000行"),
         ("合同.csv", build(hostile_files.long_line_csv, length=2 * 1024 * 1024), "第2行超过128KB"),
         ("合同.jsonl", build(hostile_files.many_lines_jsonl, lines=100_000), "一次最多导入20000行"),
+        ("合同.xlsx", build(hostile_files.shared_string_rows, chars=2_000_000), "第1条共享文本超过128KB"),
+        ("合同.xlsx", build(hostile_files.entity_expansion, levels=4, padding=200_000), "含有 DTD 声明"),
+        ("合同.xlsx", build(hostile_files.many_sheets, sheets=1, empty_entries=5_000), "部件超过1,000个"),
     ]
 
 

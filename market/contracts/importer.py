@@ -127,6 +127,11 @@ def _text(raw: dict, key: str) -> str:
     return cell_text(raw.get(key))
 
 
+def _shown(text: str) -> str:
+    """A typed value quoted in a bad-row reason: its first 30 characters (a cell may hold 32,767)."""
+    return text if len(text) <= 30 else text[:30] + "…"
+
+
 def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
     reasons: list[str] = []
     unknown = sorted(k for k in raw if k not in LABELS)
@@ -143,7 +148,7 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
     clean["registration_no"] = number
     ctype = lookups.type_by_text.get(_text(raw, "type"))
     if ctype is None:
-        reasons.append(f"合同类型“{_text(raw, 'type')}”无效，须为：技术开发、技术转让、技术许可、技术咨询、技术服务")
+        reasons.append(f"合同类型“{_shown(_text(raw, 'type'))}”无效，须为：技术开发、技术转让、技术许可、技术咨询、技术服务")
     clean["contract_type"] = ctype
     subtype_text = _text(raw, "subtype")
     clean["subtype"] = ""
@@ -151,7 +156,7 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
         subtype = lookups.subtypes[ctype].get(subtype_text)
         if subtype is None:
             allowed = "、".join(CONTRACT_TYPES[ctype][1].values()) or "无子类"
-            reasons.append(f"合同子类“{subtype_text}”对{CONTRACT_TYPES[ctype][0]}无效（可选：{allowed}）")
+            reasons.append(f"合同子类“{_shown(subtype_text)}”对{CONTRACT_TYPES[ctype][0]}无效（可选：{allowed}）")
         clean["subtype"] = subtype or ""
     for key, label in (("buyer", "买方单位"), ("seller", "卖方单位")):
         try:
@@ -171,7 +176,7 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
         text = _text(raw, key)
         region = lookups.region(text) if text else None
         if region is None:
-            reasons.append(f"{label}“{text}”无法识别（填写区域代码，或完整名称路径，如 蚌埠市/怀远县/榴城镇）" if text else f"{label}为空")
+            reasons.append(f"{label}“{_shown(text)}”无法识别（填写区域代码，或完整名称路径，如 蚌埠市/怀远县/榴城镇）" if text else f"{label}为空")
         clean[key] = region
     for key, label in (("amount", "合同成交额"), ("tech_amount", "技术交易额")):
         try:
@@ -190,7 +195,7 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
     except ValueError:
         signed_on = None
     if signed_on is None:
-        reasons.append(f"签订日期“{signed_text}”无效，格式须为 YYYY-MM-DD" if signed_text else "签订日期为空")
+        reasons.append(f"签订日期“{_shown(signed_text)}”无效，格式须为 YYYY-MM-DD" if signed_text else "签订日期为空")
     elif signed_on > date.today():
         reasons.append("签订日期不能晚于今天")
     clean["signed_on"] = signed_on
@@ -199,7 +204,7 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
     if field_text:
         clean["field"] = lookups.field(field_text)
         if clean["field"] is None:
-            reasons.append(f"技术领域“{field_text}”无法识别（填写领域代码如 04.01，或名称）")
+            reasons.append(f"技术领域“{_shown(field_text)}”无法识别（填写领域代码如 04.01，或名称）")
     return (None if reasons else clean), reasons
 
 
