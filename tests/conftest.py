@@ -16,11 +16,6 @@ from tests import factories
 from tests.helpers import FROZEN_TODAY, FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
     login, pg_database
 
-# For a transition only: uncommitted work on another part of issue 13 (tests/test_jobs.py) still imports these from
-# here. Remove once it imports them from tests.helpers.
-from tests.helpers import post  # noqa: F401
-_test_config, _empty_tables = app_config, empty_tables
-
 
 @pytest.hookimpl(tryfirst=True)  # before Hypothesis' own plugin reads --hypothesis-seed
 def pytest_configure(config):

@@ -24,8 +24,7 @@ from market.jobs import job_enqueue, job_run, jobs_sweep
 from market.models import Job, Suggestion
 from market.models.base import utcnow
 from tests import job_worker  # noqa: F401  (registers the test job kinds in this process too)
-from tests.conftest import _test_config, post
-from tests.helpers import Poster, client_for
+from tests.helpers import FreshContextClient, Poster, app_config, client_for, empty_tables, post
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,14 +64,12 @@ def _job(job_id: int) -> Job:
 @pytest.fixture
 def queued_app(database_url, _schema, tmp_path):
     """The app as `make run` has it: the embedded (SQLite) queue; jobs wait for a consumer."""
-    cfg = _test_config(database_url, tmp_path)
+    cfg = app_config(database_url, tmp_path)
     cfg.update(JOBS_BACKEND="sqlite", JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite3"))
     app = create_app(cfg)
-    from tests.conftest import FreshContextClient, _empty_tables
-
     app.test_client_class = FreshContextClient
     with app.app_context():
-        _empty_tables()
+        empty_tables()
         yield app
         db.session.remove()
 
