@@ -32,8 +32,12 @@ def fresh_url(tmp_path):
 
 def test_upgrade_matches_models_and_downgrades(fresh_url, tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": fresh_url, "SEARCH_INDEX_DIR": str(tmp_path / "ix"), "TESTING": True})
+    app.logger  # the app's logger exists before the upgrade, as in any process that logged something
     with app.app_context():
         upgrade()
+        # alembic's fileConfig used to disable every existing logger: the app's warnings vanished for the rest of
+        # the process (the TRUSTED_HOSTS warning test failed whenever a test had logged before this one)
+        assert not app.logger.disabled
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), db.metadata)
         assert diff == [], f"models and migrations differ: {diff}"
