@@ -127,6 +127,18 @@ def roles_required(*roles: str):
     return decorator
 
 
+def admins_only():
+    """A blueprint's before_request for administrators' pages, every method: anonymous -> sign in; any other
+    role -> 403 (admin and jobs blueprints)."""
+    if not current_user.is_authenticated:
+        from flask import current_app
+
+        return current_app.login_manager.unauthorized()
+    if current_user.role != "admin":
+        abort(403)
+    return None
+
+
 def user_region(user) -> Region | None:
     return db.session.get(Region, user.region_id) if user.region_id else None
 

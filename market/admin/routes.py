@@ -1,7 +1,7 @@
 """系统管理: users, organisations, the region tree and the field taxonomy. Administrators only."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..errors import DomainError
@@ -11,6 +11,7 @@ from ..models import Field, Organization, Region, User
 from ..models.org import ORG_STATUSES, ORG_TYPES
 from ..models.region import LEVEL_ORDER, LEVELS
 from ..models.user import ROLES
+from ..permissions import admins_only
 from ..orgs import org_verify
 from ..pagination import get_page, paginate
 from ..security import safe_next
@@ -20,14 +21,7 @@ from .forms import FieldCreateForm, FieldForm, OrgDecisionForm, OrgForm, Passwor
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.before_request
-def _admins_only():
-    """Every admin URL, every method: anonymous -> sign in; any other role -> 403."""
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role != "admin":
-        abort(403)
-    return None
+bp.before_request(admins_only)  # every admin URL, every method
 
 
 def _int_arg(name: str) -> int | None:

@@ -1,27 +1,21 @@
 """后台任务: administrators see the queue and the failed jobs with their errors, and send a failed job again."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Job
 from ..models.job import JOB_STATUSES
 from ..pagination import get_page, paginate
+from ..permissions import admins_only
 from . import job_retry, jobs_summary, kind_label
 from .queue import job_queue
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
 
-@bp.before_request
-def _admins_only():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role != "admin":
-        abort(403)
-    return None
+bp.before_request(admins_only)
 
 
 @bp.route("/")
