@@ -116,6 +116,9 @@ def live_server(tmp_path, monkeypatch, live_database):
         "WTF_CSRF_ENABLED": True,
         "PAGE_SIZE": 5,  # small pages, so a few rows are enough to exercise pagination
         "SEND_FILE_MAX_AGE_DEFAULT": 3600,  # no revalidation of bootstrap & co. on every page: faster journeys
+        # jobs (the suggestion refresh) run in the server right after the commit that queued them, so a journey
+        # sees its suggestions without a consumer process; tests/test_jobs.py runs the real consumers
+        "JOBS_BACKEND": "immediate",
     })
     with app.app_context():
         db.create_all()

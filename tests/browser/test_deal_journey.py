@@ -40,6 +40,7 @@ def test_interest_accept_claim_sign_pay_then_void(live_server, seeded, new_page,
         agency = factories.org(region=regions["city"], org_type="agency", name="蚌埠技术转移中心")
         factories.user(role="broker", org=agency, region=regions["county_a"], username="jingjiren")
         factories.user(role="broker", org=agency, region=regions["county_b"], username="wuhe_jjr")
+        factories.user(role="official", region=regions["city"], username="official_city")
         need = factories.demand(owner=ent, field=materials, status="published", title=NEED)
         other = factories.demand(owner=ent, field=materials, status="published", title=OTHER_NEED)
         result = factories.achievement(owner=inst, field=materials, status="published", title=RESULT)
@@ -171,9 +172,10 @@ def test_interest_accept_claim_sign_pay_then_void(live_server, seeded, new_page,
         assert db.session.get(Achievement, ids["result"]).status == "done"
         contract_id = contract.id
 
-    # 8. the county official voids it (the form says what voiding reopens): deal back to 洽谈, listings 已发布
+    # 8. the city official voids it (the form says what voiding reopens): deal back to 洽谈, listings 已发布. The
+    # seller is a university of 市本级, so voiding changes the city's own figures: county A's official may not
     official = new_page()
-    sign_in(official, base, seeded.official)
+    sign_in(official, base, "official_city")
     official.goto(base + f"/contracts/{contract_id}")
     void_form = official.locator("#void-form")
     effects = void_form.locator("#void-effects")
