@@ -94,7 +94,7 @@ class Server:
         self.port = free_port()
         self.log = log
         cmd = [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
-               "--access-logfile", "-"]
+               "--access-logfile", "-", "--no-control-socket"]  # one control socket per user: servers would race
         if chdir:
             cmd += ["--chdir", str(chdir)]
         with open(log, "ab") as fh:

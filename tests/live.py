@@ -134,7 +134,11 @@ class Node:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-             "--access-logfile", "-", "--timeout", "60", "--graceful-timeout", "5", "app:app"],
+             "--access-logfile", "-", "--timeout", "60", "--graceful-timeout", "5",
+             # gunicorn 27's control socket is one file per user ($HOME/.gunicorn/gunicorn.ctl): two nodes started
+             # together raced for it and one logged "Address ... already in use" (an ERROR the tests count); the
+             # test servers need no control socket
+             "--no-control-socket", "app:app"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
