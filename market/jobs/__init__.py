@@ -86,7 +86,7 @@ def job_enqueue(*, kind: str, payload: dict | None = None, user: User | None = N
               created_at=utcnow())
     session.add(job)
     session.flush()
-    session.info.setdefault("jobs_to_send", []).append(job.id)
+    _send_after_commit(session, job.id)
     return job
 
 
@@ -117,11 +117,16 @@ def job_retry(*, job: Job) -> Job:
     job.finished_at = None
     job.created_at = utcnow()
     db.session.flush()
-    db.session.info.setdefault("jobs_to_send", []).append(job.id)
+    _send_after_commit(db.session, job.id)
     return job
 
 
 # -- after commit ---------------------------------------------------------------------------------------------
+
+def _send_after_commit(session: Session, job_id: int) -> None:
+    """The pipeline (market/pipeline.py) sends the job once this session's transaction commits."""
+    session.info.setdefault("jobs_to_send", []).append(job_id)
+
 
 def take_committed(session: Session) -> list[int]:
     return session.info.pop("jobs_to_send", [])
