@@ -3,6 +3,7 @@ from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
 from .field import Field
+from .import_run import ImportRun
 from .job import Job, LogCursor
 from .listing import (
     LISTING_MODELS,
@@ -36,6 +37,7 @@ __all__ = [
     "Achievement",
     "Demand",
     "Field",
+    "ImportRun",
     "IndexChange",
     "Job",
     "LogCursor",
