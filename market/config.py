@@ -140,3 +140,5 @@ class Config:
         self.THROTTLE_CLOCK_OFFSET = 0.0
         for name, default in IMPORT_LIMITS.items():
             setattr(self, name, int(os.environ.get(name, default)))
+        # a web import of more rows than this is checked and stored by a background job (progress and result page)
+        self.IMPORT_SYNC_ROWS = int(os.environ.get("IMPORT_SYNC_ROWS", 1000))

@@ -211,10 +211,12 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
 # --- storing -------------------------------------------------------------------------------------
 
 def import_contracts(*, rows: list[tuple[int, dict]], user: User, skip_bad: bool = False,
-                     scoped: bool = False) -> ContractImportReport:
+                     scoped: bool = False, progress=None) -> ContractImportReport:
     """Check every row, then store the good ones (all of them, or none when a row is bad and not skip_bad).
 
     scoped: refuse rows with neither party in the user's region (web upload by brokers and officials).
+    progress: called as progress("checking", rows checked) every 500 rows and progress("storing", rows) once
+    before the first write (market/contracts/import_runs.py: a background import shows where it has got to).
     The caller commits when `report.stored` and rolls back otherwise.
     """
     report = ContractImportReport(total=len(rows))
@@ -223,7 +225,9 @@ def import_contracts(*, rows: list[tuple[int, dict]], user: User, skip_bad: bool
     first_line: dict[str, int] = {}
     numbers = {_text(raw, "registration_no") for _, raw in rows if "_error" not in raw}
     taken = _existing_numbers(numbers)
-    for line, raw in rows:
+    for done, (line, raw) in enumerate(rows):
+        if progress is not None and done and done % 500 == 0:
+            progress("checking", done)
         if "_error" in raw:
             report.bad.append(BadRow(line, "", raw["_error"]))
             continue
@@ -245,6 +249,8 @@ def import_contracts(*, rows: list[tuple[int, dict]], user: User, skip_bad: bool
             good.append((line, clean))
     if report.bad and not skip_bad:
         return report
+    if progress is not None:
+        progress("storing", len(rows))
     org_ids = _org_ids(good, report)
     taken_meanwhile = _insert_contracts(good, user=user, org_ids=org_ids, report=report)
     for line, clean in good:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -18,7 +18,7 @@ from ..imports import ImportFileError, read_rows
 from ..models import CONTRACT_TYPES
 from ..pagination import get_page, paginate
 from ..permissions import is_listing_owner, roles_required
-from . import access, importer, links, queries, scans, services
+from . import access, import_runs, importer, links, queries, scans, services
 from .forms import ContractEditForm, ContractForm, DealContractForm, ImportForm, PaymentForm, VoidForm
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -292,28 +292,48 @@ def download_scan(contract_id: int):
     return response
 
 
+def _import_page(form, *, report=None, error=None) -> str:
+    return render_template("contracts/import.html", form=form, report=report, error=error,
+                           runs=import_runs.recent_runs(current_user))
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required("broker", "official", "admin")
 def import_file():
     form = ImportForm()
     if request.method != "POST":
-        return render_template("contracts/import.html", form=form, report=None, error=None)
+        return _import_page(form)
     if not form.validate_on_submit():
-        return render_template("contracts/import.html", form=form, report=None, error=first_error(form)), 400
+        return _import_page(form, error=first_error(form)), 400
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return render_template("contracts/import.html", form=form, report=None, error="请选择要导入的文件"), 400
+        return _import_page(form, error="请选择要导入的文件"), 400
     try:
         rows = read_rows(upload.read(), name=upload.filename, layout=importer.LAYOUT)
     except ImportFileError as err:
-        return render_template("contracts/import.html", form=form, report=None, error=err.message), 400
+        return _import_page(form, error=err.message), 400
+    if len(rows) > current_app.config["IMPORT_SYNC_ROWS"]:
+        run = import_runs.import_run_create(user=current_user, rows=rows, filename=upload.filename,
+                                            skip_bad=form.skip_bad.data)
+        db.session.commit()
+        flash(f"文件已上传（{len(rows)}行），正在后台检查和导入；完成后会通知您，也可在本页查看进度。", "info")
+        return redirect(url_for("contracts.import_result", run_id=run.id), code=303)
     report = importer.import_contracts(rows=rows, user=current_user, skip_bad=form.skip_bad.data,
                                        scoped=current_user.role != "admin")
     if not report.stored:
         db.session.rollback()
-        return render_template("contracts/import.html", form=form, report=report, error=None), 400
+        return _import_page(form, report=report), 400
     db.session.commit()
-    return render_template("contracts/import.html", form=form, report=report, error=None)
+    return _import_page(form, report=report)
+
+
+@bp.route("/imports/<int:run_id>")
+@roles_required("broker", "official", "admin")
+def import_result(run_id: int):
+    run = import_runs.get_run(run_id, current_user)
+    if run is None:
+        abort(404)
+    return render_template("contracts/import_result.html", run=run, report=run.report_data())
 
 
 @bp.route("/import/template.xlsx")

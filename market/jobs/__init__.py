@@ -180,7 +180,12 @@ def job_run(job_id: int) -> str:
         if claimed != 1:
             return "skipped"
         job = session.get(Job, job_id)
-        session.refresh(job)
+        token = write_intent.set(False)
+        try:  # read the claimed row and end that read: no transaction is held while the handler runs
+            session.refresh(job)
+            session.commit()
+        finally:
+            write_intent.reset(token)
         try:
             result = kind.handler(session, json.loads(job.payload or "{}"))
         except Exception:
