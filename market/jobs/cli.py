@@ -14,7 +14,8 @@ jobs_group = click.Group("jobs", help="Background jobs: run a consumer, show the
 @click.option("--workers", default=2, show_default=True, help="Jobs run at once by this consumer (threads).")
 @with_appcontext
 def worker_command(workers: int) -> None:
-    """Run a consumer until stopped (SIGINT/SIGTERM finish the running jobs first). An idle consumer looks at the
+    """Run a consumer until stopped (SIGTERM, as systemd sends, finishes the running jobs first; SIGINT stops at
+    once: a job cut short is run again by the sweep once its lease is over). An idle consumer looks at the
     embedded queue at least every second (Huey backs off from 50 ms); a Redis queue wakes it at once."""
     from .queue import job_queue
 
@@ -23,7 +24,8 @@ def worker_command(workers: int) -> None:
         raise click.ClickException("JOBS_BACKEND=immediate 时任务在提交后立即运行，无需后台进程")
     click.echo(f"jobs: consumer on the {queue.backend} queue, {workers} worker(s)")
     consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
-                                          check_worker_health=True, initial_delay=0.05, max_delay=1.0)
+                                          check_worker_health=True, initial_delay=0.05, max_delay=1.0,
+                                          graceful_signal="TERM")  # systemd's stop signal finishes jobs in hand
     consumer.run()
 
 
