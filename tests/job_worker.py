@@ -23,6 +23,7 @@ def mark(session, payload: dict) -> str:
     (folder / f"started-{starts}").write_text(str(os.getpid()))
     if payload.get("hang_first") and starts == 1:
         time.sleep(120)
+    time.sleep(float(payload.get("sleep", 0)))
     if payload.get("fail"):
         raise RuntimeError("测试任务按要求失败")
     (folder / f"done-{os.getpid()}-{starts}").write_text("ok")
@@ -45,12 +46,12 @@ def config(cfg: dict) -> dict:
 def main() -> int:
     cfg = json.loads(sys.argv[1])
     from market import create_app
+    from market.jobs.cli import create_consumer
     from market.jobs.queue import job_queue
 
     app = create_app(config(cfg))
     with app.app_context():
-        consumer = job_queue(app).huey.create_consumer(workers=1, worker_type="thread", periodic=True,
-                                                      check_worker_health=True, initial_delay=0.05, max_delay=1.0)
+        consumer = create_consumer(job_queue(app), workers=1)  # as `flask jobs worker` builds it
     consumer.run()
     return 0
 

@@ -151,6 +151,19 @@ def test_a_consumer_killed_mid_job_loses_nothing(queued_app, consumers, tmp_path
     assert len(list(marks.glob("done-*"))) == 1  # it finished once
 
 
+def test_sigterm_lets_the_job_in_hand_finish(queued_app, consumers, tmp_path):
+    """systemd stops the consumer with SIGTERM (market-jobs.service): the running job finishes, then it exits."""
+    marks = tmp_path / "marks"
+    job_id = _enqueue_mark(marks, sleep=2)
+    proc = consumers.start()
+    _wait(lambda: (marks / "started-1").exists(), what="the job to start")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    job = _job(job_id)
+    assert (job.status, job.attempts) == ("done", 1)
+    assert len(list(marks.glob("done-*"))) == 1
+
+
 def test_the_sweep_sends_a_job_the_queue_lost(app, tmp_path):
     """A row committed but never sent (the process died right after the commit, or the queue was unreachable)."""
     marks = tmp_path / "marks"

@@ -23,10 +23,14 @@ def worker_command(workers: int) -> None:
     if queue.backend == "immediate":
         raise click.ClickException("JOBS_BACKEND=immediate 时任务在提交后立即运行，无需后台进程")
     click.echo(f"jobs: consumer on the {queue.backend} queue, {workers} worker(s)")
-    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
-                                          check_worker_health=True, initial_delay=0.05, max_delay=1.0,
-                                          graceful_signal="TERM")  # systemd's stop signal finishes jobs in hand
-    consumer.run()
+    create_consumer(queue, workers).run()
+
+
+def create_consumer(queue, workers: int):
+    """Huey's consumer as every node runs it: threads, the periodic sweep, and SIGTERM (systemd's stop signal)
+    finishing the jobs in hand."""
+    return queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True, check_worker_health=True,
+                                      initial_delay=0.05, max_delay=1.0, graceful_signal="TERM")
 
 
 @jobs_group.command("status")
