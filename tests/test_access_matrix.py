@@ -107,6 +107,7 @@ EXPECTED: dict[str, frozenset] = {
     "contracts.download_scan": frozenset({ENT, INST, BROKER, OFFICIAL, ADMIN}),
     "contracts.import_file": frozenset({BROKER, OFFICIAL, ADMIN}),
     "contracts.import_template": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "contracts.import_result": frozenset({OFFICIAL, ADMIN}),  # objs.import_run: county A's official uploaded it
     "contracts.link_decide": frozenset({ENT}),  # the organisation of the linked need (objs.link)
     "notifications.index": SIGNED_IN,
     "notifications.open_": frozenset({ENT}),
@@ -140,6 +141,7 @@ FILL = {
     "notification_id": lambda o, rule, v: o.notification.id,
     "job_id": lambda o, rule, v: o.job.id,
     "link_id": lambda o, rule, v: o.link.id,
+    "run_id": lambda o, rule, v: o.import_run.id,
 }
 
 # What a denied role posts: data that would change something if the permission check were missing.
@@ -235,7 +237,20 @@ def objs(world):
     o.link = _pending_link(world, o)
     o.pending_broker, o.rejected_broker = broker_accounts(world)
     o.job = factories.failed_job()
+    o.import_run = _import_run(world)
     return o
+
+
+def _import_run(world):
+    """A background contract import that county A's official uploaded (only they and administrators see it)."""
+    from market.extensions import db
+    from market.models import ImportRun
+
+    run = ImportRun(kind="contracts", user_id=world.users.official.id, filename="合同.xlsx", total=1200,
+                    status="done", stored=1200, report="{}")
+    db.session.add(run)
+    db.session.commit()
+    return run
 
 
 def _pending_link(world, o):
