@@ -1,33 +1,41 @@
-"""Matching benchmark on the CSL papers (../shared/data/csl-dev.jsonl), on a fresh temporary instance.
+"""Matching benchmark on the CSL papers (../shared/data/csl-dev.jsonl): figures that cannot flatter us.
 
-    .venv/bin/python bench/matching.py                  # Whoosh (the default engine)
+    .venv/bin/python bench/matching.py                     # no field, 4 need variants, 2-fold; a few minutes
+    .venv/bin/python bench/matching.py --field             # the same with the field given to both sides, too
     .venv/bin/python bench/matching.py --engine tantivy
-    .venv/bin/python bench/matching.py --limit 300      # the first 300 papers only (quicker)
+    .venv/bin/python bench/matching.py --limit 300         # the first 300 papers only (quicker)
+    .venv/bin/python bench/matching.py --write-model       # also fit on all papers and ship market/data/match_model.json
 
-Protocol (../shared/data/README.md, issue 3):
-1. a fresh instance (SQLite and the index in a temporary folder, through create_app's config), with the
-   field taxonomy;
-2. every paper imported as a result with `flask import achievements` (title, abstract as the summary;
-   the paper's own keywords are NOT given to the result, so a need cannot match on copied keywords);
-3. for every paper a need titled 寻求<first keyword>相关技术, whose description names the paper's
-   keywords the way a company would, with those keywords, imported with `flask import demands`
-   (suggestions are computed by the after-commit hook, as for any import);
-4. `flask match export`: MRR@10, Recall@1 and Recall@10 of each need's own paper, and the share of
-   the other suggestions that are in the paper's discipline.
-The same figures for a plain jieba + BM25 ranking (the same engine and query terms, re-ranking and
-threshold off) are printed as the baseline.
-
-The technical field of both sides is set from the paper's discipline with
-market.data.demo.DISCIPLINE_TO_FIELD, as a company and a university pick one when they post
-(`--no-field` leaves it empty). Maturity, price and mode of the results come from
-market.data.demo.csl_achievement; the needs' budget and mode are derived from the paper id.
+Protocol:
+1. a fresh instance (SQLite and the index in a temporary folder), with the field taxonomy; every paper
+   imported as a result with `flask import achievements` (title, abstract as the summary; the paper's own
+   keywords are NOT given to the result, so a need cannot match on copied keywords);
+2. for every paper, needs in four variants, written as a company would (need_for): from all its
+   keywords, from its first keyword only, from its last keyword only, from its title only. The needs are
+   not saved (the index holds only the results); each asks the engine (market/matching/engine.py) and the
+   plain jieba + BM25 baseline (`plain=True`) for its 10 suggestions;
+3. 2-fold: the papers are split in two halves by a hash of their id. The model (the logistic regression
+   over the engine's signals) is fitted on the needs of one half and its figures are reported on the needs
+   of the other half, then the halves swap: those held-out figures are the ones that count. The figures
+   of a model fitted and reported on the same half are printed too, labelled in-sample. Nothing else is
+   fitted: the engine's other constants (pool, feedback terms, glossary weight) are fixed in the code. The
+   index statistics (idf, feedback) come from all results, as they would in the market (no labels);
+4. figures: MRR@10, Recall@1 and Recall@10 of the need's own paper; the same-discipline share over 9
+   slots (the 10 suggestions minus the own paper, an empty slot counted as a miss); suggestions per need;
+   and a reliability table of the held-out 匹配度 (of the pairings in each band, the share that were the
+   right one), which is what the 匹配度 promises;
+5. the graded set bench/data/graded_needs.jsonl: needs written the way companies write them, each pairing
+   among the engine's and the baseline's top 10 graded by reading both texts (0 / 1 / 2): P@5 (grade >= 1)
+   and nDCG@10, an empty slot counted as a miss; ungraded pairings are listed so they can be graded.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import math
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -38,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DATA = ROOT.parent / "shared" / "data" / "csl-dev.jsonl"
-NEED_MODES = [["development"], ["transfer"], ["license"], ["transfer", "license"], ["development", "consulting"]]
+GRADED = ROOT / "bench" / "data" / "graded_needs.jsonl"
+VARIANTS = ("all", "first", "last", "title")
+NEGATIVES_PER_NEED = 30  # for fitting: the own paper plus this many other candidates per need
+BANDS = (0, 5, 10, 20, 35, 50, 70, 101)
 
 
 def load_papers(path: Path, limit: int | None) -> list[dict]:
@@ -47,25 +58,35 @@ def load_papers(path: Path, limit: int | None) -> list[dict]:
     return papers[:limit] if limit else papers
 
 
-def _h(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()
+def half(paper_id: str) -> int:
+    return hashlib.sha256(paper_id.encode("utf-8")).digest()[0] % 2
 
 
 def need_description(keywords: list[str]) -> str:
-    if len(keywords) == 1:
-        named = keywords[0]
-    else:
-        named = "、".join(keywords[:-1]) + "和" + keywords[-1]
+    named = keywords[0] if len(keywords) == 1 else "、".join(keywords[:-1]) + "和" + keywords[-1]
     return (f"我公司在生产和产品研发中遇到与{named}有关的技术难题，现有工艺和方案难以满足要求。"
             f"希望寻求在{keywords[0]}方面有研究基础的高校院所合作，开展技术攻关并推动成果转化。")
 
 
-def write_files(papers: list[dict], folder: Path, *, with_field: bool) -> tuple[Path, Path]:
+def need_for(paper: dict, variant: str) -> dict:
+    """title, description, keywords of the need a company would post for this paper's technology."""
+    kws = [k for k in paper.get("keywords", []) if k] or [paper["title"][:10]]
+    if variant == "title":
+        return {"title": paper["title"][:120], "keywords": [],
+                "description": "我公司希望寻求上述方向有研究基础的高校院所合作，开展技术攻关并推动成果转化。"}
+    if variant == "first":
+        kws = kws[:1]
+    elif variant == "last":
+        kws = kws[-1:]
+    return {"title": f"寻求{kws[0]}相关技术"[:120], "description": need_description(kws), "keywords": kws}
+
+
+def write_results(papers: list[dict], folder: Path, *, with_field: bool) -> Path:
     from market.data import demo
 
-    results, needs = folder / "results.jsonl", folder / "needs.jsonl"
-    with results.open("w", encoding="utf-8") as r, needs.open("w", encoding="utf-8") as n:
-        for i, p in enumerate(papers):
+    results = folder / "results.jsonl"
+    with results.open("w", encoding="utf-8") as r:
+        for p in papers:
             field = demo.DISCIPLINE_TO_FIELD.get(p.get("discipline", ""), "") if with_field else ""
             ach = demo.csl_achievement(p)
             inst = demo.INSTITUTIONS[ach["institution"] % len(demo.INSTITUTIONS)]["name"]
@@ -77,21 +98,14 @@ def write_files(papers: list[dict], folder: Path, *, with_field: bool) -> tuple[
                 "organization": inst, "field": field, "maturity": ach.get("maturity"),
                 "price_wan": ach.get("price_wan"), "modes": ach.get("modes"),
             }, ensure_ascii=False) + "\n")
-            kws = [k for k in p.get("keywords", []) if k] or [p["title"][:10]]
-            h = _h(p["id"])
-            budget = None if h[0] % 5 == 0 else str([20, 50, 80, 100, 150, 200, 300][h[1] % 7])
-            n.write(json.dumps({
-                "external_id": f"need-{p['id']}", "title": f"寻求{kws[0]}相关技术"[:120],
-                "description": need_description(kws), "keywords": kws,
-                "organization": f"基准测试企业{i % 50 + 1:02d}有限公司", "field": field,
-                "budget_wan": budget, "modes": NEED_MODES[h[2] % len(NEED_MODES)],
-            }, ensure_ascii=False) + "\n")
-    return results, needs
+    return results
 
+
+# -- figures --------------------------------------------------------------------------------------
 
 def metrics(ranked: dict[str, list[str]], discipline: dict[str, str]) -> dict:
     """ranked: need's paper id -> suggested paper ids, best first."""
-    rr, r1, r10, same, other, counts = [], 0, 0, 0, 0, []
+    rr, r1, r10, same, counts = [], 0, 0, 0, []
     for paper, suggestions in ranked.items():
         top = suggestions[:10]
         counts.append(len(top))
@@ -99,43 +113,159 @@ def metrics(ranked: dict[str, list[str]], discipline: dict[str, str]) -> dict:
         rr.append(1.0 / rank if rank else 0.0)
         r1 += rank == 1
         r10 += rank is not None
-        for s in top:
-            if s != paper:
-                other += 1
-                same += discipline.get(s) == discipline.get(paper)
+        others = [s for s in top if s != paper][:9]
+        same += sum(discipline.get(s) == discipline.get(paper) for s in others)  # empty slots: misses
     n = len(ranked) or 1
     return {"needs": len(ranked), "mrr10": sum(rr) / n, "recall1": r1 / n, "recall10": r10 / n,
-            "same_discipline": same / other if other else 0.0, "others": other,
-            "mean_suggestions": statistics.mean(counts) if counts else 0.0}
+            "same9": same / (9 * n), "per_need": statistics.mean(counts) if counts else 0.0,
+            "empty": sum(1 for c in counts if c == 0)}
 
 
-def show(name: str, m: dict) -> None:
-    print(f"{name:<34} MRR@10 {m['mrr10']:.4f}  Recall@1 {m['recall1']:.4f}  Recall@10 {m['recall10']:.4f}  "
-          f"same-discipline share {m['same_discipline']:.4f} (of {m['others']} other suggestions, "
-          f"{m['mean_suggestions']:.1f} per need)")
+def line(name: str, m: dict) -> str:
+    return (f"  {name:<28} MRR@10 {m['mrr10']:.3f}  R@1 {m['recall1']:.3f}  R@10 {m['recall10']:.3f}  "
+            f"same-discipline/9 {m['same9']:.3f}  per need {m['per_need']:.1f}"
+            + (f" ({m['empty']} get none)" if m["empty"] else ""))
 
+
+# -- the model: logistic regression, Newton's method with a small L2 penalty (no numpy needed) ------
+
+def fit(rows: list[tuple[dict, int]], names: tuple[str, ...], l2: float = 1.0, iterations: int = 25):
+    from market.matching.engine import Model
+
+    d = len(names) + 1
+    w = [0.0] * d
+    xs = [[1.0] + [float(s.get(n, 0.0)) for n in names] for s, _ in rows]
+    ys = [y for _, y in rows]
+    for _ in range(iterations):
+        g = [0.0] * d
+        h = [[0.0] * d for _ in range(d)]
+        for x, y in zip(xs, ys):
+            z = sum(a * b for a, b in zip(w, x))
+            p = 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+            r, v = p - y, p * (1 - p)
+            for i in range(d):
+                g[i] += r * x[i]
+                vi = v * x[i]
+                hi = h[i]
+                for j in range(i, d):
+                    hi[j] += vi * x[j]
+        for i in range(1, d):
+            g[i] += l2 * w[i]
+            h[i][i] += l2
+        for i in range(d):
+            for j in range(i):
+                h[i][j] = h[j][i]
+        step = _solve(h, g)
+        w = [a - b for a, b in zip(w, step)]
+        if max(abs(s) for s in step) < 1e-6:
+            break
+    return Model(weights={n: round(w[i + 1], 4) for i, n in enumerate(names)}, bias=round(w[0], 4))
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        piv = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[piv] = m[piv], m[c]
+        if abs(m[c][c]) < 1e-12:
+            continue
+        for r in range(n):
+            if r != c:
+                f = m[r][c] / m[c][c]
+                if f:
+                    m[r] = [x - f * y for x, y in zip(m[r], m[c])]
+    return [m[i][n] / m[i][i] if abs(m[i][i]) > 1e-12 else 0.0 for i in range(n)]
+
+
+def training_rows(cands: dict[tuple[str, str], list[tuple[str, dict]]], papers: set[str]) -> list[tuple[dict, int]]:
+    rows = []
+    for (variant, paper), found in cands.items():
+        if paper not in papers:
+            continue
+        negatives = [s for pid, s in found if pid != paper]
+        negatives.sort(key=lambda s: -s["rank"])
+        rng = random.Random(f"{variant}{paper}")
+        kept = negatives[:NEGATIVES_PER_NEED // 2] + rng.sample(negatives[NEGATIVES_PER_NEED // 2:],
+                                                                 min(NEGATIVES_PER_NEED // 2, max(len(negatives) - NEGATIVES_PER_NEED // 2, 0)))
+        rows += [(s, 0) for s in kept] + [(s, 1) for pid, s in found if pid == paper]
+    return rows
+
+
+def rank_with(model, found: list[tuple[str, dict]], top_n: int = 10) -> list[tuple[str, float]]:
+    scored = [(pid, 100.0 * model.probability(s)) for pid, s in found]
+    scored.sort(key=lambda x: (-x[1], x[0]))
+    return scored[:top_n]
+
+
+# -- the graded set ---------------------------------------------------------------------------------
+
+def dcg(gains: list[int]) -> float:
+    return sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+def graded_figures(needs: list[dict], runs: dict[str, dict[str, list[str]]]) -> tuple[dict, list[tuple[str, str, str]]]:
+    out, ungraded = {}, []
+    for name, ranked in runs.items():
+        p5, ndcg, hit3, any10, sugg = [], [], 0, 0, []
+        for need in needs:
+            grades = need.get("grades", {})
+            top = ranked.get(need["id"], [])[:10]
+            sugg.append(len(top))
+            for pid in top:
+                if pid not in grades:
+                    ungraded.append((need["id"], pid, name))
+            gains = [int(grades.get(pid, 0)) for pid in top] + [0] * (10 - len(top))
+            p5.append(sum(1 for g in gains[:5] if g >= 1) / 5)
+            ideal = dcg(sorted((int(g) for g in grades.values()), reverse=True)[:10])
+            ndcg.append(dcg(gains) / ideal if ideal else None)
+            hit3 += any(g >= 1 for g in gains[:3])
+            any10 += any(g >= 1 for g in gains)
+        judged = [x for x in ndcg if x is not None]
+        out[name] = {"p5": statistics.mean(p5), "ndcg10": statistics.mean(judged) if judged else 0.0,
+                     "judged": len(judged), "hit3": hit3, "hit10": any10, "per_need": statistics.mean(sugg)}
+    return out, ungraded
+
+
+# -- the run ----------------------------------------------------------------------------------------
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=["whoosh", "tantivy"], default="whoosh")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--limit", type=int, default=None, help="use the first N papers")
-    parser.add_argument("--no-field", action="store_true", help="leave the technical field of both sides empty")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary instance and print its folder")
+    parser.add_argument("--field", action="store_true", help="also run with the field given to both sides")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="need variants, comma-separated")
+    parser.add_argument("--graded", type=Path, default=GRADED)
+    parser.add_argument("--write-model", action="store_true",
+                        help="fit on every paper (no field) and write market/data/match_model.json")
+    parser.add_argument("--dump", type=Path, help="write the graded needs' top 10s (engine and baseline) here")
     args = parser.parse_args()
     if not args.data.exists():
         print(f"data file not found: {args.data}", file=sys.stderr)
         return 2
-
+    variants = [v for v in args.variants.split(",") if v in VARIANTS]
     papers = load_papers(args.data, args.limit)
     discipline = {p["id"]: p.get("discipline", "") for p in papers}
+    halves = [{p["id"] for p in papers if half(p["id"]) == k} for k in (0, 1)]
+    print(f"{len(papers)} papers (halves of {len(halves[0])} and {len(halves[1])}), engine {args.engine}, "
+          f"variants {', '.join(variants)}")
+    settings = [False, True] if args.field else [False]
+    for with_field in settings:
+        run_setting(args, papers, discipline, halves, variants, with_field=with_field)
+    return 0
+
+
+def run_setting(args, papers, discipline, halves, variants, *, with_field: bool) -> None:
     folder = Path(tempfile.mkdtemp(prefix="market-bench-matching-"))
     os.environ["MARKET_INSTANCE_DIR"] = str(folder / "instance")  # secret key file etc., not the checkout
 
     from market import create_app
+    from market.data import demo
+    from market.database import write_intent
     from market.extensions import db
-    from market.matching.engine import Matcher
-    from market.models import Demand
+    from market.matching import engine as eng
+    from market.models import Demand, Field
     from market.reference import ensure_fields
     from market.search.indexing import replica
 
@@ -149,60 +279,119 @@ def main() -> int:
         db.create_all()
         ensure_fields()
         db.session.commit()
-    results, needs = write_files(papers, folder, with_field=not args.no_field)
-    runner = app.test_cli_runner()
+    results = write_results(papers, folder, with_field=with_field)
+    out = app.test_cli_runner().invoke(args=["import", "achievements", str(results)])
+    if out.exit_code != 0:
+        raise SystemExit(f"import failed:\n{out.output}\n{out.exception!r}")
+    print(f"\n== technical field {'given to both sides (from the paper discipline)' if with_field else 'not given (imported and hastily posted listings)'} ==")
 
-    def run(*cli_args: str) -> str:
-        t0 = time.perf_counter()
-        out = runner.invoke(args=list(cli_args))
-        if out.exit_code != 0:
-            raise SystemExit(f"`flask {' '.join(cli_args)}` failed ({out.exit_code}):\n{out.output}\n{out.exception!r}")
-        print(f"  flask {' '.join(cli_args[:2])}: {time.perf_counter() - t0:.1f} s")
-        return out.output
+    cands: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+    baseline: dict[str, dict[str, list[str]]] = {v: {} for v in variants}
+    timings = {"engine": [], "plain": []}
+    token = write_intent.set(False)
+    try:
+        with app.app_context():
+            fields = {f.code: f.id for f in db.session.scalars(db.select(Field))}
+            backend = replica().backend()
+            ext = {a_id: ext_id for a_id, ext_id in db.session.execute(
+                db.text("select id, external_id from achievements"))}
+            engine_m = eng.Matcher(db.session, backend, top_n=1000)
+            plain_m = eng.Matcher(db.session, backend, plain=True)
+            for variant in variants:
+                for p in papers:
+                    spec = need_for(p, variant)
+                    field_id = fields.get(demo.DISCIPLINE_TO_FIELD.get(p.get("discipline", ""), "")) if with_field else None
+                    need = Demand(title=spec["title"], description=spec["description"], indicators="",
+                                  keywords=",".join(spec["keywords"]), status="published", field_id=field_id, version=1)
+                    t0 = time.perf_counter()
+                    found = engine_m.candidates(need)
+                    timings["engine"].append(time.perf_counter() - t0)
+                    cands[(variant, p["id"])] = [(ext[m.other.id], m.signals) for m in found]
+                    t0 = time.perf_counter()
+                    baseline[variant][p["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
+                    timings["plain"].append(time.perf_counter() - t0)
+            graded = load_graded(args.graded)
+            graded_cands, graded_plain = {}, {}
+            for g in graded:
+                need = Demand(title=g["title"], description=g.get("description", ""), indicators="",
+                              keywords=",".join(g.get("keywords", [])), status="published", version=1)
+                graded_cands[g["id"]] = [(ext[m.other.id], m.signals) for m in engine_m.candidates(need)]
+                graded_plain[g["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
+    finally:
+        write_intent.reset(token)
 
-    from market.matching import engine as eng
+    print(f"  signals per need: {1000 * statistics.median(timings['engine']):.1f} ms median "
+          f"(baseline ranking {1000 * statistics.median(timings['plain']):.1f} ms); "
+          f"candidates per need {statistics.mean(len(v) for v in cands.values()):.1f}")
+    names = eng.SIGNALS
+    models = {}
+    for k in (0, 1):
+        models[k] = fit(training_rows(cands, halves[k]), names)
+        print(f"  model fitted on half {k}: bias {models[k].bias:+.2f}, "
+              + ", ".join(f"{n} {w:+.2f}" for n, w in models[k].weights.items()))
+    everything = fit(training_rows(cands, halves[0] | halves[1]), names)
 
-    print(f"{len(papers)} papers, engine {args.engine}, instance {folder}")
-    print(f"re-ranking: text {eng.TEXT_SELF_POINTS:g} x BM25/self + {eng.TEXT_COVER_POINTS:g} x term cover, "
-          f"subfield +{eng.SAME_SUBFIELD:g} / domain +{eng.SAME_DOMAIN:g}, region, maturity, price; "
-          f"kept: text >= {eng.MIN_TEXT:g}, score > {eng.MIN_SCORE:g}, top {eng.TOP_N} of {eng.POOL} candidates")
-    print("technical field of needs and results: "
-          + ("none (--no-field)" if args.no_field else "set from the paper's discipline via market.data.demo.DISCIPLINE_TO_FIELD"))
-    run("import", "achievements", str(results))
-    run("import", "demands", str(needs))  # suggestions are stored by the after-commit hook
-    exported = run("match", "export", "--limit", "10")
+    def ranked_by(model_of, variant):  # model_of(paper) -> the model that ranks that paper's need
+        return {pid: [x for x, _ in rank_with(model_of(pid), cands[(variant, pid)])]
+                for pid in (p["id"] for p in papers)}
 
-    ranked: dict[str, list[str]] = {}
-    for line in exported.splitlines():
-        if not line.startswith("{"):
-            continue
-        row = json.loads(line)
-        paper = row["demand"]["external_id"].removeprefix("need-")
-        ranked[paper] = [s["external_id"] for s in row["suggestions"]]
+    side = {p["id"]: half(p["id"]) for p in papers}
+    for variant in variants:
+        print(f"\n  needs from {dict(all='all keywords', first='the first keyword only', last='the last keyword only', title='the title only')[variant]}:")
+        print(line("plain jieba + BM25", metrics(baseline[variant], discipline)))
+        print(line("engine, held-out (2-fold)", metrics(ranked_by(lambda pid: models[1 - side[pid]], variant), discipline)))
+        print(line("engine, in-sample", metrics(ranked_by(lambda pid: models[side[pid]], variant), discipline)))
+
+    # the 匹配度 promise, held-out: of the pairings shown with a degree in each band, how many were right
+    bands = {b: [0, 0] for b in BANDS[:-1]}
+    for (variant, pid), found in cands.items():
+        for x, degree in rank_with(models[1 - side[pid]], found):
+            b = max(lo for lo in BANDS[:-1] if degree >= lo)
+            bands[b][0] += 1
+            bands[b][1] += x == pid
+    print("\n  匹配度 held-out reliability (all variants, top 10 shown): band -> pairings, share right")
+    for lo, hi in zip(BANDS, BANDS[1:]):
+        n, right = bands[lo]
+        print(f"    {lo:>3}-{min(hi, 100):<3} {eng.strength(lo)}  {n:>6} pairings  right {right / n if n else 0:.3f}")
+
+    if graded and not with_field:
+        runs = {"plain jieba + BM25": graded_plain,
+                "engine (fitted on all CSL)": {gid: [x for x, _ in rank_with(everything, f)] for gid, f in graded_cands.items()}}
+        for k in (0, 1):
+            runs[f"engine (fitted on half {k})"] = {gid: [x for x, _ in rank_with(models[k], f)] for gid, f in graded_cands.items()}
+        figures, ungraded = graded_figures(graded, runs)
+        print(f"\n  graded set {args.graded.name}: {len(graded)} needs written as companies write them "
+              f"({sum(1 for g in graded if any(int(v) >= 1 for v in g.get('grades', {}).values()))} with a relevant abstract)")
+        for name, f in figures.items():
+            print(f"    {name:<28} P@5 {f['p5']:.3f}  nDCG@10 {f['ndcg10']:.3f} (over {f['judged']} needs with a relevant abstract)  "
+                  f"a relevant one in the top 3 for {f['hit3']}, in the top 10 for {f['hit10']}; {f['per_need']:.1f} per need")
+        if ungraded:
+            print(f"    {len(set((a, b) for a, b, _ in ungraded))} pairings not graded (counted as 0)")
+        if args.dump:
+            with args.dump.open("w", encoding="utf-8") as fh:
+                for g in graded:
+                    fh.write(json.dumps({"id": g["id"], "engine": runs["engine (fitted on all CSL)"].get(g["id"], []),
+                                         "plain": graded_plain.get(g["id"], [])}, ensure_ascii=False) + "\n")
+    if args.write_model and not with_field:
+        everything = type(everything)(weights=everything.weights, bias=everything.bias,
+                                      about=f"bench/matching.py: fitted on {len(papers)} CSL papers, 4 need variants, no field")
+        eng.DEFAULT_MODEL_PATH.write_text(json.dumps(everything.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"\n  wrote {eng.DEFAULT_MODEL_PATH.relative_to(ROOT)}: bias {everything.bias:+.2f}, "
+              + ", ".join(f"{n} {w:+.2f}" for n, w in everything.weights.items()))
+
+    import shutil
 
     with app.app_context():
-        t0 = time.perf_counter()
-        baseline: dict[str, list[str]] = {}
-        matcher = Matcher(db.session, replica().backend(), plain=True)
-        for demand in db.session.scalars(db.select(Demand).where(Demand.status == "published")):
-            baseline[demand.external_id.removeprefix("need-")] = [
-                m.other.external_id for m in matcher.matches_for(demand)]
-        base_time = time.perf_counter() - t0
+        replica().close()
+        db.engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
 
-    print()
-    show("jieba + BM25 baseline (bonuses off)", metrics(baseline, discipline))
-    show("engine (match export)", metrics(ranked, discipline))
-    print(f"(baseline ranking of {len(baseline)} needs: {base_time:.1f} s)")
-    if args.keep:
-        print(f"instance kept in {folder}")
-    else:
-        import shutil
 
-        with app.app_context():
-            replica().close()
-            db.engine.dispose()
-        shutil.rmtree(folder, ignore_errors=True)
-    return 0
+def load_graded(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip() and not line.startswith("#")]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import select, update
 
 from market.extensions import db
 from market.matching import services
-from market.matching.engine import MIN_SCORE, QUERY_TERMS, Matcher, shown_terms
+from market.matching.engine import BROAD_TERMS, GENERIC_TERMS, QUERY_TERMS, Matcher, match_degree, shown_terms, strength
 from market.models import Achievement, Demand, Suggestion
 from market.search.engines import get_backend
 from market.search.indexing import replica
@@ -82,7 +83,7 @@ def test_a_need_gets_the_results_that_fit_with_reasons_a_person_can_check(engine
     assert "技术成熟度6级，达到技术转让通常要求的6级及以上" in why
     assert "成果报价80万元，在需求预算100万元以内" in why
     score = db.session.scalar(select(Suggestion.score))
-    assert MIN_SCORE < score <= 120
+    assert 0 <= score <= 100  # the 匹配度
 
 
 def test_maturity_and_price_reasons_follow_the_rules(engine, world):
@@ -115,7 +116,7 @@ def test_the_engine_ranks_and_thresholds(engine, world):
     db.session.commit()
     matches = Matcher(db.session, replica().backend()).matches_for(need)
     assert [m.achievement_id for m in matches][:1] == [film.id]
-    assert all(m.score > MIN_SCORE for m in matches)
+    assert all(0 <= m.score <= 100 for m in matches)
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
     plain = Matcher(db.session, replica().backend(), plain=True).matches_for(need)
     assert {m.achievement_id for m in plain} >= {film.id, near.id}
@@ -149,6 +150,75 @@ def test_the_index_is_asked_for_the_most_distinctive_terms(tmp_path):
         # 材料 is in every document (its idf is next to nothing) and 不存在的词 in none: both left out;
         # then the rare terms by weight, with their weights
         assert query == [(f"rare{i:02d}", 0.9 - i / 100) for i in range(QUERY_TERMS)]
+
+
+def _results(world, rows):
+    """Published results of the institution: (title, summary, keywords) each."""
+    return [factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
+                                  title=t, summary=s, keywords=k) for t, s, k in rows]
+
+
+def _need(world, title, description, keywords=""):
+    return factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published",
+                            title=title, description=description, indicators="", keywords=keywords)
+
+
+OTHER_RESULTS = [
+    ("体外膜肺氧合ECMO临床护理", "体外膜肺氧合治疗重症患者的护理要点与并发症观察。", "ECMO,护理"),
+    ("牙槽骨缺损引导骨再生膜", "可吸收屏障膜用于牙槽骨缺损修复的临床研究。", "牙槽骨,屏障膜"),
+    ("玻璃纤维增强复合材料", "玻璃纤维增强树脂复合材料的力学性能研究。", "复合材料,玻璃纤维"),
+]
+
+
+@pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres", reason="the engine's ranking does not depend on the database")
+def test_a_compound_split_differently_still_matches(world):
+    """导电膜 and 导电薄膜 are cut differently by the dictionary: the shared 导电 still carries the match."""
+    film, *others = _results(world, [("大面积透明导电薄膜磁控溅射制备", "透明导电薄膜的方阻均匀性控制与大面积镀膜工艺。", "导电薄膜,方阻")]
+                             + OTHER_RESULTS)
+    need = _need(world, "大尺寸ITO导电膜玻璃方阻均匀性提升", "导电膜玻璃方阻不均匀，良品率低。", "导电膜,方阻")
+    db.session.commit()
+    matches = Matcher(db.session, replica().backend()).matches_for(need)
+    assert matches and matches[0].other.id == film.id
+    assert {"导电", "方阻"} <= set(matches[0].terms)
+    assert matches[0].degree > max((m.degree for m in matches[1:]), default=-1)
+
+
+@pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres", reason="the engine's ranking does not depend on the database")
+def test_an_english_need_finds_chinese_results_through_the_glossary(world):
+    vision, *_ = _results(world, [("机器视觉表面缺陷在线检测系统", "基于机器视觉的带钢表面缺陷在线检测，识别率98%。", "机器视觉,缺陷")]
+                          + OTHER_RESULTS)
+    need = _need(world, "machine vision inspection for our line", "We need machine vision to replace manual inspection.")
+    plc = _need(world, "老产线PLC控制系统升级", "国产PLC经常死机，想升级并接入上位机。", "PLC")
+    plc_result, = _results(world, [("可编程逻辑控制器冗余设计", "可编程逻辑控制器在化工产线中的冗余与容错设计。", "控制器")])
+    db.session.commit()
+    matcher = Matcher(db.session, replica().backend())
+    [found] = [m for m in matcher.matches_for(need) if m.other.id == vision.id]
+    assert "机器视觉" in found.terms and any(r.startswith("同义术语：") for r in found.reasons)
+    assert plc_result.id in [m.other.id for m in matcher.matches_for(plc)]
+
+
+@pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres", reason="the engine's ranking does not depend on the database")
+def test_up_to_ten_suggestions_weak_ones_included_sorted_by_degree_with_specific_reasons(world):
+    rows = [(f"玻璃基板导电膜材料第{i}代研究", f"玻璃基板上导电膜材料的制备，批次{i}。", "导电膜,玻璃") for i in range(14)]
+    rows.append(("高阻隔玻璃材料", "玻璃材料的阻隔性能研究。", "玻璃,材料"))
+    _results(world, rows)
+    one = _need(world, "寻求导电膜相关技术", "我公司需要导电膜方面的技术。", "导电膜")  # a busy company's one keyword
+    db.session.commit()
+    matches = Matcher(db.session, replica().backend()).matches_for(one)
+    assert len(matches) == 10  # up to ten, even when most are weak
+    degrees = [m.degree for m in matches]
+    assert degrees == sorted(degrees, reverse=True) and all(0 <= d <= 100 for d in degrees)
+    assert {strength(d) for d in degrees} <= {"强", "中", "弱"}
+    for m in matches:
+        shared = m.reasons[0].removeprefix("共同关键词：").split("、")
+        assert shared[0] not in GENERIC_TERMS | BROAD_TERMS  # 导电膜 / 导电 lead, not 材料 or 玻璃
+        assert not set(shared) & GENERIC_TERMS
+        assert any(r.startswith("相符部分：对方的") for r in m.reasons)
+
+
+def test_the_degree_and_its_label_are_one_mapping():
+    assert [match_degree(x) for x in (None, float("nan"), -3, 0, 49.6, 100, 103.0)] == [0, 0, 0, 0, 50, 100, 100]
+    assert [strength(d) for d in (0, 19, 20, 49, 50, 100)] == ["弱", "弱", "中", "中", "强", "强"]
 
 
 def test_shown_terms_drop_sub_words_numbers_and_single_characters():
@@ -327,7 +397,7 @@ def test_match_refresh_and_export(engine, app, world, runner):
     assert set(first) == {"demand", "suggestions"}
     assert first["demand"] == {"id": need_id, "external_id": "need-1", "title": need_title}
     [s] = first["suggestions"]
-    assert set(s) == {"id", "external_id", "title", "score", "reasons"}
+    assert set(s) == {"id", "external_id", "title", "score", "degree", "strength", "reasons"}
     assert s["id"] == film_id and s["external_id"] == "ach-1" and isinstance(s["score"], float)
     assert s["reasons"][0].startswith("共同关键词")
     assert lines[1]["suggestions"] == []

@@ -1,31 +1,36 @@
 """The matching engine: for a need, the results that could solve it; for a result, the needs it could serve.
 
-1. Candidates: one more-like-this query on the search index with the listing's key terms (title and
-   keywords boosted over the body), the QUERY_TERMS most distinctive of them (weight x idf, as
-   Lucene's MoreLikeThis), restricted to the other kind (the POOL best). The shared terms of each
-   candidate are read from the terms the index stored with it, not segmented again.
-2. Re-rank with a score in points that a person can follow:
-   - text, up to 80: 60 x (the candidate's BM25 score / the score the same query gives the listing's
-     own document, i.e. how close to a perfect match) + 20 x (the share of the listing's key-term
-     weight that the candidate also contains);
-   - bonuses: same subfield 20 or same domain 10 (both sides chose it when posting); same county 5 or
-     same city 2; a maturity fitting the need's mode of cooperation (5: level 6 or more for 技术转让/许可;
-     3: level 3 or more for 合作研发); a price within the budget 5.
-3. Keep the TOP_N best with text >= MIN_TEXT, total > MIN_SCORE (less SAME_DOMAIN when a side has no
-   field, as imported listings may) and at least one shared key term that a person can see: a result
-   from another field must be close in text, one from the same subfield needs only a moderate overlap.
+1. Query: the listing's key terms (title and keywords boosted over the body, words of any listing such
+   as 寻求 / 技术 left out), plus the other names of every glossary concept it names
+   (market/data/glossary.txt: machine vision <-> 机器视觉, PLC <-> 可编程逻辑控制器); the QUERY_TERMS most
+   distinctive (weight x idf, as Lucene's MoreLikeThis) go to the index, restricted to the other kind.
+2. Pseudo-relevance feedback (RM3-like): the FEEDBACK_DOCS best hits' stored terms that are frequent
+   among them and rare in the index extend the query (at FEEDBACK_WEIGHT), so a one-keyword need also
+   reaches the neighbourhood of what it names. Candidates: the POOL best of both queries.
+3. Every candidate gets signals (see `SIGNALS`): BM25 against the best a document could score, BM25
+   relative to the best hit, the feedback query's score, the share of the key-term weight it shares,
+   the share found in its title, the share of the listing's keywords it contains word for word, and
+   the field (when both sides chose one). A logistic regression over them (market/data/match_model.json,
+   fitted by bench/matching.py on CSL papers; `flask match fit` refits it on the market's own listings
+   and stores it with the index) gives the probability that the pairing is the right one; the score is
+   that probability x 100, the 匹配度 (`match_degree`), with a 强 / 中 / 弱 label (`strength`).
+4. Up to TOP_N suggestions, best first, weak ones included and marked by their label; a candidate must
+   share at least one term a person can see. Reasons: the 3-6 most specific shared terms (by idf; broad
+   words only when nothing more specific is shared), which parts of the other listing hold them
+   (标题 / 关键词 / 正文), and the field, region, maturity and price rules the pair meets.
 
-Every bonus comes with a reason in Chinese, and the shared key terms are listed, so a suggestion can
-be checked by reading both listings. The weights were set on bench/matching.py (CSL papers); `plain=True`
-is plain jieba + BM25 (the analyzer's key terms, generic words kept, raw score order, no threshold):
-the baseline that bench compares against.
+`plain=True` is plain jieba + BM25 (the analyzer's key terms, generic words kept, raw score order, no
+feedback, no model): the baseline that bench/matching.py compares against.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -38,7 +43,7 @@ from ..search.backend import MAX_QUERY_TERMS, Hit, SearchBackend
 
 TOP_N = 10
 POOL = 50
-MIN_SCORE = 30.0
+MIN_SCORE = 0.0  # no threshold: weak suggestions are shown, marked 弱 (kept for callers that import it)
 MATCHABLE = "published"  # done (已解决 / 已转化) and everything private are never matched
 OTHER_KIND = {"demand": "achievement", "achievement": "demand"}
 
@@ -52,12 +57,25 @@ GENERIC_TERMS = frozenset("""
 寻求 技术 研究 方法 希望 合作 我公司 公司 企业 单位 问题 需要 需求 成果 高校 院所 高校院所 提供 实现 提高 提升 解决
 项目 应用 开发 研发 难题 目前 现有 具有 采用 工作 结果 表明 通过 利用 以及 主要 方面 能力 要求 推动 转化 攻关 开展
 有限公司 科技 相关 领域 基础 条件 产品 生产 工艺 方案 满足 引进 服务 进一步 本文 文章 论文 提出 发现 影响 情况 问题
+我们 我厂 厂里 太高 太低 降低 增加 减少 效果 效率 成本 质量 一种 基于 分析 设计 系统 进行 得到 显示 表现 作用 因素
 """.split())
+# Broad words that are shown as a reason only when fewer than MIN_SPECIFIC more specific terms are shared
+BROAD_TERMS = frozenset("""
+材料 玻璃 金属 设备 装置 性能 模型 数据 控制 检测 处理 结构 特性 测试 试验 实验 优化 机制 原理 理论 过程 条件 参数
+制备 合成 测定 评价 计算 模拟 仿真 方式 策略 管理 平台 信息 网络 智能 安全 质量 环境 能源 化学 物理 生物
+""".split())
+BROAD_SHARE = 0.10  # a term in more than this share of the listings is broad too (in an index of BROAD_MIN_DOCS or more)
+BROAD_MIN_DOCS = 200
+MIN_SPECIFIC = 3
+SHOWN_TERMS = 6
 
-TEXT_SELF_POINTS = 60.0
-TEXT_COVER_POINTS = 20.0
-MIN_TEXT = 6.0
-SELF_PROBE = 10
+GLOSSARY_WEIGHT = 0.8  # an other name of a concept the listing names, relative to the listing's top term
+FEEDBACK_DOCS = 5
+FEEDBACK_TERMS = 10
+FEEDBACK_WEIGHT = 0.3  # the best feedback term, relative to the listing's top term
+K1 = 1.2  # BM25 saturation, as both engines use: a term scores at most idf x (K1 + 1) x boost
+
+# The rules a pair may meet, each with its reason (their value is kept in Match.signals, not added to the score)
 SAME_SUBFIELD = 20.0
 SAME_DOMAIN = 10.0
 SAME_COUNTY = 5.0
@@ -67,7 +85,28 @@ MATURITY_CODEVELOP = 3.0  # level >= 3 for 技术开发/合作研发
 PRICE_IN_BUDGET = 5.0
 TRANSFER_LEVEL = 6
 CODEVELOP_LEVEL = 3
-SHOWN_TERMS = 6
+
+SIGNALS = ("bm25", "rank", "feedback", "cover", "title", "literal", "field")
+MODEL_FILE = "match_model.json"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / MODEL_FILE
+# 匹配度 cut points of the labels (fixed: a label means the same on every page)
+STRONG_FROM = 50
+MEDIUM_FROM = 20
+
+
+def match_degree(score: float | None) -> int:
+    """The 匹配度 0-100 of a stored suggestion score: the score is already the calibrated probability
+    (x 100) that the pairing is the right one, so this only rounds and clamps (old scores > 100 read 100)."""
+    if score is None or not math.isfinite(score):
+        return 0
+    return int(min(max(round(score), 0), 100))
+
+
+def strength(degree: int) -> str:
+    """强 / 中 / 弱 for a 匹配度 (fixed cut points STRONG_FROM / MEDIUM_FROM)."""
+    if degree >= STRONG_FROM:
+        return "强"
+    return "中" if degree >= MEDIUM_FROM else "弱"
 
 
 @dataclass
@@ -77,10 +116,84 @@ class Match:
     demand_id: int
     achievement_id: int
     other: ListingMixin
-    score: float
+    score: float  # the 匹配度 before rounding (0-100); plain=True: the raw BM25 score
     reasons: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
-    signals: dict = field(default_factory=dict)  # the score's parts, for tuning and the bench
+    signals: dict = field(default_factory=dict)  # the model's inputs, for fitting and the bench
+
+    @property
+    def degree(self) -> int:
+        return match_degree(self.score)
+
+    @property
+    def strength(self) -> str:
+        return strength(self.degree)
+
+
+# -- the model ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Model:
+    """A logistic regression over SIGNALS: P(right pairing) = sigmoid(bias + sum(weight x signal))."""
+
+    weights: dict[str, float]
+    bias: float
+    about: str = ""
+
+    def probability(self, signals: dict) -> float:
+        z = self.bias + sum(w * float(signals.get(name, 0.0)) for name, w in self.weights.items())
+        if z < -40:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def to_json(self) -> dict:
+        return {"signals": list(SIGNALS), "weights": self.weights, "bias": self.bias, "about": self.about}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Model:
+        weights = {k: float(v) for k, v in (data.get("weights") or {}).items() if k in SIGNALS}
+        return cls(weights=weights, bias=float(data.get("bias", 0.0)), about=str(data.get("about", "")))
+
+
+_models: dict[str, tuple[float, Model]] = {}
+_models_lock = threading.Lock()
+
+
+def _read_model(path: Path) -> Model | None:
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    key = str(path)
+    cached = _models.get(key)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        model = Model.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    with _models_lock:
+        _models[key] = (mtime, model)
+    return model
+
+
+def model_path_for(backend: SearchBackend) -> Path:
+    """Where `flask match fit` stores the model of an index: beside its generations (SEARCH_INDEX_DIR),
+    so that a reindex keeps it."""
+    path = Path(backend.path)
+    return (path.parent if path.name.startswith("gen-") else path) / MODEL_FILE
+
+
+def model_for(backend: SearchBackend | None) -> Model:
+    """The model stored with the index, else the one shipped in market/data (fitted on CSL papers)."""
+    if backend is not None:
+        found = _read_model(model_path_for(backend))
+        if found is not None:
+            return found
+    found = _read_model(DEFAULT_MODEL_PATH)
+    if found is None:  # a broken checkout: plain BM25 order, degrees near the middle
+        return Model(weights={"bm25": 4.0, "rank": 2.0}, bias=-4.0, about="fallback")
+    return found
 
 
 # -- text ------------------------------------------------------------------------------------------
@@ -96,10 +209,29 @@ def listing_terms(listing: ListingMixin, *, drop_generic: bool = True) -> list[t
     combined: dict[str, float] = {}
     for part, boost in PART_BOOSTS:
         for term, weight in analyzer.key_terms(_part_text(listing, part), k=TERMS_PER_PART + 10):
-            if not (drop_generic and term in GENERIC_TERMS):
+            # a keyword the poster chose is never generic to them (系统, 优化 may be all they wrote)
+            if not (drop_generic and term in GENERIC_TERMS and part != "keywords"):
                 combined[term] = combined.get(term, 0.0) + weight * boost
     ranked = sorted(combined.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[:MAX_QUERY_TERMS]
     return [(t, round(w, 4)) for t, w in ranked]
+
+
+def glossary_terms(listing: ListingMixin, terms: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """`terms` plus the analyzer terms of the other names of every glossary concept the listing names."""
+    text = "\n".join(_part_text(listing, part) for part, _ in PART_BOOSTS)
+    links = analyzer.glossary_links(text)
+    if not links:
+        return terms
+    have = dict(terms)
+    top = max(have.values(), default=1.0)
+    for names in links.values():
+        for name in names:
+            tokens = analyzer.tokenize(name)
+            whole = [t for t in tokens if len(t) >= 2 and t not in GENERIC_TERMS]
+            for t in whole or tokens:
+                if t not in have:
+                    have[t] = round(GLOSSARY_WEIGHT * top, 4)
+    return sorted(have.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))
 
 
 _term_cache: dict[tuple[str, int, int], frozenset[str]] = {}
@@ -140,20 +272,35 @@ def shown_terms(shared: list[str], limit: int = SHOWN_TERMS) -> list[str]:
     return out[:limit]
 
 
+def _idf(df: int, n: int) -> float:
+    return math.log(max(n, 1) / (df + 1)) + 1.0  # the engines' idf (Whoosh's WeightingModel.idf)
+
+
+def _phrases(listing: ListingMixin) -> list[str]:
+    """What a person would look for word for word in the other listing: its keywords (else its
+    title's longest key terms), lower-cased."""
+    found = [k.strip().lower() for k in listing.keyword_list if len(k.strip()) >= 2]
+    if not found:
+        found = [t for t, _ in analyzer.key_terms(listing.title or "", k=8) if len(t) >= 3 and t not in GENERIC_TERMS][:4]
+    return list(dict.fromkeys(found))[:12]
+
+
 # -- the matcher ----------------------------------------------------------------------------------
 
 class Matcher:
     """Matches listings against one index; keeps the small region and field tables for a batch."""
 
     def __init__(self, session: Session, backend: SearchBackend, *, plain: bool = False,
-                 top_n: int = TOP_N, pool: int = POOL, min_score: float = MIN_SCORE, min_text: float = MIN_TEXT):
+                 top_n: int = TOP_N, pool: int = POOL, model: Model | None = None,
+                 feedback: bool = True, glossary: bool = True, **_ignored):
         self.session = session
         self.backend = backend
         self.plain = plain
         self.top_n = top_n
         self.pool = max(pool, top_n)
-        self.min_score = min_score
-        self.min_text = min_text
+        self.model = model or model_for(backend)
+        self.feedback = feedback
+        self.glossary = glossary
         self._regions: dict[int, Region] | None = None
         self._fields: dict[int, Field] | None = None
         self._memo: dict[tuple[str, int, int], list[Match]] = {}  # the index does not change within a batch
@@ -172,10 +319,12 @@ class Matcher:
         return self._fields
 
     def matches_for(self, listing: ListingMixin) -> list[Match]:
-        """The best listings of the other kind for `listing`, best first (empty unless it is published)."""
+        """Up to top_n listings of the other kind for `listing`, best first (empty unless it is published)."""
         if listing.status != MATCHABLE:
             return []
         key = (listing.KIND, listing.id, listing.version or 1)
+        if listing.id is None:  # a listing not saved (the bench's probes): nothing to remember it by
+            return self._compute(listing)
         if key not in self._memo:
             if len(self._memo) > 5000:
                 self._memo.clear()
@@ -183,71 +332,175 @@ class Matcher:
         return list(self._memo[key])
 
     def _compute(self, listing: ListingMixin) -> list[Match]:
-        terms = listing_terms(listing, drop_generic=not self.plain)
+        if self.plain:
+            return self._plain(listing)
+        found = self.candidates(listing)
+        for m in found:
+            m.score = round(100.0 * self.model.probability(m.signals), 2)
+        found.sort(key=lambda m: (-m.score, m.other.id))
+        top = found[: self.top_n]
+        for m in top:
+            self._explain(listing, m)
+        return top
+
+    def _plain(self, listing: ListingMixin) -> list[Match]:
+        terms = listing_terms(listing, drop_generic=False)
         if not terms:
             return []
         other_kind = OTHER_KIND[listing.KIND]
-        query = terms if self.plain else self.query_terms(terms)
-        hits = self.backend.more_like_this(query, kind=other_kind, limit=self.pool)
-        if not hits:
-            return []
+        hits = self.backend.more_like_this(terms, kind=other_kind, limit=self.pool)
         candidates = self._load(other_kind, [h.id for h in hits])
-        weights = dict(terms)
-        total_weight = sum(weights.values()) or 1.0
-        top_score = max(h.score for h in hits) or 1.0
-        reference = top_score if self.plain else max(self._self_score(listing, query), top_score)
-        matches: list[Match] = []
+        matches = []
         for hit in hits:
             other = candidates.get(hit.id)
             if other is None or other.status != MATCHABLE or other.org_id == listing.org_id:
                 continue
             their_terms = _terms_of(other, hit)
-            shared = [t for t, _ in terms if t in their_terms]
-            shown = shown_terms(shared)
+            shown = shown_terms([t for t, _ in terms if t in their_terms])
             demand, achievement = (listing, other) if listing.KIND == "demand" else (other, listing)
-            reasons = [f"共同关键词：{'、'.join(shown)}"] if shown else []
-            signals = {"rank": hit.score / top_score, "self": hit.score / reference,
-                       "cover": sum(weights[t] for t in shared) / total_weight}
-            if self.plain:
-                score = hit.score
-            else:
-                score = self.text_points(signals)
-                text_ok = score >= self.min_text
-                for name, points, reason in self._bonuses(demand, achievement):
-                    signals[name] = points
-                    score += points
-                    reasons.append(reason)
-                # a listing without a field cannot earn the field bonus: judge it by the rest
-                bar = self.min_score if demand.field_id and achievement.field_id else self.min_score - SAME_DOMAIN
-                if not text_ok or score <= bar or not shown:
-                    continue
             matches.append(Match(demand_id=demand.id, achievement_id=achievement.id, other=other,
-                                 score=round(score, 2), reasons=reasons, terms=shown, signals=signals))
+                                 score=round(hit.score, 2), terms=shown,
+                                 reasons=[f"共同关键词：{'、'.join(shown)}"] if shown else []))
         matches.sort(key=lambda m: (-m.score, m.other.id))
         return matches[: self.top_n]
 
-    def query_terms(self, terms: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    def candidates(self, listing: ListingMixin) -> list[Match]:
+        """Every candidate of the other kind with its signals (unscored, unordered): what the model
+        ranks, and what bench/matching.py fits the model on."""
+        terms = listing_terms(listing)
+        own = {t for t, _ in terms}
+        if self.glossary:
+            terms = glossary_terms(listing, terms)
+        self._own_terms = own
+        if not terms:
+            return []
+        other_kind = OTHER_KIND[listing.KIND]
+        n = self.backend.doc_count() or 1
+        dfs = self.backend.doc_frequencies([t for t, _ in terms])
+        query = self.query_terms(terms, dfs=dfs, n=n)
+        if not query:
+            return []
+        hits = self.backend.more_like_this(query, kind=other_kind, limit=self.pool)
+        if not hits:
+            return []
+        ideal = sum(w * _idf(dfs.get(t, 0), n) * (K1 + 1) for t, w in query) or 1.0
+        first = {h.id: h for h in hits}
+        second: dict[int, Hit] = {}
+        if self.feedback:
+            expansion = self._feedback_terms(hits, query, n)
+            if expansion:
+                second = {h.id: h for h in self.backend.more_like_this(query + expansion, kind=other_kind,
+                                                                       limit=self.pool)}
+        pool = dict(second)
+        pool.update(first)  # the first query's hit carries the first query's score
+        others = self._load(other_kind, list(pool))
+        top1 = max(h.score for h in hits) or 1.0
+        top2 = max((h.score for h in second.values()), default=0.0) or 1.0
+        weights = dict(terms)
+        total_weight = sum(weights.values()) or 1.0
+        phrases = _phrases(listing)
+        chosen = {t for k in listing.keyword_list for t in analyzer.tokenize(k) if len(t) >= 2}
+        self._listing_dfs, self._n = dfs, n
+        found: list[Match] = []
+        for oid, hit in pool.items():
+            other = others.get(oid)
+            if other is None or other.status != MATCHABLE or other.org_id == listing.org_id:
+                continue
+            their_terms = _terms_of(other, hit)
+            shared = [t for t, _ in terms if t in their_terms]
+            if not any((_readable(t) and t not in BROAD_TERMS) or t in chosen for t in shared):
+                continue  # nothing specific a person could see in common (处理 alone is not a reason)
+            title_terms = _title_terms(other)
+            text = f"{other.title}\n{','.join(other.keyword_list)}\n{other.body}".lower()
+            s1 = first[oid].score if oid in first else 0.0
+            signals = {
+                "bm25": min(s1 / ideal, 1.0),
+                "rank": s1 / top1,
+                "feedback": (second[oid].score / top2) if oid in second else 0.0,
+                "cover": sum(weights[t] for t in shared) / total_weight,
+                "title": sum(weights[t] for t in shared if t in title_terms) / total_weight,
+                "literal": (sum(1 for p in phrases if p in text) / len(phrases)) if phrases else 0.0,
+                "field": self._field_signal(listing, other),
+            }
+            demand, achievement = (listing, other) if listing.KIND == "demand" else (other, listing)
+            found.append(Match(demand_id=demand.id, achievement_id=achievement.id, other=other, score=0.0,
+                               terms=shared, signals=signals))
+        return found
+
+    def _feedback_terms(self, hits: list[Hit], query: list[tuple[str, float]], n: int) -> list[tuple[str, float]]:
+        """RM3-like expansion: terms of the best hits, weighted by how many of them (by score) hold the
+        term and by its idf; terms of the query, generic or unreadable ones left out."""
+        top = [h for h in hits[:FEEDBACK_DOCS] if h.terms]
+        if len(top) < 2:
+            return []
+        peak = top[0].score or 1.0
+        have = {t for t, _ in query}
+        mass: dict[str, float] = {}
+        for h in top:
+            share = h.score / peak
+            for t in h.terms:
+                if t not in have and _readable(t) and t not in BROAD_TERMS:
+                    mass[t] = mass.get(t, 0.0) + share
+        common = sorted((t for t, m in mass.items() if m >= 1.5), key=lambda t: (-mass[t], -len(t), t))[:60]
+        if not common:
+            return []
+        dfs = self.backend.doc_frequencies(common)
+        scored = sorted(((t, mass[t] * _idf(dfs.get(t, 0), n)) for t in common if dfs.get(t)),
+                        key=lambda tw: (-tw[1], tw[0]))[:FEEDBACK_TERMS]
+        if not scored:
+            return []
+        best = scored[0][1]
+        scale = FEEDBACK_WEIGHT * max(w for _, w in query)
+        return [(t, round(scale * w / best, 4)) for t, w in scored]
+
+    def query_terms(self, terms: list[tuple[str, float]], *, dfs: dict[str, int] | None = None,
+                    n: int | None = None) -> list[tuple[str, float]]:
         """The listing's most distinctive key terms, for the index query (as Lucene's MoreLikeThis
         picks them): weight x idf, best QUERY_TERMS; terms no document holds are left out. Common
         terms add little to BM25 and much to the work (their posting lists are the longest)."""
-        n = self.backend.doc_count()
+        n = self.backend.doc_count() if n is None else n
         if len(terms) <= QUERY_TERMS or not n:
             return terms
-        dfs = self.backend.doc_frequencies([t for t, _ in terms])
+        dfs = dfs if dfs is not None else self.backend.doc_frequencies([t for t, _ in terms])
         ranked = sorted(((t, w) for t, w in terms if dfs.get(t)),
                         key=lambda tw: -tw[1] * math.log(1 + (n - dfs[tw[0]] + 0.5) / (dfs[tw[0]] + 0.5)))
         return ranked[:QUERY_TERMS]
 
-    def text_points(self, signals: dict) -> float:
-        return TEXT_SELF_POINTS * min(signals["self"], 1.0) + TEXT_COVER_POINTS * signals["cover"]
+    def _field_signal(self, a: ListingMixin, b: ListingMixin) -> float:
+        fa, fb = self.fields.get(a.field_id or 0), self.fields.get(b.field_id or 0)
+        if fa is None or fb is None:
+            return 0.0
+        if fa.id == fb.id:
+            return 1.0
+        return 0.5 if fa.root_code == fb.root_code else 0.0
 
-    def _self_score(self, listing: ListingMixin, terms: list[tuple[str, float]]) -> float:
-        """The score the same query gives the listing's own document: what a perfect match scores."""
-        own = self.backend.more_like_this(terms, kind=listing.KIND, limit=SELF_PROBE)
-        for hit in own:
-            if hit.doc_id == listing.doc_id:
-                return hit.score
-        return max((h.score for h in own), default=0.0)
+    # -- reasons -----------------------------------------------------------------------------------
+    def _explain(self, listing: ListingMixin, m: Match) -> None:
+        """The reasons of a kept suggestion: the most specific shared terms, where they are, the rules."""
+        dfs, n = self._listing_dfs, self._n
+        weights = dict(listing_terms(listing))
+        linked = [t for t in m.terms if t not in self._own_terms and _readable(t)]
+        spec = sorted((t for t in m.terms if t in self._own_terms), key=lambda t: (-weights.get(t, 0.5) * _idf(dfs.get(t, 0), n), -len(t), t))
+        broad = {t for t in spec if t in BROAD_TERMS or (n >= BROAD_MIN_DOCS and dfs.get(t, 0) > BROAD_SHARE * n)}
+        specific = shown_terms([t for t in spec if t not in broad])
+        shown = specific if len(specific) >= MIN_SPECIFIC else shown_terms(
+            [t for t in spec if t not in broad] + [t for t in spec if t in broad])
+        m.reasons = [f"共同关键词：{'、'.join(shown)}"] if shown else []
+        if linked:  # reached through the glossary: the other listing names the concept differently
+            linked = shown_terms(linked, limit=SHOWN_TERMS - len(shown) or 1)
+            m.reasons.append(f"同义术语：{'、'.join(linked)}")
+            shown = shown + [t for t in linked if t not in shown]
+        m.terms = shown
+        other = m.other
+        parts = [label for label, text in (("标题", other.title), ("关键词", ",".join(other.keyword_list)),
+                                           ("正文", other.body))
+                 if text and any(t in text.lower() for t in shown)]
+        if parts:
+            m.reasons.append(f"相符部分：对方的{'、'.join(parts)}")
+        demand, achievement = (listing, other) if listing.KIND == "demand" else (other, listing)
+        for name, points, reason in self._bonuses(demand, achievement):
+            m.signals[name] = points
+            m.reasons.append(reason)
 
     def _load(self, kind: str, ids: list[int]) -> dict[int, ListingMixin]:
         model = LISTING_MODELS[kind]
@@ -260,7 +513,7 @@ class Matcher:
     def _bonuses(self, demand: Demand, achievement: Achievement) -> list[tuple[str, float, str]]:
         """(rule, points, reason) for every bonus the pair earns."""
         out = []
-        rules = (("field", self._field_bonus), ("region", self._region_bonus), ("maturity", _maturity_bonus),
+        rules = (("field_rule", self._field_bonus), ("region", self._region_bonus), ("maturity", _maturity_bonus),
                  ("price", _price_bonus))
         for name, rule in rules:
             found = rule(demand, achievement)
@@ -330,3 +583,17 @@ def _price_bonus(demand: Demand, achievement: Achievement):
     if price <= budget:
         return PRICE_IN_BUDGET, f"成果报价{format_wan(price)}，在需求预算{format_wan(budget)}以内"
     return None
+
+
+_title_cache: dict[tuple[str, int, int], frozenset[str]] = {}
+
+
+def _title_terms(listing: ListingMixin) -> frozenset[str]:
+    key = (listing.KIND, listing.id, listing.version or 1)
+    found = _title_cache.get(key)
+    if found is None:
+        found = frozenset(analyzer.tokenize(listing.title or ""))
+        if len(_title_cache) >= _TERM_CACHE_MAX:
+            _title_cache.clear()
+        _title_cache[key] = found
+    return found

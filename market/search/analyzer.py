@@ -326,3 +326,43 @@ def highlight(text: str, terms: Iterable[str], max_len: int = 200) -> Markup:
     if hi < len(text):
         parts.append(_ELLIPSIS)
     return Markup("").join(parts)
+
+
+# -- bilingual glossary ----------------------------------------------------------------------------
+
+GLOSSARY_PATH = _HERE.parent / "data" / "glossary.txt"
+_glossary: tuple[re.Pattern | None, dict[str, tuple[str, ...]]] | None = None
+_glossary_lock = threading.Lock()
+
+
+def _load_glossary() -> tuple[re.Pattern | None, dict[str, tuple[str, ...]]]:
+    """(one pattern over every glossary name, name -> the other names of its concepts), normalized."""
+    global _glossary
+    if _glossary is None:
+        with _glossary_lock:
+            if _glossary is None:
+                links: dict[str, set[str]] = {}
+                for line in GLOSSARY_PATH.read_text(encoding="utf-8").splitlines():
+                    if not line.strip() or line.lstrip().startswith("#"):
+                        continue
+                    names = [n for n in (normalize(p).strip() for p in line.split("=")) if n]
+                    for name in names:
+                        links.setdefault(name, set()).update(n for n in names if n != name)
+                parts = []
+                for name in sorted(links, key=lambda n: (-len(n), n)):
+                    body = re.escape(name)
+                    # Latin names are whole words ("mes" is not in "messages"); Chinese names are substrings
+                    parts.append(body if _CJK.search(name) else f"(?<![a-z0-9]){body}(?![a-z0-9])")
+                pattern = re.compile("|".join(parts)) if parts else None
+                _glossary = (pattern, {n: tuple(sorted(o)) for n, o in links.items()})
+    return _glossary
+
+
+def glossary_links(text: str) -> dict[str, tuple[str, ...]]:
+    """Glossary names found in `text` (normalized) -> the other names of the same concept, from
+    market/data/glossary.txt: 'machine vision' -> ('computer vision', '机器视觉', '视觉检测')."""
+    pattern, links = _load_glossary()
+    norm = normalize(text)
+    if pattern is None or not norm:
+        return {}
+    return {m.group(0): links[m.group(0)] for m in pattern.finditer(norm)}
