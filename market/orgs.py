@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import events
+from .divisions import region_division
 from .errors import DomainError, NotAllowed
 from .extensions import db
-from .models import Organization, User
+from .models import Organization, Region, User
 from .models.base import utcnow
 from .models.org import ORG_STATUSES, ORG_TYPES
 from .permissions import in_scope
@@ -32,7 +33,8 @@ def guess_org_type(name: str) -> str:
 
 def org_values(*, name: str, region_id: int | None, org_type: str | None = None, status: str = "pending",
                review_note: str = "", uscc: str | None = None, contact_name: str = "", contact_phone: str = "",
-               contact_email: str = "", address: str = "", verified_at: datetime | None = None) -> dict:
+               contact_email: str = "", address: str = "", verified_at: datetime | None = None,
+               division_code: str | None = None, country: str = "CN") -> dict:
     """The column values of a new organisation, the same keys whoever asks: the name in its one stored form
     (market.text.clean_name; InvalidName when it is empty, too long or holds a refused character), the type
     guessed from the name unless given, 待认证 unless the caller (the demo) says otherwise, and a verification time
@@ -43,8 +45,12 @@ def org_values(*, name: str, region_id: int | None, org_type: str | None = None,
     org_type = org_type or guess_org_type(clean)
     if org_type not in ORG_TYPES or status not in ORG_STATUSES:
         raise ValueError(f"organisation type {org_type!r} / status {status!r}")
+    if division_code is None and region_id is not None:  # a party in the city: its node's national code
+        region = db.session.get(Region, region_id)
+        division_code = region_division(region) if region is not None and region.level != "city" else None
     return {
         "name": clean, "uscc": uscc or None, "org_type": org_type, "region_id": region_id, "status": status,
+        "division_code": division_code, "country": country,
         "review_note": review_note, "contact_name": contact_name, "contact_phone": contact_phone,
         "contact_email": contact_email, "address": address,
         "verified_at": (verified_at or utcnow()) if status == "verified" else None,

@@ -31,6 +31,14 @@ DEMO_CONTRACT_TYPES = (("技术开发", "委托开发", 30), ("技术开发", "�
                        ("技术转让", "专利权转让", 8), ("技术转让", "技术秘密转让", 4), ("技术许可", "专利实施许可", 8),
                        ("技术咨询", "", 10))
 DEMO_CONTRACT_WAN = (3, 5, 8, 12, 15, 20, 28, 35, 50, 60, 80, 120, 150, 200, 260, 380, 500)
+# institutions outside 蚌埠 are placed where they are (issue 16), by the district of their main campus
+DEMO_INSTITUTION_PLACES = {"中国科学技术大学": "340111", "合肥工业大学": "340111", "中国科学院合肥物质科学研究院": "340104",
+                           "安徽农业大学": "340104", "安徽中医药大学": "340104", "安徽理工大学": "340403",
+                           "安徽科技学院": "341126"}
+# partners elsewhere: (name, type, 行政区划代码 or None, 国别); they sell to, or buy from, 蚌埠 companies
+DEMO_PARTNERS = (("上海交通大学", "university", "310104", "CN"), ("清华大学", "university", "110108", "CN"),
+                 ("上海联影智能医疗科技有限公司", "enterprise", "310115", "CN"),
+                 ("德国弗劳恩霍夫应用研究促进协会", "institute", None, "DE"))
 
 
 def csl_path() -> Path:
@@ -149,8 +157,10 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
 
     institutions = []
     for i, row in enumerate(demo.INSTITUTIONS, 1):
+        elsewhere = DEMO_INSTITUTION_PLACES.get(row["name"])
         org = org_new(name=row["name"], uscc=row["uscc"], org_type=row["type"],
-                      region_id=regions[row["region_code"]].id, contact_name=row.get("contact_name", ""),
+                      region_id=None if elsewhere else regions[row["region_code"]].id, division_code=elsewhere,
+                      contact_name=row.get("contact_name", ""),
                       contact_phone=row.get("contact_phone", ""), status="verified", verified_at=now)
         user = _user(f"inst{i:02d}", row.get("contact_name") or f"{row['name']}成果转化办", "institution", org=org,
                      phone=row.get("contact_phone", ""))
@@ -215,6 +225,12 @@ def _seed_contracts(official: User, companies: list[Organization], institutions:
     numbers: dict[int, int] = {}
     rows = []
     weights = [w for _, _, w in DEMO_CONTRACT_TYPES]
+
+    def place(org: Organization, side: str) -> dict:
+        if org.region_id is not None:
+            return {f"{side}_region": by_id[org.region_id].code}
+        return {f"{side}_division": org.division_code or "", f"{side}_country": org.country}
+
     for i in range(170):
         buyer = buyers[i % len(buyers)] if i < len(buyers) else rng.choice(buyers)
         seller = rng.choice(institutions)
@@ -228,9 +244,34 @@ def _seed_contracts(official: User, companies: list[Organization], institutions:
         rows.append((i + 1, {
             "registration_no": f"{signed_on.year}340300{numbers[signed_on.year]:06d}",
             "type": ctype, "subtype": subtype, "buyer": buyer.name, "seller": seller.name,
-            "buyer_region": by_id[buyer.region_id].code, "seller_region": by_id[seller.region_id].code,
+            **place(buyer, "buyer"), **place(seller, "seller"),
             "amount": f"{amount:.2f}", "tech_amount": f"{tech:.2f}", "signed_on": signed_on.isoformat(),
             "field": rng.choice(fields[buyer.id]),
+        }))
+    # partners in Shanghai, Beijing and abroad: they license to 蚌埠 companies, and a Shanghai company buys from
+    # 蚌埠学院 (输出 to 外省), so that 吸纳 and 输出 differ by origin
+    now = utcnow()
+    partners = {name: org_new(name=name, org_type=kind, region_id=None, division_code=code, country=country,
+                              status="verified", verified_at=now) for name, kind, code, country in DEMO_PARTNERS}
+    local_seller = next(org for org in institutions if org.region_id is not None)
+    deals_outside = [(partners["上海交通大学"], "技术开发", "委托开发"), (partners["清华大学"], "技术转让", "专利权转让"),
+                     (partners["德国弗劳恩霍夫应用研究促进协会"], "技术许可", "专利实施许可"),
+                     (partners["上海交通大学"], "技术服务", ""), (partners["清华大学"], "技术开发", "合作开发")]
+    for j in range(12):
+        buyer = buyers[j % len(buyers)]
+        partner, ctype, subtype = deals_outside[j % len(deals_outside)]
+        seller = partner
+        if j % 4 == 3:  # 输出: a Shanghai company commissions 蚌埠学院
+            buyer, seller, ctype, subtype = partners["上海联影智能医疗科技有限公司"], local_seller, "技术开发", "委托开发"
+        amount = Decimal(rng.choice(DEMO_CONTRACT_WAN) * 10000)
+        signed_on = today - timedelta(days=rng.randrange(0, DEMO_CONTRACT_DAYS))
+        numbers[signed_on.year] = numbers.get(signed_on.year, 0) + 1
+        rows.append((len(rows) + 1, {
+            "registration_no": f"{signed_on.year}340300{numbers[signed_on.year]:06d}",
+            "type": ctype, "subtype": subtype, "buyer": buyer.name, "seller": seller.name,
+            **place(buyer, "buyer"), **place(seller, "seller"),
+            "amount": f"{amount:.2f}", "tech_amount": f"{amount:.2f}", "signed_on": signed_on.isoformat(),
+            "field": rng.choice(fields[buyer.id]) if buyer.id in fields else "",
         }))
     report = import_contracts(rows=rows, user=official)
     if not report.stored:  # the demo's own rows: a bad one is a bug in this function

@@ -34,7 +34,7 @@ def test_the_demo_market_is_written_with_its_logins(seeded):
 
 def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
     contracts = db.session.scalars(select(Contract)).all()
-    assert len(contracts) == 171  # 170 imported, one signed from a broker's deal
+    assert len(contracts) == 183  # 170 imported, 12 with partners outside the province, one from a broker's deal
     assert all(c.tech_amount <= c.amount and c.signed_on <= FROZEN_TODAY and not c.voided for c in contracts)
     # every buyer is a demo company, every seller a university or institute: 产学研 contracts
     orgs = {o.id: o for o in db.session.scalars(select(Organization))}
@@ -56,6 +56,27 @@ def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
     login(client, "kjj_city", DEMO_PASSWORD)
     page = client.get(f"/dashboard/?year={year}").get_data(as_text=True)
     assert format_wan(this_year) in page
+
+
+def test_demo_partners_are_placed_where_they_are_so_inflow_and_outflow_differ(app, seeded):
+    """Issue 16: Hefei universities sit in Hefei, partners in Shanghai, Beijing and Germany; the city's 吸纳 comes
+    partly from outside, its 输出 goes partly to Shanghai, and matching no longer says 同在蚌埠市 of Hefei."""
+    from market.dashboard import stats
+    from market.models import Suggestion
+
+    ustc = db.session.scalar(select(Organization).where(Organization.name == "中国科学技术大学"))
+    assert ustc.region_id is None and ustc.division_code == "340111" and ustc.place_label == "安徽省合肥市包河区"
+    foreign = db.session.scalar(select(Organization).where(Organization.country == "DE"))
+    assert foreign is not None and foreign.place_label.startswith("境外：")
+    city = db.session.scalar(select(Region).where(Region.level == "city"))
+    flows = stats.flows(scope=city, period=stats.Period.between(FROZEN_TODAY.replace(year=FROZEN_TODAY.year - 2),
+                                                                FROZEN_TODAY))
+    assert flows.inflow["province"].n > 0 and flows.inflow["domestic"].n > 0 and flows.inflow["abroad"].n > 0
+    assert flows.outflow["domestic"].n > 0 and not flows.identical
+    assert flows.foreign.n == flows.inflow["abroad"].n > 0
+    hefei = {o.id for o in db.session.scalars(select(Organization).where(Organization.division_code.like("3401%")))}
+    reasons = [s.reasons for s in db.session.scalars(select(Suggestion)) if s.achievement.org_id in hefei]
+    assert reasons and not any("同在蚌埠市" in str(r) for r in reasons)
 
 
 def test_the_index_matches_and_a_second_run_writes_nothing(runner, seeded):
@@ -106,6 +127,6 @@ def test_the_demo_with_the_csl_papers(app, runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count()).select_from(Achievement).where(Achievement.status == "published")) > 200
-    assert db.session.scalar(select(func.count()).select_from(Contract)) == 171
+    assert db.session.scalar(select(func.count()).select_from(Contract)) == 183
     check = runner.invoke(args=["search", "check"])
     assert check.exit_code == 0 and "index matches the database" in check.output, check.output

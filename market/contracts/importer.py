@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy import bindparam, func, select
 
+from ..divisions import Place, PlaceError, resolve_place, territory_code
 from ..extensions import db
 from ..imports import BadRow, ImportReport, Layout, cell_text
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
@@ -27,12 +28,18 @@ COLUMNS: list[tuple[str, str, bool]] = [
     ("subtype", "合同子类", False),
     ("buyer", "买方单位", True),
     ("seller", "卖方单位", True),
-    ("buyer_region", "买方区域", True),
-    ("seller_region", "卖方区域", True),
+    ("buyer_region", "买方区域", False),  # a party in the city: its node of the region tree
+    ("seller_region", "卖方区域", False),
     ("amount", "合同成交额（元）", True),
     ("tech_amount", "技术交易额（元）", True),
     ("signed_on", "签订日期", True),
     ("field", "技术领域", False),
+    # a party outside the city has no 区域: elsewhere in China its 行政区划代码 (GB/T 2260), abroad its 国别
+    # (ISO 3166-1 alpha-2, e.g. DE); a party in the city may give its county's code too (it must agree)
+    ("buyer_division", "买方行政区划代码", False),
+    ("seller_division", "卖方行政区划代码", False),
+    ("buyer_country", "买方国别", False),
+    ("seller_country", "卖方国别", False),
 ]
 _EXTRA_ALIASES = {
     "合同成交额": "amount",
@@ -85,6 +92,7 @@ class _Lookups:
         regions = list(db.session.scalars(select(Region)))
         self.region_by_code = {r.code: r for r in regions}
         self.children: dict[tuple[int | None, str], Region] = {(r.parent_id, r.name): r for r in regions}
+        self.territory = territory_code()
         fields = list(db.session.scalars(select(Field)))
         self.field_by_code = {f.code: f for f in fields}
         self.field_by_label: dict[str, Field] = {}
@@ -172,12 +180,23 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
         clean[key] = name
     if clean["buyer"] and clean["buyer"] == clean["seller"]:
         reasons.append("买方和卖方不能是同一单位")
-    for key, label in (("buyer_region", "买方区域"), ("seller_region", "卖方区域")):
-        text = _text(raw, key)
+    for party, label in (("buyer", "买方"), ("seller", "卖方")):
+        text = _text(raw, f"{party}_region")
         region = lookups.region(text) if text else None
-        if region is None:
-            reasons.append(f"{label}“{_shown(text)}”无法识别（填写区域代码，或完整名称路径，如 蚌埠市/怀远县/榴城镇）" if text else f"{label}为空")
-        clean[key] = region
+        if text and region is None:
+            reasons.append(f"{label}区域“{_shown(text)}”无法识别（填写区域代码，或完整名称路径，如 蚌埠市/怀远县/榴城镇）")
+        try:
+            place = resolve_place(region=region, division_code=_text(raw, f"{party}_division"),
+                                  country=_text(raw, f"{party}_country"), territory=lookups.territory)
+        except PlaceError as exc:
+            if not (text and region is None):
+                reasons.append(f"{label}：{exc}")
+            place = None
+        clean[f"{party}_region"] = region
+        clean[f"{party}_place"] = place
+    if clean["buyer_place"] and clean["seller_place"] and not (
+            clean["buyer_place"].on_tree or clean["seller_place"].on_tree):
+        reasons.append("买方和卖方至少一方须在本市（填写区域）")
     for key, label in (("amount", "合同成交额"), ("tech_amount", "技术交易额")):
         try:
             clean[key] = parse_contract_yuan(_text(raw, key), label="金额")
@@ -240,7 +259,7 @@ def import_contracts(*, rows: list[tuple[int, dict]], user: User, skip_bad: bool
         if number:
             first_line.setdefault(number, line)
         if clean is not None and not reasons and scoped and not can_record_in(
-            user, clean["buyer_region"].id, clean["seller_region"].id
+            user, clean["buyer_place"].region_id, clean["seller_place"].region_id
         ):
             reasons.append("买方和卖方都不在您负责的区域内")
         if reasons:
@@ -320,15 +339,16 @@ def _existing_numbers(numbers: set[str]) -> set[str]:
 def _org_ids(good: list[tuple[int, dict]], report: ContractImportReport) -> dict[str, int]:
     """The id of every party named in the good rows; unknown ones are created unverified (待认证), in the region
     of the row that names them first, and listed in `report.created_orgs` in file order."""
-    wanted: dict[str, int] = {}  # name -> region id, in order of first appearance
+    wanted: dict[str, Place] = {}  # name -> its place, in order of first appearance
     for _, clean in good:
-        wanted.setdefault(clean["buyer"], clean["buyer_region"].id)
-        wanted.setdefault(clean["seller"], clean["seller_region"].id)
+        wanted.setdefault(clean["buyer"], clean["buyer_place"])
+        wanted.setdefault(clean["seller"], clean["seller_place"])
     ids = _org_ids_by_name(list(wanted))
     new = [name for name in wanted if name not in ids]
     created: dict[str, int] = {}
     for chunk in _batches(sorted(new)):  # one order for every import: concurrent ones cannot deadlock
-        rows = [org_values(name=name, region_id=wanted[name], review_note="导入技术合同时创建，待认证") for name in chunk]
+        rows = [org_values(name=name, region_id=wanted[name].region_id, review_note="导入技术合同时创建，待认证",
+                           division_code=wanted[name].division_code, country=wanted[name].country) for name in chunk]
         # a concurrent import may create one of these names first: its row is kept, ours skipped
         inserted = _insert_rows(Organization.__table__, rows, conflict="name", returning=("id", "name"))
         created.update((name, org_id) for org_id, name in inserted)
@@ -360,8 +380,12 @@ def _insert_contracts(good: list[tuple[int, dict]], *, user: User, org_ids: dict
             "subtype": clean["subtype"],
             "buyer_org_id": org_ids[clean["buyer"]],
             "seller_org_id": org_ids[clean["seller"]],
-            "buyer_region_id": clean["buyer_region"].id,
-            "seller_region_id": clean["seller_region"].id,
+            "buyer_region_id": clean["buyer_place"].region_id,
+            "seller_region_id": clean["seller_place"].region_id,
+            "buyer_division": clean["buyer_place"].division_code,
+            "seller_division": clean["seller_place"].division_code,
+            "buyer_country": clean["buyer_place"].country,
+            "seller_country": clean["seller_place"].country,
             "amount": clean["amount"],
             "tech_amount": clean["tech_amount"],
             "signed_on": clean["signed_on"],

@@ -60,7 +60,16 @@ def contracts_command(year: int, by: str, level: str | None, side: str, as_json:
 @stats_group.command("check")
 @with_appcontext
 def check_command() -> None:
-    """Compare the monthly summary with the contracts table; exit 1 on any difference."""
+    """Compare the monthly summary with the contracts table; exit 1 on any difference. Also lists the
+    organisations still placed on the city node (issue 16: their real place is not known yet)."""
+    from .queries import orgs_on_city_node
+
+    unplaced = db.session.scalars(orgs_on_city_node(None)).all()
+    if unplaced:
+        click.echo(f"仍登记在市本级、未填写实际所在地的单位 {len(unplaced)} 个（请在单位资料中选择所在区县，"
+                   "或填写市外单位的行政区划代码、境外单位的国别）：")
+        for org in unplaced[:50]:
+            click.echo(f"  {org.name}")
     drift = stats.summary_drift()
     if not drift:
         click.echo("合同统计汇总表与合同明细一致。")

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
+from ..divisions import PLACE_CLASSES
 from ..models import CONTRACT_TYPES
 from . import stats
 from .queries import CHECKS, METRICS, MONEY_METRICS, TargetBoard
@@ -128,6 +129,27 @@ def summary_table(current: stats.Row, previous: stats.Row, growth, *, place: str
             now, before = getattr(current[side], metric), getattr(previous[side], metric)
             rate = growth(now, before)
             table.rows.append([label, name, now, before, "—" if rate is None else rate])
+    return table
+
+
+def flows_table(flows: stats.Flows, *, place: str, period: stats.Period) -> Table:
+    """吸纳 by where the seller is and 输出 by where the buyer is, then each place outside the city."""
+    table = Table(filename=f"技术合同流向_{place}_{period.label}", title="吸纳来源与输出去向",
+                  headers=["对方所在地", "吸纳合同数（份）", "吸纳成交额（元）", "吸纳技术交易额（元）",
+                           "输出合同数（份）", "输出成交额（元）", "输出技术交易额（元）"])
+    for _key, label, inflow, outflow in flows.rows():
+        table.rows.append([label, inflow.n, inflow.amount, inflow.tech_amount, outflow.n, outflow.amount,
+                           outflow.tech_amount])
+    i, o = flows.inflow_total, flows.outflow_total
+    table.rows.append(["合计", i.n, i.amount, i.tech_amount, o.n, o.amount, o.tech_amount])
+    table.rows.append([])
+    for name, label, inflow, outflow in flows.places:
+        table.rows.append([f"{name}（{PLACE_CLASSES[label]}）", inflow.n, inflow.amount, inflow.tech_amount,
+                           outflow.n, outflow.amount, outflow.tech_amount])
+    share = "—" if flows.outside_share is None else f"{flows.outside_share}%"
+    f = flows.foreign
+    table.notes.append(f"{place} · {period.label}。吸纳按卖方所在地、输出按买方所在地分列（本市、省内其他市、外省、境外）；"
+                       f"吸纳成交额中来自市外的占 {share}；涉外合同 {f.n} 份，成交额 {f.amount:.2f} 元。作废合同不计。")
     return table
 
 

@@ -330,6 +330,7 @@ CHECKS = {
     "large": "金额异常大的合同",
     "duplicates": "同日同双方同金额（疑似重复）",
     "no_field": "未填写技术领域",
+    "foreign": "涉外合同（一方在境外）",
 }
 
 
@@ -360,7 +361,19 @@ def check_condition(check: str):
         return Contract.amount >= large_threshold()
     if check == "no_field":
         return Contract.field_id.is_(None)
+    if check == "foreign":
+        return or_(Contract.buyer_country != "CN", Contract.seller_country != "CN")
     raise ValueError(check)
+
+
+def orgs_on_city_node(scope: Region | None) -> Select:
+    """Organisations still placed on a city node (the region tree's root) with no real place: those of before
+    issue 16 that nobody has placed yet (a Hefei university used to sit there). Their contracts count as local."""
+    city = select(Region.id).where(Region.level == "city")
+    if scope is not None:
+        city = city.where(Region.path.startswith(scope.path))
+    return (select(Organization).where(Organization.region_id.in_(city), Organization.division_code.is_(None))
+            .order_by(Organization.name))
 
 
 def check_list(check: str, *, scope: Region | None, period: Period) -> Select:

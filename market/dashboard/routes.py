@@ -193,6 +193,9 @@ def index():
     current = stats.totals(scope=region, period=period)
     previous = stats.totals(scope=region, period=period.last_year())
     tables = {by: stats.breakdown(by, scope=region, period=period) for by in BREAKDOWNS}
+    flows = stats.flows(scope=region, period=period)
+    # 吸纳 equal to 输出 everywhere (every contract inside the scope): each table is shown once, with a note
+    one_side = flows.identical and all(row["b"] == row["s"] for rows in tables.values() for row in rows)
     region_links = [None if r.own_level else url_with_region(r.key) for r in tables["region"]]
     charts = overview_charts(tables, region_links=region_links)
     own = None
@@ -203,7 +206,7 @@ def index():
     return render_template(
         "dashboard/index.html",
         **_context(region, period, notes, current=current, previous=previous, tables=tables, charts=charts,
-                   region_links=region_links, own=own, growth=queries.growth),
+                   region_links=region_links, own=own, growth=queries.growth, flows=flows, one_side=one_side),
     )
 
 
@@ -308,6 +311,7 @@ def checks():
         "dashboard/checks.html",
         **_context(region, period, notes, check=check, checks=queries.CHECKS, counts=counts, pagination=pagination,
                    threshold=queries.large_threshold(),
+                   unplaced=db.session.scalars(queries.orgs_on_city_node(region).limit(200)).all(),
                    contract_url=(lambda c: url_for("contracts.detail", contract_id=c.id))
                    if "contracts.detail" in current_app.view_functions else None),
     )
@@ -352,6 +356,8 @@ def _export_table(name: str) -> exports.Table:
     if name == "coverage":
         orgs = db.session.scalars(queries.uncovered_enterprises(scope=region, period=period).limit(EXPORT_LIMIT))
         return exports.coverage_table(orgs, place=place, period=period)
+    if name == "flows":
+        return exports.flows_table(stats.flows(scope=region, period=period), place=place, period=period)
     if name.startswith("checks_") and name[len("checks_"):] in queries.CHECKS:
         check = name[len("checks_"):]
         contracts = db.session.scalars(queries.check_list(check, scope=region, period=period).limit(EXPORT_LIMIT))

@@ -23,9 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from ..divisions import FLOW_CLASSES, LOCAL_KEY, PLACE_CLASSES, flow_key_class, flow_key_name, territory_code
 from ..extensions import db
 from ..models import CONTRACT_TYPES, Contract, Field, Region
-from ..models.stats import ContractMonthStat, field_root_key, year_month
+from ..models.stats import ContractMonthStat, field_root_key, origin_key, year_month
 from ..money import Money, exact_sum, join_sum
 
 ZERO = Decimal("0.00")
@@ -180,26 +181,27 @@ class Grouping:
         """Selects of (side, gid, key, ym, *FIGURES) from the monthly summary."""
         S = ContractMonthStat
 
-        def part(region_ids, gid, part_sides, sign=1, side_as=None):
+        def part(region_ids, gid, part_sides, sign=1, side_as=None, from_dim=None, key=None):
             if not region_ids or not part_sides:
                 return None
             cols = [S.__table__.c[name] for name in FIGURES]
             side = S.side if side_as is None else literal(side_as)
-            return select(
-                side.label("side"), gid.label("gid"), S.key.label("key"), S.ym.label("ym"),
-                *((c if sign > 0 else -c).label(c.name) for c in cols),
-            ).where(S.dim == dim, S.region_id.in_(region_ids), S.side.in_(part_sides), S.ym >= months[0],
-                    S.ym <= months[1])
+            stmt = select(
+                side.label("side"), gid.label("gid"), (S.key if key is None else literal("")).label("key"),
+                S.ym.label("ym"), *((c if sign > 0 else -c).label(c.name) for c in cols),
+            ).where(S.dim == (from_dim or dim), S.region_id.in_(region_ids), S.side.in_(part_sides),
+                    S.ym >= months[0], S.ym <= months[1])
+            return stmt if key is None else stmt.where(S.key == key)
 
         top = [r.id for r in top_regions(self.scope)]
         group_ids = [r.id for r in self.groups]
         plain = tuple(s for s in sides if s != "i")
         if self.mode == "total" and self.scope is None:
-            # everything: every live contract has both parties somewhere, so 'both' = all of them, even
-            # when its parties lie under two different top regions
+            # everything: 'both' = the contracts whose buyer is on the tree and whose seller is too, even when
+            # they lie under two different top regions: the buyer's 'origin' rows keyed 'L' (market.divisions)
             parts = [part(top, literal(0), plain)]
             if "i" in sides:
-                parts.append(part(top, literal(0), ("b",), side_as="i"))
+                parts.append(part(top, literal(0), ("b",), side_as="i", from_dim="origin", key=LOCAL_KEY))
         elif self.mode == "total":
             parts = [part(top, literal(0), sides)]
         elif self.mode == "children":
@@ -243,6 +245,10 @@ class Grouping:
             key = field_root_key(root)
         elif dim == "type":
             key = Contract.contract_type
+        elif dim == "origin":
+            if self.mode != "total":
+                raise ValueError("flows are read for a whole scope only")
+            key = None  # per side: where the other party is
         else:
             key = literal("")
 
@@ -263,12 +269,16 @@ class Grouping:
         if self.mode == "total":  # one group: filter by the scope, no mapping needed
             parts = []
             for side in sides:
-                stmt = restrict(select(literal(side).label("side"), literal(0).label("gid"), key.label("key"),
+                side_key = key if key is not None else origin_key(Contract.__table__, "seller" if side == "b" else "buyer")
+                stmt = restrict(select(literal(side).label("side"), literal(0).label("gid"), side_key.label("key"),
                                        ym.label("ym"), *sums).select_from(Contract))
+                on = ("b", "s") if side == "i" else (side,)
                 if self.scope is not None:
                     inside = region_ids_under(self.scope)
-                    stmt = stmt.where(*(columns[x].in_(inside) for x in (("b", "s") if side == "i" else (side,))))
-                parts.append(stmt.group_by(key, ym))
+                    stmt = stmt.where(*(columns[x].in_(inside) for x in on))
+                else:  # everything: a party outside the city (no region) is on no side
+                    stmt = stmt.where(*(columns[x].is_not(None) for x in on))
+                parts.append(stmt.group_by(side_key, ym))
             return parts
 
         def grouped(*region_columns):
@@ -488,6 +498,68 @@ def breakdown(by: str, *, scope: Region | None, period: Period, level: str | Non
     if by == "region":
         return by_region(scope=scope, period=period, level=level, use_summary=use_summary)
     raise ValueError(by)
+
+
+# --- flows: 吸纳 by where the seller is, 输出 by where the buyer is ---------------------------------------------
+
+@dataclass
+class Flows:
+    """吸纳 (buyer in the scope) by the seller's place and 输出 (seller in the scope) by the buyer's place, in the
+    classes of market.divisions (本市, 省内其他市, 外省, 境外), with the places outside the city one by one."""
+
+    inflow: dict[str, Figures]
+    outflow: dict[str, Figures]
+    places: list[tuple[str, str, Figures, Figures]]  # (name, class, 吸纳 from it, 输出 to it), largest first
+    inflow_total: Figures
+    outflow_total: Figures
+
+    @property
+    def identical(self) -> bool:
+        return self.inflow == self.outflow
+
+    @property
+    def inflow_outside(self) -> Figures:
+        """吸纳 from outside the city (省内其他市 + 外省 + 境外)."""
+        return _add(*(self.inflow[c] for c in FLOW_CLASSES if c != "local"))
+
+    @property
+    def outside_share(self) -> Decimal | None:
+        """The share of 吸纳 成交额 from outside the city, in per cent (None when nothing was bought)."""
+        if not self.inflow_total.amount:
+            return None
+        return (self.inflow_outside.amount * 100 / self.inflow_total.amount).quantize(Decimal("0.1"))
+
+    @property
+    def foreign(self) -> Figures:
+        """涉外 contracts: one party abroad, so the other is in the city and each counts on one side only."""
+        return _add(self.inflow["abroad"], self.outflow["abroad"])
+
+    def rows(self) -> list[tuple[str, str, Figures, Figures]]:
+        return [(c, PLACE_CLASSES[c], self.inflow[c], self.outflow[c]) for c in FLOW_CLASSES]
+
+
+def _add(*figures: Figures) -> Figures:
+    return Figures(sum(f.n for f in figures), sum((f.amount for f in figures), ZERO),
+                   sum((f.tech_amount for f in figures), ZERO))
+
+
+def flows(*, scope: Region | None, period: Period, use_summary: bool = True) -> Flows:
+    found = _pivot("origin", period, Grouping.make("total", scope), "key", use_summary)
+    territory = territory_code()
+    inflow = {c: Figures() for c in FLOW_CLASSES}
+    outflow = {c: Figures() for c in FLOW_CLASSES}
+    by_place: dict[str, tuple[str, str, Figures, Figures]] = {}
+    for key, record in found.items():
+        row = _fill(Row(key=key, name=""), record)
+        cls = flow_key_class(key, territory)
+        inflow[cls] = _add(inflow[cls], row["b"])
+        outflow[cls] = _add(outflow[cls], row["s"])
+        if cls != "local" and not row.is_empty:
+            name = flow_key_name(key)
+            old = by_place.get(name, (name, cls, Figures(), Figures()))
+            by_place[name] = (name, cls, _add(old[2], row["b"]), _add(old[3], row["s"]))
+    places = sorted(by_place.values(), key=lambda p: (-(p[2].amount + p[3].amount), p[0]))
+    return Flows(inflow, outflow, places, _add(*inflow.values()), _add(*outflow.values()))
 
 
 # --- 科技成果转化: distinct results converted by contract ------------------------------------------------

@@ -558,7 +558,10 @@ class Matcher:
             return SAME_COUNTY, f"同在{county.name}"
         city = self._ancestor(demand.region_id, "city")
         theirs = self._ancestor(achievement.region_id, "city")
-        if city is not None and theirs is not None and city.id == theirs.id:
+        # a party left on the city node itself has no known place (issue 16: a Hefei university once sat there)
+        on_node = any(getattr(self.regions.get(rid or 0), "level", None) == "city"
+                      for rid in (demand.region_id, achievement.region_id))
+        if city is not None and theirs is not None and city.id == theirs.id and not on_node:
             return SAME_CITY, f"同在{city.name}，距离较近"
         return None
 

@@ -34,6 +34,7 @@ class Contract(db.Model):
             "contract_type IN ('development', 'transfer', 'license', 'consulting', 'service')", name="contract_type"
         ),
         db.Index("ix_contracts_signed_on_voided", "signed_on", "voided"),
+        CheckConstraint("buyer_region_id IS NOT NULL OR seller_region_id IS NOT NULL", name="a_party_in_city"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,8 +44,14 @@ class Contract(db.Model):
     subtype: Mapped[str] = mapped_column(String(32), default="")
     buyer_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     seller_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    buyer_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
-    seller_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    # a party in the city is on its region tree; one outside has no region, only its 行政区划代码 or 国别
+    # (market/divisions.py); at least one party is in the city
+    buyer_region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    seller_region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    buyer_division: Mapped[str | None] = mapped_column(String(6))  # GB/T 2260
+    seller_division: Mapped[str | None] = mapped_column(String(6))
+    buyer_country: Mapped[str] = mapped_column(String(2), default="CN", server_default="CN")  # 国别, ISO 3166-1
+    seller_country: Mapped[str] = mapped_column(String(2), default="CN", server_default="CN")
     amount: Mapped[Decimal] = mapped_column(Money())  # 合同成交额, 元
     tech_amount: Mapped[Decimal] = mapped_column(Money())  # 技术交易额, 元
     signed_on: Mapped[date] = mapped_column(Date, index=True)
@@ -66,8 +73,8 @@ class Contract(db.Model):
 
     buyer_org: Mapped[Organization] = relationship(foreign_keys=[buyer_org_id])
     seller_org: Mapped[Organization] = relationship(foreign_keys=[seller_org_id])
-    buyer_region: Mapped[Region] = relationship(foreign_keys=[buyer_region_id])
-    seller_region: Mapped[Region] = relationship(foreign_keys=[seller_region_id])
+    buyer_region: Mapped[Region | None] = relationship(foreign_keys=[buyer_region_id])
+    seller_region: Mapped[Region | None] = relationship(foreign_keys=[seller_region_id])
     field: Mapped[Field | None] = relationship()
     broker: Mapped[User | None] = relationship(foreign_keys=[broker_id])
     recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
@@ -79,6 +86,23 @@ class Contract(db.Model):
     @property
     def subtype_label(self) -> str:
         return CONTRACT_TYPES[self.contract_type][1].get(self.subtype, "")
+
+    @property
+    def buyer_place(self) -> str:
+        from ..divisions import place_label
+
+        return place_label(region=self.buyer_region, division_code=self.buyer_division, country=self.buyer_country)
+
+    @property
+    def seller_place(self) -> str:
+        from ..divisions import place_label
+
+        return place_label(region=self.seller_region, division_code=self.seller_division, country=self.seller_country)
+
+    @property
+    def is_foreign(self) -> bool:
+        """涉外: a party abroad (港澳台 included)."""
+        return self.buyer_country != "CN" or self.seller_country != "CN"
 
 
 class Payment(db.Model):

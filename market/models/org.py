@@ -25,7 +25,11 @@ class Organization(db.Model):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
     org_type: Mapped[str] = mapped_column(String(16))
-    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)  # on the city's tree
+    # where it is in the country (GB/T 2260, market/divisions.py): a party in the city has its node's code, one
+    # elsewhere only this; NULL for a party abroad, and for one left on the city node before issue 16
+    division_code: Mapped[str | None] = mapped_column(String(6))
+    country: Mapped[str] = mapped_column(String(2), default="CN", server_default="CN")  # 国别, ISO 3166-1
     contact_name: Mapped[str] = mapped_column(String(50), default="")
     contact_phone: Mapped[str] = mapped_column(String(30), default="")
     contact_email: Mapped[str] = mapped_column(String(120), default="")
@@ -45,6 +49,12 @@ class Organization(db.Model):
     @property
     def status_label(self) -> str:
         return ORG_STATUSES[self.status]
+
+    @property
+    def place_label(self) -> str:
+        from ..divisions import place_label
+
+        return place_label(region=self.region, division_code=self.division_code, country=self.country)
 
     @property
     def is_verified(self) -> bool:

@@ -5,15 +5,18 @@ statement, hence the same transaction, whichever code path writes: the ORM, a Co
 or plain SQL. Each row holds count, 成交额 and 技术交易额 of the live (not voided) contracts of one month
 for one region *and everything below it*, keyed by
 
-    dim     'all' (key ''), 'type' (key = contract_type) or 'field' (key = the root field id, '' when none)
+    dim     'all' (key ''), 'type' (key = contract_type), 'field' (key = the root field id, '' when none) or
+            'origin' (key = where the *other* party is: 'L' on the city's region tree, its 国别 when abroad,
+            else the first 4 digits of its 行政区划代码, e.g. '3401' 合肥市; market/divisions.py reads these
+            as 本市 / 省内其他市 / 外省 / 境外 relative to the market's territory)
     side    'b' the buyer is in the region (吸纳), 's' the seller is (输出),
             'i' both are ('all' only): such a contract counts on both sides
     ym      year * 100 + month of signed_on
     region_id
 
 so that any region's figures are read from its own rows (no scan of the regions below): 吸纳 = b,
-输出 = s, contracts with either party in the region = b + s - i. A contract adds to the rows of its
-buyer's region and that region's ancestors, of its seller's region and ancestors, and (side 'i') of every
+输出 = s, contracts with either party in the region = b + s - i. A party outside the city has no region: a contract adds to the rows of its
+buyer's region (if any) and that region's ancestors, of its seller's region and ancestors, and (side 'i') of every
 region that holds both parties.
 
 Each sum is kept in two parts (market.money): `amount_hi`, the whole multiples of 10^7 元 of each contract,
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import DDL, BigInteger, Integer, String, cast, event, func, literal, select, union_all
+from sqlalchemy import DDL, BigInteger, Integer, String, case, cast, event, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.sql.expression import FunctionElement
@@ -43,7 +46,9 @@ from .region import Region
 
 STATS_TABLE = "contract_month_stats"
 DEPTH = 3  # city -> county -> town
-DIM_SIDES = {"all": ("b", "s", "i"), "type": ("b", "s"), "field": ("b", "s")}
+DIM_SIDES = {"all": ("b", "s", "i"), "type": ("b", "s"), "field": ("b", "s"), "origin": ("b", "s")}
+# the layout before revision a16a01c0ffee had no 'origin' rows (and contracts no place columns)
+_DIMS_BEFORE_FLOWS = ("all", "type", "field")
 
 
 class ContractMonthStat(db.Model):
@@ -129,8 +134,24 @@ db.Index("ix_contracts_amount", Contract.amount)
 # so that the delete triggers run against rows that are then removed too.
 Contract.__table__.add_is_dependent_on(ContractMonthStat.__table__)
 
-_RELEVANT = ("voided", "amount", "tech_amount", "signed_on", "buyer_region_id", "seller_region_id",
-             "contract_type", "field_id")
+_RELEVANT_BEFORE_FLOWS = ("voided", "amount", "tech_amount", "signed_on", "buyer_region_id", "seller_region_id",
+                          "contract_type", "field_id")
+_PLACE_COLUMNS = ("buyer_division", "seller_division", "buyer_country", "seller_country")
+
+
+def _relevant(flows: bool) -> tuple[str, ...]:
+    return _RELEVANT_BEFORE_FLOWS + (_PLACE_COLUMNS if flows else ())
+
+
+def _dims(flows: bool) -> tuple[str, ...]:
+    return tuple(DIM_SIDES) if flows else _DIMS_BEFORE_FLOWS
+
+
+def origin_key_sql(row: str, party: str) -> str:
+    """SQL for the 'origin' key of one party ('buyer' or 'seller') of the contract `row` (both dialects)."""
+    return (f"(CASE WHEN {row}.{party}_region_id IS NOT NULL THEN 'L'"
+            f" WHEN {row}.{party}_country <> 'CN' THEN {row}.{party}_country"
+            f" ELSE COALESCE(SUBSTR({row}.{party}_division, 1, 4), '') END)")
 # the summary's money columns; split=False is the layout before revision a12b04c0ffee (one column per sum),
 # which the migrations up to it create and fill
 MONEY_COLUMNS = ("amount_hi", "amount", "tech_amount_hi", "tech_amount")
@@ -175,14 +196,16 @@ def _field_key_sql(row: str) -> str:
     return f"COALESCE((SELECT CAST(COALESCE(f.parent_id, f.id) AS VARCHAR(16)) FROM fields f WHERE f.id = {row}.field_id), '')"  # nosec B608
 
 
-def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, split: bool) -> list[str]:
+def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, split: bool, flows: bool) -> list[str]:
     """INSERT ... ON CONFLICT statements adding (sign '') or removing (sign '-') one contract (SQLite)."""
     keys = {"all": "''", "type": f"{row}.contract_type", "field": _field_key_sql(row)}
     columns = ", ".join(_money_columns(split))
     values = ", ".join(f"{sign}{value}" for value in _money_values("sqlite", row, split))
     out = []
-    for dim, sides in DIM_SIDES.items():
-        for side in sides:
+    for dim in _dims(flows):
+        for side in DIM_SIDES[dim]:
+            if dim == "origin":  # the other party's place
+                keys["origin"] = origin_key_sql(row, "seller" if side == "b" else "buyer")
             region = f"{row}.seller_region_id" if side == "s" else f"{row}.buyer_region_id"
             both = ""
             if side == "i":
@@ -199,15 +222,15 @@ def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, spli
     return out
 
 
-def _sqlite_apply(row: str, sign: str, split: bool) -> list[str]:
+def _sqlite_apply(row: str, sign: str, split: bool, flows: bool) -> list[str]:
     ym = f"CAST(strftime('%Y%m', {row}.signed_on) AS INTEGER)"
-    return [sql + ";" for sql in _apply_sql(row, sign, ym, f"{row}.voided = 0", "", split)]
+    return [sql + ";" for sql in _apply_sql(row, sign, ym, f"{row}.voided = 0", "", split, flows)]
 
 
-def _sqlite_ddl(split: bool) -> list[str]:
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _RELEVANT)
-    body_new = "\n".join(_sqlite_apply("NEW", "", split))
-    body_old = "\n".join(_sqlite_apply("OLD", "-", split))
+def _sqlite_ddl(split: bool, flows: bool) -> list[str]:
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _relevant(flows))
+    body_new = "\n".join(_sqlite_apply("NEW", "", split, flows))
+    body_old = "\n".join(_sqlite_apply("OLD", "-", split, flows))
     return [
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_insert AFTER INSERT ON contracts BEGIN\n{body_new}\nEND",
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_update AFTER UPDATE ON contracts WHEN {changed} BEGIN\n"
@@ -216,10 +239,11 @@ def _sqlite_ddl(split: bool) -> list[str]:
     ]
 
 
-_COLUMNS = "voided, amount, tech_amount, signed_on, buyer_region_id, seller_region_id, contract_type, field_id"
+def _columns(flows: bool) -> str:
+    return ", ".join(_relevant(flows))
 
 
-def _postgres_upsert(delta: str, split: bool) -> str:
+def _postgres_upsert(delta: str, split: bool, flows: bool) -> str:
     """One set-based upsert of every summary row touched by the contracts in `delta` (with a sign column).
 
     On PostgreSQL the triggers run once per statement over its transition tables: a COPY of a million
@@ -231,6 +255,9 @@ def _postgres_upsert(delta: str, split: bool) -> str:
     columns = _money_columns(split)
     inner = ", ".join(f"{value} AS {c}" for c, value in zip(columns, _money_values("postgresql", "d", split)))
     sums = ", ".join(f"sum(e.sign * e.{c})" for c in columns)
+    okey = (f"CASE sd.side WHEN 'b' THEN {origin_key_sql('d', 'seller')} ELSE {origin_key_sql('d', 'buyer')} END"
+            if flows else "''")
+    origin = ", ('origin', e.okey)" if flows else ""
     sql = (  # nosec B608 - built from module constants, no user input
         f"""
 INSERT INTO {STATS_TABLE} AS t (dim, region_id, side, ym, key, n, {", ".join(columns)})
@@ -239,10 +266,10 @@ FROM (
   SELECT d.sign, {inner}, d.contract_type::varchar(16) AS contract_type,
          EXTRACT(YEAR FROM d.signed_on)::integer * 100 + EXTRACT(MONTH FROM d.signed_on)::integer AS ym,
          COALESCE(CAST(COALESCE(f.parent_id, f.id) AS VARCHAR(16)), '') AS fkey,
-         sd.side, ch.aid
+         sd.side, ch.aid, {okey} AS okey
   FROM ({delta}) d
-  JOIN regions b0 ON b0.id = d.buyer_region_id
-  JOIN regions s0 ON s0.id = d.seller_region_id{parents}
+  LEFT JOIN regions b0 ON b0.id = d.buyer_region_id
+  LEFT JOIN regions s0 ON s0.id = d.seller_region_id{parents}
   LEFT JOIN fields f ON f.id = d.field_id
   CROSS JOIN LATERAL (VALUES ('b'), ('s'), ('i')) AS sd(side)
   CROSS JOIN LATERAL (
@@ -253,7 +280,7 @@ FROM (
   ) AS ch
   WHERE NOT d.voided AND ch.aid IS NOT NULL
 ) e
-CROSS JOIN LATERAL (VALUES ('all', ''), ('type', e.contract_type), ('field', e.fkey)) AS dk(dim, key)
+CROSS JOIN LATERAL (VALUES ('all', ''), ('type', e.contract_type), ('field', e.fkey){origin}) AS dk(dim, key)
 WHERE e.side <> 'i' OR dk.dim = 'all'
 GROUP BY dk.dim, e.aid, e.side, e.ym, dk.key
 {_upsert_sql("t.", split)}"""  # nosec B608
@@ -261,15 +288,16 @@ GROUP BY dk.dim, e.aid, e.side, e.ym, dk.key
     return sql
 
 
-def _postgres_ddl(split: bool) -> list[str]:
-    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in _RELEVANT)
+def _postgres_ddl(split: bool, flows: bool) -> list[str]:
+    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in _relevant(flows))
+    cols = _columns(flows)
     deltas = {
-        "insert": f"SELECT 1 AS sign, {_COLUMNS} FROM new_rows",  # nosec B608 - built from module constants, no user input
-        "delete": f"SELECT -1 AS sign, {_COLUMNS} FROM old_rows",  # nosec B608 - built from module constants, no user input
+        "insert": f"SELECT 1 AS sign, {cols} FROM new_rows",  # nosec B608 - built from module constants, no user input
+        "delete": f"SELECT -1 AS sign, {cols} FROM old_rows",  # nosec B608 - built from module constants, no user input
         "update": (
-            f"SELECT -1 AS sign, {', '.join('o.' + c for c in _COLUMNS.split(', '))}"  # nosec B608 - built from module constants, no user input
+            f"SELECT -1 AS sign, {', '.join('o.' + c for c in _relevant(flows))}"  # nosec B608 - built from module constants, no user input
             f" FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed}"
-            f" UNION ALL SELECT 1, {', '.join('n.' + c for c in _COLUMNS.split(', '))}"
+            f" UNION ALL SELECT 1, {', '.join('n.' + c for c in _relevant(flows))}"
             f" FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed}"
         ),
     }
@@ -281,7 +309,7 @@ def _postgres_ddl(split: bool) -> list[str]:
             f"""
 CREATE OR REPLACE FUNCTION contract_stats_{op}() RETURNS trigger AS $$
 BEGIN
-  {_postgres_upsert(delta, split)};
+  {_postgres_upsert(delta, split, flows)};
   RETURN NULL;
 END;
 $$ LANGUAGE plpgsql""",
@@ -292,13 +320,13 @@ $$ LANGUAGE plpgsql""",
     return out
 
 
-def trigger_ddl(dialect_name: str, *, split: bool = True) -> list[str]:
+def trigger_ddl(dialect_name: str, *, split: bool = True, flows: bool = True) -> list[str]:
     """The statements that install the triggers (for create_all and for a migration; split=False: the layout
-    before revision a12b04c0ffee)."""
+    before revision a12b04c0ffee; flows=False: before a16a01c0ffee, no 'origin' rows)."""
     if dialect_name == "sqlite":
-        return _sqlite_ddl(split)
+        return _sqlite_ddl(split, flows)
     if dialect_name == "postgresql":
-        return _postgres_ddl(split)
+        return _postgres_ddl(split, flows)
     raise NotImplementedError(f"contract statistics triggers for {dialect_name}")
 
 
@@ -312,9 +340,9 @@ def drop_trigger_ddl(dialect_name: str) -> list[str]:
     return out
 
 
-def install_triggers(connection, *, split: bool = True) -> None:
+def install_triggers(connection, *, split: bool = True, flows: bool = True) -> None:
     """Create the triggers (a migration calls this with `op.get_bind()`)."""
-    for ddl in trigger_ddl(connection.dialect.name, split=split):
+    for ddl in trigger_ddl(connection.dialect.name, split=split, flows=flows):
         connection.execute(DDL(ddl.replace("%", "%%")))  # DDL() applies %-formatting
 
 
@@ -378,6 +406,8 @@ def rolled_rows_select(*, dim: str, split: bool = True):
                 root = aliased(Field)
                 stmt = stmt.outerjoin(root, root.id == Contract.field_id)
                 key = field_root_key(root)
+            elif dim == "origin":
+                key = origin_key(Contract.__table__, "seller" if side == "b" else "buyer")
             else:
                 key = Contract.contract_type if dim == "type" else literal("")
             if side == "i":
@@ -398,11 +428,21 @@ def rolled_rows_select(*, dim: str, split: bool = True):
     ).group_by(u.c.region_id, u.c.side, u.c.ym, u.c.key)
 
 
-def rebuild_contract_stats(connection, *, dims=tuple(DIM_SIDES), split: bool = True) -> None:
+def origin_key(table, party: str):
+    """The 'origin' key of one party as a SQL expression over a contracts table (or an alias of it)."""
+    c = table.c
+    return case(
+        (c[f"{party}_region_id"].is_not(None), literal("L")),
+        (c[f"{party}_country"] != "CN", c[f"{party}_country"]),
+        else_=func.coalesce(func.substr(c[f"{party}_division"], 1, 4), ""),
+    )
+
+
+def rebuild_contract_stats(connection, *, dims=None, split: bool = True, flows: bool = True) -> None:
     """Recompute summary rows from the contracts table, in the caller's transaction."""
     table = ContractMonthStat.__table__
     columns = _money_columns(split)
-    for dim in dims:
+    for dim in dims or _dims(flows):
         connection.execute(table.delete().where(table.c.dim == dim))
         rows = rolled_rows_select(dim=dim, split=split).subquery("r")
         connection.execute(table.insert().from_select(
@@ -412,5 +452,5 @@ def rebuild_contract_stats(connection, *, dims=tuple(DIM_SIDES), split: bool = T
         ))
 
 
-__all__ = ["ContractMonthStat", "drop_triggers", "field_root_key", "install_triggers", "rebuild_contract_stats",
-           "rolled_rows_select", "trigger_ddl", "year_month"]
+__all__ = ["ContractMonthStat", "drop_triggers", "field_root_key", "install_triggers", "origin_key",
+           "rebuild_contract_stats", "rolled_rows_select", "trigger_ddl", "year_month"]

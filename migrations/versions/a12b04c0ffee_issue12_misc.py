@@ -37,8 +37,8 @@ def _split_contract_stats():
     drop_triggers(bind)
     op.add_column('contract_month_stats', sa.Column('amount_hi', sa.BigInteger(), server_default='0', nullable=False))
     op.add_column('contract_month_stats', sa.Column('tech_amount_hi', sa.BigInteger(), server_default='0', nullable=False))
-    install_triggers(bind, split=True)
-    rebuild_contract_stats(bind, split=True)
+    install_triggers(bind, split=True, flows=False)
+    rebuild_contract_stats(bind, split=True, flows=False)
 
 
 def _unsplit_contract_stats():
@@ -48,5 +48,5 @@ def _unsplit_contract_stats():
     drop_triggers(bind)
     op.drop_column('contract_month_stats', 'tech_amount_hi')
     op.drop_column('contract_month_stats', 'amount_hi')
-    install_triggers(bind, split=False)
-    rebuild_contract_stats(bind, split=False)
+    install_triggers(bind, split=False, flows=False)
+    rebuild_contract_stats(bind, split=False, flows=False)

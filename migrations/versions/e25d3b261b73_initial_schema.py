@@ -524,8 +524,8 @@ def upgrade():
     # summary's layout of this revision (one column per sum; a12b04c0ffee splits them)
     from market.models.stats import install_triggers, rebuild_contract_stats
 
-    install_triggers(op.get_bind(), split=False)
-    rebuild_contract_stats(op.get_bind(), split=False)
+    install_triggers(op.get_bind(), split=False, flows=False)
+    rebuild_contract_stats(op.get_bind(), split=False, flows=False)
 
 
 def downgrade():
