@@ -81,6 +81,7 @@ EXPECTED: dict[str, frozenset] = {
     "jobs.retry": frozenset({ADMIN}),
     "search.search": EVERYONE,
     "matching.mine": VERIFIED,  # each sees own listings' or own region's suggestions (tests/test_matching.py)
+    "matching.not_relevant": frozenset({ENT, INST}),  # an owner of either side marks 不相关 (test_match_feedback.py)
     # deals, contracts, notifications (objects: factories.deal_objects)
     "deals.interest_create": frozenset({ENT, INST}),
     "deals.interest_decide": frozenset({INST}),

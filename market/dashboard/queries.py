@@ -245,6 +245,57 @@ def funnel(*, scope: Region | None, period: Period) -> list[tuple[str, str, int]
     ]
 
 
+# --- feedback on suggestions: the market's own measure of matching precision ---------------------------------
+
+@dataclass
+class FeedbackMonth:
+    label: str  # "2025年6月"; "合计" for the total row
+    interests: int = 0  # 意向与揭榜应答 made
+    declined: int = 0  # of them declined as 技术不对口 (decided in the month)
+    marked: int = 0  # suggestions marked 不相关 by an owner
+
+    @property
+    def declined_share(self) -> Decimal | None:
+        return percent(self.declined, self.interests)
+
+
+def match_feedback(*, scope: Region | None, period: Period) -> list[FeedbackMonth]:
+    """Per month of the period (China time), then a total: interests made, declined as 技术不对口, and
+    suggestions marked 不相关, for organisations or listings in the scope."""
+    from ..models import MatchFeedback
+
+    start, end = _bounds(period)
+    months: dict[tuple[int, int], FeedbackMonth] = {}
+    y, m = period.start.year, period.start.month
+    while (y, m) <= (period.end.year, period.end.month):
+        months[(y, m)] = FeedbackMonth(f"{y}年{m}月")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+
+    def bucket(values, attr: str) -> None:
+        for (value,) in values:
+            local = value.astimezone(CHINA_TZ)
+            row = months.get((local.year, local.month))
+            if row is not None:
+                setattr(row, attr, getattr(row, attr) + 1)
+
+    orgs_in = select(Organization.id).where(_in_scope(Organization.region_id, scope))
+    parties = or_(Interest.from_org_id.in_(orgs_in), Interest.to_org_id.in_(orgs_in))
+    bucket(db.session.execute(select(Interest.created_at).where(
+        Interest.created_at >= start, Interest.created_at < end, parties)), "interests")
+    bucket(db.session.execute(select(Interest.decided_at).where(
+        Interest.status == "declined", Interest.reason_code == "not_relevant",
+        Interest.decided_at >= start, Interest.decided_at < end, parties)), "declined")
+    demand_in = select(Demand.id).where(_in_scope(Demand.region_id, scope))
+    achievement_in = select(Achievement.id).where(_in_scope(Achievement.region_id, scope))
+    bucket(db.session.execute(select(MatchFeedback.created_at).where(
+        MatchFeedback.kind == "not_relevant", MatchFeedback.created_at >= start, MatchFeedback.created_at < end,
+        or_(MatchFeedback.demand_id.in_(demand_in), MatchFeedback.achievement_id.in_(achievement_in)))), "marked")
+    rows = list(months.values())
+    total = FeedbackMonth("合计", sum(r.interests for r in rows), sum(r.declined for r in rows),
+                          sum(r.marked for r in rows))
+    return [*rows, total]
+
+
 # --- contracts of a scope (lists) --------------------------------------------------------------------------
 
 def contracts_in(scope: Region | None, period: Period):

@@ -279,9 +279,10 @@ def conversions():
     if region is not None and region.id in by_region:
         rows.append((None, by_region[region.id]))
     funnel = queries.funnel(scope=region, period=period)
+    feedback = queries.match_feedback(scope=region, period=period)
     return render_template(
         "dashboard/conversions.html",
-        **_context(region, period, notes, total=total, rows=rows, funnel=funnel,
+        **_context(region, period, notes, total=total, rows=rows, funnel=funnel, feedback=feedback,
                    previous=stats.conversions(scope=region, period=period.last_year()), growth=queries.growth),
     )
 

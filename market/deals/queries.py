@@ -6,7 +6,8 @@ from datetime import date
 from sqlalchemy import Select, and_, exists, false, func, or_, select
 
 from ..extensions import db
-from ..models import Achievement, Contract, Deal, DealEvent, Demand, Interest, ListingMixin, Payment, Suggestion, User
+from ..models import (Achievement, Contract, Deal, DealEvent, Demand, Interest, ListingMixin, MatchFeedback, Payment,
+                      Suggestion, User)
 from ..models.deal import DEAL_STAGES, FAIL_REASONS, OPEN_STAGES
 from ..money import exact_sum, join_sum
 from ..permissions import scope_region_ids
@@ -67,19 +68,24 @@ def overdue_deals(user: User, *, today: date | None = None) -> Select:
 
 
 def suggestion_queue(user: User) -> Select:
-    """Engine suggestions in the broker's region, both listings published, that no deal works yet."""
+    """Engine suggestions in the broker's region, both listings published, that no deal works yet and no owner
+    marked 不相关, best 匹配度 first."""
     sub = scope_region_ids(user)
     if user.role != "broker" or sub is None:
         return select(Suggestion).where(false())
     claimed = exists().where(Deal.demand_id == Suggestion.demand_id, Deal.achievement_id == Suggestion.achievement_id)
+    # an owner marked the pairing 不相关 (market/matching/feedback.py): not worth a broker's call
+    marked = exists().where(MatchFeedback.demand_id == Suggestion.demand_id,
+                            MatchFeedback.achievement_id == Suggestion.achievement_id, MatchFeedback.kind == "not_relevant")
     return (
         select(Suggestion)
         .join(Demand, Demand.id == Suggestion.demand_id)
         .join(Achievement, Achievement.id == Suggestion.achievement_id)
         .where(Demand.status == "published", Achievement.status == "published", Demand.org_id != Achievement.org_id)
         .where(or_(Demand.region_id.in_(sub), Achievement.region_id.in_(sub)))
-        .where(~claimed)
-        .order_by(Suggestion.created_at.desc(), Suggestion.score.desc(), Suggestion.id.desc())
+        .where(~claimed, ~marked)
+        # best 匹配度 first (market/matching/degree.py: monotone in the stored score)
+        .order_by(Suggestion.score.desc(), Suggestion.id)
     )
 
 

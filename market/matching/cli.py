@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..database import write_intent
 from ..extensions import db
-from . import queries, services
+from . import degree, queries, services
 
 match_group = click.Group("match", help="推荐匹配：重新计算、导出")
 
@@ -56,6 +56,7 @@ def export(limit: int) -> None:
             "demand": {"id": demand.id, "external_id": demand.external_id, "title": demand.title},
             "suggestions": [
                 {"id": a.id, "external_id": a.external_id, "title": a.title, "score": round(s.score, 2),
+                 "degree": degree.match_degree(s.score), "strength": degree.strength_label(degree.match_degree(s.score)),
                  "reasons": queries.reasons_of(s)}
                 for a, s in pairs
             ],

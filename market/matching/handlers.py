@@ -142,10 +142,23 @@ def catch_up_now() -> str:
         return matching_catch_up(session, {})
 
 
+def on_interest_answered(app, *, interest, user, decision, **_kw) -> None:
+    """An interest declined as 技术不对口: refresh its listings, which demotes that pairing and similar ones
+    (feedback.py reads the decline from `interests` at every refresh)."""
+    from .feedback import DECLINE_CODE, decline_refresh_keys
+
+    if decision != "decline" or interest.reason_code != DECLINE_CODE:
+        return
+    keys = decline_refresh_keys(interest)
+    if keys:
+        job_enqueue_now(kind="matching.refresh", payload={"keys": keys}, user_id=getattr(user, "id", None))
+
+
 def init_app(app) -> None:
     from ..registries import registries
     from .routes import listing_panel
 
     events.listings_changed.connect(on_listings_changed)
+    events.interest_answered.connect(on_interest_answered)
     on_sweep(sweep_backlog)
     registries(app).listing_panels.append(listing_panel)

@@ -3,12 +3,25 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, exists, false, or_, select
 from sqlalchemy.orm import aliased, contains_eager
 
-from ..models import Achievement, Demand, ListingMixin, Region, Suggestion, User
+from ..extensions import db
+from ..models import Achievement, Demand, ListingMixin, MatchFeedback, Region, Suggestion, User
 from ..permissions import user_region
-from .engine import MATCHABLE
+from .engine import MATCHABLE, listing_terms
+
+
+def not_marked():
+    """No owner marked the pairing 不相关 (the refresh drops such pairs too; this hides them at once)."""
+    return ~exists().where(MatchFeedback.demand_id == Suggestion.demand_id,
+                           MatchFeedback.achievement_id == Suggestion.achievement_id,
+                           MatchFeedback.kind == "not_relevant")
+
+
+def best_first(stmt: Select) -> Select:
+    """By 匹配度, best first: degree.match_degree is monotone in the stored score, so the score orders it."""
+    return stmt.order_by(Suggestion.score.desc(), Suggestion.id)
 
 
 def _both_published() -> Select:
@@ -17,14 +30,14 @@ def _both_published() -> Select:
         .join(Demand, Demand.id == Suggestion.demand_id)
         .join(Achievement, Achievement.id == Suggestion.achievement_id)
         .options(contains_eager(Suggestion.demand), contains_eager(Suggestion.achievement))
-        .where(Demand.status == MATCHABLE, Achievement.status == MATCHABLE)
+        .where(Demand.status == MATCHABLE, Achievement.status == MATCHABLE, not_marked())
     )
 
 
 def for_listing(listing: ListingMixin) -> Select:
     """The suggestions of one listing, best first."""
     side = Suggestion.demand_id if listing.KIND == "demand" else Suggestion.achievement_id
-    return _both_published().where(side == listing.id).order_by(Suggestion.score.desc(), Suggestion.id)
+    return best_first(_both_published().where(side == listing.id))
 
 
 def for_user(user: User) -> Select:
@@ -43,7 +56,7 @@ def for_user(user: User) -> Select:
         stmt = stmt.where(or_(Demand.region_id.in_(inside), Achievement.region_id.in_(inside)))
     elif user.role != "admin":
         return stmt.where(false())
-    return stmt.order_by(Suggestion.score.desc(), Suggestion.id)
+    return best_first(stmt)
 
 
 def reasons_of(suggestion: Suggestion) -> list[str]:
@@ -68,9 +81,27 @@ def export_rows(session, *, limit: int):
             rows = session.execute(
                 select(a, Suggestion)
                 .join(Suggestion, Suggestion.achievement_id == a.id)
-                .where(Suggestion.demand_id == demand.id, a.status == MATCHABLE)
+                .where(Suggestion.demand_id == demand.id, a.status == MATCHABLE, not_marked())
                 .order_by(Suggestion.score.desc(), a.id)
                 .limit(limit)
             ).all()
             yield demand, [(r[0], r[1]) for r in rows]
         last = demands[-1].id
+
+
+WIDEN_TERMS = 4
+
+
+def widen_args(listing: ListingMixin) -> dict[str, dict[str, str]]:
+    """Searches for a listing that has no suggestion: its key terms over the other library, in every field and
+    region, within its own technical field, and within its city (url arguments of /search, by link name)."""
+    terms = [t for t, _ in listing_terms(listing)[:WIDEN_TERMS]]
+    base = {"q": " ".join(terms), "kind": "achievement" if listing.KIND == "demand" else "demand"}
+    out = {"all": base}
+    if listing.field is not None:
+        out["field"] = {**base, "field": listing.field.root_code}
+    if listing.region is not None:
+        city = db.session.scalar(select(Region).where(Region.id.in_(listing.region.ancestor_ids), Region.level == "city").limit(1))
+        if city is not None:
+            out["region"] = {**base, "region": str(city.id)}
+    return out if terms else {}

@@ -4,7 +4,8 @@ A pair (need, result) is stored while the result is in the need's top list or th
 result's top list, and both are published. Refreshing one listing recomputes its own top list, and
 for every pair it had that is no longer in that list, asks the other side's top list whether the pair
 still belongs there. Pairs are upserted (their id and created_at stay), so the broker's queue keeps
-its rows while scores and reasons are updated.
+its rows while scores and reasons are updated. Owners' feedback (feedback.py) is applied here: a pairing marked
+不相关 is never kept, one declined as 技术不对口 (and similar ones) is kept with a lower score.
 
 The refresh runs as a job (market/matching/handlers.py) that follows the listing change log, in a session of
 its own: never inside a user's request transaction. A failure is kept on the job (the administrator's 后台任务
@@ -25,6 +26,7 @@ from ..database import write_intent
 from ..extensions import db
 from ..models import LISTING_MODELS, Achievement, Demand, Suggestion
 from ..models.base import utcnow
+from . import feedback
 from .engine import MATCHABLE, Matcher
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,12 @@ def suggestions_plan(kind: str, listing_id: int, *, matcher: Matcher) -> Refresh
     if listing is None or listing.status != MATCHABLE:
         return RefreshPlan(kind=kind, listing_id=listing_id, matchable=False)
     plan = RefreshPlan(kind=kind, listing_id=listing_id, matchable=True)
+    fb = feedback.for_batch(matcher, session)  # owners' 不相关 marks and 技术不对口 declines
     for m in matcher.matches_for(listing):
-        plan.keep[(m.demand_id, m.achievement_id)] = (m.score, m.reasons)
+        pair = (m.demand_id, m.achievement_id)
+        if not fb.is_hidden(pair):
+            demand, achievement = (listing, m.other) if kind == "demand" else (m.other, listing)
+            plan.keep[pair] = fb.adjust(demand, achievement, m.score, m.reasons)
     existing = session.execute(
         select(Suggestion.demand_id, Suggestion.achievement_id).where(_side(kind) == listing_id)
     ).all()
@@ -83,8 +89,9 @@ def suggestions_plan(kind: str, listing_id: int, *, matcher: Matcher) -> Refresh
             continue
         other = session.get(other_model, achievement_id if kind == "demand" else demand_id)
         theirs = {(m.demand_id, m.achievement_id): m for m in matcher.matches_for(other)} if other else {}
-        if pair in theirs:
-            plan.keep[pair] = (theirs[pair].score, theirs[pair].reasons)
+        if pair in theirs and not fb.is_hidden(pair):
+            demand, achievement = (listing, other) if kind == "demand" else (other, listing)
+            plan.keep[pair] = fb.adjust(demand, achievement, theirs[pair].score, theirs[pair].reasons)
         else:
             plan.drop.add(pair)
     return plan

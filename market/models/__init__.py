@@ -2,6 +2,7 @@
 from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
+from .feedback import MatchFeedback
 from .field import Field
 from .import_run import ImportRun
 from .job import Job, LogCursor
@@ -45,6 +46,7 @@ __all__ = [
     "ListingEvent",
     "ListingMixin",
     "LoginFailure",
+    "MatchFeedback",
     "Organization",
     "Region",
     "Suggestion",

@@ -58,7 +58,7 @@ def test_a_company_posts_a_need_and_sees_suggested_results_with_reasons(live_ser
     expect(panel.get_by_role("heading")).to_contain_text("推荐成果")
     suggestion = panel.locator(".suggestion", has_text=FILM)
     expect(suggestion).to_have_count(1)
-    expect(suggestion.locator(".suggestion-score")).to_contain_text("分")
+    expect(suggestion.locator(".suggestion-degree")).to_contain_text("匹配度")  # 0-100 and 强/中/弱, no raw points
     reasons = suggestion.locator(".reason-list")
     expect(reasons).to_contain_text("共同关键词：")
     expect(reasons).to_contain_text("磁控溅射")
