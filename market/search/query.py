@@ -3,6 +3,12 @@
 Every argument is checked against the known values and anything else is ignored, so no input can reach
 the engine as syntax or widen what it returns; the hits are reloaded by id and only published rows are
 kept (the index holds only public documents, this is the second line).
+
+The query text is planned before it reaches the engine (`plan_query`): the words of the query are grouped
+into concepts (a word with its sub-words; a glossary name with its other names, so that `machine vision` also
+looks for 机器视觉, market/data/glossary.txt); a concept no document holds is named on the page (未找到：隔膜);
+lone numbers and single letters never match on their own; and a query whose concepts mostly matched nothing
+gets no results rather than hits for its one common word (`<script>alert(1)</script>` once found 39 by "1").
 """
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from . import analyzer
 from .backend import SearchBackend
 
 MAX_QUERY_CHARS = 1000
+MIN_SHARE = 0.5  # of a query's concepts (lone numbers and letters aside), at least this share must be found
+MAX_CONCEPTS = 32
 MAX_PAGE = 500
 KINDS = {"all": "全部", "demand": "需求", "achievement": "成果"}
 SORTS = {"relevance": "相关度", "date": "发布时间"}
@@ -62,6 +70,90 @@ class SearchHit:
     listing: ListingMixin
     title: Markup
     snippet: Markup
+
+
+@dataclass
+class Concept:
+    name: str  # as the page names it: the user's word, or the glossary name found in the query
+    terms: list[str]  # analyzer terms of the word and its sub-words, or of every name of the glossary concept
+    alternatives: list[list[str]] = field(default_factory=list)  # glossary: the top-level terms of each name
+    others: list[str] = field(default_factory=list)  # glossary: the other names
+    weak: bool = False  # a lone number or letter: never enough on its own
+    found: bool = False
+
+
+@dataclass
+class QueryPlan:
+    """What the engine is asked and what the page says about the query."""
+
+    text: str = ""  # the engine's query: the found concepts' terms, glossary names included
+    highlight: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # 未找到：...
+    expanded: list[str] = field(default_factory=list)  # other names searched too (machine vision -> 机器视觉)
+    refused: str = ""  # why the query gets no results at all, when it does not
+
+
+def _top_level(terms: list[str]) -> list[str]:
+    """The terms that are not sub-words of another term of the list ("锂电池" over "锂电", "电池")."""
+    return [t for t in terms if not any(t != other and t in other for other in terms)]
+
+
+def _is_weak(word: str) -> bool:
+    plain = word.replace(".", "").replace("%", "")
+    return plain.isdigit() or (len(word) == 1 and word.isascii())
+
+
+def _concepts(q: str) -> list[Concept]:
+    links = analyzer.glossary_links(q)
+    rest = analyzer.normalize(q)
+    concepts: list[Concept] = []
+    for name, others in links.items():
+        rest = rest.replace(name, " ")
+        names = [name, *others]
+        alternatives = [_top_level(analyzer.query_terms(n)) for n in names]
+        terms = list(dict.fromkeys(t for n in names for t in analyzer.query_terms(n)))
+        concepts.append(Concept(name=name, terms=terms, alternatives=[a for a in alternatives if a],
+                                others=list(others)))
+    words = analyzer.query_terms(rest)
+    for top in _top_level(words):
+        members = [t for t in words if t in top]
+        concepts.append(Concept(name=top, terms=members, weak=_is_weak(top)))
+    return concepts[:MAX_CONCEPTS]
+
+
+def plan_query(backend: SearchBackend, q: str) -> QueryPlan:
+    """The engine query for `q` and what the page says: see the module's docstring."""
+    plan = QueryPlan()
+    if not q:
+        return plan
+    concepts = _concepts(q)
+    if not concepts:
+        plan.text = q  # only stop words or punctuation: the engine answers nothing, as before
+        return plan
+    dfs = backend.doc_frequencies(list(dict.fromkeys(t for c in concepts for t in c.terms)))
+    for c in concepts:
+        if c.alternatives:  # a glossary concept: found when one of its names is, all its words
+            c.found = any(all(dfs.get(t, 0) > 0 for t in alt) for alt in c.alternatives)
+        else:
+            c.found = any(dfs.get(t, 0) > 0 for t in c.terms)
+    strong = [c for c in concepts if not c.weak]
+    found = [c for c in strong if c.found]
+    plan.missing = [c.name for c in strong if not c.found]
+    if not strong:
+        plan.refused = "请输入更具体的关键词：单独的数字或字母不足以检索。"
+        return plan
+    if not found or len(found) < MIN_SHARE * len(strong):
+        plan.refused = "查询中的大部分词语没有找到相关条目，请换个说法或减少关键词。"
+        return plan
+    terms: list[str] = []
+    for c in found:
+        kept = [t for t in c.terms if dfs.get(t, 0) > 0]
+        terms += kept
+        if c.others:
+            plan.expanded += [n for n in c.others if any(dfs.get(t, 0) > 0 for t in analyzer.query_terms(n))]
+    plan.text = " ".join(dict.fromkeys(terms))
+    plan.highlight = list(dict.fromkeys(terms + [n for c in found for n in c.others]))
+    return plan
 
 
 class ResultPagination(Pagination):
@@ -116,22 +208,25 @@ def parse_args(args) -> SearchArgs:
 
 
 def run(backend: SearchBackend, sargs: SearchArgs, *, per_page: int):
-    """(pagination of SearchHit, facets {url argument: [FacetValue]}, counts per kind)."""
+    """(pagination of SearchHit, facets {url argument: [FacetValue]}, counts per kind, the QueryPlan)."""
+    plan = plan_query(backend, sargs.q)
+    if plan.refused:
+        pagination = ResultPagination(page=sargs.page, per_page=per_page, error_out=False, items=[], total=0)
+        return pagination, _facets({}), {"all": 0, **{k: 0 for k in LISTING_MODELS}}, plan
     engine_facets = [engine for engine, _ in FACETS.values()]
     if sargs.kind == "all":
         engine_facets.append("kind")
-    result = backend.search(sargs.q, kinds=sargs.kinds, filters=sargs.engine_filters(), facets=engine_facets,
+    result = backend.search(plan.text, kinds=sargs.kinds, filters=sargs.engine_filters(), facets=engine_facets,
                             sort=sargs.sort, page=sargs.page, per_page=per_page)
     if sargs.kind == "all":
         kind_counts = result.facets.get("kind", {})
     else:
-        kind_counts = backend.search(sargs.q, kinds=None, filters=sargs.engine_filters(), facets=["kind"],
+        kind_counts = backend.search(plan.text, kinds=None, filters=sargs.engine_filters(), facets=["kind"],
                                      page=1, per_page=1).facets.get("kind", {})
-    terms = analyzer.query_terms(sargs.q)
-    items = _reload(result.hits, terms)
+    items = _reload(result.hits, plan.highlight)
     pagination = ResultPagination(page=sargs.page, per_page=per_page, error_out=False, items=items, total=result.total)
     counts = {"all": sum(kind_counts.values()), **{k: kind_counts.get(k, 0) for k in LISTING_MODELS}}
-    return pagination, _facets(result.facets), counts
+    return pagination, _facets(result.facets), counts, plan
 
 
 def _reload(hits, terms: list[str]) -> list[SearchHit]:

@@ -24,11 +24,12 @@ def search():
         db.session.rollback()
         current_app.logger.exception("search: catching up the index failed")
     try:
-        pagination, facets, counts = query.run(index.backend(), sargs, per_page=current_app.config["PAGE_SIZE"])
+        pagination, facets, counts, qplan = query.run(index.backend(), sargs,
+                                                      per_page=current_app.config["PAGE_SIZE"])
     except Exception:
         db.session.rollback()
         current_app.logger.exception("search failed for %r", sargs)
         return render_template("search/index.html", error=UNAVAILABLE, pagination=None, facets={}, counts={},
-                               **context), 503
+                               qplan=None, **context), 503
     return render_template("search/index.html", error=None, pagination=pagination, facets=facets, counts=counts,
-                           **context)
+                           qplan=qplan, **context)
