@@ -36,7 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .templating import init_templating
 
     with app.app_context():
-        configure_engine(db.engine, statement_timeout_ms=int(app.config.get("DB_STATEMENT_TIMEOUT_MS") or 0))
+        configure_engine(db.engine, app.config)
     init_security(app)
     from .permissions import init_actor_gate
 

@@ -78,6 +78,16 @@ class Config:
         # any SQL statement running longer is cancelled (PostgreSQL statement_timeout, an SQLite progress
         # handler) and the page answers 503; 0 = no limit
         self.DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", 10_000))
+        # the database out of reach answers 503 within seconds, never a hung worker (market/database.py).
+        # PostgreSQL: seconds to open a connection (libpq's minimum is 2) and to wait for a pooled one
+        self.DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", 2))
+        self.DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", 5))
+        # a call without an answer for DB_STALL_SECONDS makes the client ask the server on a new connection whether
+        # it answers at all (DB_PROBE_TIMEOUT seconds): if not, the call is given up; 0 = never ask
+        self.DB_STALL_SECONDS = float(os.environ.get("DB_STALL_SECONDS", 2))
+        self.DB_PROBE_TIMEOUT = float(os.environ.get("DB_PROBE_TIMEOUT", 1))
+        # SQLite: how long a write waits for another connection's write lock ("database is locked", a 503, after)
+        self.DB_BUSY_TIMEOUT_MS = int(os.environ.get("DB_BUSY_TIMEOUT_MS", 10_000))
         self.SEARCH_ENGINE = os.environ.get("SEARCH_ENGINE", "whoosh")
         self.SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR") or str(folder / "index")
         self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(folder / "uploads")

@@ -26,6 +26,8 @@ from collections import OrderedDict
 from flask import Flask, current_app, g, request, session
 from sqlalchemy import func, select
 
+from .database import UNAVAILABLE_ERRORS
+
 CACHEABLE_ENDPOINTS = frozenset({"main.home", "listings.browse", "listings.detail", "search.search"})
 MAX_BODY_BYTES = 512 * 1024
 
@@ -131,6 +133,7 @@ def forget_versions() -> None:
 
 
 _STORE = "market.page_cache.store"  # environ key: the view's page may be stored, with (key, version, ttl)
+_VERSION_FAILED = "market.page_cache.version_failed"  # environ key: the middleware could not read the version
 
 
 class CachedPageMiddleware:
@@ -150,7 +153,12 @@ class CachedPageMiddleware:
         if (environ.get("REQUEST_METHOD") == "GET" and self.app.config.get("PAGE_CACHE_SECONDS")
                 and not any(name in environ.get("HTTP_COOKIE", "") for name in self.cookie_names)
                 and (key := page_key(environ)) in self.cache):  # static files and misses: no version read
-            hit = self.cache.get(key, self._version())
+            try:
+                version = self._version()
+            except UNAVAILABLE_ERRORS as err:  # the database is out of reach: Flask answers with its 503 page
+                environ[_VERSION_FAILED] = err
+                version = None
+            hit = self.cache.get(key, version) if version is not None else None
             if hit is not None:
                 body, headers = hit
                 start_response("200 OK", list(headers))
@@ -208,6 +216,9 @@ def init_page_cache(app: Flask) -> None:
         if not _anonymous_request(app):
             return None
         key = page_key(request.environ)
+        failed = request.environ.pop(_VERSION_FAILED, None)
+        if failed is not None:
+            raise failed  # the same error again, without a second try: market/errors.py answers it with a 503
         version = clock.current()
         hit = cache.get(key, version)
         if hit is not None:
