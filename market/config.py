@@ -94,6 +94,11 @@ class Config:
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         # several markets (or test runs) may share one Redis: every key starts with this
         self.REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "market:")
+        # Redis is optional in fact (market/redisconn.py): a command not answered within this many seconds (connect
+        # or read) counts as Redis down; then the throttles use the database and job messages wait for the sweep,
+        # and Redis is tried again after REDIS_RETRY_SECONDS
+        self.REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", 0.3))
+        self.REDIS_RETRY_SECONDS = float(os.environ.get("REDIS_RETRY_SECONDS", 5))
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024))
         self.TRUSTED_HOSTS = [h for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h] or None
         # behind a reverse proxy: how many proxies' X-Forwarded-For/-Proto/-Host to trust (0 = none)

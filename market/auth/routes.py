@@ -50,6 +50,7 @@ def login():
         password_ok = services.password_matches(user, form.password.data)
         if user is None or not password_ok or not user.active:
             # same answer for an unknown user, a wrong password and a disabled account (the attempt stays charged)
+            throttle.sign_in_failed(attempt)
             form.form_errors.append("用户名或密码不正确")
             status = 400
         else:

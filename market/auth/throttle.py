@@ -26,6 +26,13 @@ An attempt that may go ahead is charged as a failure before its password is chec
 advisory lock, SQLite's BEGIN IMMEDIATE, a Redis WATCH transaction), so concurrent requests cannot share one
 slot; the right password takes the charge back and clears its address's failures on the account. Attempts
 answered 429 are not counted. Events are forgotten after LOGIN_WINDOW_SECONDS; IPv6 addresses count per /64.
+
+With Redis the database is still the record: every failure (a sign-in whose password was wrong, a registration
+attempt) is written to login_failures as well, so Redis is the fast path (the lock and the counts) and never the only
+copy. When Redis does not answer within REDIS_TIMEOUT_SECONDS the attempt is made on the database store, which holds
+every failure, and Redis is skipped for REDIS_RETRY_SECONDS (market/redisconn.py: one WARNING per episode). Redis is
+rebuilt from the database (every throttle key replaced) when it may have missed something: after this process used
+the database in its stead, and whenever its marker key is gone (a restart without persistence, a flush, an eviction).
 """
 from __future__ import annotations
 
@@ -41,10 +48,12 @@ from typing import Callable, NamedTuple
 from flask import current_app
 from sqlalchemy import delete, func, select, text
 
+from .. import redisconn
 from ..extensions import db
 from ..models import LoginFailure, UserSession
 
-_redis_clients: dict[str, object] = {}
+#: (Redis URL, prefix) this process charged on the database in Redis's stead: rebuilt from it before their next use
+_missed: set[tuple[str, str]] = set()
 
 
 class Seen(NamedTuple):
@@ -61,6 +70,8 @@ class Attempt:
     wait: float = 0.0  # seconds until an attempt may be made, when refused
     charged: list[tuple[str, object]] = field(default_factory=list)  # (key, event) taken back on success
     pair: str = ""
+    store: str = "database"  # where it was charged: "redis" or "database"
+    at: float = 0.0  # when
 
 
 # decide(seen) -> (seconds to wait, keys to charge): called under the store's lock
@@ -127,17 +138,31 @@ def sign_in_begin(username: str, ip: str, *, user_id: int | None) -> Attempt:
             charge = [acct, pair, src, by_addr]
         return (until - t, []) if until > t else (0.0, charge)
 
-    wait, charged = _store().charge([acct, pair, src, by_addr], t, cfg["LOGIN_WINDOW_SECONDS"], decide)
-    return Attempt(allowed=not wait, wait=wait, charged=charged, pair=pair)
+    wait, charged, store = _charge([acct, pair, src, by_addr], t, cfg["LOGIN_WINDOW_SECONDS"], decide)
+    return Attempt(allowed=not wait, wait=wait, charged=charged, pair=pair, store=store, at=t)
 
 
 def sign_in_succeeded(attempt: Attempt) -> None:
     """The right password: its charge is taken back and its address is no longer failing on the account.
 
     In the database this joins the caller's transaction (the view commits it with the new session)."""
-    store = _store()
-    store.refund(attempt.charged)
-    store.clear(attempt.pair)
+    database = _DatabaseStore()
+    if attempt.store == "database":
+        database.refund(attempt.charged)
+    database.clear(attempt.pair)  # with Redis too: the database keeps every failure
+    if attempt.store == "redis" and (redis_store := _redis_store()) is not None:
+        try:
+            redis_store.refund(attempt.charged)
+            redis_store.clear(attempt.pair)
+        except redisconn.RedisError as exc:
+            _redis_failed(exc)  # Redis is rebuilt from the database before its next use
+
+
+def sign_in_failed(attempt: Attempt) -> None:
+    """A wrong password (or an unknown or disabled account): the charge stays. Charged on Redis, it is written to the
+    database as well (committed at once), so that a Redis restart or outage loses no failure."""
+    if attempt.store == "redis" and attempt.charged:
+        _DatabaseStore().record([key for key, _ in attempt.charged], attempt.at)
 
 
 def register_begin(ip: str) -> Attempt:
@@ -155,8 +180,10 @@ def register_begin(ip: str) -> Attempt:
             return max(mine.first + window - t, 1.0), []
         return 0.0, [key]
 
-    wait, charged = _store().charge([key], t, window, decide)
-    return Attempt(allowed=not wait, wait=wait, charged=charged)
+    wait, charged, store = _charge([key], t, window, decide)
+    if store == "redis" and charged:  # never taken back: kept in the database at once
+        _DatabaseStore().record([key for key, _ in charged], t)
+    return Attempt(allowed=not wait, wait=wait, charged=charged, store=store, at=t)
 
 
 def _after(last: float | None, excess: int) -> float:
@@ -174,15 +201,42 @@ def _longest_window() -> float:
     return max(cfg["LOGIN_WINDOW_SECONDS"], cfg["REGISTER_WINDOW_SECONDS"])
 
 
-def _store():
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return _DatabaseStore()
-    if url not in _redis_clients:
-        import redis
+def _charge(keys: list[str], t: float, window: float, decide: Decide) -> tuple[float, list, str]:
+    """Charge on Redis when it is configured and answers, else on the database: (wait, charged, store name)."""
+    redis_store = _redis_store()
+    if redis_store is not None:
+        try:
+            if _where() in _missed:
+                redis_store.rebuild(t)
+                _missed.discard(_where())
+            wait, charged = redis_store.charge(keys, t, window, decide)
+        except redisconn.RedisError as exc:
+            _redis_failed(exc)
+        else:
+            redisconn.breaker(current_app.config["REDIS_URL"]).succeeded()
+            return wait, charged, "redis"
+    wait, charged = _DatabaseStore().charge(keys, t, window, decide)
+    return wait, charged, "database"
 
-        _redis_clients[url] = redis.Redis.from_url(url, socket_timeout=2)
-    return _RedisStore(_redis_clients[url], current_app.config.get("REDIS_PREFIX", "market:"))
+
+def _redis_store() -> "_RedisStore | None":
+    """The Redis store, or None without REDIS_URL or while its breaker is open (a recent failure)."""
+    cfg = current_app.config
+    url = cfg.get("REDIS_URL")
+    if not url or not redisconn.breaker(url).allows():
+        return None
+    timeout, _ = redisconn.settings(cfg)
+    return _RedisStore(redisconn.client(url, timeout), cfg.get("REDIS_PREFIX", "market:"))
+
+
+def _where() -> tuple[str, str]:
+    cfg = current_app.config
+    return cfg["REDIS_URL"], cfg.get("REDIS_PREFIX", "market:")
+
+
+def _redis_failed(exc: BaseException) -> None:
+    _missed.add(_where())
+    redisconn.breaker(current_app.config["REDIS_URL"]).failed(exc, redisconn.settings(current_app.config)[1])
 
 
 class _DatabaseStore:
@@ -205,8 +259,18 @@ class _DatabaseStore:
             db.session.add_all(events)
             db.session.flush()
             db.session.execute(delete(LoginFailure).where(LoginFailure.at <= _datetime(t - _longest_window())))
+        # read before the commit expires them: a concurrent right password on the same account and address may
+        # delete these rows (clear) before this request reads them back (an ObjectDeletedError, a 500, before)
+        charged = [(event.key, event.id) for event in events]
         db.session.commit()
-        return wait, [(event.key, event.id) for event in events]
+        return wait, charged
+
+    def record(self, keys: list[str], t: float) -> None:
+        """Failures charged on Redis, written here too (committed at once, as charge() does)."""
+        db.session.add_all([LoginFailure(key=key, at=_datetime(t)) for key in keys])
+        db.session.flush()
+        db.session.execute(delete(LoginFailure).where(LoginFailure.at <= _datetime(t - _longest_window())))
+        db.session.commit()
 
     def refund(self, charged: list) -> None:
         ids = [event_id for _, event_id in charged]
@@ -219,23 +283,53 @@ class _DatabaseStore:
 
 class _RedisStore:
     """Events as sorted sets (score: the time), each expiring after its window; read and charged in one WATCH
-    transaction, retried when another worker changed a key in between."""
+    transaction, retried when another worker changed a key in between.
+
+    A marker key says the sets hold every failure the database holds; when it is missing (Redis restarted without
+    persistence, was flushed, evicted it) the sets are rebuilt from the database before anything is charged."""
 
     def __init__(self, client, prefix: str) -> None:
         self.client, self.prefix = client, prefix
+        self.marker = f"{prefix}throttle-complete"
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}throttle:{key}"
+
+    def rebuild(self, t: float) -> int:
+        """Replace every throttle set with the database's failures (the record), in one MULTI: a concurrent charge
+        sees the sets before or after, never half-built. Returns the number of events loaded."""
+        window = _longest_window()
+        rows = db.session.execute(select(LoginFailure.id, LoginFailure.key, LoginFailure.at)
+                                  .where(LoginFailure.at > _datetime(t - window)))
+        events: dict[str, dict[str, float]] = defaultdict(dict)
+        for event_id, key, at in rows:
+            events[self._name(key)][f"db:{event_id}"] = at.timestamp()
+        stale = set(self.client.scan_iter(match=f"{self.prefix}throttle:*", count=1000))
+        with self.client.pipeline(transaction=True) as pipe:
+            for name in stale:
+                pipe.delete(name)
+            for name, members in events.items():
+                pipe.zadd(name, members)
+                pipe.expire(name, math.ceil(window))
+            pipe.set(self.marker, str(t))
+            pipe.execute()
+        return sum(len(members) for members in events.values())
 
     def charge(self, keys: list[str], t: float, window: float, decide: Decide) -> tuple[float, list]:
         from redis import WatchError
 
         names = {key: self._name(key) for key in dict.fromkeys(keys)}
         since = f"({t - window}"
+        rebuilt = False
         with self.client.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(*names.values())
+                    pipe.watch(self.marker, *names.values())
+                    if not rebuilt and not pipe.exists(self.marker):
+                        pipe.unwatch()
+                        self.rebuild(t)
+                        rebuilt = True  # once: a Redis that drops the marker at once (evicting) still counts
+                        continue
                     seen: dict[str, Seen] = defaultdict(Seen)
                     for key, name in names.items():
                         first = pipe.zrangebyscore(name, since, "+inf", start=0, num=1, withscores=True)
