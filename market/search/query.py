@@ -12,6 +12,7 @@ gets no results rather than hits for its one common word (`<script>alert(1)</scr
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask_sqlalchemy.pagination import Pagination
@@ -27,6 +28,8 @@ from .backend import SearchBackend
 
 MAX_QUERY_CHARS = 1000
 MIN_SHARE = 0.5  # of a query's concepts (lone numbers and letters aside), at least this share must be found
+BROAD_SHARE = 0.05  # a glossary name with a word in more than this share of the documents is not searched too
+BROAD_MIN_DOCS = 10
 MAX_CONCEPTS = 32
 MAX_PAGE = 500
 KINDS = {"all": "全部", "demand": "需求", "achievement": "成果"}
@@ -74,10 +77,9 @@ class SearchHit:
 
 @dataclass
 class Concept:
-    name: str  # as the page names it: the user's word, or the glossary name found in the query
-    terms: list[str]  # analyzer terms of the word and its sub-words, or of every name of the glossary concept
-    alternatives: list[list[str]] = field(default_factory=list)  # glossary: the top-level terms of each name
-    others: list[str] = field(default_factory=list)  # glossary: the other names
+    name: str  # as the page names it: the user's word, or the glossary name as the user typed it
+    terms: list[str]  # analyzer terms of the user's word (with its sub-words)
+    others: list[str] = field(default_factory=list)  # glossary: the concept's other names
     weak: bool = False  # a lone number or letter: never enough on its own
     found: bool = False
 
@@ -86,7 +88,7 @@ class Concept:
 class QueryPlan:
     """What the engine is asked and what the page says about the query."""
 
-    text: str = ""  # the engine's query: the found concepts' terms, glossary names included
+    text: str = ""  # the engine's query: the found words and the glossary names worth searching too
     highlight: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # 未找到：...
     expanded: list[str] = field(default_factory=list)  # other names searched too (machine vision -> 机器视觉)
@@ -103,17 +105,19 @@ def _is_weak(word: str) -> bool:
     return plain.isdigit() or (len(word) == 1 and word.isascii())
 
 
+def _as_typed(q: str, name: str) -> str:
+    """A glossary name as the user typed it ("LiDAR", not the normalized "lidar")."""
+    found = re.search(re.escape(name), q, re.IGNORECASE)
+    return found.group(0) if found else name
+
+
 def _concepts(q: str) -> list[Concept]:
     links = analyzer.glossary_links(q)
     rest = analyzer.normalize(q)
     concepts: list[Concept] = []
     for name, others in links.items():
         rest = rest.replace(name, " ")
-        names = [name, *others]
-        alternatives = [_top_level(analyzer.query_terms(n)) for n in names]
-        terms = list(dict.fromkeys(t for n in names for t in analyzer.query_terms(n)))
-        concepts.append(Concept(name=name, terms=terms, alternatives=[a for a in alternatives if a],
-                                others=list(others)))
+        concepts.append(Concept(name=_as_typed(q, name), terms=analyzer.query_terms(name), others=list(others)))
     words = analyzer.query_terms(rest)
     for top in _top_level(words):
         members = [t for t in words if t in top]
@@ -122,7 +126,11 @@ def _concepts(q: str) -> list[Concept]:
 
 
 def plan_query(backend: SearchBackend, q: str) -> QueryPlan:
-    """The engine query for `q` and what the page says: see the module's docstring."""
+    """The engine query for `q` and what the page says: see the module's docstring.
+
+    A glossary name is searched too only when none of its words is broad (held by more than BROAD_SHARE of the
+    documents, in an index of at least BROAD_MIN_DOCS): the engine splits a name into its dictionary sub-words,
+    and 微机电系统 would otherwise bring in every listing that says 系统."""
     plan = QueryPlan()
     if not q:
         return plan
@@ -130,29 +138,31 @@ def plan_query(backend: SearchBackend, q: str) -> QueryPlan:
     if not concepts:
         plan.text = q  # only stop words or punctuation: the engine answers nothing, as before
         return plan
-    dfs = backend.doc_frequencies(list(dict.fromkeys(t for c in concepts for t in c.terms)))
+    other_terms = {n: analyzer.query_terms(n) for c in concepts for n in c.others}
+    wanted = [t for c in concepts for t in c.terms] + [t for terms in other_terms.values() for t in terms]
+    dfs = backend.doc_frequencies(list(dict.fromkeys(wanted)))
+    broad_from = max(BROAD_MIN_DOCS, BROAD_SHARE * backend.doc_count())
+    words: list[str] = []
     for c in concepts:
-        if c.alternatives:  # a glossary concept: found when one of its names is, all its words
-            c.found = any(all(dfs.get(t, 0) > 0 for t in alt) for alt in c.alternatives)
-        else:
-            c.found = any(dfs.get(t, 0) > 0 for t in c.terms)
+        own = [t for t in c.terms if dfs.get(t, 0) > 0]
+        usable = [n for n in c.others
+                  if other_terms[n] and all(dfs.get(t, 0) > 0 for t in _top_level(other_terms[n]))
+                  and not any(dfs.get(t, 0) > broad_from for t in other_terms[n])]
+        c.found = bool(own) or bool(usable)
+        if c.found and not c.weak:
+            words += own + usable
+            plan.expanded += [n for n in usable if n not in plan.expanded]
     strong = [c for c in concepts if not c.weak]
     found = [c for c in strong if c.found]
     plan.missing = [c.name for c in strong if not c.found]
     if not strong:
         plan.refused = "请输入更具体的关键词：单独的数字或字母不足以检索。"
         return plan
-    if not found or len(found) < MIN_SHARE * len(strong):
+    if len(found) < MIN_SHARE * len(strong):
         plan.refused = "查询中的大部分词语没有找到相关条目，请换个说法或减少关键词。"
         return plan
-    terms: list[str] = []
-    for c in found:
-        kept = [t for t in c.terms if dfs.get(t, 0) > 0]
-        terms += kept
-        if c.others:
-            plan.expanded += [n for n in c.others if any(dfs.get(t, 0) > 0 for t in analyzer.query_terms(n))]
-    plan.text = " ".join(dict.fromkeys(terms))
-    plan.highlight = list(dict.fromkeys(terms + [n for c in found for n in c.others]))
+    plan.text = " ".join(dict.fromkeys(words))
+    plan.highlight = list(dict.fromkeys(words))
     return plan
 
 
