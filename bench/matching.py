@@ -192,10 +192,39 @@ def training_rows(cands: dict[tuple[str, str], list[tuple[str, dict]]], papers: 
     return rows
 
 
-def rank_with(model, found: list[tuple[str, dict]], top_n: int = 10) -> list[tuple[str, float]]:
-    scored = [(pid, 100.0 * model.probability(s)) for pid, s in found]
+def rank_with(model, found: list[tuple[str, dict]], top_n: int = 10, raw: bool = False) -> list[tuple[str, float]]:
+    """The top_n (paper, 匹配度) by the model's probability, as the engine ranks them (raw=True: the
+    probability x 100 instead of the calibrated degree)."""
+    scored = [(pid, model.probability(s)) for pid, s in found]
     scored.sort(key=lambda x: (-x[1], x[0]))
-    return scored[:top_n]
+    return [(pid, 100.0 * p if raw else model.degree(p)) for pid, p in scored[:top_n]]
+
+
+CAL_EDGES = (0, 0.5, 1, 2, 3, 5, 8, 12, 20, 30, 45, 60, 75, 90, 100.01)
+
+
+def calibrate(model, cands, papers: set[str]):
+    """The model with calibration knots fitted on the shown pairings (top 10) of the needs of `papers`:
+    for bands of probability, the share that were the right paper, made non-decreasing (pool adjacent
+    violators)."""
+    bins = [[0, 0, 0.0] for _ in CAL_EDGES[:-1]]  # pairings, right, sum of probability x 100
+    for (variant, paper), found in cands.items():
+        if paper not in papers:
+            continue
+        for pid, x in rank_with(model, found, raw=True):
+            b = max(i for i, lo in enumerate(CAL_EDGES[:-1]) if x >= lo)
+            bins[b][0] += 1
+            bins[b][1] += pid == paper
+            bins[b][2] += x
+    blocks = [[n, r, sx] for n, r, sx in bins if n]
+    merged: list[list[float]] = []
+    for blk in blocks:
+        merged.append(list(blk))
+        while len(merged) > 1 and merged[-2][1] / merged[-2][0] > merged[-1][1] / merged[-1][0]:
+            n, r, sx = merged.pop()
+            merged[-1] = [merged[-1][0] + n, merged[-1][1] + r, merged[-1][2] + sx]
+    knots = tuple((round(sx / n, 3), round(100.0 * r / n, 2)) for n, r, sx in merged)
+    return type(model)(weights=model.weights, bias=model.bias, about=model.about, calibration=knots)
 
 
 # -- the graded set ---------------------------------------------------------------------------------
@@ -239,6 +268,8 @@ def main() -> int:
     parser.add_argument("--graded", type=Path, default=GRADED)
     parser.add_argument("--write-model", action="store_true",
                         help="fit on every paper (no field) and write market/data/match_model.json")
+    parser.add_argument("--no-feedback", action="store_true", help="ablation: the engine without pseudo-relevance feedback")
+    parser.add_argument("--no-glossary", action="store_true", help="ablation: the engine without the glossary")
     parser.add_argument("--dump", type=Path, help="write the graded needs' top 10s (engine and baseline) here")
     args = parser.parse_args()
     if not args.data.exists():
@@ -295,7 +326,8 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
             backend = replica().backend()
             ext = {a_id: ext_id for a_id, ext_id in db.session.execute(
                 db.text("select id, external_id from achievements"))}
-            engine_m = eng.Matcher(db.session, backend, top_n=1000)
+            engine_m = eng.Matcher(db.session, backend, feedback=not args.no_feedback,  # the pool the market uses
+                                   glossary=not args.no_glossary)
             plain_m = eng.Matcher(db.session, backend, plain=True)
             for variant in variants:
                 for p in papers:
@@ -325,11 +357,11 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
           f"candidates per need {statistics.mean(len(v) for v in cands.values()):.1f}")
     names = eng.SIGNALS
     models = {}
-    for k in (0, 1):
-        models[k] = fit(training_rows(cands, halves[k]), names)
+    for k in (0, 1):  # the weights and the 匹配度 calibration, both from half k alone
+        models[k] = calibrate(fit(training_rows(cands, halves[k]), names), cands, halves[k])
         print(f"  model fitted on half {k}: bias {models[k].bias:+.2f}, "
               + ", ".join(f"{n} {w:+.2f}" for n, w in models[k].weights.items()))
-    everything = fit(training_rows(cands, halves[0] | halves[1]), names)
+    everything = calibrate(fit(training_rows(cands, halves[0] | halves[1]), names), cands, halves[0] | halves[1])
 
     def ranked_by(model_of, variant):  # model_of(paper) -> the model that ranks that paper's need
         return {pid: [x for x, _ in rank_with(model_of(pid), cands[(variant, pid)])]
@@ -349,7 +381,8 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
             b = max(lo for lo in BANDS[:-1] if degree >= lo)
             bands[b][0] += 1
             bands[b][1] += x == pid
-    print("\n  匹配度 held-out reliability (all variants, top 10 shown): band -> pairings, share right")
+    print("\n  匹配度 held-out reliability (all variants, the 10 shown per need; weights and calibration from the"
+          " other half): band -> pairings, share that were the need's own paper")
     for lo, hi in zip(BANDS, BANDS[1:]):
         n, right = bands[lo]
         print(f"    {lo:>3}-{min(hi, 100):<3} {eng.strength(lo)}  {n:>6} pairings  right {right / n if n else 0:.3f}")
@@ -373,9 +406,11 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
                     fh.write(json.dumps({"id": g["id"], "engine": runs["engine (fitted on all CSL)"].get(g["id"], []),
                                          "plain": graded_plain.get(g["id"], [])}, ensure_ascii=False) + "\n")
     if args.write_model and not with_field:
-        everything = type(everything)(weights=everything.weights, bias=everything.bias,
-                                      about=f"bench/matching.py: fitted on {len(papers)} CSL papers, 4 need variants, no field")
-        eng.DEFAULT_MODEL_PATH.write_text(json.dumps(everything.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        everything = type(everything)(weights=everything.weights, bias=everything.bias, calibration=everything.calibration,
+                                      about=f"bench/matching.py --write-model: fitted on {len(papers)} CSL papers, "
+                                            f"{len(variants)} need variants, no field")
+        body = ",\n ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in everything.to_json().items())
+        eng.DEFAULT_MODEL_PATH.write_text("{" + body + "}\n", encoding="utf-8")
         print(f"\n  wrote {eng.DEFAULT_MODEL_PATH.relative_to(ROOT)}: bias {everything.bias:+.2f}, "
               + ", ".join(f"{n} {w:+.2f}" for n, w in everything.weights.items()))
 

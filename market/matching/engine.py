@@ -13,7 +13,8 @@
    the field (when both sides chose one). A logistic regression over them (market/data/match_model.json,
    fitted by bench/matching.py on CSL papers; `flask match fit` refits it on the market's own listings
    and stores it with the index) gives the probability that the pairing is the right one; the score is
-   that probability x 100, the 匹配度 (`match_degree`), with a 强 / 中 / 弱 label (`strength`).
+   that probability, calibrated on held-out pairings into the 匹配度 (`match_degree`: of the pairings
+   with that degree in the evaluation, the share that were right), with a 强 / 中 / 弱 label (`strength`).
 4. Up to TOP_N suggestions, best first, weak ones included and marked by their label; a candidate must
    share at least one term a person can see. Reasons: the 3-6 most specific shared terms (by idf; broad
    words only when nothing more specific is shared), which parts of the other listing hold them
@@ -95,8 +96,9 @@ MEDIUM_FROM = 20
 
 
 def match_degree(score: float | None) -> int:
-    """The 匹配度 0-100 of a stored suggestion score: the score is already the calibrated probability
-    (x 100) that the pairing is the right one, so this only rounds and clamps (old scores > 100 read 100)."""
+    """The 匹配度 0-100 of a stored suggestion score (Match.score, Suggestion.score): the score is already
+    the calibrated share of such pairings that were right, so this only rounds and clamps (scores stored
+    before the 匹配度, up to ~120 points, read 100 until `flask match refresh --all`)."""
     if score is None or not math.isfinite(score):
         return 0
     return int(min(max(round(score), 0), 100))
@@ -139,6 +141,9 @@ class Model:
     weights: dict[str, float]
     bias: float
     about: str = ""
+    # (probability x 100, share of such pairings that were right x 100) knots, increasing: the held-out
+    # calibration that makes a 匹配度 mean "this often the right one"; empty: the probability itself
+    calibration: tuple[tuple[float, float], ...] = ()
 
     def probability(self, signals: dict) -> float:
         z = self.bias + sum(w * float(signals.get(name, 0.0)) for name, w in self.weights.items())
@@ -146,13 +151,34 @@ class Model:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
 
+    def degree(self, probability: float) -> float:
+        """The calibrated 匹配度 (0-100, unrounded) of a probability: piecewise linear between the knots,
+        plus probability / 100 so that pairings the model tells apart never tie."""
+        x = 100.0 * probability
+        knots = self.calibration
+        if not knots:
+            return x
+        if x <= knots[0][0]:
+            y = knots[0][1] * (x / knots[0][0] if knots[0][0] > 0 else 1.0)
+        elif x >= knots[-1][0]:
+            y = knots[-1][1]
+        else:
+            for (x0, y0), (x1, y1) in zip(knots, knots[1:]):
+                if x0 <= x <= x1:
+                    y = y0 + (y1 - y0) * ((x - x0) / (x1 - x0) if x1 > x0 else 1.0)
+                    break
+        return min(max(y + probability / 100.0, 0.0), 100.0)
+
     def to_json(self) -> dict:
-        return {"signals": list(SIGNALS), "weights": self.weights, "bias": self.bias, "about": self.about}
+        return {"signals": list(SIGNALS), "weights": self.weights, "bias": self.bias,
+                "calibration": [list(k) for k in self.calibration], "about": self.about}
 
     @classmethod
     def from_json(cls, data: dict) -> Model:
         weights = {k: float(v) for k, v in (data.get("weights") or {}).items() if k in SIGNALS}
-        return cls(weights=weights, bias=float(data.get("bias", 0.0)), about=str(data.get("about", "")))
+        knots = tuple((float(x), float(y)) for x, y in (data.get("calibration") or ()))
+        return cls(weights=weights, bias=float(data.get("bias", 0.0)), about=str(data.get("about", "")),
+                   calibration=tuple(sorted(knots)))
 
 
 _models: dict[str, tuple[float, Model]] = {}
@@ -336,8 +362,9 @@ class Matcher:
             return self._plain(listing)
         found = self.candidates(listing)
         for m in found:
-            m.score = round(100.0 * self.model.probability(m.signals), 2)
-        found.sort(key=lambda m: (-m.score, m.other.id))
+            m.signals["probability"] = p = self.model.probability(m.signals)
+            m.score = round(self.model.degree(p), 3)
+        found.sort(key=lambda m: (-m.signals["probability"], m.other.id))
         top = found[: self.top_n]
         for m in top:
             self._explain(listing, m)
@@ -410,15 +437,15 @@ class Matcher:
             shared = [t for t, _ in terms if t in their_terms]
             if not any((_readable(t) and t not in BROAD_TERMS) or t in chosen for t in shared):
                 continue  # nothing specific a person could see in common (处理 alone is not a reason)
-            title_terms = _title_terms(other)
-            text = f"{other.title}\n{','.join(other.keyword_list)}\n{other.body}".lower()
+            title = (other.title or "").lower()
+            text = f"{title}\n{','.join(other.keyword_list)}\n{other.body}".lower()
             s1 = first[oid].score if oid in first else 0.0
             signals = {
                 "bm25": min(s1 / ideal, 1.0),
                 "rank": s1 / top1,
                 "feedback": (second[oid].score / top2) if oid in second else 0.0,
                 "cover": sum(weights[t] for t in shared) / total_weight,
-                "title": sum(weights[t] for t in shared if t in title_terms) / total_weight,
+                "title": sum(weights[t] for t in shared if t in title) / total_weight,
                 "literal": (sum(1 for p in phrases if p in text) / len(phrases)) if phrases else 0.0,
                 "field": self._field_signal(listing, other),
             }
@@ -587,16 +614,3 @@ def _price_bonus(demand: Demand, achievement: Achievement):
         return PRICE_IN_BUDGET, f"成果报价{format_wan(price)}，在需求预算{format_wan(budget)}以内"
     return None
 
-
-_title_cache: dict[tuple[str, int, int], frozenset[str]] = {}
-
-
-def _title_terms(listing: ListingMixin) -> frozenset[str]:
-    key = (listing.KIND, listing.id, listing.version or 1)
-    found = _title_cache.get(key)
-    if found is None:
-        found = frozenset(analyzer.tokenize(listing.title or ""))
-        if len(_title_cache) >= _TERM_CACHE_MAX:
-            _title_cache.clear()
-        _title_cache[key] = found
-    return found
