@@ -275,3 +275,14 @@ def failed_job():
     db.session.add(job)
     db.session.commit()
     return job
+
+
+def import_run(uploader):
+    """A finished background contract import (only its uploader and administrators may open its page)."""
+    from market.models import ImportRun
+
+    run = ImportRun(kind="contracts", user_id=uploader.id, filename="合同.xlsx", total=1200, status="done",
+                    stored=1200, report="{}")
+    db.session.add(run)
+    db.session.commit()
+    return run

@@ -238,20 +238,8 @@ def objs(world):
     o.link = _pending_link(world, o)
     o.pending_broker, o.rejected_broker = broker_accounts(world)
     o.job = factories.failed_job()
-    o.import_run = _import_run(world)
+    o.import_run = factories.import_run(world.users.official)
     return o
-
-
-def _import_run(world):
-    """A background contract import that county A's official uploaded (only they and administrators see it)."""
-    from market.extensions import db
-    from market.models import ImportRun
-
-    run = ImportRun(kind="contracts", user_id=world.users.official.id, filename="合同.xlsx", total=1200,
-                    status="done", stored=1200, report="{}")
-    db.session.add(run)
-    db.session.commit()
-    return run
 
 
 def _pending_link(world, o):

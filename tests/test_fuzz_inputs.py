@@ -113,6 +113,7 @@ def _recording(app) -> None:
 def objs(world):
     o = objects(world)
     factories.deal_objects(world, o)
+    o.import_run = factories.import_run(world.users.official)
     return o
 
 
@@ -128,6 +129,7 @@ def _fill(o, world):
         "interest_id": lambda kind: o.interest.id,
         "suggestion_id": lambda kind: o.suggestion.id,
         "notification_id": lambda kind: o.notification.id,
+        "run_id": lambda kind: o.import_run.id,
     }
 
 
