@@ -175,7 +175,7 @@ def test_csv_with_or_without_bom(runner, world, tmp_path, bom):
 
 def test_csv_with_english_keys_and_problems_with_the_file(runner, world, tmp_path):
     keys = [k for k, _, _ in COLUMNS]
-    good = ",".join(keys) + "\n" + ",".join(str(row(1)[k]) for k in keys) + "\n"
+    good = ",".join(keys) + "\n" + ",".join(str(row(1).get(k, "")) for k in keys) + "\n"
     result = runner.invoke(args=["import", "contracts", write(tmp_path, "en.csv", good)])
     assert result.exit_code == 0, result.output and count(Contract) == 1
     missing = "登记编号,合同类型\n2025-X,技术开发\n"
@@ -227,7 +227,8 @@ def test_template_has_chinese_headers(world, login_as):
     wb = load_workbook(io.BytesIO(resp.data))
     headers = [cell.value for cell in next(wb.worksheets[0].iter_rows(max_row=1))]
     assert headers == ["登记编号", "合同类型", "合同子类", "买方单位", "卖方单位", "买方区域", "卖方区域",
-                       "合同成交额（元）", "技术交易额（元）", "签订日期", "技术领域"]
+                       "合同成交额（元）", "技术交易额（元）", "签订日期", "技术领域",
+                       "买方行政区划代码", "卖方行政区划代码", "买方国别", "卖方国别"]
     assert login_as("enterprise").get("/contracts/import/template.xlsx").status_code == 403
 
 
@@ -273,3 +274,24 @@ def test_web_upload_by_a_broker_and_refusals(world, login_as):
         assert login_as(name).get("/contracts/import").status_code == 403
         assert post(login_as(name), "/contracts/import", {"file": (io.BytesIO(payload), "c.jsonl")}).status_code == 403
     assert count(Contract) == 1
+
+
+def test_parties_outside_the_city_by_code_or_country(runner, world, tmp_path):
+    """Issue 16: a party elsewhere in China by its 行政区划代码, one abroad by its 国别; one party stays in the city."""
+    header = "登记编号,合同类型,买方单位,卖方单位,买方区域,卖方区域,合同成交额（元）,技术交易额（元）,签订日期,卖方行政区划代码,卖方国别,买方行政区划代码"
+    lines = [header,
+             "2025-P-1,技术开发,怀远甲企业有限公司,合肥导入大学,340321,,1000.00,1000.00,2025-06-01,340104,,",
+             "2025-P-2,技术许可,怀远甲企业有限公司,Import GmbH,340321,,2000.00,2000.00,2025-06-02,,DE,",
+             "2025-P-3,技术开发,上海导入企业,合肥导入大学,,,10.00,10.00,2025-06-03,340104,,310104",
+             "2025-P-4,技术开发,怀远甲企业有限公司,乙大学,340321,,10.00,10.00,2025-06-03,999999,,",
+             ""]
+    result = runner.invoke(args=["import", "contracts", write(tmp_path, "p.csv", "\r\n".join(lines))])
+    assert result.exit_code != 0
+    assert "第4行（2025-P-3）：买方和卖方至少一方须在本市" in result.output
+    assert "第5行（2025-P-4）：卖方：行政区划代码“999999”无效" in result.output and count(Contract) == 0
+    result = runner.invoke(args=["import", "contracts", "--skip-bad", write(tmp_path, "p.csv", "\r\n".join(lines))])
+    assert "导入 2 份合同" in result.output, result.output  # exit 3: rows were skipped
+    hefei, foreign = db.session.scalars(select(Contract).order_by(Contract.registration_no)).all()
+    assert (hefei.seller_region_id, hefei.seller_division, hefei.seller_place) == (None, "340104", "安徽省合肥市蜀山区")
+    assert hefei.buyer_division == "340321" and foreign.seller_country == "DE" and foreign.is_foreign
+    assert db.session.scalar(select(Organization).where(Organization.name == "合肥导入大学")).division_code == "340104"
