@@ -45,3 +45,7 @@ def register_handlers(app: Flask) -> None:
 
     for feature in (deals_handlers, contracts_handlers, notifications_handlers, matching_handlers):
         feature.init_app(app)
+
+    from .search import rebuild as search_rebuild
+
+    search_rebuild.init_app(app)  # every node's consumer applies all-nodes index rebuilds on its sweep

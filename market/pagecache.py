@@ -8,8 +8,11 @@ node shows at once; everything else a public page shows (organisation names, the
 count of verified organisations) is at most `PAGE_CACHE_SECONDS` old. `PAGE_CACHE_SECONDS = 0` turns it off.
 
 Only a visitor without a signed-in session, a remember cookie or pending flash messages is served from the
-cache, and only a 200 page rendered without touching the session (no CSRF token, no Set-Cookie) is stored,
-so nothing personal is ever kept or shared. Each process keeps its own bounded LRU.
+cache, and only a 200 page rendered without touching the session (no CSRF token, no Set-Cookie) and not marked
+`Cache-Control: no-store` by its view is stored, so nothing personal is ever kept or shared, and a search page
+built while the index lagged the change log (a failing index folder, market/search/routes.py) is never served
+once the index has caught up (the version follows the log, not what the index applied, so such a page is not
+kept at all). Each process keeps its own bounded LRU.
 
 A hit for a request that carries no session or remember cookie (every first-time or casual visitor) is answered
 by `CachedPageMiddleware` before Flask builds a request at all: the stored status line, headers (security headers
@@ -233,7 +236,8 @@ def init_page_cache(app: Flask) -> None:
         """Marks the page for the middleware, which stores it with the headers finally sent."""
         slot = g.pop("page_cache_slot", None)
         if (slot is None or response.status_code != 200 or response.direct_passthrough
-                or "Set-Cookie" in response.headers or session.modified):
+                or "Set-Cookie" in response.headers or session.modified
+                or "no-store" in response.headers.get("Cache-Control", "")):  # e.g. search on a lagging index
             return response
         request.environ[_STORE] = slot
         return response

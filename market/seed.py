@@ -386,22 +386,65 @@ def demo_pending_uscc() -> str:
     return make_uscc(9002)
 
 
+def seed_demo_all_or_nothing() -> list[tuple[str, str, str]]:
+    """The whole demo in one transaction, or nothing (a full index disk used to leave it half written).
+
+    The demo's pipeline claims engine suggestions, and the engine reads the index: the index it reads is a new
+    generation built from this very transaction (IndexReplica.staged), swapped in only after the commit. Any
+    failure before the commit rolls the database back and removes that generation, so neither changes. The
+    suggestions are computed here too (not left to the queue), and the suggestion refresh's cursor moves past
+    every change of the transaction with them.
+    """
+    from flask import current_app
+
+    from .matching.engine import Matcher
+    from .matching.handlers import CURSOR
+    from .matching.services import all_matchable, suggestions_purge, suggestions_refresh_for
+    from .models import IndexChange, LogCursor
+    from .search.indexing import replica
+
+    app = current_app._get_current_object()
+    logins = seed_demo_data()
+    db.session.flush()
+    with replica(app).staged(db.session) as stage:
+        top = db.session.scalar(select(db.func.max(IndexChange.seq))) or 0
+        matcher = Matcher(db.session, stage.backend)
+        for kind, listing_id in sorted(all_matchable(db.session)):  # the order of the site's refresh job
+            suggestions_refresh_for(kind, listing_id, session=db.session, matcher=matcher)
+        suggestions_purge(session=db.session)
+        seed_demo_pipeline()
+        db.session.flush()
+        stage.catch_up()  # what the pipeline changed (needs and results 已解决 / 已转化) ...
+        changed = db.session.execute(select(IndexChange.kind, IndexChange.obj_id).where(IndexChange.seq > top)).all()
+        matcher = Matcher(db.session, stage.backend)
+        for kind, listing_id in sorted(set(changed)):  # ... and their suggestions, as the site's job would
+            suggestions_refresh_for(kind, listing_id, session=db.session, matcher=matcher)
+        last = db.session.scalar(select(db.func.max(IndexChange.seq))) or 0
+        db.session.merge(LogCursor(name=CURSOR, seq=last, updated_at=utcnow()))
+        sync = app.config.get("SEARCH_SYNC_AFTER_COMMIT", True)
+        app.config["SEARCH_SYNC_AFTER_COMMIT"] = False  # the old generation need not follow: it is replaced next
+        try:
+            db.session.commit()
+        finally:
+            app.config["SEARCH_SYNC_AFTER_COMMIT"] = sync
+        stage.publish()
+    return logins
+
+
 @click.command("seed-demo")
 @click.option("--force", is_flag=True, help="Seed even if the database already has users.")
 @with_appcontext
 def seed_demo(force: bool) -> None:
-    """Fill an empty database with a realistic demo market and print the demo log-ins."""
-    from .matching.handlers import catch_up_now
-
+    """Fill an empty database with a realistic demo market and print the demo log-ins (all of it, or nothing)."""
     if not force and db.session.scalar(db.select(db.func.count()).select_from(User)):
         click.echo("数据库已有数据，跳过演示数据（使用 --force 强制写入）。")
         return
-    logins = seed_demo_data()
-    db.session.commit()
-    # the demo's pipeline claims suggestions: they are computed here, not left to the job queue
-    catch_up_now()
-    seed_demo_pipeline()
-    db.session.commit()
+    try:
+        logins = seed_demo_all_or_nothing()
+    except OSError as exc:  # a full or failing index disk, a busy index lock
+        db.session.rollback()
+        raise click.ClickException(f"演示数据未写入（搜索索引无法写入：{exc}），数据库和搜索索引都没有改变；"
+                                   "释放磁盘空间后重新运行 seed-demo。") from exc
     click.echo("演示数据已写入。演示账号（密码均为 Demo@2026pass）：")
     for role, username, label in logins:
         click.echo(f"  {role:<12} {username:<16} {label}")

@@ -79,6 +79,7 @@ EXPECTED: dict[str, frozenset] = {
     "admin.field_delete": frozenset({ADMIN}),
     "jobs.index": frozenset({ADMIN}),
     "jobs.retry": frozenset({ADMIN}),
+    "jobs.search_rebuild": frozenset({ADMIN}),
     "search.search": EVERYONE,
     "matching.mine": VERIFIED,  # each sees own listings' or own region's suggestions (tests/test_matching.py)
     "matching.not_relevant": frozenset({ENT, INST}),  # an owner of either side marks 不相关 (test_match_feedback.py)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..extensions import db
@@ -9,6 +10,7 @@ from ..models import Job
 from ..models.job import JOB_STATUSES
 from ..pagination import get_page, paginate
 from ..permissions import admins_only
+from ..search.rebuild import node_status, rebuild_request
 from . import job_retry, jobs_summary, kind_label
 from .queue import job_queue
 
@@ -24,7 +26,21 @@ def index():
     status = status if status in JOB_STATUSES else "failed"
     stmt = select(Job).where(Job.status == status).order_by(Job.id.desc())
     return render_template("jobs/index.html", pagination=paginate(stmt, page=get_page()), status=status,
-                           statuses=JOB_STATUSES, summary=jobs_summary(), queue=job_queue(), kind_label=kind_label)
+                           statuses=JOB_STATUSES, summary=jobs_summary(), queue=job_queue(), kind_label=kind_label,
+                           search=node_status())
+
+
+@bp.route("/search-rebuild", methods=["POST"])
+def search_rebuild():
+    """重建搜索索引（全部节点）: a request every node's consumer applies to its own index copy on its sweep."""
+    request_row, created = rebuild_request(user=current_user)
+    db.session.commit()
+    if created:
+        flash(f"已记录重建请求 #{request_row.id}：各节点的后台任务进程将在一分钟内开始重建各自的搜索索引，"
+              "重建期间搜索照常可用。", "success")
+    else:
+        flash(f"重建请求 #{request_row.id} 刚刚已记录，未重复记录。", "info")
+    return redirect(url_for("jobs.index"))
 
 
 @bp.route("/<int:job_id>/retry", methods=["POST"])

@@ -18,6 +18,7 @@ from .listing import (
 from .notification import Notification
 from .org import Organization
 from .region import Region
+from .search_rebuild import SearchRebuild
 from .stats import ContractMonthStat
 from .user import LoginFailure, User, UserSession
 
@@ -49,6 +50,7 @@ __all__ = [
     "MatchFeedback",
     "Organization",
     "Region",
+    "SearchRebuild",
     "Suggestion",
     "User",
     "UserSession",

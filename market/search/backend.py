@@ -7,6 +7,7 @@ Only published documents are given to the index, so everything in it is public.
 """
 from __future__ import annotations
 
+import errno
 import os
 import unicodedata
 from abc import ABC, abstractmethod
@@ -113,6 +114,29 @@ class SearchBackend(ABC):
 
 
 # -- helpers shared by the engines ----------------------------------------------------------------
+
+_fault_seen: dict[str, int] = {}
+
+
+def fault_point(name: str) -> None:
+    """Fault tests: MARKET_FAULT_AT=<name> raises here the error a full disk gives (ENOSPC), where a write to the
+    index folder would meet it; "<name>#<k>" lets the first k such writes of the process through (see
+    reset_faults). "index:write" is every engine commit and every applied.json write."""
+    spec = os.environ.get("MARKET_FAULT_AT")
+    if not spec:
+        return
+    point, _, allowed = spec.partition("#")
+    if point != name:
+        return
+    _fault_seen[spec] = _fault_seen.get(spec, 0) + 1
+    if _fault_seen[spec] > int(allowed or 0):
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (MARKET_FAULT_AT={spec})")
+
+
+def reset_faults() -> None:
+    """Count the writes of MARKET_FAULT_AT=<name>#<k> from zero again."""
+    _fault_seen.clear()
+
 
 def clean_code(value) -> str:
     """A keyword value as stored and matched: str, without control characters or lone surrogates

@@ -8,7 +8,8 @@ folder on one PostgreSQL, all converge on the database.
 
 Layout of SEARCH_INDEX_DIR:
     current -> gen-3      symlink, swapped atomically by a reindex
-    gen-3/                the engine's files, plus applied.json {"seq": N, "gaps": {seq: first_seen}}
+    gen-3/                the engine's files, plus applied.json {"seq": N, "gaps": {seq: first_seen}, "rebuild": R}
+                          (R: the newest all-nodes rebuild request this generation satisfies, market/search/rebuild.py)
     .apply.lock           one applier at a time per folder (flock)
 
 Crash safety: applied.json is written only after the engine committed; re-applying a change is
@@ -18,6 +19,11 @@ a crash at any point loses nothing and duplicates nothing.
 Sequence gaps: on PostgreSQL a transaction may take seq 10 and commit after seq 11 is visible.
 A seq missing below the highest seen is remembered as a gap and looked for again on every catch-up
 until it appears or GAP_TIMEOUT passes (a rolled-back transaction leaves a permanent hole).
+
+A failing folder (a full disk): the database commits regardless and the log keeps every change. The replica
+remembers the failure as an episode: logged once at ERROR when it starts and once at INFO when a catch-up succeeds
+again, retried at most every RETRY_SECONDS meanwhile, and shown to searchers (`failure`) so that a search page says
+its results may be incomplete and is not kept by the page cache.
 """
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
@@ -34,9 +42,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..extensions import db
-from ..models import LISTING_MODELS, IndexChange, ListingMixin, Region
+from ..models import LISTING_MODELS, IndexChange, ListingMixin, Region, SearchRebuild
 from ..models.listing import PUBLIC_STATUSES, price_band
-from .backend import SearchBackend
+from .backend import SearchBackend, fault_point
 from .engines import get_backend
 from .filelock import file_lock
 
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 GAP_TIMEOUT = 120.0  # seconds a missing seq is waited for
 BATCH = 500
 REINDEX_LOCK_TIMEOUT = 6 * 3600.0  # a reindex waits this long for another one on the same folder
+RETRY_SECONDS = 5.0  # while the folder fails, a search tries to catch up at most this often (per process)
 
 
 def document_for(listing: ListingMixin, region_paths: dict[int, str] | None = None) -> dict:
@@ -81,6 +90,18 @@ class ApplyReport:
     gaps: list[int] = field(default_factory=list)
 
 
+@dataclass
+class IndexFailure:
+    """An episode of failed catch-ups of one folder in this process: since when, the last error, how many tries."""
+    since: float
+    error: str
+    attempts: int = 1
+
+
+class IndexLagging(RuntimeError):
+    """The folder failed recently and the next try is not due yet (RETRY_SECONDS)."""
+
+
 class IndexReplica:
     """One index folder as seen by this process."""
 
@@ -90,6 +111,9 @@ class IndexReplica:
         self._backend: SearchBackend | None = None
         self._backend_gen: str | None = None
         self._mutex = threading.Lock()
+        self._health = threading.Lock()
+        self.failure: IndexFailure | None = None
+        self._next_try = 0.0
         os.makedirs(self.root, exist_ok=True)
 
     # -- folders ----------------------------------------------------------------------------------
@@ -135,17 +159,53 @@ class IndexReplica:
                 self._backend = None
 
     # -- applying the log -------------------------------------------------------------------------
-    def catch_up(self, session: Session | None = None) -> ApplyReport:
-        """Apply every logged change newer than this folder's state; safe to call from any process."""
+    def catch_up(self, session: Session | None = None, *, force: bool = False) -> ApplyReport:
+        """Apply every logged change newer than this folder's state; safe to call from any process.
+
+        A failure starts (or continues) an episode (`failure`) and is raised; while one lasts, a call within
+        RETRY_SECONDS of the last try raises IndexLagging without trying, unless `force` (the CLI)."""
         session = session or db.session
-        self._current_gen()
-        with file_lock(os.path.join(self.root, ".apply.lock")):
-            gen = self._current_gen()
-            state = _read_state(gen)
-            report = self._apply(session, gen, state)
+        if self.failure is not None and not force and time.monotonic() < self._next_try:
+            raise IndexLagging(self.failure.error)
+        try:
+            self._current_gen()
+            with file_lock(os.path.join(self.root, ".apply.lock")):
+                gen = self._current_gen()
+                state = _read_state(gen)
+                report = self._apply(session, gen, state)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        if self.failure is not None:
+            self._recovered(report)
         return report
 
-    def _apply(self, session: Session, gen: str, state: dict) -> ApplyReport:
+    def _failed(self, exc: Exception) -> None:
+        with self._health:
+            self._next_try = time.monotonic() + RETRY_SECONDS
+            error = f"{type(exc).__name__}: {exc}"
+            if self.failure is None:
+                self.failure = IndexFailure(since=time.time(), error=error)
+                log.error("search index %s: applying the change log failed; searches may miss changes until it "
+                          "recovers (retried every %.0f s, logged again when it does)", self.root, RETRY_SECONDS,
+                          exc_info=exc)
+            else:
+                self.failure.attempts += 1
+                self.failure.error = error
+                log.debug("search index %s still failing: %s", self.root, error)
+
+    def _recovered(self, report: ApplyReport) -> None:
+        with self._health:
+            failure, self.failure = self.failure, None
+        if failure is not None:
+            log.info("search index %s: caught up again (applied up to seq %d) after %d failed attempt(s) over %.0f s",
+                     self.root, report.seq, failure.attempts, time.time() - failure.since)
+
+    def applied(self) -> dict:
+        """The serving generation's state: {"seq": applied change-log position, "gaps": ..., "rebuild": R}."""
+        return _read_state(self._current_gen())
+
+    def _apply(self, session: Session, gen: str, state: dict, backend: SearchBackend | None = None) -> ApplyReport:
         seq = int(state.get("seq", 0))
         gaps: dict[str, float] = dict(state.get("gaps", {}))
         gap_ids = [int(g) for g in gaps]
@@ -157,7 +217,7 @@ class IndexReplica:
         ).all()
         report = ApplyReport(seq=seq)
         if not rows:
-            self._expire_gaps(gen, seq, gaps)
+            self._expire_gaps(gen, state, seq, gaps)
             report.gaps = sorted(int(g) for g in gaps)
             return report
         seen = {r.seq for r in rows}
@@ -172,7 +232,7 @@ class IndexReplica:
         touched: dict[str, set[int]] = {}
         for r in rows:
             touched.setdefault(r.kind, set()).add(r.obj_id)
-        backend = self.backend()
+        backend = backend or self.backend()
         crash_point("apply:before_index")
         for kind, ids in touched.items():
             up, gone = _documents(session, kind, sorted(ids))
@@ -183,52 +243,82 @@ class IndexReplica:
             report.upserted += len(up)
             report.deleted += len(gone)
         crash_point("apply:after_index")
-        _write_state(gen, {"seq": top, "gaps": gaps})
-        self._expire_gaps(gen, top, gaps)
+        _write_state(gen, {**state, "seq": top, "gaps": gaps})
+        self._expire_gaps(gen, state, top, gaps)
         report.seq = top
         report.gaps = sorted(int(g) for g in gaps)
         return report
 
-    def _expire_gaps(self, gen: str, seq: int, gaps: dict[str, float]) -> None:
+    def _expire_gaps(self, gen: str, state: dict, seq: int, gaps: dict[str, float]) -> None:
         now = time.time()
         stale = [g for g, first in gaps.items() if now - first > GAP_TIMEOUT]
         if stale:
             for g in stale:
                 del gaps[g]
-            _write_state(gen, {"seq": seq, "gaps": gaps})
+            _write_state(gen, {**state, "seq": seq, "gaps": gaps})
 
     # -- rebuild and check -----------------------------------------------------------------------
-    def reindex(self, session: Session | None = None) -> int:
+    def reindex(self, session: Session | None = None, *, unless_request: int | None = None) -> int | None:
         """Build a complete new generation from the database, then swap it in atomically.
 
         One reindex at a time per folder (a second one waits for the first). Once the new generation serves,
         every other generation is removed: the one it replaced, and any left by a reindex that was killed before
-        its swap or after it.
+        its swap or after it. The new generation records the newest all-nodes rebuild request recorded when it
+        started (market/search/rebuild.py): a rebuild begun after a request satisfies it. With `unless_request`,
+        nothing is done (None) when the serving generation already satisfies that request (another process of
+        this node rebuilt it while this one waited for the lock).
         """
         session = session or db.session
         with file_lock(os.path.join(self.root, ".reindex.lock"), timeout=REINDEX_LOCK_TIMEOUT):
-            start_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
-            gen = self._new_gen_folder()
-            try:
-                backend = get_backend(self.engine, gen)
-                total = 0
-                for kind in LISTING_MODELS:
-                    for docs in _all_public_documents(session, kind):
-                        backend.index_documents(docs)
-                        total += len(docs)
-                backend.close()
-                _write_state(gen, {"seq": start_seq, "gaps": {}})
-            except BaseException:
-                shutil.rmtree(gen, ignore_errors=True)
-                raise
-            crash_point("reindex:before_swap")
-            with file_lock(os.path.join(self.root, ".apply.lock")):
-                _swap_link(self.current_link, os.path.basename(gen))
-            crash_point("reindex:after_swap")
-            # changes committed while we were building are applied on top (idempotent)
-            self.catch_up(session)
-            self._remove_other_generations(gen)
+            if unless_request is not None and int(self.applied().get("rebuild") or 0) >= unless_request:
+                return None
+            gen, total = self._build(session)
+            self._publish(session, gen)
         return total
+
+    def _build(self, session: Session) -> tuple[str, int]:
+        """A complete new generation from what `session` sees, not serving yet; removed if building fails."""
+        start_seq = session.scalar(select(func.max(IndexChange.seq))) or 0
+        request = session.scalar(select(func.max(SearchRebuild.id))) or 0
+        gen = self._new_gen_folder()
+        try:
+            backend = get_backend(self.engine, gen)
+            total = 0
+            for kind in LISTING_MODELS:
+                for docs in _all_public_documents(session, kind):
+                    backend.index_documents(docs)
+                    total += len(docs)
+            backend.close()
+            _write_state(gen, {"seq": start_seq, "gaps": {}, "rebuild": request})
+        except BaseException:
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        return gen, total
+
+    def _publish(self, session: Session, gen: str) -> None:
+        """Swap a built generation in; changes committed while it was built are applied on top (idempotent)."""
+        crash_point("reindex:before_swap")
+        with file_lock(os.path.join(self.root, ".apply.lock")):
+            _swap_link(self.current_link, os.path.basename(gen))
+        crash_point("reindex:after_swap")
+        self.catch_up(session, force=True)
+        self._remove_other_generations(gen)
+
+    @contextmanager
+    def staged(self, session: Session) -> Iterator[StagedGeneration]:
+        """A complete new generation built from `session`, its flushed and uncommitted rows included, for a
+        transaction that needs the index before it commits (seed-demo matches the demo's listings). Nothing
+        serves from it until `publish()`, called once that transaction has committed; leaving the block without
+        publishing removes it, so a transaction rolled back leaves the serving index exactly as it was."""
+        with file_lock(os.path.join(self.root, ".reindex.lock"), timeout=REINDEX_LOCK_TIMEOUT):
+            gen, _ = self._build(session)
+            stage = StagedGeneration(self, session, gen)
+            try:
+                yield stage
+            finally:
+                stage.backend.close()
+                if not stage.published:
+                    shutil.rmtree(gen, ignore_errors=True)
 
     def _remove_other_generations(self, keep: str) -> None:
         """Called by the reindex holding the folder's reindex lock, so no other generation is being built."""
@@ -237,10 +327,11 @@ class IndexReplica:
             if name.startswith("gen-") and os.path.isdir(path) and os.path.realpath(path) != os.path.realpath(keep):
                 shutil.rmtree(path, ignore_errors=True)
 
-    def check(self, session: Session | None = None) -> dict[str, list[str]]:
+    def check(self, session: Session | None = None, *, catch_up: bool = True) -> dict[str, list[str]]:
         """Drift between the database's public listings and the index: missing, phantom, stale."""
         session = session or db.session
-        self.catch_up(session)
+        if catch_up:
+            self.catch_up(session, force=True)
         expected: dict[str, int] = {}
         for kind, model in LISTING_MODELS.items():
             public = select(model.id, model.version).where(model.status.in_(PUBLIC_STATUSES))
@@ -252,6 +343,38 @@ class IndexReplica:
             "phantom": sorted(set(actual) - set(expected)),
             "stale": sorted(d for d in set(expected) & set(actual) if expected[d] != actual[d]),
         }
+
+
+class StagedGeneration:
+    """See IndexReplica.staged."""
+
+    def __init__(self, replica: IndexReplica, session: Session, gen: str):
+        self.replica = replica
+        self.session = session
+        self.gen = gen
+        self.backend: SearchBackend = get_backend(replica.engine, gen)
+        self.published = False
+
+    def catch_up(self) -> ApplyReport:
+        """Apply what the session logged since the build (flushed, not yet committed, changes included)."""
+        return self.replica._apply(self.session, self.gen, _read_state(self.gen), backend=self.backend)
+
+    def publish(self) -> None:
+        """Serve this generation: call only after the transaction it was built from has committed. What others
+        committed meanwhile is applied in a read-only session of its own (no SQLite write lock left held)."""
+        from ..database import write_intent
+
+        self.backend.close()
+        with file_lock(os.path.join(self.replica.root, ".apply.lock")):
+            _swap_link(self.replica.current_link, os.path.basename(self.gen))
+        self.published = True
+        token = write_intent.set(False)
+        try:
+            with Session(db.engine) as own:
+                self.replica.catch_up(own, force=True)
+        finally:
+            write_intent.reset(token)
+        self.replica._remove_other_generations(self.gen)
 
 
 def _documents(session: Session, kind: str, ids: list[int]) -> tuple[list[dict], list[str]]:
@@ -301,6 +424,7 @@ def _read_state(gen: str) -> dict:
 
 
 def _write_state(gen: str, state: dict) -> None:
+    fault_point("index:write")
     tmp = os.path.join(gen, f"applied.json.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(state, fh)
@@ -335,14 +459,15 @@ def replica(app: Flask | None = None) -> IndexReplica:
 def catch_up_after_commit(app: Flask) -> None:
     """Step 3 of the after-commit pipeline (market/pipeline.py): a commit queued index changes, so this process
     applies the log at once, in a session of its own (the committed one cannot emit SQL there). A failure is
-    logged, never raised: the next search, or the next start, catches up from the log."""
+    logged by the replica (once per episode), never raised: the next search, or the next start, catches up from
+    the log."""
     from ..database import write_intent
 
     token = write_intent.set(False)
     try:
         with Session(db.engine) as own:
             replica(app).catch_up(own)
-    except Exception:
-        log.exception("search index catch-up after commit failed")
+    except Exception:  # the replica logged it, once per episode (a full disk fails every commit)
+        pass
     finally:
         write_intent.reset(token)

@@ -27,6 +27,7 @@ from market.search.backend import (
     clean_code,
     code_values,
     dedupe_docs,
+    fault_point,
     filter_items,
     indexed_org,
     is_term,
@@ -134,6 +135,7 @@ class TantivyBackend(SearchBackend):
             writer = ix.writer(heap_size=_WRITER_HEAP, num_threads=1)
             try:
                 apply(writer)
+                fault_point("index:write")
                 writer.commit()
             except BaseException:
                 writer.rollback()

@@ -37,6 +37,7 @@ from market.search.backend import (
     clean_code,
     code_values,
     dedupe_docs,
+    fault_point,
     filter_items,
     indexed_org,
     is_term,
@@ -84,6 +85,20 @@ def _best(scores: dict[int, float], docnums, k: int) -> list[int]:
         cut = heapq.nlargest(k, map(scores.__getitem__, docnums))[-1]
         docnums = [n for n in docnums if scores[n] >= cut]
     return sorted(docnums, key=lambda n: (-scores[n], n))[:k]
+
+
+def _abandon(writer) -> None:
+    """A commit that failed (a full disk) keeps Whoosh's own WRITELOCK: a flock on a descriptor nothing closes, so
+    every later writer of this process would wait for it and fail with LockError until a restart. Release it."""
+    try:
+        writer.cancel()
+    except Exception:
+        lock = getattr(writer, "writelock", None)
+        if lock is not None:
+            try:
+                lock.release()
+            except Exception:  # already released: nothing else to undo
+                pass
 
 
 def build_schema(*, with_terms: bool = True) -> Schema:
@@ -199,10 +214,15 @@ class WhooshBackend(SearchBackend):
             except BaseException:
                 writer.cancel()
                 raise
-            if mergetype is None:
-                writer.commit()
-            else:
-                writer.commit(mergetype=mergetype)
+            try:
+                fault_point("index:write")
+                if mergetype is None:
+                    writer.commit()
+                else:
+                    writer.commit(mergetype=mergetype)
+            except BaseException:
+                _abandon(writer)
+                raise
 
     # -- writes --------------------------------------------------------------------------------
 
