@@ -268,7 +268,8 @@ def main() -> int:
     parser.add_argument("--graded", type=Path, default=GRADED)
     parser.add_argument("--write-model", action="store_true",
                         help="fit on every paper (no field) and write market/data/match_model.json")
-    parser.add_argument("--no-feedback", action="store_true", help="ablation: the engine without pseudo-relevance feedback")
+    parser.add_argument("--feedback", action="store_true", help="ablation: the engine with pseudo-relevance feedback (off in the market)")
+    parser.add_argument("--no-feedback", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-glossary", action="store_true", help="ablation: the engine without the glossary")
     parser.add_argument("--dump", type=Path, help="write the graded needs' top 10s (engine and baseline) here")
     args = parser.parse_args()
@@ -326,7 +327,7 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
             backend = replica().backend()
             ext = {a_id: ext_id for a_id, ext_id in db.session.execute(
                 db.text("select id, external_id from achievements"))}
-            engine_m = eng.Matcher(db.session, backend, feedback=not args.no_feedback,  # the pool the market uses
+            engine_m = eng.Matcher(db.session, backend, feedback=args.feedback and not args.no_feedback,  # the pool the market uses
                                    glossary=not args.no_glossary)
             plain_m = eng.Matcher(db.session, backend, plain=True)
             for variant in variants:

@@ -378,7 +378,7 @@ def test_match_refresh_and_export(engine, app, world, runner):
     film = film_result(world, external_id="ach-1")
     need = film_need(world, external_id="need-1")
     film_need(world, title="暂无匹配：餐厨垃圾处理", description="餐厨垃圾就地处理设备，日处理五吨。", keywords="餐厨垃圾",
-              owner=world.users.enterprise_b)
+              indicators="", owner=world.users.enterprise_b)  # shares no term with the film (weak pairs are kept)
     film_id, need_id, need_title = film.id, need.id, need.title  # plain values: reading rows later would
     db.session.commit()  # open a transaction that holds SQLite's write lock while the command writes
     assert pairs() == set()
