@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -56,12 +57,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from market.formtokens import form_token_for  # noqa: E402
 BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("MARKET_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_DB = "market_bench_load"
 DEMO_PASSWORD = "Demo@2026pass"
 SCENARIOS = ("mix", "browse", "search", "edit", "contract")
 MIX = {"browse": 55, "search": 30, "edit": 10, "contract": 5}
+SECRET_KEY = "bench-load-secret"
+# one-time tokens written for each wrk run that posts creating forms: more than a 60 s contract-only cell sends
+FORM_TOKENS_PER_RUN = 60000
 SEARCHES = ("光伏玻璃", "储能电池 热管理", "传感器", "MEMS 压力芯片", "磷酸铁锂 回收", "聚乳酸 阻燃", "废水处理",
             "机器视觉检测", "橡胶 密封件", "新能源汽车", "石墨烯", "智能制造")
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -178,7 +183,7 @@ class Stack:
         self.name, self.label, self.folder = name, label, folder
         keep = {k: v for k, v in os.environ.items()
                 if k not in ("DATABASE_URL", "SEARCH_ENGINE", "SEARCH_INDEX_DIR", "REDIS_URL", "SECRET_KEY", "UPLOAD_DIR")}
-        self.env = {**keep, "MARKET_INSTANCE_DIR": str(folder), "SECRET_KEY": "bench-load-secret", **env}
+        self.env = {**keep, "MARKET_INSTANCE_DIR": str(folder), "SECRET_KEY": SECRET_KEY, **env}
         self.db_url = env.get("DATABASE_URL") or f"sqlite:///{folder / 'market.db'}"
 
     def flask(self, *args: str) -> str:
@@ -273,14 +278,14 @@ def edit_requests(session: Http, draft_id: int, field_id: int) -> list[dict]:
 
 def contract_requests(session: Http, f: dict) -> list[dict]:
     body = urllib.parse.urlencode({
-        "registration_no": "B{N}", "form_token": "wrkbenchformtoken{N}", "title": "光伏玻璃镀膜技术开发合同",
+        "registration_no": "B{N}", "form_token": "{T}", "title": "光伏玻璃镀膜技术开发合同",
         "contract_type": "development", "subtype": "commissioned",
         "buyer_name": f["buyer"], "seller_name": f["seller"],
         "buyer_region_id": f["broker_region"], "seller_region_id": f["counties"][-1],
         "amount": "120000.00", "tech_amount": "100000.00",
         "signed_on": (date.today() - timedelta(days=3)).isoformat(), "field_id": f["sub_field"],
         "csrf_token": session.token,
-    }).replace("%7BN%7D", "{N}")
+    }).replace("%7BN%7D", "{N}").replace("%7BT%7D", "{T}")
     return [{"method": "POST", "path": "/contracts/new", "cookie": session.cookie, "body": body}]
 
 
@@ -288,6 +293,8 @@ LUA = r"""
 -- written by bench/load.py
 local reqs = %(reqs)s
 local RUN = "%(run)s"
+local TOKENS_FILE = "__TOKENS_FILE__"
+local THREADS = __THREADS__
 local cum, total = {}, 0
 for i, r in ipairs(reqs) do total = total + r.w; cum[i] = total end
 local threads = {}
@@ -306,6 +313,13 @@ function init(args)
       static[i] = wrk.format(r.method, r.path, r.headers, r.body)
     end
   end
+  -- one-time form tokens signed by bench/load.py with the stack's secret: each thread takes its own stripe
+  tokens = {}
+  local file = io.open(TOKENS_FILE)
+  if file then
+    for line in file:lines() do table.insert(tokens, line) end
+    file:close()
+  end
 end
 
 function request()
@@ -317,6 +331,9 @@ function request()
   counter = counter + 1
   local n = string.format("%%s%%d%%07d", RUN, tid, counter)
   local body = string.gsub(r.body, "{N}", n)
+  if #tokens > 0 then
+    body = string.gsub(body, "{T}", tokens[((counter - 1) * THREADS + tid - 1) %% #tokens + 1])
+  end
   return wrk.format(r.method, r.path, r.headers, body)
 end
 
@@ -362,6 +379,11 @@ def lua_script(groups: dict[str, tuple[int, list[dict]]]) -> str:
 
 def wrk(url: str, script: str, seconds: float, connections: int, threads: int, workdir: Path) -> dict:
     path = workdir / f"run-{time.monotonic_ns()}.lua"
+    tokens = path.with_suffix(".tokens")
+    if "{T}" in script:  # creating forms carry a one-time token signed with the site's secret (market/formtokens.py)
+        tokens.write_text("".join(f"{form_token_for(secrets.token_urlsafe(24), secret_key=SECRET_KEY)}\n"
+                                  for _ in range(FORM_TOKENS_PER_RUN)))
+    script = script.replace("__TOKENS_FILE__", str(tokens)).replace("__THREADS__", str(threads))
     path.write_text(script, encoding="utf-8")
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
            "--timeout", "10s", "-s", str(path), url]
@@ -481,6 +503,7 @@ def main() -> int:
                     ent, broker = Http(server.url).login("ent01"), Http(server.url).login("broker01")
                     if draft_id is None:
                         resp = ent.post("/demands/new", {
+                            "form_token": form_token_for(secrets.token_urlsafe(24), secret_key=SECRET_KEY),
                             "title": "演示草稿需求：光伏玻璃减反射镀膜", "field_id": facts["sub_field"], "keywords": "光伏玻璃",
                             "description": "寻求光伏压延玻璃减反射镀膜耐候性提升方案，要求双85老化后透过率衰减小。",
                             "budget": "50", "modes": "development", "contact_name": "王工", "contact_phone": "0552-3100100"})

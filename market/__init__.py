@@ -45,6 +45,10 @@ def create_app(config: dict | None = None) -> Flask:
     init_templating(app)
     register_error_handlers(app)
 
+    from .formtokens import init_form_tokens
+
+    init_form_tokens(app)  # the 409 page of a resubmitted form, with a link to what the first one saved
+
     from .jobs import init_jobs
     from .pipeline import init_pipeline
     from .registries import init_registries

@@ -140,7 +140,11 @@ class BaseForm(FlaskForm):
                 return unbound_field.bind(form=form, coerce=record_id, **options)
             return unbound_field.bind(form=form, **options)
 
+    #: where the record made by the first submission of this form is (set when a resubmission is refused)
+    saved_url: str | None = None
+
     def apply_error(self, err: DomainError) -> None:
+        self.saved_url = getattr(err, "url", None) or self.saved_url
         for name, message in err.fields.items():
             field = getattr(self, name, None)
             if field is not None:

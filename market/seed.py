@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from .config import PROJECT_ROOT
 from .extensions import db
+from .formtokens import new_form_token
 from .models import Achievement, Demand, Field, ListingEvent, Organization, Region, User
 from .models.base import utcnow
 from .money import parse_wan
@@ -301,8 +302,6 @@ def seed_demo_pipeline() -> int:
     one of its needs, so that institution has a request to answer. Written through the same services as the
     site. Returns the number of deals opened.
     """
-    import uuid
-
     from .dashboard.queries import today as dashboard_today
     from .deals import services as deals
     from .deals.access import suggestion_in_region
@@ -344,7 +343,7 @@ def seed_demo_pipeline() -> int:
     first = next((x for x in suggestions if ent01 is not None and x.demand.org_id == ent01.org_id
                   and x.achievement.status == "published"), None)
     if first is not None:
-        deals.interest_create(user=ent01, listing=first.achievement, token=uuid.uuid4().hex,
+        deals.interest_create(user=ent01, listing=first.achievement, token=new_form_token(),
                               message="我公司对该成果很感兴趣，希望进一步了解技术细节和合作方式。")
     db.session.flush()
     return opened
@@ -354,15 +353,13 @@ def _sign_demo_deal(deal, broker: User, *, number: int, today: date) -> None:
     """签约 through the contract service, as the broker's form does; the broker worked an engine suggestion
     alone, so each owner confirms the link to the contract as on the site (links.link_decide): the need becomes
     已解决, the result 已转化 (a 成果转化 on the dashboard); a first instalment is received."""
-    import uuid
-
     from .contracts import links
     from .contracts import services as contracts
 
     price = deal.achievement.price or parse_wan("60")
     signed_on = today - timedelta(days=7 + number % 20)
     contract = contracts.contract_record_from_deal(
-        deal=deal, user=broker, version=deal.version, token=uuid.uuid4().hex,
+        deal=deal, user=broker, version=deal.version, token=new_form_token(),
         data={"registration_no": f"{signed_on.year}340300{number:06d}", "title": f"{deal.achievement.title[:60]}技术开发合同",
               "contract_type": "development", "subtype": "commissioned", "amount": price,
               "tech_amount": (price * Decimal("0.9")).quantize(Decimal("0.01")), "signed_on": signed_on,
@@ -371,7 +368,7 @@ def _sign_demo_deal(deal, broker: User, *, number: int, today: date) -> None:
         if link.status == "pending":
             links.link_decide(link=link, user=link.listing.owner, decision="accept")
     contracts.payment_add(contract=contract, user=broker, paid_on=signed_on, amount=(price * Decimal("0.3")).quantize(
-        Decimal("0.01")), note="首期款", token=uuid.uuid4().hex)
+        Decimal("0.01")), note="首期款", token=new_form_token())
 
 
 def demo_agency_uscc() -> str:

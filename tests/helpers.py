@@ -143,6 +143,37 @@ def post(client, url: str, data: dict | None = None, **kw):
     return client.post(url, data=data, **kw)
 
 
+_FORM_TOKENS: dict[tuple[str, str], str] = {}
+FORM_TOKEN_RE = re.compile(r'name="form_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="form_token"')
+
+
+def form_token(seed: str | None = None) -> str:
+    """A one-time submission token as a creating form's page carries it (market/formtokens.py, signed with the
+    app's secret). Without `seed` a fresh one; with a seed the same token for the whole run (one form posted
+    twice: the second post is a resubmission)."""
+    from flask import current_app
+
+    from market.formtokens import new_form_token
+
+    if seed is None:
+        return new_form_token()
+    return _FORM_TOKENS.setdefault((str(current_app.config["SECRET_KEY"]), seed), new_form_token())
+
+
+def token_in(page: str) -> str:
+    """The form_token of the (first) form in a page's HTML."""
+    match = FORM_TOKEN_RE.search(page)
+    assert match, "no form_token on the page"
+    return html.unescape(match.group(1) or match.group(2))
+
+
+def page_token(client, url: str) -> str:
+    """The form_token of the (first) form on the page at `url`, as a browser posts it."""
+    resp = client.get(url)
+    assert resp.status_code == 200, (url, resp.status_code)
+    return token_in(resp.get_data(as_text=True))
+
+
 def login(client, username: str, password: str = factories.PASSWORD):
     resp = post(client, "/login", {"username": username, "password": password})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
@@ -302,7 +333,7 @@ def published_pair(world) -> SimpleNamespace:
 
 
 def demand_form(world, **over) -> dict:
-    """A valid 技术需求 form, every field filled; `over` replaces fields."""
+    """A valid 技术需求 form, every field filled (its one-time token too); `over` replaces fields."""
     return {
         "title": "寻求光伏玻璃减反射镀膜技术",
         "field_id": str(world.fields["materials"].id),
@@ -315,12 +346,13 @@ def demand_form(world, **over) -> dict:
         "contact_phone": "0552-1234567",
         "contact_email": "li@example.cn",
         "deadline": (date.today() + timedelta(days=60)).isoformat(),
+        "form_token": form_token(),  # a fresh one per form, as each page view carries
         **over,
     }
 
 
 def achievement_form(world, **over) -> dict:
-    """A valid 科技成果 form, every field filled; `over` replaces fields."""
+    """A valid 科技成果 form, every field filled (its one-time token too); `over` replaces fields."""
     return {
         "title": "低方阻透明导电膜制备技术",
         "field_id": str(world.fields["materials"].id),
@@ -336,6 +368,7 @@ def achievement_form(world, **over) -> dict:
         "keywords": "导电膜",
         "contact_name": "王五",
         "contact_phone": "0551-1234567",
+        "form_token": form_token(),  # a fresh one per form, as each page view carries
         **over,
     }
 

@@ -9,7 +9,7 @@ from market.models import Field, Organization, Region, User, UserSession
 from market.permissions import in_scope
 from market.reference import ensure_fields
 from tests import factories
-from tests.helpers import login, post
+from tests.helpers import form_token, login, post
 
 NON_ADMINS = ["enterprise", "enterprise_b", "institution", "broker", "official", "official_b", "city_official", "unverified"]
 
@@ -226,7 +226,7 @@ def test_admin_resets_own_password_only_through_change_password(world, login_as)
 def _new_user(**kw) -> dict:
     data = {"role": "official", "username": "kjj_new", "name": "新工作人员", "phone": "0552-1234567", "email": "",
             "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "region_id": "0", "org_id": "0",
-            "broker_cert_no": ""}
+            "broker_cert_no": "", "form_token": form_token()}
     data.update(kw)
     return data
 
@@ -388,7 +388,7 @@ def test_org_verify_and_reject(world, login_as):
 
 
 def _region(**kw) -> dict:
-    data = {"code": "", "name": "", "level": "county", "parent_id": "0", "sort": "0"}
+    data = {"code": "", "name": "", "level": "county", "parent_id": "0", "sort": "0", "form_token": form_token()}
     data.update(kw)
     return data
 
@@ -515,13 +515,13 @@ def test_region_and_field_used_only_by_a_contract_are_kept(world, login_as):
 def test_field_create_rename_and_rules(world, login_as):
     admin = login_as("admin")
     f = world.fields
-    assert post(admin, "/admin/fields/new", {"name": "航空航天", "parent_id": "0", "code": ""}).status_code == 302
+    assert post(admin, "/admin/fields/new", {"name": "航空航天", "parent_id": "0", "code": "", "form_token": form_token()}).status_code == 302
     top = db.session.scalar(select(Field).where(Field.name == "航空航天"))
     assert top.code == "05" and top.parent_id is None
-    assert post(admin, "/admin/fields/new", {"name": "无机非金属材料", "parent_id": str(f["root_materials"].id)}).status_code == 302
+    assert post(admin, "/admin/fields/new", {"name": "无机非金属材料", "parent_id": str(f["root_materials"].id), "form_token": form_token()}).status_code == 302
     sub = db.session.scalar(select(Field).where(Field.name == "无机非金属材料"))
     assert sub.code == "04.02" and sub.parent_id == f["root_materials"].id
-    assert post(admin, "/admin/fields/new", {"name": "高分子", "parent_id": str(f["root_materials"].id), "code": "04.09"}).status_code == 302
+    assert post(admin, "/admin/fields/new", {"name": "高分子", "parent_id": str(f["root_materials"].id), "code": "04.09", "form_token": form_token()}).status_code == 302
     before = count(Field)
     for data, reason in [
         ({"name": "金属材料", "parent_id": str(f["root_materials"].id)}, "同一上级下已有同名领域"),
@@ -531,7 +531,7 @@ def test_field_create_rename_and_rules(world, login_as):
         ({"name": "重复", "parent_id": "0", "code": "01"}, "领域代码 01 已存在"),
         ({"name": "", "parent_id": "0"}, "请填写领域名称"),
     ]:
-        resp = post(admin, "/admin/fields/new", data)
+        resp = post(admin, "/admin/fields/new", {**data, "form_token": form_token()})
         assert resp.status_code == 400, data
         assert reason in resp.get_data(as_text=True), reason
     assert count(Field) == before
@@ -549,7 +549,7 @@ def test_field_reorder(world, login_as):
     admin = login_as("admin")
     root = world.fields["root_materials"]
     for name in ("无机非金属材料", "高分子材料"):
-        post(admin, "/admin/fields/new", {"name": name, "parent_id": str(root.id)})
+        post(admin, "/admin/fields/new", {"name": name, "parent_id": str(root.id), "form_token": form_token()})
 
     def order():
         db.session.expire_all()

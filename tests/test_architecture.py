@@ -19,7 +19,7 @@ FEATURES = ("auth", "listings", "review", "admin", "deals", "contracts", "dashbo
 #: the layers features stand on: these import only each other (and libraries), never a feature or the app's wiring
 LOWER = ("models", "extensions", "database", "money", "text", "forms", "permissions", "errors", "events",
          "registries", "jobs", "search", "orgs", "outbox", "imports", "clitools", "reference", "pagination",
-         "sanitize", "uscc", "config", "data", "redisconn")
+         "sanitize", "uscc", "config", "data", "formtokens", "redisconn")
 LOWER += ("divisions",)  # where parties are (issue 16): the national division list, 国别, flow classes
 #: the rest wires the app together and may import anything: create_app (market/__init__.py), what it registers,
 #: the demo, the home page

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from market.extensions import db
 from market.models import Organization, User, UserSession
 from tests import factories
-from tests.helpers import Poster, assert_refused, count, is_login_redirect, login
+from tests.helpers import Poster, assert_refused, count, form_token, is_login_redirect, login
 
 NEW_PASSWORD = "Another-pass-2027"
 
@@ -35,6 +35,7 @@ def reg(world, **over) -> dict:
         "contact_phone": "",
         "address": "",
         "broker_cert_no": "",
+        "form_token": form_token(),
     }
     data.update(over)
     if "password" in over and "password2" not in over:

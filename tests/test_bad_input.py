@@ -12,7 +12,7 @@ from market.extensions import db
 from market.models import Demand, ListingEvent, Organization, User, UserSession
 from tests import factories
 from tests.helpers import CJK, Poster, achievement_form, assert_refused, client_for, csrf_token, demand_form, diff, \
-    messages, raw_post, snapshot
+    form_token, messages, raw_post, snapshot
 
 
 @pytest.fixture
@@ -193,6 +193,7 @@ def register_valid(world) -> dict:
         "contact_phone": "0552-1111111",
         "address": "怀远县榴城镇1号",
         "broker_cert_no": "",
+        "form_token": form_token(),
     }
 
 

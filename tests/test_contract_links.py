@@ -14,7 +14,7 @@ from sqlalchemy import select
 from market.extensions import db
 from market.models import Contract, ContractAudit, ContractListingLink, ListingEvent, Notification
 from tests import factories
-from tests.helpers import Poster, client_for, count, is_login_redirect, published_pair
+from tests.helpers import Poster, client_for, count, form_token, is_login_redirect, published_pair
 
 PATH = {"demand": "demands", "achievement": "achievements"}
 
@@ -46,7 +46,7 @@ def entry(world, n: int = 1, **over) -> dict:
         "seller_name": "怀远某新材料科技有限公司",
         "seller_region_id": str(world.regions["town_a"].id),
         "field_id": str(world.fields["materials"].id),
-        "form_token": f"{n:032d}",
+        "form_token": form_token(f"n{n}"),
         **over,
     }
 
@@ -294,7 +294,7 @@ def _sign(as_, world, deal, n: int = 7):
         "registration_no": f"202634030000{n:04d}", "title": "镀膜工艺技术开发合同", "contract_type": "development",
         "subtype": "commissioned", "amount": "9999999999.00", "tech_amount": "9999999999.00",
         "signed_on": date.today().isoformat(), "field_id": str(world.fields["materials"].id), "version": "3",
-        "form_token": f"{n:032d}"})
+        "form_token": form_token(f"n{n}")})
 
 
 def test_a_broker_working_a_suggestion_alone_marks_nothing_done(world, as_):
@@ -304,7 +304,7 @@ def test_a_broker_working_a_suggestion_alone_marks_nothing_done(world, as_):
     suggestion = factories.suggestion(demand=pair.demand, achievement=pair.achievement)
     db.session.commit()
     broker = as_("broker")
-    assert broker.post(f"/deals/queue/{suggestion.id}/claim").status_code == 302
+    assert broker.post(f"/deals/queue/{suggestion.id}/claim", {"form_token": form_token()}).status_code == 302
     from market.models import Deal
 
     deal = db.session.scalar(select(Deal))

@@ -17,7 +17,7 @@ from market.extensions import db
 from market.models import Contract, ContractAudit, Deal, DealEvent, FormSubmission, ListingEvent, Organization, Payment
 from market.money import parse_yuan
 from tests import factories
-from tests.helpers import INSIDERS, OUTSIDER_REFUSALS, OUTSIDERS, count, is_login_redirect, login, post, \
+from tests.helpers import INSIDERS, OUTSIDER_REFUSALS, OUTSIDERS, count, form_token, is_login_redirect, login, post, \
     published_pair, statuses
 
 
@@ -66,7 +66,7 @@ def terms(world, **over) -> dict:
         "buyer_region_id": str(world.regions["town_a"].id),
         "seller_region_id": str(world.regions["city"].id),
         "field_id": str(world.fields["materials"].id),
-        "form_token": "c" * 32,
+        "form_token": form_token("c"),
     }
     data.update(over)
     return data
@@ -161,7 +161,7 @@ def test_sign_needs_negotiating_stage_and_the_right_person(world, market, login_
 
 def test_stale_deal_version_is_refused_when_signing(world, market, login_as):
     c = login_as("broker")
-    post(c, f"/deals/{market.deal.id}/note", {"text": "再谈一次价格"})
+    post(c, f"/deals/{market.deal.id}/note", {"text": "再谈一次价格", "form_token": form_token()})
     resp = post(c, f"/contracts/from-deal/{market.deal.id}", terms(world, version="7"))
     assert resp.status_code == 409 and count(Contract) == 0
 
@@ -174,7 +174,7 @@ def test_double_submitted_contract_form_creates_one_record(world, login_as):
     again = post(c, "/contracts/new", manual(world))
     assert again.status_code == 409 and "请勿重复提交" in again.get_data(as_text=True)
     assert count(Contract) == 1
-    other_token = post(c, "/contracts/new", manual(world, form_token="d" * 32))
+    other_token = post(c, "/contracts/new", manual(world, form_token=form_token("d")))
     assert other_token.status_code == 409 and "登记编号已存在" in other_token.get_data(as_text=True)
     assert count(Contract) == 1
 
@@ -410,24 +410,24 @@ def test_payments_paid_versus_agreed(world, login_as):
     c = login_as("broker")
     url = f"/contracts/{contract.id}/payments"
     today = date.today().isoformat()
-    assert post(c, url, {"paid_on": today, "amount": "300.10", "note": "第一期", "form_token": "p" * 32}).status_code == 302
-    again = post(c, url, {"paid_on": today, "amount": "300.10", "note": "第一期", "form_token": "p" * 32})
+    assert post(c, url, {"paid_on": today, "amount": "300.10", "note": "第一期", "form_token": form_token("p")}).status_code == 302
+    again = post(c, url, {"paid_on": today, "amount": "300.10", "note": "第一期", "form_token": form_token("p")})
     assert again.status_code == 409
     assert count(Payment) == 1
-    assert post(c, url, {"paid_on": today, "amount": "700.00", "form_token": "q" * 32}).status_code == 400
-    assert post(c, url, {"paid_on": today, "amount": "0", "form_token": "r" * 32}).status_code == 400
-    assert post(c, url, {"paid_on": today, "amount": "12.5万元", "form_token": "r" * 32}).status_code == 400
-    assert post(c, url, {"paid_on": today, "amount": "699.90", "form_token": "s" * 32}).status_code == 302
+    assert post(c, url, {"paid_on": today, "amount": "700.00", "form_token": form_token("q")}).status_code == 400
+    assert post(c, url, {"paid_on": today, "amount": "0", "form_token": form_token("r")}).status_code == 400
+    assert post(c, url, {"paid_on": today, "amount": "12.5万元", "form_token": form_token("r")}).status_code == 400
+    assert post(c, url, {"paid_on": today, "amount": "699.90", "form_token": form_token("s")}).status_code == 302
     page = c.get(f"/contracts/{contract.id}").get_data(as_text=True)
     assert "已到账 <span id=\"paid-total\">1,000.00元</span>" in page
-    assert post(login_as("enterprise"), url, {"paid_on": today, "amount": "1", "form_token": "t" * 32}).status_code == 403
+    assert post(login_as("enterprise"), url, {"paid_on": today, "amount": "1", "form_token": form_token("t")}).status_code == 403
     assert count(Payment) == 2 and count(ContractAudit, ContractAudit.action == "payment") == 2
 
 
 def test_no_payment_on_a_void_contract(world, login_as):
     contract = a_contract(world, voided=True, void_reason="作废")
     resp = post(login_as("official"), f"/contracts/{contract.id}/payments",
-                {"paid_on": date.today().isoformat(), "amount": "1.00", "form_token": "p" * 32})
+                {"paid_on": date.today().isoformat(), "amount": "1.00", "form_token": form_token("p")})
     assert resp.status_code == 409 and count(Payment) == 0
 
 
@@ -546,7 +546,7 @@ def test_scan_with_the_contract_form(app, world, login_as):
     assert post(login_as("official"), "/contracts/new", data).status_code == 302
     contract = db.session.scalar(select(Contract))
     assert contract.scan_name == "扫描件.pdf" and (Path(app.config["UPLOAD_DIR"]) / contract.scan_path).is_file()
-    data = manual(world, registration_no="2026-BAD-SCAN", form_token="e" * 32)
+    data = manual(world, registration_no="2026-BAD-SCAN", form_token=form_token("e"))
     data["scan"] = (io.BytesIO(b"<html></html>"), "x.pdf")
     resp = post(login_as("official"), "/contracts/new", data)
     assert resp.status_code == 400 and "须为PDF文件" in resp.get_data(as_text=True)
@@ -583,7 +583,7 @@ text_input = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_s
 def test_contract_form_never_fails_with_a_server_error(world, login_as, amount, registration_no, buyer, signed_on):
     c = login_as("official")
     resp = post(c, "/contracts/new", manual(world, amount=amount, tech_amount=amount, registration_no=registration_no,
-                                            buyer_name=buyer, signed_on=signed_on, form_token="h" * 32))
+                                            buyer_name=buyer, signed_on=signed_on, form_token=form_token("h")))
     assert resp.status_code in (302, 400, 403, 409), resp.status_code
     db.session.rollback()
     assert count(Contract) <= 1
@@ -601,9 +601,9 @@ def test_chain_from_interest_to_paid_contract(world, login_as):
     page = ent.get(f"/achievements/{result.id}").get_data(as_text=True)
     assert "寻求低方阻导电膜工艺" in page and 'name="link_id"' in page
     url = f"/deals/interest/achievement/{result.id}"
-    resp = post(ent, url, {"message": "希望用于我方导电膜产线。", "form_token": "j" * 32, "link_id": str(foreign.id)})
+    resp = post(ent, url, {"message": "希望用于我方导电膜产线。", "form_token": form_token("j"), "link_id": str(foreign.id)})
     assert resp.status_code == 400 and "只能关联本单位已发布的技术需求" in resp.get_data(as_text=True)
-    assert post(ent, url, {"message": "希望用于我方导电膜产线。", "form_token": "j" * 32, "link_id": str(need.id)}).status_code == 302
+    assert post(ent, url, {"message": "希望用于我方导电膜产线。", "form_token": form_token("j"), "link_id": str(need.id)}).status_code == 302
     from market.models import Interest
 
     interest = db.session.scalar(select(Interest))
@@ -616,12 +616,12 @@ def test_chain_from_interest_to_paid_contract(world, login_as):
     assert (deal.demand_id, deal.achievement_id, deal.stage) == (need.id, result.id, "contacted")
 
     broker = login_as("broker")
-    assert post(broker, f"/deals/{deal.id}/claim").status_code == 302
+    assert post(broker, f"/deals/{deal.id}/claim", {"form_token": form_token()}).status_code == 302
     assert post(broker, f"/deals/{deal.id}/move", {"to": "negotiating", "version": "2"}).status_code == 302
     assert post(broker, f"/contracts/from-deal/{deal.id}", terms(world, version="3")).status_code == 302
     contract = db.session.scalar(select(Contract))
     resp = post(broker, f"/contracts/{contract.id}/payments",
-                {"paid_on": date.today().isoformat(), "amount": "200000.00", "note": "首期", "form_token": "k" * 32})
+                {"paid_on": date.today().isoformat(), "amount": "200000.00", "note": "首期", "form_token": form_token("k")})
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Deal, deal.id).stage == "signed"
@@ -683,7 +683,7 @@ def test_voiding_a_deal_contract_reopens_the_deal_and_the_listings(world, market
 
     assert count(Notification, Notification.user_id == world.users.broker.id, Notification.kind == "deal_reopened") == 1
     # the deal can be signed again, with a new contract
-    again = terms(world, version="3", registration_no="2026340300000124", form_token="n" * 32)
+    again = terms(world, version="3", registration_no="2026340300000124", form_token=form_token("n"))
     assert post(broker, f"/contracts/from-deal/{deal.id}", again).status_code == 302
     db.session.expire_all()
     assert db.session.get(Deal, deal.id).stage == "signed" and market.demand.status == "done"
@@ -699,7 +699,7 @@ def test_voiding_keeps_what_another_live_contract_holds(world, login_as):
     assert post(official, "/contracts/new", manual(world, **links)).status_code == 302
     accept_links(login_as)
     assert post(official, "/contracts/new", manual(world, registration_no="2026340300000999",
-                                                   form_token="f" * 32, demand_id=str(need.id))).status_code == 302
+                                                   form_token=form_token("f"), demand_id=str(need.id))).status_code == 302
     accept_links(login_as)
     first, second = db.session.scalars(select(Contract).order_by(Contract.id)).all()
     page = official.get(f"/contracts/{first.id}").get_data(as_text=True)

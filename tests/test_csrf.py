@@ -12,7 +12,7 @@ import pytest
 from werkzeug.routing.converters import AnyConverter
 
 from tests import factories
-from tests.helpers import Poster, client_for, diff, objects, snapshot
+from tests.helpers import Poster, client_for, diff, form_token, objects, snapshot
 
 CSRF_MESSAGE = "页面已过期或表单校验失败（CSRF）"
 
@@ -20,13 +20,15 @@ CSRF_MESSAGE = "页面已过期或表单校验失败（CSRF）"
 def _demand(w):
     return {"title": "寻求光伏玻璃减反射镀膜技术", "field_id": w.fields["materials"].id, "modes": ["development"],
             "description": "我公司光伏玻璃透光率偏低，现有减反射膜耐候性差。", "budget": "12.5", "contact_name": "李四",
-            "contact_phone": "0552-1234567", "deadline": (date.today() + timedelta(days=30)).isoformat()}
+            "contact_phone": "0552-1234567", "deadline": (date.today() + timedelta(days=30)).isoformat(),
+            "form_token": form_token()}
 
 
 def _achievement(w):
     return {"title": "低方阻透明导电膜制备技术", "field_id": w.fields["materials"].id, "modes": ["transfer"],
             "summary": "采用磁控溅射工艺制备低方阻透明导电膜，方阻低于6Ω/□。", "maturity": "6", "price": "80",
-            "team_lead": "王教授", "contact_name": "王五", "contact_phone": "0551-1234567", "ip_type": "", "ip_status": ""}
+            "team_lead": "王教授", "contact_name": "王五", "contact_phone": "0551-1234567", "ip_type": "", "ip_status": "",
+            "form_token": form_token()}
 
 
 # "endpoint" or "endpoint:<default>" -> (who posts: a world user or None for anonymous,
@@ -37,7 +39,8 @@ CASES = {
     "auth.register": (None, lambda o: {}, lambda w: {
         "role": "enterprise", "username": "csrf_newco", "name": "王经理", "phone": "13900001111",
         "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "org_name": "蚌埠跨站测试有限公司",
-        "org_type": "enterprise", "uscc": factories.uscc(626262, area="340322"), "region_id": w.regions["county_a"].id}),
+        "org_type": "enterprise", "uscc": factories.uscc(626262, area="340322"), "region_id": w.regions["county_a"].id,
+        "form_token": form_token()}),
     "auth.logout": ("enterprise", lambda o: {}, lambda w: {}),
     "auth.change_password": ("enterprise", lambda o: {}, lambda w: {
         "old_password": factories.PASSWORD, "new_password": "Another-pass-2027", "new_password2": "Another-pass-2027"}),

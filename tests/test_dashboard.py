@@ -15,7 +15,7 @@ from market.dashboard.exports import escape_cell
 from market.extensions import db
 from market.models import ContractMonthStat, Deal, Region, Target
 from tests import factories
-from tests.helpers import FROZEN_NOW, FROZEN_TODAY, login, post
+from tests.helpers import FROZEN_NOW, FROZEN_TODAY, form_token, login, post
 
 pytestmark = pytest.mark.usefixtures("frozen_today")  # the pages' default year, quarter, month and pace
 YEAR = FROZEN_TODAY.year
@@ -306,7 +306,7 @@ def test_summary_is_written_in_the_same_transaction(world):
 # --- targets ---------------------------------------------------------------------------------------------
 
 def _target_form(**values):
-    data = {"amount": "", "tech_amount": "", "count": "", "conversions": ""}
+    data = {"amount": "", "tech_amount": "", "count": "", "conversions": "", "form_token": form_token()}
     data.update(values)
     return data
 

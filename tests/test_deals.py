@@ -15,10 +15,9 @@ from market.extensions import db
 from market.models import Deal, DealEvent, FormSubmission, Interest, InterestEvent, Notification
 from market.models.deal import DEAL_STAGES, DEAL_TRANSITIONS
 from tests import factories
-from tests.helpers import INSIDERS, OUTSIDER_REFUSALS, OUTSIDERS, count, is_login_redirect, login, post, \
+from tests.helpers import INSIDERS, OUTSIDER_REFUSALS, OUTSIDERS, count, form_token, is_login_redirect, login, post, \
     published_pair, statuses
 
-TOKEN = "t" * 32
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +45,7 @@ def open_deal(world, market, *, stage="contacted", broker=True):
 def test_enterprise_expresses_interest_and_owner_is_notified(world, market, login_as):
     c = login_as("enterprise")
     url = f"/deals/interest/achievement/{market.achievement.id}"
-    resp = post(c, url, {"message": "我们想把该技术用于光伏玻璃生产线。", "form_token": TOKEN})
+    resp = post(c, url, {"message": "我们想把该技术用于光伏玻璃生产线。", "form_token": form_token("t")})
     assert resp.status_code == 302
     interest = db.session.scalar(select(Interest))
     assert (interest.kind, interest.status, interest.from_org_id, interest.to_org_id) == (
@@ -59,20 +58,20 @@ def test_enterprise_expresses_interest_and_owner_is_notified(world, market, logi
 def test_double_submitted_interest_creates_one_record(world, market, login_as):
     c = login_as("enterprise")
     url = f"/deals/interest/achievement/{market.achievement.id}"
-    data = {"message": "我们想把该技术用于光伏玻璃生产线。", "form_token": TOKEN}
+    data = {"message": "我们想把该技术用于光伏玻璃生产线。", "form_token": form_token("t")}
     assert post(c, url, data).status_code == 302
     again = post(c, url, data)
     assert again.status_code == 409
     assert "请勿重复提交" in again.get_data(as_text=True)
     assert count(Interest) == 1
-    assert count(FormSubmission, FormSubmission.token == TOKEN) == 1
+    assert count(FormSubmission, FormSubmission.token == form_token("t")) == 1
     # a fresh token while the first is still open is refused too
-    other = post(c, url, {"message": "再次表达合作意向，请尽快联系。", "form_token": "u" * 32})
+    other = post(c, url, {"message": "再次表达合作意向，请尽快联系。", "form_token": form_token("u")})
     assert other.status_code == 409 and count(Interest) == 1
 
 
 def test_interest_refusals(world, market, login_as):
-    msg = {"message": "希望进一步沟通合作细节。", "form_token": TOKEN}
+    msg = {"message": "希望进一步沟通合作细节。", "form_token": form_token("t")}
     # an enterprise cannot 揭榜 a need; an institution cannot express interest in a result
     assert post(login_as("enterprise_b"), f"/deals/interest/demand/{market.demand.id}", msg).status_code == 403
     assert post(login_as("institution"), f"/deals/interest/achievement/{market.achievement.id}", msg).status_code == 403
@@ -81,7 +80,7 @@ def test_interest_refusals(world, market, login_as):
     assert post(login_as("broker"), f"/deals/interest/achievement/{market.achievement.id}", msg).status_code == 403
     # too short a message; no token
     c = login_as("enterprise_b")
-    resp = post(c, f"/deals/interest/achievement/{market.achievement.id}", {"message": "好", "form_token": TOKEN})
+    resp = post(c, f"/deals/interest/achievement/{market.achievement.id}", {"message": "好", "form_token": form_token("t")})
     assert resp.status_code == 400 and "5-1000" in resp.get_data(as_text=True)
     resp = post(c, f"/deals/interest/achievement/{market.achievement.id}", {"message": "希望进一步沟通合作细节。"})
     assert resp.status_code == 400 and "表单已失效" in resp.get_data(as_text=True)
@@ -94,7 +93,7 @@ def test_interest_refusals(world, market, login_as):
 
 def test_institution_answers_a_need(world, market, login_as):
     c = login_as("institution")
-    resp = post(c, f"/deals/interest/demand/{market.demand.id}", {"message": "我校有成熟的磁控溅射工艺方案。", "form_token": TOKEN})
+    resp = post(c, f"/deals/interest/demand/{market.demand.id}", {"message": "我校有成熟的磁控溅射工艺方案。", "form_token": form_token("t")})
     assert resp.status_code == 302
     interest = db.session.scalar(select(Interest))
     assert interest.kind == "solution" and interest.demand_id == market.demand.id and interest.to_org_id == world.orgs.ent_a.id
@@ -103,7 +102,7 @@ def test_institution_answers_a_need(world, market, login_as):
 def test_accept_reveals_contacts_and_opens_a_deal(world, market, login_as):
     market.achievement.contact_public = False
     interest = services.interest_create(user=world.users.enterprise, listing=market.achievement,
-                                        message="希望采购该技术。", token=TOKEN)
+                                        message="希望采购该技术。", token=form_token("t"))
     db.session.commit()
     ent = login_as("enterprise")
     page = ent.get(f"/achievements/{market.achievement.id}").get_data(as_text=True)
@@ -137,7 +136,7 @@ def test_accept_reveals_contacts_and_opens_a_deal(world, market, login_as):
 
 def test_decline_keeps_a_structured_reason(world, market, login_as):
     interest = services.interest_create(user=world.users.enterprise, listing=market.achievement,
-                                        message="希望采购该技术。", token=TOKEN)
+                                        message="希望采购该技术。", token=form_token("t"))
     db.session.commit()
     owner = login_as("institution")
     url = f"/deals/interests/{interest.id}/decide"
@@ -162,7 +161,7 @@ def test_decline_keeps_a_structured_reason(world, market, login_as):
 
 def test_withdraw_only_by_author(world, market, login_as):
     interest = services.interest_create(user=world.users.enterprise, listing=market.achievement,
-                                        message="希望采购该技术。", token=TOKEN)
+                                        message="希望采购该技术。", token=form_token("t"))
     db.session.commit()
     assert post(login_as("institution"), f"/deals/interests/{interest.id}/withdraw").status_code == 403
     assert post(login_as("enterprise"), f"/deals/interests/{interest.id}/withdraw").status_code == 302
@@ -306,9 +305,9 @@ def test_deal_access_by_role(app, world, market, login_as):
     login(cb, other_broker.username)
     assert cb.get(url).status_code == 404
     # foreign users cannot act either
-    assert post(login_as("enterprise_b"), f"{url}/note", {"text": "看看"}).status_code == 404
+    assert post(login_as("enterprise_b"), f"{url}/note", {"text": "看看", "form_token": form_token()}).status_code == 404
     assert post(login_as("official_b"), f"{url}/move", {"to": "negotiating", "version": "1"}).status_code == 404
-    assert post(cb, f"{url}/claim").status_code == 404
+    assert post(cb, f"{url}/claim", {"form_token": form_token()}).status_code == 404
     assert db.session.get(Deal, deal.id).broker_id is None and count(DealEvent) == 0
 
 
@@ -317,10 +316,10 @@ def test_broker_claims_an_unassigned_deal_once(world, market, login_as):
     c = login_as("broker")
     page = c.get("/deals/").get_data(as_text=True)
     assert "本区域待认领的对接" in page and f'data-deal-id="{deal.id}"' in page
-    assert post(c, f"/deals/{deal.id}/claim").status_code == 302
+    assert post(c, f"/deals/{deal.id}/claim", {"form_token": form_token()}).status_code == 302
     db.session.refresh(deal)
     assert deal.broker_id == world.users.broker.id
-    assert post(c, f"/deals/{deal.id}/claim").status_code == 403
+    assert post(c, f"/deals/{deal.id}/claim", {"form_token": form_token()}).status_code == 403
     # now only the broker moves it; the parties no longer can
     assert post(login_as("enterprise"), f"/deals/{deal.id}/move", {"to": "negotiating", "version": str(deal.version)}).status_code == 403
     # an official sees it but does not move it
@@ -331,7 +330,7 @@ def test_parties_work_a_deal_without_broker(world, market, login_as):
     deal = open_deal(world, market, broker=False)
     c = login_as("institution")
     assert post(c, f"/deals/{deal.id}/move", {"to": "negotiating", "version": "1"}).status_code == 302
-    assert post(c, f"/deals/{deal.id}/note", {"text": "双方已约定下周现场交流"}).status_code == 302
+    assert post(c, f"/deals/{deal.id}/note", {"text": "双方已约定下周现场交流", "form_token": form_token()}).status_code == 302
     assert db.session.get(Deal, deal.id).stage == "negotiating"
     notes = db.session.scalars(select(DealEvent.text).where(DealEvent.kind == "note")).all()
     assert notes == ["双方已约定下周现场交流"]
@@ -376,13 +375,13 @@ def test_suggestion_queue_and_claim(world, market, login_as):
     assert shown == {local.id}
     assert "关键词重合：导电膜" in page
     # outside the broker's region, or a draft: not claimable
-    assert post(c, f"/deals/queue/{far.id}/claim").status_code == 404
-    assert post(c, f"/deals/queue/{hidden.id}/claim").status_code == 400
-    assert post(c, f"/deals/queue/{local.id}/claim").status_code == 302
+    assert post(c, f"/deals/queue/{far.id}/claim", {"form_token": form_token()}).status_code == 404
+    assert post(c, f"/deals/queue/{hidden.id}/claim", {"form_token": form_token()}).status_code == 400
+    assert post(c, f"/deals/queue/{local.id}/claim", {"form_token": form_token()}).status_code == 302
     deal = db.session.scalar(select(Deal))
     assert (deal.stage, deal.broker_id, deal.demand_id, deal.achievement_id, deal.source) == (
         "recommended", u.broker.id, market.demand.id, market.achievement.id, "suggestion")
-    assert post(c, f"/deals/queue/{local.id}/claim").status_code == 409
+    assert post(c, f"/deals/queue/{local.id}/claim", {"form_token": form_token()}).status_code == 409
     assert count(Deal) == 1
     page = c.get("/deals/queue").get_data(as_text=True)
     assert f'data-suggestion-id="{local.id}"' not in page

@@ -39,15 +39,14 @@ from wtforms.fields.core import UnboundField
 import market
 from market.extensions import db
 from tests import factories
-from tests.helpers import FUZZ_SEED, client_for, csrf_token, fuzz_seed_hint, is_login_redirect, objects
+from tests.helpers import FUZZ_SEED, client_for, csrf_token, form_token, fuzz_seed_hint, is_login_redirect, objects
 
 EXAMPLES_PER_TARGET = 16  # Hypothesis draws per target, after the NEEDLES; about 1,200 requests in all
 
 # POST rules that take no input beyond the CSRF token (their permission cells are in tests/test_access_matrix.py).
 # test_non_form_posts_read_no_input checks that their views indeed read no form, field or file.
 NON_FORM = {
-    "auth.logout", "admin.region_delete", "admin.field_delete", "deals.claim", "deals.claim_suggestion",
-    "deals.interest_withdraw", "notifications.open_", "notifications.read_all", "jobs.retry",
+    "auth.logout", "admin.region_delete", "admin.field_delete", "deals.interest_withdraw", "notifications.open_", "notifications.read_all", "jobs.retry",
 }
 
 
@@ -159,6 +158,11 @@ TARGETS = [
            lambda o, w: {"next_action_on": (date.today() + timedelta(days=7)).isoformat(), "next_action": "约双方面谈"}),
     Target("deals.note", "broker", lambda o, w: [f"/deals/{o.deal.id}/note"], lambda o, w, url: f"/deals/{o.deal.id}",
            lambda o, w: {"text": "已电话联系买方"}),
+    # the claim buttons post only their one-time token
+    Target("deals.claim_suggestion", "broker", lambda o, w: [f"/deals/queue/{o.suggestion.id}/claim"],
+           lambda o, w, url: "/deals/queue"),
+    Target("deals.claim", "broker", lambda o, w: [f"/deals/{o.unclaimed_deal.id}/claim"],
+           lambda o, w, url: f"/deals/{o.unclaimed_deal.id}"),
     # last: a valid move ends the deal
     Target("deals.move", "broker", lambda o, w: [f"/deals/{o.deal.id}/move"], lambda o, w, url: f"/deals/{o.deal.id}",
            lambda o, w: {"to": "terminated", "version": "1", "reason_code": "price"}),
@@ -439,6 +443,8 @@ def objs(world):
     o.offer = factories.achievement(owner=u.institution, field=world.fields["materials"], status="published",
                                     title="尚无意向的导电膜成果")
     o.void_contract = factories.contract(buyer=orgs.ent_a, seller=orgs.uni, broker_id=u.broker.id)
+    o.unclaimed_deal = factories.deal(buyer=orgs.ent_a, seller=orgs.uni, demand=o.open_demand, achievement=o.offer,
+                                      broker=None, stage="contacted")
     from market.models import ContractListingLink, ListingEvent
 
     o.link = ContractListingLink(contract_id=o.contract.id, kind="demand", listing_id=o.demand.id, requested_by_id=u.broker.id)
@@ -541,6 +547,8 @@ def _fuzz_target(app, world, objs, target: Target, stats: Stats, errors: list, n
 
     def send(url: str, values: dict, files: dict) -> None:
         errors.clear()
+        if "form_token" in baseline and values.get("form_token") == baseline["form_token"]:
+            values = {**values, "form_token": form_token()}  # the page's one-time token, fresh as each page view's
         resp = session.post(url, values, files)
         stats.inputs += 1
         stats.statuses[resp.status_code] = stats.statuses.get(resp.status_code, 0) + 1
@@ -594,7 +602,7 @@ def test_an_id_no_integer_column_holds_is_refused(app, world, objs, value):
     before = db.session.query(Interest).count()
     p = Poster(client_for(app, world.users.enterprise))
     resp = p.post(f"/deals/interest/achievement/{objs.offer.id}",
-                  {"message": "希望就该成果开展合作，请联系。", "link_id": value, "form_token": "t" * 32})
+                  {"message": "希望就该成果开展合作，请联系。", "link_id": value, "form_token": form_token("t")})
     assert resp.status_code == 400, resp.status_code
     assert all(CJK.search(m) for m in messages(resp)) and messages(resp)
     assert db.session.query(Interest).count() == before

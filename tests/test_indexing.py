@@ -21,7 +21,7 @@ from market.extensions import db
 from market.models import Achievement, Demand, IndexChange
 from market.search.indexing import IndexReplica, replica
 from tests import factories
-from tests.helpers import FUZZ_SEED, fuzz_seed_hint, post
+from tests.helpers import FUZZ_SEED, form_token, fuzz_seed_hint, post
 
 NO_DRIFT = {"missing": [], "phantom": [], "stale": []}
 SURVIVED: list[str] = []  # crash points after which the index equalled the database (printed at the end)
@@ -81,6 +81,7 @@ def demand_form(world, **over) -> dict:
         "keywords": "石墨烯、导电膜",
         "contact_name": "李四",
         "contact_phone": "0552-1234567",
+        "form_token": form_token(),
     }
     data.update(over)
     return data

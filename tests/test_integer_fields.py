@@ -20,7 +20,7 @@ from market.extensions import db
 from market.forms import INVALID_INTEGER, IntField, parse_int
 from market.models import Contract, Region
 from tests import factories
-from tests.helpers import Poster, assert_refused, client_for, count, published_pair
+from tests.helpers import Poster, assert_refused, client_for, count, form_token, published_pair
 from tests.test_fuzz_forms import form_fields, product_form_classes
 
 HUGE = "9" * 400
@@ -32,7 +32,7 @@ def _contract_terms(world, **over) -> dict:
             "subtype": "commissioned", "amount": "500000.00", "tech_amount": "450000.00",
             "signed_on": date.today().isoformat(), "buyer_region_id": str(world.regions["town_a"].id),
             "seller_region_id": str(world.regions["city"].id), "field_id": str(world.fields["materials"].id),
-            "form_token": "e" * 32} | over
+            "form_token": form_token("e")} | over
 
 
 def _direct_contract(o, world) -> dict:
@@ -41,7 +41,7 @@ def _direct_contract(o, world) -> dict:
 
 def _region(o, world) -> dict:
     return {"code": "340321199", "name": "整数测试镇", "level": "town", "parent_id": str(world.regions["county_a"].id),
-            "sort": "3"}
+            "sort": "3", "form_token": form_token()}
 
 
 def _contracts(o, world) -> int:

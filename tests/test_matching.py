@@ -15,7 +15,7 @@ from market.models import Achievement, Demand, Suggestion
 from market.search.engines import get_backend
 from market.search.indexing import replica
 from tests import factories
-from tests.helpers import post
+from tests.helpers import form_token, post
 
 
 @pytest.fixture(params=["whoosh", "tantivy"])
@@ -79,9 +79,7 @@ def test_a_need_gets_the_results_that_fit_with_reasons_a_person_can_check(engine
         assert term.lower() in (need.title + need.description + need.keywords).lower()
         assert term.lower() in (film.title + film.summary + film.keywords).lower()
     assert "同属技术领域：新材料 / 金属材料" in why
-    # the university sits on the city node itself, its real place unknown (a Hefei university once sat there):
-    # no 同在 reason (issue 16)
-    assert not any(r.startswith("同在") for r in why)
+    assert "同在蚌埠市，距离较近" in why  # the company is in a town of 怀远县, the university at city level
     assert "技术成熟度6级，达到技术转让通常要求的6级及以上" in why
     assert "成果报价80万元，在需求预算100万元以内" in why
     score = db.session.scalar(select(Suggestion.score))
@@ -244,7 +242,7 @@ def test_suggestions_follow_publication_withdrawal_and_deletion_on_the_site(engi
         "title": "寻求高透光导电膜玻璃镀膜技术", "field_id": world.fields["materials"].id,
         "description": "我公司导电膜玻璃方阻偏高，希望引进磁控溅射镀膜技术，降低导电膜方阻。",
         "budget": "100", "modes": ["transfer"], "keywords": "导电膜、磁控溅射", "contact_name": "李四",
-        "contact_phone": "0552-1234567", "then": "submit",
+        "contact_phone": "0552-1234567", "then": "submit", "form_token": form_token(),
     })
     assert resp.status_code == 302
     need = db.session.scalar(select(Demand))

@@ -19,7 +19,7 @@ from market.extensions import db
 from market.models import Contract, ContractAudit, Deal, Payment
 from market.money import format_wan, format_yuan, parse_contract_ceiling
 from tests import factories
-from tests.helpers import assert_refused, count, post, published_pair
+from tests.helpers import assert_refused, count, form_token, post, published_pair
 
 HEADER = ["登记编号", "合同类型", "合同子类", "买方单位", "卖方单位", "买方区域", "卖方区域", "合同成交额（元）",
           "技术交易额（元）", "签订日期", "技术领域"]
@@ -48,7 +48,7 @@ def terms(world, **over) -> dict:
         "subtype": "commissioned", "amount": "500000.00", "tech_amount": "450000.00",
         "signed_on": date.today().isoformat(), "buyer_region_id": str(world.regions["town_a"].id),
         "seller_region_id": str(world.regions["city"].id), "field_id": str(world.fields["materials"].id),
-        "form_token": "c" * 32, "buyer_name": "怀远甲企业有限公司", "seller_name": "蚌埠测试大学",
+        "form_token": form_token("c"), "buyer_name": "怀远甲企业有限公司", "seller_name": "蚌埠测试大学",
     }
     data.update(over)
     return data
@@ -235,7 +235,7 @@ def test_over_the_ceiling_is_refused_by_the_cli_import(world, runner, tmp_path):
 def test_a_payment_over_the_ceiling_is_refused(world, login_as):
     contract = a_contract(world, amount=Decimal("10000000000.00"))
     resp = post(login_as("broker"), f"/contracts/{contract.id}/payments",
-                {"paid_on": date.today().isoformat(), "amount": "10000000000.01", "form_token": "p" * 32})
+                {"paid_on": date.today().isoformat(), "amount": "10000000000.01", "form_token": form_token("p")})
     assert_refused(resp, f"到账金额{CEILING_MESSAGE}")
     assert count(Payment) == 0
 
@@ -244,7 +244,7 @@ def test_a_payment_over_the_ceiling_is_refused(world, login_as):
 
 def pay(client, contract, amount: str, paid_on: date, token: str):
     return post(client, f"/contracts/{contract.id}/payments",
-                {"paid_on": paid_on.isoformat(), "amount": amount, "form_token": token * 32})
+                {"paid_on": paid_on.isoformat(), "amount": amount, "form_token": form_token(token)})
 
 
 def test_the_amount_cannot_drop_below_what_was_received(world, login_as):

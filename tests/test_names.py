@@ -24,7 +24,7 @@ from market.forms import NameField
 from market.models import Achievement, Contract, Demand, Field, Organization, Region, User
 from market.text import InvalidName, clean_name, refused_char
 from tests import factories
-from tests.helpers import Poster, achievement_form, assert_refused, client_for, count, demand_form
+from tests.helpers import Poster, achievement_form, assert_refused, client_for, count, demand_form, form_token
 from tests.test_fuzz_forms import product_form_classes
 
 ZWSP, ZWJ, LRE, RLO = "\u200b", "\u200d", "\u202a", "\u202e"
@@ -96,13 +96,13 @@ def _register(o, w):
             "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "org_name": "蚌埠新材料科技有限公司",
             "org_type": "enterprise", "uscc": factories.uscc(424242, area="340322"),
             "region_id": str(w.regions["town_a"].id), "contact_name": "", "contact_phone": "", "address": "",
-            "broker_cert_no": ""}
+            "broker_cert_no": "", "form_token": form_token()}
 
 
 def _new_user(o, w):
     return {"role": "official", "username": "kjj_new", "name": "新工作人员", "phone": "0552-1234567", "email": "",
             "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "region_id": str(w.regions["county_a"].id),
-            "org_id": "0", "broker_cert_no": ""}
+            "org_id": "0", "broker_cert_no": "", "form_token": form_token()}
 
 
 def _user_edit(o, w):
@@ -116,7 +116,8 @@ def _org_edit(o, w):
 
 
 def _region(o, w):
-    return {"code": "340321102", "name": "新设镇", "level": "town", "parent_id": str(w.regions["county_a"].id), "sort": "0"}
+    return {"code": "340321102", "name": "新设镇", "level": "town", "parent_id": str(w.regions["county_a"].id), "sort": "0",
+            "form_token": form_token()}
 
 
 def _region_edit(o, w):
@@ -131,7 +132,7 @@ def _contract(o, w):
             "subtype": "commissioned", "amount": "500000.00", "tech_amount": "450000.00",
             "signed_on": date.today().isoformat(), "buyer_region_id": str(w.regions["town_a"].id),
             "seller_region_id": str(w.regions["city"].id), "field_id": str(w.fields["materials"].id),
-            "form_token": "n" * 32, "buyer_name": "怀远甲企业有限公司", "seller_name": "蚌埠新设研究院"}
+            "form_token": form_token("n"), "buyer_name": "怀远甲企业有限公司", "seller_name": "蚌埠新设研究院"}
 
 
 # (form class, role, url, valid values, name fields of that form)
@@ -143,7 +144,7 @@ NAME_FORMS = [
     ("RegionForm", "admin", lambda o, w: "/admin/regions/new", _region, ["name"]),
     ("RegionForm", "admin", lambda o, w: f"/admin/regions/{w.regions['town_b'].id}/edit", _region_edit, ["name"]),
     ("FieldCreateForm", "admin", lambda o, w: "/admin/fields/new",
-     lambda o, w: {"name": "新型储能", "parent_id": "0", "code": ""}, ["name"]),
+     lambda o, w: {"name": "新型储能", "parent_id": "0", "code": "", "form_token": form_token()}, ["name"]),
     ("FieldForm", "admin", lambda o, w: f"/admin/fields/{w.fields['software'].id}/edit",
      lambda o, w: {"name": "工业软件"}, ["name"]),
     ("DemandForm", "enterprise", lambda o, w: "/demands/new", lambda o, w: demand_form(w), ["title"]),

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import pg_database
+from tests.helpers import pg_database, token_in
 from tests.live import Http, Node
 
 pytestmark = [
@@ -184,7 +184,8 @@ def test_listing_published_on_one_node_is_found_on_the_other(cluster, figures):
     first = Http(node2.url).get("/search?q=钙钛矿")
     assert first.status == 200 and title not in first.text
 
-    created = owner.post("/demands/new", _demand_form(world["field_id"], title, then="submit"))
+    token = token_in(owner.get("/demands/new").text)  # the form's one-time submission token
+    created = owner.post("/demands/new", _demand_form(world["field_id"], title, then="submit", form_token=token))
     assert created.status == 302, created.text[:500]
     listing_id = int(re.search(r"/demands/(\d+)$", created.location).group(1))
     published = official.post(f"/review/demands/{listing_id}", {"decision": "publish"})

@@ -12,7 +12,7 @@ from market.models import Notification
 from market.notifications.queries import unread_count
 from market.notifications.services import notify
 from tests import factories
-from tests.helpers import is_login_redirect, post
+from tests.helpers import form_token, is_login_redirect, post
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def test_interest_notifies_the_owner_with_a_header_count(world, login_as):
     owner = login_as("institution")
     assert unread_badge(owner) is None
     resp = post(login_as("enterprise"), f"/deals/interest/achievement/{achievement.id}",
-                {"message": "希望采购该技术用于生产线。", "form_token": "n" * 32})
+                {"message": "希望采购该技术用于生产线。", "form_token": form_token("n")})
     assert resp.status_code == 302
     assert unread_badge(owner) == 1
     # every active user of the owning organisation is told, the author is not
@@ -87,7 +87,7 @@ def test_decisions_and_new_deals_notify_who_must_act(world, login_as):
     achievement = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published")
     db.session.commit()
     interest = deal_services.interest_create(user=world.users.enterprise, listing=achievement,
-                                             message="希望采购该技术。", token="m" * 32)
+                                             message="希望采购该技术。", token=form_token("m"))
     db.session.commit()
     assert post(login_as("institution"), f"/deals/interests/{interest.id}/decide", {"decision": "accept"}).status_code == 302
     kinds = {(n.user_id, n.kind) for n in db.session.scalars(select(Notification))}

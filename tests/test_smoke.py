@@ -3,7 +3,7 @@ from decimal import Decimal
 from market.extensions import db
 from market.models import Demand, IndexChange
 from tests import factories
-from tests.helpers import login, post
+from tests.helpers import form_token, login, post
 
 
 def test_enterprise_creates_and_submits_demand(world, login_as):
@@ -19,6 +19,7 @@ def test_enterprise_creates_and_submits_demand(world, login_as):
         "contact_name": "李四",
         "contact_phone": "0552-1234567",
         "then": "submit",
+        "form_token": form_token(),
     })
     assert resp.status_code == 302, resp.get_data(as_text=True)
     d = db.session.scalar(db.select(Demand))

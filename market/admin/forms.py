@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
 from ..auth.forms import PHONE
@@ -40,6 +40,7 @@ class UserCreateForm(UserEditForm):
     password = PasswordField("初始密码", validators=[DataRequired("请设置初始密码"), Length(max=128, message="密码过长")])
     password2 = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致")])
     org_id = SelectField("所属服务机构", coerce=int, validate_choice=False)
+    form_token = HiddenField()  # one-time submission token (market/formtokens.py)
 
     def setup(self):
         super().setup()
@@ -85,6 +86,7 @@ class RegionForm(BaseForm):
     level = SelectField("级别", choices=list(LEVELS.items()), validators=[require_choice("请选择级别")])
     parent_id = SelectField("上级区划", coerce=int, validate_choice=False)
     sort = IntField("排序", default=0, validators=[Optional(), NumberRange(min=0, max=100000, message="排序为0-100000的整数")])
+    form_token = HiddenField()  # the new-region form's one-time submission token (market/formtokens.py)
 
     def setup(self, exclude=None):
         self.parent_id.choices = NONE_CHOICE + queries.region_parent_choices(exclude)
@@ -103,6 +105,7 @@ class FieldForm(BaseForm):
 class FieldCreateForm(FieldForm):
     parent_id = SelectField("上级领域", coerce=int, validate_choice=False)
     code = StringField("领域代码", validators=[Optional(), Length(max=16, message="领域代码过长")])
+    form_token = HiddenField()  # one-time submission token (market/formtokens.py)
 
     def setup(self):
         self.parent_id.choices = [(0, "（无：新建一级领域）")] + queries.top_field_choices()

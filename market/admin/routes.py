@@ -7,6 +7,7 @@ from flask_login import current_user
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import clean_text, region_choices
+from ..formtokens import claim_form_token, form_token_keep_or_issue
 from ..models import Field, Organization, Region, User
 from ..models.org import ORG_STATUSES, ORG_TYPES
 from ..models.region import LEVEL_ORDER, LEVELS
@@ -54,6 +55,22 @@ def _submit(form, call) -> tuple[bool, object, int]:
     return True, result, 200
 
 
+def _create(form, call, *, kind: str, endpoint: str, arg: str) -> tuple[bool, object, int]:
+    """_submit for a creating form: its one-time token is claimed in the transaction that writes the record,
+    so a resubmission (a lost answer, a second click) makes nothing and links to what the first one made."""
+
+    def claimed():
+        submission = claim_form_token(token=form.form_token.data, kind=kind, user=current_user,
+                                      link=lambda oid: url_for(endpoint, **{arg: oid}))
+        record = call()
+        submission.object_id = record.id
+        return record
+
+    outcome = _submit(form, claimed)
+    form_token_keep_or_issue(form)
+    return outcome
+
+
 # ---------------------------------------------------------------- overview
 
 
@@ -78,7 +95,8 @@ def users():
 @bp.route("/users/new", methods=["GET", "POST"])
 def user_new():
     form = UserCreateForm().setup()
-    done, user, status = _submit(form, lambda: services.user_create(**form.data_dict(), actor=current_user))
+    done, user, status = _create(form, lambda: services.user_create(**form.data_dict(), actor=current_user),
+                                 kind="user", endpoint="admin.user_edit", arg="user_id")
     if done:
         flash(f"账号 {user.username} 已创建", "success")
         return redirect(url_for("admin.users"))
@@ -178,7 +196,8 @@ def region_new():
     if request.method == "GET" and parent is not None and parent.level != "town":
         form.parent_id.data = parent.id
         form.level.data = LEVEL_ORDER[LEVEL_ORDER.index(parent.level) + 1]
-    done, region, status = _submit(form, lambda: services.region_create(**form.data_dict()))
+    done, region, status = _create(form, lambda: services.region_create(**form.data_dict()),
+                                   kind="region", endpoint="admin.region_edit", arg="region_id")
     if done:
         flash(f"区划“{region.name}”已创建", "success")
         return redirect(url_for("admin.regions"))
@@ -229,8 +248,9 @@ def field_new():
     form = FieldCreateForm().setup()
     if request.method == "GET":
         form.parent_id.data = _int_arg("parent") or 0
-    done, field, status = _submit(form, lambda: services.field_create(
-        name=form.name.data, parent_id=form.parent_id.data or None, code=form.code.data or ""))
+    done, field, status = _create(form, lambda: services.field_create(
+        name=form.name.data, parent_id=form.parent_id.data or None, code=form.code.data or ""),
+        kind="field", endpoint="admin.field_edit", arg="field_id")
     if done:
         flash(f"技术领域“{field.name}”（{field.code}）已创建", "success")
         return redirect(url_for("admin.fields"))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from ..forms import BaseForm, EmailAddress, NameField, require_choice
@@ -38,6 +38,7 @@ class RegisterForm(BaseForm):
     contact_phone = StringField("联系电话", validators=[Optional(), PHONE])
     address = StringField("通讯地址", validators=[Optional(), Length(max=200, message="地址过长")])
     broker_cert_no = StringField("技术经纪人证书编号", validators=[Optional(), Length(max=50, message="证书编号过长")])
+    form_token = HiddenField()  # one-time submission token (market/formtokens.py)
 
 
 class PasswordForm(BaseForm):

@@ -8,12 +8,14 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..forms import region_choices
+from ..formtokens import claim_form_token, form_token_keep_or_issue
 from ..models import User
 from ..security import safe_next
 from . import services, throttle
 from .forms import LoginForm, PasswordForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
+REGISTERED_MESSAGE = "该注册表单已经提交过，账号已创建（只创建一个），请勿重复提交，请直接登录。"
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "请先登录"
@@ -82,8 +84,11 @@ def register():
     if form.validate_on_submit():
         attempt = throttle.register_begin(client_ip())
         if not attempt.allowed:
+            form_token_keep_or_issue(form)
             return _wait("auth/register.html", form, "注册尝试过于频繁", attempt.wait)
         try:
+            submission = claim_form_token(token=form.form_token.data, kind="register", user=None,
+                                          link=lambda _id: url_for("auth.login"), message=REGISTERED_MESSAGE)
             user = services.user_register(
                 role=form.role.data,
                 username=form.username.data,
@@ -103,8 +108,9 @@ def register():
         except DomainError as err:
             db.session.rollback()
             form.apply_error(err)
-            status = 400
+            status = 409 if err.status_code == 409 else 400
         else:
+            submission.object_id = user.id
             services.session_start(user=user, ip=client_ip())
             login_user(user)
             db.session.commit()
@@ -116,6 +122,7 @@ def register():
             return redirect(url_for("main.home"))
     elif request.method == "POST":
         status = 400
+    form_token_keep_or_issue(form)
     return render_template("auth/register.html", form=form), status
 
 

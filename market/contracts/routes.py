@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from ..deals import access as deal_access
 from ..deals.forms import first_error
-from ..deals.tokens import new_form_token
+from ..formtokens import new_form_token
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import posted_text

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..deals import services as deal_services
 from ..deals.access import can_sign_deal
-from ..deals.tokens import claim_form_token
+from ..formtokens import claim_form_token
 from .. import events
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
@@ -175,6 +175,10 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _contract_path(contract_id: int) -> str:
+    return path_for("contracts.detail", contract_id=contract_id)
+
+
 def _insert(contract: Contract) -> None:
     if registration_taken(contract.registration_no):
         raise Conflict(DUPLICATE_REG_NO, fields={"registration_no": DUPLICATE_REG_NO})
@@ -261,7 +265,7 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
     checked_scan = _read_optional_scan(scan)
-    submission = claim_form_token(token=token, kind="contract", user=user)
+    submission = claim_form_token(token=token, kind="contract", user=user, link=_contract_path)
     deal_services.deal_sign(deal=deal, user=user, version=version, text=f"签约，登记技术合同 {data['registration_no'].strip()}")
     own = {listing.KIND: listing for listing in (deal.demand, deal.achievement)
            if listing is not None and _took_part(deal, listing.org_id)}
@@ -326,7 +330,7 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
         message = "只能登记买方或卖方在您负责区域内的合同"
         raise NotAllowed(message, fields={"buyer_region_id": message})
     checked_scan = _read_optional_scan(scan)
-    submission = claim_form_token(token=token, kind="contract", user=user)
+    submission = claim_form_token(token=token, kind="contract", user=user, link=_contract_path)
     created = []
     buyer, new = org_get_or_create(name=buyer_name, region_id=data["buyer_region_id"])
     if new:
@@ -563,7 +567,8 @@ def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount:
         errors["note"] = "备注不超过200字"
     if errors:  # the payment form posts to an error page, not back to itself: the reasons are the message
         raise DomainError("；".join(errors.values()), fields=errors)
-    submission = claim_form_token(token=token, kind="payment", user=user)
+    submission = claim_form_token(token=token, kind="payment", user=user,
+                                  link=lambda _id: path_for("contracts.detail", "payments", contract_id=contract.id))
     # lock the contract row so that two instalments cannot both pass the ceiling check, and judge against the
     # locked row (an edit may have lowered its 成交额 or moved its signing date since it was loaded)
     agreed, signed_on = db.session.execute(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 
 from ..forms import BaseForm, WanField, clean_text
 
@@ -29,6 +29,7 @@ class TargetForm(BaseForm):
     tech_amount = WanField("技术交易额目标（万元）")
     count = CountField("合同数量目标（份）")
     conversions = CountField("成果转化目标（项）")
+    form_token = HiddenField()  # one-time submission token (market/formtokens.py)
 
     METRICS = ("amount", "tech_amount", "count", "conversions")
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
+from ..formtokens import claim_form_token, form_token_keep_or_issue
 from ..models import Region, Target
 from ..models.contract import TARGET_METRICS
 from ..money import format_wan
@@ -245,7 +246,11 @@ def target_edit(region_id: int):
     status = 200
     if form.validate_on_submit():
         try:
+            submission = claim_form_token(
+                token=form.form_token.data, kind="target", user=current_user,
+                link=lambda _id: url_for("dashboard.target_edit", region_id=region.id, year=year))
             services.targets_save(user=current_user, region=region, year=year, values=form.values())
+            submission.object_id = region.id  # the record is the region's targets of the year
             db.session.commit()
         except DomainError as err:
             db.session.rollback()
@@ -264,6 +269,7 @@ def target_edit(region_id: int):
             return redirect(url_for("dashboard.targets", **args))
     elif request.method == "POST":
         status = 400
+    form_token_keep_or_issue(form)
     return render_template("dashboard/target_edit.html", form=form, target_region=region, year=year,
                            full_name=region.full_name()), status
 

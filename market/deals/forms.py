@@ -38,6 +38,7 @@ class PlanForm(BaseForm):
 
 class NoteForm(BaseForm):
     text = TextAreaField("记录", validators=[DataRequired("请填写记录内容"), Length(max=1000, message="记录内容不超过1000字")])
+    form_token = HiddenField()  # one-time submission token (market/formtokens.py)
 
 
 def first_error(form) -> str:

@@ -9,12 +9,12 @@ from markupsafe import Markup
 
 from ..errors import DomainError
 from ..extensions import db
+from ..formtokens import claim_form_token, new_form_token
 from ..models.deal import DEAL_STAGES, FAIL_REASONS, INTEREST_STATUSES, OPEN_STAGES
 from ..pagination import get_page, paginate
 from ..permissions import can_see_contact, get_listing, is_listing_owner, roles_required
 from . import access, queries, services
 from .forms import DecideForm, InterestForm, MoveForm, NoteForm, PlanForm, first_error
-from .tokens import new_form_token
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -53,6 +53,10 @@ def listing_panel(listing) -> Markup | None:
 def _int_form(name: str) -> int | None:
     value = (request.form.get(name) or "").strip()
     return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+def _deal_path(deal_id: int) -> str:
+    return url_for("deals.detail", deal_id=deal_id)
 
 
 def _commit_and_back(message: str, target: str):
@@ -143,7 +147,9 @@ def queue():
 @roles_required("broker")
 def claim_suggestion(suggestion_id: int):
     suggestion = access.get_suggestion_for_claim(suggestion_id)
+    submission = claim_form_token(token=request.form.get("form_token"), kind="deal", user=current_user, link=_deal_path)
     deal = services.deal_claim_suggestion(suggestion=suggestion, user=current_user)
+    submission.object_id = deal.id
     return _commit_and_back("已认领，对接已开启（推荐阶段）", url_for("deals.detail", deal_id=deal.id))
 
 
@@ -175,7 +181,7 @@ def detail(deal_id: int):
         listing_contacts=[x for x in (deal.demand, deal.achievement) if x is not None and can_see_contact(user, x)],
         move_form=MoveForm(),
         plan_form=plan_form,
-        note_form=NoteForm(),
+        note_form=NoteForm(data={"form_token": new_form_token()}),
         fail_reasons=FAIL_REASONS,
         open_stages=OPEN_STAGES,
     )
@@ -185,7 +191,10 @@ def detail(deal_id: int):
 @roles_required("broker")
 def claim(deal_id: int):
     deal = access.get_deal(deal_id)
+    submission = claim_form_token(token=request.form.get("form_token"), kind="deal_claim", user=current_user,
+                                  link=_deal_path)
     services.deal_claim(deal=deal, user=current_user)
+    submission.object_id = deal.id
     return _commit_and_back("已认领该对接", url_for("deals.detail", deal_id=deal.id))
 
 
@@ -228,7 +237,9 @@ def note(deal_id: int):
     form = NoteForm()
     if not form.validate_on_submit():
         raise DomainError(first_error(form))
-    services.deal_note(deal=deal, user=current_user, text=form.text.data)
+    submission = claim_form_token(token=form.form_token.data, kind="note", user=current_user,
+                                  link=lambda _id: _deal_path(deal.id) + "#events")
+    submission.object_id = services.deal_note(deal=deal, user=current_user, text=form.text.data).id
     return _commit_and_back("记录已添加", url_for("deals.detail", deal_id=deal.id) + "#events")
 
 

@@ -9,13 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from .. import events
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
+from ..formtokens import claim_form_token
 from ..models import Achievement, Deal, DealEvent, Demand, Interest, InterestEvent, ListingMixin, Suggestion, User
 from ..models.base import utcnow
 from ..models.deal import DEAL_STAGES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_TRANSITIONS
 from ..notifications.services import notify, path_for
 from ..permissions import is_verified_actor, verified_brokers
 from . import access
-from .tokens import claim_form_token
 
 STALE_MESSAGE = "该对接已被他人更新（阶段已变化），请刷新页面后重试"
 
@@ -91,7 +91,8 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
     if len(message) < 5 or len(message) > 1000:
         raise DomainError("请填写5-1000字的留言", fields={"message": "请填写5-1000字的留言"})
     own = _linked_listing(user, listing, link_id)
-    submission = claim_form_token(token=token, kind="interest", user=user)
+    submission = claim_form_token(token=token, kind="interest", user=user, link=lambda _id: path_for(
+        "listings.detail", "interests", kind=listing.KIND, listing_id=listing.id))
     if open_interest_of(user.org_id, listing) is not None:
         raise Conflict("您的单位已对该条目表达过意向，请等待对方处理")
     demand, achievement = (listing, own) if listing.KIND == "demand" else (own, listing)
@@ -403,7 +404,9 @@ def deal_note(*, deal: Deal, user: User, text: str) -> DealEvent:
         raise DomainError("请填写记录内容", fields={"text": "请填写记录内容"})
     if len(text) > 1000:
         raise DomainError("记录内容不超过1000字", fields={"text": "记录内容不超过1000字"})
-    return _event(deal, user, "note", text)
+    note = _event(deal, user, "note", text)
+    db.session.flush()  # its id is what the note form's submission token points at
+    return note
 
 
 def contact_grant(user: User, listing: ListingMixin) -> bool:

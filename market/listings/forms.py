@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..forms import BaseForm, EmailAddress, MultiCheckboxField, NameField, WanField, field_choices, require_choice
@@ -21,13 +21,14 @@ class ListingForm(BaseForm):
     contact_phone = StringField("联系电话", validators=[DataRequired("请填写联系电话"), Regexp(r"^[0-9+\-() ]{5,20}$", message="请填写正确的电话号码")])
     contact_email = StringField("联系邮箱", validators=[Optional(), EmailAddress("邮箱格式不正确"), Length(max=120)])
     contact_public = BooleanField("公开联系方式（不勾选则在接受对方意向后才展示）")
+    form_token = HiddenField()  # the new-listing form's one-time submission token (market/formtokens.py)
 
     def setup(self):
         self.field_id.choices = [(0, "请选择")] + field_choices()
         return self
 
     def data_dict(self) -> dict:
-        data = {k: v for k, v in self.data.items() if k not in ("csrf_token", "negotiable")}
+        data = {k: v for k, v in self.data.items() if k not in ("csrf_token", "negotiable", "form_token")}
         data["amount"] = None if self.negotiable.data else data.pop(self.AMOUNT_FIELD)
         return data
 

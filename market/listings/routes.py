@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import posted_text
+from ..formtokens import claim_form_token, form_token_keep_or_issue
 from ..models import LISTING_MODELS
 from ..models.listing import MATURITY_LEVELS, STATUS_LABELS, STATUSES
 from ..pagination import get_page, paginate
@@ -99,7 +100,10 @@ def create(kind: str):
     status = 200
     if form.validate_on_submit():
         try:
+            submission = claim_form_token(token=form.form_token.data, kind=kind, user=current_user,
+                                          link=lambda oid: url_for("listings.detail", kind=kind, listing_id=oid))
             listing = services.listing_create(kind=kind, user=current_user, data=form.data_dict())
+            submission.object_id = listing.id
             if request.form.get("then") == "submit":
                 services.listing_transition(listing=listing, user=current_user, to="pending")
         except DomainError as err:
@@ -112,6 +116,7 @@ def create(kind: str):
             return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))
     elif request.method == "POST":
         status = 400
+    form_token_keep_or_issue(form)
     return render_template("listings/form.html", kind=kind, form=form, listing=None), status
 
 
