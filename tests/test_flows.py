@@ -174,3 +174,24 @@ def test_flows_equal_an_independent_decimal_sum(world, outside_parties, drawn, p
     live = [a for s, a in kept if not s["voided"] and period.start <= s["signed_on"] <= period.end]
     assert stats.totals(scope=None, period=period)["e"].amount == sum(live, Decimal(0))
     assert stats.summary_drift() == []
+
+
+def test_every_contract_page_shows_a_party_outside_the_city(world, app):
+    """A party with no region (Hefei, abroad) must not break the register, the detail, the edit form, the CSV
+    export or the dashboard's tables: each shows its place instead."""
+    hefei = _outside("合肥测试页面大学", division="340111")
+    berlin = _outside("Berlin Test GmbH", country="DE", org_type="enterprise")
+    c1 = _contract(world.orgs.ent_a, hefei, "10000.00")
+    c2 = _contract(world.orgs.ent_a, berlin, "20000.00")
+    db.session.commit()
+    ids = (c1.id, c2.id)
+    for username in ("official_a", "admin"):
+        client = app.test_client()
+        login(client, username)
+        for url in ["/contracts/", "/contracts/export.csv", "/dashboard/?year=2025", "/dashboard/checks?year=2025",
+                    *(f"/contracts/{i}" for i in ids), *(f"/contracts/{i}/edit" for i in ids)]:
+            resp = client.get(url)
+            assert resp.status_code == 200, (username, url, resp.status_code)
+        assert "安徽省合肥市包河区" in client.get(f"/contracts/{ids[0]}").get_data(as_text=True)
+        assert "德国" in client.get(f"/contracts/{ids[1]}").get_data(as_text=True)
+        assert "安徽省合肥市包河区" in client.get("/contracts/export.csv").get_data(as_text=True)

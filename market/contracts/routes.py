@@ -99,8 +99,8 @@ def export():
                      "合同成交额（元）", "技术交易额（元）", "签订日期", "状态", "来源"])
     for c in db.session.scalars(stmt.limit(50000)):
         writer.writerow([_csv_cell(v) for v in (
-            c.registration_no, c.title, c.type_label, c.subtype_label, c.buyer_org.name, c.buyer_region.full_name(),
-            c.seller_org.name, c.seller_region.full_name(), c.amount, c.tech_amount, c.signed_on.isoformat(),
+            c.registration_no, c.title, c.type_label, c.subtype_label, c.buyer_org.name, c.buyer_place,
+            c.seller_org.name, c.seller_place, c.amount, c.tech_amount, c.signed_on.isoformat(),
             "已作废" if c.voided else "有效", {"deal": "平台对接", "manual": "直接登记", "import": "批量导入"}.get(c.source, c.source),
         )])
     return Response(
