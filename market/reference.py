@@ -1,10 +1,10 @@
-"""Reference data every install needs: the field taxonomy (技术领域)."""
+"""Reference data every install needs: the field taxonomy (技术领域) and the stock reasons for 退回."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import Field
+from .models import Field, ReturnReason
 
 
 def ensure_fields() -> int:
@@ -28,3 +28,15 @@ def ensure_fields() -> int:
             added += 1
     db.session.flush()
     return added
+
+
+def ensure_return_reasons() -> int:
+    """Insert the stock 退回 reasons when the table is empty (the migration does the same for a new install).
+    Returns how many were added; never touches a list an administrator has edited. Adds and flushes."""
+    if db.session.scalar(select(func.count()).select_from(ReturnReason)):
+        return 0
+    from .models.review_reason import DEFAULT_RETURN_REASONS
+
+    db.session.add_all(ReturnReason(text=text, sort=i) for i, text in enumerate(DEFAULT_RETURN_REASONS, start=1))
+    db.session.flush()
+    return len(DEFAULT_RETURN_REASONS)

@@ -286,3 +286,13 @@ def import_run(uploader):
     db.session.add(run)
     db.session.commit()
     return run
+
+
+def return_reason(text: str = "信息不完整，请补充技术指标"):
+    """A stock reason for 退回 (administrators keep the list; officials pick from it)."""
+    from market.models import ReturnReason
+
+    reason = ReturnReason(text=text, sort=1)
+    db.session.add(reason)
+    db.session.commit()
+    return reason

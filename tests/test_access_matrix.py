@@ -55,7 +55,9 @@ EXPECTED: dict[str, frozenset] = {
     "listings.reopen:achievement": frozenset({INST}),
     "review.queue": REVIEWERS,
     "review.orgs": REVIEWERS,
-    "review.decide": REVIEWERS,
+    "review.decide:demand": REVIEWERS,  # county A's pending need
+    "review.decide:achievement": frozenset({ADMIN}),  # the city university's: above county A's official
+    "review.batch": REVIEWERS,
     "review.verify_org": REVIEWERS,
     "review.brokers": REVIEWERS,
     "review.decide_broker": REVIEWERS,
@@ -77,6 +79,9 @@ EXPECTED: dict[str, frozenset] = {
     "admin.field_edit": frozenset({ADMIN}),
     "admin.field_move": frozenset({ADMIN}),
     "admin.field_delete": frozenset({ADMIN}),
+    "admin.reasons": frozenset({ADMIN}),  # stock reasons for 退回 (tests/test_review_queue.py)
+    "admin.reason_edit": frozenset({ADMIN}),
+    "admin.reason_delete": frozenset({ADMIN}),
     "jobs.index": frozenset({ADMIN}),
     "jobs.retry": frozenset({ADMIN}),
     "jobs.search_rebuild": frozenset({ADMIN}),
@@ -144,6 +149,7 @@ FILL = {
     "job_id": lambda o, rule, v: o.job.id,
     "link_id": lambda o, rule, v: o.link.id,
     "run_id": lambda o, rule, v: o.import_run.id,
+    "reason_id": lambda o, rule, v: o.reason.id,
 }
 
 # What a denied role posts: data that would change something if the permission check were missing.
@@ -151,6 +157,9 @@ POST_DATA = {
     "review.decide": lambda w: {"decision": "publish"},
     "review.verify_org": lambda w: {"decision": "verify"},
     "review.decide_broker": lambda w: {"decision": "approve"},
+    "review.batch": lambda w: {"kind": "demand", "ids": _pending_demand_ids()},
+    "admin.reasons": lambda w: {"text": "越权添加的退回理由"},
+    "admin.reason_edit": lambda w: {"text": "被越权修改的退回理由"},
     "admin.user_new": lambda w: {"role": "admin", "username": "intruder", "name": "越权管理员", "password": "Intrude-pass-2026",
                                  "password2": "Intrude-pass-2026", "region_id": "0", "org_id": "0"},
     "admin.user_edit": lambda w: {"name": "被越权修改"},
@@ -240,7 +249,15 @@ def objs(world):
     o.pending_broker, o.rejected_broker = broker_accounts(world)
     o.job = factories.failed_job()
     o.import_run = factories.import_run(world.users.official)
+    o.reason = factories.return_reason()
     return o
+
+
+def _pending_demand_ids() -> list[str]:
+    from market.extensions import db
+    from market.models import Demand
+
+    return [str(i) for i in db.session.scalars(db.select(Demand.id).where(Demand.status == "pending"))]
 
 
 def _pending_link(world, o):

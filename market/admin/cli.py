@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from ..clitools import finish_import, read_import_file, skip_bad_option
 from ..errors import DomainError
 from ..extensions import db
-from ..reference import ensure_fields
+from ..reference import ensure_fields, ensure_return_reasons
 from .services import REGION_LAYOUT, regions_import, user_create
 
 
@@ -30,10 +30,13 @@ def create_admin(username: str, name: str, password: str) -> None:
 @click.command("init-reference")
 @with_appcontext
 def init_reference() -> None:
-    """Insert the field taxonomy (技术领域) when it is empty; safe to run again."""
+    """Insert the field taxonomy (技术领域) and the stock 退回 reasons when empty; safe to run again."""
     added = ensure_fields()
+    reasons = ensure_return_reasons()
     db.session.commit()
     click.echo(f"已写入技术领域 {added} 个。" if added else "技术领域已存在，未做改动。")
+    if reasons:
+        click.echo(f"已写入常用退回理由 {reasons} 条。")
 
 
 @click.command("regions")

@@ -288,3 +288,45 @@ def field_delete(field_id: int):
     db.session.commit()
     flash(f"技术领域“{name}”已删除", "success")
     return redirect(url_for("admin.fields"))
+
+
+# ---------------------------------------------------------------- stock reasons for 退回 (review queue)
+
+from ..models import ReturnReason  # noqa: E402
+from ..review import queries as review_queries  # noqa: E402
+from ..review import services as review_services  # noqa: E402
+from ..review.forms import ReturnReasonForm  # noqa: E402
+
+
+@bp.route("/reasons", methods=["GET", "POST"])
+def reasons():
+    """The stock reasons officials pick when they 退回 a listing; the form below the list adds one."""
+    form = ReturnReasonForm()
+    done, reason, status = _submit(form, lambda: review_services.return_reason_create(text=form.text.data,
+                                                                                      user=current_user))
+    if done:
+        flash(f"已添加常用退回理由“{reason.text}”", "success")
+        return redirect(url_for("admin.reasons"))
+    return render_template("admin/reasons.html", reasons=review_queries.return_reasons(), form=form), status
+
+
+@bp.route("/reasons/<int:reason_id>/edit", methods=["GET", "POST"])
+def reason_edit(reason_id: int):
+    reason = _load(ReturnReason, reason_id)
+    form = ReturnReasonForm(obj=reason)
+    done, _, status = _submit(form, lambda: review_services.return_reason_update(reason=reason, text=form.text.data,
+                                                                                 user=current_user))
+    if done:
+        flash("常用退回理由已修改", "success")
+        return redirect(url_for("admin.reasons"))
+    return render_template("admin/reason_form.html", form=form, reason=reason), status
+
+
+@bp.route("/reasons/<int:reason_id>/delete", methods=["POST"])
+def reason_delete(reason_id: int):
+    reason = _load(ReturnReason, reason_id)
+    text = reason.text
+    review_services.return_reason_delete(reason=reason, user=current_user)
+    db.session.commit()
+    flash(f"已删除常用退回理由“{text}”（已退回的条目保留原理由）", "success")
+    return redirect(url_for("admin.reasons"))

@@ -5,6 +5,7 @@ Pages pass the rows they already hold and the links they build from the request;
 from __future__ import annotations
 
 from ..models.contract import TARGET_METRICS
+from ..models.region import LEVELS
 from ..money import format_wan
 from . import stats
 
@@ -40,11 +41,18 @@ def overview_charts(tables: dict[str, list[stats.Row]], *, region_links: list) -
     ]
 
 
+def ranked_level(board) -> str:
+    """What the ranking ranks, by the level of its rows: 县区 under a city, 镇街道 under a county, 市 for an
+    administrator's whole view (the 镇办竞赛 of a city is a ranking of its counties)."""
+    levels = {row.region.level for row in board.rows}
+    return LEVELS[levels.pop()] if len(levels) == 1 else "下级区域"
+
+
 def ranking_chart(board, *, metric: str, links: list) -> dict:
     """The targets page's ranking: each region's completion rate of `metric` beside the rate expected by today."""
     return {
         "id": "chart-ranking",
-        "title": f"{TARGET_METRICS[metric]}完成率（%）",
+        "title": f"各{ranked_level(board)}{TARGET_METRICS[metric]}完成率（%）",
         "kind": "bar",
         "unit": "%",
         "categories": [row.region.name for row in board.rows],

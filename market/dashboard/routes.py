@@ -22,7 +22,7 @@ from ..money import format_wan
 from ..pagination import get_page, paginate
 from ..permissions import in_scope, user_region
 from . import exports, queries, services, stats
-from .charts import overview_charts, ranking_chart
+from .charts import overview_charts, ranked_level, ranking_chart
 from .forms import TargetForm
 from .stats import Period
 
@@ -225,7 +225,7 @@ def targets():
     return render_template(
         "dashboard/targets.html",
         **_context(region, Period.year(year), [], board=board, year=year, metric=metric, metrics=TARGET_METRICS,
-                   editable=editable, charts=[chart]),
+                   editable=editable, charts=[chart], ranked_level=ranked_level),
     )
 
 

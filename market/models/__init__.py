@@ -18,6 +18,7 @@ from .listing import (
 from .notification import Notification
 from .org import Organization
 from .region import Region
+from .review_reason import ReturnReason
 from .search_rebuild import SearchRebuild
 from .stats import ContractMonthStat
 from .user import LoginFailure, User, UserSession
@@ -50,6 +51,7 @@ __all__ = [
     "MatchFeedback",
     "Organization",
     "Region",
+    "ReturnReason",
     "SearchRebuild",
     "Suggestion",
     "User",
