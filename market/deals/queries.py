@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select, true
+from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
 from ..models import (Achievement, Contract, Deal, DealEvent, Demand, Interest, ListingMixin, MatchFeedback, Payment,
@@ -12,6 +13,13 @@ from ..models.deal import DEAL_STAGES, FAIL_REASONS, OPEN_STAGES
 from ..money import exact_sum, join_sum
 from ..permissions import scope_region_ids
 from .access import party_filter
+
+
+def _card_loads() -> tuple:
+    """What a deal card shows (templates/deals/_deal_card.html), loaded with the deals: the title comes from the
+    need and the result, then both parties and the broker (lazy loads cost five statements per card)."""
+    return (joinedload(Deal.demand), joinedload(Deal.achievement), joinedload(Deal.buyer_org),
+            joinedload(Deal.seller_org), joinedload(Deal.broker))
 
 
 def visible_deals(user: User, *, stage: str | None = None) -> Select:
@@ -30,7 +38,7 @@ def visible_deals(user: User, *, stage: str | None = None) -> Select:
         stmt = stmt.where(Deal.stage == stage)
     elif stage == "open":
         stmt = stmt.where(Deal.stage.in_(OPEN_STAGES))
-    return stmt.order_by(Deal.updated_at.desc(), Deal.id.desc())
+    return stmt.options(*_card_loads()).order_by(Deal.updated_at.desc(), Deal.id.desc())
 
 
 def unassigned_deals(user: User) -> Select:
@@ -42,20 +50,39 @@ def unassigned_deals(user: User) -> Select:
         select(Deal)
         .where(Deal.broker_id.is_(None), Deal.stage.in_(OPEN_STAGES))
         .where(or_(Deal.buyer_region_id.in_(sub), Deal.seller_region_id.in_(sub)))
+        .options(*_card_loads())
         .order_by(Deal.created_at.desc(), Deal.id.desc())
     )
 
 
 def broker_board(user: User, *, per_stage: int = 100) -> dict[str, list[Deal]]:
-    board: dict[str, list[Deal]] = {}
-    for stage in DEAL_STAGES:
-        stmt = select(Deal).where(Deal.broker_id == user.id, Deal.stage == stage)
-        if stage in OPEN_STAGES:
-            stmt = stmt.order_by(Deal.next_action_on.is_(None), Deal.next_action_on, Deal.id.desc())
-        else:
-            stmt = stmt.order_by(Deal.updated_at.desc(), Deal.id.desc())
-        board[stage] = list(db.session.scalars(stmt.limit(per_stage)))
+    """The broker's deals by stage, at most `per_stage` each, in one statement (it was one per stage): open
+    stages by next action date (none last), closed ones newest first."""
+    is_open = Deal.stage.in_(OPEN_STAGES)
+    order = (case((is_open, Deal.next_action_on.is_(None))), case((is_open, Deal.next_action_on)),
+             case((~is_open, Deal.updated_at)).desc(), Deal.id.desc())
+    ranked = (
+        select(Deal.id, func.row_number().over(partition_by=Deal.stage, order_by=order).label("n"))
+        .where(Deal.broker_id == user.id)
+        .subquery()
+    )
+    stmt = (select(Deal).join(ranked, ranked.c.id == Deal.id).where(ranked.c.n <= per_stage)
+            .options(*_card_loads()).order_by(Deal.stage, ranked.c.n))
+    board: dict[str, list[Deal]] = {stage: [] for stage in DEAL_STAGES}
+    for deal in db.session.scalars(stmt).unique():
+        board.setdefault(deal.stage, []).append(deal)
     return board
+
+
+def overdue_on_board(board: dict[str, list[Deal]], user: User, *, today: date, limit: int = 50,
+                     per_stage: int = 100) -> list[Deal]:
+    """overdue_deals read from the board already loaded (no statement), unless an open column was cut at
+    `per_stage` (then some overdue deal may be missing from it, and the database is asked)."""
+    if any(len(board.get(stage, ())) >= per_stage for stage in OPEN_STAGES):
+        return list(db.session.scalars(overdue_deals(user, today=today).limit(limit)))
+    found = [d for stage in OPEN_STAGES for d in board.get(stage, ())
+             if d.next_action_on is not None and d.next_action_on < today]
+    return sorted(found, key=lambda d: (d.next_action_on, d.id))[:limit]
 
 
 def overdue_deals(user: User, *, today: date | None = None) -> Select:
@@ -84,6 +111,9 @@ def suggestion_queue(user: User) -> Select:
         .where(Demand.status == "published", Achievement.status == "published", Demand.org_id != Achievement.org_id)
         .where(or_(Demand.region_id.in_(sub), Achievement.region_id.in_(sub)))
         .where(~claimed, ~marked)
+        # the queue's cards show both listings and their organisations: loaded with the row, not one by one
+        .options(contains_eager(Suggestion.demand).joinedload(Demand.org),
+                 contains_eager(Suggestion.achievement).joinedload(Achievement.org))
         # best 匹配度 first (market/matching/degree.py: monotone in the stored score)
         .order_by(Suggestion.score.desc(), Suggestion.id)
     )
@@ -94,28 +124,25 @@ def count(stmt: Select) -> int:
 
 
 def broker_record(user: User) -> dict:
-    """Deals by stage and the value of the broker's contracts, summed in SQL (exact)."""
-    by_stage = dict(
-        db.session.execute(
-            select(Deal.stage, func.count()).where(Deal.broker_id == user.id).group_by(Deal.stage)
-        ).all()
-    )
+    """Deals by stage and the value of the broker's contracts, summed in SQL (exact), in one statement."""
     live = and_(Contract.broker_id == user.id, Contract.voided.is_(False))
-    sums = db.session.execute(
-        select(func.count(Contract.id), *exact_sum(Contract.amount, "amount"),
-               *exact_sum(Contract.tech_amount, "tech_amount")).where(live)
-    ).one()
-    paid = db.session.execute(
-        select(*exact_sum(Payment.amount, "paid")).join(Contract, Contract.id == Payment.contract_id).where(live)
-    ).one()
+    sums = (select(func.count(Contract.id).label("n"), *exact_sum(Contract.amount, "amount"),
+                   *exact_sum(Contract.tech_amount, "tech_amount")).where(live).subquery())
+    paid = (select(*exact_sum(Payment.amount, "paid")).join(Contract, Contract.id == Payment.contract_id)
+            .where(live).subquery())
+    stages = (select(*[func.count().filter(Deal.stage == stage).label(f"stage_{i}") for i, stage in enumerate(DEAL_STAGES)])
+              .where(Deal.broker_id == user.id).subquery())
+    # three one-row subqueries side by side
+    row = db.session.execute(select(stages, sums, paid).select_from(stages.join(sums, true()).join(paid, true()))).one()
+    by_stage = {stage: getattr(row, f"stage_{i}") or 0 for i, stage in enumerate(DEAL_STAGES)}
     return {
-        "by_stage": {stage: by_stage.get(stage, 0) for stage in DEAL_STAGES},
+        "by_stage": by_stage,
         "deals": sum(by_stage.values()),
         "signed": by_stage.get("signed", 0),
-        "contracts": sums[0] or 0,
-        "amount": join_sum(sums.amount_hi, sums.amount),
-        "tech_amount": join_sum(sums.tech_amount_hi, sums.tech_amount),
-        "paid": join_sum(paid.paid_hi, paid.paid),
+        "contracts": row.n or 0,
+        "amount": join_sum(row.amount_hi, row.amount),
+        "tech_amount": join_sum(row.tech_amount_hi, row.tech_amount),
+        "paid": join_sum(row.paid_hi, row.paid),
     }
 
 

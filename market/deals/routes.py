@@ -121,11 +121,12 @@ def board():
     stage = stage if stage in DEAL_STAGES or stage == "open" else ""
     context: dict = {"stage": stage, "stages": DEAL_STAGES}
     if current_user.role == "broker":
+        columns = queries.broker_board(current_user)
         context.update(
-            columns=queries.broker_board(current_user),
+            columns=columns,
             queue_count=queries.count(queries.suggestion_queue(current_user)),
             unassigned=paginate(queries.unassigned_deals(current_user), page=get_page()),
-            overdue=list(db.session.scalars(queries.overdue_deals(current_user).limit(50))),
+            overdue=queries.overdue_on_board(columns, current_user, today=date.today()),
             record=queries.broker_record(current_user),
             today=date.today(),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, Region
@@ -54,7 +54,9 @@ def public_listings(kind: str, *, filters: dict) -> Select:
 
 
 def card_loads(model) -> tuple:
-    return selectinload(model.org), selectinload(model.region), selectinload(model.field)
+    """A listing card's organisation, region and field, joined into the listing's own statement (many-to-one:
+    no extra rows; selectinload cost three more statements per list)."""
+    return joinedload(model.org), joinedload(model.region), joinedload(model.field)
 
 
 def own_listings(kind: str, *, org_id: int, status: str | None = None) -> Select:

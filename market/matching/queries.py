@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import Select, exists, false, or_, select
-from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from ..extensions import db
 from ..models import Achievement, Demand, ListingMixin, MatchFeedback, Region, Suggestion, User
@@ -29,7 +29,11 @@ def _both_published() -> Select:
         select(Suggestion)
         .join(Demand, Demand.id == Suggestion.demand_id)
         .join(Achievement, Achievement.id == Suggestion.achievement_id)
-        .options(contains_eager(Suggestion.demand), contains_eager(Suggestion.achievement))
+        # every list of suggestions shows both sides' organisation and region: loaded with the rows
+        .options(contains_eager(Suggestion.demand).joinedload(Demand.org),
+                 contains_eager(Suggestion.demand).joinedload(Demand.region),
+                 contains_eager(Suggestion.achievement).joinedload(Achievement.org),
+                 contains_eager(Suggestion.achievement).joinedload(Achievement.region))
         .where(Demand.status == MATCHABLE, Achievement.status == MATCHABLE, not_marked())
     )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from flask_sqlalchemy.pagination import Pagination
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import LISTING_MODELS, Field, ListingMixin, Region
@@ -248,7 +248,8 @@ def _reload(hits, terms: list[str]) -> list[SearchHit]:
             rows = db.session.scalars(
                 select(model)
                 .where(model.id.in_(ids), model.status.in_(PUBLIC_STATUSES))
-                .options(selectinload(model.org), selectinload(model.field), selectinload(model.region))
+                # joined into the same statement (many-to-one): selectinload cost three more per kind
+                .options(joinedload(model.org), joinedload(model.field), joinedload(model.region))
             ).all()
             by_kind[kind] = {r.id: r for r in rows}
     out = []
