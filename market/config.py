@@ -136,6 +136,18 @@ class Config:
         self.JOBS_SQLITE_PATH = os.environ.get("JOBS_SQLITE_PATH") or str(folder / "jobs.sqlite3")
         # a running job not finished within its lease (capped here) is taken to have died and is sent again
         self.JOBS_MAX_LEASE_SECONDS = int(os.environ.get("JOBS_MAX_LEASE_SECONDS", 900))
+        # e-mail of notifications (market/notifications/mail.py), sent by the "mail.send" / "mail.digest" jobs;
+        # no MAIL_SERVER: notices stay in the site only and the administrator's pages say so
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # STARTTLS on a plain connection (port 587)
+        self.MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "科技大市场 <noreply@localhost>")
+        self.MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 10))
+        self.MAIL_DIGEST_HOUR = int(os.environ.get("MAIL_DIGEST_HOUR", 8))  # China time: daily digests after it
+        self.SITE_URL = os.environ.get("SITE_URL", "http://localhost:5000")  # links in mails
         # sign-in throttle (market/auth/throttle.py): growing delays, never a lock-out of the owner. Failures on an
         # account before the addresses failing on it wait; addresses failing on one account before clean
         # addresses wait too; accounts one address may fail on before it waits on further ones

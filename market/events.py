@@ -33,6 +33,8 @@ listing_withdrawn = _signals.signal(
     "listing-withdrawn", doc="Owner withdrew or closed a listing: no longer public. listing, user")
 listing_done = _signals.signal(
     "listing-done", doc="A listing is 已解决/已转化 (by its owner, a signed deal or a confirmed contract). listing, user")
+suggestions_refreshed = _signals.signal(
+    "suggestions-refreshed", doc="A matching refresh job stored suggestions (new pairs may be among them). (no arguments)")
 listings_changed = _signals.signal(
     "listings-changed",
     doc="The search index holds the listings of a commit (any kind of change, imports included). "

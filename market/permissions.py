@@ -39,6 +39,11 @@ OPEN_TO_UNVERIFIED = frozenset({
     "notifications.index",
     "notifications.open_",
     "notifications.read_all",
+    "notifications.settings",  # one's own e-mail choices and 退订 links
+    "notifications.unsubscribe",
+    "notifications.subscriptions",  # subscriptions to public listings
+    "notifications.subscription_new",
+    "notifications.subscription_delete",
 })
 
 

@@ -28,7 +28,7 @@ REVIEWERS = frozenset({OFFICIAL, ADMIN})
 
 # Reachable without signing in. Everything else must refuse an anonymous request on every method.
 PUBLIC = {"static", "main.home", "main.healthz", "auth.login", "auth.register", "listings.browse", "listings.detail",
-          "search.search"}
+          "search.search", "notifications.unsubscribe"}
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
 # county A's enterprise's published demand and the city university's published result (see `objs`).
@@ -119,6 +119,11 @@ EXPECTED: dict[str, frozenset] = {
     "notifications.index": SIGNED_IN,
     "notifications.open_": frozenset({ENT}),
     "notifications.read_all": SIGNED_IN,
+    "notifications.settings": SIGNED_IN,  # one's own e-mail choices: no user id in the URL or the form
+    "notifications.unsubscribe": EVERYONE,  # the signed 退订 link of a mail works without signing in
+    "notifications.subscriptions": SIGNED_IN,
+    "notifications.subscription_new": SIGNED_IN,
+    "notifications.subscription_delete": frozenset({ENT}),  # objs.subscription is county A's enterprise user's
     # 数据看板: officials and admins; a target is set from the parent region (county A's own: admin or city)
     "dashboard.index": REVIEWERS,
     "dashboard.targets": REVIEWERS,
@@ -149,6 +154,8 @@ FILL = {
     "job_id": lambda o, rule, v: o.job.id,
     "link_id": lambda o, rule, v: o.link.id,
     "run_id": lambda o, rule, v: o.import_run.id,
+    "subscription_id": lambda o, rule, v: o.subscription.id,
+    "token": lambda o, rule, v: _unsubscribe_token(o.demand.owner_id),
     "reason_id": lambda o, rule, v: o.reason.id,
 }
 
@@ -250,7 +257,24 @@ def objs(world):
     o.job = factories.failed_job()
     o.import_run = factories.import_run(world.users.official)
     o.reason = factories.return_reason()
+    o.subscription = _subscription(world)
     return o
+
+
+def _subscription(world):
+    from market.extensions import db
+    from market.models import Subscription
+
+    sub = Subscription(user_id=world.users.enterprise.id, kind="all", q="导电膜", field_code="")
+    db.session.add(sub)
+    db.session.commit()
+    return sub
+
+
+def _unsubscribe_token(user_id: int) -> str:
+    from market.notifications.mail import unsubscribe_token
+
+    return unsubscribe_token(user_id, "deal")
 
 
 def _pending_demand_ids() -> list[str]:

@@ -87,6 +87,8 @@ def matching_catch_up(session: Session, payload: dict) -> str:
                 failed += len(report.failed_keys)
                 job_enqueue(kind="matching.refresh", payload={"keys": report.failed_keys}, session=session)
             _advance(session, start, upto)
+            if report.stored:  # notifications tells owners about new strong pairs
+                events.record(events.suggestions_refreshed, session=session)
             session.commit()
         finally:
             write_intent.reset(token)
@@ -103,6 +105,8 @@ def matching_refresh(session: Session, payload: dict) -> str:
     report = refresh_listings(current_app._get_current_object(), keys, catch_up=True)
     if report.failed:
         raise RuntimeError(f"{report.failed} 条更新失败：{report.failed_keys[:20]}")
+    if report.stored:  # sent when the job's outcome commits (market/jobs.job_run)
+        events.record(events.suggestions_refreshed, session=session)
     return f"更新 {report.listings} 条，保存 {report.stored} 对，移除 {report.removed} 对"
 
 

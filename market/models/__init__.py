@@ -15,12 +15,13 @@ from .listing import (
     ListingMixin,
     Suggestion,
 )
-from .notification import Notification
+from .notification import MAIL_MODES, MailDigest, Notification, NotificationPref
 from .org import Organization
 from .region import Region
 from .review_reason import ReturnReason
 from .search_rebuild import SearchRebuild
 from .stats import ContractMonthStat
+from .subscription import SUBSCRIPTION_KINDS, Subscription
 from .user import LoginFailure, User, UserSession
 
 __all__ = [
@@ -31,7 +32,12 @@ __all__ = [
     "FormSubmission",
     "Interest",
     "InterestEvent",
+    "MAIL_MODES",
+    "MailDigest",
     "Notification",
+    "NotificationPref",
+    "SUBSCRIPTION_KINDS",
+    "Subscription",
     "ContractAudit",
     "ContractListingLink",
     "ContractMonthStat",

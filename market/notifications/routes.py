@@ -4,11 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..errors import DomainError
 from ..extensions import db
-from ..models import Notification
+from ..models import MAIL_MODES, SUBSCRIPTION_KINDS, Notification, Subscription, User
 from ..pagination import get_page, paginate
 from ..security import safe_next
-from . import queries, services
+from . import mail, queries, services
+from .topics import TOPICS
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -44,3 +46,97 @@ def read_all():
     db.session.commit()
     flash(f"已将 {count} 条通知标记为已读", "success")
     return redirect(url_for("notifications.index"))
+
+
+# --- e-mail choices -------------------------------------------------------------------------------------------
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    """The signed-in user's own e-mail choices (there is no user id in the URL or the form to point elsewhere)."""
+    modes = services.mail_modes(current_user)
+    error = ""
+    if request.method == "POST":
+        chosen = {topic: request.form.get(f"mode_{topic}", "") for topic in TOPICS}
+        try:
+            services.mail_prefs_set(user=current_user, modes=chosen)
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+            modes = {topic: chosen[topic] if chosen[topic] in MAIL_MODES else modes[topic] for topic in TOPICS}
+        else:
+            db.session.commit()
+            flash("邮件通知设置已保存", "success")
+            return redirect(url_for("notifications.settings"))
+    return render_template("notifications/settings.html", topics=TOPICS, modes=modes, mail_modes=MAIL_MODES,
+                           error=error, mail_ready=mail.mail_configured()), (400 if error else 200)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """The 退订 link of a mail: signed for one user and one topic (or all), works without signing in. Opening it
+    shows one button; pressing it (a POST with the page's CSRF token) turns that mail off. A GET never changes
+    anything: mail gateways and link scanners open links in mails, and must not unsubscribe anyone."""
+    found = mail.read_unsubscribe_token(token)
+    user = db.session.get(User, found[0]) if found is not None else None
+    if user is None:
+        return render_template("notifications/unsubscribe.html", state="invalid", label=""), 400
+    topic = found[1]
+    topics = list(TOPICS) if topic == mail.ALL_TOPICS else [topic]
+    label = "全部通知" if topic == mail.ALL_TOPICS else TOPICS[topic][0]
+    if request.method != "POST":  # GET and HEAD only show the button
+        return render_template("notifications/unsubscribe.html", state="confirm", label=label, name=user.name)
+    services.mail_prefs_set(user=user, modes={t: "off" for t in topics})
+    db.session.commit()
+    return render_template("notifications/unsubscribe.html", state="done", label=label, name=user.name)
+
+
+# --- subscriptions --------------------------------------------------------------------------------------------
+
+def _get_own_subscription(subscription_id: int) -> Subscription:
+    sub = db.session.get(Subscription, subscription_id)
+    if sub is None or sub.user_id != current_user.id:
+        abort(404)
+    return sub
+
+
+@bp.route("/subscriptions")
+@login_required
+def subscriptions(error: str = ""):
+    from .handlers import describe
+
+    rows = db.session.scalars(queries.subscriptions_of(current_user)).all()
+    return render_template("notifications/subscriptions.html", rows=[(s, describe(s)) for s in rows], error=error,
+                           back=safe_next(request.form.get("next"), "")), (400 if error else 200)
+
+
+def _region_arg(value: str) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+@bp.route("/subscriptions/new", methods=["POST"])
+@login_required
+def subscription_new():
+    """订阅 from the search page or a listing list: its words, kind, field and region (hidden fields)."""
+    kind = request.form.get("kind", "all")
+    try:
+        sub = services.subscription_create(
+            user=current_user, kind=kind if kind in SUBSCRIPTION_KINDS else "all", q=request.form.get("q", ""),
+            field_code=request.form.get("field", ""), region_id=_region_arg(request.form.get("region", "")))
+    except DomainError as exc:
+        db.session.rollback()
+        return subscriptions(error=exc.message)
+    db.session.commit()
+    flash("已订阅：有新的符合条件的条目发布时，将通知您（站内通知，并按邮件设置发送邮件）", "success")
+    return redirect(url_for("notifications.subscriptions", _anchor=f"sub-{sub.id}"))
+
+
+@bp.route("/subscriptions/<int:subscription_id>/delete", methods=["POST"])
+@login_required
+def subscription_delete(subscription_id: int):
+    sub = _get_own_subscription(subscription_id)
+    services.subscription_delete(subscription=sub, user=current_user)
+    db.session.commit()
+    flash("订阅已删除", "success")
+    return redirect(url_for("notifications.subscriptions"))

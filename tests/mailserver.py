@@ -1,0 +1,74 @@
+"""A real SMTP server for the tests (aiosmtpd on 127.0.0.1, a free port): it keeps every accepted message, and
+can be told to refuse mail (451, a temporary failure) to test the mail job's retries."""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import threading
+import time
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Handler:
+    def __init__(self, sink: MailSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        if self.sink.refuse:
+            return "451 4.3.0 mailbox temporarily unavailable"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.sink.lock:
+            self.sink.messages.append(message)
+        return "250 OK"
+
+
+class MailSink:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.lock = threading.Lock()
+        self.refuse = False
+        self.port = free_port()
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> MailSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> list[email.message.EmailMessage]:
+        """The messages to `address` once there are at least `count` (fails after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(address)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"{count} mail(s) to {address} expected, got {len(self.to(address))}")
+
+
+def body(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def links(message) -> list[str]:
+    return re.findall(r"https?://\S+", body(message))
+
+
+def unsubscribe_link(message) -> str:
+    return next(line.split("：", 1)[1].strip() for line in body(message).splitlines()
+                if line.startswith("不再接收此类邮件"))
