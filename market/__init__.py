@@ -42,6 +42,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     init_actor_gate(app)
     init_page_cache(app)
+    from .usercache import init_user_page_cache
+
+    init_user_page_cache(app)  # after the actor gate: an account that may not act is refused, never served
     init_templating(app)
     register_error_handlers(app)
 

@@ -54,6 +54,7 @@ def app_config(database_url: str, folder) -> dict:
         # tests change settings (page size, engine) between requests, which no running server does; the
         # page cache has its own tests (test_page_cache.py) and is on in the browser journeys
         "PAGE_CACHE_SECONDS": 0,
+        "USER_PAGE_CACHE_SECONDS": 0,  # the signed-in page cache likewise (tests/test_user_page_cache.py)
         # jobs run in-process right after the commit that queued them; tests/test_jobs.py runs real consumers
         "JOBS_BACKEND": "immediate",
     }

@@ -1,0 +1,92 @@
+"""The signed-in page cache (market/usercache.py): a page is served again only to the user who got it, and never
+after a committed write or a change of that user's permissions (issue 18)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from market.extensions import db
+from market.models import Organization, User
+from market.orgs import org_verify
+from tests import factories
+from tests.helpers import login, post
+
+
+@pytest.fixture
+def cached(app):
+    app.config["USER_PAGE_CACHE_SECONDS"] = 60
+    return app.extensions["market.user_page_cache"]
+
+
+def warm(client, cache, url: str) -> str:
+    """Ask until the page comes from the cache. On PostgreSQL the version is the server's transaction snapshot,
+    which every writing transaction on the server moves (other databases' too): those only cost misses."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        page, hit = get(client, cache, url)
+        if hit:
+            return page
+    raise AssertionError(f"{url} never came from the signed-in cache")
+
+
+def get(client, cache, url: str) -> tuple[str, bool]:
+    """The page's text and whether it came from the signed-in cache."""
+    hits = cache.hits
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.status_code
+    return resp.get_data(as_text=True), cache.hits > hits
+
+
+def test_a_page_is_served_again_only_to_its_user(app, world, cached):
+    a, b = app.test_client(), app.test_client()
+    login(a, "ent_a")
+    login(b, "ent_b")
+    # the first request of a session makes its CSRF token (the session changes: not kept), the next is kept
+    page_a, page_b = warm(a, cached, "/my/demands"), warm(b, cached, "/my/demands")
+    assert world.users.enterprise.name in page_a and world.orgs.ent_a.name in page_a
+    assert world.orgs.ent_b.name not in page_a
+    assert world.orgs.ent_b.name in page_b and world.orgs.ent_a.name not in page_b
+    # signed out: the same cookie replayed gets no kept page, only the sign-in page
+    cookie = a.get_cookie("session").value
+    post(a, "/logout")
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    hits = cached.hits
+    resp = replay.get("/my/demands")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"] and cached.hits == hits
+
+
+def test_a_role_change_drops_the_users_pages(app, world, cached):
+    client = app.test_client()
+    login(client, "ent_a")
+    page = warm(client, cached, "/")
+    assert "企业用户" in page
+    user = db.session.get(User, world.users.enterprise.id)
+    user.role = "institution"  # an administrator's change, committed by another connection
+    db.session.commit()
+    page, hit = get(client, cached, "/")
+    assert not hit and "高校院所用户" in page and "企业用户" not in page
+
+
+def test_an_organisation_verified_drops_its_users_pages(app, world, cached):
+    client = app.test_client()
+    login(client, "unverified")
+    page = warm(client, cached, "/")
+    assert 'id="verification-banner"' in page
+    org_verify(org=db.session.get(Organization, world.orgs.unverified.id), user=world.users.admin, decision="verify")
+    db.session.commit()
+    page, hit = get(client, cached, "/")
+    assert not hit and 'id="verification-banner"' not in page
+
+
+def test_a_new_contract_drops_the_officials_list(app, world, cached):
+    client = app.test_client()
+    login(client, "official_city")
+    page = warm(client, cached, "/contracts/")
+    assert "20993403" not in page
+    factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, registration_no="2099340300000001")
+    db.session.commit()
+    page, hit = get(client, cached, "/contracts/")
+    assert not hit and "2099340300000001" in page
+    assert "2099340300000001" in warm(client, cached, "/contracts/")  # kept again for the new state
