@@ -24,6 +24,7 @@ OPEN_TO_UNVERIFIED = frozenset({
     "static",
     "main.home",
     "main.healthz",
+    "main.workbench",  # says what the account waits for, and shows its drafts
     "auth.login",
     "auth.logout",
     "auth.register",

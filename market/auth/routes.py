@@ -39,7 +39,7 @@ def _wait(template: str, form, reason: str, wait: float):
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
+        return redirect(url_for("main.workbench"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -60,7 +60,7 @@ def login():
             services.session_start(user=user, ip=client_ip())
             login_user(user)
             db.session.commit()
-            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+            return redirect(safe_next(request.args.get("next"), url_for("main.workbench")))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status

@@ -82,9 +82,12 @@ def mine(kind: str):
         abort(403)
     status = request.args.get("status", "")
     status = status if status in STATUSES else None
-    pagination = paginate(queries.own_listings(kind, org_id=current_user.org_id, status=status), page=get_page())
+    counts = queries.status_counts(kind, org_id=current_user.org_id)
+    pagination = paginate(queries.own_listings(kind, org_id=current_user.org_id, status=status), page=get_page(),
+                          total=counts[status] if status else sum(counts.values()))
     return render_template("listings/mine.html", kind=kind, pagination=pagination, status=status,
-                           statuses=STATUS_LABELS, model=LISTING_MODELS[kind])
+                           statuses=STATUS_LABELS, model=LISTING_MODELS[kind], counts=counts,
+                           row_counts=queries.row_counts(kind, [listing.id for listing in pagination.items]))
 
 
 @bp.route("/demands/new", defaults={"kind": "demand"}, methods=["GET", "POST"])

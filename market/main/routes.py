@@ -1,15 +1,23 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..listings.queries import card_loads
 from ..models import Achievement, Demand, Organization
 from ..models.listing import PUBLIC_STATUSES
+from . import workbench as wb
 from .health import health
 
 bp = Blueprint("main", __name__)
+
+
+@bp.app_context_processor
+def _nav_badges():
+    """`nav_badges.get(href)` in base.html: the signed-in user's counts for a menu link, or None."""
+    return {"nav_badges": wb.LazyBadges(current_user) if current_user.is_authenticated else {}}
 
 
 @bp.route("/")
@@ -29,6 +37,13 @@ def home():
     )).one()
     counts = {"demands": row[0], "achievements": row[1], "orgs": row[2]}
     return render_template("main/home.html", latest=latest, counts=counts)
+
+
+@bp.route("/workbench")
+@login_required
+def workbench():
+    """工作台: where sign-in lands; counts and next actions for the user's role (market/main/workbench.py)."""
+    return render_template("main/workbench.html", **wb.workbench_context(current_user))
 
 
 @bp.route("/healthz")
