@@ -33,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +140,7 @@ def _profile(env: dict, rounds: int, cprofile_path: str | None, show_sql: str | 
 # -- the load run ------------------------------------------------------------------------------------
 
 def page_script(path: str, cookie: str) -> str:
+    path = urllib.parse.quote(path, safe="/?&=%")  # wrk sends the path as written: 电池 percent-encoded
     return lua_script({"page": (1, [{"method": "GET", "path": path, "cookie": cookie}])})
 
 

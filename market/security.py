@@ -82,10 +82,11 @@ def init_security(app: Flask) -> None:
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("SESSION_COOKIE_SECURE"):
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.endpoint != "static":
+        if request.endpoint != "static" and "no-store" not in h.get("Cache-Control", ""):
             # a signed-in page or any download (an export, a scan) is never kept by a browser or proxy, whatever
             # the view set (send_file's max_age=0 says "no-cache, max-age=0": stored, revalidated); anonymous
-            # public pages stay "no-cache", as the page cache in market/pagecache.py first sent them
+            # public pages stay "no-cache", as the page cache in market/pagecache.py first sent them. (Already
+            # no-store: nothing to decide, and a page from market/usercache.py loads no user for the question.)
             private = _signed_in() or h.get("Content-Disposition", "").lower().startswith("attachment")
             if private and "no-store" not in h.get("Cache-Control", ""):
                 h["Cache-Control"] = "no-store"

@@ -1,21 +1,22 @@
 """Signed-in page cache: a signed-in user's main pages (工作台 lists, deals, the dashboard, ...) rendered once per
 state of the database and served again to that same user from the worker's memory.
 
-An entry is keyed by the user, the server-side session, what the user may do (role, active flag, organisation
-and its verification, broker review, region: `permission_key`) and the full URL, so one user's page is never
-served to another, and a role change, an organisation verified or rejected, a broker approved or an account
-disabled never meets an entry made before it. Every entry carries the database's write version read at the start
-of the request that rendered it (`WriteVersion`), and is served only while that version has not moved: any
+An entry is keyed by the user and the server-side session named in the signed session cookie (a new one at every
+sign-in) and the full URL, so one user's page is never served to another. Every entry carries the database's
+write version read at the start of the request that rendered it (`WriteVersion`: SQLite's `PRAGMA data_version`
+on a connection of the worker's own that never writes; PostgreSQL's `pg_current_snapshot()`, which moves whenever
+a writing transaction starts or ends on the server), and is served only while that version has not moved: any
 committed write, by any worker, node, job or CLI command (a new contract, a deal moved, a notification, a listing
-reviewed), drops every signed-in page at once, including the one the writer then opens. `USER_PAGE_CACHE_SECONDS`
-bounds an entry's age besides (dates such as 逾期 move with the clock, not with writes); 0 turns the cache off.
+reviewed, a role changed, an organisation verified, a session revoked, an account disabled), drops every
+signed-in page at once, including the one the writer then opens. An entry lives at most
+`USER_PAGE_CACHE_SECONDS` (dates such as 逾期 move with the clock, not with writes) and never past its session's
+end; 0 turns the cache off.
 
-A hit still loads the session and its user from the database (one statement: a logged-out, revoked or disabled
-session is refused as on any page) and reads the write version (SQLite: `PRAGMA data_version` on a connection of
-its own that never writes; PostgreSQL: `pg_current_snapshot()`, which moves whenever a writing transaction starts
-or ends). Only a 200 page rendered without touching the session or cookies, without flashed messages, without a
-one-time form token (a second use would be refused) and not marked `no-store` is kept, and only for the
-endpoints in `USER_CACHEABLE_ENDPOINTS`.
+An entry is made only by a request that loaded and checked its session against the database (the actor gate
+included), so a hit is answered before anything else, without a statement on SQLite (one, the snapshot, on
+PostgreSQL). Only a 200 page rendered without touching the session or cookies, without flashed messages, without
+a one-time form token (a second use would be refused) and not marked `no-store` by its view is kept, and only for
+the endpoints in `USER_CACHEABLE_ENDPOINTS`.
 """
 from __future__ import annotations
 
@@ -35,15 +36,6 @@ USER_CACHEABLE_ENDPOINTS = frozenset({
 })
 FORM_TOKEN_MARK = b'name="form_token"'  # a page carrying a one-time submission token (market/formtokens.py)
 MAX_BODY_BYTES = 512 * 1024
-
-
-def permission_key(user) -> tuple:
-    """Everything about the user that decides what a page may show; part of every cache key."""
-    from .permissions import is_verified_actor
-
-    org = user.org
-    return (user.id, user.role, bool(user.active), user.org_id, org.status if org is not None else None,
-            user.broker_status, user.region_id, is_verified_actor(user))
 
 
 class WriteVersion:
@@ -84,28 +76,49 @@ def init_user_page_cache(app: Flask) -> None:
                 and request.endpoint in USER_CACHEABLE_ENDPOINTS and "_user_id" in session
                 and "_flashes" not in session)
 
-    def _note_version():
-        """First of all before_request functions: the version is read before the request's first statement,
-        so the page's reads see at least every write that version counts (SQLite's read snapshot starts at
-        the transaction's first read)."""
-        if _wanted():
-            g.user_page_version = version.read(app)
+    def _key() -> str:
+        # read from the signed session cookie only: the user, the server-side session (one per sign-in), the URL
+        return repr((session.get("_user_id"), session.get("sid"), request.host, request.full_path))
 
-    app.before_request_funcs.setdefault(None, []).insert(0, _note_version)
-
-    @app.before_request
     def _serve_user_page():
-        current = g.pop("user_page_version", None)
-        if current is None or not _wanted():
+        """First of all before_request functions. The version is read before the request's first statement, so
+        a page rendered now sees at least every write that version counts (SQLite's read snapshot starts at the
+        transaction's first read). A hit is answered at once, without loading the session from the database:
+        the entry was made by a request that loaded and checked this very session, and a logout, a revocation,
+        a password change, a disabled account or a permission change is a write, which moves the version."""
+        if not _wanted() or not session.get("sid"):
             return None
-        if not current_user.is_authenticated:  # the session is checked against the database here
+        current = version.read(app)
+        if current is None:
             return None
-        key = repr((permission_key(current_user), session.get("sid"), request.host, request.full_path))
+        key = _key()
         hit = cache.get(key, current)
         if hit is not None:
             body, headers = hit
             return app.response_class(body, status=200, headers=headers)
-        g.user_page_slot = (key, current, float(app.config["USER_PAGE_CACHE_SECONDS"]))
+        g.user_page_version = (key, current)
+        return None
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _serve_user_page)
+
+    @app.before_request
+    def _mark_user_page():
+        """After the actor gate: the page may be kept once the session has been checked against the database,
+        for at most USER_PAGE_CACHE_SECONDS and never past the session's own end."""
+        noted = g.pop("user_page_version", None)
+        if noted is None or not current_user.is_authenticated:
+            return None
+        from .extensions import db
+        from .models import UserSession
+        from .models.base import utcnow
+
+        row = db.session.get(UserSession, session.get("sid"))  # loaded with the user: no statement
+        if row is None or row.user_id != current_user.id:
+            return None
+        left = (row.created_at + app.permanent_session_lifetime - utcnow()).total_seconds()
+        ttl = min(float(app.config["USER_PAGE_CACHE_SECONDS"]), left)
+        if ttl > 0:
+            g.user_page_slot = (*noted, ttl)
         return None
 
     @app.after_request
@@ -119,7 +132,9 @@ def init_user_page_cache(app: Flask) -> None:
         if len(body) > MAX_BODY_BYTES or FORM_TOKEN_MARK in body:
             return response
         key, current, ttl = slot
-        # headers as the view made them; the security headers and the session cookie are added to each answer
-        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "set-cookie")]
+        # headers as the view made them, marked no-store as every signed-in page is (market/security.py adds the
+        # security headers to each answer, Flask the refreshed session cookie)
+        headers = [(k, v) for k, v in response.headers.items()
+                   if k.lower() not in ("content-length", "set-cookie", "cache-control")] + [("Cache-Control", "no-store")]
         cache.put(key, current, ttl, body, headers)
         return response

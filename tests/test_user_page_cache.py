@@ -90,3 +90,20 @@ def test_a_new_contract_drops_the_officials_list(app, world, cached):
     page, hit = get(client, cached, "/contracts/")
     assert not hit and "2099340300000001" in page
     assert "2099340300000001" in warm(client, cached, "/contracts/")  # kept again for the new state
+
+
+def test_a_kept_page_ends_with_its_session(app, world, cached):
+    """A hit loads no session from the database: the entry itself must not outlive the session's lifetime."""
+    from datetime import timedelta
+
+    client = app.test_client()
+    login(client, "ent_a")
+    app.permanent_session_lifetime = timedelta(seconds=3)
+    warm(client, cached, "/my/demands")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        resp = client.get("/my/demands")
+        if resp.status_code == 302:
+            break
+        time.sleep(0.2)  # polling for the session's end; the assertion is the answer below
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]

@@ -433,7 +433,7 @@ class Matcher:
         total_weight = sum(weights.values()) or 1.0
         phrases = _phrases(listing)
         chosen = {t for k in listing.keyword_list for t in analyzer.tokenize(k) if len(t) >= 2}
-        self._listing_dfs, self._n = dfs, n
+        self._listing_dfs, self._n, self._weights = dfs, n, weights  # for _explain of the kept ones
         found: list[Match] = []
         for oid, hit in pool.items():
             other = others.get(oid)
@@ -510,8 +510,7 @@ class Matcher:
     # -- reasons -----------------------------------------------------------------------------------
     def _explain(self, listing: ListingMixin, m: Match) -> None:
         """The reasons of a kept suggestion: the most specific shared terms, where they are, the rules."""
-        dfs, n = self._listing_dfs, self._n
-        weights = dict(listing_terms(listing))
+        dfs, n, weights = self._listing_dfs, self._n, self._weights
         linked = [t for t in m.terms if t not in self._own_terms and _readable(t)]
         spec = sorted((t for t in m.terms if t in self._own_terms), key=lambda t: (-weights.get(t, 0.5) * _idf(dfs.get(t, 0), n), -len(t), t))
         broad = {t for t in spec if t in BROAD_TERMS or (n >= BROAD_MIN_DOCS and dfs.get(t, 0) > BROAD_SHARE * n)}
