@@ -38,6 +38,7 @@ from wtforms.fields.core import UnboundField
 
 import market
 from market.extensions import db
+from market.notifications.topics import TOPICS
 from tests import factories
 from tests.helpers import FUZZ_SEED, client_for, csrf_token, form_token, fuzz_seed_hint, is_login_redirect, objects
 
@@ -47,6 +48,7 @@ EXAMPLES_PER_TARGET = 16  # Hypothesis draws per target, after the NEEDLES; abou
 # test_non_form_posts_read_no_input checks that their views indeed read no form, field or file.
 NON_FORM = {
     "auth.logout", "admin.region_delete", "admin.field_delete", "deals.interest_withdraw", "notifications.open_", "notifications.read_all", "jobs.retry",
+    "notifications.subscription_delete", "notifications.unsubscribe",  # one button each: only the CSRF token
 }
 
 
@@ -163,6 +165,10 @@ TARGETS = [
            lambda o, w, url: "/deals/queue"),
     Target("deals.claim", "broker", lambda o, w: [f"/deals/{o.unclaimed_deal.id}/claim"],
            lambda o, w, url: f"/deals/{o.unclaimed_deal.id}"),
+    Target("notifications.settings", "enterprise", lambda o, w: ["/notifications/settings"], _same,
+           lambda o, w: {**{f"mode_{t}": "digest" for t in TOPICS}, "email": "li.si@example.cn"}),
+    Target("notifications.subscription_new", "enterprise", lambda o, w: ["/notifications/subscriptions/new"],
+           lambda o, w, url: "/search?q=导电膜", lambda o, w: {"q": "导电膜", "kind": "all"}),
     # last: a valid move ends the deal
     Target("deals.move", "broker", lambda o, w: [f"/deals/{o.deal.id}/move"], lambda o, w, url: f"/deals/{o.deal.id}",
            lambda o, w: {"to": "terminated", "version": "1", "reason_code": "price"}),

@@ -10,6 +10,7 @@ from ..models import MAIL_MODES, SUBSCRIPTION_KINDS, Notification, Subscription,
 from ..pagination import get_page, paginate
 from ..security import safe_next
 from . import mail, queries, services
+from .forms import MailSettingsForm
 from .topics import TOPICS
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -53,23 +54,32 @@ def read_all():
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
-    """The signed-in user's own e-mail choices (there is no user id in the URL or the form to point elsewhere)."""
+    """The signed-in user's own address and e-mail choices (no user id in the URL or the form to point elsewhere).
+    A refusal re-renders the form with what was chosen and the error at its place, with a 400."""
     modes = services.mail_modes(current_user)
+    form = MailSettingsForm(data={"email": current_user.email})
     error = ""
     if request.method == "POST":
         chosen = {topic: request.form.get(f"mode_{topic}", "") for topic in TOPICS}
+        valid = form.validate_on_submit()
         try:
-            services.mail_prefs_set(user=current_user, modes=chosen)
+            if any(mode not in MAIL_MODES for mode in chosen.values()):
+                raise DomainError("请为每类通知选择立即发送、每日汇总或不发邮件")
+            if valid:
+                services.mail_prefs_set(user=current_user, modes=chosen)
+                if "email" in request.form:  # the page always sends it; a script that leaves it out keeps it
+                    services.user_email_set(user=current_user, email=form.email.data or "")
         except DomainError as exc:
-            db.session.rollback()
             error = exc.message
-            modes = {topic: chosen[topic] if chosen[topic] in MAIL_MODES else modes[topic] for topic in TOPICS}
-        else:
+        if valid and not error:
             db.session.commit()
             flash("邮件通知设置已保存", "success")
             return redirect(url_for("notifications.settings"))
+        db.session.rollback()
+        modes = {topic: chosen[topic] if chosen[topic] in MAIL_MODES else modes[topic] for topic in TOPICS}
+        error = error or "提交的内容有误，请按提示修改。"
     return render_template("notifications/settings.html", topics=TOPICS, modes=modes, mail_modes=MAIL_MODES,
-                           error=error, mail_ready=mail.mail_configured()), (400 if error else 200)
+                           form=form, error=error, mail_ready=mail.mail_configured()), (400 if error else 200)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

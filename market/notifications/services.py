@@ -99,6 +99,12 @@ def mail_prefs_set(*, user: User, modes: dict[str, str], session: Session | None
     return modes
 
 
+def user_email_set(*, user: User, email: str) -> None:
+    """The address notices are mailed to (the form checked its shape); "" stops all mail to the user."""
+    user.email = email.strip()[:120]
+    db.session.flush()
+
+
 # --- subscriptions ------------------------------------------------------------------------------------------
 
 def subscription_create(*, user: User, kind: str, q: str, field_code: str, region_id: int | None) -> Subscription:

@@ -1,0 +1,65 @@
+"""A notification path in a real browser (issue 17): the county's 科技局 official approves ent01's need; ent01
+sees the notice in the site (the 通知 badge) and receives the mail on a real SMTP server started here; the mail's
+link opens the need, and its 退订 link turns that kind of mail off without signing in."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from market.models import Field, Region
+from tests import factories
+from tests.browser.helpers import approve, sign_in
+from tests.mailserver import MailSink, links, unsubscribe_link
+
+pytestmark = pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
+                                reason="the notification path does not depend on the database kind: run once")
+
+TITLE = "寻求高透光导电膜玻璃镀膜技术"
+
+
+@pytest.fixture
+def smtp(live_server):
+    sink = MailSink().start()
+    live_server.app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, SITE_URL=live_server.base_url,
+                                  MAIL_FROM="科技大市场 <noreply@market.test>")
+    yield sink
+    sink.stop()
+
+
+def test_an_approved_need_reaches_its_company_in_the_site_and_by_mail(live_server, seeded, smtp, new_page):
+    with live_server.seed() as session:
+        town = session.get(Region, seeded.region_ids["town_a"])
+        org = factories.org(region=town, name="怀远县恒通玻璃有限公司")
+        ent = factories.user(role="enterprise", org=org, username="ent01")
+        ent.email = "ent01@example.com"
+        factories.demand(owner=ent, field=session.get(Field, seeded.field_ids["materials"]), status="pending", title=TITLE)
+
+    official = new_page()
+    sign_in(official, live_server.base_url, seeded.official)
+    approve(official, TITLE)
+
+    company = new_page()
+    sign_in(company, live_server.base_url, "ent01")
+    expect(company.locator("#unread-count")).to_have_text("1")
+    company.locator("#nav-notifications").click()
+    notice = company.locator("#notifications .notification-text")
+    expect(notice).to_have_text(f"您的技术需求《{TITLE}》已通过审核并公开发布")
+
+    [message] = smtp.wait_for("ent01@example.com")
+    assert TITLE in message["Subject"]
+    detail = next(link for link in links(message) if "/demands/" in link)
+    company.goto(detail)
+    expect(company.locator("h1")).to_contain_text(TITLE)
+
+    # the 退订 link, opened in a browser nobody signed in to
+    stranger = new_page()
+    stranger.goto(unsubscribe_link(message))
+    expect(stranger.locator("#confirm-unsubscribe")).to_be_visible()
+    stranger.locator("#confirm-unsubscribe").click()
+    expect(stranger.locator("#unsubscribed")).to_contain_text("已退订")
+
+    company.goto(live_server.url("/notifications/settings"))
+    expect(company.locator("#mode_listing_off")).to_be_checked()
+    expect(company.locator("#mode_deal_now")).to_be_checked()
