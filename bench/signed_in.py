@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import http.client
 import os
 import pstats
 import re
@@ -139,6 +140,22 @@ def _profile(env: dict, rounds: int, cprofile_path: str | None, show_sql: str | 
 
 # -- the load run ------------------------------------------------------------------------------------
 
+def wrk_cookie(url: str, cookie: str) -> str:
+    """The session cookie as wrk will present it. Flask-Login keeps a hash of the address and User-Agent in the
+    session and marks the session again whenever they differ; wrk sends no User-Agent, urllib does. One request
+    without one (http.client adds none) gives the cookie a browser would hold from then on."""
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("GET", "/", headers={"Cookie": cookie, "Host": "127.0.0.1"})
+        resp = conn.getresponse()
+        resp.read()
+        fresh = [h.split(";", 1)[0] for k, h in resp.getheaders() if k.lower() == "set-cookie" and h.startswith("session=")]
+    finally:
+        conn.close()
+    return fresh[0] if fresh else cookie
+
+
 def page_script(path: str, cookie: str) -> str:
     path = urllib.parse.quote(path, safe="/?&=%")  # wrk sends the path as written: 电池 percent-encoded
     return lua_script({"page": (1, [{"method": "GET", "path": path, "cookie": cookie}])})
@@ -168,12 +185,13 @@ def load_run(stack: Stack, workers: int, seconds: float, warmup: float, connecti
     try:
         for username, paths in PAGES:
             session = Http(server.url).login(username)
+            cookie = wrk_cookie(server.url, session.cookie)
             for path in paths:
                 status = session.get(path).status
                 if status != 200:
                     print(f"  {username} {path} answered {status} under gunicorn: left out", flush=True)
                     continue
-                script = page_script(path, session.cookie)
+                script = page_script(path, cookie)
                 wrk(server.url, script, warmup, connections, threads, workdir)
                 r = wrk(server.url, script, seconds, connections, threads, workdir)
                 r["user"] = username

@@ -14,9 +14,13 @@ end; 0 turns the cache off.
 
 An entry is made only by a request that loaded and checked its session against the database (the actor gate
 included), so a hit is answered before anything else, without a statement on SQLite (one, the snapshot, on
-PostgreSQL). Only a 200 page rendered without touching the session or cookies, without flashed messages, without
-a one-time form token (a second use would be refused) and not marked `no-store` by its view is kept, and only for
-the endpoints in `USER_CACHEABLE_ENDPOINTS`.
+PostgreSQL). Only a 200 page rendered without touching the session or cookies, without flashed messages and not
+marked `no-store` by its view is kept, and only for the endpoints in `USER_CACHEABLE_ENDPOINTS`.
+
+One-time form tokens (the 认领 buttons of the deals board and queue, market/formtokens.py) stay one-time: using
+one writes its `form_submissions` row, which drops the page; until then the same page, tokens included, may be
+shown again to the same session, where a button pressed twice (two tabs of one kept page) is the resubmission
+the token exists to catch (409 with a link to the deal the first press made).
 """
 from __future__ import annotations
 
@@ -34,7 +38,6 @@ USER_CACHEABLE_ENDPOINTS = frozenset({
     "main.home", "listings.mine", "listings.browse", "matching.mine", "search.search",
     "deals.board", "deals.queue", "dashboard.index", "review.queue", "contracts.index",
 })
-FORM_TOKEN_MARK = b'name="form_token"'  # a page carrying a one-time submission token (market/formtokens.py)
 MAX_BODY_BYTES = 512 * 1024
 
 
@@ -129,7 +132,7 @@ def init_user_page_cache(app: Flask) -> None:
                 or "no-store" in response.headers.get("Cache-Control", "")):
             return response
         body = response.get_data()
-        if len(body) > MAX_BODY_BYTES or FORM_TOKEN_MARK in body:
+        if len(body) > MAX_BODY_BYTES:
             return response
         key, current, ttl = slot
         # headers as the view made them, marked no-store as every signed-in page is (market/security.py adds the

@@ -24,6 +24,7 @@ LOWER += ("divisions",)  # where parties are (issue 16): the national division l
 #: the rest wires the app together and may import anything: create_app (market/__init__.py), what it registers,
 #: the demo, the home page
 WIRING = ("blueprints", "cli", "pipeline", "pagecache", "security", "templating", "seed", "backup", "main")
+WIRING += ("usercache",)  # the signed-in page cache (issue 18), registered by create_app beside the page cache
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
