@@ -1,5 +1,6 @@
 """A real SMTP server for the tests (aiosmtpd on 127.0.0.1, a free port): it keeps every accepted message, and
-can be told to refuse mail (451, a temporary failure) to test the mail job's retries."""
+can be told to refuse mail (451, a temporary failure) to test the mail job's retries, or to refuse some
+recipients for good (550)."""
 from __future__ import annotations
 
 import email
@@ -22,6 +23,12 @@ class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.sink.unknown:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         if self.sink.refuse:
             return "451 4.3.0 mailbox temporarily unavailable"
@@ -35,7 +42,8 @@ class MailSink:
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
         self.lock = threading.Lock()
-        self.refuse = False
+        self.refuse = False  # every message: 451 (try again later)
+        self.unknown: set[str] = set()  # these recipients: 550 (no such mailbox, for good)
         self.port = free_port()
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 

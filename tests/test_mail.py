@@ -170,6 +170,20 @@ def test_a_failing_smtp_server_is_retried_and_the_notice_stays(world, people, sm
     assert note.mailed_at is not None
 
 
+def test_one_event_one_job_a_refused_address_does_not_block_the_others(world, people, smtp):
+    colleague = factories.user(role="enterprise", org=world.orgs.ent_a, username="ent_a2")
+    colleague.email = "gone@example.com"
+    db.session.commit()
+    smtp.unknown.add("gone@example.com")
+    listing_transition(listing=pending_demand(world), user=people.official, to="published")
+    db.session.commit()
+    [job] = db.session.scalars(select(Job).where(Job.kind == "mail.send")).all()  # one job for the event
+    assert job.status == "done" and "1 个地址被邮件服务器拒收" in job.result
+    assert len(smtp.wait_for("enterprise@example.com")) == 1 and smtp.to("gone@example.com") == []
+    [refused] = notices(colleague)
+    assert refused.mail == "refused" and refused.mailed_at is None  # in the site; never retried
+
+
 @SQLITE_RUN_ONLY
 def test_without_a_mail_server_notices_stay_in_the_site_and_the_admin_is_told(world, people, login_as, app):
     app.config.update(MAIL_SERVER="", SEARCH_SYNC_AFTER_COMMIT=False)
@@ -224,6 +238,19 @@ def test_every_event_that_concerns_someone_is_a_notice(world, people, smtp):
 
 
 def test_new_strong_suggestions_are_told_once_to_both_owners(world, people, smtp):
+    from sqlalchemy.orm import Session
+
+    def scan():
+        with Session(db.engine, expire_on_commit=False) as session:
+            return suggestions_notify(session, {})
+
+    old = factories.suggestion(
+        demand=factories.demand(owner=people.enterprise, field=world.fields["materials"], status="published",
+                                title="升级前已有推荐的需求"),
+        achievement=factories.achievement(owner=people.institution, field=world.fields["materials"],
+                                          status="published", title="升级前已有推荐的成果"), score=90)
+    db.session.commit()
+    assert "起点" in scan()  # the first scan after an upgrade: pairs that exist are not new
     demand = factories.demand(owner=people.enterprise, field=world.fields["materials"], status="published")
     achievement = factories.achievement(owner=people.institution, field=world.fields["materials"], status="published")
     weak = factories.achievement(owner=people.institution, field=world.fields["materials"], status="published",
@@ -231,15 +258,14 @@ def test_new_strong_suggestions_are_told_once_to_both_owners(world, people, smtp
     factories.suggestion(demand=demand, achievement=achievement, score=95)
     factories.suggestion(demand=demand, achievement=weak, score=5)
     db.session.commit()
-    from sqlalchemy.orm import Session
-
     for _ in range(2):  # run twice: the notice's key makes it once
-        with Session(db.engine, expire_on_commit=False) as session:
-            suggestions_notify(session, {})
+        scan()
     [told] = notices(people.enterprise, "suggestion_strong")
     assert "新的强匹配推荐" in told.text and achievement.title in told.text and told.mail == "digest"
     assert len(notices(people.institution, "suggestion_strong")) == 1
     assert "一种弱相关的成果" not in " ".join(n.text for n in notices(people.enterprise))
+    assert "升级前已有推荐" not in " ".join(n.text for n in notices(people.enterprise) + notices(people.institution))
+    assert old.id  # kept (only not told)
 
 
 @SQLITE_RUN_ONLY

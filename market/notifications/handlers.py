@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import func, inspect, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import events
@@ -297,6 +298,7 @@ def subscriptions_match(session: Session, payload: dict) -> str:
 # --- new strong suggestions -------------------------------------------------------------------------------------
 
 SUGGESTION_CURSOR = "notify.suggestions"
+SUGGESTION_FLOOR = "notify.suggestions.start"  # pairs up to this id existed before notices of them did
 #: suggestions this young are looked at again: on PostgreSQL a lower id may commit after a higher one
 RESCAN = timedelta(minutes=10)
 
@@ -314,10 +316,22 @@ def suggestions_notify(session: Session, payload: dict) -> str:
     token = write_intent.set(False)
     try:
         cursor = session.get(LogCursor, SUGGESTION_CURSOR)
-        start = cursor.seq if cursor is not None else 0
+        floor = session.get(LogCursor, SUGGESTION_FLOOR)
         top = session.scalar(select(func.max(Suggestion.id))) or 0
+        session.commit()
+    finally:
+        write_intent.reset(token)
+    if cursor is None or floor is None:
+        # the first scan (a new install, an upgrade): what exists is not new; only pairs stored from now on are
+        _move_cursor(session, top, name=SUGGESTION_FLOOR)
+        _move_cursor(session, top)
+        return f"起点设为 #{top}，此前的推荐不再通知"
+    start = cursor.seq
+    token = write_intent.set(False)
+    try:
         rows = session.scalars(select(Suggestion).where(
-            or_(Suggestion.id > start, Suggestion.created_at > utcnow() - RESCAN), Suggestion.id <= top,
+            or_(Suggestion.id > start, Suggestion.created_at > utcnow() - RESCAN),
+            Suggestion.id > floor.seq, Suggestion.id <= top,
         ).order_by(Suggestion.id).limit(5000)).all()
         strong = [s for s in rows if degree.strength(degree.match_degree(s.score)) == "strong"]
         pairs = [(s.demand_id, s.achievement_id, degree.match_degree(s.score), s.demand, s.achievement) for s in strong]
@@ -334,16 +348,27 @@ def suggestions_notify(session: Session, payload: dict) -> str:
                     users=_org_users(session, own.org_id), kind="suggestion_strong", key=key,
                     text=f"新的强匹配推荐（匹配度 {value}）：您的{own.LABEL}《{own.title}》与{other.LABEL}《{other.title}》",
                     url=path_for("listings.detail", "suggestions", kind=own.KIND, listing_id=own.id), session=session)
-        max_seen = max([s.id for s in rows] + [start])
-        if session.get(LogCursor, SUGGESTION_CURSOR) is None:
-            session.add(LogCursor(name=SUGGESTION_CURSOR, seq=max_seen, updated_at=utcnow()))
-        else:
-            session.execute(update(LogCursor).where(LogCursor.name == SUGGESTION_CURSOR, LogCursor.seq < max_seen)
-                            .values(seq=max_seen, updated_at=utcnow()).execution_options(synchronize_session=False))
         session.commit()
     finally:
         write_intent.reset(token)
+    _move_cursor(session, max([s.id for s in rows] + [start]))
     return f"{len(strong)} 条强匹配，通知 {told} 人次"
+
+
+def _move_cursor(session: Session, seq: int, *, name: str = SUGGESTION_CURSOR) -> None:
+    """Forward only (two scans at once both move it to what they saw)."""
+    token = write_intent.set(True)
+    try:
+        if session.get(LogCursor, name) is None:
+            session.add(LogCursor(name=name, seq=seq, updated_at=utcnow()))
+        else:
+            session.execute(update(LogCursor).where(LogCursor.name == name, LogCursor.seq < seq)
+                            .values(seq=seq, updated_at=utcnow()).execution_options(synchronize_session=False))
+        session.commit()
+    except IntegrityError:  # another scan made the row meanwhile
+        session.rollback()
+    finally:
+        write_intent.reset(token)
 
 
 def _queue_suggestion_scan(only_if_behind: bool) -> None:

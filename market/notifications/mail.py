@@ -2,8 +2,9 @@
 
     notify()                  a notice whose topic the user wants "at once" queues a "mail.send" job in the same
                               transaction; a "digest" notice waits for the day's digest
-    mail.send (job)           mails one notice, unless mailed_at says it left already (a job run twice mails once);
-                              an SMTP failure raises: the job is retried (market/jobs) and the notice stays in the site
+    mail.send (job)           mails the notices of one event over one SMTP connection, each unless mailed_at says
+                              it left already (a job run twice mails once); an SMTP failure raises: the job is
+                              retried (market/jobs) and the notices stay in the site
     the sweep (every minute)  after MAIL_DIGEST_HOUR (China time) queues one "mail.digest" job per user with waiting
                               digest notices; a mail_digests row per user and day makes it once a day
     mail.digest (job)         one mail listing the user's waiting notices, each then marked mailed
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
@@ -99,8 +101,9 @@ def _message(*, to: str, subject: str, body: str, message_id: str, unsubscribe: 
     return msg
 
 
-def smtp_send(msg: EmailMessage) -> None:
-    """Hand one message to the configured SMTP server; raises on any failure (the job retries)."""
+@contextmanager
+def smtp_connection():
+    """One connection to the configured SMTP server for a batch of messages; raises on any failure."""
     config = current_app.config
     host, port, timeout = config["MAIL_SERVER"], int(config["MAIL_PORT"]), float(config.get("MAIL_TIMEOUT", 10))
     if config.get("MAIL_USE_SSL"):
@@ -112,18 +115,21 @@ def smtp_send(msg: EmailMessage) -> None:
             smtp.starttls(context=ssl.create_default_context())
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD", ""))
-        smtp.send_message(msg)
+        yield smtp
 
 
 def _domain() -> str:
     return parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
 
 
-def _mark_mailed(session: Session, ids: list[int]) -> None:
+def _mark_mailed(session: Session, ids: list[int], *, mail: str | None = None) -> None:
     token = write_intent.set(True)
     try:
         for note in session.scalars(select(Notification).where(Notification.id.in_(ids))):
-            note.mailed_at = note.mailed_at or utcnow()
+            if mail is not None:
+                note.mail = mail  # a refused address: not mailed, never retried
+            else:
+                note.mailed_at = note.mailed_at or utcnow()
         session.commit()
     finally:
         write_intent.reset(token)
@@ -131,33 +137,50 @@ def _mark_mailed(session: Session, ids: list[int]) -> None:
 
 # --- the jobs ---------------------------------------------------------------------------------------------------
 
-@job_kind("mail.send", label="发送通知邮件", lease_seconds=120, max_attempts=6, retry_seconds=60)
+@job_kind("mail.send", label="发送通知邮件", lease_seconds=300, max_attempts=6, retry_seconds=60)
 def mail_send(session: Session, payload: dict) -> str:
+    """Mail the notices of one event (one job per notify() call), over one SMTP connection. Each notice is marked
+    mailed as soon as the server took it: a retry after a failure half-way, or the job run twice, sends only
+    what had not left. A recipient the server refuses for good (5xx) is recorded and skipped; anything else
+    (the server down, a 4xx) raises, and the job is retried."""
     if not mail_configured():
         return "未配置邮件服务器，未发送"
+    ids = [int(i) for i in payload.get("notification_ids") or [payload["notification_id"]]]
     token = write_intent.set(False)
     try:
-        note = session.get(Notification, int(payload["notification_id"]))
-        user = session.get(User, note.user_id) if note is not None else None
-        topic = topic_of(note.kind) if note is not None else "other"
-        mode = mail_mode(session, user.id, topic) if user is not None else "off"
+        todo = []
+        for note in session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)):
+            user = session.get(User, note.user_id)
+            topic = topic_of(note.kind)
+            if (note.mailed_at is None and note.mail == "now" and user is not None and user.email and user.active
+                    and mail_mode(session, user.id, topic) != "off"):
+                todo.append((note, user, topic))
         session.commit()  # no transaction is held while the SMTP server answers
     finally:
         write_intent.reset(token)
-    if note is None or user is None:
-        return "通知已不存在"
-    if note.mailed_at is not None:
-        return "已发送过，不再发送"
-    if not user.email or not user.active or mode == "off":
-        return "用户已不接收此类邮件"
-    unsubscribe = unsubscribe_link(user.id, topic)
-    body = render_mail("mail/notice.txt", user=user, note=note, link=site_link(note.url) if note.url else "",
-                           topic_label=topic_label(topic), unsubscribe=unsubscribe,
-                           settings=site_link(path_for("notifications.settings")))
-    smtp_send(_message(to=user.email, subject=f"【科技大市场】{note.text[:60]}", body=body,
-                       message_id=f"<notice-{note.id}@{_domain()}>", unsubscribe=unsubscribe))
-    _mark_mailed(session, [note.id])
-    return f"已发送至 {user.email}"
+    if not todo:
+        return "没有待发送的邮件（已发送过，或用户已不接收）"
+    sent, refused = [], []
+    settings = site_link(path_for("notifications.settings"))
+    with smtp_connection() as smtp:
+        for note, user, topic in todo:
+            unsubscribe = unsubscribe_link(user.id, topic)
+            body = render_mail("mail/notice.txt", user=user, note=note, link=site_link(note.url) if note.url else "",
+                               topic_label=topic_label(topic), unsubscribe=unsubscribe, settings=settings)
+            message = _message(to=user.email, subject=f"【科技大市场】{note.text[:60]}", body=body,
+                               message_id=f"<notice-{note.id}@{_domain()}>", unsubscribe=unsubscribe)
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                if any(code < 500 for code, _msg in exc.recipients.values()):
+                    raise  # a temporary refusal (4xx): retried with the job
+                log.warning("mail server refused %s for notice %s", user.email, note.id)
+                refused.append(note.id)
+                _mark_mailed(session, [note.id], mail="refused")
+                continue
+            sent.append(note.id)
+            _mark_mailed(session, [note.id])
+    return f"发送 {len(sent)} 封" + (f"，{len(refused)} 个地址被邮件服务器拒收" if refused else "")
 
 
 def _digest_notices(session: Session, user_id: int, before: datetime) -> list[Notification]:
@@ -194,8 +217,10 @@ def mail_digest(session: Session, payload: dict) -> str:
         notes=[(n, site_link(n.url) if n.url else "") for n in notes],
         topics=[(topic_label(t), unsubscribe_link(user.id, t)) for t in topics], unsubscribe=unsubscribe,
         settings=site_link(path_for("notifications.settings")))
-    smtp_send(_message(to=user.email, subject=f"【科技大市场】{digest.day:%Y年%m月%d日}通知汇总（{len(notes)} 条）",
-                       body=body, message_id=f"<digest-{digest.id}@{_domain()}>", unsubscribe=unsubscribe))
+    with smtp_connection() as smtp:
+        smtp.send_message(_message(
+            to=user.email, subject=f"【科技大市场】{digest.day:%Y年%m月%d日}通知汇总（{len(notes)} 条）", body=body,
+            message_id=f"<digest-{digest.id}@{_domain()}>", unsubscribe=unsubscribe))
     _mark_mailed(session, [n.id for n in notes])
     _digest_done(session, digest.id, len(notes))
     return f"{len(notes)} 条通知已汇总发送至 {user.email}"

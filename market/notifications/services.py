@@ -33,40 +33,44 @@ def notify(*, users: Iterable[User | int | None], kind: str, text: str, url: str
     recipient's choice for its topic: at once (a "mail.send" job queued in this same transaction, sent after the
     commit by a consumer), in the daily digest, or none. Returns how many notices were added."""
     session = session or db.session
-    seen: set[int] = set()
-    added: list[Notification] = []
+    seen: list[int] = []
     for u in users:
         if u is None:
             continue
         uid = u if isinstance(u, int) else u.id
-        if uid in seen or (exclude is not None and uid == exclude.id):
-            continue
-        seen.add(uid)
-        if key is not None and session.scalar(
-                select(Notification.id).where(Notification.user_id == uid, Notification.key == key)) is not None:
-            continue
-        note = Notification(user_id=uid, kind=kind, text=text[:300], url=url[:300], key=key,
-                            mail=_mail_mode(session, uid, topic_of(kind)), created_at=utcnow())
+        if exclude is None or uid != exclude.id:
+            seen.append(uid)
+    seen = list(dict.fromkeys(seen))  # each recipient once, in order
+    if key is not None and seen:
+        told = set(session.scalars(select(Notification.user_id).where(Notification.user_id.in_(seen),
+                                                                       Notification.key == key)))
+        seen = [uid for uid in seen if uid not in told]
+    modes = _mail_modes(session, seen, topic_of(kind))
+    added: list[Notification] = []
+    for uid in seen:
+        note = Notification(user_id=uid, kind=kind, text=text[:300], url=url[:300], key=key, mail=modes.get(uid, ""),
+                            created_at=utcnow())
         session.add(note)
         added.append(note)
     now = [n for n in added if n.mail == "now"]
-    if now:
+    if now:  # one job for the notices of this event: one SMTP connection, one queue message
         session.flush()
-        for note in now:
-            job_enqueue(kind="mail.send", payload={"notification_id": note.id}, session=session)
+        job_enqueue(kind="mail.send", payload={"notification_ids": [n.id for n in now]}, session=session)
     return len(added)
 
 
-def _mail_mode(session: Session, user_id: int, topic: str) -> str:
-    """"now", "digest" or "" for a new notice: nothing while no mail server is configured or the user has no
-    e-mail address."""
-    if not current_app.config.get("MAIL_SERVER"):
-        return ""
-    email = session.scalar(select(User.email).where(User.id == user_id, User.active.is_(True)))
-    if not email:
-        return ""
-    mode = mail_mode(session, user_id, topic)
-    return "" if mode == "off" else mode
+def _mail_modes(session: Session, user_ids: list[int], topic: str) -> dict[int, str]:
+    """Each recipient's e-mail for a new notice of `topic`: "now" or "digest"; absent means none (no mail server
+    configured, no e-mail address, an inactive account, or the user chose none). Two queries for any number."""
+    if not user_ids or not current_app.config.get("MAIL_SERVER"):
+        return {}
+    with_email = set(session.scalars(select(User.id).where(User.id.in_(user_ids), User.active.is_(True),
+                                                           User.email != "")))
+    chosen = dict(session.execute(select(NotificationPref.user_id, NotificationPref.mode).where(
+        NotificationPref.user_id.in_(with_email), NotificationPref.topic == topic)).all()) if with_email else {}
+    default = TOPICS.get(topic, TOPICS["other"])[1]
+    modes = {uid: chosen.get(uid, default) for uid in with_email}
+    return {uid: mode for uid, mode in modes.items() if mode != "off"}
 
 
 def mail_mode(session: Session, user_id: int, topic: str) -> str:
