@@ -49,7 +49,19 @@ def admin_urls(world) -> list[tuple[str, str, str]]:
         ("admin.field_edit", "POST", f"/admin/fields/{f['software'].id}/edit"),
         ("admin.field_move", "POST", f"/admin/fields/{f['software'].id}/move"),
         ("admin.field_delete", "POST", f"/admin/fields/{f['software'].id}/delete"),
+        ("admin.reasons", "GET", "/admin/reasons"),
+        ("admin.reasons", "POST", "/admin/reasons"),
+        ("admin.reason_edit", "GET", f"/admin/reasons/{_a_reason().id}/edit"),
+        ("admin.reason_edit", "POST", f"/admin/reasons/{_a_reason().id}/edit"),
+        ("admin.reason_delete", "POST", f"/admin/reasons/{_a_reason().id}/delete"),
     ]
+
+
+def _a_reason():
+    """A stock 退回 reason to address (made once per test; tests/test_review_queue.py checks who may change it)."""
+    from market.models import ReturnReason
+
+    return db.session.scalar(select(ReturnReason).limit(1)) or factories.return_reason()
 
 
 # Data a non-admin might try to push through each POST: if any of it were accepted, a row would change.

@@ -49,6 +49,7 @@ EXAMPLES_PER_TARGET = 16  # Hypothesis draws per target, after the NEEDLES; abou
 NON_FORM = {
     "auth.logout", "admin.region_delete", "admin.field_delete", "deals.interest_withdraw", "notifications.open_", "notifications.read_all", "jobs.retry",
     "notifications.subscription_delete", "notifications.unsubscribe",  # one button each: only the CSRF token
+    "admin.reason_delete",  # a delete button (tests/test_review_queue.py)
 }
 
 
@@ -119,6 +120,10 @@ TARGETS = [
            lambda o, w: {"decision": "reject", "note": "信用代码与名称不符"}),
     Target("review.decide_broker", "official", lambda o, w: [f"/review/brokers/{o.review_broker.id}"],
            lambda o, w, url: "/review/brokers", lambda o, w: {"decision": "reject", "note": "证书编号不符"}),
+    Target("review.batch", "official", lambda o, w: ["/review/batch"], lambda o, w, url: "/review/?kind=demand",
+           lambda o, w: {"kind": "demand", "ids": [str(o.pending_demand.id)]}),
+    Target("admin.reasons", "admin", lambda o, w: ["/admin/reasons"], _same, lambda o, w: {"text": "模糊测试的退回理由"}),
+    Target("admin.reason_edit", "admin", lambda o, w: [f"/admin/reasons/{o.fuzz_reason.id}/edit"], _same),
     Target("admin.user_new", "admin", lambda o, w: ["/admin/users/new"], _same),
     Target("admin.user_edit", "admin", lambda o, w: [f"/admin/users/{o.fuzz_user.id}/edit"], _same),
     Target("admin.user_active", "admin",
@@ -442,6 +447,7 @@ def objs(world):
     o.fuzz_region.path = regions["county_b"].path + f"{o.fuzz_region.id}/"
     o.fuzz_field = Field(code="04.09", name="模糊测试领域", parent_id=world.fields["root_materials"].id)
     db.session.add(o.fuzz_field)
+    o.fuzz_reason = factories.return_reason("被模糊测试修改的退回理由")
     o.open_demand = factories.demand(owner=u.enterprise, field=world.fields["materials"], status="published",
                                      title="将被关闭的镀膜技术需求")
     o.open_achievement = factories.achievement(owner=u.institution, field=world.fields["materials"], status="published",

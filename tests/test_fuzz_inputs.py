@@ -114,6 +114,7 @@ def objs(world):
     o = objects(world)
     factories.deal_objects(world, o)
     o.import_run = factories.import_run(world.users.official)
+    o.reason = factories.return_reason()
     return o
 
 
@@ -130,6 +131,7 @@ def _fill(o, world):
         "suggestion_id": lambda kind: o.suggestion.id,
         "notification_id": lambda kind: o.notification.id,
         "run_id": lambda kind: o.import_run.id,
+        "reason_id": lambda kind: o.reason.id,
     }
 
 

@@ -34,7 +34,7 @@ def _rows(page: str) -> dict[str, str]:
     """title -> the text of its row in the queue."""
     out = {}
     for block in re.findall(r'<li class="list-group-item review-row".*?</li>', page, re.S):
-        title = re.search(r'<a href="[^"]+">([^<]+)</a>', block).group(1)
+        title = re.search(r'<a href="[^"]+" id="title-\d+">([^<]+)</a>', block).group(1)
         out[title] = " ".join(re.sub(r"<[^>]+>", " ", block).split())
     return out
 

@@ -46,7 +46,8 @@ def _broker_routes(app, objs):
 # what any signed-in account keeps: the public pages, its own account, its notifications
 _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "auth.register", "auth.change_password",
          "auth.account_status", "listings.browse", "listings.detail", "search.search", "notifications.index",
-         "notifications.read_all"}
+         "notifications.read_all",
+         "main.workbench"}  # says what the account waits for; no counts until it may act (tests/test_workbench.py)
 
 BROKER_POSTS = {
     "deals.claim_suggestion": {},

@@ -75,8 +75,8 @@ def test_official_approves_a_batch_from_the_workbench(queue, seeded, new_page, p
     # tick two, approve them with one confirmation
     button = page.locator("#batch-approve")
     expect(button).to_be_disabled()
-    page.get_by_label(f"选择“{TITLES[0]}”").check()
-    page.get_by_label(f"选择“{TITLES[1]}”").check()
+    page.get_by_role("checkbox", name=TITLES[0]).check()  # each box is named by its listing's title
+    page.get_by_role("checkbox", name=TITLES[1]).check()
     expect(button).to_have_text("批量通过（2）")
     button.click()
     expect(page.locator(".alert-success")).to_contain_text("已批量审核通过并发布 2 条")
