@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 from flask import current_app
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import LISTING_MODELS, ListingEvent, Organization, ReturnReason, User
@@ -46,7 +46,7 @@ def pending_listings(kind: str, *, user) -> Select:
     model = LISTING_MODELS[kind]
     since = func.coalesce(submitted_at(model), model.updated_at)
     stmt = (select(model).where(model.status == "pending").order_by(since, model.id)
-            .options(selectinload(model.org), selectinload(model.region), selectinload(model.field)))
+            .options(joinedload(model.org), joinedload(model.region), joinedload(model.field)))
     return scope_filter(stmt, user, model.region_id)
 
 
