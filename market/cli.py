@@ -13,10 +13,11 @@ from .dashboard import cli as dashboard_cli
 from .jobs import cli as jobs_cli
 from .listings import cli as listings_cli
 from .matching import cli as matching_cli
+from .notifications import cli as notifications_cli
 from .search import cli as search_cli
 
 COMMAND_MODULES = (seed, admin_cli, listings_cli, contracts_cli, matching_cli, dashboard_cli, search_cli, jobs_cli,
-                   backup)
+                   backup, notifications_cli)
 
 
 def register_cli(app: Flask) -> None:

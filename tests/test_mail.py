@@ -20,7 +20,7 @@ from market.notifications import mail
 from market.notifications.handlers import suggestions_notify
 from tests import factories
 from tests.helpers import form_token, post
-from tests.mailserver import MailSink, body, links, unsubscribe_link
+from tests.mailserver import MailSink, body, free_port, links, unsubscribe_link
 
 SITE = "http://market.test"
 # what does not depend on the database kind (the admin's banner, signed tokens, a form) runs in the SQLite run only
@@ -306,3 +306,26 @@ def test_settings_are_ones_own_and_tokens_cannot_be_forged(world, people, login_
     assert db.session.get(NotificationPref, (people.enterprise.id, "deal")).mode == "off"
     assert db.session.scalar(select(func.count()).select_from(NotificationPref).where(
         NotificationPref.user_id == people.enterprise_b.id)) == 0
+
+
+@SQLITE_RUN_ONLY
+def test_the_mail_commands(world, people, smtp, runner, app):
+    result = runner.invoke(args=["mail", "test", "ops@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "测试邮件" in smtp.wait_for("ops@example.com")[0]["Subject"]
+
+    db.session.add(NotificationPref(user_id=people.enterprise.id, topic="listing", mode="digest"))
+    db.session.commit()
+    listing_transition(listing=pending_demand(world), user=people.official, to="published")
+    db.session.commit()
+    result = runner.invoke(args=["mail", "digests"])
+    assert result.exit_code == 0 and "1 digest(s) queued" in result.output, result.output
+    assert "1 条新通知" in body(smtp.wait_for("enterprise@example.com")[0])
+    assert "0 digest(s) queued" in runner.invoke(args=["mail", "digests"]).output  # once a day
+
+    app.config["MAIL_PORT"] = free_port()  # nothing listens there: the operator is told why
+    result = runner.invoke(args=["mail", "test", "ops@example.com"])
+    assert result.exit_code == 1 and "发送失败" in result.output
+    app.config["MAIL_SERVER"] = ""
+    result = runner.invoke(args=["mail", "test", "ops@example.com"])
+    assert result.exit_code == 1 and "未配置邮件服务器" in result.output

@@ -241,15 +241,15 @@ def china_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(CHINA).date()
 
 
-def digests_queue(now: datetime | None = None) -> int:
+def digests_queue(now: datetime | None = None, *, any_hour: bool = False) -> int:
     """Queue today's digest for every user with waiting digest notices and none queued today; before
-    MAIL_DIGEST_HOUR (China time) nothing. Returns how many were queued. Safe on every node at once: the unique
+    MAIL_DIGEST_HOUR (China time) nothing, unless `any_hour` (`flask mail digests`). Returns how many were queued. Safe on every node at once: the unique
     (user, day) row refuses a second digest."""
     if not mail_configured():
         return 0
     now = now or utcnow()
     local = now.astimezone(CHINA)
-    if local.hour < int(current_app.config.get("MAIL_DIGEST_HOUR", 8)):
+    if not any_hour and local.hour < int(current_app.config.get("MAIL_DIGEST_HOUR", 8)):
         return 0
     day = local.date()
     token = write_intent.set(False)
