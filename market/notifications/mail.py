@@ -94,7 +94,7 @@ def _message(*, to: str, subject: str, body: str, message_id: str, unsubscribe: 
     name, address = parseaddr(config["MAIL_FROM"])
     msg["From"] = formataddr((name, address)) if name else address
     msg["To"] = to
-    msg["Subject"] = subject
+    msg["Subject"] = " ".join(subject.split())  # a title's line breaks never reach a header
     msg["Message-ID"] = message_id
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"  # a page with one button: a GET never unsubscribes (link scanners)
     msg.set_content(body)
