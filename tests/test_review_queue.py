@@ -2,6 +2,7 @@
 approval checked per listing, 退回 with a reason next to its field, and the stock reasons administrators keep."""
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, time, timedelta
 
@@ -14,6 +15,10 @@ from market.review.queries import china_today
 from market.templating import CHINA_TZ
 from tests import factories
 from tests.helpers import Poster, client_for, count, diff, messages, snapshot
+
+# forms and permissions do not depend on the database kind: run once (SQLite); dates, queue and batch on both
+ONCE = pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
+                          reason="independent of the database kind: run once, in the SQLite run")
 
 
 def _pending(world, owner: str = "enterprise", *, title: str, submitted: datetime) -> Demand:
@@ -102,6 +107,7 @@ def test_batch_approval_checks_each_listing_like_a_single_one(app, world):
     assert not {k: v for k, v in diff(before, snapshot()).items() if k != "user_sessions"}
 
 
+@ONCE
 def test_return_without_reason_rerenders_the_form_with_the_error_at_the_field(app, world):
     d = _pending(world, title="待退回的需求", submitted=_china_midnight(1))
     stock = factories.return_reason("联系方式缺失或无效，请填写可联系的电话")
@@ -126,6 +132,7 @@ def test_return_without_reason_rerenders_the_form_with_the_error_at_the_field(ap
     assert (returned.status, returned.return_reason) == ("returned", f"{stock.text}；手机号只有7位")
 
 
+@ONCE
 def test_stock_reasons_are_kept_by_administrators_only(app, world):
     admin = Poster(client_for(app, world.users.admin))
     assert admin.post("/admin/reasons", {"text": "  重复发布  "}).status_code == 302
@@ -161,8 +168,7 @@ def test_stock_reasons_are_kept_by_administrators_only(app, world):
     assert count(ReturnReason) == 0
 
 
-@pytest.mark.skipif(__import__("os").environ.get("MARKET_TEST_DB") == "postgres",
-                    reason="the migration's seed rows are checked by test_migrations on both databases; the CLI once")
+@ONCE
 def test_init_reference_seeds_the_stock_reasons_once(app, runner):
     from market.models.review_reason import DEFAULT_RETURN_REASONS
 
