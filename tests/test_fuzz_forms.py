@@ -50,6 +50,7 @@ NON_FORM = {
     "auth.logout", "admin.region_delete", "admin.field_delete", "deals.interest_withdraw", "notifications.open_", "notifications.read_all", "jobs.retry",
     "notifications.subscription_delete", "notifications.unsubscribe",  # one button each: only the CSRF token
     "admin.reason_delete",  # a delete button (tests/test_review_queue.py)
+    "jobs.search_rebuild",  # one button: a rebuild request (tests/test_search_rebuild.py)
 }
 
 
@@ -174,6 +175,9 @@ TARGETS = [
            lambda o, w: {**{f"mode_{t}": "digest" for t in TOPICS}, "email": "li.si@example.cn"}),
     Target("notifications.subscription_new", "enterprise", lambda o, w: ["/notifications/subscriptions/new"],
            lambda o, w, url: "/search?q=导电膜", lambda o, w: {"q": "导电膜", "kind": "all"}),
+    # late: a valid mark hides the suggestion the claim above uses
+    Target("matching.not_relevant", "enterprise", lambda o, w: [f"/matching/{o.suggestion.id}/not-relevant"],
+           lambda o, w, url: f"/demands/{o.suggestion.demand_id}"),
     # last: a valid move ends the deal
     Target("deals.move", "broker", lambda o, w: [f"/deals/{o.deal.id}/move"], lambda o, w, url: f"/deals/{o.deal.id}",
            lambda o, w: {"to": "terminated", "version": "1", "reason_code": "price"}),
