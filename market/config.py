@@ -126,10 +126,11 @@ class Config:
         # how often a worker reads the change log's newest number (a commit in the worker itself re-reads at once)
         self.PAGE_CACHE_VERSION_CHECK = float(os.environ.get("PAGE_CACHE_VERSION_CHECK", 0.25))
         self.PAGE_CACHE_ENTRIES = int(os.environ.get("PAGE_CACHE_ENTRIES", 512))  # pages kept per worker
-        # a signed-in user's main pages kept per user in the worker (market/usercache.py): dropped by any committed
-        # write and by any change of the user's permissions, and at most this old; 0 turns it off
+        # a signed-in user's main pages kept per user and session in the worker (market/usercache.py): dropped by
+        # any committed write (permission changes, logouts and revocations are writes) and at the session's end,
+        # and at most this old; 0 turns it off
         self.USER_PAGE_CACHE_SECONDS = float(os.environ.get("USER_PAGE_CACHE_SECONDS", 60))
-        self.USER_PAGE_CACHE_ENTRIES = int(os.environ.get("USER_PAGE_CACHE_ENTRIES", 2048))  # pages kept per worker
+        self.USER_PAGE_CACHE_ENTRIES = int(os.environ.get("USER_PAGE_CACHE_ENTRIES", 1024))  # pages kept per worker
         # no automatic OPTIONS answers: every non-public URL refuses anonymous requests on every method
         # (405 here); nothing in the app serves cross-origin preflights
         self.PROVIDE_AUTOMATIC_OPTIONS = False

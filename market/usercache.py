@@ -5,7 +5,8 @@ An entry is keyed by the user and the server-side session named in the signed se
 sign-in) and the full URL, so one user's page is never served to another. Every entry carries the database's
 write version read at the start of the request that rendered it (`WriteVersion`: SQLite's `PRAGMA data_version`
 on a connection of the worker's own that never writes; PostgreSQL's `pg_current_snapshot()`, which moves whenever
-a writing transaction starts or ends on the server), and is served only while that version has not moved: any
+a writing transaction starts or ends on the server, in any of its databases: a shared, busy server costs misses,
+never a stale page), and is served only while that version has not moved: any
 committed write, by any worker, node, job or CLI command (a new contract, a deal moved, a notification, a listing
 reviewed, a role changed, an organisation verified, a session revoked, an account disabled), drops every
 signed-in page at once, including the one the writer then opens. An entry lives at most
