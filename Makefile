@@ -6,6 +6,8 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 4
+# each test run's own temporary folder (emptied when it starts)
+TEST_TMP ?= /tmp/market-tests
 
 .PHONY: run test test-sqlite test-postgres serve worker browser clean-venv lint-security audit
 
@@ -45,7 +47,10 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null || \
 	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; }
 
-test: $(VENV)/.installed-dev browser lint-security test-sqlite test-postgres
+# The SQLite and PostgreSQL runs go side by side (each on databases, folders and ports of its own; each run's
+# output is printed whole when it ends): on two cores the whole suite takes about the time of the longer run.
+test: $(VENV)/.installed-dev browser lint-security
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 # bandit: no medium or high finding in market/ (a justified exception carries `# nosec Bxxx - reason`)
 lint-security: $(VENV)/.installed-dev
@@ -56,12 +61,14 @@ audit: $(VENV)/.installed-dev
 	-bench/audit.sh
 
 test-sqlite: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	mkdir -p $(TEST_TMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(TEST_TMP)/sqlite
 
 # The same suite on PostgreSQL (127.0.0.1:5432, user postgres), the browser journeys included (each on a
 # database of its own); skipped when it is not reachable unless MARKET_REQUIRE_PG=1 (as in CI).
 test-postgres: $(VENV)/.installed-dev
-	MARKET_TEST_DB=postgres $(BIN)/python -m pytest -q -p no:cacheprovider
+	mkdir -p $(TEST_TMP)
+	MARKET_TEST_DB=postgres $(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(TEST_TMP)/postgres
 
 clean-venv:
 	rm -rf $(VENV)
