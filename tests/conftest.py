@@ -63,6 +63,9 @@ def app(database_url, _schema, tmp_path):
         empty_tables()
         yield app
         db.session.remove()
+        # close this app's pooled connections now: waiting for the garbage collector let hundreds of apps' pools
+        # pile up on PostgreSQL ("too many clients already", max_connections 100, seen in the clean-clone run)
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -132,7 +132,14 @@ def _fill(o, world):
         "notification_id": lambda kind: o.notification.id,
         "run_id": lambda kind: o.import_run.id,
         "reason_id": lambda kind: o.reason.id,
+        "token": lambda kind: _unsubscribe_token(world.users.enterprise.id),
     }
+
+
+def _unsubscribe_token(user_id: int) -> str:
+    from market.notifications.mail import unsubscribe_token
+
+    return unsubscribe_token(user_id, "deal")
 
 
 def get_urls(app, objs, world) -> list[tuple[str, str]]:

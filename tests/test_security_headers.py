@@ -61,6 +61,9 @@ def _cookies(resp) -> dict[str, str]:
 def objs(world):
     o = objects(world)
     factories.deal_objects(world, o)
+    # the ids tests/test_fuzz_inputs.get_urls fills the other GET routes with
+    o.import_run = factories.import_run(world.users.official)
+    o.reason = factories.return_reason()
     return o
 
 

@@ -47,6 +47,9 @@ def _broker_routes(app, objs):
 _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "auth.register", "auth.change_password",
          "auth.account_status", "listings.browse", "listings.detail", "search.search", "notifications.index",
          "notifications.read_all",
+         # one's own e-mail choices, the signed 退订 link (works signed out) and subscriptions to public listings
+         "notifications.settings", "notifications.unsubscribe", "notifications.subscriptions",
+         "notifications.subscription_new", "notifications.subscription_delete",
          "main.workbench"}  # says what the account waits for; no counts until it may act (tests/test_workbench.py)
 
 BROKER_POSTS = {

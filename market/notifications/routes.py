@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from ..errors import DomainError
 from ..extensions import db
+from ..forms import posted_text
 from ..models import MAIL_MODES, SUBSCRIPTION_KINDS, Notification, Subscription, User
 from ..pagination import get_page, paginate
 from ..security import safe_next
@@ -131,9 +132,12 @@ def subscription_new():
     """订阅 from the search page or a listing list: its words, kind, field and region (hidden fields)."""
     kind = request.form.get("kind", "all")
     try:
+        # the words and field code as any posted text: control characters (NUL: PostgreSQL refuses it) -> 400
+        q = posted_text("q", label="订阅关键词", max_length=200)
+        field_code = posted_text("field", label="技术领域", max_length=50)
         sub = services.subscription_create(
-            user=current_user, kind=kind if kind in SUBSCRIPTION_KINDS else "all", q=request.form.get("q", ""),
-            field_code=request.form.get("field", ""), region_id=_region_arg(request.form.get("region", "")))
+            user=current_user, kind=kind if kind in SUBSCRIPTION_KINDS else "all", q=q,
+            field_code=field_code, region_id=_region_arg(request.form.get("region", "")))
     except DomainError as exc:
         db.session.rollback()
         return subscriptions(error=exc.message)
