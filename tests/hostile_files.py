@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from market.contracts.importer import COLUMNS
 
-HEADERS = [label for _, label, _ in COLUMNS]  # the contract template's 11 columns
+HEADERS = [label for _, label, _ in COLUMNS]  # the contract template's columns
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _XML = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
