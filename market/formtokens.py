@@ -110,7 +110,7 @@ def init_form_tokens(app: Flask) -> None:
     @app.template_global()
     def form_token_input() -> Markup:
         """A button's form (认领): its hidden one-time token."""
-        return Markup(render_template("_macros/form_token_input.html", token=new_form_token()))  # autoescaped
+        return Markup(render_template("_macros/form_token_input.html", token=new_form_token()))  # nosec B704 - an autoescaped template
 
     @app.errorhandler(AlreadySubmitted)
     def already_submitted(err: AlreadySubmitted):
