@@ -83,6 +83,9 @@ def world(app):
     """Regions, fields, and one user of every role (plus a second enterprise in another county)."""
     regions = factories.region_tree()
     fields = factories.fields()
+    from market.contracts.regcodes import ensure_reg_codes
+
+    ensure_reg_codes()  # the 登记表 codes a new install gets (the migration seeds the same)
     ent_a = factories.org(region=regions["town_a"], name="怀远甲企业有限公司")
     ent_b = factories.org(region=regions["county_b"], name="五河乙企业有限公司")
     uni = factories.org(region=regions["city"], org_type="university", name="蚌埠测试大学")

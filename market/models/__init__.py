@@ -17,6 +17,7 @@ from .listing import (
 )
 from .notification import MAIL_MODES, MailDigest, Notification, NotificationPref
 from .org import Organization
+from .reg_code import RegCode
 from .region import Region
 from .review_reason import ReturnReason
 from .search_rebuild import SearchRebuild
@@ -56,6 +57,7 @@ __all__ = [
     "LoginFailure",
     "MatchFeedback",
     "Organization",
+    "RegCode",
     "Region",
     "ReturnReason",
     "SearchRebuild",

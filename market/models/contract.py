@@ -18,10 +18,14 @@ from .user import User
 # 民法典 art. 843 and the 技术合同认定规则
 CONTRACT_TYPES = {
     "development": ("技术开发", {"commissioned": "委托开发", "cooperative": "合作开发"}),
-    "transfer": ("技术转让", {"patent": "专利权转让", "patent_application": "专利申请权转让", "know_how": "技术秘密转让", "other": "其他"}),
-    "license": ("技术许可", {"patent_license": "专利实施许可", "know_how_license": "技术秘密许可"}),
+    "transfer": ("技术转让", {"patent": "专利权转让", "patent_application": "专利申请权转让", "know_how": "技术秘密转让",
+                          "software": "计算机软件著作权转让", "ic_layout": "集成电路布图设计专有权转让",
+                          "plant_variety": "植物新品种权转让", "other": "其他"}),
+    "license": ("技术许可", {"patent_license": "专利实施许可", "know_how_license": "技术秘密许可",
+                         "software_license": "计算机软件著作权许可", "ic_layout_license": "集成电路布图设计专有权许可",
+                         "plant_variety_license": "植物新品种权许可"}),
     "consulting": ("技术咨询", {}),
-    "service": ("技术服务", {}),
+    "service": ("技术服务", {"intermediary": "技术中介", "training": "技术培训"}),
 }
 
 
@@ -54,6 +58,19 @@ class Contract(db.Model):
     seller_country: Mapped[str] = mapped_column(String(2), default="CN", server_default="CN")
     amount: Mapped[Decimal] = mapped_column(Money())  # 合同成交额, 元
     tech_amount: Mapped[Decimal] = mapped_column(Money())  # 技术交易额, 元
+    # the 登记表 (issue 16 item 3): codes from reg_codes (market/contracts/regcodes.py); NULL on older contracts
+    seller_legal_form: Mapped[str | None] = mapped_column(String(8))  # 法人性质
+    buyer_legal_form: Mapped[str | None] = mapped_column(String(8))
+    ip_type: Mapped[str | None] = mapped_column(String(8))  # 知识产权类型
+    reg_field: Mapped[str | None] = mapped_column(String(8))  # the registration's 11 技术领域
+    plan_source: Mapped[str | None] = mapped_column(String(8))  # 计划来源
+    socio_goal: Mapped[str | None] = mapped_column(String(8))  # 社会经济目标
+    expected_investment: Mapped[Decimal | None] = mapped_column(Money())  # 预计新增投入, transfers
+    expected_output: Mapped[Decimal | None] = mapped_column(Money())  # 预计新增产值
+    # the 技术交易额 worksheet: when any is given, tech_amount = amount - their sum, to the fen
+    nontech_equipment: Mapped[Decimal | None] = mapped_column(Money())  # 设备费
+    nontech_materials: Mapped[Decimal | None] = mapped_column(Money())  # 原材料费
+    nontech_other: Mapped[Decimal | None] = mapped_column(Money())  # 其他非技术费用
     signed_on: Mapped[date] = mapped_column(Date, index=True)
     term_start: Mapped[date | None] = mapped_column(Date)
     term_end: Mapped[date | None] = mapped_column(Date)
@@ -98,6 +115,11 @@ class Contract(db.Model):
         from ..divisions import place_label
 
         return place_label(region=self.seller_region, division_code=self.seller_division, country=self.seller_country)
+
+    @property
+    def has_worksheet(self) -> bool:
+        """The 技术交易额 was worked out from the 成交额 (any deduction given, 0 included)."""
+        return any(v is not None for v in (self.nontech_equipment, self.nontech_materials, self.nontech_other))
 
     @property
     def is_foreign(self) -> bool:

@@ -30,6 +30,7 @@ class Organization(db.Model):
     # elsewhere only this; NULL for a party abroad, and for one left on the city node before issue 16
     division_code: Mapped[str | None] = mapped_column(String(6))
     country: Mapped[str] = mapped_column(String(2), default="CN", server_default="CN")  # 国别, ISO 3166-1
+    legal_form: Mapped[str | None] = mapped_column(String(8))  # 法人性质, reg_codes kind legal_form
     contact_name: Mapped[str] = mapped_column(String(50), default="")
     contact_phone: Mapped[str] = mapped_column(String(30), default="")
     contact_email: Mapped[str] = mapped_column(String(120), default="")
