@@ -1,7 +1,9 @@
 """The demo market: one city, its sub-markets, companies with needs, universities with results.
 
-Results come from a small built-in set, plus CSL paper abstracts when that data file is found (`csl_path`:
-MARKET_CSL_PATH, else the data folder beside the checkout). The demo and the product run without it.
+The demo's content (companies, institutions, ~40 results written as technologies, needs written as companies
+write them) is in market/data/demo_market.json. CSL paper abstracts are added as volume when that data file is
+found (`csl_path`: MARKET_CSL_PATH, else the data folder beside the checkout), published before the demo's own
+results so that lists, newest first, show the technologies first. The demo and the product run without it.
 """
 from __future__ import annotations
 
@@ -117,6 +119,14 @@ def _achievement_rows() -> list[dict]:
     return rows
 
 
+def _achievement_published(now, i: int, row: dict):
+    """The demo's own results over the last weeks, the first row newest; the CSL papers before all of them
+    (three months to a year and a half back), so that they come after the technologies, newest first."""
+    if row.get("source") == "csl":
+        return now - timedelta(days=90 + (i * 7) % 450, hours=i % 24)
+    return now - timedelta(days=i, hours=1 + i % 5)
+
+
 def seed_demo_data() -> list[tuple[str, str, str]]:
     """Write the demo market; returns (role, username, description) for the printed log-ins."""
     from .data import demo
@@ -177,7 +187,7 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
     logins.append(("待认证企业", "ent_new", "单位待认证：可存草稿，不能发布"))
     db.session.flush()
 
-    for i, row in enumerate(demo.DEMANDS):
+    for i, row in enumerate(demo.DEMANDS):  # the first row is the newest: lists show it first
         org, user = companies[row["company"]]
         d = Demand(org_id=org.id, owner_id=user.id, region_id=org.region_id, title=row["title"], description=row["description"],
                    indicators=row.get("indicators", ""), field_id=fields[row["field_code"]].id,
@@ -191,7 +201,7 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
             d.status = "pending"  # some needs wait for review
             db.session.add(ListingEvent(kind="demand", listing_id=d.id, actor_id=user.id, from_status="draft", to_status="pending"))
         else:
-            _publish(d, city_official, now - timedelta(days=60 - i % 60, hours=i))
+            _publish(d, city_official, now - timedelta(days=i, hours=2 + i % 7))
 
     for i, row in enumerate(_achievement_rows()):
         org, user = institutions[row["institution"] % len(institutions)]
@@ -206,7 +216,7 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
         a.set_modes(row["modes"])
         db.session.add(a)
         db.session.flush()
-        _publish(a, city_official, now - timedelta(days=90 - i % 90, hours=i % 24))
+        _publish(a, city_official, _achievement_published(now, i, row))
     db.session.flush()
     _seed_contracts(city_official, [org for org, _ in companies], [org for org, _ in institutions], regions)
     _seed_targets(admin, city_official, city, counties)
@@ -300,14 +310,16 @@ def _seed_targets(admin: User, city_official: User, city: Region, counties: list
 def seed_demo_pipeline() -> int:
     """Once the demo is committed and matched: the brokers' pipelines and a pending interest.
 
-    Each demo broker claims the best engine suggestions of its county and works them to different stages,
-    with notes and next actions (one overdue), and ent01 expresses interest in the result suggested first for
-    one of its needs, so that institution has a request to answer. Written through the same services as the
-    site. Returns the number of deals opened.
+    Each demo broker claims the best engine suggestions of its county (中 or better, each need and each result
+    once, so a showcase result is not 已转化 by a weaker pairing) and works them to different stages, with notes
+    and next actions (one overdue), and ent01 expresses interest in the result suggested first for one of its
+    needs, so that institution has a request to answer. Written through the same services as the site.
+    Returns the number of deals opened.
     """
     from .dashboard.queries import today as dashboard_today
     from .deals import services as deals
     from .deals.access import suggestion_in_region
+    from .matching.engine import MEDIUM_FROM
     from .models import Suggestion
 
     today = dashboard_today()  # the demo deal's contract counts in the dashboard's year
@@ -315,6 +327,7 @@ def seed_demo_pipeline() -> int:
     suggestions = db.session.scalars(select(Suggestion).order_by(Suggestion.score.desc(), Suggestion.id)).all()
     opened = 0
     taken: set[int] = set()
+    results_taken: set[int] = set()
     plans = (  # (stage to reach, note, next action in days from today, what to do next)
         ("recommended", "", None, ""),
         ("contacted", "已电话联系需求方技术负责人，对方愿意了解成果详情。", 5, "陪同企业赴高校实验室考察"),
@@ -324,13 +337,15 @@ def seed_demo_pipeline() -> int:
     )
     for broker in brokers:
         for stage, note, days, next_action in plans:
-            suggestion = next((x for x in suggestions if x.demand_id not in taken and suggestion_in_region(broker, x)
+            suggestion = next((x for x in suggestions if x.demand_id not in taken and x.achievement_id not in results_taken
+                               and x.score >= MEDIUM_FROM and suggestion_in_region(broker, x)
                                and x.demand.org_id != x.achievement.org_id and x.demand.status == "published"
                                and x.achievement.status == "published"), None)
             if suggestion is None:
                 break
             deal = deals.deal_claim_suggestion(suggestion=suggestion, user=broker)
             taken.add(suggestion.demand_id)
+            results_taken.add(suggestion.achievement_id)
             opened += 1
             if stage != "recommended":
                 deals.deal_move(deal=deal, user=broker, to="contacted", version=deal.version, text="开始接洽")

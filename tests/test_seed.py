@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from market.extensions import db
 from market.models import Achievement, Contract, Demand, Organization, Region, Suggestion, Target
 from market.contracts.services import paid_total
-from market.money import format_wan
+from market.money import format_wan, format_yuan
 from market.seed import DEMO_PASSWORD
 from tests.helpers import FROZEN_TODAY, login
 
@@ -30,6 +30,35 @@ def test_the_demo_market_is_written_with_its_logins(seeded):
     assert db.session.scalar(select(func.count()).select_from(Demand).where(Demand.status == "published")) > 40
     assert db.session.scalar(select(func.count()).select_from(Achievement).where(Achievement.status == "published")) > 10
     assert db.session.scalar(select(func.count()).select_from(Suggestion)) > 0
+
+
+def test_a_visitor_first_sees_technologies_and_needs_as_companies_write_them(app, seeded):
+    """Issue 17 item 11: the demo reads like a market. The newest results (what /, /achievements show first) are
+    the demo's technologies with 应用领域, 技术指标 and 知识产权; the needs include plain and colloquial ones; and
+    the two needs of the issue get their right result first."""
+    from market.data.demo import BUILTIN_ACHIEVEMENTS, DEMANDS
+
+    client = app.test_client()
+    listed = client.get("/achievements").get_data(as_text=True)
+    for row in BUILTIN_ACHIEVEMENTS[:3]:
+        assert row["title"] in listed
+    home = client.get("/").get_data(as_text=True)
+    assert BUILTIN_ACHIEVEMENTS[0]["title"] in home and DEMANDS[0]["title"] in home
+    needs = client.get("/demands").get_data(as_text=True)
+    assert "我们厂的污水处理成本太高" in needs and "车间上MES，老设备数据采不上来" in needs
+    first = db.session.scalar(select(Achievement).order_by(Achievement.published_at.desc()).limit(1))
+    assert first.title == BUILTIN_ACHIEVEMENTS[0]["title"]
+    page = client.get(f"/achievements/{first.id}").get_data(as_text=True)
+    assert "应用领域：" in page and "技术指标：" in page and "ZL" in page and "万元" in page
+
+    def best(need_title):
+        need = db.session.scalar(select(Demand).where(Demand.title == need_title))
+        return db.session.scalars(select(Suggestion).where(Suggestion.demand_id == need.id)
+                                  .order_by(Suggestion.score.desc())).first().achievement.title
+
+    assert best("大尺寸ITO导电膜玻璃方阻均匀性提升") == "大面积磁控溅射ITO导电膜方阻均匀性控制技术"
+    assert best("车载盖板玻璃AR+AF镀膜") == "耐候型多孔二氧化硅减反射镀膜液"
+    assert best("我们厂的污水处理成本太高") == "高浓度发酵废水厌氧-好氧组合工艺低温强化与节能降耗技术"
 
 
 def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
@@ -55,7 +84,7 @@ def test_demo_contracts_and_targets_give_the_officials_figures(app, seeded):
     client = app.test_client()
     login(client, "kjj_city", DEMO_PASSWORD)
     page = client.get(f"/dashboard/?year={year}").get_data(as_text=True)
-    assert format_wan(this_year) in page
+    assert f'title="{format_yuan(this_year)}">{format_wan(this_year)}' in page  # 万元, the exact yuan in its tooltip
 
 
 def test_demo_partners_are_placed_where_they_are_so_inflow_and_outflow_differ(app, seeded):
@@ -127,6 +156,10 @@ def test_the_demo_with_the_csl_papers(app, runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count()).select_from(Achievement).where(Achievement.status == "published")) > 200
+    # the papers are volume: every one was published before the demo's technologies, so lists show them after
+    newest = db.session.scalars(select(Achievement.external_id).order_by(Achievement.published_at.desc())).all()
+    own = [i for i, external_id in enumerate(newest) if external_id.startswith("builtin-")]
+    assert own == list(range(len(own))) and len(own) >= 35
     assert db.session.scalar(select(func.count()).select_from(Contract)) == 183
     check = runner.invoke(args=["search", "check"])
     assert check.exit_code == 0 and "index matches the database" in check.output, check.output

@@ -129,6 +129,7 @@ def test_demands():
     assert 50 <= len(DEMANDS) <= 80
     assert len({d["title"] for d in DEMANDS}) == len(DEMANDS)
     used = set()
+    styles = Counter(d["style"] for d in DEMANDS)
     for d in DEMANDS:
         assert 0 <= d["company"] < len(COMPANIES)
         used.add(d["company"])
@@ -138,15 +139,22 @@ def test_demands():
         assert 30 <= d["deadline_days"] <= 365
         assert isinstance(d["contact_public"], bool)
         assert d["budget_wan"] is None or Decimal(d["budget_wan"]) > 0
-        assert len(d["description"]) >= 60 and d["indicators"] and d["title"]
+        assert 4 <= len(d["title"]) <= 120 and 10 <= len(d["description"]) <= 5000  # the need form's limits
+        assert d["indicators"] or d["style"] in ("short", "plain", "colloquial")  # only detailed needs must have them
     assert used == set(range(len(COMPANIES)))  # every company has at least one need
+    # written as companies write them: detailed with 技术指标, short, plain business language, colloquial terms
+    assert set(styles) == {"detailed", "short", "plain", "colloquial"} and min(styles.values()) >= 5, styles
+    texts = " ".join(d["title"] + d["description"] for d in DEMANDS)
+    assert all(term in texts for term in ("PLC", "MES", "AGV", "污水处理成本太高"))
+    titles = {d["title"] for d in DEMANDS}
+    assert "大尺寸ITO导电膜玻璃方阻均匀性提升" in titles and any("AR+AF" in t for t in titles)  # issue 17's two
     assert any(d["budget_wan"] is None for d in DEMANDS)
     assert any("talent" in d["modes"] for d in DEMANDS)
 
 
 # --- institutions ---------------------------------------------------------------------------------------------
 def test_institutions():
-    assert 8 <= len(INSTITUTIONS) <= 15
+    assert 8 <= len(INSTITUTIONS) <= 20
     assert len({i["name"] for i in INSTITUTIONS}) == len(INSTITUTIONS)
     usccs = [i["uscc"] for i in INSTITUTIONS] + [c["uscc"] for c in COMPANIES]
     assert len(set(usccs)) == len(usccs)
@@ -156,6 +164,10 @@ def test_institutions():
         assert inst["region_code"] in REGION_CODES
         assert inst["disciplines"] and set(inst["disciplines"]) <= set(DISCIPLINE_TO_FIELD)
     assert {"university", "institute"} == {i["type"] for i in INSTITUTIONS}
+    # results listed all over the city: institutions in most of its counties (the rest sit in Hefei and elsewhere)
+    level = {r["code"]: r["level"] for r in DEMO_CITY}
+    counties = {i["region_code"] for i in INSTITUTIONS if level.get(i["region_code"]) == "county"}
+    assert len(counties) >= 7, counties
 
 
 # --- achievements ---------------------------------------------------------------------------------------------
@@ -184,14 +196,22 @@ def _check_achievement(a: dict) -> None:
 
 
 def test_builtin_achievements():
-    assert 20 <= len(BUILTIN_ACHIEVEMENTS) <= 40
+    assert 35 <= len(BUILTIN_ACHIEVEMENTS) <= 50
     assert len({a["title"] for a in BUILTIN_ACHIEVEMENTS}) == len(BUILTIN_ACHIEVEMENTS)
     for a in BUILTIN_ACHIEVEMENTS:
         _check_achievement(a)
         assert a["discipline"] in DISCIPLINE_TO_FIELD
         assert 3 <= len(a["keywords"]) <= 6
+        assert 4 <= len(a["title"]) <= 120 and len(a["summary"]) <= 5000  # the result form's limits
+        # what a 科技局's list gives: where it applies and its figures, after the summary
+        assert "\n应用领域：" in a["summary"] and re.search(r"\n技术指标：.*\d", a["summary"]), a["title"]
+        assert not {"研究", "分析", "关联", "激活"} & set(a["keywords"]), a["keywords"]  # chips that say something
     keys = {frozenset(a) for a in BUILTIN_ACHIEVEMENTS}
     assert len(keys) == 1
+    # spread over the fields: every top-level field but 航空航天 has results
+    assert {a["field_code"][:2] for a in BUILTIN_ACHIEVEMENTS} >= {"01", "02", "04", "05", "06", "07", "08"}
+    assert sum(a["ip_type"] == "invention" for a in BUILTIN_ACHIEVEMENTS) >= 20
+    assert sum(a["price_wan"] is not None for a in BUILTIN_ACHIEVEMENTS) >= 30
 
 
 def test_builtin_achievements_match_some_demands():
