@@ -132,6 +132,7 @@ EXPECTED: dict[str, frozenset] = {
     "dashboard.conversions": REVIEWERS,
     "dashboard.coverage": REVIEWERS,
     "dashboard.checks": REVIEWERS,
+    "dashboard.reports": REVIEWERS,  # 报表 (issue 16): the tables T1-T10 of the official's own scope
     "dashboard.export": REVIEWERS,
 }
 

@@ -548,7 +548,8 @@ def test_data_checks_list_each_kind(world, login_as, app):
     county_a = db.session.get(Region, world.regions["county_a"].id)
     period = stats.Period.year(YEAR)
     counts = queries.check_counts(scope=county_a, period=period)
-    assert counts == {"tech_over_amount": 0, "large": 1, "duplicates": 2, "no_field": 4, "foreign": 0}
+    assert counts == {"tech_over_amount": 0, "large": 1, "duplicates": 2, "no_field": 4, "foreign": 0,
+                      "legal_form_mismatch": 0, "tech_no_worksheet": 0}
     assert [c.id for c in db.session.scalars(queries.check_list("duplicates", scope=county_a, period=period))] == [d1.id, d2.id]
     c = login_as("official")
     page = text_of(c.get("/dashboard/checks?check=large"))

@@ -28,9 +28,10 @@ PAGES = [
     "/dashboard/targets?metric=count",
     "/dashboard/conversions",
     "/dashboard/coverage",
-] + [f"/dashboard/checks?check={c}" for c in ("large", "duplicates", "no_field", "tech_over_amount")]
+] + [f"/dashboard/checks?check={c}" for c in ("large", "duplicates", "no_field", "tech_over_amount")] + [
+    f"/dashboard/reports?table=T{n}" for n in range(1, 11)]
 EXPORTS = ["summary", "region", "month", "type", "field", "targets", "conversions", "coverage", "checks_large",
-           "checks_duplicates", "checks_no_field", "checks_tech_over_amount"]
+           "checks_duplicates", "checks_no_field", "checks_tech_over_amount"] + [f"T{n}" for n in range(1, 11)]
 NOISE = re.compile(r'name="csrf[-_]token"[^>]*>')  # the per-request CSRF token
 
 

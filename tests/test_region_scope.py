@@ -12,7 +12,8 @@ from tests.helpers import client_for
 
 PAGES = ["/dashboard/", "/dashboard/checks", "/dashboard/conversions", "/dashboard/coverage", "/dashboard/targets",
          "/dashboard/export?table=summary&format=csv", "/dashboard/export?table=region&format=xlsx",
-         "/dashboard/export?table=targets&format=csv"]
+         "/dashboard/export?table=targets&format=csv", "/dashboard/reports?table=T3",
+         "/dashboard/export?table=T4&format=xlsx"]
 
 
 @pytest.fixture

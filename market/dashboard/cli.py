@@ -57,6 +57,48 @@ def contracts_command(year: int, by: str, level: str | None, side: str, as_json:
         click.echo(f"{row['name']:<20}{row['count']:>10}{row['amount']:>26}{row['tech_amount']:>26}")
 
 
+@stats_group.command("report")
+@click.option("--table", "code", required=True, help="报表编号：T1 至 T10。")
+@click.option("--year", required=True, help="统计年度，如 2026。")
+@click.option("--quarter", default=None, help="季度 1 至 4（不填为全年）。")
+@click.option("--region", "region_code", default=None, help="区域代码（不填为全部区域）。")
+@click.option("--xlsx", "path", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="写出的 .xlsx 文件。")
+@with_appcontext
+def report_command(code: str, year: str, quarter: str | None, region_code: str | None, path: str) -> None:
+    """Write one report table (T1–T10, issue 16) as an .xlsx in 万元: the same figures as the dashboard's 报表 tab."""
+    from sqlalchemy import select
+
+    from ..models import Region
+    from . import exports, queries, reports
+
+    code = code.strip().upper()
+    if code not in reports.REPORTS:
+        raise click.BadParameter(f"报表编号无效：{code}，可选 {', '.join(reports.REPORTS)}", param_hint="--table")
+    if not (year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100):
+        raise click.BadParameter(f"年份无效：{year}，请填写 2000 至 2100 之间的年份", param_hint="--year")
+    if quarter is not None and quarter not in ("1", "2", "3", "4"):
+        raise click.BadParameter(f"季度无效：{quarter}，请填写 1、2、3 或 4", param_hint="--quarter")
+    if not path.lower().endswith(".xlsx"):
+        raise click.BadParameter(f"文件名须以 .xlsx 结尾：{path}", param_hint="--xlsx")
+    region = None
+    if region_code is not None:
+        region = db.session.scalar(select(Region).where(Region.code == region_code.strip()))
+        if region is None:
+            raise click.BadParameter(f"区域代码不存在：{region_code}", param_hint="--region")
+    period = stats.Period.quarter(int(year), int(quarter)) if quarter else stats.Period.year(int(year))
+    stats.plan_each_query()
+    place = region.name if region is not None else "全部区域"
+    report = reports.build(code, scope=region, period=period, place=place)
+    data = exports.to_xlsx(report.table, filer=reports.filer(region), made_on=queries.today())
+    try:
+        with open(path, "wb") as out:
+            out.write(data)
+    except OSError as err:
+        raise click.ClickException(f"无法写入文件 {path}：{err.strerror}") from err
+    click.echo(f"已写出 {report.table.title}（{place} · {period.label}，单位：万元）：{path}")
+
+
 @stats_group.command("check")
 @with_appcontext
 def check_command() -> None:

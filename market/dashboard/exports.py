@@ -1,5 +1,9 @@
 """Every dashboard table as .xlsx or .csv: amounts in 元 with two decimals, exactly as summed by the database.
 
+An .xlsx opens with title rows (the table's title, 统计期间, 区域, 填报单位, 金额单位, 填报日期) above a frozen
+header. The report tables (market/dashboard/reports.py) are in 万元 with two decimals in the .xlsx, rounded half
+up from the exact sum; their .csv keeps the exact 元, as every .csv does.
+
 Text cells beginning with = + - @ or a tab (or a carriage return) get a leading apostrophe, so that a
 spreadsheet never runs an organisation name as a formula (README, "Security and reliability", row 11).
 """
@@ -8,14 +12,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from ..divisions import PLACE_CLASSES
 from ..models import CONTRACT_TYPES
+from ..money import CENT, WAN
 from . import stats
 from .queries import CHECKS, METRICS, MONEY_METRICS, TargetBoard
 
@@ -37,6 +44,9 @@ class Table:
     headers: list[str]
     rows: list[list] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    place: str = ""  # 区域
+    period: str = ""  # 统计期间 (its label)
+    unit: str = "元"  # the .xlsx's money unit: 元 (exact) or 万元 (two decimals); a .csv is always in exact 元
 
 
 def _cells(value):
@@ -61,13 +71,48 @@ def _xlsx_value(value):
     return value
 
 
-def to_xlsx(table: Table) -> bytes:
+def xlsx_amount(value: Decimal, unit: str) -> Decimal:
+    """An amount in 元 as the .xlsx shows it: unchanged, or in 万元 rounded half up to two decimals."""
+    if unit == "万元":
+        return (value / WAN).quantize(CENT, rounding=ROUND_HALF_UP)
+    return value
+
+
+def unit_headers(headers: list[str], unit: str) -> list[str]:
+    """Headers that name 元 name 万元 in a 万元 sheet (the .csv keeps 元)."""
+    if unit != "万元":
+        return headers
+    return [h.replace("（元）", "（万元）") for h in headers]
+
+
+def title_rows(table: Table, *, filer: str, made_on: date) -> list[list[str]]:
+    """The rows above an .xlsx's header: title, then one 'label: value' row each."""
+    rows = [[table.title]]
+    if table.period:
+        rows.append([f"统计期间：{table.period}"])
+    if table.place:
+        rows.append([f"区域：{table.place}"])
+    rows.append([f"填报单位：{filer or table.place or '—'}"])
+    rows.append([f"金额单位：{table.unit}"])
+    rows.append([f"填报日期：{made_on.isoformat()}"])
+    return rows
+
+
+def to_xlsx(table: Table, *, filer: str = "", made_on: date | None = None) -> bytes:
+    """The table as one sheet: title rows, then the header (frozen: it stays in view while scrolling), rows, notes."""
     wb = Workbook()
     ws = wb.active
-    ws.title = table.title[:31] or "Sheet1"
-    ws.append([_xlsx_value(h) for h in table.headers])
-    for row in table.rows:
+    ws.title = (table.title[:31] or "Sheet1").translate({ord(c): "_" for c in "\\/?*[]:"})
+    for row in title_rows(table, filer=filer, made_on=made_on or date.today()):
         ws.append([_xlsx_value(v) for v in row])
+    ws.cell(row=1, column=1).font = Font(bold=True, size=14)
+    ws.append([_xlsx_value(h) for h in unit_headers(table.headers, table.unit)])
+    header_row = ws.max_row
+    for cell in ws[header_row]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    for row in table.rows:
+        ws.append([xlsx_amount(v, table.unit) if isinstance(v, Decimal) else _xlsx_value(v) for v in row])
         for col, value in enumerate(row, start=1):
             if isinstance(value, Decimal):
                 ws.cell(row=ws.max_row, column=col).number_format = "#,##0.00"
@@ -108,6 +153,7 @@ def breakdown_table(by: str, rows: list[stats.Row], total: stats.Row, *, place: 
         filename=f"技术合同{BREAKDOWN_TITLES[by]}_{place}_{period.label}",
         title=BREAKDOWN_TITLES[by],
         headers=_side_headers(BREAKDOWN_FIRST[by]),
+        place=place, period=period.label,
     )
     for row in rows:
         table.rows.append([row.name, *_side_cells(row)])
@@ -121,6 +167,7 @@ def summary_table(current: stats.Row, previous: stats.Row, growth, *, place: str
         filename=f"技术合同总览_{place}_{period.label}",
         title="总览",
         headers=["口径", "指标", period.label, f"去年同期（{period.last_year().label}）", "同比增长（%）"],
+        place=place, period=period.label,
     )
     labels = {"b": "吸纳（买方在本区域）", "s": "输出（卖方在本区域）", "i": "区域内部（双方均在本区域）",
               "e": "涉及本区域（每份计一次）"}
@@ -136,7 +183,8 @@ def flows_table(flows: stats.Flows, *, place: str, period: stats.Period) -> Tabl
     """吸纳 by where the seller is and 输出 by where the buyer is, then each place outside the city."""
     table = Table(filename=f"技术合同流向_{place}_{period.label}", title="吸纳来源与输出去向",
                   headers=["对方所在地", "吸纳合同数（份）", "吸纳成交额（元）", "吸纳技术交易额（元）",
-                           "输出合同数（份）", "输出成交额（元）", "输出技术交易额（元）"])
+                           "输出合同数（份）", "输出成交额（元）", "输出技术交易额（元）"],
+                  place=place, period=period.label)
     for _key, label, inflow, outflow in flows.rows():
         table.rows.append([label, inflow.n, inflow.amount, inflow.tech_amount, outflow.n, outflow.amount,
                            outflow.tech_amount])
@@ -161,7 +209,8 @@ def targets_table(board: TargetBoard, *, place: str) -> Table:
         unit = "元" if metric in MONEY_METRICS else ("份" if metric == "count" else "项")
         label = TARGET_METRICS[metric]
         headers += [f"{label}目标（{unit}）", f"{label}完成（{unit}）", f"{label}完成率（%）", f"{label}应完成（{unit}）"]
-    table = Table(filename=f"目标任务与镇办竞赛_{place}_{board.year}年", title="目标任务", headers=headers)
+    table = Table(filename=f"目标任务与镇办竞赛_{place}_{board.year}年", title="目标任务", headers=headers,
+                  place=place, period=f"{board.year}年")
     rows = ([board.own] if board.own else []) + board.rows
     for row in rows:
         cells = ["本级" if row is board.own else row.rank, row.region.name]
@@ -178,7 +227,8 @@ def targets_table(board: TargetBoard, *, place: str) -> Table:
 
 def conversions_table(by_region: list[tuple[str, dict]], total: dict, funnel, *, place: str, period) -> Table:
     table = Table(filename=f"科技成果转化_{place}_{period.label}", title="成果转化",
-                  headers=["区域", "吸纳方转化成果（项）", "输出方转化成果（项）", "涉及本区域转化成果（项）"])
+                  headers=["区域", "吸纳方转化成果（项）", "输出方转化成果（项）", "涉及本区域转化成果（项）"],
+                  place=place, period=period.label)
     for name, counts in by_region:
         table.rows.append([name, counts.get("b", 0), counts.get("s", 0), counts.get("e", 0)])
     table.rows.append(["合计", total["b"], total["s"], total["e"]])
@@ -191,7 +241,8 @@ def conversions_table(by_region: list[tuple[str, dict]], total: dict, funnel, *,
 
 def coverage_table(orgs, *, place: str, period) -> Table:
     table = Table(filename=f"产学研一对一未覆盖企业_{place}_{period.label}", title="未覆盖企业",
-                  headers=["企业名称", "统一社会信用代码", "所在区域", "联系人", "联系电话"])
+                  headers=["企业名称", "统一社会信用代码", "所在区域", "联系人", "联系电话"],
+                  place=place, period=period.label)
     for org in orgs:
         table.rows.append([org.name, org.uscc or "", org.region.name if org.region else "", org.contact_name,
                            org.contact_phone])
@@ -201,7 +252,8 @@ def coverage_table(orgs, *, place: str, period) -> Table:
 def checks_table(check: str, contracts, *, place: str, period) -> Table:
     table = Table(filename=f"数据核查_{CHECKS[check]}_{place}_{period.label}", title="数据核查",
                   headers=["登记编号", "合同名称", "合同类型", "买方", "卖方", "签订日期", "成交额（元）",
-                           "技术交易额（元）", "技术领域"])
+                           "技术交易额（元）", "技术领域"],
+                  place=place, period=period.label)
     for c in contracts:
         table.rows.append([
             c.registration_no, c.title, CONTRACT_TYPES.get(c.contract_type, ("",))[0], c.buyer_org.name,

@@ -382,7 +382,12 @@ CHECKS = {
     "duplicates": "同日同双方同金额（疑似重复）",
     "no_field": "未填写技术领域",
     "foreign": "涉外合同（一方在境外）",
+    "legal_form_mismatch": "法人性质与单位类型不符",
+    "tech_no_worksheet": "技术交易额未经核定",
 }
+# the 法人性质 headings (reg_codes kind legal_form) each organisation type may be under, with every code below
+# them; a party's code outside them contradicts its organisation (an 企业 declared 高等院校). 服务机构 are any.
+ORG_TYPE_LEGAL_HEADINGS = {"enterprise": ("040",), "university": ("022",), "institute": ("021", "024", "040")}
 
 
 def large_threshold() -> Decimal:
@@ -405,6 +410,34 @@ def _duplicate_keys(scope: Region | None, period: Period):
     )
 
 
+def legal_forms_allowed() -> dict[str, set[str]]:
+    """{organisation type: the 法人性质 codes it may declare}: the headings and every code below them."""
+    from ..models.reg_code import RegCode
+
+    children: dict[str, list[str]] = {}
+    for code, parent in db.session.execute(select(RegCode.code, RegCode.parent_code)
+                                           .where(RegCode.kind == "legal_form")):
+        children.setdefault(parent or "", []).append(code)
+    allowed = {}
+    for org_type, headings in ORG_TYPE_LEGAL_HEADINGS.items():
+        codes, todo = set(), list(headings)
+        while todo:
+            code = todo.pop()
+            if code not in codes:
+                codes.add(code)
+                todo.extend(children.get(code, ()))
+        allowed[org_type] = codes
+    return allowed
+
+
+def _legal_form_contradicts(form_column, org_column, allowed: dict[str, set[str]]):
+    return and_(form_column.is_not(None), or_(*(
+        and_(org_column.in_(select(Organization.id).where(Organization.org_type == org_type)),
+             form_column.not_in(sorted(codes)))
+        for org_type, codes in allowed.items()
+    )))
+
+
 def check_condition(check: str):
     if check == "tech_over_amount":  # impossible by a CHECK constraint; counted so that the page can say so
         return Contract.tech_amount > Contract.amount
@@ -414,6 +447,13 @@ def check_condition(check: str):
         return Contract.field_id.is_(None)
     if check == "foreign":
         return or_(Contract.buyer_country != "CN", Contract.seller_country != "CN")
+    if check == "legal_form_mismatch":
+        allowed = legal_forms_allowed()
+        return or_(_legal_form_contradicts(Contract.seller_legal_form, Contract.seller_org_id, allowed),
+                   _legal_form_contradicts(Contract.buyer_legal_form, Contract.buyer_org_id, allowed))
+    if check == "tech_no_worksheet":  # a 技术交易额 typed rather than worked out from the 成交额
+        return and_(Contract.tech_amount != Contract.amount, Contract.nontech_equipment.is_(None),
+                    Contract.nontech_materials.is_(None), Contract.nontech_other.is_(None))
     raise ValueError(check)
 
 

@@ -21,7 +21,7 @@ from ..models.contract import TARGET_METRICS
 from ..money import format_wan
 from ..pagination import get_page, paginate
 from ..permissions import in_scope, user_region
-from . import exports, queries, services, stats
+from . import exports, queries, reports, services, stats
 from .charts import overview_charts, ranked_level, ranking_chart
 from .forms import TargetForm
 from .stats import Period
@@ -35,6 +35,7 @@ TABS = (
     ("dashboard.conversions", "成果转化"),
     ("dashboard.coverage", "产学研一对一"),
     ("dashboard.checks", "数据核查"),
+    ("dashboard.reports", "报表"),
 )
 BREAKDOWNS = ("region", "month", "type", "field")
 EXPORT_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -324,6 +325,20 @@ def checks():
     )
 
 
+@bp.route("/reports", endpoint="reports")
+def reports_page():
+    """报表: the tables T1–T10 for the region and period, one previewed, each downloadable as .xlsx."""
+    region = view_region()
+    period, notes = view_period()
+    code = request.args.get("table", "T1")
+    code = code if code in reports.REPORTS else "T1"
+    report = reports.build(code, scope=region, period=period, place=_place(region))
+    return render_template("dashboard/reports.html",
+                           **_context(region, period, notes, report=report, reports=reports.REPORTS, code=code,
+                                      headers=exports.unit_headers(report.table.headers, "万元"),
+                                      wan_cell=reports.wan_cell))
+
+
 # --- exports ---------------------------------------------------------------------------------------------
 
 @bp.route("/export")
@@ -332,7 +347,9 @@ def export():
     if fmt not in EXPORT_FORMATS:
         raise DomainError("导出格式无效，请选择 xlsx 或 csv")
     table = _export_table(request.args.get("table", "summary"))
-    data = exports.to_xlsx(table) if fmt == "xlsx" else exports.to_csv(table)
+    made_on = queries.today()
+    data = exports.to_xlsx(table, filer=reports.filer(view_region()), made_on=made_on) if fmt == "xlsx" \
+        else exports.to_csv(table)
     return send_file(io.BytesIO(data), mimetype=EXPORT_FORMATS[fmt], as_attachment=True,
                      download_name=f"{table.filename}.{fmt}", max_age=0)
 
@@ -345,6 +362,8 @@ def _export_table(name: str) -> exports.Table:
         metric = request.args.get("metric", "amount")
         return exports.targets_table(queries.target_board(scope=region, year=year, metric=metric), place=place)
     period, _notes = view_period()
+    if name in reports.REPORTS:
+        return reports.build(name, scope=region, period=period, place=place).table
     if name == "summary":
         current = stats.totals(scope=region, period=period)
         previous = stats.totals(scope=region, period=period.last_year())
