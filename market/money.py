@@ -150,21 +150,30 @@ def parse_contract_yuan(text: object, *, label: str) -> Decimal:
     return amount
 
 
+def wan_figure(amount: Decimal) -> str:
+    """元 -> the number of 万元 as people read it: two decimals, thousands separators ('1,234.57')."""
+    wan = (Decimal(amount) / WAN).quantize(CENT, rounding=ROUND_HALF_UP)
+    return format(wan, ",.2f")
+
+
 def format_wan(amount: Decimal | None, empty: str = "面议") -> str:
-    """元 -> '12.5万元' for display; exact, trailing zeros trimmed."""
+    """元 -> '1,234.57万元': the one way a person reads an amount (cards, lists, charts, mails); the exact yuan
+    goes beside it (format_yuan) in a detail view and in the tooltip the `wan` filter adds."""
     if amount is None:
         return empty
-    wan = (Decimal(amount) / WAN).quantize(Decimal("0.000001"))
-    text = format(wan.normalize(), "f")
-    return f"{text}万元"
+    return f"{wan_figure(amount)}万元"
 
 
 def format_wan_about(amount: Decimal | None, empty: str = "—") -> str:
-    """元 -> '13890.41万元', rounded to 100元: for estimates (a target's pace), never for sums of records."""
-    if amount is None:
-        return empty
-    wan = (Decimal(amount) / WAN).quantize(CENT, rounding=ROUND_HALF_UP)
-    return f"{format(wan.normalize(), 'f')}万元"
+    """An estimate (a target's pace) in 万元: the same two decimals as any figure; no exact yuan beside it."""
+    return format_wan(amount, empty=empty)
+
+
+def format_count(value) -> str:
+    """A count as people read it: a whole number with thousands separators (an estimate is rounded)."""
+    if value is None:
+        return "—"
+    return format(int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)), ",")
 
 
 def format_yuan(amount: Decimal | None) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from flask import Flask, request, url_for
+from markupsafe import Markup, escape
 
-from .money import format_wan, format_wan_about, format_yuan
+from .money import format_count, format_wan, format_wan_about, format_yuan, wan_figure
 
 CHINA_TZ = timezone(timedelta(hours=8))
 
@@ -52,6 +53,20 @@ def status_name(status: str | None, listing) -> str:
     return "新建" if status is None else status_label(status, listing.KIND)
 
 
+def wan_html(amount, empty: str = "面议") -> Markup:
+    """`{{ amount|wan }}`: '1,234.57万元' with the exact yuan in its tooltip (title); `empty` when None."""
+    if amount is None:
+        return escape(empty)
+    return Markup('<span class="wan" title="{}">{}万元</span>').format(format_yuan(amount), wan_figure(amount))
+
+
+def wan_number_html(amount) -> Markup:
+    """`{{ amount|wan_number }}`: the same figure without the unit, for table cells whose header says 万元."""
+    if amount is None:
+        return Markup("—")
+    return Markup('<span class="wan" title="{}">{}</span>').format(format_yuan(amount), wan_figure(amount))
+
+
 def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (None removes one)."""
     view_args = request.view_args or {}
@@ -67,9 +82,14 @@ def url_with(**changes) -> str:
 
 
 def init_templating(app: Flask) -> None:
-    app.jinja_env.filters["wan"] = format_wan
+    # money and counts, the one rule for every page (issue 17 item 8): 万元 with two decimals and separators,
+    # the exact yuan in a tooltip (wan, wan_number) or beside it in a detail view (yuan); counts whole
+    app.jinja_env.filters["wan"] = wan_html
+    app.jinja_env.filters["wan_number"] = wan_number_html
+    app.jinja_env.filters["wan_text"] = format_wan  # inside attributes and script data: plain text
     app.jinja_env.filters["wan_about"] = format_wan_about
     app.jinja_env.filters["yuan"] = format_yuan
+    app.jinja_env.filters["whole"] = format_count  # not "count": Jinja's own (length)
     app.jinja_env.filters["dt"] = local_dt
     app.jinja_env.filters["d"] = local_date
     app.jinja_env.globals["url_with"] = url_with

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from market.dashboard import queries, stats
 from market.dashboard.exports import escape_cell
 from market.extensions import db
-from market.models import ContractMonthStat, Deal, Region, Target
+from market.models import ContractMonthStat, Deal, Interest, Region, Target
 from tests import factories
 from tests.helpers import FROZEN_NOW, FROZEN_TODAY, form_token, login, post
 
@@ -84,9 +84,9 @@ def test_overview_shows_both_sides_last_year_and_growth(world, login_as):
     page = text_of(login_as("official").get("/dashboard/"))
     buyer = page.split('id="kpi-buyer"')[1].split('id="kpi-seller"')[0]
     seller = page.split('id="kpi-seller"')[1].split("</section>")[0]
-    assert "1份" in buyer and "100万元" in buyer and "80万元" in buyer  # voided contract not counted
-    assert "去年同期 50万元" in buyer and "+100.0%" in buyer
-    assert "3万元" in seller and "去年同期 0份" in seller and "—" in seller  # no growth rate against 0
+    assert "1份" in buyer and "100.00万元" in buyer and "80.00万元" in buyer  # voided contract not counted
+    assert "去年同期 <span class=\"wan\" title=\"500,000.00元\">50.00万元" in buyer and "+100.0%" in buyer
+    assert "3.00万元" in seller and "去年同期 0份" in seller and "—" in seller  # no growth rate against 0
 
 
 def test_contract_inside_the_region_counts_on_both_sides_and_page_says_so(world, login_as):
@@ -94,8 +94,9 @@ def test_contract_inside_the_region_counts_on_both_sides_and_page_says_so(world,
     other = factories.org(region=world.regions["county_a"], org_type="enterprise", name="怀远乙公司")
     factories.contract(buyer=o.ent_a, seller=other, amount=D("12345.67"), signed_on=day())
     page = text_of(login_as("official").get("/dashboard/"))
-    assert "1.234567万元" in page.split('id="kpi-buyer"')[1].split('id="kpi-seller"')[0]
-    assert "1.234567万元" in page.split('id="kpi-seller"')[1].split("</section>")[0]
+    # 万元 with two decimals, the exact yuan in the tooltip
+    assert 'title="12,345.67元">1.23万元' in page.split('id="kpi-buyer"')[1].split('id="kpi-seller"')[0]
+    assert 'title="12,345.67元">1.23万元' in page.split('id="kpi-seller"')[1].split("</section>")[0]
     both = page.split('id="dash-both-sides"')[1].split("</p>")[0]
     assert "1 份" in both and "同时计入吸纳和输出" in both
 
@@ -139,7 +140,7 @@ def test_periods_select_the_right_contracts(world, login_as, query):
     factories.contract(buyer=o.ent_a, seller=o.uni, amount=D("22.22"), signed_on=day(5, 10))
     page = text_of(login_as("official").get("/dashboard/" + query))
     buyer = page.split('id="kpi-buyer"')[1].split('id="kpi-seller"')[0]
-    assert "0.001111万元" in buyer and "0.003333万元" not in buyer and "0.002222万元" not in buyer
+    assert 'title="11.11元"' in buyer and 'title="33.33元"' not in buyer and 'title="22.22元"' not in buyer
 
 
 @pytest.mark.parametrize("start, end", [
@@ -379,7 +380,7 @@ def test_journey_target_then_contract_moves_progress_by_exactly_its_amount(world
         return row
 
     before = town_cell()
-    assert "0万元 / 8000万元" in before and "0.0%" in before
+    assert "0.00万元</span> / <span class=\"wan\" title=\"80,000,000.00元\">8,000.00万元" in before and "0.0%" in before
     broker = login_as("broker")
     form = text_of(broker.get("/contracts/new"))
     token = re.search(r'name="form_token" type="hidden" value="([^"]+)"', form) or re.search(
@@ -401,7 +402,7 @@ def test_journey_target_then_contract_moves_progress_by_exactly_its_amount(world
     })
     assert resp.status_code == 302, text_of(resp)[:2000]
     after = town_cell()
-    assert "123.456789万元 / 8000万元" in after
+    assert 'title="1,234,567.89元">123.46万元</span> / <span class="wan" title="80,000,000.00元">8,000.00万元' in after
     board = queries.target_board(scope=db.session.get(Region, world.regions["county_a"].id), year=YEAR)
     progress = {row.region.id: row.progress["amount"] for row in board.rows}[town.id]
     assert progress.actual == D("1234567.89") and progress.target == D("80000000.00")
@@ -465,9 +466,9 @@ def test_the_pace_is_an_estimate_in_whole_hundreds_and_the_actual_stays_exact(wo
     factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=D("1234567.89"), signed_on=day())
     page = text_of(login_as("official").get("/dashboard/"))
     own = page.split('id="dash-own-targets"')[1].split("</section>")[0]
-    assert "123.456789万元 / 目标 8000万元" in own
-    pace = re.search(r"按时间进度应完成约 ([0-9.]+)万元", own).group(1)
-    assert len(pace.partition(".")[2]) <= 2, pace
+    assert 'title="1,234,567.89元">123.46万元</span> / 目标 <span class="wan" title="80,000,000.00元">8,000.00万元' in own
+    pace = re.search(r"按时间进度应完成约 ([0-9.,]+)万元", own).group(1)
+    assert re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})*\.[0-9]{2}", pace), pace
 
 
 # --- conversions, funnel, coverage, checks ----------------------------------------------------------------
@@ -499,6 +500,9 @@ def test_funnel_counts_each_step_in_scope(world, login_as):
     ach = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
                                 published_at=FROZEN_NOW)
     db.session.add(Suggestion(demand_id=demand.id, achievement_id=ach.id, score=0.5, created_at=FROZEN_NOW))
+    db.session.add(Interest(kind="solution", demand_id=demand.id, from_org_id=world.orgs.uni.id,
+                            from_user_id=world.users.institution.id, to_org_id=world.orgs.ent_a.id,
+                            created_at=FROZEN_NOW))
     deal = Deal(demand_id=demand.id, achievement_id=ach.id, buyer_org_id=world.orgs.ent_a.id,
                 seller_org_id=world.orgs.uni.id, buyer_region_id=world.regions["town_a"].id,
                 seller_region_id=world.regions["city"].id, stage="signed", source="suggestion", created_at=FROZEN_NOW)
@@ -507,7 +511,8 @@ def test_funnel_counts_each_step_in_scope(world, login_as):
     factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, signed_on=FROZEN_TODAY, deal_id=deal.id)
     county_a = db.session.get(Region, world.regions["county_a"].id)
     steps = {key: n for key, _label, n in queries.funnel(scope=county_a, period=stats.Period.year(YEAR))}
-    assert steps == {"listings": 1, "suggestions": 1, "interests": 0, "deals": 1, "signed": 1}
+    # the funnel counts listings: the county's need reached every step (its 揭榜 answer included)
+    assert steps == {"listings": 1, "suggestions": 1, "interests": 1, "deals": 1, "signed": 1}
     page = text_of(login_as("official").get("/dashboard/conversions"))
     assert 'data-step="deals"' in page and 'id="chart-funnel"' in page
 

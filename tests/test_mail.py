@@ -233,7 +233,7 @@ def test_every_event_that_concerns_someone_is_a_notice(world, people, smtp):
                 token=form_token())
     db.session.commit()
     [paid] = notices(people.institution, "payment_recorded")
-    assert "登记了一笔付款 2.5万元" in paid.text
+    assert "登记了一笔付款 2.50万元" in paid.text
     assert notices(people.enterprise, "payment_recorded")
 
 

@@ -83,7 +83,7 @@ def test_a_need_gets_the_results_that_fit_with_reasons_a_person_can_check(engine
     # no 同在 reason (issue 16)
     assert not any(r.startswith("同在") for r in why)
     assert "技术成熟度6级，达到技术转让通常要求的6级及以上" in why
-    assert "成果报价80万元，在需求预算100万元以内" in why
+    assert "成果报价80.00万元，在需求预算100.00万元以内" in why
     score = db.session.scalar(select(Suggestion.score))
     assert 0 <= score <= 100  # the 匹配度
 

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, text
 
 from market.extensions import db
 from market.models import Demand, IndexChange, ListingEvent
-from market.money import MAX_YUAN, AmountError, format_wan, format_wan_about, format_yuan, from_fen, parse_wan, parse_yuan, to_fen
+from market.money import MAX_YUAN, AmountError, format_count, format_wan, format_wan_about, format_yuan, from_fen, parse_wan, parse_yuan, to_fen
 from tests import factories
 from tests.helpers import CJK
 
@@ -126,14 +126,18 @@ def test_parse_wan_refusals(raw, reason):
     assert reason in str(info.value)
 
 
-def test_display_is_exact():
-    assert format_wan(Decimal("123456.78")) == "12.345678万元"
-    assert format_wan(Decimal("125000.00")) == "12.5万元"
+def test_display_is_one_rule():
+    # 万元 as people read it: two decimals (half up), thousands separators; the exact yuan is format_yuan's
+    assert format_wan(Decimal("123456.78")) == "12.35万元"
+    assert format_wan(Decimal("125000.00")) == "12.50万元"
+    assert format_wan(Decimal("107579505.00")) == "10,757.95万元"
+    assert format_wan(Decimal("0.01")) == "0.00万元" and format_wan(Decimal("50.00")) == "0.01万元"
     assert format_wan(None) == "面议"
     assert format_yuan(Decimal("1234567.8")) == "1,234,567.80元"
-    # an estimate (a target's pace) is rounded to 100元; sums of records never are
-    assert format_wan_about(Decimal("138904109.59")) == "13890.41万元"
-    assert format_wan_about(Decimal("125000.00")) == "12.5万元" and format_wan_about(None) == "—"
+    assert format_wan_about(Decimal("138904109.59")) == "13,890.41万元"
+    assert format_wan_about(Decimal("125000.00")) == "12.50万元" and format_wan_about(None) == "—"
+    # counts are whole numbers: an estimate of 139.73 contracts reads 140
+    assert format_count(Decimal("139.73")) == "140" and format_count(12345) == "12,345" and format_count(None) == "—"
     assert to_fen(Decimal("12.34")) == 1234
     assert from_fen(1234) == Decimal("12.34")
     with pytest.raises(AmountError):

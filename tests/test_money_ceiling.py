@@ -108,8 +108,8 @@ def test_totals_past_int64_fen_are_exact_everywhere(app, world, runner, login_as
     assert page.status_code == 200
     totals = page.get_data(as_text=True).split('id="contract-totals"')[1].split("</div>")[0]
     assert f"<strong>20</strong> 份" in totals
-    assert f"合同成交额 <strong>{format_yuan(total)}</strong>" in totals
-    assert f"技术交易额 <strong>{format_yuan(tech_total)}</strong>" in totals
+    assert f'合同成交额 <strong><span class="wan" title="{format_yuan(total)}">{format_wan(total)}</span></strong>' in totals
+    assert f'技术交易额 <strong><span class="wan" title="{format_yuan(tech_total)}">{format_wan(tech_total)}</span></strong>' in totals
 
     # the dashboard's figures, from the monthly summary and straight from the contracts
     year = stats.Period.year(2025)
@@ -126,7 +126,7 @@ def test_totals_past_int64_fen_are_exact_everywhere(app, world, runner, login_as
 
     official = login_as("city_official")
     page = official.get("/dashboard/?period=year&year=2025").get_data(as_text=True)
-    assert format_wan(total) in page
+    assert f'title="{format_yuan(total)}">{format_wan(total)}' in page
     export = official.get("/dashboard/export?table=month&format=csv&period=year&year=2025").data.decode("utf-8-sig")
     table = {row[0]: row for row in csv.reader(io.StringIO(export)) if row}
     assert table["合计"][1:4] == ["20", f"{total:.2f}", f"{tech_total:.2f}"]

@@ -1,17 +1,21 @@
-"""Chart data for static/js/dashboard.js (ECharts): the dashboard's figures as series, amounts as exact strings.
+"""Chart data for static/js/dashboard.js (ECharts): the dashboard's figures as series, amounts in 万元 with two
+decimals (the page adds separators) and the exact yuan for the tooltip.
 
 Pages pass the rows they already hold and the links they build from the request; nothing here reads the database.
 """
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
+
 from ..models.contract import TARGET_METRICS
 from ..models.region import LEVELS
-from ..money import format_wan
+from ..money import CENT, WAN, format_yuan
 from . import stats
 
 
 def _wan(value) -> str:
-    return format_wan(value)[:-2]
+    """The number of 万元 with two decimals, as ECharts reads it (the page formats it with separators)."""
+    return str((value / WAN).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def breakdown_chart(chart_id: str, title: str, rows: list[stats.Row], *, kind: str = "bar",
@@ -25,8 +29,10 @@ def breakdown_chart(chart_id: str, title: str, rows: list[stats.Row], *, kind: s
         "categories": [r.name for r in rows],
         "links": links or [None] * len(rows),
         "series": [
-            {"name": "吸纳成交额", "data": [_wan(r["b"].amount) for r in rows]},
-            {"name": "输出成交额", "data": [_wan(r["s"].amount) for r in rows]},
+            {"name": "吸纳成交额", "data": [_wan(r["b"].amount) for r in rows],
+             "exact": [format_yuan(r["b"].amount) for r in rows]},
+            {"name": "输出成交额", "data": [_wan(r["s"].amount) for r in rows],
+             "exact": [format_yuan(r["s"].amount) for r in rows]},
         ],
     }
 
@@ -54,6 +60,7 @@ def ranking_chart(board, *, metric: str, links: list) -> dict:
         "id": "chart-ranking",
         "title": f"各{ranked_level(board)}{TARGET_METRICS[metric]}完成率（%）",
         "kind": "bar",
+        "horizontal": True,  # long names (蚌埠高新技术产业开发区) read whole on the category axis
         "unit": "%",
         "categories": [row.region.name for row in board.rows],
         "links": links,

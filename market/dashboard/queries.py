@@ -1,4 +1,4 @@
-"""Dashboard reads beyond the contract totals: targets and the 镇办竞赛, funnel, 产学研 coverage, data checks.
+"""Dashboard reads beyond the contract totals: targets and the rankings of sub-regions, funnel, 产学研 coverage, data checks.
 
 Every read takes the scope region (None for an administrator looking at everything) and never returns
 a row from outside it.
@@ -60,7 +60,7 @@ def today() -> date:
     return fixed if isinstance(fixed, date) else date.fromisoformat(fixed)
 
 
-# --- targets and the 镇办竞赛 ----------------------------------------------------------------------------
+# --- targets and the rankings -----------------------------------------------------------------------------
 
 def elapsed_share(year: int, on: date | None = None) -> Decimal:
     """Share of the year gone by on the day `on` (included; default today()): 0 for a future year, 1 for a past one."""
@@ -146,7 +146,7 @@ def targets_for(region_ids: list[int], year: int) -> dict[tuple[int, str], Targe
 
 
 def target_board(*, scope: Region | None, year: int, metric: str = "amount", today: date | None = None) -> TargetBoard:
-    """The scope's own targets and progress, and its sub-regions ranked by completion (镇办竞赛)."""
+    """The scope's own targets and progress, and its sub-regions ranked by completion (counties under a city, towns under a county)."""
     metric = metric if metric in METRICS else "amount"
     period = Period.year(year)
     share = elapsed_share(year, today)
@@ -157,11 +157,24 @@ def target_board(*, scope: Region | None, year: int, metric: str = "amount", tod
     targets = targets_for(ids, year)
     own = None
     if scope is not None:
-        total = stats.totals(scope=scope, period=period)
-        own = _progress(scope, targets, _actuals(total, stats.conversions(scope=scope, period=period)), share)
+        own = region_progress(scope, year, targets=targets, today=today)
     rows = [_progress(r.region, targets, _actuals(r, conv.get(r.region.id)), share) for r in subs]
     rank_board(rows, metric)
     return TargetBoard(year=year, share=share, own=own, rows=rows, metric=metric)
+
+
+def region_progress(region: Region, year: int, *, year_total: stats.Row | None = None,
+                    targets: dict | None = None, today: date | None = None) -> BoardRow:
+    """A region's own targets of the year and its progress on each: the one computation behind the overview's
+    target card, the targets page's own card and the county's row in its parent's ranking, so a figure (成果转化
+    above all: the same stats.conversions as the 成果转化 tab) reads the same on every tab."""
+    period = Period.year(year)
+    if year_total is None:
+        year_total = stats.totals(scope=region, period=period)
+    if targets is None:
+        targets = targets_for([region.id], year)
+    conv = stats.conversions(scope=region, period=period)
+    return _progress(region, targets, _actuals(year_total, conv), elapsed_share(year, today))
 
 
 def own_progress(region: Region, year: int, year_total: stats.Row, today: date | None = None) -> BoardRow | None:
@@ -169,10 +182,7 @@ def own_progress(region: Region, year: int, year_total: stats.Row, today: date |
     targets = targets_for([region.id], year)
     if not targets:
         return None
-    conv = None
-    if (region.id, "conversions") in targets:
-        conv = stats.conversions(scope=region, period=Period.year(year))
-    return _progress(region, targets, _actuals(year_total, conv), elapsed_share(year, today))
+    return region_progress(region, year, year_total=year_total, targets=targets, today=today)
 
 
 def rank_board(rows: list[BoardRow], metric: str) -> None:
@@ -200,49 +210,41 @@ def _in_scope(column, scope: Region | None):
     return true() if scope is None else column.in_(region_ids_under(scope))
 
 
+FUNNEL_STEPS = (
+    ("listings", "发布需求与成果"),
+    ("suggestions", "其中获得系统推荐匹配"),
+    ("interests", "其中收到意向或揭榜应答"),
+    ("deals", "其中建立对接"),
+    ("signed", "其中经对接签订合同"),
+)
+
+
 def funnel(*, scope: Region | None, period: Period) -> list[tuple[str, str, int]]:
-    """(key, label, count) for listings → suggestions → interest → deals → signed, in the period and scope."""
+    """(key, label, count) of the needs and results published in the period in the scope, and how far each
+    has got to date: a suggestion, then an interest or 揭榜 answer, then a deal, then a live contract signed
+    through a deal. Each step counts the listings that also reached every step before it, so no step can
+    exceed the one before (nested by construction, not by the data)."""
     start, end = _bounds(period)
-    published = 0
-    for model in (Demand, Achievement):
-        published += db.session.scalar(
-            select(func.count()).select_from(model).where(
-                model.published_at >= start, model.published_at < end, _in_scope(model.region_id, scope)
-            )
-        )
-    demand_in = select(Demand.id).where(_in_scope(Demand.region_id, scope))
-    achievement_in = select(Achievement.id).where(_in_scope(Achievement.region_id, scope))
-    suggestions = db.session.scalar(
-        select(func.count()).select_from(Suggestion).where(
-            Suggestion.created_at >= start, Suggestion.created_at < end,
-            or_(Suggestion.demand_id.in_(demand_in), Suggestion.achievement_id.in_(achievement_in)),
-        )
-    )
-    orgs_in = select(Organization.id).where(_in_scope(Organization.region_id, scope))
-    interests = db.session.scalar(
-        select(func.count()).select_from(Interest).where(
-            Interest.created_at >= start, Interest.created_at < end,
-            or_(Interest.from_org_id.in_(orgs_in), Interest.to_org_id.in_(orgs_in)),
-        )
-    )
-    deals = db.session.scalar(
-        select(func.count()).select_from(Deal).where(
-            Deal.created_at >= start, Deal.created_at < end,
-            or_(_in_scope(Deal.buyer_region_id, scope), _in_scope(Deal.seller_region_id, scope)),
-        )
-    )
-    signed = db.session.scalar(
-        select(func.count()).select_from(Contract).where(
-            contracts_in(scope, period), Contract.deal_id.is_not(None)
-        )
-    )
-    return [
-        ("listings", "发布需求与成果", published),
-        ("suggestions", "系统推荐匹配", suggestions),
-        ("interests", "意向与揭榜应答", interests),
-        ("deals", "建立对接", deals),
-        ("signed", "经对接签订合同", signed),
-    ]
+    counts = [0] * len(FUNNEL_STEPS)
+    for model, key in ((Demand, Suggestion.demand_id), (Achievement, Suggestion.achievement_id)):
+        interest_key = Interest.demand_id if model is Demand else Interest.achievement_id
+        deal_key = Deal.demand_id if model is Demand else Deal.achievement_id
+        reached = [
+            select(Suggestion.id).where(key == model.id).exists(),
+            select(Interest.id).where(interest_key == model.id).exists(),
+            select(Deal.id).where(deal_key == model.id).exists(),
+            select(Contract.id).join(Deal, Deal.id == Contract.deal_id)
+            .where(deal_key == model.id, live_contracts()).exists(),
+        ]
+        columns = [func.count()]
+        for i in range(1, len(reached) + 1):
+            columns.append(func.coalesce(func.sum(case((and_(*reached[:i]), 1), else_=0)), 0))
+        row = db.session.execute(
+            select(*columns).select_from(model).where(
+                model.published_at >= start, model.published_at < end, _in_scope(model.region_id, scope))
+        ).one()
+        counts = [c + int(v or 0) for c, v in zip(counts, row)]
+    return [(key, label, n) for (key, label), n in zip(FUNNEL_STEPS, counts)]
 
 
 # --- feedback on suggestions: the market's own measure of matching precision ---------------------------------

@@ -18,7 +18,6 @@ from ..extensions import db
 from ..formtokens import claim_form_token, form_token_keep_or_issue
 from ..models import Region, Target
 from ..models.contract import TARGET_METRICS
-from ..money import format_wan
 from ..pagination import get_page, paginate
 from ..permissions import in_scope, user_region
 from . import exports, queries, reports, services, stats
@@ -31,7 +30,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 PERIOD_KINDS = {"year": "全年", "quarter": "季度", "month": "月份", "range": "自定义"}
 TABS = (
     ("dashboard.index", "总览"),
-    ("dashboard.targets", "目标任务与镇办竞赛"),
+    ("dashboard.targets", "目标任务与排名"),
     ("dashboard.conversions", "成果转化"),
     ("dashboard.coverage", "产学研一对一"),
     ("dashboard.checks", "数据核查"),
@@ -54,12 +53,6 @@ def _officials_only():
         raise NotAllowed("您的账号尚未设置管辖区域，请联系管理员")
     stats.plan_each_query()
     return None
-
-
-@bp.app_template_filter("wan_number")
-def wan_number(amount) -> str:
-    """元 -> the number of 万元, exact (for table cells whose header gives the unit)."""
-    return format_wan(amount, empty="—")[:-2] if amount is not None else "—"
 
 
 @bp.app_template_filter("pct")

@@ -136,7 +136,7 @@ def test_page_screenshots(live_server, library, page):
     expect(page.locator("#results")).to_contain_text("共 8 条")
     page.screenshot(path=str(ARTIFACTS / "demand-list.png"), full_page=True)
     page.locator("#results").get_by_role("link", name="光伏玻璃减反射镀膜技术").click()
-    expect(page.locator("#listing-amount")).to_have_text("30万元")
+    expect(page.locator("#listing-amount")).to_have_text("30.00万元（300,000.00元）")
     page.screenshot(path=str(ARTIFACTS / "demand-detail.png"), full_page=True)
     # without a CJK font every character is drawn as the same empty box: two different characters
     # rendered in the page's own font must give different pixels

@@ -34,7 +34,7 @@ def test_target_contract_progress_and_drill_down(live_server, seeded, new_page):
     sign_in(city, base, "shikejiju")
     nav(city, "数据看板")
     expect(city.locator("#dash-title")).to_have_text("数据看板 · 蚌埠市")
-    city.locator("#dash-tabs").get_by_role("link", name="目标任务与镇办竞赛").click()
+    city.locator("#dash-tabs").get_by_role("link", name="目标任务与排名").click()
     city.locator("#table-ranking").get_by_role("link", name="怀远县").click()
     expect(city.locator("#dash-title")).to_have_text("数据看板 · 怀远县")
     city.locator(f"#set-target-{town_id}").click()
@@ -42,7 +42,7 @@ def test_target_contract_progress_and_drill_down(live_server, seeded, new_page):
     city.locator("#target-save").click()
     expect(city.locator(".alert-success")).to_contain_text("已保存榴城镇")
     row = city.locator(f'#table-ranking tr[data-region="{town_id}"]')
-    expect(row).to_contain_text("0万元 / 8000万元")
+    expect(row).to_contain_text("0.00万元 / 8,000.00万元")
 
     # a broker of the county records a contract signed in that town
     broker = new_page()
@@ -61,19 +61,20 @@ def test_target_contract_progress_and_drill_down(live_server, seeded, new_page):
     broker.locator("#save-contract").click()
     expect(broker.locator(".alert-success")).to_contain_text("已登记")
 
-    # the town's progress moved by exactly 1234567.89元 (= 123.456789万元), and its bar shows 1.5%
+    # the town's progress moved by exactly 1234567.89元 (= 123.46万元, the exact yuan in the tooltip), and its bar shows 1.5%
     city.reload()
-    expect(row).to_contain_text("123.456789万元 / 8000万元")
+    expect(row).to_contain_text("123.46万元 / 8,000.00万元")
     bar = row.locator(".progress-bar").first
     assert bar.evaluate("el => el.style.width") == "1.5%"
 
     # the overview: the figures, a chart beside each table, and drill-down by clicking the town
     city.locator("#dash-tabs").get_by_role("link", name="总览").click()
-    expect(city.locator("#kpi-buyer")).to_contain_text("123.456789万元")
+    expect(city.locator("#kpi-buyer")).to_contain_text("123.46万元")
+    expect(city.locator("#kpi-buyer .wan").first).to_have_attribute("title", "1,234,567.89元")
     for chart in ("region", "month", "type", "field"):
         expect(city.locator(f'[data-chart="chart-{chart}"] canvas')).to_have_count(1)
         expect(city.locator(f"#table-{chart}")).to_be_visible()
     city.locator("#table-region").get_by_role("link", name="榴城镇").click()
     expect(city.locator("#dash-title")).to_have_text("数据看板 · 榴城镇")
-    expect(city.locator("#kpi-buyer")).to_contain_text("123.456789万元")
+    expect(city.locator("#kpi-buyer")).to_contain_text("123.46万元")
     expect(city.locator("#kpi-seller")).to_contain_text("0份")

@@ -41,7 +41,7 @@ def test_every_demo_account_opens_every_page_of_its_menu(live_server, new_page, 
             page.goto(base + "/dashboard/")
             buyer = page.locator("#kpi-buyer").inner_text()
             assert re.search(r"[1-9]\d*份", buyer), buyer  # this year's contracts, not an empty dashboard
-            for tab in ("目标任务与镇办竞赛", "成果转化", "产学研一对一", "数据核查"):
+            for tab in ("目标任务与排名", "成果转化", "产学研一对一", "数据核查"):
                 page.locator("#dash-tabs").get_by_role("link", name=tab).click()
                 expect(page.locator("#dash-title")).to_contain_text("蚌埠市")
         if username == "broker01":

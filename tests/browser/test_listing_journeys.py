@@ -86,7 +86,7 @@ def test_enterprise_registers_gets_verified_and_publishes_a_need(live_server, se
     results.get_by_role("link", name=title).click()
     expect(visitor.locator("h1")).to_contain_text(title)
     expect(visitor.locator("#listing-status")).to_have_text("已发布")
-    expect(visitor.locator("#listing-amount")).to_have_text("12.5万元")
+    expect(visitor.locator("#listing-amount")).to_have_text("12.50万元（125,000.00元）")
     expect(visitor.locator("#contact")).to_contain_text("联系方式在发布方接受您的意向后显示")
     expect(visitor.locator("body")).not_to_contain_text(PRIVATE_PHONE)
     expect(visitor.locator("body")).not_to_contain_text("李经理")
@@ -210,7 +210,7 @@ def test_returned_need_is_edited_resubmitted_and_published(live_server, seeded, 
     visitor = new_page()
     visitor.goto(f"{base}/demands/{demand_id}")
     expect(visitor.locator("#listing-status")).to_have_text("已发布")
-    expect(visitor.locator("#listing-amount")).to_have_text("15万元")
+    expect(visitor.locator("#listing-amount")).to_have_text("15.00万元（150,000.00元）")
     expect(visitor.locator("main")).to_contain_text("偏差控制在±0.5微米以内")
     expect(visitor.locator("main")).not_to_contain_text("退回理由")
 

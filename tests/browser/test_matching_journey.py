@@ -66,7 +66,7 @@ def test_a_company_posts_a_need_and_sees_suggested_results_with_reasons(live_ser
     expect(reasons).to_contain_text("同属技术领域：新材料 / 金属材料")
     expect(reasons).to_contain_text("同在蚌埠市")
     expect(reasons).to_contain_text("技术成熟度6级")
-    expect(reasons).to_contain_text("成果报价40万元，在需求预算50万元以内")
+    expect(reasons).to_contain_text("成果报价40.00万元，在需求预算50.00万元以内")
     expect(panel).not_to_contain_text(SOFTWARE)
 
     # the same pair is on the company's 推荐匹配 page, and the suggested result opens
