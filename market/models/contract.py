@@ -93,6 +93,9 @@ class Contract(db.Model):
     buyer_region: Mapped[Region | None] = relationship(foreign_keys=[buyer_region_id])
     seller_region: Mapped[Region | None] = relationship(foreign_keys=[seller_region_id])
     field: Mapped[Field | None] = relationship()
+    # the linked need and result, so that pages name them by title (read only: the ids are set by the services)
+    demand = relationship("Demand", foreign_keys=[demand_id], viewonly=True)
+    achievement = relationship("Achievement", foreign_keys=[achievement_id], viewonly=True)
     broker: Mapped[User | None] = relationship(foreign_keys=[broker_id])
     recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
 
