@@ -1,6 +1,7 @@
 """Form helpers shared by every feature."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from flask_wtf import FlaskForm
@@ -152,6 +153,14 @@ class BaseForm(FlaskForm):
         if not err.fields or not any(hasattr(self, n) for n in err.fields):
             self.form_errors.append(err.message)
 
+    def add_problems(self, problems: dict[str, str], *, rename: dict[str, str] | None = None) -> None:
+        """The service's own checks, run on a form that already failed its validators, so that every error is
+        shown at once instead of in rounds: each reason goes to its field unless that field already has one."""
+        for name, message in problems.items():
+            field = getattr(self, (rename or {}).get(name, name), None)
+            if field is not None and hasattr(field, "errors") and not field.errors:
+                field.errors = [message]
+
 
 def region_choices(levels=("city", "county", "town"), root: Region | None = None) -> list[tuple[int, str]]:
     stmt = select(Region).where(Region.level.in_(levels)).order_by(Region.path, Region.code)
@@ -191,6 +200,33 @@ class EmailAddress(Regexp):
 
     def __init__(self, message: str = "电子邮箱格式不正确"):
         super().__init__(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$", message=message)
+
+
+PHONE_PATTERN = re.compile(
+    r"^(?:(?:\+|00)?86[ -]?)?(?:"
+    r"1[3-9]\d(?:[ -]?\d{4}){2}"  # a mobile: 1[3-9] and 9 more digits (138 0000 0000, 138-0000-0000)
+    r"|(?:0\d{2,3}[ -]?|[(（]0\d{2,3}[)）] ?)[1-9]\d{2,3}[ -]?\d{4}(?:(?:-|转|分机)\d{1,6})?"  # 0552-1234567-801
+    r"|[48]00[ -]?\d{3}[ -]?\d{4}"  # a 400 / 800 service number
+    r")$"
+)
+PHONE_MESSAGE = "请填写正确的电话号码：11位手机号码（如13800000000），或带区号的固定电话（如0552-1234567）"
+MOBILE_PATTERN = re.compile(r"^(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}$")
+MOBILE_MESSAGE = "请填写11位手机号码（如13800000000）"
+
+
+class Phone:
+    """A Chinese mobile number (1[3-9] and 9 more digits) or a landline with its area code (0552-1234567,
+    extension after 转 or -), optionally after +86; spaces and hyphens between the groups are allowed.
+    Phone(mobile=True): a mobile number only (an account's 手机号码)."""
+
+    def __init__(self, message: str | None = None, *, mobile: bool = False):
+        self.pattern = MOBILE_PATTERN if mobile else PHONE_PATTERN
+        self.message = message or (MOBILE_MESSAGE if mobile else PHONE_MESSAGE)
+
+    def __call__(self, form, field):
+        value = field.data or ""
+        if value and not self.pattern.match(value.strip()):
+            raise ValidationError(self.message)
 
 
 class MultiCheckboxField(SelectMultipleField):

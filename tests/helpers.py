@@ -185,7 +185,7 @@ def login(client, username: str, password: str = factories.PASSWORD):
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 _MESSAGE_PATTERNS = (
-    re.compile(r'<div class="invalid-feedback[^"]*">(.*?)</div>', re.S),
+    re.compile(r'<div class="invalid-feedback[^"]*"[^>]*>(.*?)</div>', re.S),
     re.compile(r'id="form-errors">((?:<div>.*?</div>)+|[^<]*)</div>', re.S),
     re.compile(r'<p class="lead" id="error-message">(.*?)</p>', re.S),
     re.compile(r'<div class="alert alert-(?:danger|warning)[^"]*" role="alert">\s*(.*?)<button', re.S),

@@ -189,10 +189,10 @@ POST_DATA = {
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
                                 "description": "越权修改的描述文字足够长", "summary": "越权修改的简介文字足够长", "maturity": "5",
-                                "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "12345678"},
+                                "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "0552-12345678"},
     "listings.create": lambda w: {"title": "越权发布的条目标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
                                   "description": "越权发布的描述文字足够长", "summary": "越权发布的简介文字足够长", "maturity": "5",
-                                  "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "12345678"},
+                                  "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "0552-12345678"},
 }
 USERS = {ENT: "enterprise", INST: "institution", BROKER: "broker", OFFICIAL: "official", ADMIN: "admin",
          UNVERIFIED: "unverified", PENDING_BROKER: "pending_broker", REJECTED_BROKER: "rejected_broker"}

@@ -35,6 +35,7 @@ def reg(world, **over) -> dict:
         "contact_phone": "",
         "address": "",
         "broker_cert_no": "",
+        "agree": "y",
         "form_token": form_token(),
     }
     data.update(over)
@@ -112,11 +113,11 @@ REG_REFUSALS = [
     ({"password": "newco_wang-2026"}, "过于简单"),
     ({"password": "Strong-pass-2026", "password2": "Strong-pass-2027"}, "两次输入的密码不一致"),
     ({"password": "", "password2": ""}, "请设置密码"),
-    ({"username": "ab"}, "用户名长度为3-32位"),
-    ({"username": "王经理"}, "用户名只能包含"),
+    ({"username": "ab"}, "用户名为3-32位"),
+    ({"username": "王经理"}, "可用字母、数字"),
     ({"username": ""}, "请填写用户名"),
     ({"name": ""}, "请填写姓名"),
-    ({"phone": "abc"}, "请填写正确的电话号码"),
+    ({"phone": "abc"}, "请填写11位手机号码"),
     ({"email": "not-an-email"}, "电子邮箱格式不正确"),
     ({"org_name": ""}, "请填写单位名称"),
     ({"org_type": "university"}, "单位类型与注册身份不符"),

@@ -193,6 +193,7 @@ def register_valid(world) -> dict:
         "contact_phone": "0552-1111111",
         "address": "怀远县榴城镇1号",
         "broker_cert_no": "",
+        "agree": "y",
         "form_token": form_token(),
     }
 
@@ -202,7 +203,7 @@ def register_cases(world) -> list:
         {"username": "请填写用户名", "name": "请填写姓名", "phone": "请填写手机号码", "password": "请设置密码",
          "org_name": "请填写单位名称", "uscc": "请填写统一社会信用代码", "region_id": "请选择所在区域", "role": "请选择注册身份",
          "org_type": "请选择单位类型"},
-        {"username": "用户名长度为3-32位", "name": "姓名过长", "phone": "电话号码", "email": None, "password": "密码过长",
+        {"username": "用户名为3-32位", "name": "姓名过长", "phone": "手机号码", "email": None, "password": "密码过长",
          "org_name": "单位名称长度为2-100字", "uscc": "统一社会信用代码应为18位", "contact_name": None, "contact_phone": None,
          "address": "地址过长", "broker_cert_no": "证书编号过长", "region_id": None, "role": None, "org_type": None},
         ["username", "name", "phone", "email", "password", "org_name", "uscc", "contact_name", "contact_phone", "address"],

@@ -47,7 +47,7 @@ def _register(w, o):
             "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "org_name": "蚌埠重复提交科技有限公司",
             "org_type": "enterprise", "uscc": factories.uscc(434343, area="340322"),
             "region_id": str(w.regions["town_a"].id), "contact_name": "", "contact_phone": "", "address": "",
-            "broker_cert_no": ""}
+            "broker_cert_no": "", "agree": "y"}
 
 
 def _contract(w, o):

@@ -184,7 +184,7 @@ def _register(app, region_id: int, n: int, ip: str):
         "name": "王经理", "phone": "13900001111", "email": "", "password": "Strong-pass-2026",
         "password2": "Strong-pass-2026", "org_name": f"蚌埠故障测试{n}号科技有限公司", "org_type": "enterprise",
         "uscc": factories.uscc(515000 + n, area="340322"), "region_id": region_id,
-        "contact_name": "", "contact_phone": "", "address": "", "broker_cert_no": "",
+        "contact_name": "", "contact_phone": "", "address": "", "broker_cert_no": "", "agree": "y",
     }
     token = re.search(r'name="form_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="form_token"', page)
     if token:

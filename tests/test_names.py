@@ -96,7 +96,7 @@ def _register(o, w):
             "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "org_name": "蚌埠新材料科技有限公司",
             "org_type": "enterprise", "uscc": factories.uscc(424242, area="340322"),
             "region_id": str(w.regions["town_a"].id), "contact_name": "", "contact_phone": "", "address": "",
-            "broker_cert_no": "", "form_token": form_token()}
+            "broker_cert_no": "", "agree": "y", "form_token": form_token()}
 
 
 def _new_user(o, w):

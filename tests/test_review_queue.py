@@ -117,7 +117,7 @@ def test_return_without_reason_rerenders_the_form_with_the_error_at_the_field(ap
     resp = p.post(f"/review/demands/{d.id}", {"decision": "return", "reason": "   "})
     assert resp.status_code == 400
     page = resp.get_data(as_text=True)
-    field = re.search(r'<textarea[^>]*name="reason"[^>]*>.*?</textarea>\s*<div class="invalid-feedback">([^<]+)</div>',
+    field = re.search(r'<textarea[^>]*name="reason"[^>]*>.*?</textarea>\s*<div class="invalid-feedback"[^>]*>([^<]+)</div>',
                       page, re.S)
     assert field and "请填写退回理由" in field.group(1) and 'is-invalid' in page
     assert "提交的内容有误，请按提示修改。" in messages(resp)

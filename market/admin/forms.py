@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
-from ..auth.forms import PHONE
+from ..auth.forms import PHONE, USERNAME_HINT, USERNAME_VALIDATORS
 from ..forms import BaseForm, EmailAddress, IntField, NameField, region_choices, require_choice
 from ..models.org import ORG_TYPES
 from ..models.region import LEVELS
@@ -17,7 +17,7 @@ PICK_CHOICE = [(0, "请选择")]
 
 class UserEditForm(BaseForm):
     name = NameField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名不超过50字")])
-    phone = StringField("手机号码", validators=[Optional(), PHONE])
+    phone = StringField("手机号码", validators=[Optional(), PHONE])  # staff accounts: an office landline too
     email = StringField("电子邮箱", validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120, message="邮箱过长")])
     region_id = SelectField("所属区域", coerce=int, validate_choice=False)
     broker_cert_no = StringField("技术经纪人证书编号", validators=[Optional(), Length(max=50, message="证书编号不超过50字")])
@@ -32,11 +32,7 @@ class UserEditForm(BaseForm):
 
 class UserCreateForm(UserEditForm):
     role = SelectField("账号身份", choices=CREATE_ROLES, validators=[require_choice("请选择账号身份")])
-    username = NameField("用户名", validators=[
-        DataRequired("请填写用户名"),
-        Length(min=3, max=32, message="用户名长度为3-32位"),
-        Regexp(r"^[A-Za-z0-9_.-]+$", message="用户名只能包含字母、数字、下划线、点和减号"),
-    ])
+    username = NameField("用户名", validators=USERNAME_VALIDATORS, description=USERNAME_HINT)
     password = PasswordField("初始密码", validators=[DataRequired("请设置初始密码"), Length(max=128, message="密码过长")])
     password2 = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致")])
     org_id = SelectField("所属服务机构", coerce=int, validate_choice=False)

@@ -104,6 +104,7 @@ def register():
                 contact_phone=form.contact_phone.data or "",
                 address=form.address.data or "",
                 broker_cert_no=form.broker_cert_no.data or "",
+                terms_accepted=form.agree.data,
             )
         except DomainError as err:
             db.session.rollback()
@@ -122,6 +123,11 @@ def register():
             return redirect(url_for("main.home"))
     elif request.method == "POST":
         status = 400
+        # the service's checks too (password rule, 信用代码, names taken): every error at once, not in rounds
+        form.add_problems(services.user_register_problems(
+            role=form.role.data, username=form.username.data, name=form.name.data, password=form.password.data,
+            org_name=form.org_name.data, org_type=form.org_type.data, uscc=form.uscc.data,
+            region_id=form.region_id.data, broker_cert_no=form.broker_cert_no.data))
     form_token_keep_or_issue(form)
     return render_template("auth/register.html", form=form), status
 

@@ -36,25 +36,9 @@ def password_problem(password: str, *, username: str = "") -> str | None:
     return None
 
 
-def user_register(
-    *,
-    role: str,
-    username: str,
-    name: str,
-    password: str,
-    phone: str = "",
-    email: str = "",
-    org_name: str,
-    org_type: str,
-    uscc: str,
-    region_id: int,
-    contact_name: str = "",
-    contact_phone: str = "",
-    contact_email: str = "",
-    address: str = "",
-    broker_cert_no: str = "",
-) -> User:
-    """Create a user together with a new, unverified organisation."""
+def _register_checks(*, role: str, username: str, name: str, password: str, org_name: str, org_type: str,
+                     uscc: str, region_id: int | None, broker_cert_no: str) -> tuple[dict[str, str], dict]:
+    """Per-field reasons to refuse a registration, and the cleaned values it would store."""
     errors: dict[str, str] = {}
     # one normal form before the uniqueness checks: 测试公司 + U+200B is refused, ＡＢＣ科技 is ABC科技
     username = clean_name_into(errors, "username", username, field_label="用户名")
@@ -82,6 +66,42 @@ def user_register(
         errors["org_name"] = "该单位已注册，请联系单位已注册的联系人或管理员"
     if "uscc" not in errors and db.session.scalar(select(Organization.id).where(Organization.uscc == uscc)):
         errors["uscc"] = "该统一社会信用代码已注册"
+    return errors, {"username": username, "name": name, "org_name": org_name, "uscc": uscc, "region": region}
+
+
+def user_register_problems(*, role: str, username: str | None, name: str | None, password: str | None,
+                           org_name: str | None, org_type: str | None, uscc: str | None, region_id: int | None,
+                           broker_cert_no: str | None) -> dict[str, str]:
+    """What user_register would refuse, per field, storing nothing (the form shows these with its own errors)."""
+    return _register_checks(role=role or "", username=username or "", name=name or "", password=password or "",
+                            org_name=org_name or "", org_type=org_type or "", uscc=uscc or "", region_id=region_id,
+                            broker_cert_no=broker_cert_no or "")[0]
+
+
+def user_register(
+    *,
+    role: str,
+    username: str,
+    name: str,
+    password: str,
+    phone: str = "",
+    email: str = "",
+    org_name: str,
+    org_type: str,
+    uscc: str,
+    region_id: int,
+    contact_name: str = "",
+    contact_phone: str = "",
+    contact_email: str = "",
+    address: str = "",
+    broker_cert_no: str = "",
+    terms_accepted: bool = False,
+) -> User:
+    """Create a user together with a new, unverified organisation; `terms_accepted`: the user ticked consent to
+    用户协议 and 隐私政策 (its time is kept)."""
+    errors, clean = _register_checks(role=role, username=username, name=name, password=password, org_name=org_name,
+                                     org_type=org_type, uscc=uscc, region_id=region_id, broker_cert_no=broker_cert_no)
+    username, name, org_name, uscc, region = (clean[k] for k in ("username", "name", "org_name", "uscc", "region"))
     if errors:
         raise DomainError("注册信息有误，请按提示修改", fields=errors)
     org = org_new(name=org_name, uscc=uscc, org_type=org_type, region_id=region.id,
@@ -96,6 +116,7 @@ def user_register(
         org_id=org.id,
         region_id=region.id if role == "broker" else None,
         broker_cert_no=broker_cert_no.strip() if role == "broker" else "",
+        terms_accepted_at=utcnow() if terms_accepted else None,
     )
     user.set_password(password)
     db.session.add(user)

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from ..deals import access as deal_access
 from ..deals.forms import first_error
-from ..formtokens import new_form_token
+from ..formtokens import form_token_keep_or_issue, new_form_token
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import posted_text
@@ -124,6 +124,7 @@ def create():
             form.buyer_region_id.data = current_user.region_id
         return _render_form(form)
     if not form.validate_on_submit():
+        form.add_problems(services.validate_terms(form.data_dict()))  # every error at once, not in rounds
         return _render_form(form, status=400)
     try:
         contract, created = services.contract_record(user=current_user, data=form.data_dict(),
@@ -159,6 +160,9 @@ def from_deal(deal_id: int):
         form.field_id.data = listing.field_id if listing and listing.field_id else 0
         return _render_form(form, deal=deal)
     if not form.validate_on_submit():
+        form.add_problems(services.validate_terms(dict(form.data_dict(), buyer_region_id=deal.buyer_region_id or
+                                                       form.buyer_region_id.data, seller_region_id=deal.seller_region_id
+                                                       or form.seller_region_id.data)))
         return _render_form(form, deal=deal, status=400)
     try:
         contract = services.contract_record_from_deal(deal=deal, user=current_user, data=form.data_dict(),
@@ -176,10 +180,17 @@ def from_deal(deal_id: int):
 @bp.route("/<int:contract_id>")
 @login_required
 def detail(contract_id: int):
-    contract = access.get_contract(contract_id)
+    return _detail_page(access.get_contract(contract_id))
+
+
+def _detail_page(contract, *, payment_form: PaymentForm | None = None, void_form: VoidForm | None = None,
+                 scan_error: str = "", status: int = 200):
+    """The contract page; after a refused payment, void or scan upload, with that form as it was posted and its
+    errors at their fields (the other forms fresh)."""
     user = current_user
-    payment_form = PaymentForm()
-    payment_form.form_token.data = new_form_token()
+    if payment_form is None:
+        payment_form = PaymentForm(formdata=None)
+        payment_form.form_token.data = new_form_token()
     can_void = access.can_void_contract(user, contract) and not contract.voided
     void_refusal = access.figures_locked(user, contract) if can_void else None
     can_void = can_void and not void_refusal
@@ -194,13 +205,19 @@ def detail(contract_id: int):
         can_void=can_void,
         void_refusal=void_refusal,
         scan_download_name=scans.download_name(contract),
+        scan_error=scan_error,
         reopen_deal=reopen_deal,
         reopen_listings=reopen_listings,
         links=links.links_for_contract(contract),
         payment_form=payment_form,
-        void_form=VoidForm(),
+        void_form=void_form or VoidForm(formdata=None),
         labels=services.FIELD_LABELS,
-    )
+    ), status
+
+
+def _refused(err: DomainError) -> int:
+    """The status of a form re-rendered after a service refused it: a conflict stays 409, the rest 400."""
+    return 409 if err.status_code == 409 else 400
 
 
 @bp.route("/<int:contract_id>/edit", methods=["GET", "POST"])
@@ -218,7 +235,9 @@ def edit(contract_id: int):
         return render_template("contracts/edit.html", form=form, contract=contract,
                                figures_note=access.figures_locked(current_user, contract))
     status = 400
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        form.add_problems(services.validate_terms(form.terms()))  # every error at once, not in rounds
+    else:
         try:
             changed = services.contract_update(contract=contract, user=current_user, data=form.terms(),
                                                version=_int_form("version"))
@@ -242,8 +261,15 @@ def void(contract_id: int):
         abort(403)
     form = VoidForm()
     if not form.validate_on_submit():
-        raise DomainError(first_error(form))
-    services.contract_void(contract=contract, user=current_user, reason=form.reason.data)
+        return _detail_page(contract, void_form=form, status=400)
+    try:
+        services.contract_void(contract=contract, user=current_user, reason=form.reason.data)
+    except DomainError as err:
+        db.session.rollback()
+        if err.status_code in (403, 404):
+            raise
+        form.apply_error(err)
+        return _detail_page(contract, void_form=form, status=_refused(err))
     db.session.commit()
     flash("合同已作废（记录保留，不计入统计）", "success")
     return redirect(url_for("contracts.detail", contract_id=contract.id))
@@ -256,13 +282,26 @@ def add_payment(contract_id: int):
     if not access.can_edit_contract(current_user, contract):
         abort(403)
     form = PaymentForm()
-    if not form.validate_on_submit():
-        raise DomainError(first_error(form))
-    services.payment_add(contract=contract, user=current_user, paid_on=form.paid_on.data, amount=form.amount.data,
-                         note=form.note.data or "", token=form.form_token.data)
-    db.session.commit()
-    flash("到账已登记", "success")
-    return redirect(url_for("contracts.detail", contract_id=contract.id) + "#payments")
+    if form.validate_on_submit():
+        try:
+            services.payment_add(contract=contract, user=current_user, paid_on=form.paid_on.data,
+                                 amount=form.amount.data, note=form.note.data or "", token=form.form_token.data)
+        except DomainError as err:
+            db.session.rollback()
+            if err.status_code in (403, 404):
+                raise
+            form.apply_error(err)
+            status = _refused(err)
+        else:
+            db.session.commit()
+            flash("到账已登记", "success")
+            return redirect(url_for("contracts.detail", contract_id=contract.id) + "#payments")
+    else:
+        status = 400
+        form.add_problems(services.payment_problems(contract=contract, paid_on=form.paid_on.data,
+                                                    amount=form.amount.data, note=form.note.data or ""))
+    form_token_keep_or_issue(form)
+    return _detail_page(contract, payment_form=form, status=status)
 
 
 @bp.route("/<int:contract_id>/scan", methods=["POST"])
@@ -271,7 +310,13 @@ def upload_scan(contract_id: int):
     contract = access.get_contract(contract_id)
     if not access.can_edit_contract(current_user, contract):
         abort(403)
-    services.contract_set_scan(contract=contract, user=current_user, scan=request.files.get("scan"))
+    try:
+        services.contract_set_scan(contract=contract, user=current_user, scan=request.files.get("scan"))
+    except DomainError as err:
+        db.session.rollback()
+        if err.status_code in (403, 404):
+            raise
+        return _detail_page(contract, scan_error=err.fields.get("scan") or err.message, status=_refused(err))
     db.session.commit()
     flash("扫描件已上传", "success")
     return redirect(url_for("contracts.detail", contract_id=contract.id))

@@ -546,17 +546,15 @@ def _payment_bounds_problems(contract: Contract, *, amount: Decimal, signed_on: 
     return errors
 
 
-def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount: Decimal | None, note: str = "",
-                token: str | None) -> Payment:
-    if not access.can_edit_contract(user, contract):
-        raise NotAllowed("您无权为该合同登记到账")
-    if contract.voided:
-        raise Conflict("已作废的合同不能登记到账")
+def payment_problems(*, contract: Contract, paid_on: date | None, amount: Decimal | None, note: str = "") -> dict[str, str]:
+    """Per-field reasons payment_add refuses a payment for (before the locked checks), changing nothing."""
     errors = {}
     if amount is None or not isinstance(amount, Decimal) or amount <= 0:
         errors["amount"] = "请填写大于0的到账金额（元）"
     elif contract_amount_problem(amount, "到账金额"):
         errors["amount"] = contract_amount_problem(amount, "到账金额")
+    elif (total := paid_total(contract) + amount) > contract.amount:
+        errors["amount"] = f"累计到账金额（{total}元）将超过合同成交额（{contract.amount}元）"
     if paid_on is None:
         errors["paid_on"] = "请填写到账日期（格式：2026-05-20）"
     elif paid_on > date.today():
@@ -565,7 +563,17 @@ def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount:
         errors["paid_on"] = f"到账日期不能早于合同签订日期（{contract.signed_on.isoformat()}）"
     if len(note or "") > 200:
         errors["note"] = "备注不超过200字"
-    if errors:  # the payment form posts to an error page, not back to itself: the reasons are the message
+    return errors
+
+
+def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount: Decimal | None, note: str = "",
+                token: str | None) -> Payment:
+    if not access.can_edit_contract(user, contract):
+        raise NotAllowed("您无权为该合同登记到账")
+    if contract.voided:
+        raise Conflict("已作废的合同不能登记到账")
+    errors = payment_problems(contract=contract, paid_on=paid_on, amount=amount, note=note)
+    if errors:
         raise DomainError("；".join(errors.values()), fields=errors)
     submission = claim_form_token(token=token, kind="payment", user=user,
                                   link=lambda _id: path_for("contracts.detail", "payments", contract_id=contract.id))

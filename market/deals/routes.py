@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from ..errors import DomainError
 from ..extensions import db
-from ..formtokens import claim_form_token, new_form_token
+from ..formtokens import claim_form_token, form_token_keep_or_issue, new_form_token
 from ..models.deal import DEAL_STAGES, FAIL_REASONS, INTEREST_STATUSES, OPEN_STAGES
 from ..pagination import get_page, paginate
 from ..permissions import can_see_contact, get_listing, is_listing_owner, roles_required
 from . import access, queries, services
-from .forms import DecideForm, InterestForm, MoveForm, NoteForm, PlanForm, first_error
+from .forms import DecideForm, InterestForm, MoveForm, NoteForm, PlanForm
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -31,7 +31,8 @@ def listing_panel(listing) -> Markup | None:
         deals = {i.id: queries.deal_for_interest(i) for i in interests if i.status == "accepted"}
         # bandit B704: Markup of a rendered, autoescaped template (not of user text)
         return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="owner", interests=interests,  # nosec B704
-                                      deals=deals, decide_form=DecideForm()))
+                                      deals=deals, decide_form=DecideForm(formdata=None),
+                                      decide_forms=g.get("refused_decide_forms", {})))
     wants = {"achievement": "enterprise", "demand": "institution"}[listing.KIND]
     if current_user.role != wants or current_user.org_id is None:
         return None
@@ -42,8 +43,10 @@ def listing_panel(listing) -> Markup | None:
         return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="sent", interest=mine, deal=deal))  # nosec B704
     if listing.status != "published":
         return None
-    form = InterestForm()
-    form.form_token.data = new_form_token()
+    form = g.get("refused_interest_form")  # a refused post: shown again as it was typed, with its errors
+    if form is None:
+        form = InterestForm(formdata=None)
+        form.form_token.data = new_form_token()
     own = services.own_listing_choices(current_user, listing)
     # bandit B704: Markup of a rendered, autoescaped template (not of user text)
     return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="form", form=form, previous=mine,  # nosec B704
@@ -59,6 +62,19 @@ def _deal_path(deal_id: int) -> str:
     return url_for("deals.detail", deal_id=deal_id)
 
 
+def _refused_status(err: DomainError) -> int:
+    """A service's refusal of a form shown again: 403/404 are not form errors (raised), a conflict stays 409."""
+    if err.status_code in (403, 404):
+        raise err
+    return 409 if err.status_code == 409 else 400
+
+
+def _listing_page_again(listing, status: int):
+    """The listing's page, on which the refused interest form (kept in g by the caller) is shown as posted."""
+    page = current_app.view_functions["listings.detail"](kind=listing.KIND, listing_id=listing.id)
+    return page, status
+
+
 def _commit_and_back(message: str, target: str):
     db.session.commit()
     flash(message, "success")
@@ -72,10 +88,20 @@ def _commit_and_back(message: str, target: str):
 def interest_create(kind: str, listing_id: int):
     listing = get_listing(kind, listing_id)
     form = InterestForm()
+    g.refused_interest_form = form
     if not form.validate_on_submit():
-        raise DomainError(first_error(form))
-    interest = services.interest_create(user=current_user, listing=listing, message=form.message.data,
-                                        token=form.form_token.data, link_id=form.link_id.data or None)
+        form_token_keep_or_issue(form)
+        return _listing_page_again(listing, 400)
+    try:
+        interest = services.interest_create(user=current_user, listing=listing, message=form.message.data,
+                                            token=form.form_token.data, link_id=form.link_id.data or None)
+    except DomainError as err:
+        db.session.rollback()
+        if err.status_code == 409:
+            raise  # already sent (this form or a colleague's): the page no longer offers the form; the 409 page says so
+        form.apply_error(err)
+        form_token_keep_or_issue(form)
+        return _listing_page_again(listing, _refused_status(err))
     return _commit_and_back(f"已提交{interest.kind_label}，请等待对方处理",
                             url_for("listings.detail", kind=kind, listing_id=listing.id))
 
@@ -87,11 +113,19 @@ def interest_decide(interest_id: int):
     if current_user.org_id != interest.to_org_id:
         abort(403)
     form = DecideForm()
-    if not form.validate_on_submit():
-        raise DomainError(first_error(form))
-    services.interest_decide(interest=interest, user=current_user, decision=form.decision.data or "",
-                             reason_code=form.reason_code.data or "", reason_text=form.reason_text.data or "")
     listing = interest.listing
+    g.refused_decide_forms = {interest.id: form}
+    if not form.validate_on_submit():
+        return _listing_page_again(listing, 400)
+    try:
+        services.interest_decide(interest=interest, user=current_user, decision=form.decision.data or "",
+                                 reason_code=form.reason_code.data or "", reason_text=form.reason_text.data or "")
+    except DomainError as err:
+        db.session.rollback()
+        if err.status_code == 409:
+            raise  # decided meanwhile: the form is gone from the page; the 409 page says so
+        form.apply_error(err)
+        return _listing_page_again(listing, _refused_status(err))
     message = "已接受，对方现在可以看到联系方式，对接已开启" if interest.status == "accepted" else "已婉拒"
     return _commit_and_back(message, url_for("listings.detail", kind=listing.KIND, listing_id=listing.id) + "#interests")
 
@@ -164,11 +198,20 @@ def record():
 @bp.route("/<int:deal_id>")
 @login_required
 def detail(deal_id: int):
-    deal = access.get_deal(deal_id)
+    return _detail_page(access.get_deal(deal_id))
+
+
+def _detail_page(deal, *, move_form: MoveForm | None = None, plan_form: PlanForm | None = None,
+                 note_form: NoteForm | None = None, status: int = 200):
+    """The deal's page; after a refused move, plan or note, with that form as posted and its errors at their
+    fields (the other forms as usual)."""
     user = current_user
     can_work = access.can_work_deal(user, deal)
     show_contacts = not access.is_party(user, deal) or deal.stage != "recommended"
-    plan_form = PlanForm(obj=deal) if deal.next_action_on else PlanForm()
+    if plan_form is None:
+        plan_form = PlanForm(obj=deal, formdata=None)
+    if note_form is None:
+        note_form = NoteForm(formdata=None, data={"form_token": new_form_token()})
     return render_template(
         "deals/detail.html",
         deal=deal,
@@ -180,12 +223,12 @@ def detail(deal_id: int):
         can_note=can_work or access.can_sign_deal(user, deal),
         show_contacts=show_contacts,
         listing_contacts=[x for x in (deal.demand, deal.achievement) if x is not None and can_see_contact(user, x)],
-        move_form=MoveForm(),
+        move_form=move_form or MoveForm(formdata=None),
         plan_form=plan_form,
-        note_form=NoteForm(data={"form_token": new_form_token()}),
+        note_form=note_form,
         fail_reasons=FAIL_REASONS,
         open_stages=OPEN_STAGES,
-    )
+    ), status
 
 
 @bp.route("/<int:deal_id>/claim", methods=["POST"])
@@ -207,12 +250,20 @@ def move(deal_id: int):
         abort(403)
     form = MoveForm()
     if not form.validate_on_submit():
-        raise DomainError(first_error(form))
+        return _detail_page(deal, move_form=form, status=400)
     to = form.to.data or ""
     if to == "signed":
         return redirect(url_for("contracts.from_deal", deal_id=deal.id))
-    services.deal_move(deal=deal, user=current_user, to=to, version=_int_form("version"),
-                       text=form.text.data or "", reason_code=form.reason_code.data or "")
+    try:
+        services.deal_move(deal=deal, user=current_user, to=to, version=_int_form("version"),
+                           text=form.text.data or "", reason_code=form.reason_code.data or "")
+    except DomainError as err:
+        db.session.rollback()
+        status = _refused_status(err)
+        if "reason_text" in err.fields:  # the move form's explanation is its `text`
+            err.fields["text"] = err.fields.pop("reason_text")
+        form.apply_error(err)
+        return _detail_page(deal, move_form=form, status=status)
     return _commit_and_back(f"对接已进入“{deal.stage_label}”阶段", url_for("deals.detail", deal_id=deal.id))
 
 
@@ -224,8 +275,14 @@ def plan(deal_id: int):
         abort(403)
     form = PlanForm()
     if not form.validate_on_submit():
-        raise DomainError(first_error(form))
-    services.deal_plan(deal=deal, user=current_user, on=form.next_action_on.data, text=form.next_action.data)
+        return _detail_page(deal, plan_form=form, status=400)
+    try:
+        services.deal_plan(deal=deal, user=current_user, on=form.next_action_on.data, text=form.next_action.data)
+    except DomainError as err:
+        db.session.rollback()
+        status = _refused_status(err)
+        form.apply_error(err)
+        return _detail_page(deal, plan_form=form, status=status)
     return _commit_and_back("下一步已安排", url_for("deals.detail", deal_id=deal.id))
 
 
@@ -237,10 +294,18 @@ def note(deal_id: int):
         abort(403)
     form = NoteForm()
     if not form.validate_on_submit():
-        raise DomainError(first_error(form))
-    submission = claim_form_token(token=form.form_token.data, kind="note", user=current_user,
-                                  link=lambda _id: _deal_path(deal.id) + "#events")
-    submission.object_id = services.deal_note(deal=deal, user=current_user, text=form.text.data).id
+        form_token_keep_or_issue(form)
+        return _detail_page(deal, note_form=form, status=400)
+    try:
+        submission = claim_form_token(token=form.form_token.data, kind="note", user=current_user,
+                                      link=lambda _id: _deal_path(deal.id) + "#events")
+        submission.object_id = services.deal_note(deal=deal, user=current_user, text=form.text.data).id
+    except DomainError as err:
+        db.session.rollback()
+        status = _refused_status(err)
+        form.apply_error(err)
+        form_token_keep_or_issue(form)
+        return _detail_page(deal, note_form=form, status=status)
     return _commit_and_back("记录已添加", url_for("deals.detail", deal_id=deal.id) + "#events")
 
 

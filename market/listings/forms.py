@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..forms import BaseForm, EmailAddress, MultiCheckboxField, NameField, WanField, field_choices, require_choice
+from ..forms import BaseForm, EmailAddress, MultiCheckboxField, NameField, Phone, WanField, field_choices, require_choice
 from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS
 
 
@@ -18,7 +18,7 @@ class ListingForm(BaseForm):
     keywords = StringField("关键词", validators=[Optional(), Length(max=300, message="关键词过长")])
     negotiable = BooleanField("面议")
     contact_name = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50, message="联系人过长")])
-    contact_phone = StringField("联系电话", validators=[DataRequired("请填写联系电话"), Regexp(r"^[0-9+\-() ]{5,20}$", message="请填写正确的电话号码")])
+    contact_phone = StringField("联系电话", validators=[DataRequired("请填写联系电话"), Phone()])
     contact_email = StringField("联系邮箱", validators=[Optional(), EmailAddress("邮箱格式不正确"), Length(max=120)])
     contact_public = BooleanField("公开联系方式（不勾选则在接受对方意向后才展示）")
     form_token = HiddenField()  # the new-listing form's one-time submission token (market/formtokens.py)
@@ -58,10 +58,6 @@ class AchievementForm(ListingForm):
         super().setup()
         self.maturity.choices = [(0, "请选择")] + list(MATURITY_LEVELS.items())
         return self
-
-
-class ReasonForm(BaseForm):
-    reason = TextAreaField("理由", validators=[Optional(), Length(max=500, message="理由不超过500字")])
 
 
 FORMS = {"demand": DemandForm, "achievement": AchievementForm}

@@ -119,6 +119,7 @@ def create(kind: str):
             return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))
     elif request.method == "POST":
         status = 400
+        _all_problems(kind, form)
     form_token_keep_or_issue(form)
     return render_template("listings/form.html", kind=kind, form=form, listing=None), status
 
@@ -147,7 +148,14 @@ def edit(kind: str, listing_id: int):
             return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))
     elif request.method == "POST":
         status = 400
+        _all_problems(kind, form)
     return render_template("listings/form.html", kind=kind, form=form, listing=listing), status
+
+
+def _all_problems(kind: str, form) -> None:
+    """A form refused by its validators also shows what the service would refuse (a past deadline, a first-level
+    field, no 合作方式): every error at once, not one round after another."""
+    form.add_problems(services.listing_problems(kind=kind, data=form.data_dict()), rename={"amount": form.AMOUNT_FIELD})
 
 
 @bp.route("/demands/<int:listing_id>/<any(submit,withdraw,close,done):action>", defaults={"kind": "demand"}, methods=["POST"])

@@ -94,6 +94,12 @@ def _apply(listing: ListingMixin, data: dict) -> None:
     listing.contact_public = bool(data.get("contact_public"))
 
 
+def listing_problems(*, kind: str, data: dict) -> dict[str, str]:
+    """What listing_create / listing_update would refuse in `data`, per field, without changing anything (the
+    form shows these with its own errors at once)."""
+    return _validate_common(dict(data), kind)
+
+
 def listing_create(*, kind: str, user: User, data: dict) -> ListingMixin:
     _check_owner_role(kind, user)
     errors = _validate_common(data, kind)

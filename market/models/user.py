@@ -53,6 +53,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # when a self-registered user consented to 用户协议 and 隐私政策 (None: made by an administrator, or earlier)
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     org: Mapped[Organization | None] = relationship(foreign_keys=[org_id])
     broker_reviewed_by: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[broker_reviewed_by_id])

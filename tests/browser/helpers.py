@@ -55,6 +55,7 @@ def fill_registration(page: Page, *, role: str, username: str, name: str, org_na
     page.get_by_label("单位类型").select_option(label=org_type)
     page.get_by_label("统一社会信用代码").fill(uscc)
     page.get_by_label("所在区域").select_option(label=region)
+    page.locator("#agree").check()  # consent to 用户协议 and 隐私政策
 
 
 def verify_org(page: Page, org_name: str) -> None:
