@@ -329,6 +329,10 @@ def time_pages(app, rounds: int) -> None:
         ("/dashboard/checks", "bench_city"),
         ("/dashboard/export?table=region&format=xlsx", "bench_city"),
         ("/dashboard/", "bench_county"),
+        # 报表 (issue 16): each table for the city, the 登记表 ones by one grouped query over the year's contracts
+        *((f"/dashboard/reports?table=T{n}", "bench_city") for n in range(1, 11)),
+        ("/dashboard/export?table=T3&format=xlsx", "bench_city"),
+        ("/dashboard/reports?table=T4", "bench_county"),
     ]
     clients = {}
     for path, username in pages:
