@@ -33,6 +33,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(jobs_bp)
 
+    from .members.routes import bp as members_bp
+
+    app.register_blueprint(members_bp)
+
 
 def register_handlers(app: Flask) -> None:
     """Each feature connects its event handlers, job kinds and extension points (market/events.py,

@@ -36,6 +36,7 @@ OPEN_TO_UNVERIFIED = frozenset({
     "listings.create",
     "listings.edit",
     "listings.transition",  # own drafts only (get_listing for_edit); submitting waits for verification
+    "members.join",  # an invitation link: joining an organisation is how an account without one gets one
     "search.search",
     "notifications.index",
     "notifications.open_",

@@ -29,6 +29,7 @@ REVIEWERS = frozenset({OFFICIAL, ADMIN})
 # Reachable without signing in. Everything else must refuse an anonymous request on every method.
 PUBLIC = {"static", "main.home", "main.healthz", "auth.login", "auth.register", "listings.browse", "listings.detail",
           "search.search", "notifications.unsubscribe"}
+PUBLIC |= {"members.join"}  # an invitation link: the invited colleague registers (or signs in) from it
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
 # county A's enterprise's published demand and the city university's published result (see `objs`).
@@ -134,6 +135,14 @@ EXPECTED: dict[str, frozenset] = {
     "dashboard.checks": REVIEWERS,
     "dashboard.reports": REVIEWERS,  # 报表 (issue 16): the tables T1-T10 of the official's own scope
     "dashboard.export": REVIEWERS,
+    # 单位成员 (issue 17 item 6): county A's enterprise user administers its organisation (objs); a colleague of it
+    "members.index": frozenset({ENT}),
+    "members.invite": frozenset({ENT}),
+    "members.revoke": frozenset({ENT}),
+    "members.remove": frozenset({ENT}),
+    "members.set_admin": frozenset({ENT}),
+    "members.join": EVERYONE,  # the link shows the organisation; accepting is tested in tests/test_org_members.py
+    "review.revision": REVIEWERS,  # a change to county A's published need (tests/test_pending_edits.py)
 }
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
@@ -144,7 +153,8 @@ FILL = {
         if rule.endpoint == "review.decide"
         else (o.demand if v.get("kind", "demand") == "demand" else o.achievement).id),
     "org_id": lambda o, rule, v: o.org.id,
-    "user_id": lambda o, rule, v: o.rejected_broker.id if rule.endpoint == "review.decide_broker" else o.demand.owner_id,
+    "user_id": lambda o, rule, v: (o.rejected_broker.id if rule.endpoint == "review.decide_broker"
+                                   else o.colleague.id if rule.endpoint.startswith("members.") else o.demand.owner_id),
     "region_id": lambda o, rule, v: o.org.region_id,
     "field_id": lambda o, rule, v: o.demand.field_id,
     "filename": lambda o, rule, v: "css/app.css",
@@ -157,7 +167,10 @@ FILL = {
     "link_id": lambda o, rule, v: o.link.id,
     "run_id": lambda o, rule, v: o.import_run.id,
     "subscription_id": lambda o, rule, v: o.subscription.id,
-    "token": lambda o, rule, v: _unsubscribe_token(o.demand.owner_id),
+    "token": lambda o, rule, v: (_invitation_token(o.invitation) if rule.endpoint == "members.join"
+                                 else _unsubscribe_token(o.demand.owner_id)),
+    "invitation_id": lambda o, rule, v: o.invitation.id,
+    "revision_id": lambda o, rule, v: o.revision.id,
     "reason_id": lambda o, rule, v: o.reason.id,
 }
 
@@ -167,6 +180,9 @@ POST_DATA = {
     "review.verify_org": lambda w: {"decision": "verify"},
     "review.decide_broker": lambda w: {"decision": "approve"},
     "review.batch": lambda w: {"kind": "demand", "ids": _pending_demand_ids()},
+    "review.revision": lambda w: {"decision": "publish"},
+    "members.invite": lambda w: {"note": "越权生成的邀请"},
+    "members.set_admin": lambda w: {"admin": "1"},
     "admin.reasons": lambda w: {"text": "越权添加的退回理由"},
     "admin.reason_edit": lambda w: {"text": "被越权修改的退回理由"},
     "admin.user_new": lambda w: {"role": "admin", "username": "intruder", "name": "越权管理员", "password": "Intrude-pass-2026",
@@ -260,7 +276,37 @@ def objs(world):
     o.import_run = factories.import_run(world.users.official)
     o.reason = factories.return_reason()
     o.subscription = _subscription(world)
+    o.colleague, o.invitation, o.revision = _members_and_revision(world, o)
     return o
+
+
+def _members_and_revision(world, o):
+    """County A's enterprise user administers its organisation, which has a second member and an open invitation;
+    its published need has a change waiting for review."""
+    import json
+    from datetime import timedelta
+
+    from market.extensions import db
+    from market.listings.revisions import snapshot
+    from market.models import ListingRevision, OrgInvitation
+    from market.models.base import utcnow
+    from tests import factories
+
+    world.users.enterprise.org_admin = True
+    colleague = factories.user(role="enterprise", org=world.orgs.ent_a, username="ent_a_member")
+    invitation = OrgInvitation(org_id=world.orgs.ent_a.id, nonce="n" * 43, created_by_id=world.users.enterprise.id,
+                               expires_at=utcnow() + timedelta(days=7))
+    revision = ListingRevision(kind="demand", listing_id=o.demand.id, submitted_by_id=world.users.enterprise.id,
+                               data=json.dumps({**snapshot(o.demand), "title": "待审核的修改后标题"}, ensure_ascii=False))
+    db.session.add_all([invitation, revision])
+    db.session.commit()
+    return colleague, invitation, revision
+
+
+def _invitation_token(invitation) -> str:
+    from market.members.services import invitation_token
+
+    return invitation_token(invitation)
 
 
 def _subscription(world):

@@ -17,6 +17,7 @@ PACKAGE = "market"
 #: features: one package per part of the product; they may use each other and everything below
 FEATURES = ("auth", "listings", "review", "admin", "deals", "contracts", "dashboard", "matching", "notifications")
 #: the layers features stand on: these import only each other (and libraries), never a feature or the app's wiring
+FEATURES += ("members",)  # 单位成员 and invitation links (issue 17 item 6)
 LOWER = ("models", "extensions", "database", "money", "text", "forms", "permissions", "errors", "events",
          "registries", "jobs", "search", "orgs", "outbox", "imports", "clitools", "reference", "pagination",
          "sanitize", "uscc", "config", "data", "formtokens", "redisconn")

@@ -159,8 +159,8 @@ def test_register_city_region_is_not_offered(world, client):
         ({"username": "ent_a"}, "该用户名已被注册"),
         ({"org_name": "怀远甲企业有限公司"}, "该单位已注册"),
         ({"org_name": " 怀远甲企业有限公司 "}, "该单位已注册"),
-        ({"uscc": "DUP"}, "该统一社会信用代码已注册"),
-        ({"uscc": "dup"}, "该统一社会信用代码已注册"),
+        ({"uscc": "DUP"}, "请向本单位管理员索取邀请链接"),
+        ({"uscc": "dup"}, "请向本单位管理员索取邀请链接"),
     ],
 )
 def test_register_duplicates_are_refused(world, client, over, reason):

@@ -51,6 +51,7 @@ NON_FORM = {
     "notifications.subscription_delete", "notifications.unsubscribe",  # one button each: only the CSRF token
     "admin.reason_delete",  # a delete button (tests/test_review_queue.py)
     "jobs.search_rebuild",  # one button: a rebuild request (tests/test_search_rebuild.py)
+    "members.revoke", "members.remove",  # one button each (单位成员, tests/test_org_members.py)
 }
 
 
@@ -176,6 +177,16 @@ TARGETS = [
            lambda o, w: {**{f"mode_{t}": "digest" for t in TOPICS}, "email": "li.si@example.cn"}),
     Target("notifications.subscription_new", "enterprise", lambda o, w: ["/notifications/subscriptions/new"],
            lambda o, w, url: "/search?q=导电膜", lambda o, w: {"q": "导电膜", "kind": "all"}),
+    # 单位成员 and changes to published listings (issue 17 items 5-6)
+    Target("members.invite", "enterprise", lambda o, w: ["/org/invitations"], lambda o, w, url: "/org/members",
+           lambda o, w: {"note": "研发部"}),
+    Target("members.set_admin", "enterprise", lambda o, w: [f"/org/members/{o.fuzz_member.id}/admin"],
+           lambda o, w, url: "/org/members", lambda o, w: {"admin": "1"}),
+    Target("members.join", "anonymous", lambda o, w: [f"/join/{_invitation_token(o.fuzz_invitation)}"], _same,
+           lambda o, w: {"username": "fuzz_joiner", "name": "李工", "phone": "13800000002",
+                         "password": "Fuzz-pass-2026", "password2": "Fuzz-pass-2026"}),
+    Target("review.revision", "official", lambda o, w: [f"/review/revisions/{o.fuzz_revision.id}"], _same,
+           lambda o, w: {"decision": "return", "reason": "模糊测试退回"}),
     # late: a valid mark hides the suggestion the claim above uses
     Target("matching.not_relevant", "enterprise", lambda o, w: [f"/matching/{o.suggestion.id}/not-relevant"],
            lambda o, w, url: f"/demands/{o.suggestion.demand_id}"),
@@ -435,6 +446,12 @@ def report(request):
 
 @pytest.fixture
 def objs(world):
+    import json
+
+    from market.listings.revisions import snapshot
+    from market.models import ListingRevision, OrgInvitation
+    from market.models.base import utcnow
+
     o = objects(world)
     factories.deal_objects(world, o)
     u, orgs, regions = world.users, world.orgs, world.regions
@@ -474,8 +491,23 @@ def objs(world):
     for listing in (o.contract_done_demand, o.contract_done_achievement):
         db.session.add(ListingEvent(kind=listing.KIND, listing_id=listing.id, from_status="published", to_status="done",
                                     reason=f"签订技术合同（登记编号 {o.contract.registration_no}）"))
+    # 单位成员: ent_a administers its organisation, which has a second member and an open invitation; its
+    # published need has a change waiting for review
+    u.enterprise.org_admin = True
+    o.fuzz_member = factories.user(role="enterprise", org=orgs.ent_a, username="fuzz_member")
+    o.fuzz_invitation = OrgInvitation(org_id=orgs.ent_a.id, nonce="f" * 43, created_by_id=u.enterprise.id,
+                                      expires_at=utcnow() + timedelta(days=7))
+    o.fuzz_revision = ListingRevision(kind="demand", listing_id=o.demand.id, submitted_by_id=u.enterprise.id,
+                                      data=json.dumps({**snapshot(o.demand), "title": "待审核的修改后标题"}))
+    db.session.add_all([o.fuzz_invitation, o.fuzz_revision])
     db.session.commit()
     return o
+
+
+def _invitation_token(invitation) -> str:
+    from market.members.services import invitation_token
+
+    return invitation_token(invitation)
 
 
 # ------------------------------------------------------------------ the tests

@@ -63,9 +63,10 @@ def _register_checks(*, role: str, username: str, name: str, password: str, org_
     if db.session.scalar(select(User.id).where(db.func.lower(User.username) == username.lower())):
         errors["username"] = "该用户名已被注册"
     if db.session.scalar(select(Organization.id).where(Organization.name == org_name.strip())):
-        errors["org_name"] = "该单位已注册，请联系单位已注册的联系人或管理员"
+        errors["org_name"] = "该单位已注册。如您是该单位员工，请向本单位管理员索取邀请链接，通过链接加入单位"
     if "uscc" not in errors and db.session.scalar(select(Organization.id).where(Organization.uscc == uscc)):
-        errors["uscc"] = "该统一社会信用代码已注册"
+        # a colleague of a registered organisation joins it by its administrator's invitation (单位成员)
+        errors["uscc"] = "该统一社会信用代码对应的单位已注册。如您是该单位员工，请向本单位管理员索取邀请链接，通过链接加入单位"
     return errors, {"username": username, "name": name, "org_name": org_name, "uscc": uscc, "region": region}
 
 
@@ -114,6 +115,7 @@ def user_register(
         email=email,
         role=role,
         org_id=org.id,
+        org_admin=True,  # the first registrant administers the organisation's members
         region_id=region.id if role == "broker" else None,
         broker_cert_no=broker_cert_no.strip() if role == "broker" else "",
         terms_accepted_at=utcnow() if terms_accepted else None,

@@ -13,7 +13,7 @@ from ..models.listing import MATURITY_LEVELS, STATUS_LABELS, STATUSES
 from ..pagination import get_page, paginate
 from ..permissions import can_review, can_see_contact, get_listing, is_listing_owner
 from ..registries import registries
-from . import queries, services
+from . import queries, revisions, services
 from .forms import FORMS
 
 bp = Blueprint("listings", __name__)
@@ -69,6 +69,7 @@ def detail(kind: str, listing_id: int):
         is_reviewer=reviewer,
         show_contact=can_see_contact(current_user, listing),
         events=queries.listing_events(listing) if (owner or reviewer) else [],
+        waiting=revisions.pending_revision(listing) if (owner or reviewer) and listing.is_public else None,
         can_reopen=owner and listing.status == "done" and queries.done_by_contract_reason(listing) is not None,
         panels=[p for p in panels if p],
     )
@@ -130,26 +131,33 @@ def create(kind: str):
 def edit(kind: str, listing_id: int):
     listing = get_listing(kind, listing_id, for_edit=True)
     form = FORMS[kind](obj=listing).setup()
+    waiting = revisions.pending_revision(listing) if listing.status == "published" else None
     if request.method == "GET":
-        form.keywords.data = "、".join(listing.keyword_list)
-        form.modes.data = listing.mode_list
+        values = waiting.values if waiting is not None else {}  # go on from the change that waits for review
+        for name, value in values.items():
+            if name not in ("keywords", "modes"):
+                getattr(form, name).data = value
+        form.keywords.data = "、".join(values.get("keywords", listing.keyword_list))
+        form.modes.data = values.get("modes", listing.mode_list)
         form.negotiable.data = listing.amount is None
     status = 200
     if form.validate_on_submit():
         try:
             services.listing_update(listing=listing, user=current_user, data=form.data_dict())
+            pending = listing.status == "published" and revisions.pending_revision(listing) is not None
         except DomainError as err:
             db.session.rollback()
             form.apply_error(err)
             status = err.status_code
         else:
             db.session.commit()
-            flash("修改已保存" + ("，已重新提交审核" if listing.status == "pending" else ""), "success")
+            flash("修改已保存" + ("；联系方式、截止日期和金额以外的修改已提交审核，审核通过前公开展示原内容" if pending else ""),
+                  "success")
             return redirect(url_for("listings.detail", kind=kind, listing_id=listing.id))
     elif request.method == "POST":
         status = 400
         _all_problems(kind, form)
-    return render_template("listings/form.html", kind=kind, form=form, listing=listing), status
+    return render_template("listings/form.html", kind=kind, form=form, listing=listing, waiting=waiting), status
 
 
 def _all_problems(kind: str, form) -> None:

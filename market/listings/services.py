@@ -10,8 +10,9 @@ from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models import LISTING_MODELS, Field, ListingEvent, ListingMixin, User
 from ..models.base import utcnow
-from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS
+from ..models.listing import ACHIEVEMENT_MODES, DEMAND_MODES, IP_STATUSES, IP_TYPES, MATURITY_LEVELS, PUBLIC_STATUSES
 from ..text import clean_name_into
+from . import revisions
 from .queries import done_by_contract_reason
 
 # (from, to) -> who may make the move
@@ -124,10 +125,13 @@ def listing_update(*, listing: ListingMixin, user: User, data: dict) -> ListingM
     errors = _validate_common(data, listing.KIND)
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
-    _apply(listing, data)
     if listing.status == "published":
-        # a changed public listing goes back through review before the public sees it again
-        _move(listing, user, "pending", "发布后修改，重新提交审核", check=False)
+        # the published version stays public: the free fields apply now, the rest waits for review (revisions.py)
+        edited = LISTING_MODELS[listing.KIND]()  # transient, never added to the session
+        _apply(edited, data)
+        revisions.published_edit(listing=listing, user=user, edited=edited)
+        return listing
+    _apply(listing, data)
     return listing
 
 
@@ -163,6 +167,10 @@ def lock_for_write(listing: ListingMixin) -> None:
 
 def _move(listing: ListingMixin, user: User | None, to: str, reason: str, check: bool = True) -> None:
     before = listing.status
+    if before == "published" and to == "draft":
+        revisions.revision_merge_into_draft(listing=listing, user=user)
+    elif before in PUBLIC_STATUSES and to == "closed":
+        revisions.revision_drop(listing=listing, user=user, reason="条目已关闭")
     listing.status = to
     if to == "published":
         listing.published_at = utcnow()

@@ -15,11 +15,13 @@ from .listing import (
     ListingMixin,
     Suggestion,
 )
+from .member import OrgInvitation
 from .notification import MAIL_MODES, MailDigest, Notification, NotificationPref
 from .org import Organization
 from .reg_code import RegCode
 from .region import Region
 from .review_reason import ReturnReason
+from .revision import ListingRevision
 from .search_rebuild import SearchRebuild
 from .stats import ContractMonthStat
 from .subscription import SUBSCRIPTION_KINDS, Subscription
@@ -53,10 +55,12 @@ __all__ = [
     "LogCursor",
     "LISTING_MODELS",
     "ListingEvent",
+    "ListingRevision",
     "ListingMixin",
     "LoginFailure",
     "MatchFeedback",
     "Organization",
+    "OrgInvitation",
     "RegCode",
     "Region",
     "ReturnReason",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -42,6 +42,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), index=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # administers its organisation's members (单位成员): the first registrant, and whom an administrator makes one
+    org_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)  # officials, brokers
     broker_cert_no: Mapped[str] = mapped_column(String(50), default="")
     # brokers only: a person (an official of the broker's region, or an admin) checked the account and its

@@ -9,6 +9,8 @@ from ..forms import parse_int, posted_text
 from ..orgs import org_verify
 from ..pagination import get_page, paginate
 from ..permissions import can_review, get_broker_for_review, get_listing, get_org_for_review, roles_required
+from ..listings import revisions
+from ..models import ListingRevision
 from . import queries, services
 from .forms import DecisionForm
 
@@ -29,7 +31,46 @@ def queue():
     today = queries.china_today()
     rows = [(listing, submitted.get(listing.id) or listing.updated_at) for listing in pagination.items]
     return render_template("review/queue.html", kind=kind, pagination=pagination, counts=counts, rows=rows,
-                           days=lambda at: queries.days_waiting(at, today))
+                           days=lambda at: queries.days_waiting(at, today),
+                           revisions=revisions.pending_revisions(kind, user=current_user))
+
+
+@bp.route("/revisions/<int:revision_id>", methods=["GET", "POST"])
+@roles_required("official", "admin")
+def revision(revision_id: int):
+    """A change to a published listing: the field-by-field diff (published -> proposed), approve or 退回."""
+    rev = db.session.get(ListingRevision, revision_id)
+    listing = revisions.revision_listing(rev) if rev is not None else None
+    if listing is None or not can_review(current_user, listing):
+        abort(404)
+    form = DecisionForm().setup(queries.return_reasons())
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                if form.decision.data == "publish":
+                    revisions.revision_approve(revision=rev, user=current_user)
+                elif form.decision.data == "return":
+                    revisions.revision_return(revision=rev, user=current_user, reason=form.full_reason())
+                else:
+                    raise DomainError("请选择审核结果")
+            except DomainError as err:
+                db.session.rollback()
+                if err.status_code in (404, 409):
+                    raise
+                form.apply_error(err)
+                status = 400
+            else:
+                approved = form.decision.data == "publish"
+                db.session.commit()
+                flash("修改已审核通过，公开内容已更新" if approved else "修改已退回，公开内容保持不变", "success")
+                return redirect(url_for("review.queue", kind=listing.KIND, _anchor="revisions"))
+        else:
+            status = 400
+    return render_template("review/revision.html", revision=rev, listing=listing, form=form,
+                           diff=revisions.revision_diff(rev, listing) if rev.status == "pending" else [],
+                           waiting=queries.days_waiting(rev.submitted_at)), status
+
 
 
 @bp.route("/batch", methods=["POST"])

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+
+from ..forms import BaseForm, EmailAddress, NameField
+
+
+MOBILE = Regexp(r"^1[3-9][0-9]{9}$", message="请填写11位手机号码")
+
+
+class InviteForm(BaseForm):
+    note = StringField("备注（受邀人姓名或部门，可不填）", validators=[Optional(), Length(max=50, message="备注不能超过50字")])
+
+
+class JoinForm(BaseForm):
+    """An invited colleague's new account: the organisation comes from the invitation."""
+
+    username = NameField("用户名", validators=[
+        DataRequired("请填写用户名"), Length(min=3, max=32, message="用户名长度为3-32位"),
+        Regexp(r"^[A-Za-z0-9_.-]+$", message="用户名只能包含字母、数字、下划线、点和减号"),
+    ])
+    name = NameField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名过长")])
+    phone = StringField("手机号码", validators=[DataRequired("请填写手机号码"), MOBILE])
+    email = StringField("电子邮箱", validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120)])
+    password = PasswordField("密码", validators=[DataRequired("请设置密码"), Length(max=128, message="密码过长")])
+    password2 = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致")])
+    broker_cert_no = StringField("技术经纪人证书编号", validators=[Optional(), Length(max=50, message="证书编号过长")])
+    form_token = HiddenField()  # one-time submission token (market/formtokens.py)
