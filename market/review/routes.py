@@ -72,7 +72,6 @@ def revision(revision_id: int):
                            waiting=queries.days_waiting(rev.submitted_at)), status
 
 
-
 @bp.route("/batch", methods=["POST"])
 @roles_required("official", "admin")
 def batch():
