@@ -1,27 +1,10 @@
-"""Issue 17's smaller display points: the public lists show open listings first (a need solved yesterday does not
-sit above one still looking for a partner), a contract page names its need and result by title, every page links
-its favicon."""
+"""Issue 17's smaller display points: a contract page names its need and result by title, every page links its
+favicon."""
 from __future__ import annotations
-
-from datetime import timedelta
 
 from market.extensions import db
 from tests import factories
 from tests.helpers import FROZEN_NOW
-
-
-def test_open_needs_come_before_solved_ones(world, client):
-    u, f = world.users, world.fields["materials"]
-    factories.demand(owner=u.enterprise, field=f, status="done", title="已经解决的新近需求",
-                     published_at=FROZEN_NOW)
-    factories.demand(owner=u.enterprise, field=f, status="published", title="仍在征集的较早需求",
-                     published_at=FROZEN_NOW - timedelta(days=30))
-    factories.demand(owner=u.enterprise, field=f, status="published", title="仍在征集的最新需求",
-                     published_at=FROZEN_NOW - timedelta(days=1))
-    db.session.commit()
-    page = client.get("/demands").get_data(as_text=True)
-    order = sorted(("已经解决的新近需求", "仍在征集的较早需求", "仍在征集的最新需求"), key=page.index)
-    assert order == ["仍在征集的最新需求", "仍在征集的较早需求", "已经解决的新近需求"]
 
 
 def test_a_contract_page_names_its_need_and_result(world, login_as):

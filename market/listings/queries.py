@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -50,10 +50,8 @@ def public_listings(kind: str, *, filters: dict) -> Select:
             stmt = stmt.where(amount_col < Decimal(high) * WAN)
     if filters.get("status") == "open":
         stmt = stmt.where(model.status == "published")
-    # open listings first, then the solved / converted ones (done), each newest first; each card shows the
-    # organisation, region and field: joined into this statement, not three queries per card
-    done_last = case((model.status == "done", 1), else_=0)
-    return stmt.order_by(done_last, model.published_at.desc(), model.id.desc()).options(*card_loads(model))
+    # each card shows the organisation, region and field: loaded in three queries, not three per card
+    return stmt.order_by(model.published_at.desc(), model.id.desc()).options(*card_loads(model))
 
 
 def card_loads(model) -> tuple:
