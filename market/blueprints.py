@@ -33,6 +33,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(jobs_bp)
 
+    from .registration.routes import bp as registration_bp
+
+    app.register_blueprint(registration_bp)
+
     from .members.routes import bp as members_bp
 
     app.register_blueprint(members_bp)

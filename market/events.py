@@ -59,6 +59,12 @@ contract_recorded = _signals.signal("contract-recorded", doc="A contract was reg
 contract_changed = _signals.signal("contract-changed", doc="A contract was edited (audit rows written). contract, user")
 contract_voided = _signals.signal("contract-voided", doc="A contract was voided. contract, user, reason")
 payment_recorded = _signals.signal("payment-recorded", doc="A payment was recorded on a contract. contract, payment, user")
+contract_reg_submitted = _signals.signal(
+    "contract-reg-submitted",
+    doc="The seller side submitted a contract for 登记 (new, resubmitted, a change or a cancellation). contract, user")
+contract_reg_decided = _signals.signal(
+    "contract-reg-decided",
+    doc="A 登记员 decided a submission. contract, user, decision ('register'|'return'|'refuse'), reason")
 target_set = _signals.signal("target-set", doc="An annual target was set for a region. target, user")
 
 # -- the market as a whole ----------------------------------------------------------------------------------------

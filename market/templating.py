@@ -115,6 +115,7 @@ NAV = [
     ("技术合同", "contracts.index", {}, {"broker", "official", "admin"}),
     ("审核", "review.queue", {}, {"official", "admin"}),
     ("数据看板", "dashboard.index", {}, {"official", "admin"}),
+    ("合同登记", "registration.index", {}, {"registrar", "enterprise", "institution", "broker", "official", "admin"}),
     ("系统管理", "admin.index", {}, {"admin"}),
 ]
 

@@ -19,7 +19,8 @@ ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED = (
     "anonymous", "enterprise", "institution", "broker", "official", "admin", "unverified")
 # a self-registered broker nobody reviewed yet (服务机构 pending too), and one whose review refused them
 PENDING_BROKER, REJECTED_BROKER = "pending_broker", "rejected_broker"
-ROLES = (ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED, PENDING_BROKER, REJECTED_BROKER)
+REGISTRAR = "registrar"  # the 登记员 of county A's 登记点 (objs.reg_point), where objs.contract was registered
+ROLES = (ANON, ENT, INST, BROKER, OFFICIAL, ADMIN, UNVERIFIED, PENDING_BROKER, REJECTED_BROKER, REGISTRAR)
 EVERYONE = frozenset(ROLES)
 SIGNED_IN = EVERYONE - {ANON}
 # signed in and verified by a person (permissions.is_verified_actor): the others only read and keep own drafts
@@ -29,6 +30,7 @@ REVIEWERS = frozenset({OFFICIAL, ADMIN})
 # Reachable without signing in. Everything else must refuse an anonymous request on every method.
 PUBLIC = {"static", "main.home", "main.healthz", "auth.login", "auth.register", "listings.browse", "listings.detail",
           "search.search", "notifications.unsubscribe"}
+PUBLIC |= {"registration.verify"}  # anyone checks a 登记证明 by its code
 PUBLIC |= {"members.join"}  # an invitation link: the invited colleague registers (or signs in) from it
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
@@ -88,7 +90,7 @@ EXPECTED: dict[str, frozenset] = {
     "jobs.retry": frozenset({ADMIN}),
     "jobs.search_rebuild": frozenset({ADMIN}),
     "search.search": EVERYONE,
-    "matching.mine": VERIFIED,  # each sees own listings' or own region's suggestions (tests/test_matching.py)
+    "matching.mine": VERIFIED - {REGISTRAR},  # each sees own listings' or own region's suggestions (test_matching.py)
     "matching.not_relevant": frozenset({ENT, INST}),  # an owner of either side marks 不相关 (test_match_feedback.py)
     # deals, contracts, notifications (objects: factories.deal_objects)
     "deals.interest_create": frozenset({ENT, INST}),
@@ -135,6 +137,18 @@ EXPECTED: dict[str, frozenset] = {
     "dashboard.checks": REVIEWERS,
     "dashboard.reports": REVIEWERS,  # 报表 (issue 16): the tables T1-T10 of the official's own scope
     "dashboard.export": REVIEWERS,
+    # 技术合同登记 (issue 16 item 4): objs.contract (county A's enterprise buys from the city university, county A's
+    # broker) was registered at county A's 登记点; objs.submission waits there; only the admin is on the city level
+    "registration.index": VERIFIED,
+    "registration.submit": frozenset({ENT, INST, BROKER}),
+    "registration.detail": frozenset({ENT, INST, BROKER, OFFICIAL, ADMIN, REGISTRAR}),
+    "registration.certificate": frozenset({ENT, INST, BROKER, OFFICIAL, ADMIN, REGISTRAR}),
+    "registration.edit": frozenset({INST, BROKER}),  # the seller's members and the contract's broker
+    "registration.cancel": frozenset({INST, BROKER}),
+    "registration.decide": frozenset({REGISTRAR}),  # objs.submission
+    "registration.verify": EVERYONE,
+    "registration.points": frozenset({ADMIN}),  # and officials of the city node (tests/test_registration_workflow.py)
+    "registration.point": frozenset({ADMIN}),
     # 单位成员 (issue 17 item 6): county A's enterprise user administers its organisation (objs); a colleague of it
     "members.index": frozenset({ENT}),
     "members.invite": frozenset({ENT}),
@@ -172,7 +186,12 @@ FILL = {
     "invitation_id": lambda o, rule, v: o.invitation.id,
     "revision_id": lambda o, rule, v: o.revision.id,
     "reason_id": lambda o, rule, v: o.reason.id,
+    "point_id": lambda o, rule, v: o.reg_point.id,
 }
+# the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
+_CONTRACT_ID = FILL["contract_id"]
+FILL["contract_id"] = lambda o, rule, v: (o.submission.id if rule.endpoint == "registration.decide"
+                                          else _CONTRACT_ID(o, rule, v))
 
 # What a denied role posts: data that would change something if the permission check were missing.
 POST_DATA = {
@@ -200,6 +219,11 @@ POST_DATA = {
     "deals.plan": lambda w: {"next_action_on": "2030-01-01", "next_action": "越权安排"},
     "deals.note": lambda w: {"text": "越权记录"},
     "contracts.void": lambda w: {"reason": "越权作废"},
+    "registration.decide": lambda w: {"decision": "register", "tech_amount": "1.00", "version": "1"},
+    "registration.cancel": lambda w: {"reason": "越权注销"},
+    "registration.points": lambda w: {"name": "越权设立的登记点", "kind": "agency", "region_id": w.regions["city"].id,
+                                      "division": "340300", "serial": "9"},
+    "registration.point": lambda w: {"username": "intruder_reg", "name": "越权登记员", "password": "Intrude-pass-2026"},
     "contracts.link_decide": lambda w: {"decision": "accept"},
     "dashboard.target_edit": lambda w: {"amount": "1", "count": "1"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
@@ -211,7 +235,8 @@ POST_DATA = {
                                   "team_lead": "某某", "budget": "1", "price": "1", "contact_name": "某某", "contact_phone": "0552-12345678"},
 }
 USERS = {ENT: "enterprise", INST: "institution", BROKER: "broker", OFFICIAL: "official", ADMIN: "admin",
-         UNVERIFIED: "unverified", PENDING_BROKER: "pending_broker", REJECTED_BROKER: "rejected_broker"}
+         UNVERIFIED: "unverified", PENDING_BROKER: "pending_broker", REJECTED_BROKER: "rejected_broker",
+         REGISTRAR: "registrar"}
 
 
 def _key(rule) -> str:
@@ -276,6 +301,7 @@ def objs(world):
     o.import_run = factories.import_run(world.users.official)
     o.reason = factories.return_reason()
     o.subscription = _subscription(world)
+    o.reg_point, o.submission = _registration(world, o)
     o.colleague, o.invitation, o.revision = _members_and_revision(world, o)
     return o
 
@@ -307,6 +333,32 @@ def _invitation_token(invitation) -> str:
     from market.members.services import invitation_token
 
     return invitation_token(invitation)
+
+
+def _registration(world, o):
+    """County A's 登记点 and its 登记员 (world.users.registrar); objs.contract registered there with its 登记证明;
+    a second contract of the same parties submitted online by the university, waiting there."""
+    from datetime import date
+
+    from market.extensions import db
+    from market.models import RegPoint, User
+    from market.models.base import utcnow
+    from tests import factories
+
+    point = RegPoint(name="怀远县技术合同登记点", kind="bureau", region_id=world.regions["county_a"].id,
+                     division="340321", serial=1)
+    db.session.add(point)
+    db.session.flush()
+    registrar = User(username="registrar_a", name="怀远登记员", role="registrar", reg_point_id=point.id,
+                     password_hash=factories._password_hash())
+    db.session.add(registrar)
+    world.users.registrar = registrar
+    o.contract.reg_point_id, o.contract.reg_verify_code, o.contract.registered_on = point.id, "TESTCODE2345", date.today()
+    submission = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, reg_status="submitted",
+                                    reg_request="new", reg_point_id=point.id, submitted_at=utcnow(),
+                                    submitted_by_id=world.users.institution.id, registration_no="待登记-0123456789abcdef")
+    db.session.commit()
+    return point, submission
 
 
 def _subscription(world):

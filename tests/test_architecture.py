@@ -22,6 +22,7 @@ LOWER = ("models", "extensions", "database", "money", "text", "forms", "permissi
          "registries", "jobs", "search", "orgs", "outbox", "imports", "clitools", "reference", "pagination",
          "sanitize", "uscc", "config", "data", "formtokens", "redisconn")
 LOWER += ("divisions",)  # where parties are (issue 16): the national division list, 国别, flow classes
+FEATURES += ("registration",)  # 技术合同登记: 登记点, 登记员, submissions, 登记证明 (issue 16 item 4)
 #: the rest wires the app together and may import anything: create_app (market/__init__.py), what it registers,
 #: the demo, the home page
 WIRING = ("blueprints", "cli", "pipeline", "pagecache", "security", "templating", "seed", "backup", "main")

@@ -156,6 +156,25 @@ TARGETS = [
     # the contract's sides lie in county A and the city itself: only an official over both may void it
     Target("contracts.void", "city_official", lambda o, w: [f"/contracts/{o.void_contract.id}/void"],
            lambda o, w, url: f"/contracts/{o.void_contract.id}", lambda o, w: {"reason": "重复登记"}),
+    # 技术合同登记 (issue 16 item 4): objs.contract is registered at objs.reg_point; objs.fuzz_submission waits there
+    Target("registration.submit", "enterprise", lambda o, w: ["/registration/submit"], _same,
+           lambda o, w: {"buyer_name": "五河乙企业有限公司", "title": "热处理工艺技术开发合同", "contract_type": "development",
+                         "amount": "100000.00", "tech_amount": "80000.00", "signed_on": date.today().isoformat(),
+                         "buyer_region_id": str(w.regions["county_b"].id), "seller_region_id": str(w.regions["town_a"].id)}),
+    Target("registration.edit", "institution", lambda o, w: [f"/registration/{o.contract.id}/edit"], _same,
+           lambda o, w: {"reason": "补充协议"}),
+    Target("registration.cancel", "institution", lambda o, w: [f"/registration/{o.cancel_contract.id}/cancel"],
+           lambda o, w, url: f"/registration/{o.cancel_contract.id}", lambda o, w: {"reason": "合同解除"}),
+    Target("registration.decide", "registrar", lambda o, w: [f"/registration/{o.fuzz_submission.id}/decide"],
+           lambda o, w, url: f"/registration/{o.fuzz_submission.id}",
+           lambda o, w: {"decision": "return", "reason": "缺少签字页"}),
+    Target("registration.points", "admin", lambda o, w: ["/registration/points"], _same,
+           lambda o, w: {"name": "五河县技术合同登记点", "kind": "bureau", "region_id": str(w.regions["county_b"].id),
+                         "division": "340322", "serial": "1"}),
+    Target("registration.point", "admin", lambda o, w: [f"/registration/points/{o.reg_point.id}"], _same,
+           lambda o, w: {"username": "fuzz_reg", "name": "模糊登记员", "password": "Fuzz-pass-2026"}),
+    Target("registration.verify", "anonymous", lambda o, w: ["/registration/verify"], _same,
+           lambda o, w: {"code": "ABCDEFGH2345"}),
     Target("dashboard.target_edit", "admin", lambda o, w: [f"/dashboard/targets/{w.regions['county_a'].id}"], _same,
            lambda o, w: {"amount": "12.5", "count": "3"}),
     Target("deals.interest_create", "enterprise", lambda o, w: [f"/deals/interest/achievement/{o.offer.id}"],
@@ -477,6 +496,7 @@ def objs(world):
     o.offer = factories.achievement(owner=u.institution, field=world.fields["materials"], status="published",
                                     title="尚无意向的导电膜成果")
     o.void_contract = factories.contract(buyer=orgs.ent_a, seller=orgs.uni, broker_id=u.broker.id)
+    o.reg_point, o.fuzz_submission = _registration(world, o)
     o.unclaimed_deal = factories.deal(buyer=orgs.ent_a, seller=orgs.uni, demand=o.open_demand, achievement=o.offer,
                                       broker=None, stage="contacted")
     from market.models import ContractListingLink, ListingEvent
@@ -508,6 +528,29 @@ def _invitation_token(invitation) -> str:
     from market.members.services import invitation_token
 
     return invitation_token(invitation)
+
+
+def _registration(world, o):
+    """County A's 登记点 with its 登记员 (world.users.registrar), objs.contract registered there, and a submission of
+    the university waiting there."""
+    from market.models import RegPoint, User
+    from market.models.base import utcnow
+
+    point = RegPoint(name="怀远县技术合同登记点", kind="bureau", region_id=world.regions["county_a"].id,
+                     division="340321", serial=1)
+    db.session.add(point)
+    db.session.flush()
+    registrar = User(username="registrar_a", name="怀远登记员", role="registrar", reg_point_id=point.id,
+                     password_hash=factories._password_hash())
+    db.session.add(registrar)
+    world.users.registrar = registrar
+    o.contract.reg_point_id, o.contract.reg_verify_code, o.contract.registered_on = point.id, "TESTCODE2345", date.today()
+    submission = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, reg_status="submitted",
+                                    reg_request="new", reg_point_id=point.id, submitted_at=utcnow(),
+                                    submitted_by_id=world.users.institution.id, registration_no="待登记-fuzz0123456789")
+    # a second registered contract of theirs whose cancellation is asked for (objs.contract's change may come first)
+    o.cancel_contract = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, reg_point_id=point.id)
+    return point, submission
 
 
 # ------------------------------------------------------------------ the tests

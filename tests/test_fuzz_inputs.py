@@ -115,6 +115,15 @@ def objs(world):
     factories.deal_objects(world, o)
     o.import_run = factories.import_run(world.users.official)
     o.reason = factories.return_reason()
+    from market.extensions import db
+    from market.models import RegPoint
+
+    o.reg_point = RegPoint(name="怀远县技术合同登记点", kind="bureau", region_id=world.regions["county_a"].id,
+                           division="340321", serial=1)
+    db.session.add(o.reg_point)
+    db.session.flush()
+    o.contract.reg_point_id, o.contract.reg_verify_code = o.reg_point.id, "TESTCODE2345"  # its 登记证明 opens
+    db.session.commit()
     return o
 
 
@@ -132,6 +141,7 @@ def _fill(o, world):
         "notification_id": lambda kind: o.notification.id,
         "run_id": lambda kind: o.import_run.id,
         "reason_id": lambda kind: o.reason.id,
+        "point_id": lambda kind: o.reg_point.id,
         "token": lambda kind: _unsubscribe_token(world.users.enterprise.id),
     }
 

@@ -186,6 +186,24 @@ def register_begin(ip: str) -> Attempt:
     return Attempt(allowed=not wait, wait=wait, charged=charged, store=store, at=t)
 
 
+def address_limit_begin(ip: str, *, scope: str, limit: int, window: float) -> Attempt:
+    """Count one request of `scope` from this address, or say how long to wait (`limit` in `window` seconds, a
+    sliding window, on the same shared store as sign-in): public lookups such as the 登记证明 verification page."""
+    key = f"{scope}:{address_key(ip)}"
+    t = now()
+
+    def decide(seen: dict[str, Seen]) -> tuple[float, list[str]]:
+        mine = seen[key]
+        if mine.count >= limit:
+            return max(mine.first + window - t, 1.0), []
+        return 0.0, [key]
+
+    wait, charged, store = _charge([key], t, window, decide)
+    if store == "redis" and charged:
+        _DatabaseStore().record([key for key, _ in charged], t)
+    return Attempt(allowed=not wait, wait=wait, charged=charged, store=store, at=t)
+
+
 def _after(last: float | None, excess: int) -> float:
     """When the next attempt is allowed after an event at `last`: -inf while the event asks for no delay."""
     wait = delay(excess)

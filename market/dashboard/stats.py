@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 from ..divisions import FLOW_CLASSES, LOCAL_KEY, PLACE_CLASSES, flow_key_class, flow_key_name, territory_code
 from ..extensions import db
 from ..models import CONTRACT_TYPES, Contract, Field, Region
-from ..models.stats import ContractMonthStat, field_root_key, origin_key, year_month
+from ..models.stats import ContractMonthStat, counted, field_root_key, origin_key, year_month
 from ..money import Money, exact_sum, join_sum
 
 ZERO = Decimal("0.00")
@@ -134,8 +134,9 @@ def region_ids_under(region: Region):
 
 
 def live_contracts():
-    """The filter every figure applies: voided contracts never count."""
-    return Contract.voided == False  # noqa: E712  (renders `voided = 0` / `voided = false`)
+    """The filter every figure applies: only registered contracts that are not voided count (the one rule,
+    market.models.stats.COUNTED_SQL, which the summary triggers apply too)."""
+    return counted()
 
 
 def top_regions(scope: Region | None) -> list[Region]:

@@ -20,6 +20,7 @@ from .notification import MAIL_MODES, MailDigest, Notification, NotificationPref
 from .org import Organization
 from .reg_code import RegCode
 from .region import Region
+from .registration import RegPoint, RegStep
 from .review_reason import ReturnReason
 from .revision import ListingRevision
 from .search_rebuild import SearchRebuild
@@ -63,6 +64,8 @@ __all__ = [
     "OrgInvitation",
     "RegCode",
     "Region",
+    "RegPoint",
+    "RegStep",
     "ReturnReason",
     "SearchRebuild",
     "Suggestion",

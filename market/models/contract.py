@@ -39,6 +39,7 @@ class Contract(db.Model):
         ),
         db.Index("ix_contracts_signed_on_voided", "signed_on", "voided"),
         CheckConstraint("buyer_region_id IS NOT NULL OR seller_region_id IS NOT NULL", name="a_party_in_city"),
+        CheckConstraint("reg_status IN ('submitted', 'returned', 'refused', 'registered')", name="reg_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +88,18 @@ class Contract(db.Model):
     void_reason: Mapped[str] = mapped_column(String(500), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # 登记 workflow (issue 16 item 4, market/registration): only 'registered' contracts count in official figures
+    # (market.models.stats.COUNTED_SQL); contracts recorded before it, or by officials, registrars and imports, are
+    # 'registered'; a seller's or broker's online submission is 'submitted' until the competent 登记点 decides
+    reg_status: Mapped[str] = mapped_column(String(12), default="registered", server_default="registered")
+    reg_request: Mapped[str | None] = mapped_column(String(8))  # new | change | cancel, while one is pending
+    reg_point_id: Mapped[int | None] = mapped_column(ForeignKey("reg_points.id"), index=True)
+    registrar_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    declared_tech_amount: Mapped[Decimal | None] = mapped_column(Money())  # the 技术交易额 as submitted
+    reg_verify_code: Mapped[str | None] = mapped_column(String(16), unique=True)  # on the 登记证明
 
     buyer_org: Mapped[Organization] = relationship(foreign_keys=[buyer_org_id])
     seller_org: Mapped[Organization] = relationship(foreign_keys=[seller_org_id])
@@ -98,6 +111,9 @@ class Contract(db.Model):
     achievement = relationship("Achievement", foreign_keys=[achievement_id], viewonly=True)
     broker: Mapped[User | None] = relationship(foreign_keys=[broker_id])
     recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
+    reg_point = relationship("RegPoint", foreign_keys=[reg_point_id])
+    registrar: Mapped[User | None] = relationship(foreign_keys=[registrar_id])
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
 
     @property
     def type_label(self) -> str:
@@ -123,6 +139,10 @@ class Contract(db.Model):
     def has_worksheet(self) -> bool:
         """The 技术交易额 was worked out from the 成交额 (any deduction given, 0 included)."""
         return any(v is not None for v in (self.nontech_equipment, self.nontech_materials, self.nontech_other))
+
+    @property
+    def is_registered(self) -> bool:
+        return self.reg_status == "registered"
 
     @property
     def is_foreign(self) -> bool:

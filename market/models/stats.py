@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import DDL, BigInteger, Integer, String, case, cast, event, func, literal, select, union_all
+from sqlalchemy import DDL, BigInteger, Integer, String, and_, case, cast, event, func, inspect, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.sql.expression import FunctionElement
@@ -69,6 +69,27 @@ class ContractMonthStat(db.Model):
     tech_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
 
 
+# The one rule for what counts in the official figures (issue 16 item 4): a contract not voided AND registered
+# (reg_status 'registered'; submissions waiting for the 登记点, returned or refused ones never count). The triggers
+# below, the rebuild, and the dashboard's reads of the contracts table (market.dashboard.stats.live_contracts) all
+# say it through these two.
+COUNTED_SQL = "NOT {row}.voided AND {row}.reg_status = 'registered'"
+
+
+def counted():
+    """COUNTED_SQL as a SQLAlchemy condition on Contract."""
+    return and_(Contract.voided == False, Contract.reg_status == "registered")  # noqa: E712
+
+
+def _counted_sql(row: str, registered: bool) -> str:
+    # registered=False: the layout before revision a18b01c0ffee (no reg_status column)
+    return COUNTED_SQL.format(row=row) if registered else f"NOT {row}.voided"
+
+
+def _has_reg_status(connection) -> bool:
+    return any(c["name"] == "reg_status" for c in inspect(connection).get_columns("contracts"))
+
+
 # Indexes for the dashboard's reads of the contracts table itself (the partial months at the edges of a
 # custom range, conversions, the funnel, 产学研 coverage, data checks). Every such read filters
 # `voided = false AND signed_on BETWEEN ...`: leading with `voided` makes that one range scan (and keeps
@@ -87,6 +108,7 @@ db.Index(
     Contract.seller_org_id,
     Contract.achievement_id,
     Contract.deal_id,
+    Contract.reg_status,
 )
 # 科技成果转化 and the funnel's last step: the few contracts that name a result, or come from a deal.
 db.Index(
@@ -126,6 +148,7 @@ db.Index(
     Contract.seller_region_id,
     Contract.tech_amount,
     Contract.field_id,
+    Contract.reg_status,
 )
 # Data check "unusually large contracts" reads the few largest amounts first.
 db.Index("ix_contracts_amount", Contract.amount)
@@ -139,8 +162,8 @@ _RELEVANT_BEFORE_FLOWS = ("voided", "amount", "tech_amount", "signed_on", "buyer
 _PLACE_COLUMNS = ("buyer_division", "seller_division", "buyer_country", "seller_country")
 
 
-def _relevant(flows: bool) -> tuple[str, ...]:
-    return _RELEVANT_BEFORE_FLOWS + (_PLACE_COLUMNS if flows else ())
+def _relevant(flows: bool, registered: bool = True) -> tuple[str, ...]:
+    return _RELEVANT_BEFORE_FLOWS + (_PLACE_COLUMNS if flows else ()) + (("reg_status",) if registered else ())
 
 
 def _dims(flows: bool) -> tuple[str, ...]:
@@ -222,15 +245,15 @@ def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, spli
     return out
 
 
-def _sqlite_apply(row: str, sign: str, split: bool, flows: bool) -> list[str]:
+def _sqlite_apply(row: str, sign: str, split: bool, flows: bool, registered: bool) -> list[str]:
     ym = f"CAST(strftime('%Y%m', {row}.signed_on) AS INTEGER)"
-    return [sql + ";" for sql in _apply_sql(row, sign, ym, f"{row}.voided = 0", "", split, flows)]
+    return [sql + ";" for sql in _apply_sql(row, sign, ym, _counted_sql(row, registered), "", split, flows)]
 
 
-def _sqlite_ddl(split: bool, flows: bool) -> list[str]:
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _relevant(flows))
-    body_new = "\n".join(_sqlite_apply("NEW", "", split, flows))
-    body_old = "\n".join(_sqlite_apply("OLD", "-", split, flows))
+def _sqlite_ddl(split: bool, flows: bool, registered: bool) -> list[str]:
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _relevant(flows, registered))
+    body_new = "\n".join(_sqlite_apply("NEW", "", split, flows, registered))
+    body_old = "\n".join(_sqlite_apply("OLD", "-", split, flows, registered))
     return [
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_insert AFTER INSERT ON contracts BEGIN\n{body_new}\nEND",
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_update AFTER UPDATE ON contracts WHEN {changed} BEGIN\n"
@@ -239,11 +262,11 @@ def _sqlite_ddl(split: bool, flows: bool) -> list[str]:
     ]
 
 
-def _columns(flows: bool) -> str:
-    return ", ".join(_relevant(flows))
+def _columns(flows: bool, registered: bool) -> str:
+    return ", ".join(_relevant(flows, registered))
 
 
-def _postgres_upsert(delta: str, split: bool, flows: bool) -> str:
+def _postgres_upsert(delta: str, split: bool, flows: bool, registered: bool) -> str:
     """One set-based upsert of every summary row touched by the contracts in `delta` (with a sign column).
 
     On PostgreSQL the triggers run once per statement over its transition tables: a COPY of a million
@@ -278,7 +301,7 @@ FROM (
     UNION ALL
     SELECT v.aid FROM (VALUES {chain["s"]}) AS v(aid, apath) WHERE sd.side = 's'
   ) AS ch
-  WHERE NOT d.voided AND ch.aid IS NOT NULL
+  WHERE {_counted_sql("d", registered)} AND ch.aid IS NOT NULL
 ) e
 CROSS JOIN LATERAL (VALUES ('all', ''), ('type', e.contract_type), ('field', e.fkey){origin}) AS dk(dim, key)
 WHERE e.side <> 'i' OR dk.dim = 'all'
@@ -288,16 +311,17 @@ GROUP BY dk.dim, e.aid, e.side, e.ym, dk.key
     return sql
 
 
-def _postgres_ddl(split: bool, flows: bool) -> list[str]:
-    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in _relevant(flows))
-    cols = _columns(flows)
+def _postgres_ddl(split: bool, flows: bool, registered: bool) -> list[str]:
+    relevant = _relevant(flows, registered)
+    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in relevant)
+    cols = _columns(flows, registered)
     deltas = {
         "insert": f"SELECT 1 AS sign, {cols} FROM new_rows",  # nosec B608 - built from module constants, no user input
         "delete": f"SELECT -1 AS sign, {cols} FROM old_rows",  # nosec B608 - built from module constants, no user input
         "update": (
-            f"SELECT -1 AS sign, {', '.join('o.' + c for c in _relevant(flows))}"  # nosec B608 - built from module constants, no user input
+            f"SELECT -1 AS sign, {', '.join('o.' + c for c in relevant)}"  # nosec B608 - built from module constants, no user input
             f" FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE {changed}"
-            f" UNION ALL SELECT 1, {', '.join('n.' + c for c in _relevant(flows))}"
+            f" UNION ALL SELECT 1, {', '.join('n.' + c for c in relevant)}"
             f" FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {changed}"
         ),
     }
@@ -309,7 +333,7 @@ def _postgres_ddl(split: bool, flows: bool) -> list[str]:
             f"""
 CREATE OR REPLACE FUNCTION contract_stats_{op}() RETURNS trigger AS $$
 BEGIN
-  {_postgres_upsert(delta, split, flows)};
+  {_postgres_upsert(delta, split, flows, registered)};
   RETURN NULL;
 END;
 $$ LANGUAGE plpgsql""",
@@ -320,13 +344,14 @@ $$ LANGUAGE plpgsql""",
     return out
 
 
-def trigger_ddl(dialect_name: str, *, split: bool = True, flows: bool = True) -> list[str]:
+def trigger_ddl(dialect_name: str, *, split: bool = True, flows: bool = True, registered: bool = True) -> list[str]:
     """The statements that install the triggers (for create_all and for a migration; split=False: the layout
-    before revision a12b04c0ffee; flows=False: before a16a01c0ffee, no 'origin' rows)."""
+    before revision a12b04c0ffee; flows=False: before a16a01c0ffee, no 'origin' rows; registered=False: before
+    a18b01c0ffee, no reg_status)."""
     if dialect_name == "sqlite":
-        return _sqlite_ddl(split, flows)
+        return _sqlite_ddl(split, flows, registered)
     if dialect_name == "postgresql":
-        return _postgres_ddl(split, flows)
+        return _postgres_ddl(split, flows, registered)
     raise NotImplementedError(f"contract statistics triggers for {dialect_name}")
 
 
@@ -340,9 +365,12 @@ def drop_trigger_ddl(dialect_name: str) -> list[str]:
     return out
 
 
-def install_triggers(connection, *, split: bool = True, flows: bool = True) -> None:
-    """Create the triggers (a migration calls this with `op.get_bind()`)."""
-    for ddl in trigger_ddl(connection.dialect.name, split=split, flows=flows):
+def install_triggers(connection, *, split: bool = True, flows: bool = True, registered: bool | None = None) -> None:
+    """Create the triggers (a migration calls this with `op.get_bind()`). `registered` defaults to whether the
+    contracts table has its reg_status column yet (the migrations before a18b01c0ffee run without it)."""
+    if registered is None:
+        registered = _has_reg_status(connection)
+    for ddl in trigger_ddl(connection.dialect.name, split=split, flows=flows, registered=registered):
         connection.execute(DDL(ddl.replace("%", "%%")))  # DDL() applies %-formatting
 
 
@@ -386,7 +414,7 @@ def field_root_key(root):
     return func.coalesce(cast(func.coalesce(root.parent_id, root.id), String(16)), "")
 
 
-def rolled_rows_select(*, dim: str, split: bool = True):
+def rolled_rows_select(*, dim: str, split: bool = True, registered: bool = True):
     """What contract_month_stats must hold for one dim, computed from the contracts table.
 
     Columns: region_id, side, ym, key, n, and the money columns (amount_hi, amount, tech_amount_hi,
@@ -413,7 +441,7 @@ def rolled_rows_select(*, dim: str, split: bool = True):
             if side == "i":
                 seller = aliased(Region)
                 stmt = stmt.join(seller, seller.id == Contract.seller_region_id).where(seller.path.startswith(anc.path))
-            stmt = stmt.where(Contract.voided == False)  # noqa: E712
+            stmt = stmt.where(counted() if registered else Contract.voided == False)  # noqa: E712
             parts.append(stmt.with_only_columns(
                 anc.id.label("region_id"), literal(side).label("side"), ym.label("ym"), key.label("key"),
                 Contract.amount.label("amount"), Contract.tech_amount.label("tech_amount"),
@@ -438,13 +466,17 @@ def origin_key(table, party: str):
     )
 
 
-def rebuild_contract_stats(connection, *, dims=None, split: bool = True, flows: bool = True) -> None:
-    """Recompute summary rows from the contracts table, in the caller's transaction."""
+def rebuild_contract_stats(connection, *, dims=None, split: bool = True, flows: bool = True,
+                           registered: bool | None = None) -> None:
+    """Recompute summary rows from the contracts table, in the caller's transaction (`registered`: as for
+    install_triggers)."""
+    if registered is None:
+        registered = _has_reg_status(connection)
     table = ContractMonthStat.__table__
     columns = _money_columns(split)
     for dim in dims or _dims(flows):
         connection.execute(table.delete().where(table.c.dim == dim))
-        rows = rolled_rows_select(dim=dim, split=split).subquery("r")
+        rows = rolled_rows_select(dim=dim, split=split, registered=registered).subquery("r")
         connection.execute(table.insert().from_select(
             ["dim", "region_id", "side", "ym", "key", "n", *columns],
             select(literal(dim), rows.c.region_id, rows.c.side, rows.c.ym, rows.c.key, rows.c.n,
@@ -452,5 +484,5 @@ def rebuild_contract_stats(connection, *, dims=None, split: bool = True, flows: 
         ))
 
 
-__all__ = ["ContractMonthStat", "drop_triggers", "field_root_key", "install_triggers", "origin_key",
+__all__ = ["COUNTED_SQL", "ContractMonthStat", "counted", "drop_triggers", "field_root_key", "install_triggers", "origin_key",
            "rebuild_contract_stats", "rolled_rows_select", "trigger_ddl", "year_month"]

@@ -20,13 +20,15 @@ ROLES = {
     "broker": "技术经纪人",
     "official": "科技局工作人员",
     "admin": "系统管理员",
+    "registrar": "登记员",  # of one 登记点 (market/registration)
 }
 
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('enterprise', 'institution', 'broker', 'official', 'admin')", name="role"),
+        CheckConstraint("role IN ('enterprise', 'institution', 'broker', 'official', 'admin', 'registrar')", name="role"),
+        CheckConstraint("(role = 'registrar') = (reg_point_id IS NOT NULL)", name="registrar_point"),
         CheckConstraint(
             "(role = 'broker' AND broker_status IN ('pending', 'approved', 'rejected'))"
             " OR (role <> 'broker' AND broker_status IS NULL)",
@@ -45,6 +47,7 @@ class User(UserMixin, db.Model):
     # administers its organisation's members (单位成员): the first registrant, and whom an administrator makes one
     org_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)  # officials, brokers
+    reg_point_id: Mapped[int | None] = mapped_column(ForeignKey("reg_points.id"), index=True)  # registrars only
     broker_cert_no: Mapped[str] = mapped_column(String(50), default="")
     # brokers only: a person (an official of the broker's region, or an admin) checked the account and its
     # 经纪人证书编号; see permissions.is_verified_actor
@@ -61,6 +64,7 @@ class User(UserMixin, db.Model):
     org: Mapped[Organization | None] = relationship(foreign_keys=[org_id])
     broker_reviewed_by: Mapped[User | None] = relationship(remote_side=[id], foreign_keys=[broker_reviewed_by_id])
     region: Mapped[Region | None] = relationship()
+    reg_point = relationship("RegPoint", foreign_keys=[reg_point_id])
 
     @validates("role")
     def _role_sets_broker_status(self, _key, role: str) -> str:

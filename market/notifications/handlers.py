@@ -200,6 +200,47 @@ def on_contract_recorded(app, *, contract, user=None, **_kw) -> None:
                                     f"登记号 {row.registration_no}")
 
 
+def on_contract_reg_submitted(app, *, contract, user=None, **_kw) -> None:
+    """The 登记员s of the 登记点 a submission went to are told it waits."""
+    contract_id = _id(contract)
+
+    def write(session: Session) -> None:
+        row = session.get(Contract, contract_id)
+        if row is None or row.reg_point_id is None:
+            return
+        registrars = session.scalars(select(User.id).where(User.role == "registrar", User.active.is_(True),
+                                                           User.reg_point_id == row.reg_point_id)).all()
+        what = {"change": "变更登记", "cancel": "注销登记"}.get(row.reg_request or "", "登记")
+        notify(users=registrars, kind="contract_reg_submitted", session=session, exclude=_actor(session, user),
+               text=f"技术合同《{row.title}》（{_parties(row, session)}）提交{what}，请在15个工作日内办理",
+               url=path_for("registration.detail", contract_id=row.id))
+
+    _deliver(write)
+
+
+def on_contract_reg_decided(app, *, contract, user=None, decision: str = "", reason: str = "", **_kw) -> None:
+    """The submitter is told each decision of the 登记员 (and the reason of a return or refusal)."""
+    contract_id = _id(contract)
+
+    def write(session: Session) -> None:
+        row = session.get(Contract, contract_id)
+        if row is None or row.submitted_by_id is None:
+            return
+        if decision == "register" and row.voided:
+            text = f"技术合同《{row.title}》（登记编号 {row.registration_no}）已注销登记"
+        elif decision == "register":
+            text = (f"技术合同《{row.title}》已登记，登记编号 {row.registration_no}，核定技术交易额 "
+                    f"{format_wan(row.tech_amount)}；可下载登记证明")
+        elif decision == "return":
+            text = f"技术合同《{row.title}》的登记申请被退回：{reason}"
+        else:
+            text = f"技术合同《{row.title}》不予登记（不属于技术合同）：{reason}"
+        notify(users=[row.submitted_by_id], kind=f"contract_reg_{decision}", text=text, session=session,
+               url=path_for("registration.detail", contract_id=row.id), exclude=_actor(session, user))
+
+    _deliver(write)
+
+
 def on_payment_recorded(app, *, contract, payment, user=None, **_kw) -> None:
     payment_id = _id(payment)
 
@@ -406,6 +447,8 @@ _HANDLERS = (
     (events.deal_moved, on_deal_moved),
     (events.contract_recorded, on_contract_recorded),
     (events.payment_recorded, on_payment_recorded),
+    (events.contract_reg_submitted, on_contract_reg_submitted),
+    (events.contract_reg_decided, on_contract_reg_decided),
     (events.target_set, on_target_set),
     (events.suggestions_refreshed, on_suggestions_refreshed),
 )
