@@ -86,6 +86,9 @@ EXPECTED: dict[str, frozenset] = {
     "admin.reasons": frozenset({ADMIN}),  # stock reasons for 退回 (tests/test_review_queue.py)
     "admin.reason_edit": frozenset({ADMIN}),
     "admin.reason_delete": frozenset({ADMIN}),
+    "admin.reg_codes": frozenset({ADMIN}),  # 登记表 codes (tests/test_registration_form.py)
+    "admin.reg_code_new": frozenset({ADMIN}),
+    "admin.reg_code_edit": frozenset({ADMIN}),
     "jobs.index": frozenset({ADMIN}),
     "jobs.retry": frozenset({ADMIN}),
     "jobs.search_rebuild": frozenset({ADMIN}),
@@ -186,6 +189,7 @@ FILL = {
     "invitation_id": lambda o, rule, v: o.invitation.id,
     "revision_id": lambda o, rule, v: o.revision.id,
     "reason_id": lambda o, rule, v: o.reason.id,
+    "code_id": lambda o, rule, v: o.reg_code.id,
     "point_id": lambda o, rule, v: o.reg_point.id,
 }
 # the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
@@ -204,6 +208,8 @@ POST_DATA = {
     "members.set_admin": lambda w: {"admin": "1"},
     "admin.reasons": lambda w: {"text": "越权添加的退回理由"},
     "admin.reason_edit": lambda w: {"text": "被越权修改的退回理由"},
+    "admin.reg_code_new": lambda w: {"kind": "ip_type", "code": "8", "label": "越权添加的代码", "sort": "1"},
+    "admin.reg_code_edit": lambda w: {"label": "被越权修改的代码", "sort": "1"},
     "admin.user_new": lambda w: {"role": "admin", "username": "intruder", "name": "越权管理员", "password": "Intrude-pass-2026",
                                  "password2": "Intrude-pass-2026", "region_id": "0", "org_id": "0"},
     "admin.user_edit": lambda w: {"name": "被越权修改"},
@@ -288,6 +294,15 @@ def _refused(resp) -> bool:
     return resp.status_code in (301, 302, 303) and urlsplit(resp.headers.get("Location", "")).path == "/login"
 
 
+def _reg_code():
+    from sqlalchemy import select
+
+    from market.extensions import db
+    from market.models import RegCode
+
+    return db.session.scalar(select(RegCode).where(RegCode.kind == "ip_type", RegCode.code == "1"))
+
+
 @pytest.fixture
 def objs(world):
     from tests import factories
@@ -300,6 +315,7 @@ def objs(world):
     o.job = factories.failed_job()
     o.import_run = factories.import_run(world.users.official)
     o.reason = factories.return_reason()
+    o.reg_code = _reg_code()
     o.subscription = _subscription(world)
     o.reg_point, o.submission = _registration(world, o)
     o.colleague, o.invitation, o.revision = _members_and_revision(world, o)

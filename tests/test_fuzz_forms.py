@@ -127,6 +127,9 @@ TARGETS = [
            lambda o, w: {"kind": "demand", "ids": [str(o.pending_demand.id)]}),
     Target("admin.reasons", "admin", lambda o, w: ["/admin/reasons"], _same, lambda o, w: {"text": "模糊测试的退回理由"}),
     Target("admin.reason_edit", "admin", lambda o, w: [f"/admin/reasons/{o.fuzz_reason.id}/edit"], _same),
+    Target("admin.reg_code_new", "admin", lambda o, w: ["/admin/reg-codes/new"], lambda o, w, url: "/admin/reg-codes",
+           lambda o, w: {"kind": "ip_type", "code": "8", "label": "模糊测试的代码", "sort": "8"}),
+    Target("admin.reg_code_edit", "admin", lambda o, w: [f"/admin/reg-codes/{o.fuzz_reg_code.id}"], _same),
     Target("admin.user_new", "admin", lambda o, w: ["/admin/users/new"], _same),
     Target("admin.user_edit", "admin", lambda o, w: [f"/admin/users/{o.fuzz_user.id}/edit"], _same),
     Target("admin.user_active", "admin",
@@ -489,6 +492,11 @@ def objs(world):
     o.fuzz_field = Field(code="04.09", name="模糊测试领域", parent_id=world.fields["root_materials"].id)
     db.session.add(o.fuzz_field)
     o.fuzz_reason = factories.return_reason("被模糊测试修改的退回理由")
+    from sqlalchemy import select
+
+    from market.models import RegCode
+
+    o.fuzz_reg_code = db.session.scalar(select(RegCode).where(RegCode.kind == "ip_type", RegCode.code == "9"))
     o.open_demand = factories.demand(owner=u.enterprise, field=world.fields["materials"], status="published",
                                      title="将被关闭的镀膜技术需求")
     o.open_achievement = factories.achievement(owner=u.institution, field=world.fields["materials"], status="published",

@@ -330,3 +330,10 @@ def reason_delete(reason_id: int):
     db.session.commit()
     flash(f"已删除常用退回理由“{text}”（已退回的条目保留原理由）", "success")
     return redirect(url_for("admin.reasons"))
+
+
+# ---------------------------------------------------------------- 登记表 reference codes (market/admin/reg_codes.py)
+
+from . import reg_codes  # noqa: E402
+
+reg_codes.register(bp)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..forms import BaseForm, IntField, NameField, YuanField, field_choices, region_choices
 from ..forms import clean_text, reject_invalid_chars
 from ..models import CONTRACT_TYPES
 from ..money import AmountError, parse_contract_yuan
+from . import regcodes
+from .regform import CODE_FIELDS, MONEY_FIELDS, worked_sum
+from .regno import regno_problem
 
 
 def type_choices() -> list[tuple[str, str]]:
@@ -51,13 +54,55 @@ class ContractTermsForm(BaseForm):
     term_start = DateField("履行期限起", format="%Y-%m-%d", validators=[Optional()])
     term_end = DateField("履行期限止", format="%Y-%m-%d", validators=[Optional()])
     field_id = SelectField("技术领域", coerce=int, validate_choice=False)
+    # the 技术合同登记表 (issue 16): codes from reg_codes, checked by regform.registration_problems
+    seller_legal_form = SelectField("卖方法人性质", validate_choice=False)
+    buyer_legal_form = SelectField("买方法人性质", validate_choice=False)
+    ip_type = SelectField("知识产权类型", validate_choice=False)
+    reg_field = SelectField("登记技术领域", validate_choice=False)
+    plan_source = SelectField("计划来源", validate_choice=False)
+    socio_goal = SelectField("社会经济目标", validate_choice=False)
+    expected_investment = ContractAmountField("预计新增投入（元）")
+    expected_output = ContractAmountField("预计新增产值（元）")
+    nontech_equipment = ContractAmountField("设备费（元）")
+    nontech_materials = ContractAmountField("原材料费（元）")
+    nontech_other = ContractAmountField("其他非技术费用（元）")
+
+    #: the paper form's groups, in its order (templates/contracts/_terms.html lays them out)
+    GROUPS = (
+        ("basic", "合同基本信息"),
+        ("seller", "卖方"),
+        ("buyer", "买方"),
+        ("content", "技术内容"),
+        ("money", "金额与核定"),
+    )
 
     def setup(self):
         regions = [(0, "请选择")] + region_choices()
         self.buyer_region_id.choices = regions
         self.seller_region_id.choices = regions
         self.field_id.choices = [(0, "不填")] + field_choices()
+        for name, kind in CODE_FIELDS.items():
+            blank = "按单位默认" if kind == "legal_form" else "不填"
+            options = regcodes.choices(kind)
+            current = getattr(self, name).data
+            if current and current not in {code for code, _ in options}:  # a deactivated code an old contract keeps
+                options.append((current, regcodes.label(kind, current) + "（已停用）"))
+            getattr(self, name).choices = [("", blank)] + options
         return self
+
+    def validate_registration_no(self, field):
+        """A number typed of digits only must follow the 登记编号 structure (regno.py); an older contract's
+        number, posted back unchanged on its edit form, is left as it is."""
+        number = (field.data or "").strip()
+        if number and number != getattr(self, "_kept_number", None):
+            problem = regno_problem(number)
+            if problem:
+                raise ValidationError(problem)
+
+    def worked_sum(self) -> str:
+        """The worksheet as a worked sum, from what was typed ('' until a deduction is given)."""
+        return worked_sum(self.amount.data, self.nontech_equipment.data, self.nontech_materials.data,
+                          self.nontech_other.data)
 
     def terms(self) -> dict:
         return {
@@ -73,6 +118,8 @@ class ContractTermsForm(BaseForm):
             "term_start": self.term_start.data,
             "term_end": self.term_end.data,
             "field_id": self.field_id.data or None,
+            **{name: getattr(self, name).data or None for name in CODE_FIELDS},
+            **{name: getattr(self, name).data for name in MONEY_FIELDS},
         }
 
 
@@ -108,6 +155,10 @@ class DealContractForm(ContractTermsForm):
 
 class ContractEditForm(ContractTermsForm):
     version = HiddenField()
+
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=obj, **kwargs)
+        self._kept_number = obj.registration_no if obj is not None else None
 
 
 class PaymentForm(BaseForm):

@@ -16,10 +16,15 @@ from ..divisions import Place, PlaceError, resolve_place, territory_code
 from ..extensions import db
 from ..imports import BadRow, ImportReport, Layout, cell_text
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
-from ..money import AmountError, parse_contract_yuan
+from ..money import AmountError, contract_amount_problem, parse_contract_yuan, parse_wan
 from ..orgs import org_values
 from ..text import InvalidName, clean_name
+from . import regcodes
 from .access import can_record_in
+from .national import unescape_cell
+from .regform import CODE_FIELDS, REG_FORM_FIELDS, WORKSHEET_FIELDS, registration_problems
+from .regform import LABELS as REG_FORM_LABELS
+from .regno import regno_problem
 
 # key, Chinese header (the template's), required
 COLUMNS: list[tuple[str, str, bool]] = [
@@ -31,7 +36,7 @@ COLUMNS: list[tuple[str, str, bool]] = [
     ("buyer_region", "买方区域", False),  # a party in the city: its node of the region tree
     ("seller_region", "卖方区域", False),
     ("amount", "合同成交额（元）", True),
-    ("tech_amount", "技术交易额（元）", True),
+    ("tech_amount", "技术交易额（元）", False),  # may come from the worksheet
     ("signed_on", "签订日期", True),
     ("field", "技术领域", False),
     # a party outside the city has no 区域: elsewhere in China its 行政区划代码 (GB/T 2260), abroad its 国别
@@ -41,6 +46,40 @@ COLUMNS: list[tuple[str, str, bool]] = [
     ("buyer_country", "买方国别", False),
     ("seller_country", "卖方国别", False),
 ]
+# Beyond the template: the 技术合同登记表's fields (issue 16 item 3), in the columns the export (national.py) writes.
+# Optional; the template keeps its columns above.
+REGISTRATION_COLUMNS: list[tuple[str, str, bool]] = [
+    # codes from 系统管理 › 登记表代码 (the code, or its name)
+    ("title", "项目名称", False),
+    ("term_start", "合同有效期起", False),
+    ("term_end", "合同有效期止", False),
+    ("seller_legal_form", "卖方性质", False),
+    ("buyer_legal_form", "买方性质", False),
+    ("ip_type", "知识产权类型", False),
+    ("reg_field", "登记技术领域", False),
+    ("plan_source", "计划来源", False),
+    ("socio_goal", "社会经济目标", False),
+    # the worksheet: 技术交易额 = 成交额 − these, to the fen (技术交易额 may then be left blank)
+    ("nontech_equipment", "设备费（元）", False),
+    ("nontech_materials", "原材料费（元）", False),
+    ("nontech_other", "其他非技术费用（元）", False),
+    ("expected_investment", "预计新增投入（元）", False),
+    ("expected_output", "预计新增产值（元）", False),
+    # the national system's amounts in 万元 (up to six decimals: exact to the fen), instead of the 元 columns
+    ("amount_wan", "合同成交额（万元）", False),
+    ("tech_amount_wan", "技术交易额（万元）", False),
+    ("nontech_equipment_wan", "设备费（万元）", False),
+    ("nontech_materials_wan", "原材料费（万元）", False),
+    ("nontech_other_wan", "其他非技术费用（万元）", False),
+    ("expected_investment_wan", "预计新增投入（万元）", False),
+    ("expected_output_wan", "预计新增产值（万元）", False),
+    ("state", "状态", False),  # the export's 有效 / 已作废; a voided contract is not imported
+    ("seller_place_label", "卖方所在地", False),  # the export's place names, for people: not read
+    ("buyer_place_label", "买方所在地", False),
+]
+# the 元 and 万元 columns of one amount; a row gives one of them
+MONEY_KEYS = ("amount", "tech_amount", "nontech_equipment", "nontech_materials", "nontech_other",
+              "expected_investment", "expected_output")
 _EXTRA_ALIASES = {
     "合同成交额": "amount",
     "合同成交额(元)": "amount",
@@ -50,10 +89,22 @@ _EXTRA_ALIASES = {
     "卖方": "seller",
     "合同子类型": "subtype",
     "签订日期（yyyy-mm-dd）": "signed_on",
+    # the national system's names (national.py writes them)
+    "合同登记编号": "registration_no",
+    "合同类别": "type",
+    "合同签订日期": "signed_on",
+    "卖方名称": "seller",
+    "买方名称": "buyer",
+    "卖方国别代码": "seller_country",
+    "买方国别代码": "buyer_country",
+    "卖方法人性质": "seller_legal_form",
+    "买方法人性质": "buyer_legal_form",
+    "合同名称": "title",
 }
-HEADER_KEYS = {key: key for key, _, _ in COLUMNS} | {label: key for key, label, _ in COLUMNS} | _EXTRA_ALIASES
-REQUIRED = [key for key, _, required in COLUMNS if required]
-LABELS = {key: label for key, label, _ in COLUMNS}
+ALL_COLUMNS = COLUMNS + REGISTRATION_COLUMNS
+HEADER_KEYS = {key: key for key, _, _ in ALL_COLUMNS} | {label: key for key, label, _ in ALL_COLUMNS} | _EXTRA_ALIASES
+REQUIRED = [key for key, _, required in COLUMNS if required and key not in MONEY_KEYS]  # 元 or 万元: checked per row
+LABELS = {key: label for key, label, _ in ALL_COLUMNS}
 
 
 #: the contract file: the template's Chinese headers or the English keys; worded as the upload page always was
@@ -112,6 +163,8 @@ class _Lookups:
                 for text in (sub_code, sub_label, sub_label.removesuffix("开发"), sub_label.removesuffix("转让")):
                     variants[text] = sub_code
             self.subtypes[code] = variants
+        self.code_options = {kind: regcodes.choices(kind) for kind in regcodes.KINDS}
+        self.active_codes = {kind: {code for code, _ in options} for kind, options in self.code_options.items()}
 
     def region(self, text: str) -> Region | None:
         text = text.strip()
@@ -197,12 +250,7 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
     if clean["buyer_place"] and clean["seller_place"] and not (
             clean["buyer_place"].on_tree or clean["seller_place"].on_tree):
         reasons.append("买方和卖方至少一方须在本市（填写区域）")
-    for key, label in (("amount", "合同成交额"), ("tech_amount", "技术交易额")):
-        try:
-            clean[key] = parse_contract_yuan(_text(raw, key), label="金额")
-        except AmountError as exc:
-            reasons.append(f"{label}：{exc}")
-            clean[key] = None
+    _read_amounts(raw, clean, reasons)
     if clean["amount"] == 0:
         reasons.append("合同成交额须大于0元")
     if clean["amount"] is not None and clean["tech_amount"] is not None and clean["tech_amount"] > clean["amount"]:
@@ -224,7 +272,70 @@ def _check_row(raw: dict, lookups: _Lookups) -> tuple[dict | None, list[str]]:
         clean["field"] = lookups.field(field_text)
         if clean["field"] is None:
             reasons.append(f"技术领域“{_shown(field_text)}”无法识别（填写领域代码如 04.01，或名称）")
+    _read_registration(raw, clean, reasons, lookups)
     return (None if reasons else clean), reasons
+
+
+def _read_amounts(raw: dict, clean: dict, reasons: list[str]) -> None:
+    """Each amount from its 元 column or its 万元 one (not both); a missing 合同成交额 is a reason."""
+    for key in MONEY_KEYS:
+        label = LABELS[key].split("（")[0]
+        yuan, wan = _text(raw, key), _text(raw, f"{key}_wan")
+        clean[key] = None
+        if yuan and wan:
+            reasons.append(f"{label}：元和万元两列只填一列")
+            continue
+        try:
+            if yuan:
+                clean[key] = parse_contract_yuan(yuan, label="金额")
+            elif wan:
+                value = parse_wan(wan)
+                problem = contract_amount_problem(value, label)
+                if problem:
+                    raise AmountError(problem)
+                clean[key] = value
+        except AmountError as exc:
+            reasons.append(f"{label}：{exc}")
+    if clean["amount"] is None and not any(_text(raw, k) for k in ("amount", "amount_wan")):
+        reasons.append("合同成交额：请填写金额")
+    if clean["tech_amount"] is None and not any(_text(raw, k) for k in ("tech_amount", "tech_amount_wan")) and not any(
+            _text(raw, k) or _text(raw, f"{k}_wan") for k in WORKSHEET_FIELDS):
+        reasons.append("技术交易额：请填写金额（或填写设备费、原材料费、其他非技术费用，由系统核算）")
+
+
+def _read_registration(raw: dict, clean: dict, reasons: list[str], lookups: _Lookups) -> None:
+    """The 登记表 fields: title and term, codes (the code or its name), the worksheet, the 登记编号's structure."""
+    clean["title"] = unescape_cell(_text(raw, "title"))[:200]
+    for key, label in (("term_start", "合同有效期起"), ("term_end", "合同有效期止")):
+        text = _text(raw, key)
+        clean[key] = None
+        if text:
+            try:
+                clean[key] = date.fromisoformat(text) if len(text) == 10 and text[7] == "-" else None
+            except ValueError:
+                pass
+            if clean[key] is None:
+                reasons.append(f"{label}“{_shown(text)}”无效，格式须为 YYYY-MM-DD")
+    if clean["term_start"] and clean["term_end"] and clean["term_end"] < clean["term_start"]:
+        reasons.append("合同有效期止不能早于合同有效期起")
+    for key, kind in CODE_FIELDS.items():
+        text = _text(raw, key)
+        clean[key] = regcodes.code_for(kind, text, options=lookups.code_options[kind]) if text else None
+        if text and clean[key] is None:
+            reasons.append(f"{REG_FORM_LABELS[key]}“{_shown(text)}”无效（填写代码或名称，见系统管理 › 登记表代码）")
+    worksheet = {key: clean[key] for key in (*REG_FORM_FIELDS, "amount", "tech_amount") if key in clean}
+    if not any(reason.startswith(("合同成交额", "技术交易额")) for reason in reasons):
+        problems = registration_problems(worksheet, active=lookups.active_codes)
+        reasons.extend(f"{REG_FORM_LABELS.get(k, '技术交易额')}：{v}" if k in REG_FORM_LABELS else v
+                       for k, v in problems.items())
+        clean["tech_amount"] = worksheet.get("tech_amount")
+    problem = regno_problem(clean["registration_no"])
+    if problem:
+        reasons.append(problem)
+    if _text(raw, "state") == "已作废":
+        reasons.append("已作废的合同不导入")
+    elif _text(raw, "state") not in ("", "有效"):
+        reasons.append(f"状态“{_shown(_text(raw, 'state'))}”无效（有效 或 已作废）")
 
 
 # --- storing -------------------------------------------------------------------------------------
@@ -390,6 +501,10 @@ def _insert_contracts(good: list[tuple[int, dict]], *, user: User, org_ids: dict
             "tech_amount": clean["tech_amount"],
             "signed_on": clean["signed_on"],
             "field_id": clean["field"].id if clean["field"] else None,
+            "title": clean["title"],
+            "term_start": clean["term_start"],
+            "term_end": clean["term_end"],
+            **{key: clean[key] for key in REG_FORM_FIELDS},
             "broker_id": broker_id,
             "recorded_by_id": user.id,
             "source": "import",
@@ -452,6 +567,14 @@ def template_workbook() -> bytes:
     notes.append(["合同成交额（元） / 技术交易额（元）", "单位为元，最多两位小数，不要写“万元”；技术交易额不能超过合同成交额"])
     notes.append(["签订日期", "格式 YYYY-MM-DD，如 2026-03-15"])
     notes.append(["技术领域", "可选：领域代码（如 04.01）或名称"])
+    notes.append(["项目名称 / 合同有效期起 / 合同有效期止", "可选；日期格式 YYYY-MM-DD"])
+    notes.append(["卖方性质 / 买方性质 / 知识产权类型 / 登记技术领域 / 计划来源 / 社会经济目标",
+                  "可选：代码或名称，见系统管理 › 登记表代码（如 卖方性质 022 高等院校、登记技术领域 01 电子信息）"])
+    notes.append(["设备费 / 原材料费 / 其他非技术费用（元）",
+                  "可选：技术交易额核算表；填写后技术交易额 = 合同成交额 − 三项之和（精确到分），技术交易额可留空"])
+    notes.append(["预计新增投入 / 预计新增产值（元）", "可选：技术转让、许可合同填写"])
+    notes.append(["……（万元）", "全国系统的金额列，单位万元，最多六位小数；同一金额的元列和万元列只填一列"])
+    notes.append(["登记编号（18位数字）", "年份4位 + 登记点行政区划代码6位 + 登记点序号2位 + 流水号6位；全国系统的16位编号也可"])
     notes.column_dimensions["A"].width = 30
     notes.column_dimensions["B"].width = 80
     buffer = io.BytesIO()

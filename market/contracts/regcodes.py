@@ -51,13 +51,13 @@ def active_codes(kind: str) -> set[str]:
     return {code for code, _ in choices(kind)}
 
 
-def code_for(kind: str, text: str | None) -> str | None:
+def code_for(kind: str, text: str | None, *, options: list[tuple[str, str]] | None = None) -> str | None:
     """A code from what a spreadsheet holds: the code itself, its label, or '代码 名称' / the form's path label.
-    None when nothing matches (the caller reports it)."""
+    None when nothing matches (the caller reports it). `options`: choices(kind), read once by the caller."""
     value = (text or "").strip()
     if not value:
         return None
-    options = choices(kind)
+    options = choices(kind) if options is None else options
     codes = {code for code, _ in options}
     if value in codes:
         return value

@@ -1,7 +1,6 @@
 """The contract register: list, record (from a deal or directly), edit, void, payments, scans, import."""
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -18,7 +17,7 @@ from ..imports import ImportFileError, read_rows
 from ..models import CONTRACT_TYPES
 from ..pagination import get_page, paginate
 from ..permissions import is_listing_owner, roles_required
-from . import access, import_runs, importer, links, queries, scans, services
+from . import access, import_runs, importer, links, national, queries, scans, services
 from .forms import ContractEditForm, ContractForm, DealContractForm, ImportForm, PaymentForm, VoidForm
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -83,31 +82,18 @@ def index():
     )
 
 
-def _csv_cell(value) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ tab or CR is prefixed with '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-@bp.route("/export.csv")
+@bp.route("/export.csv", defaults={"fmt": "csv"})
+@bp.route("/export.xlsx", defaults={"fmt": "xlsx"})
 @roles_required("broker", "official", "admin")
-def export():
+def export(fmt: str):
+    """The contracts in view, in the national system's columns (national.py): the importer reads the file back."""
     stmt = queries.visible_contracts(current_user, filters=_filters())
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["登记编号", "合同名称", "合同类型", "合同子类", "买方单位", "买方区域", "卖方单位", "卖方区域",
-                     "合同成交额（元）", "技术交易额（元）", "签订日期", "状态", "来源"])
-    for c in db.session.scalars(stmt.limit(50000)):
-        writer.writerow([_csv_cell(v) for v in (
-            c.registration_no, c.title, c.type_label, c.subtype_label, c.buyer_org.name, c.buyer_place,
-            c.seller_org.name, c.seller_place, c.amount, c.tech_amount, c.signed_on.isoformat(),
-            "已作废" if c.voided else "有效", {"deal": "平台对接", "manual": "直接登记", "import": "批量导入"}.get(c.source, c.source),
-        )])
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=contracts.csv"},
-    )
+    contracts = db.session.scalars(stmt.limit(50000)).all()
+    if fmt == "xlsx":
+        return Response(national.to_xlsx(contracts), headers={"Content-Disposition": "attachment; filename=contracts.xlsx"},
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(national.to_csv(contracts), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=contracts.csv"})
 
 
 def _render_form(form, *, deal=None, status: int = 200):

@@ -36,7 +36,9 @@ from ..money import CENT, contract_amount_problem, exact_sum, join_sum
 from ..notifications.services import notify, path_for
 from ..orgs import org_new
 from ..text import clean_name_into
-from . import access, links, queries
+from . import access, links, queries, regcodes
+from .regform import CODE_FIELDS, REG_FORM_FIELDS, apply_default_legal_forms, registration_problems
+from .regform import LABELS as REG_FORM_LABELS
 from .scans import read_scan, store_scan
 
 REG_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_/.]{3,39}$")
@@ -53,6 +55,7 @@ EDITABLE_FIELDS = (
     "field_id",
     "buyer_region_id",
     "seller_region_id",
+    *REG_FORM_FIELDS,  # the 登记表 fields (regform.py)
 )
 FIELD_LABELS = {
     "registration_no": "登记编号",
@@ -73,6 +76,7 @@ FIELD_LABELS = {
     "payment": "到账",
     "demand_id": "关联技术需求",
     "achievement_id": "关联科技成果",
+    **REG_FORM_LABELS,
 }
 DUPLICATE_REG_NO = "登记编号已存在：同一份合同只能登记一次"
 STALE_CONTRACT = "该合同已被他人修改，请刷新页面后重试"
@@ -109,7 +113,7 @@ def registration_taken(number: str) -> bool:
 
 def validate_terms(data: dict) -> dict[str, str]:
     """Per-field Chinese reasons for the fields every contract shares (empty when all is well)."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = registration_problems(data)  # the 登记表 fields; a blank 技术交易额 from its worksheet
     number = (data.get("registration_no") or "").strip()
     if not number:
         errors["registration_no"] = "请填写登记编号"
@@ -192,7 +196,7 @@ def _insert(contract: Contract) -> None:
 
 
 def _new_contract(data: dict, **extra) -> Contract:
-    return Contract(
+    return apply_default_legal_forms(Contract(
         registration_no=data["registration_no"].strip(),
         title=(data.get("title") or "").strip()[:200],
         contract_type=data["contract_type"],
@@ -205,8 +209,9 @@ def _new_contract(data: dict, **extra) -> Contract:
         field_id=data.get("field_id") or None,
         buyer_region_id=data["buyer_region_id"],
         seller_region_id=data["seller_region_id"],
+        **{name: data.get(name) for name in REG_FORM_FIELDS},
         **extra,
-    )
+    ))
 
 
 def _read_optional_scan(scan) -> tuple[bytes, str] | None:
@@ -444,6 +449,8 @@ def _display(name: str, value: object) -> str:
         return field.label if field else str(value)
     if name == "contract_type":
         return CONTRACT_TYPES.get(value, (value,))[0]
+    if name in CODE_FIELDS:
+        return f"{value} {regcodes.label(CODE_FIELDS[name], value)}"
     return _text(value)
 
 

@@ -145,6 +145,13 @@ class Contract(db.Model):
         return self.reg_status == "registered"
 
     @property
+    def registration_sheet(self):
+        """The 登记表 fields as shown to people (market/contracts/regform.py)."""
+        from .reg_code import contract_sheet
+
+        return contract_sheet(self)
+
+    @property
     def is_foreign(self) -> bool:
         """涉外: a party abroad (港澳台 included)."""
         return self.buyer_country != "CN" or self.seller_country != "CN"
