@@ -206,7 +206,7 @@ TARGETS = [
            lambda o, w, url: "/org/members", lambda o, w: {"admin": "1"}),
     Target("members.join", "anonymous", lambda o, w: [f"/join/{_invitation_token(o.fuzz_invitation)}"], _same,
            lambda o, w: {"username": "fuzz_joiner", "name": "李工", "phone": "13800000002",
-                         "password": "Fuzz-pass-2026", "password2": "Fuzz-pass-2026"}),
+                         "password": "Fuzz-pass-2026", "password2": "Fuzz-pass-2026", "agree": "y"}),
     Target("review.revision", "official", lambda o, w: [f"/review/revisions/{o.fuzz_revision.id}"], _same,
            lambda o, w: {"decision": "return", "reason": "模糊测试退回"}),
     # late: a valid mark hides the suggestion the claim above uses

@@ -40,7 +40,8 @@ def _invite(admin_client) -> str:
 
 def _join_form(**over):
     return {"username": "ent_a_colleague", "name": "王工程师", "phone": "13912345678", "email": "",
-            "password": "Colleague-2026x", "password2": "Colleague-2026x", "form_token": form_token(), **over}
+            "password": "Colleague-2026x", "password2": "Colleague-2026x", "agree": "y", "form_token": form_token(),
+            **over}
 
 
 def test_first_registrant_administers_and_a_second_is_told_to_ask_for_an_invitation(app, world):
@@ -66,12 +67,15 @@ def test_invitation_accepted_by_registering(app, team):
     page = anon.get(link).get_data(as_text=True)
     assert "怀远甲企业有限公司" in page and 'id="join-form"' in page
     # a refused form keeps what was typed and says why; the link stays unused
+    resp = anon.post(link, _join_form(agree=""))
+    assert resp.status_code == 400 and "请阅读并同意" in resp.get_data(as_text=True)
     resp = anon.post(link, _join_form(password2="different-2026"))
     assert resp.status_code == 400 and 'value="ent_a_colleague"' in resp.get_data(as_text=True)
     resp = anon.post(link, _join_form())
     assert resp.status_code == 302, assert_refused(resp)
     colleague = db.session.scalar(select(User).where(User.username == "ent_a_colleague"))
     assert (colleague.org_id, colleague.role, colleague.org_admin) == (team.orgs.ent_a.id, "enterprise", False)
+    assert colleague.terms_accepted_at is not None
     inv = db.session.scalar(select(OrgInvitation))
     assert inv.used_by_id == colleague.id and inv.used_at is not None
     # signed in at once, in the organisation's workbench

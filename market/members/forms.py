@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from ..auth.forms import CONSENT_LABEL, MOBILE
 from ..forms import BaseForm, EmailAddress, NameField
-
-
-MOBILE = Regexp(r"^1[3-9][0-9]{9}$", message="请填写11位手机号码")
 
 
 class InviteForm(BaseForm):
@@ -26,4 +24,5 @@ class JoinForm(BaseForm):
     password = PasswordField("密码", validators=[DataRequired("请设置密码"), Length(max=128, message="密码过长")])
     password2 = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致")])
     broker_cert_no = StringField("技术经纪人证书编号", validators=[Optional(), Length(max=50, message="证书编号过长")])
+    agree = BooleanField(CONSENT_LABEL, validators=[DataRequired("请阅读并同意《用户协议》和《隐私政策》")])
     form_token = HiddenField()  # one-time submission token (market/formtokens.py)

@@ -163,7 +163,7 @@ def join(token: str):
             user = services.member_register(
                 invitation=invitation, username=form.username.data, name=form.name.data,
                 password=form.password.data, phone=form.phone.data, email=form.email.data or "",
-                broker_cert_no=form.broker_cert_no.data or "")
+                broker_cert_no=form.broker_cert_no.data or "", terms_accepted=form.agree.data)
         except DomainError as err:
             db.session.rollback()
             form.apply_error(err)

@@ -109,8 +109,9 @@ def _use(invitation: OrgInvitation, user: User) -> None:
 
 
 def member_register(*, invitation: OrgInvitation, username: str, name: str, password: str, phone: str = "",
-                    email: str = "", broker_cert_no: str = "") -> User:
-    """A new account in the invitation's organisation (its role follows the organisation's type)."""
+                    email: str = "", broker_cert_no: str = "", terms_accepted: bool = False) -> User:
+    """A new account in the invitation's organisation (its role follows the organisation's type); `terms_accepted`:
+    the person ticked consent to 用户协议 and 隐私政策 (its time is kept, as at registration)."""
     org = invitation.org
     role = ORG_TYPE_ROLES[org.org_type]
     errors: dict[str, str] = {}
@@ -128,7 +129,8 @@ def member_register(*, invitation: OrgInvitation, username: str, name: str, pass
         raise DomainError("注册信息有误，请按提示修改", fields=errors)
     user = User(username=username, name=name, phone=phone, email=email, role=role, org_id=org.id,
                 region_id=org.region_id if role == "broker" else None,
-                broker_cert_no=broker_cert_no.strip()[:50] if role == "broker" else "")
+                broker_cert_no=broker_cert_no.strip()[:50] if role == "broker" else "",
+                terms_accepted_at=utcnow() if terms_accepted else None)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()

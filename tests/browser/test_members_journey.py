@@ -60,6 +60,7 @@ def test_colleague_joins_by_invitation_and_edits_the_need_which_stays_public_unt
     guest.get_by_label("手机号码").fill("13912345678")
     guest.get_by_label("密码", exact=True).fill("Colleague-2026x")
     guest.get_by_label("确认密码").fill("Colleague-2026x")
+    guest.locator("#consent input[type=checkbox]").check()
     guest.locator("#join-submit").click()
     expect(guest.locator(".alert-success")).to_contain_text("您已加入“怀远甲企业有限公司”")
 
