@@ -52,6 +52,8 @@ ANSWER_WITHIN = 1.0  # a sign-in while Redis is frozen (the issue asks for about
 SLOW_MACHINE = 2.0  # a request that must not wait for a frozen Redis, with room for a loaded machine
 DEADLINE = 15.0
 
+WALL_SLACK = 3  # seconds of real time a slow machine may add between two attempts (see test_auth)
+
 
 class PrivateRedis:
     """redis-server on a free port in a folder of the test's, keeping nothing on disk (like the machine's)."""
@@ -230,8 +232,11 @@ def test_sign_in_through_redis_killed_restarted_and_frozen(app, world, database_
         site.config["THROTTLE_CLOCK_OFFSET"] += waits[-1]
         assert _sign_in(site, killed, owner, f"guess-y{i}", attacker_ip).status_code == 400
     resp = _sign_in(site, killed, owner, "guess-z", attacker_ip)
-    assert resp.status_code == 429 and resp.headers["Retry-After"] == "480", resp.headers["Retry-After"]
-    assert waits[1:] == [120, 240] and 50 <= waits[0] <= 60, waits
+    # the throttle's clock is real time plus the offset: each wait may come out up to WALL_SLACK seconds short on a
+    # loaded machine (seen: 119 for 120), never longer
+    assert resp.status_code == 429 and 480 - WALL_SLACK <= int(resp.headers["Retry-After"]) <= 480, resp.headers
+    assert 50 - WALL_SLACK <= waits[0] <= 60, waits
+    assert all(expected - WALL_SLACK <= got <= expected for got, expected in zip(waits[1:], (120, 240))), waits
     _wait_for_next_try(site)  # the breaker tries Redis again, still in vain
     assert _sign_in(site, killed, owner, factories.PASSWORD, owner_ip).status_code == 302
     # registration falls back to the database too
