@@ -17,8 +17,10 @@ Protocol:
 3. 2-fold: the papers are split in two halves by a hash of their id. The model (the logistic regression
    over the engine's signals) is fitted on the needs of one half and its figures are reported on the needs
    of the other half, then the halves swap: those held-out figures are the ones that count. The figures
-   of a model fitted and reported on the same half are printed too, labelled in-sample. Nothing else is
-   fitted: the engine's other constants (pool, feedback terms, glossary weight) are fixed in the code. The
+   of a model fitted and reported on the same half are printed too, labelled in-sample. The training
+   labels are 1 for the need's own paper and, with --related X, X for another paper of its discipline
+   (read on the fitting half only: the market's `flask match fit` uses the listings' field the same
+   way). Nothing else is fitted: the engine's other constants (pool, feedback terms, glossary weight) are fixed in the code. The
    index statistics (idf, feedback) come from all results, as they would in the market (no labels);
 4. figures: MRR@10, Recall@1 and Recall@10 of the need's own paper; the same-discipline share over 9
    slots (the 10 suggestions minus the own paper, an empty slot counted as a miss); suggestions per need;
@@ -35,7 +37,6 @@ import hashlib
 import json
 import math
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -48,7 +49,6 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "csl-dev.jsonl"
 GRADED = ROOT / "bench" / "data" / "graded_needs.jsonl"
 VARIANTS = ("all", "first", "last", "title")
-NEGATIVES_PER_NEED = 30  # for fitting: the own paper plus this many other candidates per need
 BANDS = (0, 5, 10, 20, 35, 50, 70, 101)
 
 
@@ -127,104 +127,35 @@ def line(name: str, m: dict) -> str:
             + (f" ({m['empty']} get none)" if m["empty"] else ""))
 
 
-# -- the model: logistic regression, Newton's method with a small L2 penalty (no numpy needed) ------
+# -- the model: market/matching/fitting.py (the same code `flask match fit` uses) ---------------------
 
-def fit(rows: list[tuple[dict, int]], names: tuple[str, ...], l2: float = 1.0, iterations: int = 25):
-    from market.matching.engine import Model
-
-    d = len(names) + 1
-    w = [0.0] * d
-    xs = [[1.0] + [float(s.get(n, 0.0)) for n in names] for s, _ in rows]
-    ys = [y for _, y in rows]
-    for _ in range(iterations):
-        g = [0.0] * d
-        h = [[0.0] * d for _ in range(d)]
-        for x, y in zip(xs, ys):
-            z = sum(a * b for a, b in zip(w, x))
-            p = 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
-            r, v = p - y, p * (1 - p)
-            for i in range(d):
-                g[i] += r * x[i]
-                vi = v * x[i]
-                hi = h[i]
-                for j in range(i, d):
-                    hi[j] += vi * x[j]
-        for i in range(1, d):
-            g[i] += l2 * w[i]
-            h[i][i] += l2
-        for i in range(d):
-            for j in range(i):
-                h[i][j] = h[j][i]
-        step = _solve(h, g)
-        w = [a - b for a, b in zip(w, step)]
-        if max(abs(s) for s in step) < 1e-6:
-            break
-    return Model(weights={n: round(w[i + 1], 4) for i, n in enumerate(names)}, bias=round(w[0], 4))
+def labeller(discipline: dict[str, str], related: float):
+    """The training label of a (need, paper) pairing: 1 for the need's own paper, `related` (the soft
+    label) for another paper of its discipline, 0 otherwise. Only the fitting half's labels are read."""
+    def label(key, pid) -> float:
+        paper = key[1]
+        if pid == paper:
+            return 1.0
+        return related if related and discipline.get(pid) == discipline.get(paper) else 0.0
+    return label
 
 
-def _solve(a: list[list[float]], b: list[float]) -> list[float]:
-    n = len(b)
-    m = [row[:] + [b[i]] for i, row in enumerate(a)]
-    for c in range(n):
-        piv = max(range(c, n), key=lambda r: abs(m[r][c]))
-        m[c], m[piv] = m[piv], m[c]
-        if abs(m[c][c]) < 1e-12:
-            continue
-        for r in range(n):
-            if r != c:
-                f = m[r][c] / m[c][c]
-                if f:
-                    m[r] = [x - f * y for x, y in zip(m[r], m[c])]
-    return [m[i][n] / m[i][i] if abs(m[i][i]) > 1e-12 else 0.0 for i in range(n)]
+def is_own(key, pid) -> bool:
+    return pid == key[1]
 
 
-def training_rows(cands: dict[tuple[str, str], list[tuple[str, dict]]], papers: set[str]) -> list[tuple[dict, int]]:
-    rows = []
-    for (variant, paper), found in cands.items():
-        if paper not in papers:
-            continue
-        negatives = [s for pid, s in found if pid != paper]
-        negatives.sort(key=lambda s: -s["rank"])
-        rng = random.Random(f"{variant}{paper}")
-        kept = negatives[:NEGATIVES_PER_NEED // 2] + rng.sample(negatives[NEGATIVES_PER_NEED // 2:],
-                                                                 min(NEGATIVES_PER_NEED // 2, max(len(negatives) - NEGATIVES_PER_NEED // 2, 0)))
-        rows += [(s, 0) for s in kept] + [(s, 1) for pid, s in found if pid == paper]
-    return rows
+def fit_half(cands, keys, discipline, related: float):
+    """Weights and 匹配度 calibration, both from the needs in `keys` alone."""
+    from market.matching import fitting
+
+    model = fitting.fit(fitting.training_rows(cands, keys, labeller(discipline, related)))
+    return fitting.calibrate(model, fitting.shown_pairings(model, cands, keys, is_own))
 
 
-def rank_with(model, found: list[tuple[str, dict]], top_n: int = 10, raw: bool = False) -> list[tuple[str, float]]:
-    """The top_n (paper, 匹配度) by the model's probability, as the engine ranks them (raw=True: the
-    probability x 100 instead of the calibrated degree)."""
-    scored = [(pid, model.probability(s)) for pid, s in found]
-    scored.sort(key=lambda x: (-x[1], x[0]))
-    return [(pid, 100.0 * p if raw else model.degree(p)) for pid, p in scored[:top_n]]
+def rank_with(model, found, top_n: int = 10, raw: bool = False):
+    from market.matching import fitting
 
-
-CAL_EDGES = (0, 0.5, 1, 2, 3, 5, 8, 12, 20, 30, 45, 60, 75, 90, 100.01)
-
-
-def calibrate(model, cands, papers: set[str]):
-    """The model with calibration knots fitted on the shown pairings (top 10) of the needs of `papers`:
-    for bands of probability, the share that were the right paper, made non-decreasing (pool adjacent
-    violators)."""
-    bins = [[0, 0, 0.0] for _ in CAL_EDGES[:-1]]  # pairings, right, sum of probability x 100
-    for (variant, paper), found in cands.items():
-        if paper not in papers:
-            continue
-        for pid, x in rank_with(model, found, raw=True):
-            b = max(i for i, lo in enumerate(CAL_EDGES[:-1]) if x >= lo)
-            bins[b][0] += 1
-            bins[b][1] += pid == paper
-            bins[b][2] += x
-    blocks = [[n, r, sx] for n, r, sx in bins if n]
-    merged: list[list[float]] = []
-    for blk in blocks:
-        merged.append(list(blk))
-        while len(merged) > 1 and merged[-2][1] / merged[-2][0] > merged[-1][1] / merged[-1][0]:
-            n, r, sx = merged.pop()
-            merged[-1] = [merged[-1][0] + n, merged[-1][1] + r, merged[-1][2] + sx]
-    knots = tuple((round(sx / n, 3), round(100.0 * r / n, 2)) for n, r, sx in merged)
-    return type(model)(weights=model.weights, bias=model.bias, about=model.about, calibration=knots)
+    return fitting.rank_with(model, found, top_n=top_n, raw=raw)
 
 
 # -- the graded set ---------------------------------------------------------------------------------
@@ -271,12 +202,17 @@ def main() -> int:
     parser.add_argument("--feedback", action="store_true", help="ablation: the engine with pseudo-relevance feedback (off in the market)")
     parser.add_argument("--no-feedback", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-glossary", action="store_true", help="ablation: the engine without the glossary")
+    parser.add_argument("--related", type=float, default=None,
+                        help="soft training label of another paper of the need's discipline (default: fitting.RELATED_LABEL)")
     parser.add_argument("--dump", type=Path, help="write the graded needs' top 10s (engine and baseline) here")
     args = parser.parse_args()
     if not args.data.exists():
         print(f"data file not found: {args.data}", file=sys.stderr)
         return 2
     variants = [v for v in args.variants.split(",") if v in VARIANTS]
+    if args.related is None:
+        from market.matching.fitting import RELATED_LABEL
+        args.related = RELATED_LABEL
     papers = load_papers(args.data, args.limit)
     discipline = {p["id"]: p.get("discipline", "") for p in papers}
     halves = [{p["id"] for p in papers if half(p["id"]) == k} for k in (0, 1)]
@@ -356,13 +292,13 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
     print(f"  signals per need: {1000 * statistics.median(timings['engine']):.1f} ms median "
           f"(baseline ranking {1000 * statistics.median(timings['plain']):.1f} ms); "
           f"candidates per need {statistics.mean(len(v) for v in cands.values()):.1f}")
-    names = eng.SIGNALS
     models = {}
+    keys = [[key for key in cands if key[1] in halves[k]] for k in (0, 1)]
     for k in (0, 1):  # the weights and the 匹配度 calibration, both from half k alone
-        models[k] = calibrate(fit(training_rows(cands, halves[k]), names), cands, halves[k])
+        models[k] = fit_half(cands, keys[k], discipline, args.related)
         print(f"  model fitted on half {k}: bias {models[k].bias:+.2f}, "
               + ", ".join(f"{n} {w:+.2f}" for n, w in models[k].weights.items()))
-    everything = calibrate(fit(training_rows(cands, halves[0] | halves[1]), names), cands, halves[0] | halves[1])
+    everything = fit_half(cands, keys[0] + keys[1], discipline, args.related)
 
     def ranked_by(model_of, variant):  # model_of(paper) -> the model that ranks that paper's need
         return {pid: [x for x, _ in rank_with(model_of(pid), cands[(variant, pid)])]
@@ -410,8 +346,9 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
         everything = type(everything)(weights=everything.weights, bias=everything.bias, calibration=everything.calibration,
                                       about=f"bench/matching.py --write-model: fitted on {len(papers)} CSL papers, "
                                             f"{len(variants)} need variants, no field")
-        body = ",\n ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in everything.to_json().items())
-        eng.DEFAULT_MODEL_PATH.write_text("{" + body + "}\n", encoding="utf-8")
+        from market.matching.fitting import model_write
+
+        model_write(everything, eng.DEFAULT_MODEL_PATH)
         print(f"\n  wrote {eng.DEFAULT_MODEL_PATH.relative_to(ROOT)}: bias {everything.bias:+.2f}, "
               + ", ".join(f"{n} {w:+.2f}" for n, w in everything.weights.items()))
 

@@ -13,7 +13,7 @@ from ..database import write_intent
 from ..extensions import db
 from . import degree, queries, services
 
-match_group = click.Group("match", help="推荐匹配：重新计算、导出")
+match_group = click.Group("match", help="推荐匹配：重新计算、导出、拟合模型")
 
 
 @match_group.command("refresh")
@@ -62,6 +62,40 @@ def export(limit: int) -> None:
             ],
         }
         click.echo(json.dumps(line, ensure_ascii=False))
+
+
+@match_group.command("fit")
+@click.option("--related", type=click.FloatRange(0, 0.9), default=None,
+              help="Soft label of a same-field pairing (default: the value the benchmark chose).")
+@click.option("--dry-run", is_flag=True, help="Print the figures; write no model file.")
+@with_appcontext
+def fit(related: float | None, dry_run: bool) -> None:
+    """Fit the matching model on this market's listings and store it beside the search index."""
+    from ..search.indexing import replica
+    from . import engine, fitting
+
+    backend = replica().backend()
+    token = write_intent.set(False)
+    try:
+        report = fitting.model_fit(session=db.session, backend=backend,
+                                   related=fitting.RELATED_LABEL if related is None else related)
+    except fitting.NotEnoughData as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    finally:
+        db.session.rollback()
+        write_intent.reset(token)
+    names = {"probe": "按关键词探测本条目", "deal": "已确认的对接与意向"}
+    click.echo(f"拟合样本：{report.sources} 个条目的探测需求，{report.deal_probes} 个已确认配对的需求，{report.rows} 行。")
+    for kind, value in report.held_out.items():
+        click.echo(f"{names[kind]}：MRR@10 留出（2 折）{value:.3f}，样本内 {report.in_sample[kind]:.3f}")
+    click.echo("权重：" + "，".join(f"{n} {w:+.2f}" for n, w in report.model.weights.items())
+               + f"，偏置 {report.model.bias:+.2f}")
+    if dry_run:
+        return
+    path = engine.model_path_for(backend)
+    fitting.model_write(report.model, path)
+    click.echo(f"已写入 {path}（优先于随附模型；删除该文件即恢复随附模型）。")
 
 
 COMMANDS = (match_group,)

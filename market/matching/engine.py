@@ -9,10 +9,13 @@
    the held-out figures did not improve.)
 3. Every candidate gets signals (see `SIGNALS`): BM25 against the best a document could score, BM25
    relative to the best hit, the feedback query's score (0 while FEEDBACK is off), the share of the key-term weight it shares,
-   the share found in its title, the share of the listing's keywords it contains word for word, and
-   the field (when both sides chose one). A logistic regression over them (market/data/match_model.json,
-   fitted by `bench/matching.py --write-model` on CSL papers; a model file beside the index folder,
-   SEARCH_INDEX_DIR/match_model.json, takes precedence: see model_for) gives the probability that the pairing is the right one; the score is
+   the share found in its title, the share of the listing's keywords it contains word for word, the
+   field (when both sides chose one), and how close it is to the neighbourhood of the query (`centroid`:
+   the idf-weighted vocabulary of the CENTROID_DOCS best hits, its own terms left out). A logistic regression over them (market/data/match_model.json,
+   fitted by `bench/matching.py --write-model` on CSL papers; the one `flask match fit` fits on the
+   market's own listings, SEARCH_INDEX_DIR/match_model.json, takes precedence: see model_for and
+   fitting.py; the other listings on the subject of the right one are soft positives in the fit, so
+   they rank before those that merely share a word) gives the probability that the pairing is the right one; the score is
    that probability, calibrated on held-out pairings into the 匹配度 (`match_degree`: of the pairings
    with that degree in the evaluation, the share that were right), with a 强 / 中 / 弱 label (`strength`).
 4. Up to TOP_N suggestions, best first, weak ones included and marked by their label; a candidate must
@@ -90,7 +93,13 @@ PRICE_IN_BUDGET = 5.0
 TRANSFER_LEVEL = 6
 CODEVELOP_LEVEL = 3
 
-SIGNALS = ("bm25", "rank", "feedback", "cover", "title", "literal", "field")
+# the neighbourhood of a listing: the best hits of its first query, weighted by score; a candidate's
+# "centroid" signal is how much of that neighbourhood's idf-weighted vocabulary it holds (leave-one-out:
+# its own terms do not count for it). Discipline-neutral: it comes from the listings alone.
+CENTROID_DOCS = 10
+CENTROID_TERMS = 300
+
+SIGNALS = ("bm25", "rank", "feedback", "cover", "title", "literal", "field", "centroid")
 MODEL_FILE = "match_model.json"
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / MODEL_FILE
 # 匹配度 cut points of the labels (fixed: a label means the same on every page)
@@ -435,6 +444,7 @@ class Matcher:
         chosen = {t for k in listing.keyword_list for t in analyzer.tokenize(k) if len(t) >= 2}
         self._listing_dfs, self._n, self._weights = dfs, n, weights  # for _explain of the kept ones
         found: list[Match] = []
+        centroid = self._centroid(hits, n)
         for oid, hit in pool.items():
             other = others.get(oid)
             if other is None or other.status != MATCHABLE or other.org_id == listing.org_id:
@@ -454,11 +464,43 @@ class Matcher:
                 "title": sum(weights[t] for t in shared if t in title) / total_weight,
                 "literal": (sum(1 for p in phrases if p in text) / len(phrases)) if phrases else 0.0,
                 "field": self._field_signal(listing, other),
+                "centroid": centroid(oid, their_terms),
             }
             demand, achievement = (listing, other) if listing.KIND == "demand" else (other, listing)
             found.append(Match(demand_id=demand.id, achievement_id=achievement.id, other=other, score=0.0,
                                terms=shared, signals=signals))
         return found
+
+    def _centroid(self, hits: list[Hit], n: int):
+        """A function (id, terms) -> the share of the neighbourhood's weight that a candidate's terms
+        hold, its own contribution left out: high for listings on the same subject as the best hits."""
+        top = [h for h in hits[:CENTROID_DOCS] if h.terms]
+        if len(top) < 2:
+            return lambda oid, terms: 0.0
+        peak = top[0].score or 1.0
+        share = {h.id: h.score / peak for h in top}
+        mass: dict[str, float] = {}
+        for h in top:
+            for t in h.terms:
+                if len(t) >= 2 and t not in GENERIC_TERMS and t not in BROAD_TERMS:
+                    mass[t] = mass.get(t, 0.0) + share[h.id]
+        kept = sorted(mass, key=lambda t: (-mass[t], -len(t), t))[:CENTROID_TERMS]
+        dfs = self.backend.doc_frequencies(kept)
+        idf = {t: _idf(dfs.get(t, 0), n) for t in kept if dfs.get(t)}
+        total = sum(mass[t] * w for t, w in idf.items()) or 1.0
+
+        def similarity(oid: int, terms: frozenset[str]) -> float:
+            own = share.get(oid, 0.0)
+            held = mine = 0.0
+            for t in terms:
+                w = idf.get(t)
+                if w is not None:
+                    held += mass[t] * w
+                    mine += w
+            # leave-one-out: a best hit's own terms are not its neighbourhood
+            return max(held - own * mine, 0.0) / ((total - own * mine) or 1.0)
+
+        return similarity
 
     def _feedback_terms(self, hits: list[Hit], query: list[tuple[str, float]], n: int) -> list[tuple[str, float]]:
         """RM3-like expansion: terms of the best hits, weighted by how many of them (by score) hold the

@@ -518,7 +518,8 @@ class WhooshBackend(SearchBackend):
         out = {}
         for term in terms:
             if term not in cache:
-                cache[term] = self._term_postings(searcher, MLT_FIELD, term)[0] if is_term(term) else 0
+                # the term's info alone (no postings decoded): counts deleted documents, as _term_postings does
+                cache[term] = searcher.doc_frequency(MLT_FIELD, term) if is_term(term) else 0
             out[term] = cache[term]
         return out
 
