@@ -353,3 +353,41 @@ def test_the_city_designates_points_and_registrars(app, world, reg):
     assert registrar.role == "registrar" and registrar.reg_point_id == point.id and registrar.role_label == "登记员"
     # now 五河县's sellers go to it
     assert queries.competent_point(seller_region_id=world.regions["town_b"].id, buyer_region_id=None) == point
+
+
+def test_concurrent_registrations_draw_distinct_numbers_and_one_decision_wins(app, world, reg):
+    """Two 登记员s of one point register at the same moment: the counter's atomic UPDATE gives each its own number,
+    in sequence; two decisions on one submission at once: one registers, the other is told it moved (409)."""
+    import threading
+
+    second = _registrar(reg.point_a, "reg_a2")
+    db.session.commit()
+    clients = [client_for(app, reg.registrar_a), client_for(app, second)]
+    pairs = [[submitted(app, world, reg) for _ in range(2)] for _ in range(3)]
+    same = submitted(app, world, reg)
+    jobs = [[(c.id, c.version, k) for k, c in enumerate(pair)] for pair in pairs]
+    jobs.append([(same.id, same.version, 0), (same.id, same.version, 1)])
+    same_id = same.id
+    db.session.commit()  # the test's own session holds no transaction (on SQLite it would hold the write lock)
+    results: dict[tuple[int, int], int] = {}
+    barrier = threading.Barrier(2)
+
+    def run(contract_id: int, version: int, k: int) -> None:
+        with app.app_context():  # each thread: its own session, as in a worker
+            barrier.wait(timeout=30)
+            resp = post(clients[k], f"/registration/{contract_id}/decide",
+                        {"decision": "register", "tech_amount": "700000.00", "version": str(version)})
+            results[(contract_id, k)] = resp.status_code
+
+    for job in jobs:
+        threads = [threading.Thread(target=run, args=args) for args in job]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        barrier.reset()
+    assert sorted(results[(same_id, k)] for k in (0, 1)) == [302, 409]
+    db.session.expire_all()
+    numbers = sorted(db.session.scalars(select(Contract.registration_no).where(Contract.reg_status == "registered")))
+    assert numbers == [f"{YEAR}34032101{n:06d}" for n in range(1, 8)]
+    assert count(RegStep, RegStep.action == "register") == 7

@@ -98,6 +98,8 @@ def detail(contract_id: int):
 def decide(contract_id: int):
     contract = access.get_submission(contract_id)
     if not access.can_decide(current_user, contract):
+        if access.is_registrar_of(current_user, contract.reg_point_id):  # decided meanwhile (by a colleague)
+            raise DomainError(f"该合同当前为“{queries.status_label(contract)}”，无需办理，请刷新页面", status_code=409)
         raise DomainError("只有受理该合同的登记点的登记员可以办理登记", status_code=403)
     form = DecisionForm()
     if not form.validate_on_submit():
