@@ -26,7 +26,7 @@ from market.extensions import db
 from market.notifications.topics import TOPICS
 from tests import factories
 from tests.helpers import client_for, csrf_token, form_token
-from tests.test_fuzz_forms import _PageForms, objs, product_form_classes  # noqa: F401  (objs: a fixture)
+from tests.test_fuzz_forms import _invitation_token, _PageForms, objs, product_form_classes  # noqa: F401  (objs: a fixture)
 
 TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
@@ -189,6 +189,15 @@ CASES = [
     Case(("NoteForm",), "broker", lambda o, w: f"/deals/{o.deal.id}/note",
          lambda o, w: {"text": "记" * 1001, "form_token": form_token()}, {"text": "不超过1000字"}, {"text": "记" * 1001},
          _count("DealEvent")),
+    # 单位成员 (ent_a's first account administers it in `objs`)
+    Case(("InviteForm",), "enterprise", lambda o, w: "/org/invitations",
+         lambda o, w: {"note": "备" * 51, "form_token": form_token()}, {"note": "不能超过50字"}, {"note": "备" * 51},
+         _count("OrgInvitation")),
+    Case(("JoinForm",), "anonymous", lambda o, w: f"/join/{_invitation_token(o.fuzz_invitation)}",
+         lambda o, w: {"username": "ab", "name": "受邀的同事", "phone": "1380000", "email": "bad@", "password": "",
+                       "password2": "x", "form_token": form_token()},
+         {"username": "3-32位", "phone": "手机号码", "email": "格式不正确", "password": "请设置密码", "agree": "同意"},
+         {"username": "ab", "name": "受邀的同事", "phone": "1380000", "email": "bad@"}, _users),
     Case(("MailSettingsForm",), "enterprise", lambda o, w: "/notifications/settings",
          lambda o, w: {**{f"mode_{t}": "digest" for t in TOPICS}, "email": "mail@"}, {"email": "格式不正确"},
          {"email": "mail@"}),

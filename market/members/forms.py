@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from ..auth.forms import CONSENT_LABEL, MOBILE
+from ..auth.forms import CONSENT_LABEL, MOBILE, USERNAME_HINT, USERNAME_VALIDATORS
 from ..forms import BaseForm, EmailAddress, NameField
 
 
@@ -14,10 +14,7 @@ class InviteForm(BaseForm):
 class JoinForm(BaseForm):
     """An invited colleague's new account: the organisation comes from the invitation."""
 
-    username = NameField("用户名", validators=[
-        DataRequired("请填写用户名"), Length(min=3, max=32, message="用户名长度为3-32位"),
-        Regexp(r"^[A-Za-z0-9_.-]+$", message="用户名只能包含字母、数字、下划线、点和减号"),
-    ])
+    username = NameField("用户名", validators=USERNAME_VALIDATORS, description=USERNAME_HINT)
     name = NameField("姓名", validators=[DataRequired("请填写姓名"), Length(max=50, message="姓名过长")])
     phone = StringField("手机号码", validators=[DataRequired("请填写手机号码"), MOBILE])
     email = StringField("电子邮箱", validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120)])
