@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from ..auth import throttle
 from ..auth.routes import client_ip
 from ..contracts import queries as contract_queries
+from ..contracts import services as contract_services
 from ..errors import DomainError
 from ..extensions import db
 from ..formtokens import new_form_token
@@ -64,6 +65,7 @@ def submit():
             form.seller_region_id.data = current_user.org.region_id or 0
         return _render_submit(form)
     if not form.validate_on_submit():
+        form.add_problems(contract_services.validate_terms(form.data_dict()))  # every error at once, not in rounds
         return _render_submit(form, status=400)
     try:
         contract = services.submission_create(user=current_user, data=form.data_dict(), token=form.form_token.data,
@@ -81,16 +83,23 @@ def submit():
 @bp.route("/<int:contract_id>")
 @login_required
 def detail(contract_id: int):
-    contract = access.get_submission(contract_id)
-    decision_form = DecisionForm()
-    decision_form.version.data = str(contract.version)
-    decision_form.tech_amount.data = contract.tech_amount
+    return _detail(access.get_submission(contract_id))
+
+
+def _detail(contract, *, decision_form: DecisionForm | None = None, cancel_form: CancelForm | None = None,
+            status: int = 200):
+    """The contract's registration page; a refused decision or cancellation comes back here with its form, what
+    was typed and each error at its field."""
+    if decision_form is None:
+        decision_form = DecisionForm()
+        decision_form.version.data = str(contract.version)
+        decision_form.tech_amount.data = contract.tech_amount
     return render_template(
         "registration/detail.html", contract=contract, steps=queries.steps(contract), queries=queries,
         today=queries.china_today(), can_decide=access.can_decide(current_user, contract),
         can_submit=access.can_submit_for(current_user, contract), decision_form=decision_form,
-        cancel_form=CancelForm(), deadline=queries.DEADLINE_WORKING_DAYS,
-    )
+        cancel_form=cancel_form or CancelForm(), deadline=queries.DEADLINE_WORKING_DAYS,
+    ), status
 
 
 @bp.route("/<int:contract_id>/decide", methods=["POST"])
@@ -102,13 +111,19 @@ def decide(contract_id: int):
             raise DomainError(f"该合同当前为“{queries.status_label(contract)}”，无需办理，请刷新页面", status_code=409)
         raise DomainError("只有受理该合同的登记点的登记员可以办理登记", status_code=403)
     form = DecisionForm()
-    if not form.validate_on_submit():
-        raise DomainError("；".join(e for errors in form.errors.values() for e in errors))
     if _int_form("version") != contract.version:
         raise DomainError("该合同已被他人修改，请刷新页面后重试", status_code=409)
+    if not form.validate_on_submit():
+        return _detail(contract, decision_form=form, status=400)
     decision = form.decision.data
-    services.registration_decide(contract=contract, user=current_user, decision=decision, reason=form.reason.data,
-                                 tech_amount=form.tech_amount.data)
+    try:
+        services.registration_decide(contract=contract, user=current_user, decision=decision,
+                                     reason=form.reason.data, tech_amount=form.tech_amount.data)
+    except DomainError as err:
+        db.session.rollback()
+        contract = access.get_submission(contract_id)
+        form.apply_error(err)
+        return _detail(contract, decision_form=form, status=err.status_code)
     number = contract.registration_no
     db.session.commit()
     flash({"register": f"已登记，登记编号 {number}", "return": "已退回提交人修改",
@@ -132,6 +147,7 @@ def edit(contract_id: int):
         form.field_id.data = contract.field_id or 0
         return _render_submit(form, contract=contract)
     if not form.validate_on_submit():
+        form.add_problems(contract_services.validate_terms(form.data_dict()))  # every error at once, not in rounds
         return _render_submit(form, contract=contract, status=400)
     try:
         services.submission_resubmit(contract=contract, user=current_user, data=form.data_dict(),
@@ -153,8 +169,13 @@ def cancel(contract_id: int):
         raise DomainError("只有该合同的卖方单位或其技术经纪人可以申请注销登记", status_code=403)
     form = CancelForm()
     if not form.validate_on_submit():
-        raise DomainError("；".join(e for errors in form.errors.values() for e in errors))
-    services.cancellation_request(contract=contract, user=current_user, reason=form.reason.data)
+        return _detail(contract, cancel_form=form, status=400)
+    try:
+        services.cancellation_request(contract=contract, user=current_user, reason=form.reason.data)
+    except DomainError as err:
+        db.session.rollback()
+        form.apply_error(err)
+        return _detail(access.get_submission(contract_id), cancel_form=form, status=err.status_code)
     db.session.commit()
     flash("已申请注销登记，等待登记点办理", "success")
     return redirect(url_for("registration.detail", contract_id=contract_id))

@@ -75,13 +75,14 @@ def registrar_create(*, user: User, point: RegPoint, username: str, name: str, p
     if not access.can_manage_points(user):
         raise NotAllowed("只有系统管理员或市级科技局工作人员可以开设登记员账号")
     from ..admin.services.users import USERNAME_RE, _username_taken
+    from ..auth.forms import USERNAME_RULE
     from ..auth.services import password_problem
 
     errors: dict[str, str] = {}
     username = clean_name_into(errors, "username", username, field_label="用户名")
     name = clean_name_into(errors, "name", name, field_label="姓名")
     if "username" not in errors and not USERNAME_RE.fullmatch(username):
-        errors["username"] = "用户名为3-32位字母、数字、下划线、点或减号"
+        errors["username"] = USERNAME_RULE
     elif "username" not in errors and _username_taken(username):
         errors["username"] = "该用户名已被使用"
     if "name" not in errors and not 1 <= len(name) <= 50:
