@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from .money import DEFAULT_CONTRACT_MAX_YUAN, parse_contract_ceiling
+from .money import DEFAULT_CONTRACT_MAX_YUAN, parse_amount_setting, parse_contract_ceiling
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,6 +120,11 @@ class Config:
         # forged import of 1万亿元 is refused with a message naming it; at most NUMERIC(18, 2)'s 9999999999999999.99
         self.CONTRACT_MAX_AMOUNT_YUAN = parse_contract_ceiling(
             os.environ.get("CONTRACT_MAX_AMOUNT_YUAN", DEFAULT_CONTRACT_MAX_YUAN))
+        # 数据核查 大额: contracts at or above this 成交额 (元); 填报单位 on the report tables (default: the region's
+        # name + 科学技术局). A threshold that is not an amount stops the start, never a page.
+        self.DASHBOARD_LARGE_CONTRACT_YUAN = parse_amount_setting(
+            "DASHBOARD_LARGE_CONTRACT_YUAN", os.environ.get("DASHBOARD_LARGE_CONTRACT_YUAN", "100000000"))
+        self.REPORT_FILER = os.environ.get("REPORT_FILER", "")
         # public pages served to anonymous visitors from memory; listing changes show at once, anything else
         # on those pages (organisation names, the taxonomy) at most this old; 0 turns the cache off
         self.PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", 60))

@@ -128,6 +128,17 @@ def parse_contract_ceiling(value: object) -> Decimal:
     return ceiling.quantize(CENT)
 
 
+def parse_amount_setting(name: str, value: object) -> Decimal:
+    """A setting in yuan (a threshold) as a Decimal; anything else is a configuration error at start."""
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0 or amount > DB_MAX_YUAN:
+        raise ValueError(f"{name} must be an amount in yuan, 0 to {DB_MAX_YUAN}: {value!r}")
+    return amount.quantize(CENT)
+
+
 def contract_amount_problem(amount: Decimal, label: str) -> str | None:
     """The one rule for every path that stores an amount of a contract (form, edit, deal, imports, payments):
     the reason `amount` is refused, or None."""

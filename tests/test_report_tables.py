@@ -392,3 +392,18 @@ def test_wan_rounding_is_half_up_from_the_exact_yuan():
     assert xlsx_amount(D("50.00"), "万元") == D("0.01") and xlsx_amount(D("49.99"), "万元") == D("0.00")
     assert xlsx_amount(D("123.45"), "元") == D("123.45")
     assert (D("5") / 10000).quantize(CENT, rounding=ROUND_HALF_UP) == D("0.00")
+
+
+def test_large_contract_threshold_is_checked_at_start(monkeypatch):
+    """DASHBOARD_LARGE_CONTRACT_YUAN from the environment: an amount, or the app refuses to start (never a 500 on
+    the checks pages)."""
+    from decimal import Decimal as D
+
+    from market.config import Config
+
+    monkeypatch.setenv("DASHBOARD_LARGE_CONTRACT_YUAN", "5,000,000.5")
+    assert Config().DASHBOARD_LARGE_CONTRACT_YUAN == D("5000000.50")
+    for bad in ("abc", "-1", "nan", "1e30"):
+        monkeypatch.setenv("DASHBOARD_LARGE_CONTRACT_YUAN", bad)
+        with pytest.raises(ValueError, match="DASHBOARD_LARGE_CONTRACT_YUAN"):
+            Config()
