@@ -195,3 +195,40 @@ def test_every_contract_page_shows_a_party_outside_the_city(world, app):
         assert "安徽省合肥市包河区" in client.get(f"/contracts/{ids[0]}").get_data(as_text=True)
         assert "德国" in client.get(f"/contracts/{ids[1]}").get_data(as_text=True)
         assert "安徽省合肥市包河区" in client.get("/contracts/export.csv").get_data(as_text=True)
+
+
+def test_a_deal_with_a_party_outside_the_city_is_signed_and_edited(world, app):
+    """签约 of a deal whose seller is a Hefei university (no region on the city's tree): the contract is recorded
+    with the seller's 行政区划代码 (it was refused with 请选择区域, and the demo could not be seeded without the
+    CSL file), counts as 吸纳 from 省内其他市, and an edit keeps the seller outside."""
+    from tests.helpers import Poster, client_for, form_token
+
+    hefei = _outside("合肥某工业大学", division="340104")
+    need = factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published",
+                            title="高强铝合金热处理工艺")
+    deal = factories.deal(buyer=world.orgs.ent_a, seller=hefei, demand=need, broker=world.users.broker,
+                          stage="negotiating")
+    db.session.commit()
+    deal_id, version = deal.id, deal.version
+    broker = Poster(client_for(app, world.users.broker))
+    resp = broker.post(f"/contracts/from-deal/{deal_id}", {
+        "registration_no": "HF-OUT-0001", "title": "合肥高校技术开发合同", "contract_type": "development",
+        "subtype": "commissioned", "amount": "300000.00", "tech_amount": "300000.00",
+        "signed_on": date.today().isoformat(), "version": str(version), "form_token": form_token()})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
+    contract = db.session.scalars(db.select(Contract).where(Contract.registration_no == "HF-OUT-0001")).one()
+    assert (contract.seller_region_id, contract.seller_division, contract.seller_country) == (None, "340104", "CN")
+    assert contract.buyer_region_id == world.orgs.ent_a.region_id
+    cid, cversion = contract.id, contract.version
+
+    official = Poster(client_for(app, world.users.city_official))
+    resp = official.post(f"/contracts/{cid}/edit", {
+        "registration_no": "HF-OUT-0001", "title": "合肥高校技术开发合同（修改）", "contract_type": "development",
+        "subtype": "commissioned", "amount": "300000.00", "tech_amount": "300000.00",
+        "signed_on": date.today().isoformat(), "buyer_region_id": str(world.orgs.ent_a.region_id),
+        "seller_region_id": "0", "version": str(cversion)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
+    db.session.expire_all()
+    contract = db.session.get(Contract, cid)
+    assert contract.title == "合肥高校技术开发合同（修改）"
+    assert (contract.seller_region_id, contract.seller_division) == (None, "340104")

@@ -391,3 +391,40 @@ def test_concurrent_registrations_draw_distinct_numbers_and_one_decision_wins(ap
     numbers = sorted(db.session.scalars(select(Contract.registration_no).where(Contract.reg_status == "registered")))
     assert numbers == [f"{YEAR}34032101{n:06d}" for n in range(1, 8)]
     assert count(RegStep, RegStep.action == "register") == 7
+
+
+def test_the_register_leaves_a_submission_to_the_workflow(app, world, reg):
+    """A submission (待登记) is not edited or voided through the contract register, and its amounts are not in the
+    register's totals; payments may be recorded on it; once registered, the register edits and voids it."""
+    contract = submitted(app, world, reg)
+    cid, version, amount = contract.id, contract.version, contract.amount
+    official = client_for(app, world.users.city_official)
+    before = official.get("/contracts/").get_data(as_text=True)
+    assert "已登记的有效合同" in before
+
+    resp = official.get(f"/contracts/{cid}/edit")
+    assert_refused(resp, "登记流程中", codes=(409,))
+    resp = post(official, f"/contracts/{cid}/edit", {"title": "改过的标题", "amount": "1.00", "version": str(version)})
+    assert_refused(resp, "登记流程中", codes=(409,))
+    resp = post(official, f"/contracts/{cid}/void", {"reason": "想作废它"})
+    assert_refused(resp, "登记流程中", codes=(409,))
+    db.session.expire_all()
+    contract = db.session.get(Contract, cid)
+    assert (contract.amount, contract.voided, contract.title) == (amount, False, "高强铝合金热处理工艺技术开发合同")
+    page = official.get(f"/contracts/{cid}").get_data(as_text=True)
+    assert 'id="edit-contract"' not in page and 'id="in-registration"' in page
+
+    # the register's totals count registered contracts only: the submission moves them once registered
+    def listed_count() -> int:
+        import re
+
+        text = official.get("/contracts/").get_data(as_text=True)
+        return int(re.search(r'id="contract-totals">已登记的有效合同 <strong>(\d+)</strong>', text).group(1))
+
+    waiting = listed_count()
+    resp = post(client_for(app, reg.registrar_a), f"/registration/{cid}/decide",
+                {"decision": "register", "tech_amount": "700000.00", "reason": "", "version": str(version)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1000]
+    assert listed_count() == waiting + 1
+    page = official.get(f"/contracts/{cid}").get_data(as_text=True)
+    assert 'id="edit-contract"' in page

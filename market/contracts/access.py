@@ -40,15 +40,30 @@ def can_view_contract(user: User, contract: Contract) -> bool:
     return user.org_id is not None and user.org_id in (contract.buyer_org_id, contract.seller_org_id)
 
 
+def in_registration(contract: Contract) -> bool:
+    """A submission the 登记 workflow holds (待登记, 已退回, 不予登记): its terms change only there
+    (market/registration), never by a direct edit or void of the register."""
+    return contract.reg_status != "registered"
+
+
 def can_edit_contract(user: User, contract: Contract) -> bool:
-    """Edit and record payments: officials of the region, admins, and the contract's broker."""
+    """Edit: officials of the region, admins, and the contract's broker; a submission still in registration
+    is changed through the 登记 workflow only."""
+    if in_registration(contract):
+        return False
+    return can_record_payment(user, contract)
+
+
+def can_record_payment(user: User, contract: Contract) -> bool:
+    """Record payments and scans: officials of the region, admins, and the contract's broker."""
     if user.role in ("admin", "official"):
         return can_view_contract(user, contract)
     return is_contract_broker(user, contract)
 
 
 def can_void_contract(user: User, contract: Contract) -> bool:
-    return user.role in ("admin", "official") and can_view_contract(user, contract)
+    """Officials of the region and admins; a submission still in registration is cancelled there."""
+    return user.role in ("admin", "official") and not in_registration(contract) and can_view_contract(user, contract)
 
 
 def can_see_audit(user: User, contract: Contract) -> bool:

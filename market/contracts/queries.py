@@ -51,9 +51,10 @@ def visible_contracts(user: User, *, filters: dict | None = None) -> Select:
 
 
 def totals(stmt: Select) -> dict:
-    """Count and exact sums of the live (not voided) contracts of a list, computed in SQL (in two parts each:
-    a plain SUM over integer fen overflows SQLite's int64)."""
-    sub = stmt.order_by(None).where(Contract.voided.is_(False)).subquery()
+    """Count and exact sums of the contracts of a list that count in the official figures (registered, not
+    voided: market.models.stats.counted), computed in SQL (in two parts each: a plain SUM over integer fen
+    overflows SQLite's int64)."""
+    sub = stmt.order_by(None).where(Contract.voided.is_(False), Contract.reg_status == "registered").subquery()
     row = db.session.execute(
         select(func.count(sub.c.id), *exact_sum(sub.c.amount, "amount"), *exact_sum(sub.c.tech_amount, "tech_amount"))
     ).one()

@@ -110,7 +110,7 @@ def create():
             form.buyer_region_id.data = current_user.region_id
         return _render_form(form)
     if not form.validate_on_submit():
-        form.add_problems(services.validate_terms(form.data_dict()))  # every error at once, not in rounds
+        form.add_problems(services.validate_terms(services.with_outside_places(form.data_dict())))  # all at once
         return _render_form(form, status=400)
     try:
         contract, created = services.contract_record(user=current_user, data=form.data_dict(),
@@ -146,9 +146,10 @@ def from_deal(deal_id: int):
         form.field_id.data = listing.field_id if listing and listing.field_id else 0
         return _render_form(form, deal=deal)
     if not form.validate_on_submit():
-        form.add_problems(services.validate_terms(dict(form.data_dict(), buyer_region_id=deal.buyer_region_id or
-                                                       form.buyer_region_id.data, seller_region_id=deal.seller_region_id
-                                                       or form.seller_region_id.data)))
+        form.add_problems(services.validate_terms(services.with_outside_places(
+            dict(form.data_dict(), buyer_region_id=deal.buyer_region_id or form.buyer_region_id.data,
+                 seller_region_id=deal.seller_region_id or form.seller_region_id.data),
+            buyer=deal.buyer_org, seller=deal.seller_org)))
         return _render_form(form, deal=deal, status=400)
     try:
         contract = services.contract_record_from_deal(deal=deal, user=current_user, data=form.data_dict(),
@@ -188,6 +189,7 @@ def _detail_page(contract, *, payment_form: PaymentForm | None = None, void_form
         paid=services.paid_total(contract),
         audits=queries.audits(contract) if access.can_see_audit(user, contract) else None,
         can_edit=access.can_edit_contract(user, contract) and not contract.voided,
+        can_pay=access.can_record_payment(user, contract) and not contract.voided,
         can_void=can_void,
         void_refusal=void_refusal,
         scan_download_name=scans.download_name(contract),
@@ -210,6 +212,9 @@ def _refused(err: DomainError) -> int:
 @login_required
 def edit(contract_id: int):
     contract = access.get_contract(contract_id)
+    if access.in_registration(contract) and access.can_view_contract(current_user, contract):
+        raise DomainError("该合同正在登记流程中，请在“合同登记”页面办理（修改后重新提交、退回或不予登记）",
+                          status_code=409)
     if not access.can_edit_contract(current_user, contract):
         abort(403)
     form = ContractEditForm(obj=contract).setup()
@@ -222,7 +227,8 @@ def edit(contract_id: int):
                                figures_note=access.figures_locked(current_user, contract))
     status = 400
     if not form.validate_on_submit():
-        form.add_problems(services.validate_terms(form.terms()))  # every error at once, not in rounds
+        form.add_problems(services.validate_terms(services.with_outside_places(  # every error at once
+            form.terms(), buyer=contract.buyer_org, seller=contract.seller_org)))
     else:
         try:
             changed = services.contract_update(contract=contract, user=current_user, data=form.terms(),
@@ -243,6 +249,9 @@ def edit(contract_id: int):
 @login_required
 def void(contract_id: int):
     contract = access.get_contract(contract_id)
+    if access.in_registration(contract) and access.can_view_contract(current_user, contract):
+        raise DomainError("该合同正在登记流程中，请在“合同登记”页面办理（修改后重新提交、退回或不予登记）",
+                          status_code=409)
     if not access.can_void_contract(current_user, contract):
         abort(403)
     form = VoidForm()
@@ -265,7 +274,7 @@ def void(contract_id: int):
 @login_required
 def add_payment(contract_id: int):
     contract = access.get_contract(contract_id)
-    if not access.can_edit_contract(current_user, contract):
+    if not access.can_record_payment(current_user, contract):
         abort(403)
     form = PaymentForm()
     if form.validate_on_submit():

@@ -111,6 +111,35 @@ def registration_taken(number: str) -> bool:
     return db.session.scalar(select(Contract.id).where(Contract.registration_no == number)) is not None
 
 
+def outside_place(org: Organization | None) -> dict | None:
+    """Where an organisation outside the city is (its 行政区划代码 or 国别), or None for one on the city's tree or
+    one not placed at all: a contract party outside the city has no region, only this place."""
+    if org is None or org.region_id is not None:
+        return None
+    if org.division_code or (org.country or "CN") != "CN":
+        return {"division": org.division_code, "country": org.country or "CN"}
+    return None
+
+
+def with_outside_places(data: dict, *, buyer: Organization | None = None, seller: Organization | None = None) -> dict:
+    """`data` with the place of each party that has no region and whose organisation (given, else found by the
+    name typed) sits outside the city: `<side>_division` and `<side>_country`."""
+    out = dict(data)
+    for side, org in (("buyer", buyer), ("seller", seller)):
+        if out.get(f"{side}_region_id"):
+            continue
+        if org is None and out.get(f"{side}_name"):
+            org = org_by_name(str(out[f"{side}_name"]).strip())
+        place = outside_place(org)
+        if place is not None:
+            out[f"{side}_division"], out[f"{side}_country"] = place["division"], place["country"]
+    return out
+
+
+def is_outside(data: dict, side: str) -> bool:
+    return bool(data.get(f"{side}_division")) or (data.get(f"{side}_country") or "CN") != "CN"
+
+
 def validate_terms(data: dict) -> dict[str, str]:
     """Per-field Chinese reasons for the fields every contract shares (empty when all is well)."""
     errors: dict[str, str] = registration_problems(data)  # the 登记表 fields; a blank 技术交易额 from its worksheet
@@ -153,10 +182,15 @@ def validate_terms(data: dict) -> dict[str, str]:
     field_id = data.get("field_id")
     if field_id and db.session.get(Field, field_id) is None:
         errors["field_id"] = "技术领域无效"
-    for name in ("buyer_region_id", "seller_region_id"):
-        rid = data.get(name)
-        if not rid or db.session.get(Region, rid) is None:
+    on_tree = 0
+    for side in ("buyer", "seller"):
+        name, rid = f"{side}_region_id", data.get(f"{side}_region_id")
+        if rid and db.session.get(Region, rid) is not None:
+            on_tree += 1
+        elif rid or not is_outside(data, side):  # a party outside the city is placed by its organisation
             errors[name] = "请选择区域"
+    if not on_tree and "buyer_region_id" not in errors and "seller_region_id" not in errors:
+        errors["buyer_region_id"] = "买方和卖方至少一方须在本市，请选择区域"
     if len(data.get("title") or "") > 200:
         errors["title"] = "合同名称不超过200字"
     return errors
@@ -195,6 +229,16 @@ def _insert(contract: Contract) -> None:
         raise DomainError("合同数据不符合登记要求（技术交易额不能超过合同成交额，金额不能为负）") from exc
 
 
+def _outside_columns(data: dict) -> dict:
+    """The place columns of the parties without a region (with_outside_places put them in `data`)."""
+    out = {}
+    for side in ("buyer", "seller"):
+        if not data.get(f"{side}_region_id") and is_outside(data, side):
+            out[f"{side}_division"] = data.get(f"{side}_division") or None
+            out[f"{side}_country"] = data.get(f"{side}_country") or "CN"
+    return out
+
+
 def _new_contract(data: dict, **extra) -> Contract:
     return apply_default_legal_forms(Contract(
         registration_no=data["registration_no"].strip(),
@@ -207,8 +251,9 @@ def _new_contract(data: dict, **extra) -> Contract:
         term_start=data.get("term_start"),
         term_end=data.get("term_end"),
         field_id=data.get("field_id") or None,
-        buyer_region_id=data["buyer_region_id"],
-        seller_region_id=data["seller_region_id"],
+        buyer_region_id=data["buyer_region_id"] or None,
+        seller_region_id=data["seller_region_id"] or None,
+        **_outside_columns(data),
         **{name: data.get(name) for name in REG_FORM_FIELDS},
         **extra,
     ))
@@ -264,8 +309,9 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
     broker worked an engine suggestion alone) is asked of its owner instead, as for a direct entry (links.py)."""
     if not can_sign_deal(user, deal):
         raise NotAllowed("您不能为该对接登记合同")
-    data = dict(data, buyer_region_id=deal.buyer_region_id or data.get("buyer_region_id"),
-                seller_region_id=deal.seller_region_id or data.get("seller_region_id"))
+    data = with_outside_places(dict(data, buyer_region_id=deal.buyer_region_id or data.get("buyer_region_id"),
+                                    seller_region_id=deal.seller_region_id or data.get("seller_region_id")),
+                               buyer=deal.buyer_org, seller=deal.seller_org)
     errors = validate_terms(data)
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
@@ -306,6 +352,7 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
     its owner is asked to confirm (contracts/links.py), and only then is it linked and marked done."""
     if user.role not in access.RECORDER_ROLES:
         raise NotAllowed("只有技术经纪人、科技局工作人员可以登记技术合同")
+    data = with_outside_places(data)
     errors = validate_terms(data)
     buyer_name = clean_name_into(errors, "buyer_name", data.get("buyer_name"), field_label="买方单位")
     seller_name = clean_name_into(errors, "seller_name", data.get("seller_name"), field_label="卖方单位")
@@ -363,6 +410,8 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
 
 def contract_update(*, contract: Contract, user: User, data: dict, version: int | None) -> list[str]:
     """Apply an edit; returns the labels of changed fields. Each change is an audit row (old, new)."""
+    if access.in_registration(contract):
+        raise Conflict("该合同正在登记流程中，请在“合同登记”页面修改后重新提交")
     if not access.can_edit_contract(user, contract):
         raise NotAllowed("您无权修改该合同")
     if contract.voided:
@@ -371,7 +420,10 @@ def contract_update(*, contract: Contract, user: User, data: dict, version: int 
         raise Conflict(STALE_CONTRACT)
     merged = {name: getattr(contract, name) for name in EDITABLE_FIELDS}
     merged.update({k: v for k, v in data.items() if k in EDITABLE_FIELDS})
-    errors = validate_terms(merged)
+    for key in ("buyer_region_id", "seller_region_id"):  # a party outside the city keeps no region (not 0)
+        merged[key] = merged.get(key) or None
+    merged = with_outside_places(merged, buyer=contract.buyer_org, seller=contract.seller_org)
+    errors = validate_terms(merged)  # fills a blank 技术交易额 from its worksheet into `merged`
     number = (merged.get("registration_no") or "").strip()
     if "registration_no" not in errors and number != contract.registration_no and registration_taken(number):
         errors["registration_no"] = DUPLICATE_REG_NO
@@ -486,6 +538,8 @@ def _reopens(contract: Contract) -> tuple[Deal | None, list[ListingMixin]]:
 
 
 def contract_void(*, contract: Contract, user: User, reason: str) -> Contract:
+    if access.in_registration(contract):
+        raise Conflict("该合同正在登记流程中，不能作废：由登记员办理（退回或不予登记）")
     if not access.can_void_contract(user, contract):
         raise NotAllowed("只有本区域的科技局工作人员可以作废合同")
     reason = (reason or "").strip()
@@ -575,7 +629,7 @@ def payment_problems(*, contract: Contract, paid_on: date | None, amount: Decima
 
 def payment_add(*, contract: Contract, user: User, paid_on: date | None, amount: Decimal | None, note: str = "",
                 token: str | None) -> Payment:
-    if not access.can_edit_contract(user, contract):
+    if not access.can_record_payment(user, contract):
         raise NotAllowed("您无权为该合同登记到账")
     if contract.voided:
         raise Conflict("已作废的合同不能登记到账")

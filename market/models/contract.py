@@ -89,7 +89,7 @@ class Contract(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # 登记 workflow (issue 16 item 4, market/registration): only 'registered' contracts count in official figures
-    # (market.models.stats.COUNTED_SQL); contracts recorded before it, or by officials, registrars and imports, are
+    # (market.models.stats.COUNTED); contracts recorded before it, or by officials, registrars and imports, are
     # 'registered'; a seller's or broker's online submission is 'submitted' until the competent 登记点 decides
     reg_status: Mapped[str] = mapped_column(String(12), default="registered", server_default="registered")
     reg_request: Mapped[str | None] = mapped_column(String(8))  # new | change | cancel, while one is pending
@@ -141,15 +141,15 @@ class Contract(db.Model):
         return any(v is not None for v in (self.nontech_equipment, self.nontech_materials, self.nontech_other))
 
     @property
-    def is_registered(self) -> bool:
-        return self.reg_status == "registered"
-
-    @property
     def registration_sheet(self):
         """The 登记表 fields as shown to people (market/contracts/regform.py)."""
         from .reg_code import contract_sheet
 
         return contract_sheet(self)
+
+    @property
+    def is_registered(self) -> bool:
+        return self.reg_status == "registered"
 
     @property
     def is_foreign(self) -> bool:

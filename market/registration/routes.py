@@ -65,7 +65,7 @@ def submit():
             form.seller_region_id.data = current_user.org.region_id or 0
         return _render_submit(form)
     if not form.validate_on_submit():
-        form.add_problems(contract_services.validate_terms(form.data_dict()))  # every error at once, not in rounds
+        form.add_problems(contract_services.validate_terms(contract_services.with_outside_places(form.data_dict())))  # every error at once, not in rounds
         return _render_submit(form, status=400)
     try:
         contract = services.submission_create(user=current_user, data=form.data_dict(), token=form.form_token.data,
@@ -147,7 +147,7 @@ def edit(contract_id: int):
         form.field_id.data = contract.field_id or 0
         return _render_submit(form, contract=contract)
     if not form.validate_on_submit():
-        form.add_problems(contract_services.validate_terms(form.data_dict()))  # every error at once, not in rounds
+        form.add_problems(contract_services.validate_terms(contract_services.with_outside_places(form.data_dict())))  # every error at once, not in rounds
         return _render_submit(form, contract=contract, status=400)
     try:
         services.submission_resubmit(contract=contract, user=current_user, data=form.data_dict(),

@@ -102,7 +102,7 @@ def registrar_create(*, user: User, point: RegPoint, username: str, name: str, p
 # --- submissions -----------------------------------------------------------------------------------------------
 
 def _checked_amounts(data: dict) -> dict[str, str]:
-    errors = contract_services.validate_terms(dict(data, registration_no="0000"))
+    errors = contract_services.validate_terms(contract_services.with_outside_places(dict(data, registration_no="0000")))
     errors.pop("registration_no", None)  # a submission has no 登记编号: the 登记点 draws it on registration
     return errors
 
@@ -113,6 +113,7 @@ def submission_create(*, user: User, data: dict, token: str | None, scan) -> Con
     require_verified_actor(user)
     if user.role not in ("enterprise", "institution", "broker"):
         raise NotAllowed("只有卖方单位的认证用户或其技术经纪人可以在线提交技术合同登记")
+    data = contract_services.with_outside_places(data)  # a party outside the city is placed by its organisation
     errors = _checked_amounts(data)
     buyer_name = clean_name_into(errors, "buyer_name", data.get("buyer_name"), field_label="买方单位")
     if user.role == "broker":
