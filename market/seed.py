@@ -21,7 +21,7 @@ from sqlalchemy import select
 from .config import PROJECT_ROOT
 from .extensions import db
 from .formtokens import new_form_token
-from .models import Achievement, Demand, Field, ListingEvent, Organization, Region, User
+from .models import Achievement, Demand, Field, ListingEvent, Organization, Region, RegPoint, User
 from .models.base import utcnow
 from .money import parse_wan
 from .orgs import org_new
@@ -151,6 +151,17 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
         _user(f"kjj_{county.code}", f"{county.name}科技局", "official", region=county)
         if i == 1:
             logins.append(("县区科技局", f"kjj_{county.code}", f"{county.name}及以下（各县区账号为 kjj_+区划代码）"))
+
+    # 技术合同登记: the city's own 登记点 (the 科技局's 登记处) and one in the first county, each with a 登记员
+    for n, (region, point_name) in enumerate(((city, f"{city.name}技术合同登记处"),
+                                              (counties[0], f"{counties[0].name}科技局技术合同登记点")), 1):
+        point = RegPoint(name=point_name, kind="bureau", region_id=region.id, division=region.code[:6], serial=1,
+                         active=True)
+        db.session.add(point)
+        db.session.flush()
+        registrar = _user(f"djy{n:02d}", f"{point_name} 登记员", "registrar")
+        registrar.reg_point_id = point.id
+    logins.append(("登记员", "djy01", f"{city.name}技术合同登记处（djy02：{counties[0].name}）"))
 
     agency = org_new(name=f"{city.name}科技大市场技术转移服务中心", uscc=demo_agency_uscc(), org_type="agency",
                      region_id=city.id, status="verified", verified_at=now, contact_name="刘经纪",

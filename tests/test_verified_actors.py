@@ -21,10 +21,11 @@ WAITING = "等待"
 
 @pytest.fixture
 def objs(world):
-    o = objects(world)
-    factories.deal_objects(world, o)
-    o.pending_broker, o.rejected_broker = factories.broker_accounts(world)
-    return o
+    """The access matrix's objects (every route's URL parameters are filled from them: an invitation, a 登记点
+    and its submission, ...), with its pending and rejected brokers."""
+    from tests.test_access_matrix import objs as matrix_objs
+
+    return matrix_objs.__wrapped__(world)
 
 
 def _broker_routes(app, objs):
@@ -50,7 +51,9 @@ _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "au
          # one's own e-mail choices, the signed 退订 link (works signed out) and subscriptions to public listings
          "notifications.settings", "notifications.unsubscribe", "notifications.subscriptions",
          "notifications.subscription_new", "notifications.subscription_delete",
-         "main.workbench"}  # says what the account waits for; no counts until it may act (tests/test_workbench.py)
+         "main.workbench",  # says what the account waits for; no counts until it may act (tests/test_workbench.py)
+         "registration.verify",  # the public check of a 登记证明, open to anyone
+         "members.join"}  # an invitation link: how an account without an organisation gets one (tests/test_org_members.py)
 
 BROKER_POSTS = {
     "deals.claim_suggestion": {},
