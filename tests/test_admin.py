@@ -54,7 +54,18 @@ def admin_urls(world) -> list[tuple[str, str, str]]:
         ("admin.reason_edit", "GET", f"/admin/reasons/{_a_reason().id}/edit"),
         ("admin.reason_edit", "POST", f"/admin/reasons/{_a_reason().id}/edit"),
         ("admin.reason_delete", "POST", f"/admin/reasons/{_a_reason().id}/delete"),
+        ("admin.reg_codes", "GET", "/admin/reg-codes"),
+        ("admin.reg_code_new", "POST", "/admin/reg-codes/new"),
+        ("admin.reg_code_edit", "GET", f"/admin/reg-codes/{_a_reg_code().id}"),
+        ("admin.reg_code_edit", "POST", f"/admin/reg-codes/{_a_reg_code().id}"),
     ]
+
+
+def _a_reg_code():
+    """A 登记表 code (the test world holds the defaults: tests/conftest.py)."""
+    from market.models import RegCode
+
+    return db.session.scalar(select(RegCode).where(RegCode.kind == "ip_type").order_by(RegCode.id).limit(1))
 
 
 def _a_reason():
@@ -68,7 +79,7 @@ def _a_reason():
 HOSTILE = {
     "name": "被篡改", "username": "hacker1", "role": "admin", "password": "Hacked-pass-2026", "password2": "Hacked-pass-2026",
     "code": "340399", "level": "county", "parent_id": "0", "decision": "verify", "direction": "up", "uscc": "",
-    "org_type": "enterprise", "region_id": "0",
+    "org_type": "enterprise", "region_id": "0", "kind": "ip_type", "label": "被篡改", "sort": "1", "active": "",
 }
 
 
@@ -79,7 +90,15 @@ def snapshot(world) -> tuple:
         count(User), count(Region), count(Field), count(UserSession, UserSession.revoked_at.is_not(None)),
         u.enterprise.name, u.enterprise_b.active, u.enterprise_b.password_hash, world.orgs.ent_b.name,
         world.orgs.unverified.status, world.regions["town_b"].name, world.fields["software"].name, world.fields["software"].sort,
+        _reg_codes(),
     )
+
+
+def _reg_codes() -> tuple:
+    from market.models import RegCode
+
+    return tuple(db.session.execute(select(RegCode.kind, RegCode.code, RegCode.label, RegCode.sort, RegCode.active)
+                                    .order_by(RegCode.id)).all())
 
 
 def test_every_admin_route_is_listed(app, world):

@@ -40,7 +40,7 @@ CASES = {
         "role": "enterprise", "username": "csrf_newco", "name": "王经理", "phone": "13900001111",
         "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "org_name": "蚌埠跨站测试有限公司",
         "org_type": "enterprise", "uscc": factories.uscc(626262, area="340322"), "region_id": w.regions["county_a"].id,
-        "form_token": form_token()}),
+        "agree": "y", "form_token": form_token()}),
     "auth.logout": ("enterprise", lambda o: {}, lambda w: {}),
     "auth.change_password": ("enterprise", lambda o: {}, lambda w: {
         "old_password": factories.PASSWORD, "new_password": "Another-pass-2027", "new_password2": "Another-pass-2027"}),

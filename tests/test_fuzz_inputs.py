@@ -111,6 +111,11 @@ def _recording(app) -> None:
 
 @pytest.fixture
 def objs(world):
+    return get_objects(world)
+
+
+def get_objects(world):
+    """An object for every id a GET route takes (tests/test_security_headers.py uses them too)."""
     o = objects(world)
     factories.deal_objects(world, o)
     o.import_run = factories.import_run(world.users.official)
@@ -123,6 +128,26 @@ def objs(world):
     db.session.add(o.reg_point)
     db.session.flush()
     o.contract.reg_point_id, o.contract.reg_verify_code = o.reg_point.id, "TESTCODE2345"  # its 登记证明 opens
+    # a change to the published need waiting for review (its diff page is a GET route)
+    import json
+
+    from market.listings.revisions import snapshot
+    from market.models import ListingRevision
+
+    o.revision = ListingRevision(kind="demand", listing_id=o.demand.id, submitted_by_id=world.users.enterprise.id,
+                                 data=json.dumps({**snapshot(o.demand), "title": "待审核的修改后标题"}))
+    db.session.add(o.revision)
+    # 单位成员: ent_a's first account administers it, with a colleague and an open invitation
+    from datetime import timedelta
+
+    from market.models import OrgInvitation
+    from market.models.base import utcnow
+
+    world.users.enterprise.org_admin = True
+    o.colleague = factories.user(role="enterprise", org=world.orgs.ent_a, username="fuzz_colleague")
+    o.invitation = OrgInvitation(org_id=world.orgs.ent_a.id, nonce="g" * 43, created_by_id=world.users.enterprise.id,
+                                 expires_at=utcnow() + timedelta(days=7))
+    db.session.add(o.invitation)
     db.session.commit()
     return o
 
@@ -142,8 +167,26 @@ def _fill(o, world):
         "run_id": lambda kind: o.import_run.id,
         "reason_id": lambda kind: o.reason.id,
         "point_id": lambda kind: o.reg_point.id,
+        "code_id": lambda kind: _a_reg_code_id(),
+        "revision_id": lambda kind: o.revision.id,
         "token": lambda kind: _unsubscribe_token(world.users.enterprise.id),
+        "invitation_token": lambda kind: _invitation_token(o.invitation),
     }
+
+
+def _a_reg_code_id() -> int:
+    from sqlalchemy import select
+
+    from market.extensions import db
+    from market.models import RegCode
+
+    return db.session.scalar(select(RegCode.id).order_by(RegCode.id).limit(1))
+
+
+def _invitation_token(invitation) -> str:
+    from market.members.services import invitation_token
+
+    return invitation_token(invitation)
 
 
 def _unsubscribe_token(user_id: int) -> str:
@@ -167,8 +210,9 @@ def get_urls(app, objs, world) -> list[tuple[str, str]]:
             values = {**(rule.defaults or {}), **combo}
             for name in params:
                 if name not in values:
-                    assert name in fill, f"tests/test_fuzz_inputs.py cannot fill <{name}> of {rule.rule}: add it to _fill"
-                    values[name] = fill[name](values.get("kind", "demand"))
+                    key = "invitation_token" if (rule.endpoint, name) == ("members.join", "token") else name
+                    assert key in fill, f"tests/test_fuzz_inputs.py cannot fill <{name}> of {rule.rule}: add it to _fill"
+                    values[name] = fill[key](values.get("kind", "demand"))
             out.append((rule.endpoint, rule.build(values, append_unknown=False)[1]))
     return out
 

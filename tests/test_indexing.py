@@ -108,12 +108,19 @@ def test_index_follows_every_change_made_on_the_site(engine, world, login_as):
     assert_in_step()
     assert replica().backend().versions()[f"demand:{demand.id}"] == demand.version
 
-    # edited after publication: back to review, out of the index; approved again, back in with the new version
+    # edited after publication: the published version stays public and indexed until the change is approved
+    # (issue 17 item 5); approved, the index holds the new version
     assert post(ent, f"/demands/{demand.id}/edit", demand_form(world, title="寻求石墨烯导电膜卷对卷制备技术")).status_code == 302
     db.session.refresh(demand)
-    assert demand.status == "pending"
+    assert demand.status == "published"
     assert_in_step()
-    post(official, f"/review/demands/{demand.id}", {"decision": "publish"})
+    assert replica().backend().search("卷对卷").hits == []
+    from market.models import ListingRevision
+
+    rev = db.session.scalar(select(ListingRevision).where(ListingRevision.kind == "demand",
+                                                          ListingRevision.listing_id == demand.id,
+                                                          ListingRevision.status == "pending"))
+    assert post(official, f"/review/revisions/{rev.id}", {"decision": "publish"}).status_code == 302
     assert_in_step()
     hits = replica().backend().search("卷对卷").hits
     assert [h.doc_id for h in hits] == [f"demand:{demand.id}"]

@@ -53,8 +53,20 @@ def _regions(o, world) -> int:
 
 
 # form class -> how to post it: (role, url, valid values, what a refusal must leave unchanged)
+def _point(o, world) -> dict:
+    return {"name": "整数测试登记点", "kind": "bureau", "region_id": str(world.regions["county_b"].id),
+            "division": "340322", "serial": "7"}
+
+
+def _points(o, world) -> int:
+    from market.models import RegPoint
+
+    return count(RegPoint)
+
+
 CASES = {
     "ContractForm": [("broker", lambda o, w: "/contracts/new", _direct_contract, _contracts)],
+    "PointForm": [("admin", lambda o, w: "/registration/points", _point, _points)],
     "RegionForm": [("admin", lambda o, w: "/admin/regions/new", _region, _regions),
                    ("admin", lambda o, w: f"/admin/regions/{w.regions['town_b'].id}/edit",
                     lambda o, w: _region(o, w) | {"code": w.regions["town_b"].code, "level": "town",

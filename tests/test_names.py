@@ -151,7 +151,38 @@ NAME_FORMS = [
     ("AchievementForm", "institution", lambda o, w: f"/achievements/{o.draft_achievement.id}/edit",
      lambda o, w: achievement_form(w), ["title"]),
     ("ContractForm", "broker", lambda o, w: "/contracts/new", _contract, ["buyer_name", "seller_name"]),
+    ("SubmissionForm", "broker", lambda o, w: "/registration/submit",
+     lambda o, w: _submission(o, w), ["buyer_name", "seller_name"]),
+    ("PointForm", "admin", lambda o, w: "/registration/points",
+     lambda o, w: {"name": "五河县技术合同登记点", "kind": "bureau", "region_id": str(w.regions["county_b"].id),
+                   "division": "340322", "serial": "1"}, ["name"]),
+    ("RegistrarForm", "admin", lambda o, w: f"/registration/points/{o.reg_point.id}",
+     lambda o, w: {"username": "registrar_names", "name": "登记员王五", "password": "Strong-pass-2026"}, ["name"]),
+    ("JoinForm", "anonymous", lambda o, w: f"/join/{_invitation_token(o.invitation)}",
+     lambda o, w: {"username": "joiner_names", "name": "受邀同事", "phone": "13900002222", "email": "",
+                   "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "agree": "y",
+                   "form_token": form_token()}, ["username", "name"]),
 ]
+
+
+def _submission(o, w):
+    """The seller's online submission for registration (county A's 登记点 handles it), with its scan: a fresh
+    file each call, as a post reads it."""
+    from datetime import date
+
+    from tests.test_contracts import PDF
+
+    return {"buyer_name": w.orgs.ent_a.name, "seller_name": w.orgs.uni.name, "title": "名称清洗登记测试合同",
+            "contract_type": "development", "subtype": "commissioned", "amount": "100000.00",
+            "tech_amount": "80000.00", "signed_on": date.today().isoformat(),
+            "buyer_region_id": str(w.orgs.ent_a.region_id), "seller_region_id": str(w.orgs.uni.region_id),
+            "form_token": form_token(), "scan": (io.BytesIO(PDF), "合同扫描件.pdf")}
+
+
+def _invitation_token(invitation) -> str:
+    from market.members.services import invitation_token
+
+    return invitation_token(invitation)
 CASES = [(form, role, url, valid, name) for form, role, url, valid, names in NAME_FORMS for name in names]
 
 
@@ -172,7 +203,18 @@ def test_every_name_field_cleans_names():
 def objs(world):
     from types import SimpleNamespace
 
+    from datetime import timedelta
+
+    from market.models import OrgInvitation, RegPoint
+    from market.models.base import utcnow
+
     o = SimpleNamespace(draft_achievement=factories.achievement(owner=world.users.institution, field=world.fields["materials"]))
+    o.reg_point = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id,
+                           division="340300", serial=1)
+    world.users.enterprise.org_admin = True
+    o.invitation = OrgInvitation(org_id=world.orgs.ent_a.id, nonce="n" * 43, created_by_id=world.users.enterprise.id,
+                                 expires_at=utcnow() + timedelta(days=7))
+    db.session.add_all([o.reg_point, o.invitation])
     db.session.commit()
     return o
 
@@ -189,11 +231,11 @@ def test_a_bidi_override_or_zero_width_space_in_a_name_is_refused(app, world, ob
     good = valid(objs, world)
     for ch in (RLO, ZWSP, ZWJ, LRE, "\ufeff", "\x07"):
         value = good[name][:1] + ch + good[name][1:]
-        resp = p.post(target, good | {name: value})
+        resp = p.post(target, valid(objs, world) | {name: value})  # fresh values each post (a file is read once)
         found = assert_refused(resp, codes=(400,))
         assert any(INVISIBLE_MESSAGE in m or "不能换行" in m for m in found), (target, name, found)
         assert _state() == before, (target, name, f"U+{ord(ch):04X}")
-    resp = p.post(target, good)  # the same post without the character goes through
+    resp = p.post(target, valid(objs, world))  # the same post without the character goes through
     assert resp.status_code == 302, (target, resp.status_code, resp.get_data(as_text=True)[:600])
 
 

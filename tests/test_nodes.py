@@ -227,7 +227,19 @@ def test_listing_published_on_one_node_is_found_on_the_other(cluster, figures):
 def test_many_workers_on_two_nodes_write_at_once_without_lock_errors_or_drift(cluster, figures):
     node1, node2, world, url = cluster
     nodes = (node1, node2)
-    rounds = 5  # 20 listings x 5 rounds x (edit + publish) = 200 writes
+    rounds = 5  # 20 listings x 5 rounds x (edit + approval) = 200 writes
+    from sqlalchemy import create_engine
+
+    from market.models import ListingRevision
+
+    engine = create_engine(url)  # to find each edit's pending revision (a published need stays public until approved)
+
+    def pending_revision(listing_id: int) -> int | None:
+        with engine.connect() as conn:
+            return conn.scalar(select(ListingRevision.id).where(
+                ListingRevision.kind == "demand", ListingRevision.listing_id == listing_id,
+                ListingRevision.status == "pending"))
+
     sessions: dict[str, Http] = {}
     for username in {u for _, u in world["listings"]} | {"node_official"}:
         sessions[username] = Http(node1.url).login(username, PASSWORD)
@@ -241,11 +253,12 @@ def test_many_workers_on_two_nodes_write_at_once_without_lock_errors_or_drift(cl
             title = f"并发编辑测试需求{index:02d}：高导热氮化铝陶瓷基板（第{r + 1}版）"
             data = _demand_form(world["field_id"], title, keywords="氮化铝、陶瓷基板")
             for kind, session, path, body in (
-                ("edit", sessions[owner].on(edit_node.url), f"/demands/{listing_id}/edit", data),
-                ("publish", sessions["node_official"].on(review_node.url), f"/review/demands/{listing_id}", {"decision": "publish"}),
+                ("edit", sessions[owner].on(edit_node.url), lambda: f"/demands/{listing_id}/edit", data),
+                ("publish", sessions["node_official"].on(review_node.url),
+                 lambda: f"/review/revisions/{pending_revision(listing_id)}", {"decision": "publish"}),
             ):
                 try:
-                    resp = session.post(path, body, timeout=30)
+                    resp = session.post(path(), body, timeout=30)
                 except Exception as exc:  # a reset connection counts as an error
                     with lock:
                         errors.append(f"{kind} {listing_id}: {exc!r}")
@@ -266,22 +279,20 @@ def test_many_workers_on_two_nodes_write_at_once_without_lock_errors_or_drift(cl
     assert errors == []
     assert len(statuses) == 200 and all(status == 302 for _, status in statuses)
 
-    from sqlalchemy import create_engine
+    from market.models import Demand
 
-    from market.models import Demand, ListingEvent
-
-    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(select(Demand.id, Demand.status, Demand.title)
                                 .where(Demand.id.in_([i for i, _ in world["listings"]]))).all()
-            events = conn.scalar(select(func.count()).select_from(ListingEvent)
-                                 .where(ListingEvent.listing_id.in_([i for i, _ in world["listings"]])))
+            approved = conn.scalar(select(func.count()).select_from(ListingRevision)
+                                   .where(ListingRevision.listing_id.in_([i for i, _ in world["listings"]]),
+                                          ListingRevision.status == "approved"))
     finally:
         engine.dispose()
     assert len(rows) == 20
     assert all(status == "published" and title.endswith(f"（第{rounds}版）") for _, status, title in rows)
-    assert events == 20 * rounds * 2  # every edit (published -> pending) and every publication, once
+    assert approved == 20 * rounds  # every edit waited as a revision and was approved once
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # both nodes' checks at once
         checks = list(pool.map(lambda node: node.flask("search", "check"), nodes))

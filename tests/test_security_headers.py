@@ -59,12 +59,10 @@ def _cookies(resp) -> dict[str, str]:
 
 @pytest.fixture
 def objs(world):
-    o = objects(world)
-    factories.deal_objects(world, o)
-    # the ids tests/test_fuzz_inputs.get_urls fills the other GET routes with
-    o.import_run = factories.import_run(world.users.official)
-    o.reason = factories.return_reason()
-    return o
+    """The objects tests/test_fuzz_inputs.get_urls fills every GET route with (one builder for both files)."""
+    from tests.test_fuzz_inputs import get_objects
+
+    return get_objects(world)
 
 
 # ------------------------------------------------------------------ every kind of response

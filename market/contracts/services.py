@@ -128,8 +128,9 @@ def with_outside_places(data: dict, *, buyer: Organization | None = None, seller
     for side, org in (("buyer", buyer), ("seller", seller)):
         if out.get(f"{side}_region_id"):
             continue
-        if org is None and out.get(f"{side}_name"):
-            org = org_by_name(str(out[f"{side}_name"]).strip())
+        name = str(out.get(f"{side}_name") or "").strip()
+        if org is None and name and name.isprintable():  # a name with control characters is refused elsewhere
+            org = org_by_name(name)
         place = outside_place(org)
         if place is not None:
             out[f"{side}_division"], out[f"{side}_country"] = place["division"], place["country"]

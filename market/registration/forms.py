@@ -14,10 +14,15 @@ class SubmissionForm(ContractForm):
     no links to listings (ask for those on the contract's page once it is registered); the scan is required."""
 
     registration_no = HiddenField()
+    demand_id = None  # no links to listings here: asked for on the contract's page once it is registered
+    achievement_id = None
     reason = TextAreaField("变更原因", validators=[Optional(), Length(max=500, message="变更原因不超过500字")])
 
     def validate_registration_no(self, field):  # noqa: D102 - the number is drawn on registration, not typed
         return True
+
+    def data_dict(self) -> dict:
+        return dict(self.terms(), buyer_name=self.buyer_name.data or "", seller_name=self.seller_name.data or "")
 
 
 # the fields of SubmissionForm that its template places by hand; any other visible field (the 登记表's own) is
