@@ -4,9 +4,10 @@ state of the database and served again to that same user from the worker's memor
 An entry is keyed by the user and the server-side session named in the signed session cookie (a new one at every
 sign-in) and the full URL, so one user's page is never served to another. Every entry carries the database's
 write version read at the start of the request that rendered it (`WriteVersion`: SQLite's `PRAGMA data_version`
-on a connection of the worker's own that never writes; PostgreSQL's `pg_current_snapshot()`, which moves whenever
-a writing transaction starts or ends on the server, in any of its databases: a shared, busy server costs misses,
-never a stale page), and is served only while that version has not moved: any
+on a connection of the worker's own that never writes; PostgreSQL: this database's `write_counter`, which every
+transaction of the app that wrote something moves by one just before its COMMIT, in the same transaction, so a
+reader that sees the new number sees the writes too; other databases on the same server move nothing), and is
+served only while that version has not moved: any
 committed write, by any worker, node, job or CLI command (a new contract, a deal moved, a notification, a listing
 reviewed, a role changed, an organisation verified, a session revoked, an account disabled), drops every
 signed-in page at once, including the one the writer then opens. An entry lives at most
@@ -14,7 +15,7 @@ signed-in page at once, including the one the writer then opens. An entry lives 
 end; 0 turns the cache off.
 
 An entry is made only by a request that loaded and checked its session against the database (the actor gate
-included), so a hit is answered before anything else, without a statement on SQLite (one, the snapshot, on
+included), so a hit is answered before anything else, without a statement on SQLite (one, the counter, on
 PostgreSQL). Only a 200 page rendered without touching the session or cookies, without flashed messages and not
 marked `no-store` by its view is kept, and only for the endpoints in `USER_CACHEABLE_ENDPOINTS`.
 
@@ -22,16 +23,24 @@ One-time form tokens (the 认领 buttons of the deals board and queue, market/fo
 one writes its `form_submissions` row, which drops the page; until then the same page, tokens included, may be
 shown again to the same session, where a button pressed twice (two tabs of one kept page) is the resubmission
 the token exists to catch (409 with a link to the deal the first press made).
+
+The PostgreSQL counter is moved by every write made through the app's engine (web, jobs, CLI commands, imports):
+a statement that is not a read marks the connection's transaction, and its COMMIT first adds one to the counter
+(`install_write_counter`). The counter is the transaction's last statement, so its row lock is held only for the
+COMMIT itself and no lock is waited for after it (no deadlock). Writes made outside the app (psql) are seen
+within USER_PAGE_CACHE_SECONDS; a database without the table (not yet upgraded) has no signed-in cache.
 """
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 
 from flask import Flask, g, request, session
 from flask_login import current_user
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from .pagecache import PageCache
 
@@ -40,6 +49,68 @@ USER_CACHEABLE_ENDPOINTS = frozenset({
     "deals.board", "deals.queue", "dashboard.index", "review.queue", "contracts.index",
 })
 MAX_BODY_BYTES = 512 * 1024
+#: the count and the row version's transaction id: a row deleted and made again (a test's cleanup) never repeats one
+READ_COUNTER = "SELECT n, xmin::text FROM write_counter WHERE id = 1"
+BUMP_COUNTER = ("INSERT INTO write_counter (id, n) VALUES (1, 1) "
+                "ON CONFLICT (id) DO UPDATE SET n = write_counter.n + 1")
+#: statements that change nothing: everything else marks the transaction as a writer (unknown verbs included)
+_READS = frozenset({"select", "show", "set", "reset", "begin", "start", "savepoint", "release", "rollback", "commit",
+                    "end", "explain", "values", "fetch", "declare", "close", "move", "prepare", "deallocate",
+                    "listen", "unlisten", "discard"})
+_CHANGES = re.compile(r"\b(insert|update|delete|merge)\b", re.IGNORECASE)
+_WROTE = "market_wrote"
+
+
+def _is_write(statement: str) -> bool:
+    head = statement.lstrip(" \t\r\n(").split(None, 1)
+    if not head:
+        return False
+    verb = head[0].lower().rstrip(";")
+    if verb == "with":  # a common table expression: a read unless it changes rows
+        return _CHANGES.search(statement) is not None
+    return verb not in _READS
+
+
+def counter_present(engine: Engine, conn) -> bool:
+    """Whether this database has the write_counter table (looked up once per engine, on `conn`)."""
+    present = getattr(engine, "_market_write_counter", None)
+    if present is None:
+        present = conn.execute(text("SELECT to_regclass('write_counter')")).scalar() is not None
+        engine._market_write_counter = present
+    return present
+
+
+def install_write_counter(engine: Engine) -> None:
+    """PostgreSQL: every transaction of this engine that wrote adds one to `write_counter` just before COMMIT."""
+    if engine.dialect.name != "postgresql" or getattr(engine, "_market_counter_hooks", False):
+        return
+    engine._market_counter_hooks = True
+
+    @event.listens_for(engine, "begin")
+    @event.listens_for(engine, "rollback")
+    def _forget(conn):
+        if not conn.invalidated:  # an invalidated connection refuses even a look at its info
+            conn.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_write(conn, cursor, statement, parameters, context, executemany):
+        if not conn.invalidated and _WROTE not in conn.info and _is_write(statement):
+            conn.info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    def _bump(conn):
+        if conn.invalidated or not conn.info.pop(_WROTE, False):
+            return
+        cursor = conn.connection.cursor()  # the DBAPI cursor: in this transaction, without the events above
+        try:
+            present = getattr(engine, "_market_write_counter", None)
+            if present is None:
+                cursor.execute("SELECT to_regclass('write_counter')")
+                present = engine._market_write_counter = cursor.fetchone()[0] is not None
+            if present:
+                cursor.execute(BUMP_COUNTER)
+        finally:
+            cursor.close()
 
 
 class WriteVersion:
@@ -57,7 +128,9 @@ class WriteVersion:
         if engine.dialect.name == "sqlite":
             return ("sqlite", self._sqlite(engine.url.database))
         if engine.dialect.name == "postgresql":
-            return ("pg", db.session.execute(text("SELECT pg_current_snapshot()::text")).scalar())
+            if not counter_present(engine, db.session):
+                return None  # not upgraded yet: no version, no cache
+            return ("pg", tuple(db.session.execute(text(READ_COUNTER)).first() or ()))
         return None  # unknown database: no version, no cache
 
     def _sqlite(self, path: str) -> int:
@@ -71,8 +144,12 @@ class WriteVersion:
 
 
 def init_user_page_cache(app: Flask) -> None:
+    from .extensions import db
+
     cache = PageCache(int(app.config.get("USER_PAGE_CACHE_ENTRIES") or 1024))
     version = WriteVersion()
+    with app.app_context():
+        install_write_counter(db.engine)  # connects to nothing: the table is looked up at the first use
     app.extensions["market.user_page_cache"] = cache
 
     def _wanted() -> bool:

@@ -20,13 +20,14 @@ from .notification import MAIL_MODES, MailDigest, Notification, NotificationPref
 from .org import Organization
 from .reg_code import RegCode
 from .region import Region
-from .registration import RegPoint, RegStep
+from .registration import RegPoint, RegStep, WorkCalendarDay
 from .review_reason import ReturnReason
 from .revision import ListingRevision
 from .search_rebuild import SearchRebuild
 from .stats import ContractMonthStat
 from .subscription import SUBSCRIPTION_KINDS, Subscription
 from .user import LoginFailure, User, UserSession
+from .write_counter import WriteCounter
 
 __all__ = [
     "CONTRACT_TYPES",
@@ -66,9 +67,11 @@ __all__ = [
     "Region",
     "RegPoint",
     "RegStep",
+    "WorkCalendarDay",
     "ReturnReason",
     "SearchRebuild",
     "Suggestion",
     "User",
     "UserSession",
+    "WriteCounter",
 ]
