@@ -5,6 +5,7 @@
     .venv/bin/python bench/matching.py --engine tantivy
     .venv/bin/python bench/matching.py --limit 300         # the first 300 papers only (quicker)
     .venv/bin/python bench/matching.py --write-model       # also fit on all papers and ship market/data/match_model.json
+    .venv/bin/python bench/matching.py --topic             # ablation: with the field classifier's topic signal
 
 Protocol:
 1. a fresh instance (SQLite and the index in a temporary folder), with the field taxonomy; every paper
@@ -20,7 +21,10 @@ Protocol:
    of a model fitted and reported on the same half are printed too, labelled in-sample. The training
    labels are 1 for the need's own paper and, with --related X, X for another paper of its discipline
    (read on the fitting half only: the market's `flask match fit` uses the listings' field the same
-   way). Nothing else is fitted: the engine's other constants (pool, feedback terms, glossary weight) are fixed in the code. The
+   way). With --topic, a field classifier (market/matching/topics.py) is also trained per fold on the
+   fitting half's papers with their discipline as the label -- never on the held-out half's -- and the
+   agreement of the fields it predicts for the need and each candidate is the `topic` signal (off by
+   default: held out it did not help, see engine.py). Nothing else is fitted: the engine's other constants (pool, feedback terms, glossary weight) are fixed in the code. The
    index statistics (idf, feedback) come from all results, as they would in the market (no labels);
 4. figures: MRR@10, Recall@1 and Recall@10 of the need's own paper; the same-discipline share over 9
    slots (the 10 suggestions minus the own paper, an empty slot counted as a miss); suggestions per need;
@@ -33,10 +37,12 @@ Protocol:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
 import os
+import pickle
 import statistics
 import sys
 import tempfile
@@ -152,6 +158,31 @@ def fit_half(cands, keys, discipline, related: float):
     return fitting.calibrate(model, fitting.shown_pairings(model, cands, keys, is_own))
 
 
+def topic_setup(args, doc_terms: dict[str, list[str]], discipline: dict[str, str], labelled: set[str],
+                need_terms: dict):
+    """The field classifier of one fold and every field distribution it predicts. It is trained on the
+    papers of `labelled` (the fitting half) with their discipline as the label, as `flask match fit`
+    trains on the listings whose owners chose a field; the held-out half's disciplines are never read.
+    A labelled paper, and a need written from it, is predicted leave-one-out (the paper's own counts
+    taken out), so neither is credited with the paper's own label: the signal is as strong on the
+    fitting half as it can be on the held-out one. Only with --topic (else no classifier: the signal stays 0)."""
+    from market.matching.topics import TopicClassifier
+
+    if not getattr(args, "topic", False):
+        return None, {}
+    clf = TopicClassifier.fit((doc_terms[pid], discipline[pid]) for pid in sorted(labelled) if pid in doc_terms)
+    if clf is None:
+        return None, {}
+    def own(pid):
+        return (discipline[pid], doc_terms[pid]) if pid in labelled and pid in doc_terms else None
+
+    topics = {pid: clf.predict(terms, own=own(pid)) for pid, terms in doc_terms.items()}
+    # a need written from a labelled paper: that paper left out too (cross-fitting)
+    topics.update((key, clf.predict(terms, own=own(key[1]) if isinstance(key, tuple) else None))
+                  for key, terms in need_terms.items())
+    return clf, topics
+
+
 def rank_with(model, found, top_n: int = 10, raw: bool = False):
     from market.matching import fitting
 
@@ -201,6 +232,9 @@ def main() -> int:
                         help="fit on every paper (no field) and write market/data/match_model.json")
     parser.add_argument("--feedback", action="store_true", help="ablation: the engine with pseudo-relevance feedback (off in the market)")
     parser.add_argument("--no-feedback", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)  # keep the retrieval (signals) for reruns of the fitting
+    parser.add_argument("--topic", action="store_true",
+                        help="ablation: the field classifier's topic signal (off in the market: it did not improve the held-out figures)")
     parser.add_argument("--no-glossary", action="store_true", help="ablation: the engine without the glossary")
     parser.add_argument("--related", type=float, default=None,
                         help="soft training label of another paper of the need's discipline (default: fitting.RELATED_LABEL)")
@@ -233,7 +267,8 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
     from market.database import write_intent
     from market.extensions import db
     from market.matching import engine as eng
-    from market.models import Demand, Field
+    from market.matching import fitting
+    from market.models import Achievement, Demand, Field
     from market.reference import ensure_fields
     from market.search.indexing import replica
 
@@ -253,68 +288,91 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
         raise SystemExit(f"import failed:\n{out.output}\n{out.exception!r}")
     print(f"\n== technical field {'given to both sides (from the paper discipline)' if with_field else 'not given (imported and hastily posted listings)'} ==")
 
-    cands: dict[tuple[str, str], list[tuple[str, dict]]] = {}
-    baseline: dict[str, dict[str, list[str]]] = {v: {} for v in variants}
-    timings = {"engine": [], "plain": []}
-    token = write_intent.set(False)
-    try:
-        with app.app_context():
-            fields = {f.code: f.id for f in db.session.scalars(db.select(Field))}
-            backend = replica().backend()
-            ext = {a_id: ext_id for a_id, ext_id in db.session.execute(
-                db.text("select id, external_id from achievements"))}
-            engine_m = eng.Matcher(db.session, backend, feedback=args.feedback and not args.no_feedback,  # the pool the market uses
-                                   glossary=not args.no_glossary)
-            plain_m = eng.Matcher(db.session, backend, plain=True)
-            for variant in variants:
-                for p in papers:
-                    spec = need_for(p, variant)
-                    field_id = fields.get(demo.DISCIPLINE_TO_FIELD.get(p.get("discipline", ""), "")) if with_field else None
-                    need = Demand(title=spec["title"], description=spec["description"], indicators="",
-                                  keywords=",".join(spec["keywords"]), status="published", field_id=field_id, version=1)
-                    t0 = time.perf_counter()
-                    found = engine_m.candidates(need)
-                    timings["engine"].append(time.perf_counter() - t0)
-                    cands[(variant, p["id"])] = [(ext[m.other.id], m.signals) for m in found]
-                    t0 = time.perf_counter()
-                    baseline[variant][p["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
-                    timings["plain"].append(time.perf_counter() - t0)
-            graded = load_graded(args.graded)
-            graded_cands, graded_plain = {}, {}
-            for g in graded:
-                need = Demand(title=g["title"], description=g.get("description", ""), indicators="",
-                              keywords=",".join(g.get("keywords", [])), status="published", version=1)
-                graded_cands[g["id"]] = [(ext[m.other.id], m.signals) for m in engine_m.candidates(need)]
-                graded_plain[g["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
-    finally:
-        write_intent.reset(token)
+    cache = args.cache.with_suffix(f".{int(with_field)}.{len(papers)}.pickle") if args.cache else None
+    if cache is not None and cache.exists():  # the same retrieval again: iterate on the fitting only
+        with cache.open("rb") as fh:
+            cands, baseline, timings, need_terms, doc_terms, graded, graded_cands, graded_plain = pickle.load(fh)
+    else:
+        cands: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+        baseline: dict[str, dict[str, list[str]]] = {v: {} for v in variants}
+        timings = {"engine": [], "plain": []}
+        need_terms: dict[object, list[str]] = {}  # a need's own key terms: what the field classifier reads of it
+        token = write_intent.set(False)
+        try:
+            with app.app_context():
+                fields = {f.code: f.id for f in db.session.scalars(db.select(Field))}
+                backend = replica().backend()
+                ext = {a_id: ext_id for a_id, ext_id in db.session.execute(
+                    db.text("select id, external_id from achievements"))}
+                doc_terms = {ext[a.id]: sorted(t for t in eng._terms_of(a) if t not in eng.GENERIC_TERMS)
+                             for a in db.session.scalars(db.select(Achievement))}
+                # the engine with no classifier: the `topic` signal is computed below, per fold, with the
+                # classifier fitted on that fold's labels only
+                shipped = eng.model_for(None)
+                engine_m = eng.Matcher(db.session, backend, feedback=args.feedback and not args.no_feedback,  # the pool the market uses
+                                       glossary=not args.no_glossary, model=dataclasses.replace(shipped, classifier=None))
+                plain_m = eng.Matcher(db.session, backend, plain=True)
+                for variant in variants:
+                    for p in papers:
+                        spec = need_for(p, variant)
+                        field_id = fields.get(demo.DISCIPLINE_TO_FIELD.get(p.get("discipline", ""), "")) if with_field else None
+                        need = Demand(title=spec["title"], description=spec["description"], indicators="",
+                                      keywords=",".join(spec["keywords"]), status="published", field_id=field_id, version=1)
+                        t0 = time.perf_counter()
+                        found = engine_m.candidates(need)
+                        timings["engine"].append(time.perf_counter() - t0)
+                        cands[(variant, p["id"])] = [(ext[m.other.id], m.signals) for m in found]
+                        need_terms[(variant, p["id"])] = [t for t, _ in eng.listing_terms(need)]
+                        t0 = time.perf_counter()
+                        baseline[variant][p["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
+                        timings["plain"].append(time.perf_counter() - t0)
+                graded = load_graded(args.graded)
+                graded_cands, graded_plain = {}, {}
+                for g in graded:
+                    need = Demand(title=g["title"], description=g.get("description", ""), indicators="",
+                                  keywords=",".join(g.get("keywords", [])), status="published", version=1)
+                    graded_cands[g["id"]] = [(ext[m.other.id], m.signals) for m in engine_m.candidates(need)]
+                    need_terms[g["id"]] = [t for t, _ in eng.listing_terms(need)]
+                    graded_plain[g["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
+        finally:
+            write_intent.reset(token)
+        if cache is not None:
+            with cache.open("wb") as fh:
+                pickle.dump((cands, baseline, timings, need_terms, doc_terms, graded, graded_cands, graded_plain), fh)
 
     print(f"  signals per need: {1000 * statistics.median(timings['engine']):.1f} ms median "
           f"(baseline ranking {1000 * statistics.median(timings['plain']):.1f} ms); "
           f"candidates per need {statistics.mean(len(v) for v in cands.values()):.1f}")
-    models = {}
+    models, fold_cands, fold_graded = {}, {}, {}
     keys = [[key for key in cands if key[1] in halves[k]] for k in (0, 1)]
-    for k in (0, 1):  # the weights and the 匹配度 calibration, both from half k alone
-        models[k] = fit_half(cands, keys[k], discipline, args.related)
+    for k in (0, 1):  # the classifier, the weights and the 匹配度 calibration, all from half k alone
+        clf, topics = topic_setup(args, doc_terms, discipline, halves[k], need_terms)
+        fold_cands[k] = fitting.with_topic(cands, clf, topics, lambda probe, oid: topics.get(oid))
+        fold_graded[k] = fitting.with_topic(graded_cands, clf, topics, lambda probe, oid: topics.get(oid))
+        models[k] = dataclasses.replace(fit_half(fold_cands[k], keys[k], discipline, args.related), classifier=clf)
         print(f"  model fitted on half {k}: bias {models[k].bias:+.2f}, "
               + ", ".join(f"{n} {w:+.2f}" for n, w in models[k].weights.items()))
-    everything = fit_half(cands, keys[0] + keys[1], discipline, args.related)
+    clf_all, topics_all = topic_setup(args, doc_terms, discipline, halves[0] | halves[1], need_terms)
+    cands_all = fitting.with_topic(cands, clf_all, topics_all, lambda probe, oid: topics_all.get(oid))
+    everything = dataclasses.replace(fit_half(cands_all, keys[0] + keys[1], discipline, args.related), classifier=clf_all)
+    graded_all = fitting.with_topic(graded_cands, clf_all, topics_all, lambda probe, oid: topics_all.get(oid))
 
-    def ranked_by(model_of, variant):  # model_of(paper) -> the model that ranks that paper's need
-        return {pid: [x for x, _ in rank_with(model_of(pid), cands[(variant, pid)])]
+    def ranked_by(fold_of, variant):  # fold_of(paper) -> the fold whose model ranks that paper's need
+        return {pid: [x for x, _ in rank_with(models[fold_of(pid)], fold_cands[fold_of(pid)][(variant, pid)])]
                 for pid in (p["id"] for p in papers)}
 
     side = {p["id"]: half(p["id"]) for p in papers}
     for variant in variants:
         print(f"\n  needs from {dict(all='all keywords', first='the first keyword only', last='the last keyword only', title='the title only')[variant]}:")
         print(line("plain jieba + BM25", metrics(baseline[variant], discipline)))
-        print(line("engine, held-out (2-fold)", metrics(ranked_by(lambda pid: models[1 - side[pid]], variant), discipline)))
-        print(line("engine, in-sample", metrics(ranked_by(lambda pid: models[side[pid]], variant), discipline)))
+        print(line("engine, held-out (2-fold)", metrics(ranked_by(lambda pid: 1 - side[pid], variant), discipline)))
+        print(line("engine, in-sample", metrics(ranked_by(lambda pid: side[pid], variant), discipline)))
 
     # the 匹配度 promise, held-out: of the pairings shown with a degree in each band, how many were right
     bands = {b: [0, 0] for b in BANDS[:-1]}
-    for (variant, pid), found in cands.items():
-        for x, degree in rank_with(models[1 - side[pid]], found):
+    for (variant, pid) in cands:
+        k = 1 - side[pid]
+        for x, degree in rank_with(models[k], fold_cands[k][(variant, pid)]):
             b = max(lo for lo in BANDS[:-1] if degree >= lo)
             bands[b][0] += 1
             bands[b][1] += x == pid
@@ -326,9 +384,9 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
 
     if graded and not with_field:
         runs = {"plain jieba + BM25": graded_plain,
-                "engine (fitted on all CSL)": {gid: [x for x, _ in rank_with(everything, f)] for gid, f in graded_cands.items()}}
+                "engine (fitted on all CSL)": {gid: [x for x, _ in rank_with(everything, f)] for gid, f in graded_all.items()}}
         for k in (0, 1):
-            runs[f"engine (fitted on half {k})"] = {gid: [x for x, _ in rank_with(models[k], f)] for gid, f in graded_cands.items()}
+            runs[f"engine (fitted on half {k})"] = {gid: [x for x, _ in rank_with(models[k], f)] for gid, f in fold_graded[k].items()}
         figures, ungraded = graded_figures(graded, runs)
         print(f"\n  graded set {args.graded.name}: {len(graded)} needs written as companies write them "
               f"({sum(1 for g in graded if any(int(v) >= 1 for v in g.get('grades', {}).values()))} with a relevant abstract)")
@@ -343,9 +401,8 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
                     fh.write(json.dumps({"id": g["id"], "engine": runs["engine (fitted on all CSL)"].get(g["id"], []),
                                          "plain": graded_plain.get(g["id"], [])}, ensure_ascii=False) + "\n")
     if args.write_model and not with_field:
-        everything = type(everything)(weights=everything.weights, bias=everything.bias, calibration=everything.calibration,
-                                      about=f"bench/matching.py --write-model: fitted on {len(papers)} CSL papers, "
-                                            f"{len(variants)} need variants, no field")
+        everything = dataclasses.replace(everything, about=f"bench/matching.py --write-model: fitted on {len(papers)} CSL papers, "
+                                                           f"{len(variants)} need variants, no field; classifier over their disciplines")
         from market.matching.fitting import model_write
 
         model_write(everything, eng.DEFAULT_MODEL_PATH)

@@ -68,8 +68,11 @@ def export(limit: int) -> None:
 @click.option("--related", type=click.FloatRange(0, 0.9), default=None,
               help="Soft label of a same-field pairing (default: the value the benchmark chose).")
 @click.option("--dry-run", is_flag=True, help="Print the figures; write no model file.")
+@click.option("--topic", is_flag=True,
+              help="Also train the technical-field classifier on the listings with a field (the topic signal; "
+                   "compare the held-out figures with and without it).")
 @with_appcontext
-def fit(related: float | None, dry_run: bool) -> None:
+def fit(related: float | None, dry_run: bool, topic: bool) -> None:
     """Fit the matching model on this market's listings and store it beside the search index."""
     from ..search.indexing import replica
     from . import engine, fitting
@@ -78,7 +81,7 @@ def fit(related: float | None, dry_run: bool) -> None:
     token = write_intent.set(False)
     try:
         report = fitting.model_fit(session=db.session, backend=backend,
-                                   related=fitting.RELATED_LABEL if related is None else related)
+                                   related=fitting.RELATED_LABEL if related is None else related, topic=topic)
     except fitting.NotEnoughData as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -87,6 +90,10 @@ def fit(related: float | None, dry_run: bool) -> None:
         write_intent.reset(token)
     names = {"probe": "按关键词探测本条目", "deal": "已确认的对接与意向"}
     click.echo(f"拟合样本：{report.sources} 个条目的探测需求，{report.deal_probes} 个已确认配对的需求，{report.rows} 行。")
+    clf = report.model.classifier
+    if topic:
+        click.echo(f"技术领域分类器：{sum(clf.docs.values())} 个选了技术领域的条目，{len(clf.docs)} 个领域。" if clf is not None
+                   else "技术领域分类器：选了技术领域的条目不足两个领域，未训练（topic 信号为 0）。")
     for kind, value in report.held_out.items():
         click.echo(f"{names[kind]}：MRR@10 留出（2 折）{value:.3f}，样本内 {report.in_sample[kind]:.3f}")
     click.echo("权重：" + "，".join(f"{n} {w:+.2f}" for n, w in report.model.weights.items())
