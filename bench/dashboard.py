@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from market import create_app  # noqa: E402
 from market.extensions import db  # noqa: E402
-from market.models import Contract, Field, Organization, Region, User  # noqa: E402
+from market.models import CONTRACT_TYPES, Contract, Field, Organization, Region, User  # noqa: E402
 
 PASSWORD = "Bench-pass-2026"
 COUNTIES = 12
@@ -121,6 +121,18 @@ def load(app, n: int, seed: int) -> dict:
         region_ids = {"city": city.id, "counties": [c.id for c in counties], "towns": [t.id for t in towns]}
         admin_id = admin.id
         subfields = db.session.scalars(select(Field.id).where(Field.parent_id.is_not(None))).all()
+        from market.contracts.regcodes import ensure_reg_codes
+        from market.models.reg_code import RegCode
+        from market.registration.calendar import ensure_seed
+
+        ensure_reg_codes()
+        ensure_seed()
+        code_rows = db.session.execute(select(RegCode.kind, RegCode.code, RegCode.parent_code)).all()
+        parents = {(k, p) for k, _c, p in code_rows if p}
+        reg_codes = {}  # kind -> the leaf codes (what a contract carries)
+        for kind, code, _parent in code_rows:
+            if (kind, code) not in parents:
+                reg_codes.setdefault(kind, []).append(code)
         db.session.commit()
 
     with app.app_context():
@@ -159,6 +171,10 @@ def load(app, n: int, seed: int) -> dict:
     days = (date.today() - FIRST_DAY).days
     weights = [w for _, w in TYPES]
     types = [t for t, _ in TYPES]
+    subtypes = {t: list(CONTRACT_TYPES[t][1]) for t in types}
+
+    def code(kind: str):  # 10 % of contracts without a code (未填报)
+        return rng.choice(reg_codes[kind]) if rng.random() < 0.9 else None
 
     def rows():
         for i in range(n):
@@ -166,17 +182,23 @@ def load(app, n: int, seed: int) -> dict:
             seller = rng.choice(institutions) if rng.random() < 0.4 else rng.choice(enterprises)
             fen = int(10 ** rng.uniform(6, 10.5))  # 1万元 .. 3亿元, in fen
             tech = fen if rng.random() < 0.5 else int(fen * rng.uniform(0.4, 1.0))
+            contract_type = rng.choices(types, weights)[0]
             yield (
-                f"B{i:09d}", f"技术合同{i}", rng.choices(types, weights)[0], buyer[0], seller[0], buyer[1], seller[1],
+                f"B{i:09d}", f"技术合同{i}", contract_type, buyer[0], seller[0], buyer[1], seller[1],
                 fen, tech, FIRST_DAY + timedelta(days=rng.randrange(days + 1)),
                 rng.choice(subfields) if rng.random() < 0.95 else None,
                 rng.choice(ach_ids) if rng.random() < 0.15 else None,
                 rng.random() < 0.02, admin_id,
+                # the 登记表 codes (issue 16): what the report tables T2-T7 group by
+                rng.choice(subtypes[contract_type]) if subtypes[contract_type] and rng.random() < 0.9 else "",
+                code("reg_field"), code("ip_type"), code("plan_source"), code("socio_goal"), code("legal_form"),
+                code("legal_form"),
             )
 
     columns = ("registration_no", "title", "contract_type", "buyer_org_id", "seller_org_id", "buyer_region_id",
                "seller_region_id", "amount", "tech_amount", "signed_on", "field_id", "achievement_id", "voided",
-               "recorded_by_id")
+               "recorded_by_id", "subtype", "reg_field", "ip_type", "plan_source", "socio_goal", "seller_legal_form",
+               "buyer_legal_form")
     t0 = time.perf_counter()
     with app.app_context():
         engine = db.engine
@@ -208,7 +230,7 @@ def analyze(engine) -> None:
 
 
 def _defaults() -> dict:
-    return {"subtype": "", "source": "import", "scan_path": "", "scan_name": "", "void_reason": "", "version": 1}
+    return {"source": "import", "scan_path": "", "scan_name": "", "void_reason": "", "version": 1}
 
 
 def _copy_postgres(raw, columns, rows, n) -> None:
@@ -317,7 +339,7 @@ def time_queries(app, rounds: int) -> None:
                        lambda: stats.breakdown("month", scope=scope, period=this_year, use_summary=False), rounds)
 
 
-def time_pages(app, rounds: int) -> None:
+def time_pages(app, rounds: int, only: str | None = None) -> None:
     year = date.today().year
     pages = [
         ("/dashboard/", "bench_city"),
@@ -329,13 +351,15 @@ def time_pages(app, rounds: int) -> None:
         ("/dashboard/checks", "bench_city"),
         ("/dashboard/export?table=region&format=xlsx", "bench_city"),
         ("/dashboard/", "bench_county"),
-        # 报表 (issue 16): each table for the city, the 登记表 ones by one grouped query over the year's contracts
+        # 报表 (issue 16): each table for the city, the 登记表 ones from the summary's 登记表 dims (a18e01c0ffee)
         *((f"/dashboard/reports?table=T{n}", "bench_city") for n in range(1, 11)),
         ("/dashboard/export?table=T3&format=xlsx", "bench_city"),
         ("/dashboard/reports?table=T4", "bench_county"),
     ]
     clients = {}
     for path, username in pages:
+        if only and only not in path:
+            continue
         if username not in clients:
             client = app.test_client()
             page = client.get("/login").get_data(as_text=True)
@@ -361,6 +385,8 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true", help="load, then stop")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--pages-only", action="store_true", help="skip the query timings")
+    parser.add_argument("--only", help="time only the pages whose path contains this text (e.g. reports)")
     args = parser.parse_args()
 
     url = prepare_database(args.database_url, args.keep, args.reuse)
@@ -373,10 +399,11 @@ def main() -> None:
         load(app, args.n, args.seed)
     if args.load_only:
         return
-    log("query timings")
-    time_queries(app, args.rounds)
+    if not args.pages_only:
+        log("query timings")
+        time_queries(app, args.rounds)
     log("page timings (test client, signed in)")
-    time_pages(app, args.rounds)
+    time_pages(app, args.rounds, args.only)
 
 
 if __name__ == "__main__":

@@ -137,6 +137,9 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
     from .contracts.regcodes import ensure_reg_codes
 
     ensure_reg_codes()
+    from .registration.calendar import ensure_seed
+
+    ensure_seed()
     regions = ensure_regions(DEMO_CITY)
     fields = {f.code: f for f in db.session.scalars(select(Field))}
     city = next(r for r in regions.values() if r.level == "city")

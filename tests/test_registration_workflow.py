@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from market.dashboard import stats
 from market.extensions import db
-from market.models import Contract, Notification, RegPoint, RegStep, User
+from market.models import Contract, Notification, RegPoint, RegStep, User, WorkCalendarDay
 from market.registration import queries, services
 from tests import factories
 from tests.helpers import Poster, assert_refused, client_for as _client_for, count, form_token, is_login_redirect
@@ -170,12 +170,42 @@ def test_competent_point_rule(app, world, reg):
     assert queries.competent_point(seller_region_id=None, buyer_region_id=None) == reg.point_city
 
 
-def test_working_days_skip_weekends():
+def test_working_days_skip_weekends(app):
     friday = datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
     assert queries.working_days(friday, date(2026, 12, 4)) == 0
     assert queries.working_days(friday, date(2026, 12, 6)) == 0  # Sunday
     assert queries.working_days(friday, date(2026, 12, 7)) == 1  # Monday
     assert queries.working_days(friday, date(2026, 12, 25)) == 15
+
+
+def test_working_days_deduct_national_day_2026_and_count_its_tiaoxiu_saturday(app):
+    """国庆 2026 (国办发明电〔2025〕7号): 中秋 25-27 September, 国庆 1-7 October off; Sunday 20 September and
+    Saturday 10 October worked. The seeded calendar (written by the migration and init-reference)."""
+    from market.registration import calendar
+
+    calendar.ensure_seed()
+    db.session.commit()
+    # submitted Friday 18 September 2026, 10:00 China time
+    friday = datetime(2026, 9, 18, 2, 0, tzinfo=timezone.utc)
+    assert queries.working_days(friday, date(2026, 9, 20)) == 1  # Sunday 20 September is a 调休 workday
+    assert queries.working_days(friday, date(2026, 9, 24)) == 5  # Mon 21 .. Thu 24
+    assert queries.working_days(friday, date(2026, 9, 28)) == 6  # Fri 25 中秋 off, weekend; Mon 28
+    assert queries.working_days(friday, date(2026, 10, 7)) == 8  # Tue 29, Wed 30; 1-7 October off
+    assert queries.working_days(friday, date(2026, 10, 9)) == 10  # Thu 8, Fri 9
+    assert queries.working_days(friday, date(2026, 10, 10)) == 11  # Saturday 10 October is worked
+    # Monday to Friday would have said 15 on 9 October: the 15th working day is 15 October
+    assert queries.working_days(friday, date(2026, 10, 14)) == 14
+    assert queries.working_days(friday, date(2026, 10, 15)) == 15
+    # submitted on 30 September: 1 working day waited on 8 October
+    eve = datetime(2026, 9, 30, 2, 0, tzinfo=timezone.utc)
+    assert queries.working_days(eve, date(2026, 10, 7)) == 0
+    assert queries.working_days(eve, date(2026, 10, 8)) == 1
+    # an administrator's change takes effect at once: 8 October made a holiday
+    db.session.add(WorkCalendarDay(day=date(2026, 10, 8), workday=False, name="测试"))
+    db.session.commit()
+    assert queries.working_days(eve, date(2026, 10, 8)) == 0
+    # a year with no rows counts Monday to Friday
+    assert calendar.count_working_days(date(2031, 1, 3), date(2031, 1, 10)) == 5
 
 
 # --- who may move a submission ---------------------------------------------------------------------------------

@@ -30,18 +30,24 @@ def create_admin(username: str, name: str, password: str) -> None:
 @click.command("init-reference")
 @with_appcontext
 def init_reference() -> None:
-    """Insert the field taxonomy (技术领域), the stock 退回 reasons and the 登记表 codes when empty; safe to run again."""
+    """Insert the field taxonomy (技术领域), the stock 退回 reasons, the 登记表 codes and the seeded 节假日安排 when
+    missing; safe to run again."""
     added = ensure_fields()
     reasons = ensure_return_reasons()
     from ..contracts.regcodes import ensure_reg_codes
 
     codes = ensure_reg_codes()
+    from ..registration.calendar import ensure_seed
+
+    holidays = ensure_seed()
     db.session.commit()
     click.echo(f"已写入技术领域 {added} 个。" if added else "技术领域已存在，未做改动。")
     if reasons:
         click.echo(f"已写入常用退回理由 {reasons} 条。")
     if codes:
         click.echo(f"已写入登记表代码 {codes} 个。")
+    if holidays:
+        click.echo(f"已写入节假日安排 {holidays} 天。")
 
 
 @click.command("regions")

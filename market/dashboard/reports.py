@@ -1,9 +1,9 @@
 """The report tables T1–T10 (issue 16 item 5): what an official sends upward, built from the dashboard's own reads.
 
 T1, T2 (types), T8 and T9 come from market/dashboard/stats.py, the functions the 总览 page shows; the 登记表's
-dimensions (T2's subtypes, T3–T7) from one grouped query over the live contracts (`stats.live_contracts()`:
-registered, not voided) with the dashboard's sides: 吸纳 = the buyer in the region, 输出 = the seller in the
-region. Codes and labels come from the reference table reg_codes (inactive codes too, as
+dimensions (T2's subtypes, T3–T7) through the same pipeline from the trigger-kept summary's 登记表 dims
+(models.stats.REG_DIM_SQL, revision a18e01c0ffee: whole months from the summary, partial months from the live
+contracts), with the dashboard's sides: 吸纳 = the buyer in the region, 输出 = the seller in the region. Codes and labels come from the reference table reg_codes (inactive codes too, as
 market/contracts/regcodes.labels reads them, plus the headings' tree); a contract without a code counts under
 未填报, a code the table does not know under its own row, so the leaves always add up to the 合计; a heading
 (事业法人 over 科研机构, 高等院校, ...) shows the subtotal of the codes below it, which are indented under it.
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, or_, select, type_coerce
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import CONTRACT_TYPES, Contract, Region
+from ..models import CONTRACT_TYPES, Organization, Region
 from ..models.reg_code import RegCode
-from ..money import Money, join_sum, money_high, money_low
 from . import exports, queries, stats
 from .stats import Figures, Period, Row
 
@@ -44,50 +44,23 @@ DIMENSIONS = {
     "T6": ("plan_source", "plan_source", "计划来源"),
     "T7": ("socio_goal", "socio_goal", "社会经济目标"),
 }
+# the summary's dim (models.stats.REG_DIM_SQL) of each contract column
+SUMMARY_DIM = {"reg_field": "rfield", "ip_type": "ip", "plan_source": "plan", "socio_goal": "goal",
+               "seller_legal_form": "lfs", "buyer_legal_form": "lfb"}
 CHECK_DETAIL_LIMIT = 1000  # contracts listed per check in T10 (the counts are always whole)
 NOTE_SIDES = "吸纳：买方在本区域；输出：卖方在本区域；买卖双方均在本区域的合同两侧都计入。只计已登记、未作废的合同。"
 
 
-# --- the grouped query over the live contracts ----------------------------------------------------------------
+# --- the 登记表 dimensions, read as the dashboard reads its figures -------------------------------------------
 
-def side_conditions(scope: Region | None):
-    """(buyer in the scope, seller in the scope), as the dashboard counts them: everything = a party on the tree."""
-    if scope is None:
-        return Contract.buyer_region_id.is_not(None), Contract.seller_region_id.is_not(None)
-    inside = stats.region_ids_under(scope)
-    return Contract.buyer_region_id.in_(inside), Contract.seller_region_id.in_(inside)
-
-
-def grouped_figures(*keys, scope: Region | None, period: Period) -> dict[tuple, Row]:
-    """{(key values): Row with 'b' and 's' Figures} over the live contracts signed in the period.
-
-    One statement: each sum split in two parts (market.money.exact_sum), so totals stay exact at any size.
-    """
-    buyer_in, seller_in = side_conditions(scope)
-    columns = []
-    for side, inside in (("b", buyer_in), ("s", seller_in)):
-        columns.append(func.count(case((inside, 1))).label(f"{side}_n"))
-        for name in ("amount", "tech_amount"):
-            amount = getattr(Contract, name)
-            columns.append(func.sum(case((inside, money_high(amount)))).label(f"{side}_{name}_hi"))
-            columns.append(type_coerce(func.sum(case((inside, money_low(amount)))), Money()).label(f"{side}_{name}"))
-    stmt = (
-        select(*keys, *columns)
-        .where(stats.live_contracts(), Contract.signed_on >= period.start, Contract.signed_on <= period.end,
-               or_(buyer_in, seller_in))
-        .group_by(*keys)
-    )
-    out = {}
-    for record in db.session.execute(stmt):
-        row = Row(key=tuple(record[:len(keys)]), name="")
-        for side in ("b", "s"):
-            row.sides[side] = Figures(
-                int(getattr(record, f"{side}_n") or 0),
-                join_sum(getattr(record, f"{side}_amount_hi"), getattr(record, f"{side}_amount")),
-                join_sum(getattr(record, f"{side}_tech_amount_hi"), getattr(record, f"{side}_tech_amount")),
-            )
-        out[row.key] = row
-    return out
+def summary_figures(dim: str, *, scope: Region | None, period: Period) -> dict[str, Row]:
+    """{key: Row with 'b' and 's' Figures} for one 登记表 dimension of the summary (models.stats.REG_DIM_SQL:
+    'sub', 'rfield', 'lfs', 'lfb', 'ip', 'plan', 'goal'), through the dashboard's own pipeline (stats.source):
+    whole months from contract_month_stats, partial months from the contracts table, sums exact at any size."""
+    found = stats._pivot(dim, period, stats.Grouping.make("total", scope), "key", True)
+    rows = {key: stats._fill(Row(key=key, name=""), record) for key, record in found.items()}
+    # a summary row emptied by a void or an edit stays with zeros: it is no code in use
+    return {key: row for key, row in rows.items() if not row.is_empty}
 
 
 def _add_rows(rows: list[Row], *, key=None, name: str = "") -> Row:
@@ -133,29 +106,24 @@ def _code_rows(kind: str, found: dict[str | None, Row]) -> tuple[list[Row], dict
     return rows, indent
 
 
-def by_code(column_name: str, kind: str, *, scope: Region | None,
+def by_code(dim: str, kind: str, *, scope: Region | None,
             period: Period) -> tuple[list[Row], dict[int, int]]:
-    """吸纳 and 输出 by one 登记表 code of the contract (T3, T5, T6, T7)."""
-    column = getattr(Contract, column_name)
-    found = {key[0]: row for key, row in grouped_figures(column, scope=scope, period=period).items()}
-    return _code_rows(kind, found)
+    """吸纳 and 输出 by one 登记表 code of the contract (T3, T5, T6, T7; T4 per party)."""
+    return _code_rows(kind, {key or None: row for key, row in summary_figures(dim, scope=scope, period=period).items()})
 
 
 def by_legal_form(*, scope: Region | None, period: Period) -> tuple[tuple, tuple]:
     """(rows and indent by the seller's 法人性质, the same by the buyer's), each with 吸纳 and 输出 (T4)."""
-    pairs = grouped_figures(Contract.seller_legal_form, Contract.buyer_legal_form, scope=scope, period=period)
-    sellers: dict[str | None, list[Row]] = {}
-    buyers: dict[str | None, list[Row]] = {}
-    for (seller_form, buyer_form), row in pairs.items():
-        sellers.setdefault(seller_form or None, []).append(row)
-        buyers.setdefault(buyer_form or None, []).append(row)
-    return (_code_rows("legal_form", {k: _add_rows(v) for k, v in sellers.items()}),
-            _code_rows("legal_form", {k: _add_rows(v) for k, v in buyers.items()}))
+    return (by_code("lfs", "legal_form", scope=scope, period=period),
+            by_code("lfb", "legal_form", scope=scope, period=period))
 
 
 def by_subtype(*, scope: Region | None, period: Period) -> dict[tuple[str, str], Row]:
-    return {(t, s or ""): row for (t, s), row in
-            grouped_figures(Contract.contract_type, Contract.subtype, scope=scope, period=period).items()}
+    out = {}
+    for key, row in summary_figures("sub", scope=scope, period=period).items():
+        contract_type, _dot, subtype = key.partition(".")
+        out[(contract_type, subtype)] = row
+    return out
 
 
 # --- the tables ----------------------------------------------------------------------------------------------
@@ -228,7 +196,7 @@ def t2(scope, period, place) -> Report:
 
 def t_code(code: str, scope, period, place) -> Report:
     kind, column, first = DIMENSIONS[code]
-    rows, indent = by_code(column, kind, scope=scope, period=period)
+    rows, indent = by_code(SUMMARY_DIM[column], kind, scope=scope, period=period)
     total = stats.totals(scope=scope, period=period)
     return Report(code, _side_table(code, first, rows, total, place=place, period=period, indent=indent), total)
 
@@ -274,6 +242,28 @@ def t9(scope, period, place) -> Report:
     return Report("T9", table, total)
 
 
+def _listed(check: str, *, scope: Region | None, period: Period):
+    """The first CHECK_DETAIL_LIMIT contracts of a check, as plain rows with the parties' names: the check's own
+    statement (queries.check_list, its order) reduced to the columns the table shows. Loading them as objects
+    with their organisations cost T10 over a second at 1,000 rows per check."""
+    listed = queries.check_list(check, scope=scope, period=period).limit(CHECK_DETAIL_LIMIT).subquery("listed")
+    buyer, seller = aliased(Organization), aliased(Organization)
+    return db.session.execute(
+        select(listed.c.registration_no, listed.c.title, buyer.name.label("buyer"), seller.name.label("seller"),
+               listed.c.signed_on, listed.c.amount, listed.c.tech_amount)
+        .join(buyer, buyer.id == listed.c.buyer_org_id).join(seller, seller.id == listed.c.seller_org_id)
+        .order_by(*_order_of(check, listed))
+    ).all()
+
+
+def _order_of(check: str, listed) -> tuple:
+    if check == "duplicates":
+        return (listed.c.signed_on, listed.c.buyer_org_id, listed.c.seller_org_id, listed.c.amount, listed.c.id)
+    if check == "large":
+        return (listed.c.amount.desc(), listed.c.id)
+    return (listed.c.signed_on, listed.c.id)
+
+
 def t10(scope, period, place) -> Report:
     counts = queries.check_counts(scope=scope, period=period)
     unplaced = db.session.scalars(queries.orgs_on_city_node(scope).limit(CHECK_DETAIL_LIMIT)).all()
@@ -287,10 +277,9 @@ def t10(scope, period, place) -> Report:
     for check, label in queries.CHECKS.items():
         if not counts[check]:
             continue
-        listed = db.session.scalars(queries.check_list(check, scope=scope, period=period).limit(CHECK_DETAIL_LIMIT))
-        for c in listed:
-            table.rows.append([label, "", c.registration_no, c.title, c.buyer_org.name, c.seller_org.name,
-                               c.signed_on.isoformat(), c.amount, c.tech_amount])
+        for c in _listed(check, scope=scope, period=period):
+            table.rows.append([label, "", c.registration_no, c.title, c.buyer, c.seller, c.signed_on.isoformat(),
+                               c.amount, c.tech_amount])
         if counts[check] > CHECK_DETAIL_LIMIT:
             table.notes.append(f"{label}：共 {counts[check]} 份，表中列出前 {CHECK_DETAIL_LIMIT} 份。")
     for org in unplaced:

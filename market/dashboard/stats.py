@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask import current_app, has_app_context
 from sqlalchemy import (
-    Integer, and_, case, func, literal, null, or_, select, text, true, type_coerce, union_all,
+    Integer, String, and_, case, cast, func, literal, null, or_, select, text, true, type_coerce, union_all,
 )
 from sqlalchemy.orm import aliased
 
-from ..divisions import FLOW_CLASSES, LOCAL_KEY, PLACE_CLASSES, flow_key_class, flow_key_name, territory_code
+from ..divisions import (
+    FLOW_CLASSES, LOCAL_KEY, PLACE_CLASSES, city_of, division, flow_key_class, flow_key_name, territory_code,
+)
 from ..extensions import db
 from ..models import CONTRACT_TYPES, Contract, Field, Region
-from ..models.stats import ContractMonthStat, counted, field_root_key, origin_key, year_month
+from ..models.stats import REG_DIM_SQL, ContractMonthStat, counted, field_root_key, origin_key, reg_dim_key, year_month
 from ..money import Money, exact_sum, join_sum
 
 ZERO = Decimal("0.00")
@@ -246,6 +249,8 @@ class Grouping:
             key = field_root_key(root)
         elif dim == "type":
             key = Contract.contract_type
+        elif dim in REG_DIM_SQL:  # the 登记表 dimensions of the report tables
+            key = reg_dim_key(dim)
         elif dim == "origin":
             if self.mode != "total":
                 raise ValueError("flows are read for a whole scope only")
@@ -431,7 +436,10 @@ def totals(*, scope: Region | None, period: Period, use_summary: bool = True) ->
 
 def by_type(*, scope: Region | None, period: Period, use_summary: bool = True) -> list[Row]:
     """吸纳 and 输出 by contract type (the 'both sides' figures are not split by type)."""
-    found = _pivot("type", period, Grouping.make("total", scope), "key", use_summary)
+    return _type_rows(_pivot("type", period, Grouping.make("total", scope), "key", use_summary))
+
+
+def _type_rows(found: dict) -> list[Row]:
     rows = []
     for code, (label, _subtypes) in CONTRACT_TYPES.items():
         row = Row(key=code, name=label)
@@ -442,7 +450,13 @@ def by_type(*, scope: Region | None, period: Period, use_summary: bool = True) -
 def by_field(*, scope: Region | None, period: Period, use_summary: bool = True) -> list[Row]:
     """吸纳 and 输出 by root technology field; contracts without a field get a row of their own."""
     found = _pivot("field", period, Grouping.make("total", scope), "key", use_summary)
-    roots = db.session.scalars(select(Field).where(Field.parent_id.is_(None)).order_by(Field.sort, Field.code)).all()
+    roots = db.session.execute(select(Field.id, Field.code, Field.name).where(Field.parent_id.is_(None))
+                               .order_by(Field.sort, Field.code)).all()
+    return _field_rows(found, roots)
+
+
+def _field_rows(found: dict, roots) -> list[Row]:
+    """`roots`: (id, code, name) of the root fields, in their order."""
     rows = []
     for root in roots:
         row = Row(key=root.code, name=root.name)
@@ -456,7 +470,11 @@ def by_field(*, scope: Region | None, period: Period, use_summary: bool = True) 
 
 
 def by_month(*, scope: Region | None, period: Period, use_summary: bool = True) -> list[Row]:
-    found = {int(k): v for k, v in _pivot("all", period, Grouping.make("total", scope), "ym", use_summary).items()}
+    return _month_rows(_pivot("all", period, Grouping.make("total", scope), "ym", use_summary), period)
+
+
+def _month_rows(found: dict, period: Period) -> list[Row]:
+    found = {int(k): v for k, v in found.items()}
     rows = []
     for ym in period.months():
         row = Row(key=f"{ym // 100}-{ym % 100:02d}", name=f"{ym // 100}年{ym % 100}月")
@@ -472,7 +490,11 @@ def by_region(*, scope: Region | None, period: Period, level: str | None = None,
     when there are any, so that the rows always add up to the total.
     """
     grouping = Grouping.make("children" if level is None else "level", scope, level)
-    found = _pivot("all", period, grouping, "gid", use_summary)
+    return _region_rows(_pivot("all", period, grouping, "gid", use_summary), grouping)
+
+
+def _region_rows(found: dict, grouping: Grouping) -> list[Row]:
+    scope, level = grouping.scope, grouping.level
     rows = []
     for region in grouping.groups:
         row = Row(key=region.id, name=region.name, region=region)
@@ -545,8 +567,10 @@ def _add(*figures: Figures) -> Figures:
 
 
 def flows(*, scope: Region | None, period: Period, use_summary: bool = True) -> Flows:
-    found = _pivot("origin", period, Grouping.make("total", scope), "key", use_summary)
-    territory = territory_code()
+    return _flows_from(_pivot("origin", period, Grouping.make("total", scope), "key", use_summary), territory_code())
+
+
+def _flows_from(found: dict, territory: str) -> Flows:
     inflow = {c: Figures() for c in FLOW_CLASSES}
     outflow = {c: Figures() for c in FLOW_CLASSES}
     by_place: dict[str, tuple[str, str, Figures, Figures]] = {}
@@ -596,6 +620,15 @@ def conversions(*, scope: Region | None, period: Period) -> dict[str, int]:
     One pass over the period's contracts that name a result (ix_contracts_conversions covers it), grouped by
     result, each flagged with the sides it was converted on.
     """
+    return _conversions_dict(db.session.execute(_conversions_select(scope=scope, period=period)).one())
+
+
+def _conversions_dict(row) -> dict[str, int]:
+    return {"b": int(row[0] or 0), "s": int(row[1] or 0), "e": int(row[2] or 0)}
+
+
+def _conversions_select(*, scope: Region | None, period: Period):
+    """(b, s, e): the statement behind conversions()."""
     if scope is None:
         buyer_in = seller_in = true()
     else:
@@ -608,13 +641,125 @@ def conversions(*, scope: Region | None, period: Period) -> dict[str, int]:
         .group_by(Contract.achievement_id)
         .subquery("per")
     )
-    row = db.session.execute(select(func.sum(per.c.b), func.sum(per.c.s), func.count()).select_from(per)).one()
-    return {"b": int(row[0] or 0), "s": int(row[1] or 0), "e": int(row[2])}
+    return select(func.sum(per.c.b).label("b"), func.sum(per.c.s).label("s"), func.count().label("e")).select_from(per)
 
 
 def conversions_by_region(*, scope: Region | None, period: Period) -> dict[int, dict[str, int]]:
     """Per sub-region (and the scope's own level, keyed by the scope's id)."""
     return _conversion_counts(grouping=Grouping.make("children", scope), period=period)
+
+
+# --- the 总览 page in one statement -----------------------------------------------------------------------
+
+@dataclass
+class Overview:
+    """Every figure of the 总览 page (dashboard.index): read by one statement, `overview()`."""
+
+    current: Row
+    previous: Row
+    tables: dict[str, list[Row]]  # by region, month, type, field
+    flows: Flows
+    year_total: Row | None  # the whole year's totals (asked for a period shorter than a year)
+    conversions: dict[str, int] | None  # the year's conversions (asked for when the region has targets)
+
+
+#: the columns every part of the overview's statement has, before the figures: which part, its group key as text,
+#: and for the root fields their code, name and place
+_OVERVIEW_HEAD = ("tag", "k", "code", "label", "pos")
+
+
+def _figures_part(tag: str, dim: str, period: Period, grouping: Grouping, by: str | None):
+    """One pivot of `_pivot` as a part of a UNION ALL: (tag, key as text, ..., the side sums)."""
+    sides = BASE_SIDES if dim == "all" else ("b", "s")
+    u = source(dim=dim, period=period, grouping=grouping, sides=sides)
+    g = _grouped(u) if by is None else _grouped(u, u.c[by])
+    key = null().cast(String) if by is None else cast(g.c[by], String)
+    stmt = select(literal(tag).label("tag"), key.label("k"), null().cast(String).label("code"),
+                  null().cast(String).label("label"), null().cast(Integer).label("pos"), *_side_sums(g))
+    return stmt if by is None else stmt.group_by(g.c[by])
+
+
+def _figure_names() -> list[str]:
+    return [f"{side}_{name}" for side in (*BASE_SIDES, "e") for name in FIGURES]
+
+
+def _other_part(tag: str, *, k=None, code=None, label=None, pos=None, figures: dict | None = None, from_=None):
+    """A part of the overview's statement that is not a pivot (root fields, the territory, conversions)."""
+    figures = figures or {}
+    cols = [literal(tag).label("tag"), (k if k is not None else null()).label("k"),
+            (code if code is not None else null()).label("code"), (label if label is not None else null()).label("label"),
+            (pos if pos is not None else null()).label("pos")]
+    cols += [(figures[name] if name in figures else null()).label(name) for name in _figure_names()]
+    stmt = select(*cols)
+    return stmt.select_from(from_) if from_ is not None else stmt
+
+
+def overview(*, scope: Region | None, period: Period, year_total: bool = False,
+             conversions: bool = False) -> Overview:
+    """The 总览's figures, one statement for all of them (before: one per figure group, 12 statements): this
+    period's and last year's totals, the breakdowns by sub-region, month, type and root field, the flows, the root
+    fields themselves and the territory (for the flows' classes), and on demand the whole year's totals and
+    conversions (the target card). Each part is exactly the statement its own function (totals, by_region, ...,
+    conversions) runs, so every figure is the one the other tabs, the exports and the CLI show."""
+    total = Grouping.make("total", scope)
+    children = Grouping.make("children", scope)  # the sub-regions: one statement, their ORM rows for the links
+    parts = [
+        _figures_part("cur", "all", period, total, None),
+        _figures_part("prev", "all", period.last_year(), total, None),
+        _figures_part("region", "all", period, children, "gid"),
+        _figures_part("month", "all", period, total, "ym"),
+        _figures_part("type", "type", period, total, "key"),
+        _figures_part("field", "field", period, total, "key"),
+        _figures_part("flows", "origin", period, total, "key"),
+        _other_part("froot", k=cast(Field.id, String), code=Field.code, label=Field.name, pos=Field.sort)
+        .where(Field.parent_id.is_(None)),
+    ]
+    year = Period.year(period.start.year)
+    if year_total:
+        parts.append(_figures_part("year", "all", year, total, None))
+    if conversions:
+        c = _conversions_select(scope=scope, period=year).subquery("c")
+        parts.append(_other_part("conv", figures={"b_n": c.c.b, "s_n": c.c.s, "e_n": c.c.e}, from_=c))
+    configured = (current_app.config.get("MARKET_DIVISION_CODE") or "").strip() if has_app_context() else ""
+    if not configured:  # market.divisions.territory_code(), its query as a part of this statement
+        root = (select(Region.code).where(Region.parent_id.is_(None), Region.level == "city")
+                .order_by(Region.sort, Region.id).limit(1).scalar_subquery())
+        parts.append(_other_part("terr", code=root))
+    found: dict[str, dict] = {}
+    roots = []
+    territory = configured
+    for r in db.session.execute(union_all(*parts)):
+        if r.tag == "froot":
+            roots.append((int(r.pos or 0), r.code, int(r.k), r.label))
+        elif r.tag == "terr":
+            territory = (city_of(r.code) or r.code) if r.code and division(r.code) is not None else ""
+        else:
+            found.setdefault(r.tag, {})[r.k] = r
+    roots.sort()
+    region_found = {None if k is None else int(k): v for k, v in found.get("region", {}).items()}
+    conv = found.get("conv", {}).get(None)
+    return Overview(
+        current=_fill(Row(key=None, name="合计"), found["cur"][None]),
+        previous=_fill(Row(key=None, name="合计"), found["prev"][None]),
+        tables={
+            "region": _region_rows(region_found, children),
+            "month": _month_rows(found.get("month", {}), period),
+            "type": _type_rows(found.get("type", {})),
+            "field": _field_rows(found.get("field", {}),
+                                 [_Root(id_, code, name) for _pos, code, id_, name in roots]),
+        },
+        flows=_flows_from(found.get("flows", {}), territory),
+        year_total=_fill(Row(key=None, name="合计"), found["year"][None]) if year_total else None,
+        conversions=(_conversions_dict((conv.b_n, conv.s_n, conv.e_n)) if conv is not None else
+                     {"b": 0, "s": 0, "e": 0}) if conversions else None,
+    )
+
+
+@dataclass
+class _Root:
+    id: int
+    code: str
+    name: str
 
 
 # --- upkeep ----------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ cancellation is re-registered with its history.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -76,3 +76,16 @@ class RegStep(db.Model):
     @property
     def action_label(self) -> str:
         return REG_ACTIONS.get(self.action, self.action)
+
+
+class WorkCalendarDay(db.Model):
+    """A day that differs from the Monday-to-Friday week in the 登记 deadline's working days: a public holiday on a
+    weekday (workday False) or a 调休 working Saturday or Sunday (workday True). The State Council publishes each
+    year's 放假安排 (usually in November for the next year); administrators enter it at 合同登记 → 节假日安排
+    (market/registration/calendar.py seeds 2026)."""
+
+    __tablename__ = "work_calendar"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(40), default="", server_default="")

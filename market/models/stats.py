@@ -46,9 +46,25 @@ from .region import Region
 
 STATS_TABLE = "contract_month_stats"
 DEPTH = 3  # city -> county -> town
-DIM_SIDES = {"all": ("b", "s", "i"), "type": ("b", "s"), "field": ("b", "s"), "origin": ("b", "s")}
+# The 登记表 dimensions (revision a18e01c0ffee), for the report tables T2-T7 (market/dashboard/reports.py):
+# dim -> the key as SQL over a contract row (both dialects; '{row}' is NEW, OLD, d or contracts)
+REG_DIM_SQL = {
+    "sub": "{row}.contract_type || '.' || COALESCE({row}.subtype, '')",  # T2: type.subtype
+    "rfield": "COALESCE({row}.reg_field, '')",  # T3: the registration's 11 技术领域
+    "lfs": "COALESCE({row}.seller_legal_form, '')",  # T4: 法人性质 of the seller
+    "lfb": "COALESCE({row}.buyer_legal_form, '')",  # T4: 法人性质 of the buyer
+    "ip": "COALESCE({row}.ip_type, '')",  # T5
+    "plan": "COALESCE({row}.plan_source, '')",  # T6
+    "goal": "COALESCE({row}.socio_goal, '')",  # T7
+}
+REG_DIM_COLUMNS = ("subtype", "reg_field", "seller_legal_form", "buyer_legal_form", "ip_type", "plan_source",
+                   "socio_goal")
+KEY_LENGTH = 48  # 'sub' keys: contract_type (16) + '.' + subtype (32); 16 before revision a18e01c0ffee
+DIM_SIDES = {"all": ("b", "s", "i"), "type": ("b", "s"), "field": ("b", "s"), "origin": ("b", "s"),
+             **{dim: ("b", "s") for dim in REG_DIM_SQL}}
 # the layout before revision a16a01c0ffee had no 'origin' rows (and contracts no place columns)
 _DIMS_BEFORE_FLOWS = ("all", "type", "field")
+_DIMS_BEFORE_REG = ("all", "type", "field", "origin")
 
 
 class ContractMonthStat(db.Model):
@@ -59,7 +75,7 @@ class ContractMonthStat(db.Model):
     region_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     side: Mapped[str] = mapped_column(String(1), primary_key=True)
     ym: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
     # each sum in two parts (see the module's docstring): amount_hi * 10^7 元 + amount; no Python-side default,
     # which an INSERT ... SELECT of the layout before the split would name
@@ -88,6 +104,14 @@ def _counted_sql(row: str, registered: bool) -> str:
 
 def _has_reg_status(connection) -> bool:
     return any(c["name"] == "reg_status" for c in inspect(connection).get_columns("contracts"))
+
+
+def _has_reg_dims(connection) -> bool:
+    """Whether the summary has the 登记表 dimensions' layout (revision a18e01c0ffee widened its key)."""
+    for column in inspect(connection).get_columns(STATS_TABLE):
+        if column["name"] == "key":
+            return (getattr(column["type"], "length", None) or 0) >= KEY_LENGTH
+    return False
 
 
 # Indexes for the dashboard's reads of the contracts table itself (the partial months at the edges of a
@@ -162,12 +186,15 @@ _RELEVANT_BEFORE_FLOWS = ("voided", "amount", "tech_amount", "signed_on", "buyer
 _PLACE_COLUMNS = ("buyer_division", "seller_division", "buyer_country", "seller_country")
 
 
-def _relevant(flows: bool, registered: bool = True) -> tuple[str, ...]:
-    return _RELEVANT_BEFORE_FLOWS + (_PLACE_COLUMNS if flows else ()) + (("reg_status",) if registered else ())
+def _relevant(flows: bool, registered: bool = True, regdims: bool = False) -> tuple[str, ...]:
+    return (_RELEVANT_BEFORE_FLOWS + (_PLACE_COLUMNS if flows else ()) + (("reg_status",) if registered else ())
+            + (REG_DIM_COLUMNS if regdims else ()))
 
 
-def _dims(flows: bool) -> tuple[str, ...]:
-    return tuple(DIM_SIDES) if flows else _DIMS_BEFORE_FLOWS
+def _dims(flows: bool, regdims: bool = False) -> tuple[str, ...]:
+    if regdims:
+        return tuple(DIM_SIDES)
+    return _DIMS_BEFORE_REG if flows else _DIMS_BEFORE_FLOWS
 
 
 def origin_key_sql(row: str, party: str) -> str:
@@ -219,13 +246,15 @@ def _field_key_sql(row: str) -> str:
     return f"COALESCE((SELECT CAST(COALESCE(f.parent_id, f.id) AS VARCHAR(16)) FROM fields f WHERE f.id = {row}.field_id), '')"  # nosec B608
 
 
-def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, split: bool, flows: bool) -> list[str]:
+def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, split: bool, flows: bool,
+               regdims: bool = False) -> list[str]:
     """INSERT ... ON CONFLICT statements adding (sign '') or removing (sign '-') one contract (SQLite)."""
-    keys = {"all": "''", "type": f"{row}.contract_type", "field": _field_key_sql(row)}
+    keys = {"all": "''", "type": f"{row}.contract_type", "field": _field_key_sql(row),
+            **{dim: sql.format(row=row) for dim, sql in REG_DIM_SQL.items()}}
     columns = ", ".join(_money_columns(split))
     values = ", ".join(f"{sign}{value}" for value in _money_values("sqlite", row, split))
     out = []
-    for dim in _dims(flows):
+    for dim in _dims(flows, regdims):
         for side in DIM_SIDES[dim]:
             if dim == "origin":  # the other party's place
                 keys["origin"] = origin_key_sql(row, "seller" if side == "b" else "buyer")
@@ -245,15 +274,15 @@ def _apply_sql(row: str, sign: str, ym: str, live: str, upsert_prefix: str, spli
     return out
 
 
-def _sqlite_apply(row: str, sign: str, split: bool, flows: bool, registered: bool) -> list[str]:
+def _sqlite_apply(row: str, sign: str, split: bool, flows: bool, registered: bool, regdims: bool) -> list[str]:
     ym = f"CAST(strftime('%Y%m', {row}.signed_on) AS INTEGER)"
-    return [sql + ";" for sql in _apply_sql(row, sign, ym, _counted_sql(row, registered), "", split, flows)]
+    return [sql + ";" for sql in _apply_sql(row, sign, ym, _counted_sql(row, registered), "", split, flows, regdims)]
 
 
-def _sqlite_ddl(split: bool, flows: bool, registered: bool) -> list[str]:
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _relevant(flows, registered))
-    body_new = "\n".join(_sqlite_apply("NEW", "", split, flows, registered))
-    body_old = "\n".join(_sqlite_apply("OLD", "-", split, flows, registered))
+def _sqlite_ddl(split: bool, flows: bool, registered: bool, regdims: bool) -> list[str]:
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _relevant(flows, registered, regdims))
+    body_new = "\n".join(_sqlite_apply("NEW", "", split, flows, registered, regdims))
+    body_old = "\n".join(_sqlite_apply("OLD", "-", split, flows, registered, regdims))
     return [
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_insert AFTER INSERT ON contracts BEGIN\n{body_new}\nEND",
         f"CREATE TRIGGER IF NOT EXISTS trg_contract_stats_update AFTER UPDATE ON contracts WHEN {changed} BEGIN\n"
@@ -262,11 +291,11 @@ def _sqlite_ddl(split: bool, flows: bool, registered: bool) -> list[str]:
     ]
 
 
-def _columns(flows: bool, registered: bool) -> str:
-    return ", ".join(_relevant(flows, registered))
+def _columns(flows: bool, registered: bool, regdims: bool) -> str:
+    return ", ".join(_relevant(flows, registered, regdims))
 
 
-def _postgres_upsert(delta: str, split: bool, flows: bool, registered: bool) -> str:
+def _postgres_upsert(delta: str, split: bool, flows: bool, registered: bool, regdims: bool) -> str:
     """One set-based upsert of every summary row touched by the contracts in `delta` (with a sign column).
 
     On PostgreSQL the triggers run once per statement over its transition tables: a COPY of a million
@@ -281,6 +310,9 @@ def _postgres_upsert(delta: str, split: bool, flows: bool, registered: bool) -> 
     okey = (f"CASE sd.side WHEN 'b' THEN {origin_key_sql('d', 'seller')} ELSE {origin_key_sql('d', 'buyer')} END"
             if flows else "''")
     origin = ", ('origin', e.okey)" if flows else ""
+    reg_inner = "".join(f", ({sql.format(row='d')})::varchar({KEY_LENGTH}) AS k_{dim}"
+                        for dim, sql in REG_DIM_SQL.items()) if regdims else ""
+    reg_keys = "".join(f", ('{dim}', e.k_{dim})" for dim in REG_DIM_SQL) if regdims else ""
     sql = (  # nosec B608 - built from module constants, no user input
         f"""
 INSERT INTO {STATS_TABLE} AS t (dim, region_id, side, ym, key, n, {", ".join(columns)})
@@ -289,7 +321,7 @@ FROM (
   SELECT d.sign, {inner}, d.contract_type::varchar(16) AS contract_type,
          EXTRACT(YEAR FROM d.signed_on)::integer * 100 + EXTRACT(MONTH FROM d.signed_on)::integer AS ym,
          COALESCE(CAST(COALESCE(f.parent_id, f.id) AS VARCHAR(16)), '') AS fkey,
-         sd.side, ch.aid, {okey} AS okey
+         sd.side, ch.aid, {okey} AS okey{reg_inner}
   FROM ({delta}) d
   LEFT JOIN regions b0 ON b0.id = d.buyer_region_id
   LEFT JOIN regions s0 ON s0.id = d.seller_region_id{parents}
@@ -303,7 +335,7 @@ FROM (
   ) AS ch
   WHERE {_counted_sql("d", registered)} AND ch.aid IS NOT NULL
 ) e
-CROSS JOIN LATERAL (VALUES ('all', ''), ('type', e.contract_type), ('field', e.fkey){origin}) AS dk(dim, key)
+CROSS JOIN LATERAL (VALUES ('all', ''), ('type', e.contract_type), ('field', e.fkey){origin}{reg_keys}) AS dk(dim, key)
 WHERE e.side <> 'i' OR dk.dim = 'all'
 GROUP BY dk.dim, e.aid, e.side, e.ym, dk.key
 {_upsert_sql("t.", split)}"""  # nosec B608
@@ -311,10 +343,10 @@ GROUP BY dk.dim, e.aid, e.side, e.ym, dk.key
     return sql
 
 
-def _postgres_ddl(split: bool, flows: bool, registered: bool) -> list[str]:
-    relevant = _relevant(flows, registered)
+def _postgres_ddl(split: bool, flows: bool, registered: bool, regdims: bool) -> list[str]:
+    relevant = _relevant(flows, registered, regdims)
     changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in relevant)
-    cols = _columns(flows, registered)
+    cols = _columns(flows, registered, regdims)
     deltas = {
         "insert": f"SELECT 1 AS sign, {cols} FROM new_rows",  # nosec B608 - built from module constants, no user input
         "delete": f"SELECT -1 AS sign, {cols} FROM old_rows",  # nosec B608 - built from module constants, no user input
@@ -333,7 +365,7 @@ def _postgres_ddl(split: bool, flows: bool, registered: bool) -> list[str]:
             f"""
 CREATE OR REPLACE FUNCTION contract_stats_{op}() RETURNS trigger AS $$
 BEGIN
-  {_postgres_upsert(delta, split, flows, registered)};
+  {_postgres_upsert(delta, split, flows, registered, regdims)};
   RETURN NULL;
 END;
 $$ LANGUAGE plpgsql""",
@@ -344,14 +376,15 @@ $$ LANGUAGE plpgsql""",
     return out
 
 
-def trigger_ddl(dialect_name: str, *, split: bool = True, flows: bool = True, registered: bool = True) -> list[str]:
+def trigger_ddl(dialect_name: str, *, split: bool = True, flows: bool = True, registered: bool = True,
+                regdims: bool = True) -> list[str]:
     """The statements that install the triggers (for create_all and for a migration; split=False: the layout
     before revision a12b04c0ffee; flows=False: before a16a01c0ffee, no 'origin' rows; registered=False: before
-    a18b01c0ffee, no reg_status)."""
+    a18b01c0ffee, no reg_status; regdims=False: before a18e01c0ffee, no 登记表 dimensions)."""
     if dialect_name == "sqlite":
-        return _sqlite_ddl(split, flows, registered)
+        return _sqlite_ddl(split, flows, registered, regdims)
     if dialect_name == "postgresql":
-        return _postgres_ddl(split, flows, registered)
+        return _postgres_ddl(split, flows, registered, regdims)
     raise NotImplementedError(f"contract statistics triggers for {dialect_name}")
 
 
@@ -365,12 +398,17 @@ def drop_trigger_ddl(dialect_name: str) -> list[str]:
     return out
 
 
-def install_triggers(connection, *, split: bool = True, flows: bool = True, registered: bool | None = None) -> None:
+def install_triggers(connection, *, split: bool = True, flows: bool = True, registered: bool | None = None,
+                     regdims: bool | None = None) -> None:
     """Create the triggers (a migration calls this with `op.get_bind()`). `registered` defaults to whether the
-    contracts table has its reg_status column yet (the migrations before a18b01c0ffee run without it)."""
+    contracts table has its reg_status column yet (the migrations before a18b01c0ffee run without it);
+    `regdims` to whether the summary's key has the width of revision a18e01c0ffee."""
     if registered is None:
         registered = _has_reg_status(connection)
-    for ddl in trigger_ddl(connection.dialect.name, split=split, flows=flows, registered=registered):
+    if regdims is None:
+        regdims = registered and flows and _has_reg_dims(connection)
+    for ddl in trigger_ddl(connection.dialect.name, split=split, flows=flows, registered=registered,
+                           regdims=regdims):
         connection.execute(DDL(ddl.replace("%", "%%")))  # DDL() applies %-formatting
 
 
@@ -436,6 +474,8 @@ def rolled_rows_select(*, dim: str, split: bool = True, registered: bool = True)
                 key = field_root_key(root)
             elif dim == "origin":
                 key = origin_key(Contract.__table__, "seller" if side == "b" else "buyer")
+            elif dim in REG_DIM_SQL:
+                key = reg_dim_key(dim)
             else:
                 key = Contract.contract_type if dim == "type" else literal("")
             if side == "i":
@@ -466,15 +506,27 @@ def origin_key(table, party: str):
     )
 
 
+def reg_dim_key(dim: str, table=None):
+    """The key of one 登记表 dimension (REG_DIM_SQL) as a SQL expression over the contracts table (or an alias)."""
+    c = (table if table is not None else Contract.__table__).c
+    if dim == "sub":
+        return c.contract_type + literal(".") + func.coalesce(c.subtype, "")
+    column = {"rfield": "reg_field", "lfs": "seller_legal_form", "lfb": "buyer_legal_form", "ip": "ip_type",
+              "plan": "plan_source", "goal": "socio_goal"}[dim]
+    return func.coalesce(c[column], "")
+
+
 def rebuild_contract_stats(connection, *, dims=None, split: bool = True, flows: bool = True,
-                           registered: bool | None = None) -> None:
-    """Recompute summary rows from the contracts table, in the caller's transaction (`registered`: as for
-    install_triggers)."""
+                           registered: bool | None = None, regdims: bool | None = None) -> None:
+    """Recompute summary rows from the contracts table, in the caller's transaction (`registered`, `regdims`:
+    as for install_triggers)."""
     if registered is None:
         registered = _has_reg_status(connection)
+    if regdims is None:
+        regdims = registered and flows and _has_reg_dims(connection)
     table = ContractMonthStat.__table__
     columns = _money_columns(split)
-    for dim in dims or _dims(flows):
+    for dim in dims or _dims(flows, regdims):
         connection.execute(table.delete().where(table.c.dim == dim))
         rows = rolled_rows_select(dim=dim, split=split, registered=registered).subquery("r")
         connection.execute(table.insert().from_select(
@@ -484,5 +536,5 @@ def rebuild_contract_stats(connection, *, dims=None, split: bool = True, flows: 
         ))
 
 
-__all__ = ["COUNTED_SQL", "ContractMonthStat", "counted", "drop_triggers", "field_root_key", "install_triggers", "origin_key",
-           "rebuild_contract_stats", "rolled_rows_select", "trigger_ddl", "year_month"]
+__all__ = ["COUNTED_SQL", "ContractMonthStat", "REG_DIM_SQL", "counted", "drop_triggers", "field_root_key",
+           "install_triggers", "origin_key", "rebuild_contract_stats", "reg_dim_key", "rolled_rows_select", "trigger_ddl", "year_month"]

@@ -1,7 +1,7 @@
 """Reads of the 登记 workflow: the competent 登记点, queues, submissions, history, working days waited."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import Select, or_, select
 
@@ -11,6 +11,7 @@ from ..models.registration import REG_REQUESTS, REG_STATUSES
 from ..permissions import scope_region_ids
 from ..review.queries import china_today
 from ..templating import CHINA_TZ
+from . import calendar
 
 DEADLINE_WORKING_DAYS = 15  # a submission is to be decided within 15 working days
 
@@ -36,22 +37,15 @@ def _point_on(region_id: int) -> RegPoint | None:
 
 
 def working_days(since: datetime | None, today: date | None = None) -> int | None:
-    """Working days (Monday to Friday; public holidays are not known here) after the China date of `since`, up to
-    and including today: a submission made on Friday has waited 1 working day on Monday."""
+    """Working days after the China date of `since`, up to and including today: Monday to Friday, less the public
+    holidays and plus the 调休 workdays of the administrators' calendar (registration/calendar.py). A submission
+    made on Friday has waited 1 working day on Monday; one made on 30 September 2026 has waited 1 on 9 October."""
     if since is None:
         return None
     if since.tzinfo is None:
         since = since.replace(tzinfo=timezone.utc)
     start, end = since.astimezone(CHINA_TZ).date(), today or china_today()
-    if end <= start:
-        return 0
-    days = (end - start).days
-    full_weeks, rest = divmod(days, 7)
-    count = full_weeks * 5
-    for k in range(1, rest + 1):
-        if (start + timedelta(days=full_weeks * 7 + k)).weekday() < 5:
-            count += 1
-    return count
+    return calendar.count_working_days(start, end)
 
 
 def status_label(contract: Contract) -> str:
