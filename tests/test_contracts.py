@@ -568,6 +568,58 @@ def test_csv_export_escapes_formulas(world, login_as):
     assert login_as("enterprise").get("/contracts/export.csv").status_code == 403
 
 
+def test_register_export_reads_in_wan_with_the_exact_yuan_beside_it(world, login_as):
+    """Issue 17 item 8: the register as people open it: title rows (title, 统计期间, 区域, 金额单位：万元), a frozen
+    header, 万元 with two decimals and the exact 元 beside each amount (到账 included); the 合计 row counts the
+    registered, live contracts, exact to the fen; the national columns stay at ?columns=national."""
+    import csv
+
+    from openpyxl import load_workbook
+
+    o = world.orgs
+    a = factories.contract(buyer=o.ent_a, seller=o.uni, amount=Decimal("123456789.01"), tech_amount=Decimal("100000000.00"),
+                           signed_on=date(2025, 3, 1), title="甲合同")
+    factories.contract(buyer=o.ent_a, seller=o.uni, amount=Decimal("0.49"), signed_on=date(2025, 4, 1), title="乙合同")
+    factories.contract(buyer=o.ent_a, seller=o.uni, amount=Decimal("5000.00"), signed_on=date(2025, 4, 2),
+                       title="作废合同", voided=True)
+    db.session.flush()
+    db.session.add(Payment(contract_id=a.id, paid_on=date(2025, 5, 1), amount=Decimal("12345.67"),
+                           recorded_by_id=world.users.official.id))
+    db.session.add(Payment(contract_id=a.id, paid_on=date(2025, 6, 1), amount=Decimal("0.33"),
+                           recorded_by_id=world.users.official.id))
+    db.session.commit()
+    c = login_as("official")
+    resp = c.get("/contracts/export.xlsx?year=2025")
+    assert resp.status_code == 200 and resp.headers["Content-Disposition"].startswith("attachment")
+    sheet = load_workbook(io.BytesIO(resp.data)).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    firsts = [row[0] for row in values[:6]]
+    assert firsts[0] == "技术合同登记台账" and "统计期间：2025年" in firsts and "金额单位：万元" in firsts
+    assert any(str(v).startswith("区域：") for v in firsts)
+    header = values[6]
+    assert sheet.freeze_panes == "A8"
+    assert header[8:14] == ["合同成交额（万元）", "合同成交额（元）", "技术交易额（万元）", "技术交易额（元）",
+                            "已到账（万元）", "已到账（元）"]
+    rows = {row[1]: row for row in values[7:] if row and row[1]}
+    assert [Decimal(str(v)) for v in rows["甲合同"][8:14]] == [
+        Decimal("12345.68"), Decimal("123456789.01"), Decimal("10000.00"), Decimal("100000000.00"),
+        Decimal("1.23"), Decimal("12346.00")]
+    total = [row for row in values if row and str(row[0]).startswith("合计")][0]
+    assert total[0] == "合计（已登记的有效合同 2 份）"
+    assert [Decimal(str(v)) for v in total[8:14]] == [
+        Decimal("12345.68"), Decimal("123456789.50"), Decimal("10000.00"), Decimal("100000000.49"),
+        Decimal("1.23"), Decimal("12346.00")]
+    # the same rows as CSV, the numbers with two decimals and no separators
+    text = c.get("/contracts/export.csv?year=2025").data.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0] == ["技术合同登记台账"] and lines[6] == header
+    csv_total = [line for line in lines if line and line[0].startswith("合计")][0]
+    assert csv_total[8:14] == ["12345.68", "123456789.50", "10000.00", "100000000.49", "1.23", "12346.00"]
+    # the machine format the importer reads back is unchanged
+    national = c.get("/contracts/export.csv?columns=national&year=2025").data.decode("utf-8-sig")
+    assert national.splitlines()[0].startswith("合同登记编号,项目名称,合同类别") and "12345.678901" in national
+
+
 def test_record_form_renders_for_recorders(world, market, login_as):
     for name in ("broker", "official", "admin"):
         page = login_as(name).get("/contracts/new").get_data(as_text=True)

@@ -539,7 +539,7 @@ def test_coverage_share_and_uncovered_list(world, login_as):
     assert "共 2 条" in page  # the pager's total is the uncovered count
     assert o.ent_b.name not in listed
     rows = list(csv.reader(io.StringIO(c.get("/dashboard/export?table=coverage&format=csv").data.decode("utf-8-sig"))))
-    assert ["'=HYPERLINK(\"x\")未覆盖企业"] == [row[0] for row in rows if "未覆盖企业" in row[0]]
+    assert ["'=HYPERLINK(\"x\")未覆盖企业"] == [row[0] for row in rows[7:] if "未覆盖企业" in row[0]]
 
 
 def test_data_checks_list_each_kind(world, login_as, app):
@@ -593,7 +593,7 @@ def test_every_table_exports_to_xlsx_and_csv(world, login_as, table):
     assert not any(v[:1] and v[0] in "=+-@\t" for row in rows for v in row)
     if table == "region":
         total = [row for row in rows if row and row[0] == "合计"][0]
-        assert total[1:4] == ["1", "123456789.01", "123456789.01"]
+        assert total[1:6] == ["1", "12345.68", "123456789.01", "12345.68", "123456789.01"]
     if table == "checks_large":
         assert any("'=cmd|' /C calc'!A0" in row for row in rows)
 
@@ -611,8 +611,11 @@ def test_export_amounts_are_exact_in_xlsx(world, login_as):
     resp = login_as("official").get("/dashboard/export?table=type&format=xlsx")
     sheet = load_workbook(io.BytesIO(resp.data)).active
     rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
-    assert str(rows["合计"][2].value) in ("100000012345.67", "100000012345.67")
-    assert rows["合计"][1].value == 3
+    headers = [cell.value for cell in sheet[sheet.freeze_panes[1:] and int(sheet.freeze_panes[1:]) - 1]]
+    assert headers[2:4] == ["吸纳成交额（万元）", "吸纳成交额（元）"]
+    assert D(str(rows["合计"][2].value)) == D("10000001.23")  # 万元, two decimals, rounded half up
+    assert D(str(rows["合计"][3].value)) == D("100000012345.67")  # the exact 元 beside it
+    assert rows["合计"][1].value == 3 and rows["合计"][2].number_format == "#,##0.00"
 
 
 def test_a_savepoint_rolled_back_after_a_region_move_still_rebuilds_the_summary(world):

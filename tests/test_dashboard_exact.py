@@ -210,5 +210,7 @@ def test_csv_export_equals_the_sum_of_records(world, app):
     text = client.get("/dashboard/export?table=month&format=csv&period=year&year=2025").data.decode("utf-8-sig")
     rows = {row[0]: row for row in csv.reader(io.StringIO(text)) if row}
     total = sum(specs[:3], Decimal("0.00"))
-    assert rows["合计"][1:4] == ["3", f"{total:.2f}", f"{total:.2f}"] == ["3", "100012345678.90", "100012345678.90"]
-    assert rows["2025年2月"][2] == "99999999999.99"
+    # each amount in 万元 (two decimals, rounded half up from the exact total), then the exact 元 (issue 17 item 8)
+    assert rows["合计"][1:6] == ["3", "10001234.57", f"{total:.2f}", "10001234.57", f"{total:.2f}"]
+    assert rows["合计"][3] == "100012345678.90"
+    assert rows["2025年2月"][2:4] == ["10000000.00", "99999999999.99"]  # 9,999,999.999999 万元 rounds up

@@ -129,8 +129,10 @@ def test_totals_past_int64_fen_are_exact_everywhere(app, world, runner, login_as
     assert f'title="{format_yuan(total)}">{format_wan(total)}' in page
     export = official.get("/dashboard/export?table=month&format=csv&period=year&year=2025").data.decode("utf-8-sig")
     table = {row[0]: row for row in csv.reader(io.StringIO(export)) if row}
-    assert table["合计"][1:4] == ["20", f"{total:.2f}", f"{tech_total:.2f}"]
-    assert table["2025年3月"][2] == f"{march_total:.2f}"
+    # 万元 then the exact 元 for each amount (issue 17 item 8): the 元 columns are the records' sums to the fen
+    assert [table["合计"][i] for i in (1, 3, 5)] == ["20", f"{total:.2f}", f"{tech_total:.2f}"]
+    assert table["合计"][2] == f"{(total / 10000).quantize(Decimal('0.01'), rounding='ROUND_HALF_UP'):.2f}"
+    assert table["2025年3月"][3] == f"{march_total:.2f}"
 
     # the CLI prints the same figures
     result = runner.invoke(args=["stats", "contracts", "--year", "2025", "--by", "month", "--json"])

@@ -246,11 +246,13 @@ def test_report_xlsx_has_title_rows_wan_and_a_frozen_header(world, login_as, app
     assert rows["新材料及其应用"][1:3] == [1, 12345.68]  # 123456789.01 元 = 12,345.68 万元, rounded half up
     assert rows[reports.UNFILLED][1:3] == [1, 0.0]
     assert rows["合计"][1:3] == [2, 12345.68]  # rounded from the exact total, not a sum of rounded rows
-    # the .csv keeps the exact 元
+    # the .csv has the same title rows; each amount in 万元, then the exact 元 beside it (issue 17 item 8)
     lines = list(csv.reader(io.StringIO(c.get(f"/dashboard/export?table=T3&format=csv&year={YEAR}")
                                         .data.decode("utf-8-sig"))))
+    assert lines[0] == ["T3 技术合同按技术领域分布"] and ["金额单位：万元"] in lines[:6]
     total = [line for line in lines if line and line[0] == "合计"][0]
-    assert total[1:4] == ["2", "123456789.50", "123456789.50"] and lines[0][2] == "吸纳成交额（元）"
+    assert total[1:6] == ["2", "12345.68", "123456789.50", "12345.68", "123456789.50"]
+    assert lines[6][2:4] == ["吸纳成交额（万元）", "吸纳成交额（元）"]
 
 
 def test_existing_exports_get_the_same_title_rows_and_frozen_header(world, login_as):
@@ -260,7 +262,7 @@ def test_existing_exports_get_the_same_title_rows_and_frozen_header(world, login
     for table in ("summary", "type", "flows", "checks_large", "targets"):
         sheet = _sheet(c.get(f"/dashboard/export?table={table}&format=xlsx&year={YEAR}"))
         firsts = [row[0].value for row in sheet.iter_rows(max_row=7)]
-        assert "区域：怀远县" in firsts and "金额单位：元" in firsts and "填报单位：怀远县科学技术局" in firsts, table
+        assert "区域：怀远县" in firsts and "金额单位：万元" in firsts and "填报单位：怀远县科学技术局" in firsts, table
         assert any(str(v).startswith("填报日期：") for v in firsts) and sheet.freeze_panes == "A8", table
 
 

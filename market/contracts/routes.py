@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from ..dashboard import exports as dashboard_exports
 from ..deals import access as deal_access
 from ..deals.forms import first_error
 from ..formtokens import form_token_keep_or_issue, new_form_token
@@ -17,7 +18,7 @@ from ..imports import ImportFileError, read_rows
 from ..models import CONTRACT_TYPES
 from ..pagination import get_page, paginate
 from ..permissions import is_listing_owner, roles_required
-from . import access, import_runs, importer, links, national, queries, scans, services
+from . import access, import_runs, importer, links, national, queries, register_export, scans, services
 from .forms import ContractEditForm, ContractForm, DealContractForm, ImportForm, PaymentForm, VoidForm
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -86,14 +87,24 @@ def index():
 @bp.route("/export.xlsx", defaults={"fmt": "xlsx"})
 @roles_required("broker", "official", "admin")
 def export(fmt: str):
-    """The contracts in view, in the national system's columns (national.py): the importer reads the file back."""
-    stmt = queries.visible_contracts(current_user, filters=_filters())
+    """The contracts in view. By default the register as people read it (register_export.py: 万元 and the exact 元,
+    title rows, frozen header); `?columns=national` gives the national system's columns (national.py), which the
+    importer reads back."""
+    filters = _filters()
+    stmt = queries.visible_contracts(current_user, filters=filters)
     contracts = db.session.scalars(stmt.limit(50000)).all()
-    if fmt == "xlsx":
-        return Response(national.to_xlsx(contracts), headers={"Content-Disposition": "attachment; filename=contracts.xlsx"},
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    return Response(national.to_csv(contracts), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=contracts.csv"})
+    if request.args.get("columns") == "national":
+        data, name = (national.to_xlsx(contracts) if fmt == "xlsx" else national.to_csv(contracts)), "contracts"
+    else:
+        filters = {**filters, "type_label": CONTRACT_TYPES.get(filters["type"], ("",))[0],
+                   "state_label": STATE_LABELS.get(filters["state"], "")}
+        table = register_export.register_table(contracts, user=current_user, filters=filters)
+        write = dashboard_exports.to_xlsx if fmt == "xlsx" else dashboard_exports.to_csv
+        data = write(table, filer=register_export.filer(current_user), made_on=register_export.made_on())
+        name = "contracts-register"
+    mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx" \
+        else "text/csv; charset=utf-8"
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}.{fmt}"})
 
 
 def _render_form(form, *, deal=None, status: int = 200):

@@ -1,8 +1,13 @@
-"""Every dashboard table as .xlsx or .csv: amounts in 元 with two decimals, exactly as summed by the database.
+"""Every table a person downloads, as .xlsx or .csv, under one rule (issue 17 item 8).
 
-An .xlsx opens with title rows (the table's title, 统计期间, 区域, 填报单位, 金额单位, 填报日期) above a frozen
-header. The report tables (market/dashboard/reports.py) are in 万元 with two decimals in the .xlsx, rounded half
-up from the exact sum; their .csv keeps the exact 元, as every .csv does.
+Both formats open with title rows (the table's title, 统计期间, 区域, 填报单位, 金额单位：万元, 填报日期) above the
+header, which is frozen in the .xlsx. Amounts are in 万元 with two decimals, rounded half up from the exact sum (a
+total is rounded from the exact total, never added up from rounded rows); every money column (a header ending in
+（元）: 成交额, 技术交易额, 到账, targets) is followed by the same amount in exact 元 with two decimals, so the
+totals still equal the records to the fen. Counts are whole numbers.
+
+The re-importable machine formats are not built here and keep their own layout: the national-columns export of
+the contract register (contracts/national.py, 万元 with six decimals, one header row) and the import template.
 
 Text cells beginning with = + - @ or a tab (or a carriage return) get a leading apostrophe, so that a
 spreadsheet never runs an organisation name as a formula (README, "Security and reliability", row 11).
@@ -22,7 +27,7 @@ from openpyxl.utils import get_column_letter
 
 from ..divisions import PLACE_CLASSES
 from ..models import CONTRACT_TYPES
-from ..money import CENT, WAN
+from ..money import CENT, WAN, format_wan
 from . import stats
 from .queries import CHECKS, METRICS, MONEY_METRICS, TargetBoard
 
@@ -41,27 +46,20 @@ def escape_cell(value):
 class Table:
     filename: str  # without extension
     title: str
-    headers: list[str]
+    headers: list[str]  # a money column's header ends in （元）; its cells are exact 元 Decimals
     rows: list[list] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     place: str = ""  # 区域
     period: str = ""  # 统计期间 (its label)
-    unit: str = "元"  # the .xlsx's money unit: 元 (exact) or 万元 (two decimals); a .csv is always in exact 元
+    unit: str = "万元"  # the unit people read; the exact 元 follows each money column
+
+
+YUAN = "（元）"
+COUNT_UNITS = ("（份）", "（项）", "（个）", "（家）")
 
 
 def _cells(value):
     return "" if value is None else value
-
-
-def to_csv(table: Table) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([escape_cell(h) for h in table.headers])
-    for row in table.rows:
-        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else escape_cell(_cells(v)) for v in row])
-    for note in table.notes:
-        writer.writerow([escape_cell(note)])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # the BOM lets Excel read UTF-8 Chinese
 
 
 def _xlsx_value(value):
@@ -71,31 +69,78 @@ def _xlsx_value(value):
     return value
 
 
-def xlsx_amount(value: Decimal, unit: str) -> Decimal:
-    """An amount in 元 as the .xlsx shows it: unchanged, or in 万元 rounded half up to two decimals."""
+def xlsx_amount(value: Decimal, unit: str = "万元") -> Decimal:
+    """An amount in 元 as people read it: in 万元 rounded half up to two decimals (or unchanged in 元)."""
     if unit == "万元":
         return (value / WAN).quantize(CENT, rounding=ROUND_HALF_UP)
     return value
 
 
 def unit_headers(headers: list[str], unit: str) -> list[str]:
-    """Headers that name 元 name 万元 in a 万元 sheet (the .csv keeps 元)."""
+    """Headers that name 元 name 万元 (the 报表 tab's preview shows the 万元 columns only)."""
     if unit != "万元":
         return headers
-    return [h.replace("（元）", "（万元）") for h in headers]
+    return [h.replace(YUAN, "（万元）") for h in headers]
+
+
+def money_columns(headers: list[str]) -> set[int]:
+    return {i for i, h in enumerate(headers) if isinstance(h, str) and h.endswith(YUAN)}
+
+
+def out_headers(headers: list[str]) -> list[str]:
+    """Each money column twice: in 万元, then the exact 元."""
+    money = money_columns(headers)
+    out: list[str] = []
+    for i, header in enumerate(headers):
+        out += [header[: -len(YUAN)] + "（万元）", header] if i in money else [header]
+    return out
+
+
+def _is_amount(value) -> bool:
+    return isinstance(value, (Decimal, int)) and not isinstance(value, bool)
+
+
+def out_row(headers: list[str], row: list) -> list:
+    """A row as exported: money in 万元 (two decimals) and exact 元; a count column whole."""
+    money = money_columns(headers)
+    out: list = []
+    for i, value in enumerate(row):
+        if i in money:
+            out += [xlsx_amount(Decimal(value)), Decimal(value).quantize(CENT)] if _is_amount(value) \
+                else [value, value]
+        elif isinstance(value, Decimal) and i < len(headers) and headers[i].endswith(COUNT_UNITS):
+            out.append(int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP)))  # a target's pace: whole
+        else:
+            out.append(value)
+    return out
 
 
 def title_rows(table: Table, *, filer: str, made_on: date) -> list[list[str]]:
-    """The rows above an .xlsx's header: title, then one 'label: value' row each."""
+    """The rows above the header: title, then one 'label: value' row each."""
     rows = [[table.title]]
     if table.period:
         rows.append([f"统计期间：{table.period}"])
     if table.place:
         rows.append([f"区域：{table.place}"])
     rows.append([f"填报单位：{filer or table.place or '—'}"])
-    rows.append([f"金额单位：{table.unit}"])
+    rows.append(["金额单位：万元"])
     rows.append([f"填报日期：{made_on.isoformat()}"])
     return rows
+
+
+def to_csv(table: Table, *, filer: str = "", made_on: date | None = None) -> bytes:
+    """The same rows as the .xlsx: title rows, header, rows (万元 and 元 with two decimals, no separators), notes."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    for row in title_rows(table, filer=filer, made_on=made_on or date.today()):
+        writer.writerow([escape_cell(v) for v in row])
+    writer.writerow([escape_cell(h) for h in out_headers(table.headers)])
+    for row in table.rows:
+        writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else escape_cell(_cells(v))
+                         for v in out_row(table.headers, row)])
+    for note in table.notes:
+        writer.writerow([escape_cell(note)])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # the BOM lets Excel read UTF-8 Chinese
 
 
 def to_xlsx(table: Table, *, filer: str = "", made_on: date | None = None) -> bytes:
@@ -106,21 +151,25 @@ def to_xlsx(table: Table, *, filer: str = "", made_on: date | None = None) -> by
     for row in title_rows(table, filer=filer, made_on=made_on or date.today()):
         ws.append([_xlsx_value(v) for v in row])
     ws.cell(row=1, column=1).font = Font(bold=True, size=14)
-    ws.append([_xlsx_value(h) for h in unit_headers(table.headers, table.unit)])
+    headers = out_headers(table.headers)
+    ws.append([_xlsx_value(h) for h in headers])
     header_row = ws.max_row
     for cell in ws[header_row]:
         cell.font = Font(bold=True)
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     for row in table.rows:
-        ws.append([xlsx_amount(v, table.unit) if isinstance(v, Decimal) else _xlsx_value(v) for v in row])
-        for col, value in enumerate(row, start=1):
+        values = out_row(table.headers, row)
+        ws.append([_xlsx_value(v) for v in values])
+        for col, value in enumerate(values, start=1):
             if isinstance(value, Decimal):
                 ws.cell(row=ws.max_row, column=col).number_format = "#,##0.00"
+            elif isinstance(value, int) and not isinstance(value, bool):
+                ws.cell(row=ws.max_row, column=col).number_format = "#,##0"
             elif isinstance(_xlsx_value(value), str):
                 ws.cell(row=ws.max_row, column=col).data_type = "s"
     for note in table.notes:
         ws.append([_xlsx_value(note)])
-    for col, header in enumerate(table.headers, start=1):
+    for col, header in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(col)].width = max(10, min(40, len(header) * 2 + 4))
     buf = io.BytesIO()
     wb.save(buf)
@@ -163,19 +212,22 @@ def breakdown_table(by: str, rows: list[stats.Row], total: stats.Row, *, place: 
 
 
 def summary_table(current: stats.Row, previous: stats.Row, growth, *, place: str, period: stats.Period) -> Table:
-    table = Table(
-        filename=f"技术合同总览_{place}_{period.label}",
-        title="总览",
-        headers=["口径", "指标", period.label, f"去年同期（{period.last_year().label}）", "同比增长（%）"],
-        place=place, period=period.label,
-    )
+    """One row per 口径: this period, the same period last year, and the growth, each for 合同数, 成交额, 技术交易额."""
+    metrics = (("合同数", "（份）", "n"), ("成交额", "（元）", "amount"), ("技术交易额", "（元）", "tech_amount"))
+    last = f"去年同期（{period.last_year().label}）"
+    headers = ["口径"]
+    headers += [f"{name}{unit}" for name, unit, _ in metrics]
+    headers += [f"{last}{name}{unit}" for name, unit, _ in metrics]
+    headers += [f"{name}同比增长（%）" for name, _, _ in metrics]
+    table = Table(filename=f"技术合同总览_{place}_{period.label}", title=f"总览（{period.label}）", headers=headers,
+                  place=place, period=period.label)
     labels = {"b": "吸纳（买方在本区域）", "s": "输出（卖方在本区域）", "i": "区域内部（双方均在本区域）",
               "e": "涉及本区域（每份计一次）"}
     for side, label in labels.items():
-        for name, metric in (("合同数（份）", "n"), ("成交额（元）", "amount"), ("技术交易额（元）", "tech_amount")):
-            now, before = getattr(current[side], metric), getattr(previous[side], metric)
-            rate = growth(now, before)
-            table.rows.append([label, name, now, before, "—" if rate is None else rate])
+        now = [getattr(current[side], metric) for _, _, metric in metrics]
+        before = [getattr(previous[side], metric) for _, _, metric in metrics]
+        rates = ["—" if (r := growth(a, b)) is None else r for a, b in zip(now, before)]
+        table.rows.append([label, *now, *before, *rates])
     return table
 
 
@@ -197,7 +249,8 @@ def flows_table(flows: stats.Flows, *, place: str, period: stats.Period) -> Tabl
     share = "—" if flows.outside_share is None else f"{flows.outside_share}%"
     f = flows.foreign
     table.notes.append(f"{place} · {period.label}。吸纳按卖方所在地、输出按买方所在地分列（本市、省内其他市、外省、境外）；"
-                       f"吸纳成交额中来自市外的占 {share}；涉外合同 {f.n} 份，成交额 {f.amount:.2f} 元。作废合同不计。")
+                       f"吸纳成交额中来自市外的占 {share}；涉外合同 {f.n} 份，成交额 {format_wan(f.amount)}"
+                       f"（{f.amount:,.2f}元）。作废合同不计。")
     return table
 
 
@@ -209,7 +262,7 @@ def targets_table(board: TargetBoard, *, place: str) -> Table:
         unit = "元" if metric in MONEY_METRICS else ("份" if metric == "count" else "项")
         label = TARGET_METRICS[metric]
         headers += [f"{label}目标（{unit}）", f"{label}完成（{unit}）", f"{label}完成率（%）", f"{label}应完成（{unit}）"]
-    table = Table(filename=f"目标任务与镇办竞赛_{place}_{board.year}年", title="目标任务", headers=headers,
+    table = Table(filename=f"目标任务与排名_{place}_{board.year}年", title="目标任务", headers=headers,
                   place=place, period=f"{board.year}年")
     rows = ([board.own] if board.own else []) + board.rows
     for row in rows:

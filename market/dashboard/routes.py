@@ -341,8 +341,8 @@ def export():
         raise DomainError("导出格式无效，请选择 xlsx 或 csv")
     table = _export_table(request.args.get("table", "summary"))
     made_on = queries.today()
-    data = exports.to_xlsx(table, filer=reports.filer(view_region()), made_on=made_on) if fmt == "xlsx" \
-        else exports.to_csv(table)
+    write = exports.to_xlsx if fmt == "xlsx" else exports.to_csv
+    data = write(table, filer=reports.filer(view_region()), made_on=made_on)
     return send_file(io.BytesIO(data), mimetype=EXPORT_FORMATS[fmt], as_attachment=True,
                      download_name=f"{table.filename}.{fmt}", max_age=0)
 
