@@ -250,7 +250,11 @@ def test_badges_cost_one_statement_per_family_once_per_request(app, world):
     factories.suggestion(demand=need, achievement=factories.achievement(owner=u.institution, field=f["materials"],
                                                                         status="published"))
     db.session.commit()
-    for name, expected in (("enterprise", 1), ("institution", 1), ("broker", 1), ("official", 1), ("admin", 2)):
+    _point, registrar = _registrar_at(world)
+    db.session.commit()
+    u.registrar = registrar
+    for name, expected in (("enterprise", 1), ("institution", 1), ("broker", 1), ("official", 1), ("admin", 2),
+                           ("registrar", 1)):
         user = getattr(u, name)
         with app.test_request_context("/"):
             user.org, user.region  # the verified-actor and scope checks read these: loaded before counting
@@ -258,3 +262,77 @@ def test_badges_cost_one_statement_per_family_once_per_request(app, world):
     client = client_for(app, u.enterprise)
     page_statements = _statements(lambda: client.get(f"/demands/{need.id}"))
     assert sum(1 for s in page_statements if "max(user_sessions.created_at)" in s) == 1
+
+
+def _registrar_at(world):
+    from market.models import RegPoint, User
+
+    point = RegPoint(name="怀远县技术合同登记点", kind="bureau", region_id=world.regions["county_a"].id,
+                     division="340321", serial=1)
+    db.session.add(point)
+    db.session.flush()
+    user = User(username="reg_wb", name="登记员甲", role="registrar", reg_point_id=point.id)
+    user.set_password(factories.PASSWORD)
+    db.session.add(user)
+    db.session.flush()
+    return point, user
+
+
+def test_registrar_workbench_shows_the_point_s_queue_against_the_deadline(app, world):
+    """A 登记员: submissions waiting at the point with the longest wait in working days against the 15-day
+    deadline, the overdue ones, returned ones awaiting resubmission, the oldest as next actions, and the badge;
+    another point's submissions are not counted."""
+    from market.models import Contract, RegPoint
+
+    point, registrar = _registrar_at(world)
+    other = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id,
+                     division="340300", serial=1)
+    db.session.add(other)
+    db.session.flush()
+    o = world.orgs
+
+    def submission(title, *, days_ago, status="submitted", at=point):
+        c = factories.contract(buyer=o.ent_a, seller=o.uni, title=title, signed_on=date(2025, 1, 5))
+        db.session.flush()
+        db.session.execute(update(Contract).where(Contract.id == c.id).values(
+            reg_status=status, reg_request="new" if status == "submitted" else None, reg_point_id=at.id,
+            submitted_at=utcnow() - timedelta(days=days_ago), submitted_by_id=world.users.enterprise.id))
+        return c
+
+    submission("四十天前提交的合同", days_ago=40)
+    submission("今天提交的合同", days_ago=0)
+    submission("退回待改的合同", days_ago=5, status="returned")
+    submission("别的登记点的合同", days_ago=60, at=other)
+    db.session.commit()
+
+    page = client_for(app, registrar).get("/workbench").get_data(as_text=True)
+    assert (_count(page, "wb-reg-waiting"), _count(page, "wb-reg-overdue"), _count(page, "wb-reg-returned")) == (2, 1, 1)
+    assert re.search(r"最长已等待 (\d+) 个工作日（时限 15 个工作日）", page)
+    assert int(re.search(r"最长已等待 (\d+) 个工作日", page).group(1)) > 15
+    nxt = page.split('id="wb-reg-next"', 1)[1].split("</ul>", 1)[0]
+    assert nxt.index("四十天前提交的合同") < nxt.index("今天提交的合同") and "已超期" in nxt
+    assert "别的登记点的合同" not in page and "退回待改的合同" not in nxt
+    assert _badges(page) == {"工作台": 2, "合同登记": 2}
+    # an official or a company has no registrar panel
+    assert "wb-registrar" not in client_for(app, world.users.official).get("/workbench").get_data(as_text=True)
+
+
+def test_changes_of_published_listings_count_in_the_review_badge_and_workbench(app, world):
+    """Issue 17 items 3 and 5: a change of a published listing waiting for review counts in the 审核 badge and on
+    the official's workbench, in the official's region only."""
+    from market.models import ListingRevision
+
+    u, f = world.users, world.fields
+    mine = factories.demand(owner=u.enterprise, field=f["materials"], status="published", title="县内已发布需求")
+    theirs = factories.demand(owner=u.enterprise_b, field=f["materials"], status="published", title="五河已发布需求")
+    db.session.commit()
+    before = _badges(client_for(app, u.official).get("/workbench").get_data(as_text=True)).get("审核", 0)
+    for listing, owner in ((mine, u.enterprise), (theirs, u.enterprise_b)):
+        db.session.add(ListingRevision(kind="demand", listing_id=listing.id, data="{}", submitted_by_id=owner.id,
+                                       submitted_at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    page = client_for(app, u.official).get("/workbench").get_data(as_text=True)
+    assert _count(page, "wb-revisions") == 1 and "最长已等待 2 天" in page.split('id="wb-revisions"', 1)[1][:400]
+    assert _badges(page)["审核"] == before + 1
+    admin = client_for(app, u.admin).get("/workbench").get_data(as_text=True)
+    assert _count(admin, "wb-revisions") == 2

@@ -76,6 +76,42 @@ def broker_counts(user, *, today) -> dict[str, int]:
     return {"overdue": row[0], "new_suggestions": row[1], "suggestions": row[2], "unassigned": row[3]}
 
 
+REGISTRAR_LIST = 5  # the oldest waiting submissions shown as next actions
+REGISTRAR_SCAN = 500  # waiting submissions whose working days are counted for 已超期 / 即将到期
+
+
+def registrar_counts(user) -> dict:
+    """A 登记员's point: submissions waiting (oldest first, with working days waited against the 15-day deadline),
+    returned ones awaiting the submitter's resubmission. Built on registration.queries (its queue and rule)."""
+    from ..models import Contract
+    from ..registration import queries as reg
+
+    waiting = reg.queue(user)
+    returned = select(Contract.id).where(Contract.reg_status == "returned",
+                                         Contract.reg_point_id == user.reg_point_id)
+    n_waiting, n_returned = db.session.execute(select(_count(waiting), _count(returned))).one()
+    stamps = list(db.session.execute(waiting.with_only_columns(Contract.id, Contract.submitted_at)
+                                     .limit(REGISTRAR_SCAN)).all())
+    today = reg.china_today()
+    waited = {cid: reg.working_days(at, today) or 0 for cid, at in stamps}
+    deadline = reg.DEADLINE_WORKING_DAYS
+    oldest = list(db.session.scalars(waiting.limit(REGISTRAR_LIST)))
+    return {
+        "waiting": n_waiting, "returned": n_returned, "deadline": deadline,
+        "oldest_days": max(waited.values()) if waited else None,
+        "overdue": sum(1 for d in waited.values() if d > deadline),
+        "due_soon": sum(1 for d in waited.values() if deadline - 3 <= d <= deadline),
+        "next": [(c, waited.get(c.id, 0), deadline - waited.get(c.id, 0)) for c in oldest],
+    }
+
+
+def registrar_badge(user) -> int:
+    """The menu's count for a 登记员: submissions waiting at the point (one statement)."""
+    from ..registration import queries as reg
+
+    return db.session.scalar(select(_count(reg.queue(user)))) or 0
+
+
 def failed_jobs() -> int:
     from ..jobs import jobs_summary
 
@@ -100,9 +136,13 @@ def nav_badges(user) -> dict[str, tuple[int, str]]:
         c = broker_counts(user, today=china_today())
         badges[url_for("deals.board")] = (c["overdue"], f"逾期未跟进 {c['overdue']} 个")
         total = c["overdue"] + c["new_suggestions"]
+    elif user.role == "registrar":
+        waiting = registrar_badge(user)
+        badges[url_for("registration.index")] = (waiting, f"待登记 {waiting} 份")
+        total = waiting
     elif user.role in ("official", "admin"):
-        c = queue_counts(user=user)
-        badges[url_for("review.queue")] = (c["total"], f"待审核 {c['total']} 项")
+        c = queue_counts(user=user)  # listings, organisations, brokers and changes of published listings
+        badges[url_for("review.queue")] = (c["total"], f"待审核 {c['total']} 项（含已发布条目的修改 {c['revisions']} 项）")
         total = c["total"]
         if user.role == "admin":
             failed = failed_jobs()
@@ -152,6 +192,9 @@ def workbench_context(user) -> dict:
         from ..models.deal import DEAL_STAGES
 
         ctx.update(broker=broker_counts(user, today=today), record=broker_record(user), stages=DEAL_STAGES)
+    elif user.role == "registrar":
+        ctx["registrar"] = registrar_counts(user)
+        ctx["point"] = user.reg_point
     elif user.role in ("official", "admin"):
         ctx["queue"] = queue_counts(user=user)
         if user.role == "official" and user.region is not None:

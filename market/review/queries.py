@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import LISTING_MODELS, ListingEvent, Organization, ReturnReason, User
+from ..models import LISTING_MODELS, ListingEvent, ListingRevision, Organization, ReturnReason, User
 from ..permissions import scope_filter
 from ..templating import CHINA_TZ
 
@@ -85,17 +85,27 @@ def queue_counts(*, user) -> dict:
         since = func.coalesce(submitted_at(model), model.updated_at)
         oldest.append(scope_filter(select(func.min(since)).where(model.status == "pending"), user,
                                    model.region_id).scalar_subquery())
+    revisions = []  # changes of published listings waiting (listing_revisions): count and oldest, per kind
+    for kind, model in LISTING_MODELS.items():
+        waiting = scope_filter(select(ListingRevision.submitted_at).join(model, model.id == ListingRevision.listing_id)
+                               .where(ListingRevision.kind == kind, ListingRevision.status == "pending"),
+                               user, model.region_id)
+        revisions += [_count(waiting), select(func.min(waiting.subquery().c.submitted_at)).scalar_subquery()]
     row = db.session.execute(select(
         _count(pending_listings("demand", user=user)),
         _count(pending_listings("achievement", user=user)),
         _count(orgs_to_verify(user=user)),
         _count(brokers_to_review(user=user)),
         *oldest,
+        *revisions,
     )).one()
-    times = [t for t in row[4:] if t is not None]
+    times = [t for t in row[4:6] if t is not None]
+    changed = [t for t in (row[7], row[9]) if t is not None]
     return {"demand": row[0], "achievement": row[1], "orgs": row[2], "brokers": row[3],
-            "listings": row[0] + row[1], "total": sum(row[:4]),
-            "oldest_days": days_waiting(min(times, key=_aware)) if times else None}
+            "listings": row[0] + row[1], "revisions": row[6] + row[8],
+            "total": sum(row[:4]) + row[6] + row[8],
+            "oldest_days": days_waiting(min(times, key=_aware)) if times else None,
+            "revisions_oldest_days": days_waiting(min(changed, key=_aware)) if changed else None}
 
 
 def _aware(value: datetime) -> datetime:
