@@ -177,6 +177,12 @@ def region_progress(region: Region, year: int, *, year_total: stats.Row | None =
     return _progress(region, targets, _actuals(year_total, conv), elapsed_share(year, today))
 
 
+def progress_with(region: Region, year: int, *, year_total: stats.Row, targets: dict, conversions: dict,
+                  today: date | None = None) -> BoardRow:
+    """region_progress() from figures already read (the 总览 reads them in its one statement, stats.overview)."""
+    return _progress(region, targets, _actuals(year_total, conversions), elapsed_share(year, today))
+
+
 def own_progress(region: Region, year: int, year_total: stats.Row, today: date | None = None) -> BoardRow | None:
     """The region's own targets for the year with progress (None when none is set)."""
     targets = targets_for([region.id], year)

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
@@ -137,7 +138,11 @@ def _breadcrumb(region: Region | None) -> list[tuple[str, str | None]]:
     if region is None:
         return [("全部区域", None)]
     ids = region.ancestor_ids
-    regions = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(ids)))}
+    # the official's own region and what the page loaded are in the session already: only the others are read
+    regions = {rid: r for rid in ids if (r := db.session.identity_map.get(identity_key(Region, rid))) is not None}
+    missing = [rid for rid in ids if rid not in regions]
+    if missing:
+        regions.update((r.id, r) for r in db.session.scalars(select(Region).where(Region.id.in_(missing))))
     if current_user.role == "admin" and _home() is None:
         crumbs.append(("全部区域", url_with_region(None)))
     for rid in ids:
@@ -185,19 +190,21 @@ def _context(region: Region | None, period: Period | None, notes: list[str], **k
 def index():
     region = view_region()
     period, notes = view_period()
-    current = stats.totals(scope=region, period=period)
-    previous = stats.totals(scope=region, period=period.last_year())
-    tables = {by: stats.breakdown(by, scope=region, period=period) for by in BREAKDOWNS}
-    flows = stats.flows(scope=region, period=period)
+    year = period.start.year
+    # the region's targets first: with targets, the year's totals and conversions join the one figures statement
+    targets = queries.targets_for([region.id], year) if region is not None else {}
+    figures = stats.overview(scope=region, period=period, year_total=bool(targets) and period.kind != "year",
+                             conversions=bool(targets))
+    current, previous, tables, flows = figures.current, figures.previous, figures.tables, figures.flows
     # 吸纳 equal to 输出 everywhere (every contract inside the scope): each table is shown once, with a note
     one_side = flows.identical and all(row["b"] == row["s"] for rows in tables.values() for row in rows)
     region_links = [None if r.own_level else url_with_region(r.key) for r in tables["region"]]
     charts = overview_charts(tables, region_links=region_links)
     own = None
-    if region is not None:
-        year = period.start.year
-        board_total = current if period.kind == "year" else stats.totals(scope=region, period=Period.year(year))
-        own = queries.own_progress(region, year, board_total)
+    if targets:
+        board_total = current if period.kind == "year" else figures.year_total
+        own = queries.progress_with(region, year, year_total=board_total, targets=targets,
+                                    conversions=figures.conversions)
     return render_template(
         "dashboard/index.html",
         **_context(region, period, notes, current=current, previous=previous, tables=tables, charts=charts,

@@ -123,8 +123,10 @@ def count(stmt: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
-def broker_record(user: User) -> dict:
-    """Deals by stage and the value of the broker's contracts, summed in SQL (exact), in one statement."""
+def broker_record(user: User, *, counts: dict[str, Select] | None = None) -> dict:
+    """Deals by stage and the value of the broker's contracts, summed in SQL (exact), in one statement; with
+    `counts` ({name: statement}), the number of rows of each too, in the same statement (record["counts"])."""
+    counts = counts or {}
     live = and_(Contract.broker_id == user.id, Contract.voided.is_(False))
     sums = (select(func.count(Contract.id).label("n"), *exact_sum(Contract.amount, "amount"),
                    *exact_sum(Contract.tech_amount, "tech_amount")).where(live).subquery())
@@ -133,7 +135,10 @@ def broker_record(user: User) -> dict:
     stages = (select(*[func.count().filter(Deal.stage == stage).label(f"stage_{i}") for i, stage in enumerate(DEAL_STAGES)])
               .where(Deal.broker_id == user.id).subquery())
     # three one-row subqueries side by side
-    row = db.session.execute(select(stages, sums, paid).select_from(stages.join(sums, true()).join(paid, true()))).one()
+    extra = [select(func.count()).select_from(stmt.order_by(None).subquery()).scalar_subquery().label(f"count_{name}")
+             for name, stmt in counts.items()]
+    row = db.session.execute(select(stages, sums, paid, *extra)
+                             .select_from(stages.join(sums, true()).join(paid, true()))).one()
     by_stage = {stage: getattr(row, f"stage_{i}") or 0 for i, stage in enumerate(DEAL_STAGES)}
     return {
         "by_stage": by_stage,
@@ -143,6 +148,7 @@ def broker_record(user: User) -> dict:
         "amount": join_sum(row.amount_hi, row.amount),
         "tech_amount": join_sum(row.tech_amount_hi, row.tech_amount),
         "paid": join_sum(row.paid_hi, row.paid),
+        "counts": {name: getattr(row, f"count_{name}") or 0 for name in counts},
     }
 
 

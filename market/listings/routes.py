@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from ..errors import DomainError
 from ..extensions import db
@@ -84,7 +85,10 @@ def mine(kind: str):
     status = request.args.get("status", "")
     status = status if status in STATUSES else None
     counts = queries.status_counts(kind, org_id=current_user.org_id)
-    pagination = paginate(queries.own_listings(kind, org_id=current_user.org_id, status=status), page=get_page(),
+    model = LISTING_MODELS[kind]
+    # each card names its field: joined into the list's statement (a lazy load per distinct field before)
+    pagination = paginate(queries.own_listings(kind, org_id=current_user.org_id, status=status)
+                          .options(joinedload(model.field)), page=get_page(),
                           total=counts[status] if status else sum(counts.values()))
     return render_template("listings/mine.html", kind=kind, pagination=pagination, status=status,
                            statuses=STATUS_LABELS, model=LISTING_MODELS[kind], counts=counts,

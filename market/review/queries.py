@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from flask import current_app
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
@@ -79,7 +79,12 @@ def _count(stmt: Select):
 def queue_counts(*, user) -> dict:
     """Everything waiting for the reviewer, in one statement: pending needs and results, organisations to verify,
     brokers to review, and the oldest pending submission (for "最长等待 N 天"). The 审核 tabs, the menu badge
-    and the workbench all read it, so they always agree."""
+    and the workbench all read it, so they always agree; a GET request reads it once (the 审核 page and its menu
+    badge: one statement, not two)."""
+    reading = has_request_context() and request.method == "GET"
+    memo = g.get("_review_queue_counts") if reading else None
+    if memo is not None and memo[0] == user.id:
+        return dict(memo[1])
     oldest = []
     for kind, model in LISTING_MODELS.items():
         since = func.coalesce(submitted_at(model), model.updated_at)
@@ -101,11 +106,14 @@ def queue_counts(*, user) -> dict:
     )).one()
     times = [t for t in row[4:6] if t is not None]
     changed = [t for t in (row[7], row[9]) if t is not None]
-    return {"demand": row[0], "achievement": row[1], "orgs": row[2], "brokers": row[3],
-            "listings": row[0] + row[1], "revisions": row[6] + row[8],
-            "total": sum(row[:4]) + row[6] + row[8],
-            "oldest_days": days_waiting(min(times, key=_aware)) if times else None,
-            "revisions_oldest_days": days_waiting(min(changed, key=_aware)) if changed else None}
+    counts = {"demand": row[0], "achievement": row[1], "orgs": row[2], "brokers": row[3],
+              "listings": row[0] + row[1], "revisions": row[6] + row[8],
+              "total": sum(row[:4]) + row[6] + row[8],
+              "oldest_days": days_waiting(min(times, key=_aware)) if times else None,
+              "revisions_oldest_days": days_waiting(min(changed, key=_aware)) if changed else None}
+    if reading:
+        g._review_queue_counts = (user.id, dict(counts))
+    return counts
 
 
 def _aware(value: datetime) -> datetime:

@@ -25,8 +25,8 @@ def _kind_arg(value: str | None) -> str:
 @roles_required("official", "admin")
 def queue():
     kind = _kind_arg(request.args.get("kind"))
-    pagination = paginate(queries.pending_listings(kind, user=current_user), page=get_page())
-    counts = queries.queue_counts(user=current_user)
+    counts = queries.queue_counts(user=current_user)  # the tabs' counts; the list's total among them
+    pagination = paginate(queries.pending_listings(kind, user=current_user), page=get_page(), total=counts[kind])
     submitted = queries.submitted_times(kind, [listing.id for listing in pagination.items])
     today = queries.china_today()
     rows = [(listing, submitted.get(listing.id) or listing.updated_at) for listing in pagination.items]
