@@ -215,7 +215,8 @@ CASES = [
          {"username": "3-32位", "password": "10"}, {"username": "ab", "name": "登记员甲"}, _users),
     # 单位成员 (ent_a's first account administers it in `objs`)
     Case(("InviteForm",), "enterprise", lambda o, w: "/org/invitations",
-         lambda o, w: {"note": "备" * 51, "form_token": form_token()}, {"note": "不能超过50字"}, {"note": "备" * 51},
+         lambda o, w: {"note": "备" * 51, "email": "colleague@", "form_token": form_token()},
+         {"note": "不能超过50字", "email": "格式不正确"}, {"note": "备" * 51, "email": "colleague@"},
          _count("OrgInvitation")),
     Case(("JoinForm",), "anonymous", lambda o, w: f"/join/{_invitation_token(o.fuzz_invitation)}",
          lambda o, w: {"username": "ab", "name": "受邀的同事", "phone": "1380000", "email": "bad@", "password": "",

@@ -209,3 +209,68 @@ def test_signed_in_account_of_another_org_cannot_take_an_invitation(app, team):
     db.session.expire_all()
     assert db.session.get(User, team.users.enterprise_b.id).org_id == team.orgs.ent_b.id
     assert db.session.scalar(select(OrgInvitation)).used_at is None
+
+
+# --- the invitation by e-mail (a real SMTP server: tests/mailserver.py) ---------------------------------------------
+
+@pytest.fixture
+def smtp(app):
+    from tests.mailserver import MailSink
+
+    sink = MailSink().start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_FROM="科技大市场 <noreply@market.test>",
+                      SITE_URL="http://market.test", SEARCH_SYNC_AFTER_COMMIT=False)
+    yield sink
+    sink.stop()
+
+
+def test_invitation_mailed_by_the_job_and_its_link_joins(app, team, smtp):
+    """The administrator gives an address: the request queues a mail.invitation job (nothing sent in the request);
+    the consumer sends it over SMTP; the mail's link opens the join page and registers the colleague."""
+    from market.database import write_intent
+    from market.models import Job
+    from tests.mailserver import body, links
+
+    admin = _as(app, team.users.enterprise)
+    page = admin.client.get("/org/members").get_data(as_text=True)
+    assert 'id="invite-mail-on"' in page and 'name="email"' in page
+    token = write_intent.set(False)
+    try:
+        resp = admin.post("/org/invitations", {"note": "研发部", "email": "colleague@example.com"})
+        assert resp.status_code == 303, assert_refused(resp)
+        [message] = smtp.wait_for("colleague@example.com")
+        db.session.commit()
+        job = db.session.scalar(select(Job).where(Job.kind == "mail.invitation"))
+        assert job is not None and '"to": "colleague@example.com"' in job.payload and "/join/" not in job.payload
+        db.session.commit()
+    finally:
+        write_intent.reset(token)
+    assert "怀远甲企业有限公司" in message["Subject"] and "怀远甲企业有限公司" in body(message)
+    assert "List-Unsubscribe" not in message
+    [link] = [u for u in links(message) if "/join/" in u]
+    assert link.startswith("http://market.test/join/")
+    path = link[len("http://market.test"):]
+    anon = Poster(app.test_client())
+    assert 'id="join-form"' in anon.get(path).get_data(as_text=True)
+    resp = anon.post(path, _join_form(username="mailed_colleague"))
+    assert resp.status_code == 302, assert_refused(resp)
+    colleague = db.session.scalar(select(User).where(User.username == "mailed_colleague"))
+    assert colleague.org_id == team.orgs.ent_a.id
+
+
+def test_without_a_mail_server_the_link_is_passed_on_by_hand(app, team):
+    from market.models import Job
+
+    app.config["MAIL_SERVER"] = ""
+    admin = _as(app, team.users.enterprise)
+    page = admin.client.get("/org/members").get_data(as_text=True)
+    assert 'id="invite-mail-off"' in page and "手工转交" in page
+    resp = admin.post("/org/invitations", {"email": "colleague@example.com"})
+    assert resp.status_code == 303, assert_refused(resp)
+    page = admin.client.get("/org/members").get_data(as_text=True)
+    assert "邮件不会发送" in page and "colleague@example.com" in page and LINK.search(page)
+    assert db.session.scalar(select(Job).where(Job.kind == "mail.invitation")) is None
+    # a bad address: the form again with the error at the field, nothing created
+    resp = admin.post("/org/invitations", {"email": "colleague@"})
+    assert resp.status_code == 400 and "电子邮箱格式不正确" in resp.get_data(as_text=True)
+    assert len(db.session.scalars(select(OrgInvitation)).all()) == 1

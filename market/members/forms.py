@@ -9,6 +9,8 @@ from ..forms import BaseForm, EmailAddress, NameField
 
 class InviteForm(BaseForm):
     note = StringField("备注（受邀人姓名或部门，可不填）", validators=[Optional(), Length(max=50, message="备注不能超过50字")])
+    email = StringField("受邀人电子邮箱（可不填；填写后由系统把链接发到该邮箱）",
+                        validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120, message="电子邮箱过长")])
 
 
 class JoinForm(BaseForm):

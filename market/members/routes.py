@@ -13,8 +13,10 @@ from ..extensions import db
 from ..formtokens import claim_form_token, form_token_keep_or_issue
 from ..models import OrgInvitation, User
 from ..models.base import utcnow
+from ..notifications.mail import mail_configured
 from . import services
 from .forms import InviteForm, JoinForm
+from .mail import invitation_mail_queue
 
 bp = Blueprint("members", __name__)
 
@@ -43,7 +45,7 @@ def _index(form: InviteForm, status: int = 200):
         OrgInvitation.expires_at > now).order_by(OrgInvitation.id.desc())).all()
     links = {i.id: url_for("members.join", token=services.invitation_token(i), _external=True) for i in invitations}
     return render_template("members/index.html", org=org, members=members, invitations=invitations, links=links,
-                           form=form, days=services.INVITATION_DAYS), status
+                           form=form, days=services.INVITATION_DAYS, mail_on=mail_configured()), status
 
 
 @bp.route("/org/members")
@@ -59,15 +61,23 @@ def invite():
     form = InviteForm()
     if not form.validate_on_submit():
         return _index(form, 400)
+    address = (form.email.data or "").strip()
     try:
         invitation = services.invitation_create(user=current_user, note=form.note.data or "")
+        mailed = bool(address) and invitation_mail_queue(invitation=invitation, to=address, user=current_user)
     except DomainError as err:
         db.session.rollback()
         form.apply_error(err)
         return _index(form, 400)
-    db.session.commit()
-    flash(f"邀请链接已生成（{services.INVITATION_DAYS}天内有效，只能使用一次）：复制“待接受的邀请”中的链接发给同事",
-          "success")
+    db.session.commit()  # the mail job, if any, is sent to the queue after this commit, never in the request
+    valid = f"{services.INVITATION_DAYS}天内有效，只能使用一次"
+    if mailed:
+        flash(f"邀请链接已生成（{valid}），邀请邮件正在发送至 {address}；也可复制“待接受的邀请”中的链接转交", "success")
+    elif address:
+        flash(f"邀请链接已生成（{valid}）。本站未配置邮件服务器，邮件不会发送：请复制“待接受的邀请”中的链接，"
+              f"通过可信渠道手工转交给 {address}", "warning")
+    else:
+        flash(f"邀请链接已生成（{valid}）：复制“待接受的邀请”中的链接发给同事", "success")
     return redirect(url_for("members.index", _anchor=f"invitation-{invitation.id}"), 303)
 
 

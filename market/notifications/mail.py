@@ -88,7 +88,7 @@ def unsubscribe_link(user_id: int, topic: str) -> str:
 
 # --- SMTP -----------------------------------------------------------------------------------------------------
 
-def _message(*, to: str, subject: str, body: str, message_id: str, unsubscribe: str) -> EmailMessage:
+def _message(*, to: str, subject: str, body: str, message_id: str, unsubscribe: str = "") -> EmailMessage:
     config = current_app.config
     msg = EmailMessage()
     name, address = parseaddr(config["MAIL_FROM"])
@@ -96,9 +96,20 @@ def _message(*, to: str, subject: str, body: str, message_id: str, unsubscribe: 
     msg["To"] = to
     msg["Subject"] = " ".join(subject.split())  # a title's line breaks never reach a header
     msg["Message-ID"] = message_id
-    msg["List-Unsubscribe"] = f"<{unsubscribe}>"  # a page with one button: a GET never unsubscribes (link scanners)
+    if unsubscribe:  # a notice's mail; an invitation goes to someone without an account here
+        msg["List-Unsubscribe"] = f"<{unsubscribe}>"  # a page with one button: a GET never unsubscribes
     msg.set_content(body)
     return msg
+
+
+compose = _message  # for the other mails sent by jobs (members/mail.py: invitations)
+
+
+def _domain() -> str:
+    return parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
+
+
+mail_domain = _domain
 
 
 @contextmanager
@@ -116,10 +127,6 @@ def smtp_connection():
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD", ""))
         yield smtp
-
-
-def _domain() -> str:
-    return parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
 
 
 def _mark_mailed(session: Session, ids: list[int], *, mail: str | None = None) -> None:
