@@ -1,7 +1,9 @@
 """Jinja filters and globals."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
+from html.parser import HTMLParser
 
 from flask import Flask, request, url_for
 from markupsafe import Markup, escape
@@ -90,6 +92,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["wan_about"] = format_wan_about
     app.jinja_env.filters["yuan"] = format_yuan
     app.jinja_env.filters["whole"] = format_count  # not "count": Jinja's own (length)
+    app.jinja_env.filters["cards"] = table_cards  # {% filter cards %}<table>…{% endfilter %}: cards on phones
     app.jinja_env.filters["dt"] = local_dt
     app.jinja_env.filters["d"] = local_date
     app.jinja_env.globals["url_with"] = url_with
@@ -145,3 +148,125 @@ def init_nav(app: Flask) -> None:
                 unread = counter(current_user)
         return {"nav_links": links, "nav_endpoints": app.view_functions, "nav_unread": unread,
                 "nav_verified": verified}
+
+
+# --- phones: list tables as cards (issue 17 item 10) -------------------------------------------------------------
+
+class _CardLabels(HTMLParser):
+    """Re-emits rendered HTML unchanged, except that each top-level table gets the class table-cards and every
+    body or footer cell a data-label naming its column (from the table's one header row), unless it has one."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.out: list[str] = []
+        self.depth = 0  # table nesting: only the outermost table's own cells are labelled
+        self.section = ""  # thead | tbody | tfoot of the outermost table
+        self.labels: list[str] = []
+        self.header_rows = 0
+        self.col = 0
+        self.label: list[str] | None = None  # the text of a header cell being read
+        self.label_span = 1
+        self.active = False
+        self.table_at = -1  # where the outermost table's start tag is in out, and as written
+        self.table_text = ""
+
+    def _tag(self, text: str, attrs: dict, *, label: str | None = None, add_class: str | None = None) -> str:
+        end = len(text) - (2 if text.endswith("/>") else 1)
+        extra = ""
+        if add_class is not None:
+            if "class" in attrs:
+                text = re.sub(r'(\sclass=")', rf"\g<1>{add_class} ", text, count=1)
+                end = len(text) - (2 if text.endswith("/>") else 1)
+            else:
+                extra += f' class="{add_class}"'
+        if label is not None:
+            extra += f' data-label="{label}"'
+        return text[:end] + extra + text[end:]
+
+    def handle_starttag(self, tag, attrs):
+        text = self.get_starttag_text() or ""
+        attrs = dict(attrs)
+        if tag == "table":
+            self.depth += 1
+            if self.depth == 1:
+                skip = "data-no-cards" in attrs or "dash-table" in (attrs.get("class") or "").split()
+                self.active = not skip
+                self.labels, self.header_rows, self.section = [], 0, ""
+                self.table_at, self.table_text = len(self.out), text
+                if self.active:
+                    text = self._tag(text, attrs, add_class="table-cards")
+        elif self.depth == 1 and self.active:
+            if tag in ("thead", "tbody", "tfoot"):
+                self.section = tag
+            elif tag == "tr":
+                self.col = 0
+                if self.section == "thead":
+                    self.header_rows += 1
+            elif tag in ("th", "td") and self.section == "thead":
+                span = str(attrs.get("colspan") or "1")
+                self.label, self.label_span = [], int(span) if span.isdigit() else 1
+            elif tag in ("td", "th") and self.section in ("tbody", "tfoot", ""):
+                span = int(attrs.get("colspan")) if str(attrs.get("colspan") or "").isdigit() else 1
+                if (self.header_rows == 1 and span == 1 and "data-label" not in attrs
+                        and self.col < len(self.labels) and self.labels[self.col]):
+                    text = self._tag(text, attrs, label=self.labels[self.col])
+                self.col += span
+        self.out.append(text)
+
+    def handle_startendtag(self, tag, attrs):
+        self.out.append(self.get_starttag_text() or "")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.depth = max(0, self.depth - 1)
+            if self.depth == 0:
+                self.section = ""
+                if self.active and self.header_rows != 1:  # a grid with a multi-row header keeps scrolling
+                    self.out[self.table_at] = self.table_text
+                self.active = False
+        elif self.depth == 1 and tag in ("th", "td") and self.label is not None:
+            label = " ".join("".join(self.label).split()).replace('"', "&#34;")
+            self.labels += [label] * max(1, self.label_span)
+            self.label = None
+        elif self.depth == 1 and tag in ("thead", "tbody", "tfoot"):
+            self.section = ""
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data):
+        if self.label is not None and self.depth == 1:
+            self.label.append(data)
+        self.out.append(data)
+
+    def handle_entityref(self, name):
+        if self.label is not None and self.depth == 1:
+            self.label.append(f"&{name};")
+        self.out.append(f"&{name};")
+
+    def handle_charref(self, name):
+        if self.label is not None and self.depth == 1:
+            self.label.append(f"&#{name};")
+        self.out.append(f"&#{name};")
+
+    def handle_comment(self, data):
+        self.out.append(f"<!--{data}-->")
+
+    def handle_decl(self, decl):
+        self.out.append(f"<!{decl}>")
+
+    def unknown_decl(self, data):
+        self.out.append(f"<![{data}]>")
+
+    def handle_pi(self, data):
+        self.out.append(f"<?{data}>")
+
+
+def table_cards(html) -> Markup:
+    """`{% filter cards %}<table ...>...</table>{% endfilter %}`: below 576 px the table reads as cards, one row a
+    card, each cell labelled with its column (static/css/app.css), with no JavaScript. The labels are written on
+    the server from the table's single header row; a table marked data-no-cards, a dashboard grid (.dash-table)
+    or one with a multi-row header is returned unchanged but for the class."""
+    parser = _CardLabels()
+    parser.feed(str(html))
+    parser.close()
+    # bandit B704: Markup of our own rendered, autoescaped template output, re-emitted token by token
+    return Markup("".join(parser.out))  # nosec B704

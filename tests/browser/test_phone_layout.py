@@ -36,7 +36,7 @@ MEASURE = """() => {
 }"""
 
 
-def test_list_pages_read_as_cards_at_390_px(live_server, new_page, page_guard):
+def test_list_pages_read_as_cards_at_390_px(live_server, new_page, page_guard, browser):
     result = live_server.app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     base = live_server.base_url
@@ -66,6 +66,23 @@ def test_list_pages_read_as_cards_at_390_px(live_server, new_page, page_guard):
     assert first.evaluate("tr => getComputedStyle(tr).display") == "block"
     page.set_viewport_size({"width": 1280, "height": 900})
     assert first.evaluate("tr => getComputedStyle(tr).display") == "table-row"
+
+    # the cards need no JavaScript: the labels and the class come from the server (issue 17 item 10)
+    bare = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", java_script_enabled=False)
+    try:
+        plain = bare.new_page()
+        plain.goto(base + "/login")
+        plain.get_by_label("用户名").fill("broker01")
+        plain.get_by_label("密码", exact=True).fill(DEMO_PASSWORD)
+        plain.locator("#login-submit").click()
+        plain.goto(base + "/contracts/")
+        row = plain.locator("#contracts tbody tr").first
+        expect(row.locator("td").nth(4)).to_have_attribute("data-label", "合同成交额（万元）")
+        assert row.evaluate("tr => getComputedStyle(tr).display") == "block"
+        found = plain.evaluate(MEASURE)
+        assert found["cards"] >= 1 and not found["narrow"], found["narrow"][:10]
+    finally:
+        bare.close()
 
     # the favicon every page links to is served
     href = page.locator("link[rel=icon]").get_attribute("href")
