@@ -5,6 +5,13 @@
     .venv/bin/python bench/signed_in.py --profile-only          # SQL statements and in-process time, no load
     .venv/bin/python bench/signed_in.py --profile-only --cprofile /dashboard/   # where the time of one page goes
     .venv/bin/python bench/signed_in.py --database-url sqlite:////tmp/dash.db   # an existing market (bench/dashboard.py --keep)
+    .venv/bin/python bench/signed_in.py --keep /tmp/signed_scale --scale 1000000,10000   # the demo grown to scale
+
+--scale CONTRACTS,LISTINGS grows the freshly seeded demo market before measuring: that many registered contracts
+between the demo's organisations (bulk paths of bench/dashboard.py: executemany on SQLite, COPY on PostgreSQL, the
+summary triggers running for every row) and that many published listings, half needs and half results, spread over
+the demo's organisations, regions and fields; then ANALYZE and a search reindex. With --keep (SQLite) or
+--keep-pg (PostgreSQL: the database is kept, not dropped) a later run reuses the grown market.
 
 For each stack: the demo market (`flask seed-demo`) in a temporary instance folder (PostgreSQL: the database
 market_bench_signed_in on 127.0.0.1:5432, created and dropped here), or an existing database given by
@@ -53,6 +60,99 @@ PAGES = (
 SQL_BUDGET = 8
 SHARE_TARGET = 0.20
 P95_TARGET_MS = 30
+
+
+# -- growing the demo market to scale ------------------------------------------------------------------
+
+def grow(stack: Stack, contracts: int, listings: int, seed: int = 20261206) -> None:
+    """Bulk-load `contracts` contracts and `listings` published listings into the seeded demo market."""
+    import random
+    from datetime import date, datetime, timedelta, timezone
+
+    from dashboard import TYPES, _copy_postgres, _defaults, _executemany_sqlite, analyze
+    from sqlalchemy import select
+
+    rng = random.Random(seed)
+    saved = dict(os.environ)
+    os.environ.update({**stack.env, "DB_STATEMENT_TIMEOUT_MS": "0"})
+    try:
+        from market import create_app
+        from market.extensions import db
+        from market.models import Achievement, Demand, Field, Organization, User
+
+        app = create_app()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    t0 = time.monotonic()
+    with app.app_context():
+        orgs = db.session.execute(select(Organization.id, Organization.region_id, Organization.org_type)
+                                  .where(Organization.region_id.is_not(None))).all()
+        owners = dict(db.session.execute(select(User.org_id, User.id).where(User.org_id.is_not(None))).all())
+        admin_id = db.session.scalar(select(User.id).where(User.role == "admin").order_by(User.id).limit(1))
+        subfields = db.session.scalars(select(Field.id).where(Field.parent_id.is_not(None))).all()
+        enterprises = [(o.id, o.region_id) for o in orgs if o.org_type == "enterprise"]
+        institutions = [(o.id, o.region_id) for o in orgs if o.org_type != "enterprise"] or enterprises
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        words = ("电池", "储能", "隔膜", "电机", "传感器", "新材料", "光伏", "智能制造", "检测", "生物医药")
+        conn = db.session.connection()
+        for model, side, n in ((Demand, enterprises, listings // 2), (Achievement, institutions, listings - listings // 2)):
+            rows = []
+            for i in range(n):
+                org_id, region_id = rng.choice(side)
+                word = rng.choice(words)
+                rows.append({"title": f"{word}技术{'需求' if model is Demand else '成果'}{i:05d}", "keywords": word,
+                             "modes": ",transfer,", "status": "published", "org_id": org_id,
+                             "owner_id": owners.get(org_id, admin_id), "region_id": region_id,
+                             "field_id": rng.choice(subfields), "published_at": now - timedelta(minutes=i),
+                             "created_at": now, "updated_at": now,
+                             ("description" if model is Demand else "summary"): f"关于{word}的规模测试条目 {i}"})
+            conn.execute(model.__table__.insert(), rows)
+        ach_ids = db.session.scalars(select(Achievement.id)).all()
+        db.session.commit()
+    print(f"  {listings:,} listings added ({time.monotonic() - t0:.0f} s)", flush=True)
+    first = date(2022, 1, 1)
+    days = (date.today() - first).days
+    types, weights = [t for t, _ in TYPES], [w for _, w in TYPES]
+
+    def rows():
+        for i in range(contracts):
+            buyer = rng.choice(enterprises)
+            seller = rng.choice(institutions) if rng.random() < 0.4 else rng.choice(enterprises)
+            fen = int(10 ** rng.uniform(6, 10.5))
+            tech = fen if rng.random() < 0.5 else int(fen * rng.uniform(0.4, 1.0))
+            yield (f"S{i:09d}", f"技术合同{i}", rng.choices(types, weights)[0], buyer[0], seller[0], buyer[1], seller[1],
+                   fen, tech, first + timedelta(days=rng.randrange(days + 1)),
+                   rng.choice(subfields) if rng.random() < 0.95 else None,
+                   rng.choice(ach_ids) if rng.random() < 0.15 else None, rng.random() < 0.02, admin_id,
+                   *tail)
+
+    columns = ("registration_no", "title", "contract_type", "buyer_org_id", "seller_org_id", "buyer_region_id",
+               "seller_region_id", "amount", "tech_amount", "signed_on", "field_id", "achievement_id", "voided",
+               "recorded_by_id")
+    tail = () if "subtype" in _defaults() else ("",)  # the loaders' fixed columns, with or without the subtype
+    columns += () if not tail else ("subtype",)
+    t0 = time.monotonic()
+    from market.models.stats import drop_triggers, install_triggers, rebuild_contract_stats
+
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+        if sqlite:  # the row triggers cost minutes per 100,000 rows on a busy machine: the summary is computed after
+            with db.engine.begin() as conn:
+                drop_triggers(conn)
+        raw = db.engine.raw_connection()
+        try:
+            (_executemany_sqlite if sqlite else _copy_postgres)(raw, columns, rows(), contracts)
+        finally:
+            raw.close()
+        if sqlite:
+            with db.engine.begin() as conn:
+                rebuild_contract_stats(conn)
+                install_triggers(conn)
+        analyze(db.engine)
+        db.engine.dispose()
+    print(f"  {contracts:,} contracts added and ANALYZE done ({time.monotonic() - t0:.0f} s)", flush=True)
+    stack.flask("search", "reindex")
 
 
 # -- profiling through the test client -------------------------------------------------------------
@@ -204,11 +304,28 @@ def load_run(stack: Stack, workers: int, seconds: float, warmup: float, connecti
     return rows, ceilings
 
 
+def reuse_pg(name: str) -> bool:
+    """True when the kept PostgreSQL database exists and holds a seeded market."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        with engine.connect() as conn:
+            return bool(conn.scalar(text("SELECT count(*) FROM users WHERE username = 'kjj_city'")))
+    except Exception:  # no such database or no schema yet
+        return False
+    finally:
+        engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stacks", default="sqlite", help="sqlite, postgres or both, comma-separated (default sqlite)")
     parser.add_argument("--database-url", help="an existing market instead of the demo (one stack)")
     parser.add_argument("--keep", metavar="DIR", help="SQLite: seed the demo into DIR once and reuse it on later runs")
+    parser.add_argument("--keep-pg", metavar="NAME", help="PostgreSQL: seed into the database NAME (market_bench_...) "
+                        "once, keep it and reuse it on later runs")
+    parser.add_argument("--scale", metavar="CONTRACTS,LISTINGS", help="grow the seeded demo: e.g. 1000000,10000")
     parser.add_argument("--no-user-cache", action="store_true", help="the load run with the signed-in page cache off")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
     parser.add_argument("--seconds", type=float, default=5, help="wrk seconds per page (default 5)")
@@ -236,7 +353,11 @@ def main() -> int:
     try:
         for name in stacks:
             folder = Path(args.keep) if args.keep and name == "sqlite" else base / name
+            if name == "postgres" and args.keep_pg:
+                folder = Path(tempfile.gettempdir()) / args.keep_pg  # its search index, kept with the database
             reuse = (folder / "market.db").exists()
+            if name == "postgres" and args.keep_pg:
+                reuse = reuse_pg(args.keep_pg)
             folder.mkdir(parents=True, exist_ok=True)
             if name == "given":
                 kind = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
@@ -246,10 +367,14 @@ def main() -> int:
             elif name == "sqlite":
                 stack = Stack(name, "SQLite + Whoosh", folder, {"SEARCH_ENGINE": "whoosh"})
             elif name == "postgres":
-                pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-                pg_admin(f'CREATE DATABASE "{PG_DB}"')
-                made_pg = True
-                url = PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DB}"
+                db_name = args.keep_pg or PG_DB
+                if not db_name.startswith("market_bench_"):
+                    raise SystemExit("--keep-pg: the name must start with market_bench_")
+                if not reuse:
+                    pg_admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+                    pg_admin(f'CREATE DATABASE "{db_name}"')
+                made_pg = not args.keep_pg
+                url = PG_ADMIN.rsplit("/", 1)[0] + f"/{db_name}"
                 stack = Stack(name, "PostgreSQL + Whoosh", folder, {"SEARCH_ENGINE": "whoosh", "DATABASE_URL": url})
             else:
                 print(f"unknown stack {name!r}, skipped")
@@ -258,6 +383,13 @@ def main() -> int:
                 t0 = time.monotonic()
                 stack.prepare()
                 print(f"{stack.label}: demo market seeded and indexed in {time.monotonic() - t0:.0f} s", flush=True)
+                if args.scale:
+                    n_contracts, n_listings = (int(x) for x in args.scale.split(","))
+                    grow(stack, n_contracts, n_listings)
+            elif name == "postgres" and not (folder / "seeded").exists():
+                stack.flask("search", "reindex")
+            if name == "postgres" and args.keep_pg:
+                (folder / "seeded").touch()
             prof = profile(stack.env, args.profile_rounds, args.cprofile, args.show_sql)
             for path, p in prof.items():
                 print(f"  {p['user']:<9} {path:<22} rendered: {p['sql']:3d} SQL statements, {p['ms']:6.1f} ms in process; "
