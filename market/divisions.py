@@ -241,3 +241,73 @@ def place_label(*, region: Region | None, division_code: str | None, country: st
     if region is not None:
         return region.full_name()
     return full_name(division_code) or "未填写所在地"
+
+
+# --- a place as an organisation form sets it (registration, the administrator's edit) ------------------------
+
+OUTSIDE_REGION = -1  # the "所在区域" select's choice for a party outside the city or abroad
+OUTSIDE_CHOICE = (OUTSIDE_REGION, "本市以外或境外（请填写下方所在地）")
+DIVISION_HINT = "本市以外的单位填写：6位行政区划代码，可选列表中的省、市，或填写区县代码，如合肥市蜀山区 340104"
+
+
+def datalist_options() -> list[tuple[str, str]]:
+    """(code, full name) of every province and 地级 city: the form's <datalist>, usable without JavaScript; any
+    county code of the list is accepted too."""
+    out = []
+    for province in children(""):
+        out.append((province.code, province.name))
+        out += [(c.code, full_name(c.code)) for c in children(province.code) if c.level == "city"]
+    return out
+
+
+def org_place(*, region: Region | None, outside: bool, division_code: str | None,
+              country: str | None) -> tuple[Place | None, dict[str, str]]:
+    """An organisation's place from its form: (Place, {}) or (None, {field: Chinese reason}).
+
+    `region` is the node picked on the city's tree, `outside` whether "本市以外或境外" was picked instead. A node
+    below the city gives the node's code; the city node keeps no code (the data check lists it) unless a code in
+    the city is typed; outside the city the 6-digit code (or, abroad, the 国别) is required."""
+    errors: dict[str, str] = {}
+    try:
+        country = clean_country(country)
+    except PlaceError as exc:
+        return None, {"country": str(exc)}
+    code = (division_code or "").strip()
+    if region is None and not outside:
+        return None, {"region_id": "请选择所在区域（本市以外或境外的单位选择“本市以外或境外”）"}
+    if country != HOME_COUNTRY:
+        if region is not None:
+            errors["region_id"] = "境外单位请在“所在区域”选择“本市以外或境外”"
+        if code:
+            errors["division_code"] = "境外单位不填行政区划代码"
+        return (None, errors) if errors else (Place(None, None, country), {})
+    if code and (not _CODE_RE.match(code) or division(code) is None):
+        return None, {"division_code": f"行政区划代码“{code[:20]}”无效（须为GB/T 2260的6位代码，如合肥市蜀山区 340104）"}
+    if region is not None:
+        own = region_division(region) if region.parent_id is not None else None
+        if region.parent_id is None:  # the city node: a typed code in the city places it, else it stays unplaced
+            if code and city_of(code) != city_of(region_division(region) or ""):
+                return None, {"division_code": f"行政区划代码{code}不在{region.name}，本市以外的单位请在“所在区域”"
+                                               "选择“本市以外或境外”"}
+            return Place(region.id, code or None, country), {}
+        if code and own and code != own and city_of(code) != city_of(own):
+            return None, {"division_code": f"行政区划代码{code}与所选区域（{region.name}）不一致"}
+        return Place(region.id, own, country), {}
+    if not code:
+        return None, {"division_code": "本市以外的单位请填写6位行政区划代码（如合肥市蜀山区 340104），境外单位选择国别"}
+    territory = territory_code()
+    if territory and city_of(code) == territory:
+        return None, {"division_code": "本市的单位请在“所在区域”选择所在区县，不选“本市以外或境外”"}
+    return Place(None, code, country), {}
+
+
+def division_code_field(label: str = "所在地行政区划代码"):
+    """The form field for a 6-digit code outside the city, with the provinces and cities as a <datalist>
+    (templates/_macros/division.html): usable without JavaScript; checked by org_place / resolve_place."""
+    from wtforms import StringField
+    from wtforms.validators import Length, Optional
+
+    return StringField(label, validators=[Optional(), Length(max=6, message="行政区划代码为6位数字")],
+                       description=DIVISION_HINT,
+                       render_kw={"list": "division-options", "inputmode": "numeric", "autocomplete": "off",
+                                  "maxlength": "6"})

@@ -99,6 +99,9 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.globals["maturity_label"] = maturity_label
     app.jinja_env.globals["ip_label"] = ip_label
     app.jinja_env.globals["status_name"] = status_name
+    from .divisions import datalist_options
+
+    app.jinja_env.globals["division_datalist"] = datalist_options  # templates/_macros/division.html
     # rich text a user wrote: `{{ text|clean_html }}` (allowlist sanitizer), never `|safe`
     from .sanitize import clean_html_markup
 

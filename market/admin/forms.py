@@ -4,6 +4,7 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from ..auth.forms import PHONE, USERNAME_HINT, USERNAME_VALIDATORS
+from ..divisions import OUTSIDE_CHOICE, country_choices, division_code_field
 from ..forms import BaseForm, EmailAddress, IntField, NameField, region_choices, require_choice
 from ..models.org import ORG_TYPES
 from ..models.region import LEVELS
@@ -59,13 +60,18 @@ class OrgForm(BaseForm):
     uscc = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=30, message="统一社会信用代码应为18位")])
     org_type = SelectField("单位类型", choices=list(ORG_TYPES.items()), validators=[require_choice("请选择单位类型")])
     region_id = SelectField("所在区域", coerce=int, validate_choice=False)
+    # the organisation's real place (issue 16 item 1): market.divisions.org_place
+    division_code = division_code_field()
+    country = SelectField("国别", choices=country_choices, default="CN", validate_choice=False)
     contact_name = StringField("联系人", validators=[Optional(), Length(max=50, message="联系人不超过50字")])
     contact_phone = StringField("联系电话", validators=[Optional(), PHONE])
     contact_email = StringField("联系邮箱", validators=[Optional(), EmailAddress("电子邮箱格式不正确"), Length(max=120, message="邮箱过长")])
     address = StringField("通讯地址", validators=[Optional(), Length(max=200, message="地址不超过200字")])
 
     def setup(self):
-        self.region_id.choices = PICK_CHOICE + region_choices()
+        self.region_id.choices = PICK_CHOICE + region_choices() + [OUTSIDE_CHOICE]
+        if self.region_id.data is None and not self.region_id.raw_data:
+            self.region_id.data = OUTSIDE_CHOICE[0]  # an organisation outside the city (no node)
         return self
 
     def data_dict(self) -> dict:

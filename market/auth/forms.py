@@ -4,6 +4,7 @@ from markupsafe import Markup
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from ..divisions import country_choices, division_code_field
 from ..forms import BaseForm, EmailAddress, NameField, Phone, require_choice
 
 REGISTER_ROLES = [("enterprise", "企业"), ("institution", "高校 / 科研院所"), ("broker", "技术经纪人（服务机构）")]
@@ -39,6 +40,9 @@ class RegisterForm(BaseForm):
     org_type = SelectField("单位类型", choices=ORG_TYPE_CHOICES, validators=[require_choice("请选择单位类型")])
     uscc = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=30, message="统一社会信用代码应为18位")])
     region_id = SelectField("所在区域", coerce=int, validators=[require_choice("请选择所在区域")])
+    # the organisation's real place when it is outside the city (issue 16 item 1): market.divisions.org_place
+    division_code = division_code_field()
+    country = SelectField("国别", choices=country_choices, default="CN", validate_choice=False)
     contact_name = StringField("联系人", validators=[Optional(), Length(max=50)])
     contact_phone = StringField("联系电话", validators=[Optional(), PHONE])
     address = StringField("通讯地址", validators=[Optional(), Length(max=200, message="地址过长")])

@@ -5,6 +5,7 @@ import math
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..divisions import OUTSIDE_CHOICE
 from ..errors import DomainError
 from ..extensions import db, login_manager
 from ..forms import region_choices
@@ -79,7 +80,7 @@ def logout():
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     form = RegisterForm()
-    form.region_id.choices = [(0, "请选择")] + region_choices(("county", "town"))
+    form.region_id.choices = [(0, "请选择")] + region_choices(("county", "town")) + [OUTSIDE_CHOICE]
     status = 200
     if form.validate_on_submit():
         attempt = throttle.register_begin(client_ip())
@@ -105,6 +106,8 @@ def register():
                 address=form.address.data or "",
                 broker_cert_no=form.broker_cert_no.data or "",
                 terms_accepted=form.agree.data,
+                division_code=form.division_code.data or "",
+                country=form.country.data or "CN",
             )
         except DomainError as err:
             db.session.rollback()
@@ -127,7 +130,8 @@ def register():
         form.add_problems(services.user_register_problems(
             role=form.role.data, username=form.username.data, name=form.name.data, password=form.password.data,
             org_name=form.org_name.data, org_type=form.org_type.data, uscc=form.uscc.data,
-            region_id=form.region_id.data, broker_cert_no=form.broker_cert_no.data))
+            region_id=form.region_id.data, broker_cert_no=form.broker_cert_no.data,
+            division_code=form.division_code.data, country=form.country.data))
     form_token_keep_or_issue(form)
     return render_template("auth/register.html", form=form), status
 

@@ -7,6 +7,7 @@ from flask import current_app, session
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from ..divisions import OUTSIDE_REGION, org_place
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Organization, Region, User, UserSession
@@ -37,7 +38,8 @@ def password_problem(password: str, *, username: str = "") -> str | None:
 
 
 def _register_checks(*, role: str, username: str, name: str, password: str, org_name: str, org_type: str,
-                     uscc: str, region_id: int | None, broker_cert_no: str) -> tuple[dict[str, str], dict]:
+                     uscc: str, region_id: int | None, broker_cert_no: str, division_code: str | None = None,
+                     country: str | None = None) -> tuple[dict[str, str], dict]:
     """Per-field reasons to refuse a registration, and the cleaned values it would store."""
     errors: dict[str, str] = {}
     # one normal form before the uniqueness checks: 测试公司 + U+200B is refused, ＡＢＣ科技 is ABC科技
@@ -55,9 +57,14 @@ def _register_checks(*, role: str, username: str, name: str, password: str, org_
         uscc = normalize_uscc(uscc)
     except USCCError as exc:
         errors["uscc"] = str(exc)
-    region = db.session.get(Region, region_id) if region_id else None
-    if region is None:
-        errors["region_id"] = "请选择所在区域"
+    # the organisation's place (issue 16 item 1): a county or town of the city, or outside it with its 行政区划代码
+    # or 国别 (market.divisions.org_place)
+    region = db.session.get(Region, region_id) if region_id and region_id != OUTSIDE_REGION else None
+    if region is not None and region.parent_id is None:
+        region = None  # registration offers the counties and towns only
+    place, place_errors = org_place(region=region, outside=region_id == OUTSIDE_REGION, division_code=division_code,
+                                    country=country)
+    errors.update(place_errors)
     if role == "broker" and not broker_cert_no.strip():
         errors["broker_cert_no"] = "请填写技术经纪人证书编号"
     # the lookups only for names that passed their checks (a NUL byte is refused above, and PostgreSQL refuses it
@@ -69,16 +76,18 @@ def _register_checks(*, role: str, username: str, name: str, password: str, org_
     if "uscc" not in errors and db.session.scalar(select(Organization.id).where(Organization.uscc == uscc)):
         # a colleague of a registered organisation joins it by its administrator's invitation (单位成员)
         errors["uscc"] = "该统一社会信用代码对应的单位已注册。如您是该单位员工，请向本单位管理员索取邀请链接，通过链接加入单位"
-    return errors, {"username": username, "name": name, "org_name": org_name, "uscc": uscc, "region": region}
+    return errors, {"username": username, "name": name, "org_name": org_name, "uscc": uscc, "region": region,
+                    "place": place}
 
 
 def user_register_problems(*, role: str, username: str | None, name: str | None, password: str | None,
                            org_name: str | None, org_type: str | None, uscc: str | None, region_id: int | None,
-                           broker_cert_no: str | None) -> dict[str, str]:
+                           broker_cert_no: str | None, division_code: str | None = None,
+                           country: str | None = None) -> dict[str, str]:
     """What user_register would refuse, per field, storing nothing (the form shows these with its own errors)."""
     return _register_checks(role=role or "", username=username or "", name=name or "", password=password or "",
                             org_name=org_name or "", org_type=org_type or "", uscc=uscc or "", region_id=region_id,
-                            broker_cert_no=broker_cert_no or "")[0]
+                            broker_cert_no=broker_cert_no or "", division_code=division_code, country=country)[0]
 
 
 def user_register(
@@ -99,15 +108,20 @@ def user_register(
     address: str = "",
     broker_cert_no: str = "",
     terms_accepted: bool = False,
+    division_code: str | None = None,
+    country: str | None = None,
 ) -> User:
     """Create a user together with a new, unverified organisation; `terms_accepted`: the user ticked consent to
     用户协议 and 隐私政策 (its time is kept)."""
     errors, clean = _register_checks(role=role, username=username, name=name, password=password, org_name=org_name,
-                                     org_type=org_type, uscc=uscc, region_id=region_id, broker_cert_no=broker_cert_no)
-    username, name, org_name, uscc, region = (clean[k] for k in ("username", "name", "org_name", "uscc", "region"))
+                                     org_type=org_type, uscc=uscc, region_id=region_id, broker_cert_no=broker_cert_no,
+                                     division_code=division_code, country=country)
+    username, name, org_name, uscc, region, place = (
+        clean[k] for k in ("username", "name", "org_name", "uscc", "region", "place"))
     if errors:
         raise DomainError("注册信息有误，请按提示修改", fields=errors)
-    org = org_new(name=org_name, uscc=uscc, org_type=org_type, region_id=region.id,
+    org = org_new(name=org_name, uscc=uscc, org_type=org_type, region_id=place.region_id,
+                  division_code=place.division_code, country=place.country,
                   contact_name=contact_name or name, contact_phone=contact_phone or phone,
                   contact_email=contact_email or email, address=address)
     user = User(
@@ -118,7 +132,7 @@ def user_register(
         role=role,
         org_id=org.id,
         org_admin=True,  # the first registrant administers the organisation's members
-        region_id=region.id if role == "broker" else None,
+        region_id=region.id if role == "broker" and region is not None else None,
         broker_cert_no=broker_cert_no.strip() if role == "broker" else "",
         terms_accepted_at=utcnow() if terms_accepted else None,
     )
@@ -129,12 +143,16 @@ def user_register(
     return user
 
 
-def _notify_reviewers(*, user: User, org: Organization, region: Region) -> None:
-    """The officials who decide (those of the region and above) hear of a new organisation or broker to check."""
+def _notify_reviewers(*, user: User, org: Organization, region: Region | None) -> None:
+    """The officials who decide (those of the region and above) hear of a new organisation or broker to check; an
+    organisation outside the city has no region: the administrators verify it (market/orgs.org_verify)."""
     from ..notifications.services import notify, path_for
 
-    officials = db.session.scalars(select(User.id).where(
-        User.role == "official", User.active.is_(True), User.region_id.in_(region.ancestor_ids)))
+    if region is None:
+        officials = db.session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True)))
+    else:
+        officials = db.session.scalars(select(User.id).where(
+            User.role == "official", User.active.is_(True), User.region_id.in_(region.ancestor_ids)))
     if user.role == "broker":
         text = f"新的技术经纪人待审核：{user.name}（{org.name}，证书编号 {user.broker_cert_no}）"
         url = path_for("review.brokers")

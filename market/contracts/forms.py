@@ -3,6 +3,7 @@ from __future__ import annotations
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from ..divisions import country_choices, division_code_field
 from ..forms import BaseForm, IntField, NameField, YuanField, field_choices, region_choices
 from ..forms import clean_text, reject_invalid_chars
 from ..models import CONTRACT_TYPES
@@ -48,6 +49,11 @@ class ContractTermsForm(BaseForm):
     subtype = SelectField("合同子类", choices=subtype_choices(), validate_choice=False)
     buyer_region_id = SelectField("买方所在区域", coerce=int, validate_choice=False)
     seller_region_id = SelectField("卖方所在区域", coerce=int, validate_choice=False)
+    # a party outside the city (no region): its place, when its organisation has none (issue 16 item 1)
+    buyer_division = division_code_field("买方所在地（本市以外）")
+    seller_division = division_code_field("卖方所在地（本市以外）")
+    buyer_country = SelectField("买方国别", choices=country_choices, default="CN", validate_choice=False)
+    seller_country = SelectField("卖方国别", choices=country_choices, default="CN", validate_choice=False)
     amount = ContractAmountField("合同成交额（元）")
     tech_amount = ContractAmountField("技术交易额（元）")
     signed_on = DateField("签订日期", format="%Y-%m-%d", validators=[DataRequired("请填写签订日期（格式：2026-05-20）")])
@@ -112,6 +118,9 @@ class ContractTermsForm(BaseForm):
             "subtype": self.subtype.data or "",
             "buyer_region_id": self.buyer_region_id.data or None,
             "seller_region_id": self.seller_region_id.data or None,
+            **{f"{side}_division": (getattr(self, f"{side}_division").data or "").strip() or None
+               for side in ("buyer", "seller")},
+            **{f"{side}_country": getattr(self, f"{side}_country").data or "CN" for side in ("buyer", "seller")},
             "amount": self.amount.data,
             "tech_amount": self.tech_amount.data,
             "signed_on": self.signed_on.data,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..divisions import PlaceError, resolve_place
 from ..deals import services as deal_services
 from ..deals.access import can_sign_deal
 from ..formtokens import claim_form_token
@@ -123,10 +124,14 @@ def outside_place(org: Organization | None) -> dict | None:
 
 def with_outside_places(data: dict, *, buyer: Organization | None = None, seller: Organization | None = None) -> dict:
     """`data` with the place of each party that has no region and whose organisation (given, else found by the
-    name typed) sits outside the city: `<side>_division` and `<side>_country`."""
+    name typed) sits outside the city: `<side>_division` and `<side>_country`. A place typed on the form for a
+    party without a region (its 行政区划代码 or 国别) is kept: the register records an outside party's place
+    where its organisation has none."""
     out = dict(data)
     for side, org in (("buyer", buyer), ("seller", seller)):
         if out.get(f"{side}_region_id"):
+            continue
+        if is_outside(out, side):  # typed on the form (a party not registered, or placed otherwise): kept
             continue
         name = str(out.get(f"{side}_name") or "").strip()
         if org is None and name and name.isprintable():  # a name with control characters is refused elsewhere
@@ -190,6 +195,14 @@ def validate_terms(data: dict) -> dict[str, str]:
             on_tree += 1
         elif rid or not is_outside(data, side):  # a party outside the city is placed by its organisation
             errors[name] = "请选择区域"
+        if rid and (data.get(f"{side}_country") or "CN") != "CN":
+            errors[f"{side}_country"] = "境外的一方不选本市区域（区域选“请选择”）"
+        elif not rid and is_outside(data, side):
+            try:
+                resolve_place(region=None, division_code=data.get(f"{side}_division"),
+                              country=data.get(f"{side}_country"))
+            except PlaceError as exc:
+                errors["{}_{}".format(side, "country" if "国别" in str(exc) else "division")] = str(exc)
     if not on_tree and "buyer_region_id" not in errors and "seller_region_id" not in errors:
         errors["buyer_region_id"] = "买方和卖方至少一方须在本市，请选择区域"
     if len(data.get("title") or "") > 200:

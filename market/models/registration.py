@@ -24,6 +24,7 @@ REG_REQUESTS = {"new": "登记", "change": "变更登记", "cancel": "注销登�
 REG_ACTIONS = {
     "submit": "提交登记", "resubmit": "修改后重新提交", "change": "申请变更登记", "cancel": "申请注销登记",
     "return": "退回", "refuse": "不予登记", "register": "核定登记", "cancelled": "核准注销", "withdraw": "撤回申请",
+    "transfer": "移交登记点",  # its 登记点 was deactivated: the submission moved to another (services.reg_point_set_active)
 }
 
 

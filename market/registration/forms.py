@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..contracts.forms import ContractAmountField, ContractForm
 from ..forms import BaseForm, IntField, NameField, region_choices
 from ..models.registration import REG_POINT_KINDS
-from ..registration.services import DECISIONS
+from ..registration.services import CALENDAR_KINDS, DECISIONS
 
 
 class SubmissionForm(ContractForm):
@@ -61,4 +61,30 @@ class RegistrarForm(BaseForm):
     password = PasswordField("初始密码", validators=[Length(max=128, message="密码过长")])
 
 
-__all__ = ["CancelForm", "DecisionForm", "PointForm", "RegistrarForm", "SubmissionForm"]
+class StateForm(BaseForm):
+    """Deactivating (or reactivating) a 登记点 or a 登记员: the box must be ticked (a confirmation that works without
+    JavaScript); for a 登记点, where its open submissions go (blank: each to the point now competent for it)."""
+
+    active = HiddenField()
+    confirm = BooleanField("我已确认")
+    move_to = SelectField("等待登记的合同移交至", coerce=int, validate_choice=False)
+
+    def setup(self, exclude: int | None = None):
+        from .queries import points
+
+        self.move_to.choices = [(0, "按受理规则自动移交")] + [
+            (p.id, p.name) for p in points() if p.active and p.id != exclude]
+        return self
+
+    def validate_confirm(self, field):
+        if not field.data:
+            raise ValidationError("请勾选“我已确认”后再提交")
+
+
+class CalendarDayForm(BaseForm):
+    day = DateField("日期", format="%Y-%m-%d", validators=[DataRequired("请填写日期（格式：2027-01-01）")])
+    kind = SelectField("安排", choices=[("", "请选择")] + list(CALENDAR_KINDS.items()), validate_choice=False)
+    name = StringField("名称", validators=[Optional(), Length(max=40, message="名称不超过40字")])
+
+
+__all__ = ["CalendarDayForm", "CancelForm", "DecisionForm", "PointForm", "RegistrarForm", "StateForm", "SubmissionForm"]

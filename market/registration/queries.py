@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from ..extensions import db
 from ..models import Contract, Region, RegPoint, RegStep, User
@@ -82,6 +82,12 @@ def waiting_in_scope(user: User) -> Select:
     if sub is None:
         return stmt.where(False)
     return stmt.where(or_(Contract.seller_region_id.in_(sub), Contract.buyer_region_id.in_(sub)))
+
+
+def waiting_at(point: RegPoint) -> int:
+    """How many submissions wait at a 登记点."""
+    return db.session.scalar(select(func.count()).select_from(Contract).where(
+        Contract.reg_status == "submitted", Contract.reg_point_id == point.id)) or 0
 
 
 def points() -> list[RegPoint]:

@@ -14,11 +14,11 @@ from ..contracts import services as contract_services
 from ..errors import DomainError
 from ..extensions import db
 from ..formtokens import new_form_token
-from ..models import RegPoint
+from ..models import RegPoint, User
 from ..pagination import get_page, paginate
 from . import access, queries, services
 from .certificate import certificate_lines, certificate_pdf
-from .forms import PLACED, CancelForm, DecisionForm, PointForm, RegistrarForm, SubmissionForm
+from .forms import PLACED, CalendarDayForm, CancelForm, DecisionForm, PointForm, RegistrarForm, StateForm, SubmissionForm
 
 bp = Blueprint("registration", __name__, url_prefix="/registration")
 
@@ -249,14 +249,122 @@ def points():
     return render_template("registration/points.html", form=form, points=queries.points(), queries=queries), status
 
 
-@bp.route("/points/<int:point_id>", methods=["GET", "POST"])
-@login_required
-def point(point_id: int):
+def _managed_point(point_id: int) -> RegPoint:
     if not access.can_manage_points(current_user):
         abort(403)
     reg_point = db.session.get(RegPoint, point_id)
     if reg_point is None:
         abort(404)
+    return reg_point
+
+
+def _point_page(reg_point: RegPoint, *, form=None, state_form=None, registrar_forms=None, status: int = 200):
+    if state_form is None:
+        state_form = StateForm(formdata=None).setup(exclude=reg_point.id)
+        state_form.active.data = "0" if reg_point.active else "1"
+    registrars = queries.registrars(reg_point)
+    forms = registrar_forms or {}
+    for u in registrars:
+        if u.id not in forms:
+            forms[u.id] = StateForm(formdata=None)
+            forms[u.id].active.data = "0" if u.active else "1"
+    return render_template("registration/point.html", point=reg_point, form=form or RegistrarForm(formdata=None),
+                           registrars=registrars, state_form=state_form, registrar_forms=forms,
+                           waiting=queries.waiting_at(reg_point)), status
+
+
+@bp.route("/points/<int:point_id>/state", methods=["POST"])
+@login_required
+def point_state(point_id: int):
+    """Deactivate or reactivate a 登记点 (confirmed by a ticked box); its open submissions move (services)."""
+    reg_point = _managed_point(point_id)
+    form = StateForm().setup(exclude=reg_point.id)
+    active = form.active.data == "1"
+    if not form.validate_on_submit():
+        return _point_page(reg_point, state_form=form, status=400)
+    try:
+        moved = services.reg_point_set_active(user=current_user, point=reg_point, active=active,
+                                              move_to_id=form.move_to.data or None)
+    except DomainError as err:
+        db.session.rollback()
+        form.apply_error(err)
+        return _point_page(db.session.get(RegPoint, point_id), state_form=form, status=err.status_code)
+    name = reg_point.name
+    db.session.commit()
+    flash(f"已启用登记点“{name}”" if active else f"已停用登记点“{name}”，{moved} 份等待登记的合同已移交", "success")
+    return redirect(url_for("registration.point", point_id=point_id))
+
+
+@bp.route("/registrars/<int:user_id>/state", methods=["POST"])
+@login_required
+def registrar_state(user_id: int):
+    """Deactivate or reactivate a 登记员 account (confirmed by a ticked box)."""
+    if not access.can_manage_points(current_user):
+        abort(403)
+    registrar = db.session.get(User, user_id)
+    if registrar is None or registrar.role != "registrar" or registrar.reg_point_id is None:
+        abort(404)
+    reg_point = db.session.get(RegPoint, registrar.reg_point_id)
+    form = StateForm()
+    active = form.active.data == "1"
+    if not form.validate_on_submit():
+        return _point_page(reg_point, registrar_forms={user_id: form}, status=400)
+    try:
+        services.registrar_set_active(user=current_user, registrar=registrar, active=active)
+    except DomainError as err:
+        db.session.rollback()
+        form.apply_error(err)
+        return _point_page(reg_point, registrar_forms={user_id: form}, status=err.status_code)
+    username = registrar.username
+    db.session.commit()
+    flash(f"已{'启用' if active else '停用'}登记员账号 {username}", "success")
+    return redirect(url_for("registration.point", point_id=reg_point.id))
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@login_required
+def calendar_days():
+    """节假日安排: the days that differ from Monday to Friday in the 登记 deadline (registration/calendar.py)."""
+    from . import calendar
+
+    if not access.can_manage_points(current_user):
+        abort(403)
+    form = CalendarDayForm()
+    status = 200
+    year = request.args.get("year", "")
+    year = int(year) if year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100 else queries.china_today().year
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                services.calendar_day_set(user=current_user, day=form.day.data, kind=form.kind.data or "",
+                                          name=form.name.data or "")
+            except DomainError as err:
+                db.session.rollback()
+                form.apply_error(err)
+                status = err.status_code
+            else:
+                day = form.day.data
+                db.session.commit()
+                flash(f"已保存 {day.isoformat()} 的安排", "success")
+                return redirect(url_for("registration.calendar_days", year=day.year))
+        else:
+            form.add_problems(_calendar_problems(form))
+    return render_template("registration/calendar.html", form=form, year=year, days=calendar.days_of_year(year),
+                           known=sorted(calendar.known_years())), status
+
+
+def _calendar_problems(form) -> dict[str, str]:
+    """The service's own checks for what the field validators let through (every error at once)."""
+    if form.kind.data not in services.CALENDAR_KINDS:
+        return {"kind": "请选择放假、调休上班或恢复为普通日"}
+    return {}
+
+
+@bp.route("/points/<int:point_id>", methods=["GET", "POST"])
+@login_required
+def point(point_id: int):
+    reg_point = _managed_point(point_id)
     form = RegistrarForm()
     status = 200
     if request.method == "POST":
@@ -274,5 +382,4 @@ def point(point_id: int):
                 db.session.commit()
                 flash(f"已开设登记员账号 {username}", "success")
                 return redirect(url_for("registration.point", point_id=point_id))
-    return render_template("registration/point.html", point=reg_point, form=form,
-                           registrars=queries.registrars(reg_point)), status
+    return _point_page(reg_point, form=form, status=status)

@@ -27,7 +27,7 @@ from ..contracts.scans import read_scan, store_scan
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
 from ..formtokens import claim_form_token
-from ..models import Contract, Region, RegPoint, RegStep, User
+from ..models import Contract, Region, RegPoint, RegStep, User, WorkCalendarDay
 from ..models.base import utcnow
 from ..money import CENT, contract_amount_problem
 from ..notifications.services import path_for
@@ -97,6 +97,102 @@ def registrar_create(*, user: User, point: RegPoint, username: str, name: str, p
     db.session.add(registrar)
     db.session.flush()
     return registrar
+
+
+def reg_point_set_active(*, user: User, point: RegPoint, active: bool, move_to_id: int | None = None) -> int:
+    """Deactivate (or reactivate) a 登记点; returns how many open submissions were moved.
+
+    The rule: a deactivated point receives no new submission (queries.competent_point skips it) and its 登记员s
+    cannot act (access.is_registrar_of). Its open submissions (待登记) move at once, each with a 移交登记点 step: to
+    the point the manager picked, else to the point now competent for it (the same rule as a new submission). When
+    no other active point can take one, the deactivation is refused (409) and nothing changes. Decided contracts
+    keep their point (the 登记编号 and history stay with it). Reactivating moves nothing back."""
+    if not access.can_manage_points(user):
+        raise NotAllowed("只有系统管理员或市级科技局工作人员可以停用或启用登记点")
+    if point.active == active:
+        raise DomainError(f"该登记点已{'启用' if active else '停用'}，请刷新页面", status_code=409)
+    if active:
+        point.active = True
+        db.session.flush()
+        return 0
+    target = None
+    if move_to_id:
+        target = db.session.get(RegPoint, move_to_id)
+        if target is None or not target.active or target.id == point.id:
+            raise DomainError("请选择一个在用的其他登记点", fields={"move_to": "请选择一个在用的其他登记点"})
+    point.active = False
+    db.session.flush()
+    waiting = db.session.scalars(select(Contract).where(Contract.reg_status == "submitted",
+                                                       Contract.reg_point_id == point.id)
+                                 .order_by(Contract.id).with_for_update()).all()
+    for contract in waiting:
+        dest = target or queries.competent_point(seller_region_id=contract.seller_region_id,
+                                                 buyer_region_id=contract.buyer_region_id)
+        if dest is None:
+            raise DomainError(f"没有其他在用的登记点可以接收“{contract.title or contract.id}”等待登记的合同："
+                              "请先设立或启用其他登记点，或选择移交的登记点", status_code=409)
+        contract.reg_point_id = dest.id
+        contract.version += 1
+        _step(contract, user, "transfer", point=dest, reason=f"原登记点“{point.name}”停用，移交{dest.name}办理")
+    db.session.flush()
+    return len(waiting)
+
+
+def registrar_set_active(*, user: User, registrar: User, active: bool) -> None:
+    """Deactivate (or reactivate) a 登记员 account: a deactivated one cannot sign in, and its sessions end now."""
+    from ..auth.services import sessions_revoke_all
+
+    if not access.can_manage_points(user):
+        raise NotAllowed("只有系统管理员或市级科技局工作人员可以停用或启用登记员账号")
+    if registrar.role != "registrar":
+        raise DomainError("该账号不是登记员", status_code=404)
+    if bool(registrar.active) == active:
+        raise DomainError(f"该登记员账号已{'启用' if active else '停用'}，请刷新页面", status_code=409)
+    registrar.active = active
+    if not active:
+        sessions_revoke_all(user=registrar)
+    db.session.flush()
+
+
+CALENDAR_KINDS = {"holiday": "放假（工作日休息）", "workday": "调休上班（周末上班）", "plain": "恢复为普通日（周一至周五上班）"}
+
+
+def calendar_day_set(*, user: User, day: date | None, kind: str, name: str) -> WorkCalendarDay | None:
+    """Enter one day of the State Council's 放假安排 (administrators and the city's officials): a weekday off, a
+    weekend day worked, or back to plain Monday-to-Friday (the row removed)."""
+    if not access.can_manage_points(user):
+        raise NotAllowed("只有系统管理员或市级科技局工作人员可以修改节假日安排")
+    errors: dict[str, str] = {}
+    name = clean_name_into(errors, "name", name or "", field_label="名称")
+    if day is None:
+        errors["day"] = "请填写日期（格式：2027-01-01）"
+    elif not 2000 <= day.year <= 2100:
+        errors["day"] = "日期须在2000-2100年之间"
+    if kind not in CALENDAR_KINDS:
+        errors["kind"] = "请选择放假、调休上班或恢复为普通日"
+    elif day is not None and "day" not in errors:
+        weekend = day.weekday() >= 5
+        if kind == "holiday" and weekend:
+            errors["kind"] = "该日是周末，本来就不计工作日，无需设为放假"
+        elif kind == "workday" and not weekend:
+            errors["kind"] = "该日是周一至周五，本来就是工作日；调休上班只用于周末"
+    if len(name) > 40:
+        errors["name"] = "名称不超过40字"
+    if errors:
+        raise DomainError("节假日安排有误，请按提示修改", fields=errors)
+    row = db.session.get(WorkCalendarDay, day)
+    if kind == "plain":
+        if row is not None:
+            db.session.delete(row)
+        db.session.flush()
+        return None
+    if row is None:
+        row = WorkCalendarDay(day=day)
+        db.session.add(row)
+    row.workday = kind == "workday"
+    row.name = name or ("调休上班" if row.workday else "放假")
+    db.session.flush()
+    return row
 
 
 # --- submissions -----------------------------------------------------------------------------------------------
@@ -356,4 +452,6 @@ def _step(contract: Contract, user: User, action: str, *, point: RegPoint | None
                            else contract.registration_no, at=utcnow()))
 
 
-__all__ = ["DECISIONS", "PLACEHOLDER_PREFIX", "cancellation_request", "draw_number", "reg_point_create", "registrar_create", "registration_decide", "submission_create", "submission_resubmit"]
+__all__ = ["CALENDAR_KINDS", "DECISIONS", "PLACEHOLDER_PREFIX", "calendar_day_set", "cancellation_request", "draw_number",
+           "reg_point_create", "reg_point_set_active", "registrar_create", "registrar_set_active", "registration_decide",
+           "submission_create", "submission_resubmit"]
