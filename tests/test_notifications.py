@@ -102,3 +102,34 @@ def test_pages_need_a_sign_in_and_tolerate_odd_arguments(client, world, login_as
     for query in ("?page=-1", "?page=abc", "?unread=%00", "?page=99999999"):
         assert c.get("/notifications/" + query).status_code == 200
     assert post(c, "/notifications/99999/open").status_code == 404
+
+
+def test_a_registration_decision_reaches_the_submitter_the_seller_s_members_and_the_broker(app, world):
+    """登记 decisions (issue 17 item 1): the submitter, every active member of the selling organisation (they share
+    its records) and the contract's broker are told; the buyer and the 登记员 who decided are not."""
+    from datetime import datetime, timezone
+
+    from market.models import Contract, RegPoint, User
+    from market.registration.services import registration_decide
+
+    point = RegPoint(name="怀远县技术合同登记点", kind="bureau", region_id=world.regions["county_a"].id,
+                     division="340321", serial=1)
+    db.session.add(point)
+    db.session.flush()
+    registrar = User(username="reg_note", name="登记员乙", role="registrar", reg_point_id=point.id)
+    registrar.set_password(factories.PASSWORD)
+    db.session.add(registrar)
+    colleague = factories.user(role="enterprise", org=world.orgs.ent_a)
+    contract = factories.contract(buyer=world.orgs.ent_b, seller=world.orgs.ent_a, title="待登记的合同")
+    db.session.flush()
+    db.session.execute(db.update(Contract).where(Contract.id == contract.id).values(
+        reg_status="submitted", reg_request="new", reg_point_id=point.id, broker_id=world.users.broker.id,
+        submitted_by_id=world.users.enterprise.id, submitted_at=datetime.now(timezone.utc)))
+    db.session.commit()
+    db.session.refresh(contract)
+    registration_decide(contract=contract, user=registrar, decision="return", reason="扫描件缺少签字页")
+    db.session.commit()
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.kind == "contract_reg_return")))
+    assert told == {world.users.enterprise.id, colleague.id, world.users.broker.id}
+    text = db.session.scalar(select(Notification.text).where(Notification.user_id == colleague.id))
+    assert "扫描件缺少签字页" in text

@@ -219,7 +219,8 @@ def on_contract_reg_submitted(app, *, contract, user=None, **_kw) -> None:
 
 
 def on_contract_reg_decided(app, *, contract, user=None, decision: str = "", reason: str = "", **_kw) -> None:
-    """The submitter is told each decision of the 登记员 (and the reason of a return or refusal)."""
+    """Each decision of the 登记员 (and the reason of a return or refusal) is told to the submitter, the selling
+    organisation's members (they share its records and see its submissions) and the contract's broker."""
     contract_id = _id(contract)
 
     def write(session: Session) -> None:
@@ -235,7 +236,8 @@ def on_contract_reg_decided(app, *, contract, user=None, decision: str = "", rea
             text = f"技术合同《{row.title}》的登记申请被退回：{reason}"
         else:
             text = f"技术合同《{row.title}》不予登记（不属于技术合同）：{reason}"
-        notify(users=[row.submitted_by_id], kind=f"contract_reg_{decision}", text=text, session=session,
+        users = dict.fromkeys([row.submitted_by_id, *_org_users(session, row.seller_org_id), row.broker_id])
+        notify(users=[u for u in users if u is not None], kind=f"contract_reg_{decision}", text=text, session=session,
                url=path_for("registration.detail", contract_id=row.id), exclude=_actor(session, user))
 
     _deliver(write)
