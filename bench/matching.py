@@ -16,8 +16,9 @@ Protocol:
    not saved (the index holds only the results); each asks the engine (market/matching/engine.py) and the
    plain jieba + BM25 baseline (`plain=True`) for its 10 suggestions;
 3. 2-fold: the papers are split in two halves by a hash of their id. The model (the logistic regression
-   over the engine's signals) is fitted on the needs of one half and its figures are reported on the needs
-   of the other half, then the halves swap: those held-out figures are the ones that count. The figures
+   over the engine's signals, and the one for needs that name a single keyword, engine.is_short) is
+   fitted on the needs of one half and its figures are reported on the needs of the other half, then
+   the halves swap: those held-out figures are the ones that count. The figures
    of a model fitted and reported on the same half are printed too, labelled in-sample. The training
    labels are 1 for the need's own paper and, with --related X, X for another paper of its discipline
    (read on the fitting half only: the market's `flask match fit` uses the listings' field the same
@@ -150,12 +151,20 @@ def is_own(key, pid) -> bool:
     return pid == key[1]
 
 
-def fit_half(cands, keys, discipline, related: float):
-    """Weights and 匹配度 calibration, both from the needs in `keys` alone."""
+def fit_half(cands, keys, discipline, related: float, short: set):
+    """Weights and 匹配度 calibration, both from the needs in `keys` alone: the main model, and the model
+    of the one-keyword needs among them (`short`, as engine.is_short tells them; fitting.fit_pair)."""
     from market.matching import fitting
 
-    model = fitting.fit(fitting.training_rows(cands, keys, labeller(discipline, related)))
-    return fitting.calibrate(model, fitting.shown_pairings(model, cands, keys, is_own))
+    model = fitting.fit_pair(cands, keys, labeller(discipline, related), short)
+    return fitting.calibrate_pair(model, fitting.shown_pairings(model, cands, keys, is_own),
+                                  fitting.shown_pairings(model.short, cands, [k for k in keys if k in short], is_own)
+                                  if model.short is not None else ())
+
+
+def ranker(model, key, short: set):
+    """The model that ranks the need `key`: its short model for a one-keyword need (Model.for_listing)."""
+    return model.short if model.short is not None and key in short else model
 
 
 def topic_setup(args, doc_terms: dict[str, list[str]], discipline: dict[str, str], labelled: set[str],
@@ -291,12 +300,13 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
     cache = args.cache.with_suffix(f".{int(with_field)}.{len(papers)}.pickle") if args.cache else None
     if cache is not None and cache.exists():  # the same retrieval again: iterate on the fitting only
         with cache.open("rb") as fh:
-            cands, baseline, timings, need_terms, doc_terms, graded, graded_cands, graded_plain = pickle.load(fh)
+            cands, baseline, timings, need_terms, need_keywords, doc_terms, graded, graded_cands, graded_plain = pickle.load(fh)
     else:
         cands: dict[tuple[str, str], list[tuple[str, dict]]] = {}
         baseline: dict[str, dict[str, list[str]]] = {v: {} for v in variants}
         timings = {"engine": [], "plain": []}
         need_terms: dict[object, list[str]] = {}  # a need's own key terms: what the field classifier reads of it
+        need_keywords: dict[object, int] = {}  # how many keywords it names (one: engine.is_short)
         token = write_intent.set(False)
         try:
             with app.app_context():
@@ -323,6 +333,7 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
                         timings["engine"].append(time.perf_counter() - t0)
                         cands[(variant, p["id"])] = [(ext[m.other.id], m.signals) for m in found]
                         need_terms[(variant, p["id"])] = [t for t, _ in eng.listing_terms(need)]
+                        need_keywords[(variant, p["id"])] = len(need.keyword_list)
                         t0 = time.perf_counter()
                         baseline[variant][p["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
                         timings["plain"].append(time.perf_counter() - t0)
@@ -333,32 +344,38 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
                                   keywords=",".join(g.get("keywords", [])), status="published", version=1)
                     graded_cands[g["id"]] = [(ext[m.other.id], m.signals) for m in engine_m.candidates(need)]
                     need_terms[g["id"]] = [t for t, _ in eng.listing_terms(need)]
+                    need_keywords[g["id"]] = len(need.keyword_list)
                     graded_plain[g["id"]] = [ext[m.other.id] for m in plain_m.matches_for(need)]
         finally:
             write_intent.reset(token)
         if cache is not None:
             with cache.open("wb") as fh:
-                pickle.dump((cands, baseline, timings, need_terms, doc_terms, graded, graded_cands, graded_plain), fh)
+                pickle.dump((cands, baseline, timings, need_terms, need_keywords, doc_terms, graded, graded_cands, graded_plain), fh)
 
     print(f"  signals per need: {1000 * statistics.median(timings['engine']):.1f} ms median "
           f"(baseline ranking {1000 * statistics.median(timings['plain']):.1f} ms); "
           f"candidates per need {statistics.mean(len(v) for v in cands.values()):.1f}")
+    # one-keyword needs (engine.is_short): ranked by the model's short model
+    short = {key for key, n in need_keywords.items() if n == 1}
     models, fold_cands, fold_graded = {}, {}, {}
     keys = [[key for key in cands if key[1] in halves[k]] for k in (0, 1)]
     for k in (0, 1):  # the classifier, the weights and the 匹配度 calibration, all from half k alone
         clf, topics = topic_setup(args, doc_terms, discipline, halves[k], need_terms)
         fold_cands[k] = fitting.with_topic(cands, clf, topics, lambda probe, oid: topics.get(oid))
         fold_graded[k] = fitting.with_topic(graded_cands, clf, topics, lambda probe, oid: topics.get(oid))
-        models[k] = dataclasses.replace(fit_half(fold_cands[k], keys[k], discipline, args.related), classifier=clf)
-        print(f"  model fitted on half {k}: bias {models[k].bias:+.2f}, "
-              + ", ".join(f"{n} {w:+.2f}" for n, w in models[k].weights.items()))
+        models[k] = dataclasses.replace(fit_half(fold_cands[k], keys[k], discipline, args.related, short), classifier=clf)
+        for name, m in (("", models[k]), (", one-keyword needs", models[k].short)):
+            if m is not None:
+                print(f"  model fitted on half {k}{name}: bias {m.bias:+.2f}, "
+                      + ", ".join(f"{n} {w:+.2f}" for n, w in m.weights.items()))
     clf_all, topics_all = topic_setup(args, doc_terms, discipline, halves[0] | halves[1], need_terms)
     cands_all = fitting.with_topic(cands, clf_all, topics_all, lambda probe, oid: topics_all.get(oid))
-    everything = dataclasses.replace(fit_half(cands_all, keys[0] + keys[1], discipline, args.related), classifier=clf_all)
+    everything = dataclasses.replace(fit_half(cands_all, keys[0] + keys[1], discipline, args.related, short), classifier=clf_all)
     graded_all = fitting.with_topic(graded_cands, clf_all, topics_all, lambda probe, oid: topics_all.get(oid))
 
     def ranked_by(fold_of, variant):  # fold_of(paper) -> the fold whose model ranks that paper's need
-        return {pid: [x for x, _ in rank_with(models[fold_of(pid)], fold_cands[fold_of(pid)][(variant, pid)])]
+        return {pid: [x for x, _ in rank_with(ranker(models[fold_of(pid)], (variant, pid), short),
+                                              fold_cands[fold_of(pid)][(variant, pid)])]
                 for pid in (p["id"] for p in papers)}
 
     side = {p["id"]: half(p["id"]) for p in papers}
@@ -372,7 +389,7 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
     bands = {b: [0, 0] for b in BANDS[:-1]}
     for (variant, pid) in cands:
         k = 1 - side[pid]
-        for x, degree in rank_with(models[k], fold_cands[k][(variant, pid)]):
+        for x, degree in rank_with(ranker(models[k], (variant, pid), short), fold_cands[k][(variant, pid)]):
             b = max(lo for lo in BANDS[:-1] if degree >= lo)
             bands[b][0] += 1
             bands[b][1] += x == pid
@@ -384,9 +401,11 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
 
     if graded and not with_field:
         runs = {"plain jieba + BM25": graded_plain,
-                "engine (fitted on all CSL)": {gid: [x for x, _ in rank_with(everything, f)] for gid, f in graded_all.items()}}
+                "engine (fitted on all CSL)": {gid: [x for x, _ in rank_with(ranker(everything, gid, short), f)]
+                                               for gid, f in graded_all.items()}}
         for k in (0, 1):
-            runs[f"engine (fitted on half {k})"] = {gid: [x for x, _ in rank_with(models[k], f)] for gid, f in fold_graded[k].items()}
+            runs[f"engine (fitted on half {k})"] = {gid: [x for x, _ in rank_with(ranker(models[k], gid, short), f)]
+                                                   for gid, f in fold_graded[k].items()}
         figures, ungraded = graded_figures(graded, runs)
         print(f"\n  graded set {args.graded.name}: {len(graded)} needs written as companies write them "
               f"({sum(1 for g in graded if any(int(v) >= 1 for v in g.get('grades', {}).values()))} with a relevant abstract)")
@@ -402,7 +421,9 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
                                          "plain": graded_plain.get(g["id"], [])}, ensure_ascii=False) + "\n")
     if args.write_model and not with_field:
         everything = dataclasses.replace(everything, about=f"bench/matching.py --write-model: fitted on {len(papers)} CSL papers, "
-                                                           f"{len(variants)} need variants, no field; classifier over their disciplines")
+                                                           f"{len(variants)} need variants, no field"
+                                                           + ("; field classifier over their disciplines" if args.topic else "")
+                                                           + "; short: the model of one-keyword needs")
         from market.matching.fitting import model_write
 
         model_write(everything, eng.DEFAULT_MODEL_PATH)

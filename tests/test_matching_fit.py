@@ -56,8 +56,10 @@ def test_fit_writes_the_model_the_engine_then_prefers(world, runner):
     assert "按关键词探测本条目：MRR@10 留出（2 折）" in out.output and "样本内" in out.output
     assert "已确认的对接与意向：MRR@10" in out.output
     stored = json.loads(path.read_text(encoding="utf-8"))
-    assert stored["signals"] == list(engine.SIGNALS) and set(stored["weights"]) == set(engine.SIGNALS)
+    assert stored["signals"] == list(engine.SIGNALS) and set(stored["weights"]) == set(fitting.MAIN_SIGNALS)
     assert stored["calibration"] and stored["about"].startswith("flask match fit: 25 listings probed")
+    # one-keyword needs (48 probes: the first and the last keyword of 24 results) get a model of their own
+    assert set(stored["short"]["weights"]) == set(engine.SIGNALS) and stored["short"]["calibration"]
 
     model = model_for(backend)
     assert model.about == stored["about"]
@@ -66,6 +68,15 @@ def test_fit_writes_the_model_the_engine_then_prefers(world, runner):
     found = matcher.matches_for(need)
     assert found[0].other.id == results[3].id or results[3].id in [m.other.id for m in found[:3]]
     assert all(0 <= m.degree <= 100 for m in found)
+
+    one = factories.demand(owner=world.users.enterprise_b, field=world.fields["materials"], status="published",
+                           title="寻求机器视觉技术", description="产线需要检测划痕。", keywords="机器视觉")
+    db.session.commit()
+    assert engine.is_short(one) and not engine.is_short(need)
+    assert model.for_listing(one) is model.short and model.for_listing(need) is model
+    ranked = matcher.matches_for(one)
+    assert ranked and ranked[0].signals["probability"] == model.short.probability(ranked[0].signals)
+    assert "机器视觉" in ranked[0].other.keyword_list
 
     path.unlink()  # removing the file brings the shipped model back
     assert model_for(backend).about.startswith("bench/matching.py")

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from market.extensions import db
-from market.matching import engine
+from market.matching import fitting
 from market.matching.engine import Matcher, Model, model_for, model_path_for
 from market.matching.topics import TopicClassifier, agreement
 from market.search.indexing import replica
@@ -106,7 +106,7 @@ def test_fit_topic_stores_a_classifier_and_the_engine_uses_it_for_listings_witho
     labelled = next(m for m in battery if m.field_id is not None)
     assert matcher.topic_of(labelled, []) == {world.fields["materials"].code: 1.0}
     assert all(found[m.id].signals["topic"] < 0.5 for m in vision if m.id in found)
-    assert set(engine.SIGNALS) == set(stored["weights"])
+    assert set(fitting.MAIN_SIGNALS) == set(stored["weights"])
 
 
 def test_fit_without_topic_stores_no_classifier(world, runner):
