@@ -25,7 +25,8 @@ shown again to the same session, where a button pressed twice (two tabs of one k
 the token exists to catch (409 with a link to the deal the first press made).
 
 The PostgreSQL counter is moved by every write made through the app's engine (web, jobs, CLI commands, imports):
-a statement that is not a read marks the connection's transaction, and its COMMIT first adds one to the counter
+a statement that is not a read and changed rows marks the connection's transaction (a savepoint rolled back takes
+its mark back), and its COMMIT first adds one to the counter
 (`install_write_counter`). The counter is the transaction's last statement, so its row lock is held only for the
 COMMIT itself and no lock is waited for after it (no deadlock). Writes made outside the app (psql) are seen
 within USER_PAGE_CACHE_SECONDS; a database without the table (not yet upgraded) has no signed-in cache.
@@ -61,6 +62,7 @@ _READS = frozenset({"select", "show", "set", "reset", "begin", "start", "savepoi
                     "listen", "unlisten", "discard"})
 _CHANGES = re.compile(r"\b(insert|update|delete|merge)\b", re.IGNORECASE)
 _WROTE = "market_wrote"
+_SAVEPOINTS = "market_wrote_savepoints"  # the mark as it was when each open savepoint began
 
 
 def _is_write(statement: str) -> bool:
@@ -93,15 +95,37 @@ def install_write_counter(engine: Engine) -> None:
     def _forget(conn):
         if not conn.invalidated:  # an invalidated connection refuses even a look at its info
             conn.info.pop(_WROTE, None)
+            conn.info.pop(_SAVEPOINTS, None)
 
-    @event.listens_for(engine, "before_cursor_execute")
+    @event.listens_for(engine, "after_cursor_execute")
     def _note_write(conn, cursor, statement, parameters, context, executemany):
-        if not conn.invalidated and _WROTE not in conn.info and _is_write(statement):
+        # a statement that changed no row (an UPDATE that matched nothing) changes no page: only rows count
+        if not conn.invalidated and _WROTE not in conn.info and _is_write(statement) and cursor.rowcount != 0:
             conn.info[_WROTE] = True
+
+    # what a savepoint rolled back was never written: the mark goes back to what it was when the savepoint began
+    @event.listens_for(engine, "savepoint")
+    def _savepoint(conn, name):
+        if not conn.invalidated:
+            conn.info.setdefault(_SAVEPOINTS, []).append(conn.info.get(_WROTE, False))
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _savepoint_rolled_back(conn, name, context):
+        if not conn.invalidated and conn.info.get(_SAVEPOINTS):
+            if not conn.info[_SAVEPOINTS].pop():
+                conn.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "release_savepoint")
+    def _savepoint_released(conn, name, context):
+        if not conn.invalidated and conn.info.get(_SAVEPOINTS):
+            conn.info[_SAVEPOINTS].pop()
 
     @event.listens_for(engine, "commit")
     def _bump(conn):
-        if conn.invalidated or not conn.info.pop(_WROTE, False):
+        if conn.invalidated:
+            return
+        conn.info.pop(_SAVEPOINTS, None)
+        if not conn.info.pop(_WROTE, False):
             return
         cursor = conn.connection.cursor()  # the DBAPI cursor: in this transaction, without the events above
         try:
