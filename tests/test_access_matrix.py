@@ -152,6 +152,9 @@ EXPECTED: dict[str, frozenset] = {
     "registration.verify": EVERYONE,
     "registration.points": frozenset({ADMIN}),  # and officials of the city node (tests/test_registration_workflow.py)
     "registration.point": frozenset({ADMIN}),
+    "registration.point_state": frozenset({ADMIN}),  # deactivation (tests/test_registration_points_state.py)
+    "registration.registrar_state": frozenset({ADMIN}),
+    "registration.calendar_days": frozenset({ADMIN}),  # 节假日安排
     # 单位成员 (issue 17 item 6): county A's enterprise user administers its organisation (objs); a colleague of it
     "members.index": frozenset({ENT}),
     "members.invite": frozenset({ENT}),
@@ -171,7 +174,9 @@ FILL = {
         else (o.demand if v.get("kind", "demand") == "demand" else o.achievement).id),
     "org_id": lambda o, rule, v: o.org.id,
     "user_id": lambda o, rule, v: (o.rejected_broker.id if rule.endpoint == "review.decide_broker"
-                                   else o.colleague.id if rule.endpoint.startswith("members.") else o.demand.owner_id),
+                                   else o.colleague.id if rule.endpoint.startswith("members.")
+                                   else o.registrar.id if rule.endpoint == "registration.registrar_state"
+                                   else o.demand.owner_id),
     "region_id": lambda o, rule, v: o.org.region_id,
     "field_id": lambda o, rule, v: o.demand.field_id,
     "filename": lambda o, rule, v: "css/app.css",
@@ -230,6 +235,9 @@ POST_DATA = {
     "registration.points": lambda w: {"name": "越权设立的登记点", "kind": "agency", "region_id": w.regions["city"].id,
                                       "division": "340300", "serial": "9"},
     "registration.point": lambda w: {"username": "intruder_reg", "name": "越权登记员", "password": "Intrude-pass-2026"},
+    "registration.point_state": lambda w: {"active": "0", "confirm": "y"},
+    "registration.registrar_state": lambda w: {"active": "0", "confirm": "y"},
+    "registration.calendar_days": lambda w: {"day": "2027-02-08", "kind": "holiday", "name": "越权放假"},
     "contracts.link_decide": lambda w: {"decision": "accept"},
     "dashboard.target_edit": lambda w: {"amount": "1", "count": "1"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
@@ -318,6 +326,7 @@ def objs(world):
     o.reg_code = _reg_code()
     o.subscription = _subscription(world)
     o.reg_point, o.submission = _registration(world, o)
+    o.registrar = world.users.registrar
     o.colleague, o.invitation, o.revision = _members_and_revision(world, o)
     return o
 

@@ -213,6 +213,11 @@ CASES = [
     Case(("RegistrarForm",), "admin", lambda o, w: f"/registration/points/{o.reg_point.id}",
          lambda o, w: {"username": "ab", "name": "登记员甲", "password": "short"},
          {"username": "3-32位", "password": "10"}, {"username": "ab", "name": "登记员甲"}, _users),
+    Case(("StateForm",), "admin", lambda o, w: f"/registration/points/{o.reg_point.id}/state",
+         lambda o, w: {"active": "0", "confirm": "", "move_to": "0"}, {"confirm": "请勾选"}, {}, _count("RegStep")),
+    Case(("CalendarDayForm",), "admin", lambda o, w: "/registration/calendar",
+         lambda o, w: {"day": "2027-02-30", "kind": "", "name": "春节"}, {"day": "请填写日期", "kind": "请选择"},
+         {"day": "2027-02-30", "name": "春节"}, _count("WorkCalendarDay")),
     # 单位成员 (ent_a's first account administers it in `objs`)
     Case(("InviteForm",), "enterprise", lambda o, w: "/org/invitations",
          lambda o, w: {"note": "备" * 51, "email": "colleague@", "form_token": form_token()},
