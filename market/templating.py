@@ -268,6 +268,8 @@ def table_cards(html) -> Markup:
     card, each cell labelled with its column (static/css/app.css), with no JavaScript. The labels are written on
     the server from the table's single header row; a table marked data-no-cards, a dashboard grid (.dash-table)
     or one with a multi-row header is returned unchanged but for the class."""
+    if not isinstance(html, Markup):  # only an autoescaped rendering is re-emitted as safe; anything else escaped
+        html = escape(html)
     parser = _CardLabels()
     parser.feed(str(html))
     parser.close()

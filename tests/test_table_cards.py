@@ -7,8 +7,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from market.templating import table_cards
+from markupsafe import Markup
+
+from market.templating import table_cards as _table_cards
 from tests import factories
+
+
+def table_cards(html):
+    """The filter as a template applies it: to an autoescaped rendering (Markup)."""
+    return _table_cards(Markup(html))
 
 
 def test_cells_are_labelled_from_the_header_and_the_rest_is_kept_as_written():
@@ -47,3 +54,8 @@ def test_the_contract_list_is_labelled_on_the_server(world, login_as):
     assert "table-cards" in table
     assert 'data-label="合同成交额（万元）"' in page and 'data-label="买方"' in page
     assert "table-cards" not in open("static/js/app.js", encoding="utf-8").read()
+
+
+def test_a_plain_string_is_escaped_not_marked_safe():
+    out = _table_cards('<table><thead><tr><th>a</th></tr></thead><tbody><tr><td><script>x()</script></td></tr></tbody></table>')
+    assert "<script>" not in str(out) and "&lt;script&gt;" in str(out)
