@@ -8,8 +8,8 @@ market/contracts/regcodes.labels reads them, plus the headings' tree); a contrac
 未填报, a code the table does not know under its own row, so the leaves always add up to the 合计; a heading
 (事业法人 over 科研机构, 高等院校, ...) shows the subtotal of the codes below it, which are indented under it.
 
-Every table is an exports.Table whose amounts are exact 元 Decimals: the .csv keeps them, the .xlsx shows 万元
-with two decimals (exports.to_xlsx), and the 报表 tab previews the same object.
+Every table is an exports.Table whose amounts are exact 元 Decimals: the .xlsx and .csv show each in 万元 with two
+decimals followed by the exact 元 (exports.out_row), and the 报表 tab previews the same object.
 """
 from __future__ import annotations
 
