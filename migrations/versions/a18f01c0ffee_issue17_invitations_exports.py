@@ -1,4 +1,8 @@
-"""reserved for issue17_invitations_exports (filled in by the work on that issue, or left empty)
+"""issue 17 (invitations by e-mail, exports in 万元): no schema change
+
+Reserved in advance so that the work on issues 16, 17 and 18 could go side by side; the invitation mail keeps its
+address only in the job's payload and the exports are computed, so this revision changes nothing. It stays in the
+chain because databases upgraded past it record it.
 
 Revision ID: a18f01c0ffee
 Revises: a18e01c0ffee
