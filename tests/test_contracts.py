@@ -857,3 +857,22 @@ def test_two_contracts_of_one_need_voided_at_once_reopen_it_once(app, world):
     db.session.expire_all()
     assert db.session.get(type(need), need_id).status == "published"
     assert count(ListingEvent, ListingEvent.listing_id == need_id, ListingEvent.from_status == "done") == 1
+
+
+@pytest.mark.parametrize("url", ["/contracts/export.xlsx?year=2025", "/contracts/export.csv?year=2025",
+                                 "/contracts/export.xlsx?year=2025&columns=national"])
+def test_an_export_larger_than_its_limit_is_refused_not_cut(world, login_as, monkeypatch, url):
+    """A file whose 合计 covered only the first EXPORT_MAX_ROWS contracts would disagree with the dashboard
+    without saying so (the attacker's review of issue 17): past the limit the export is refused with a message."""
+    from market.contracts import routes as contract_routes
+    from tests.helpers import assert_refused
+
+    o = world.orgs
+    for day in (1, 2, 3):
+        factories.contract(buyer=o.ent_a, seller=o.uni, amount=Decimal("1000.00"), signed_on=date(2025, 3, day))
+    db.session.commit()
+    c = login_as("official")
+    monkeypatch.setattr(contract_routes, "EXPORT_MAX_ROWS", 2)
+    assert_refused(c.get(url), "请按年份、类型或状态缩小范围后再导出", codes=(400,))
+    monkeypatch.setattr(contract_routes, "EXPORT_MAX_ROWS", 3)
+    assert c.get(url).status_code == 200

@@ -232,3 +232,35 @@ def test_a_deal_with_a_party_outside_the_city_is_signed_and_edited(world, app):
     contract = db.session.get(Contract, cid)
     assert contract.title == "合肥高校技术开发合同（修改）"
     assert (contract.seller_region_id, contract.seller_division) == (None, "340104")
+
+
+@pytest.mark.parametrize("typed", ["us", " US", "美国"])
+def test_a_typed_country_is_stored_as_the_code_that_was_checked(world, app, typed):
+    """The 国别 typed for an outside party is checked by its ISO code; the row holds that code, not the text
+    typed ('us' counted as 涉外 but not in the flows, and ' US' was a 500 on PostgreSQL's varchar(2): the
+    attacker's review of issue 16)."""
+    from tests.helpers import Poster, client_for
+    from tests.test_contract_links import entry
+
+    broker = Poster(client_for(app, world.users.broker))
+    resp = broker.post("/contracts/new", entry(world, buyer_name="Acme Robotics Inc.", buyer_region_id="0",
+                                                buyer_country=typed))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    contract = db.session.scalars(db.select(Contract).where(Contract.registration_no == "2026340321000001")).one()
+    assert (contract.buyer_region_id, contract.buyer_division, contract.buyer_country) == (None, None, "US")
+    assert contract.is_foreign
+    flows = stats.flows(scope=None, period=stats.Period.year(contract.signed_on.year), use_summary=False)
+    assert flows.outflow["abroad"].amount == Decimal("880000.00")
+
+
+def test_an_organisation_registered_in_the_city_cannot_be_typed_as_outside(world, app):
+    """A real company of county B booked as a party in Beijing would take the contract out of county B's
+    figures: refused with the region it is registered in, nothing stored."""
+    from tests.helpers import Poster, assert_refused, client_for, count
+    from tests.test_contract_links import entry
+
+    broker = Poster(client_for(app, world.users.broker))
+    before = count(Contract)
+    resp = broker.post("/contracts/new", entry(world, buyer_region_id="0", buyer_division="110101"))
+    assert_refused(resp, "已登记在", codes=(400,))
+    assert count(Contract) == before

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from market.extensions import db
 from market.models import Interest, OrgInvitation, User, UserSession
@@ -274,3 +274,34 @@ def test_without_a_mail_server_the_link_is_passed_on_by_hand(app, team):
     resp = admin.post("/org/invitations", {"email": "colleague@"})
     assert resp.status_code == 400 and "电子邮箱格式不正确" in resp.get_data(as_text=True)
     assert len(db.session.scalars(select(OrgInvitation)).all()) == 1
+
+
+def test_an_unverified_organisation_gets_no_mail_sent_and_nothing_is_stored(app, team, smtp):
+    """The site's own mail carries names the registrant chose: an unverified organisation's administrator makes no
+    invitation and has no mail sent (the attacker's review of issue 17: a brand-new organisation must not make the
+    site a phishing relay)."""
+    from market.models import Job
+
+    team.orgs.ent_a.status = "pending"
+    db.session.commit()
+    admin = _as(app, team.users.enterprise)
+    resp = admin.post("/org/invitations", {"email": "victim@example.com"})
+    assert resp.status_code == 403  # the verified-actor gate: an unverified account acts on nothing
+    assert db.session.scalar(select(func.count()).select_from(OrgInvitation)) == 0
+    assert db.session.scalar(select(Job).where(Job.kind == "mail.invitation")) is None
+
+
+def test_links_made_in_a_day_are_capped_revoked_ones_included(app, team):
+    """Create and revoke cannot go on for ever: at most MAX_INVITATIONS_PER_DAY links per organisation a day."""
+    from market.members import services as member_services
+
+    app.config["MAIL_SERVER"] = ""
+    admin = _as(app, team.users.enterprise)
+    for _ in range(member_services.MAX_INVITATIONS_PER_DAY):
+        resp = admin.post("/org/invitations", {})
+        assert resp.status_code == 303, assert_refused(resp)
+        invitation = db.session.scalar(select(OrgInvitation).where(OrgInvitation.revoked_at.is_(None)))
+        assert admin.post(f"/org/invitations/{invitation.id}/revoke", {}).status_code in (302, 303)
+    before = db.session.scalar(select(func.count()).select_from(OrgInvitation))
+    assert_refused(admin.post("/org/invitations", {}), "24小时内最多生成", codes=(400,))
+    assert db.session.scalar(select(func.count()).select_from(OrgInvitation)) == before

@@ -92,8 +92,10 @@ def _registered_region_problem(name: str, region_id: int | None) -> str | None:
     region, one above it or one below it, so that a contract cannot be booked to a real company in another
     county (found by the review of issue 12)."""
     org = org_by_name(name) if name else None
-    if org is None or org.region is None or not region_id:
+    if org is None or org.region is None:
         return None
+    if not region_id:  # a place outside the city typed for an organisation registered in it (attacker's review)
+        return f"“{org.name}”已登记在{org.region.full_name()}，请选择区域（该区域或其上级、下级区域），不填本市以外的所在地"
     typed = db.session.get(Region, region_id)
     if typed is not None and (typed.contains(org.region) or org.region.contains(typed)):
         return None
@@ -199,10 +201,12 @@ def validate_terms(data: dict) -> dict[str, str]:
             errors[f"{side}_country"] = "境外的一方不选本市区域（区域选“请选择”）"
         elif not rid and is_outside(data, side):
             try:
-                resolve_place(region=None, division_code=data.get(f"{side}_division"),
-                              country=data.get(f"{side}_country"))
+                place = resolve_place(region=None, division_code=data.get(f"{side}_division"),
+                                      country=data.get(f"{side}_country"))
             except PlaceError as exc:
                 errors["{}_{}".format(side, "country" if "国别" in str(exc) else "division")] = str(exc)
+            else:  # what is stored is what was checked: 'us', ' US' and 美国 are all US (attacker's review)
+                data[f"{side}_division"], data[f"{side}_country"] = place.division_code, place.country
     if not on_tree and "buyer_region_id" not in errors and "seller_region_id" not in errors:
         errors["buyer_region_id"] = "买方和卖方至少一方须在本市，请选择区域"
     if len(data.get("title") or "") > 200:

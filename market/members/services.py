@@ -20,6 +20,9 @@ from ..text import clean_name_into
 INVITATION_DAYS = 7
 #: an organisation's open (unused, unexpired, unrevoked) invitations at one time
 MAX_OPEN_INVITATIONS = 20
+# links made per organisation in 24 hours, revoked ones included: create-and-revoke cannot make a mail relay of the
+# invitation e-mail (attacker's review)
+MAX_INVITATIONS_PER_DAY = 20
 #: the role a member of each kind of organisation has
 ORG_TYPE_ROLES = {"enterprise": "enterprise", "university": "institution", "institute": "institution",
                   "agency": "broker"}
@@ -56,6 +59,11 @@ def invitation_create(*, user: User, note: str = "") -> OrgInvitation:
     if open_count >= MAX_OPEN_INVITATIONS:
         raise DomainError(f"未使用的邀请链接最多 {MAX_OPEN_INVITATIONS} 个，请先撤销不再需要的邀请",
                           fields={"note": "未使用的邀请过多"})
+    made_today = db.session.scalar(select(func.count()).select_from(OrgInvitation).where(
+        OrgInvitation.org_id == org.id, OrgInvitation.created_at > now - timedelta(days=1)))
+    if made_today >= MAX_INVITATIONS_PER_DAY:
+        message = f"每个单位24小时内最多生成 {MAX_INVITATIONS_PER_DAY} 个邀请链接（含已撤销的），请明天再试"
+        raise DomainError(message, fields={"note": message})
     invitation = OrgInvitation(org_id=org.id, nonce=secrets.token_urlsafe(32), note=note, created_by_id=user.id,
                                created_at=now, expires_at=now + timedelta(days=INVITATION_DAYS))
     db.session.add(invitation)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from ..extensions import db
@@ -68,10 +69,30 @@ def exceptions(start: date, end: date) -> dict[date, bool]:
     return {day: bool(workday) for day, workday in rows}
 
 
+def request_table() -> dict[date, bool] | None:
+    """Every calendar row (a few dozen a year), read once per request: a page or the 登记员's workbench that counts
+    the wait of many submissions runs one statement, not one per row (the attacker's review of issue 16). None
+    outside a request (commands, jobs), where each count reads its own range."""
+    if not has_request_context():
+        return None
+    table = g.get("_work_calendar")
+    if table is None:
+        table = g._work_calendar = {day: bool(workday) for day, workday in
+                                    db.session.execute(select(WorkCalendarDay.day, WorkCalendarDay.workday))}
+    return table
+
+
+def forget_request_table() -> None:
+    if has_request_context():
+        g.pop("_work_calendar", None)
+
+
 def count_working_days(start: date, end: date, table: dict[date, bool] | None = None) -> int:
     """Working days after `start` up to and including `end` (0 when end <= start)."""
     if end <= start:
         return 0
+    if table is None:
+        table = request_table()
     if table is None:
         table = exceptions(start + timedelta(days=1), end)
     days = (end - start).days

@@ -39,7 +39,8 @@ def _point_on(region_id: int) -> RegPoint | None:
 def working_days(since: datetime | None, today: date | None = None) -> int | None:
     """Working days after the China date of `since`, up to and including today: Monday to Friday, less the public
     holidays and plus the 调休 workdays of the administrators' calendar (registration/calendar.py). A submission
-    made on Friday has waited 1 working day on Monday; one made on 30 September 2026 has waited 1 on 9 October."""
+    made on Friday has waited 1 working day on Monday; one made on 30 September 2026 (国庆 1–7 October off) has
+    waited 1 on 8 October."""
     if since is None:
         return None
     if since.tzinfo is None:

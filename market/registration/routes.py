@@ -332,7 +332,8 @@ def calendar_days():
     form = CalendarDayForm()
     status = 200
     year = request.args.get("year", "")
-    year = int(year) if year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100 else queries.china_today().year
+    year = int(year) if len(year) == 4 and year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100 \
+        else queries.china_today().year
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():

@@ -33,7 +33,7 @@ from ..money import CENT, contract_amount_problem
 from ..notifications.services import path_for
 from ..permissions import require_verified_actor
 from ..text import clean_name_into
-from . import access, queries
+from . import access, calendar, queries
 
 PLACEHOLDER_PREFIX = "待登记-"  # a submission's registration_no until its 登记编号 is drawn
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
@@ -120,6 +120,8 @@ def reg_point_set_active(*, user: User, point: RegPoint, active: bool, move_to_i
         target = db.session.get(RegPoint, move_to_id)
         if target is None or not target.active or target.id == point.id:
             raise DomainError("请选择一个在用的其他登记点", fields={"move_to": "请选择一个在用的其他登记点"})
+    # the point's row first: a submission holding it (_competent_point_held) commits before the list below is read
+    db.session.execute(select(RegPoint.id).where(RegPoint.id == point.id).with_for_update())
     point.active = False
     db.session.flush()
     waiting = db.session.scalars(select(Contract).where(Contract.reg_status == "submitted",
@@ -136,6 +138,22 @@ def reg_point_set_active(*, user: User, point: RegPoint, active: bool, move_to_i
         _step(contract, user, "transfer", point=dest, reason=f"原登记点“{point.name}”停用，移交{dest.name}办理")
     db.session.flush()
     return len(waiting)
+
+
+def _competent_point_held(*, seller_region_id: int | None, buyer_region_id: int | None) -> RegPoint | None:
+    """The competent point, share-locked until the submission commits, so that a deactivation running at the same
+    moment either waits for this submission (and then moves it with the others) or has committed first (and this
+    one goes to the next competent point): never a submission left at a stopped point (the attacker's review of
+    issue 16). SQLite writes one transaction at a time, which gives the same."""
+    for _ in range(3):
+        point = queries.competent_point(seller_region_id=seller_region_id, buyer_region_id=buyer_region_id)
+        if point is None:
+            return None
+        still = db.session.scalar(select(RegPoint.active).where(RegPoint.id == point.id).with_for_update(read=True))
+        if still:
+            return point
+        db.session.expire(point)
+    return None
 
 
 def registrar_set_active(*, user: User, registrar: User, active: bool) -> None:
@@ -160,6 +178,7 @@ CALENDAR_KINDS = {"holiday": "放假（工作日休息）", "workday": "调休�
 def calendar_day_set(*, user: User, day: date | None, kind: str, name: str) -> WorkCalendarDay | None:
     """Enter one day of the State Council's 放假安排 (administrators and the city's officials): a weekday off, a
     weekend day worked, or back to plain Monday-to-Friday (the row removed)."""
+    calendar.forget_request_table()  # the page that follows counts with this change
     if not access.can_manage_points(user):
         raise NotAllowed("只有系统管理员或市级科技局工作人员可以修改节假日安排")
     errors: dict[str, str] = {}
@@ -229,7 +248,7 @@ def submission_create(*, user: User, data: dict, token: str | None, scan) -> Con
     if user.role == "broker" and not contract_access.can_record_in(user, data["buyer_region_id"], data["seller_region_id"]):
         message = "只能提交买方或卖方在您负责区域内的合同"
         raise NotAllowed(message, fields={"seller_region_id": message})
-    point = queries.competent_point(seller_region_id=data["seller_region_id"], buyer_region_id=data["buyer_region_id"])
+    point = _competent_point_held(seller_region_id=data["seller_region_id"], buyer_region_id=data["buyer_region_id"])
     if point is None:
         raise DomainError("本市尚未设立登记点，暂不能在线提交登记，请联系市科技局")
     checked = read_scan(scan) if scan is not None and getattr(scan, "filename", "") else None
@@ -287,7 +306,7 @@ def submission_resubmit(*, contract: Contract, user: User, data: dict, scan=None
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
     checked = read_scan(scan) if scan is not None and getattr(scan, "filename", "") else None
-    point = queries.competent_point(seller_region_id=data["seller_region_id"], buyer_region_id=data["buyer_region_id"])
+    point = _competent_point_held(seller_region_id=data["seller_region_id"], buyer_region_id=data["buyer_region_id"])
     if point is None:
         raise DomainError("本市尚未设立登记点，暂不能在线提交登记，请联系市科技局")
     _claim_row(contract, ("returned", "registered"))
@@ -324,7 +343,7 @@ def cancellation_request(*, contract: Contract, user: User, reason: str) -> Cont
         raise DomainError("请填写注销原因（2-500字）", fields={"reason": "请填写注销原因（2-500字）"})
     if contract.voided or contract.reg_status != "registered":
         raise Conflict(f"该合同当前为“{queries.status_label(contract)}”，不能申请注销")
-    point = queries.competent_point(seller_region_id=contract.seller_region_id, buyer_region_id=contract.buyer_region_id)
+    point = _competent_point_held(seller_region_id=contract.seller_region_id, buyer_region_id=contract.buyer_region_id)
     if point is None:
         raise DomainError("本市尚未设立登记点，请联系市科技局")
     _claim_row(contract, ("registered",))
