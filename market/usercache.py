@@ -41,6 +41,7 @@ import threading
 from flask import Flask, g, request, session
 from flask_login import current_user
 from sqlalchemy import event, text
+from sqlalchemy import exc as exc_types
 from sqlalchemy.engine import Engine
 
 from .pagecache import PageCache
@@ -130,6 +131,11 @@ def install_write_counter(engine: Engine) -> None:
         cursor = conn.connection.cursor()  # the DBAPI cursor: in this transaction, without the events above
         try:
             cursor.execute(BUMP_COUNTER)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # wrapped as any statement's failure is, so that a server lost here answers the Chinese 503: the COMMIT
+            # was never sent, so nothing was saved (market/errors.py); raw, it was a 500
+            raise exc_types.DBAPIError.instance(BUMP_COUNTER, None, exc, conn.dialect.loaded_dbapi.Error,
+                                                dialect=conn.dialect) from exc
         finally:
             cursor.close()
 
