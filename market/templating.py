@@ -92,7 +92,9 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["wan_about"] = format_wan_about
     app.jinja_env.filters["yuan"] = format_yuan
     app.jinja_env.filters["whole"] = format_count  # not "count": Jinja's own (length)
-    app.jinja_env.filters["cards"] = table_cards  # {% filter cards %}<table>…{% endfilter %}: cards on phones
+    # phones: a list table is written with class="table-cards …" and each body cell's data-label in its template;
+    # the cards filter that re-parsed every rendering to add them stays only until no template uses it
+    app.jinja_env.filters["cards"] = table_cards
     app.jinja_env.filters["dt"] = local_dt
     app.jinja_env.filters["d"] = local_date
     app.jinja_env.globals["url_with"] = url_with
@@ -154,6 +156,9 @@ def init_nav(app: Flask) -> None:
 
 
 # --- phones: list tables as cards (issue 17 item 10) -------------------------------------------------------------
+# The templates now write class="table-cards" and each body cell's data-label themselves (issue 18: the filter
+# below re-parsed every rendered table, ~5 ms per 50-row table). It is kept, deprecated, for a template that
+# still wraps a table in {% filter cards %}; tests/test_table_cards.py checks the written labels.
 
 class _CardLabels(HTMLParser):
     """Re-emits rendered HTML unchanged, except that each top-level table gets the class table-cards and every
@@ -196,7 +201,7 @@ class _CardLabels(HTMLParser):
                 self.active = not skip
                 self.labels, self.header_rows, self.section = [], 0, ""
                 self.table_at, self.table_text = len(self.out), text
-                if self.active:
+                if self.active and "table-cards" not in (attrs.get("class") or "").split():
                     text = self._tag(text, attrs, add_class="table-cards")
         elif self.depth == 1 and self.active:
             if tag in ("thead", "tbody", "tfoot"):
