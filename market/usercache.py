@@ -41,7 +41,6 @@ import threading
 from flask import Flask, g, request, session
 from flask_login import current_user
 from sqlalchemy import event, text
-from sqlalchemy import exc as exc_types
 from sqlalchemy.engine import Engine
 
 from .pagecache import PageCache
@@ -128,16 +127,11 @@ def install_write_counter(engine: Engine) -> None:
         conn.info.pop(_SAVEPOINTS, None)
         if not conn.info.pop(_WROTE, False):
             return
-        cursor = conn.connection.cursor()  # the DBAPI cursor: in this transaction, without the events above
-        try:
-            cursor.execute(BUMP_COUNTER)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            # wrapped as any statement's failure is, so that a server lost here answers the Chinese 503: the COMMIT
-            # was never sent, so nothing was saved (market/errors.py); raw, it was a 500
-            raise exc_types.DBAPIError.instance(BUMP_COUNTER, None, exc, conn.dialect.loaded_dbapi.Error,
-                                                dialect=conn.dialect) from exc
-        finally:
-            cursor.close()
+        # through the Connection, still in this transaction (COMMIT is sent after this event): a failure is wrapped
+        # and handled as any statement's is (handle_error hooks; a lost server invalidates the pooled connection),
+        # so it answers the Chinese 503, nothing saved (market/errors.py)
+        conn.exec_driver_sql(BUMP_COUNTER)
+        conn.info.pop(_WROTE, None)  # the bump's own UPDATE marks nothing for the next transaction
 
 
 class WriteVersion:
