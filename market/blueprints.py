@@ -41,6 +41,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(members_bp)
 
+    from .happenings.routes import bp as happenings_bp
+
+    app.register_blueprint(happenings_bp)  # events: 路演, 对接会, 成果巡展
+
 
 def register_handlers(app: Flask) -> None:
     """Each feature connects its event handlers, job kinds and extension points (market/events.py,

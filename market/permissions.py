@@ -47,6 +47,8 @@ OPEN_TO_UNVERIFIED = frozenset({
     "notifications.subscriptions",  # subscriptions to public listings
     "notifications.subscription_new",
     "notifications.subscription_delete",
+    "happenings.index",  # the public list and page of events
+    "happenings.detail",
 })
 
 

@@ -32,6 +32,7 @@ PUBLIC = {"static", "main.home", "main.healthz", "auth.login", "auth.register", 
           "search.search", "notifications.unsubscribe"}
 PUBLIC |= {"registration.verify"}  # anyone checks a 登记证明 by its code
 PUBLIC |= {"members.join"}  # an invitation link: the invited colleague registers (or signs in) from it
+PUBLIC |= {"happenings.index", "happenings.detail"}  # events: the public list and page
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
 # county A's enterprise's published demand and the city university's published result (see `objs`).
@@ -163,6 +164,17 @@ EXPECTED: dict[str, frozenset] = {
     "members.set_admin": frozenset({ENT}),
     "members.join": EVERYONE,  # the link shows the organisation; accepting is tested in tests/test_org_members.py
     "review.revision": REVIEWERS,  # a change to county A's published need (tests/test_pending_edits.py)
+    # events (objs.happening: county A's official's; the enterprise signed up and checked in, the university signed
+    # up; tests/test_happenings.py has every role and the other region's official)
+    "happenings.index": EVERYONE,
+    "happenings.detail": EVERYONE,
+    "happenings.create": frozenset({OFFICIAL}),
+    "happenings.signup": frozenset({ENT, INST, BROKER}),
+    "happenings.cancel": frozenset({ENT, INST, BROKER}),
+    "happenings.ticket": frozenset({ENT, INST}),  # one's own sign-up only
+    "happenings.checkin": frozenset({OFFICIAL, ADMIN}),
+    "happenings.spot_interest": frozenset({ENT, OFFICIAL, ADMIN}),  # the organiser, or an attendee checked in
+    "happenings.outcome": frozenset({OFFICIAL, ADMIN}),
 }
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
@@ -196,6 +208,7 @@ FILL = {
     "reason_id": lambda o, rule, v: o.reason.id,
     "code_id": lambda o, rule, v: o.reg_code.id,
     "point_id": lambda o, rule, v: o.reg_point.id,
+    "happening_id": lambda o, rule, v: o.happening.id,
 }
 # the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
 _CONTRACT_ID = FILL["contract_id"]
@@ -239,6 +252,12 @@ POST_DATA = {
     "registration.registrar_state": lambda w: {"active": "0", "confirm": "y"},
     "registration.calendar_days": lambda w: {"day": "2027-02-08", "kind": "holiday", "name": "越权放假"},
     "contracts.link_decide": lambda w: {"decision": "accept"},
+    "happenings.create": lambda w: {"kind": "roadshow", "title": "越权发布的路演活动", "place": "某地", "capacity": "10",
+                                    "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-01T12:00",
+                                    "signup_deadline": "2029-12-31T09:00", "sessions": "2030-01-01 09:00-10:00 越权议程"},
+    "happenings.checkin": lambda w: {"code": w.happening_code},  # the university's unused code
+    "happenings.spot_interest": lambda w: {"signup_id": str(w.happening_signup_id), "message": "越权记录的现场意向",
+                                           "listing_key": f"achievement:{w.happening_achievement_id}"},
     "dashboard.target_edit": lambda w: {"amount": "1", "count": "1"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
@@ -328,6 +347,9 @@ def objs(world):
     o.reg_point, o.submission = _registration(world, o)
     o.registrar = world.users.registrar
     o.colleague, o.invitation, o.revision = _members_and_revision(world, o)
+    from tests.test_happenings import event_objects
+
+    event_objects(world, o)  # objs.happening
     return o
 
 

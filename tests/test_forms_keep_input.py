@@ -228,10 +228,27 @@ CASES = [
                        "password2": "x", "form_token": form_token()},
          {"username": "3-32位", "phone": "手机号码", "email": "格式不正确", "password": "请设置密码", "agree": "同意"},
          {"username": "ab", "name": "受邀的同事", "phone": "1380000", "email": "bad@"}, _users),
+    # events (objs.happening: tests/test_happenings.event_objects)
+    Case(("HappeningForm",), "official", lambda o, w: "/events/new",
+         lambda o, w: {**_event_form(), "title": "短", "capacity": "十", "starts_at": "明天上午", "sessions": ""},
+         {"title": "4-100字", "capacity": "有效的整数", "starts_at": "时间格式不对", "sessions": "请至少填写一个议程"},
+         {"title": "短", "starts_at": "明天上午"}, _count("Happening")),
+    Case(("CheckInForm",), "official", lambda o, w: f"/events/{o.happening.id}/checkin",
+         lambda o, w: {"code": "1-" + "A" * 70}, {"code": "签到码无效"}, {}, _count("HappeningSignup")),
+    Case(("SpotInterestForm",), "official", lambda o, w: f"/events/{o.happening.id}/interest",
+         lambda o, w: {"signup_id": str(w.happening_signup_id), "listing_key": "", "message": "短",
+                       "form_token": form_token()},
+         {"listing_key": "请选择展示的需求或成果", "message": "5-1000字"}, {"message": "短"}, _count("Interest")),
     Case(("MailSettingsForm",), "enterprise", lambda o, w: "/notifications/settings",
          lambda o, w: {**{f"mode_{t}": "digest" for t in TOPICS}, "email": "mail@"}, {"email": "格式不正确"},
          {"email": "mail@"}),
 ]
+
+
+def _event_form():
+    from tests.test_happenings import valid_event_form
+
+    return valid_event_form()
 
 
 class _Page(HTMLParser):

@@ -52,6 +52,7 @@ NON_FORM = {
     "admin.reason_delete",  # a delete button (tests/test_review_queue.py)
     "jobs.search_rebuild",  # one button: a rebuild request (tests/test_search_rebuild.py)
     "members.revoke", "members.remove",  # one button each (单位成员, tests/test_org_members.py)
+    "happenings.signup", "happenings.cancel",  # one button each (活动报名, tests/test_happenings.py)
 }
 
 
@@ -80,6 +81,12 @@ def _valid_listing(kind: str):
         return {**common, "summary": "本成果采用磁控溅射工艺制备低方阻透明导电膜。", "price": "80", "maturity": "6",
                 "modes": ["transfer"], "team_lead": "王教授"}
     return valid
+
+
+def _valid_event_form():
+    from tests.test_happenings import valid_event_form
+
+    return valid_event_form()
 
 
 def _valid_contract(o, w):
@@ -206,6 +213,12 @@ TARGETS = [
     Target("notifications.subscription_new", "enterprise", lambda o, w: ["/notifications/subscriptions/new"],
            lambda o, w, url: "/search?q=导电膜", lambda o, w: {"q": "导电膜", "kind": "all"}),
     # 单位成员 and changes to published listings (issue 17 items 5-6)
+    Target("happenings.create", "official", lambda o, w: ["/events/new"], _same, lambda o, w: _valid_event_form()),
+    Target("happenings.checkin", "official", lambda o, w: [f"/events/{o.happening.id}/checkin"], _same,
+           lambda o, w: {"code": w.happening_code}),
+    Target("happenings.spot_interest", "official", lambda o, w: [f"/events/{o.happening.id}/interest"], _same,
+           lambda o, w: {"signup_id": str(w.happening_signup_id), "message": "现场洽谈，希望获得技术许可",
+                         "listing_key": f"achievement:{w.happening_achievement_id}"}),
     Target("members.invite", "enterprise", lambda o, w: ["/org/invitations"], lambda o, w, url: "/org/members",
            lambda o, w: {"note": "研发部"}),
     Target("members.set_admin", "enterprise", lambda o, w: [f"/org/members/{o.fuzz_member.id}/admin"],
@@ -535,6 +548,9 @@ def objs(world):
                                       data=json.dumps({**snapshot(o.demand), "title": "待审核的修改后标题"}))
     db.session.add_all([o.fuzz_invitation, o.fuzz_revision])
     db.session.commit()
+    from tests.test_happenings import event_objects
+
+    event_objects(world, o)  # an event (路演) with a checked-in attendee
     return o
 
 

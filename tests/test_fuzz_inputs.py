@@ -149,6 +149,9 @@ def get_objects(world):
                                  expires_at=utcnow() + timedelta(days=7))
     db.session.add(o.invitation)
     db.session.commit()
+    from tests.test_happenings import event_objects
+
+    event_objects(world, o)  # an event (路演) with a checked-in attendee
     return o
 
 
@@ -171,6 +174,7 @@ def _fill(o, world):
         "revision_id": lambda kind: o.revision.id,
         "token": lambda kind: _unsubscribe_token(world.users.enterprise.id),
         "invitation_token": lambda kind: _invitation_token(o.invitation),
+        "happening_id": lambda kind: o.happening.id,
     }
 
 

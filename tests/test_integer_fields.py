@@ -64,7 +64,20 @@ def _points(o, world) -> int:
     return count(RegPoint)
 
 
+def _event(o, world) -> dict:
+    from tests.test_happenings import valid_event_form
+
+    return valid_event_form()
+
+
+def _events(o, world) -> int:
+    from market.models import Happening
+
+    return count(Happening)
+
+
 CASES = {
+    "HappeningForm": [("official", lambda o, w: "/events/new", _event, _events)],
     "ContractForm": [("broker", lambda o, w: "/contracts/new", _direct_contract, _contracts)],
     "PointForm": [("admin", lambda o, w: "/registration/points", _point, _points)],
     "RegionForm": [("admin", lambda o, w: "/admin/regions/new", _region, _regions),

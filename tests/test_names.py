@@ -158,11 +158,18 @@ NAME_FORMS = [
                    "division": "340322", "serial": "1"}, ["name"]),
     ("RegistrarForm", "admin", lambda o, w: f"/registration/points/{o.reg_point.id}",
      lambda o, w: {"username": "registrar_names", "name": "登记员王五", "password": "Strong-pass-2026"}, ["name"]),
+    ("HappeningForm", "official", lambda o, w: "/events/new", lambda o, w: _event_form(), ["title"]),
     ("JoinForm", "anonymous", lambda o, w: f"/join/{_invitation_token(o.invitation)}",
      lambda o, w: {"username": "joiner_names", "name": "受邀同事", "phone": "13900002222", "email": "",
                    "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "agree": "y",
                    "form_token": form_token()}, ["username", "name"]),
 ]
+
+
+def _event_form():
+    from tests.test_happenings import valid_event_form
+
+    return valid_event_form()
 
 
 def _submission(o, w):

@@ -53,7 +53,8 @@ _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "au
          "notifications.subscription_new", "notifications.subscription_delete",
          "main.workbench",  # says what the account waits for; no counts until it may act (tests/test_workbench.py)
          "registration.verify",  # the public check of a 登记证明, open to anyone
-         "members.join"}  # an invitation link: how an account without an organisation gets one (tests/test_org_members.py)
+         "members.join",
+         "happenings.index", "happenings.detail"}  # the public list and page of events  # an invitation link: how an account without an organisation gets one (tests/test_org_members.py)
 
 BROKER_POSTS = {
     "deals.claim_suggestion": {},

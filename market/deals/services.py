@@ -77,9 +77,10 @@ def _org_users(org_id: int) -> list[int]:
 
 
 def interest_create(*, user: User, listing: ListingMixin, message: str, token: str | None,
-                    link_id: int | None = None) -> Interest:
+                    link_id: int | None = None, happening_id: int | None = None) -> Interest:
     """An interest in a result (enterprise) or an answer to a need (institution); the author may link one
-    of its own published listings of the other library, so that a contract marks both done."""
+    of its own published listings of the other library, so that a contract marks both done. `happening_id`:
+    recorded on the spot at that event (market/happenings checks the attendance and the listing first)."""
     kind = _interest_kind_for(user, listing)
     if listing.status != "published":
         raise DomainError("该条目当前未公开发布，不能表达意向")
@@ -105,6 +106,7 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
         to_org_id=listing.org_id,
         message=message,
         status="pending",
+        happening_id=happening_id,
     )
     db.session.add(interest)
     try:

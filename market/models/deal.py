@@ -88,6 +88,8 @@ class Interest(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # recorded on the spot at an event (路演/对接会/成果巡展, market/happenings): its outcome page counts it
+    happening_id: Mapped[int | None] = mapped_column(ForeignKey("happenings.id"), index=True)
 
     demand: Mapped[Demand | None] = relationship()
     achievement: Mapped[Achievement | None] = relationship()

@@ -1,0 +1,281 @@
+"""Writes for events: create, sign up (capacity held by one conditional UPDATE of the event's counter), cancel
+(the first of the waiting list takes the seat), check in (a signed code, used once), and the 意向 recorded on
+the spot (deals.services.interest_create, tagged with the event)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..errors import Conflict, DomainError, NotAllowed
+from ..extensions import db
+from ..formtokens import claim_form_token
+from ..models import LISTING_MODELS, Happening, HappeningListing, HappeningSession, HappeningSignup, User
+from ..models.base import utcnow
+from ..models.happening import HAPPENING_KINDS
+from ..permissions import in_scope, is_verified_actor
+
+CHINA_TZ = timezone(timedelta(hours=8))  # the market's time zone (Asia/Shanghai has no daylight saving)
+SIGNUP_ROLES = ("enterprise", "institution", "broker")
+MAX_CAPACITY = 100000
+CHECKIN_EARLY = timedelta(hours=24)  # the check-in desk opens a day before the start
+
+
+def can_manage(user, happening: Happening) -> bool:
+    """The organiser's pages (check-in, outcome, on-the-spot 意向): admins, and verified officials whose region
+    contains the event's region."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.role == "admin":
+        return True
+    return user.role == "official" and is_verified_actor(user) and in_scope(user, happening.region)
+
+
+def local_to_utc(value: datetime) -> datetime:
+    """A wall-clock time typed in the market's time zone, as an aware UTC datetime."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=CHINA_TZ)
+    return value.astimezone(timezone.utc)
+
+
+_SESSION_LINE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})\s+(\d{1,2}:\d{2})\s*[-–—~至]\s*(\d{1,2}:\d{2})\s+(.+)$")
+
+
+def parse_sessions(text: str) -> list[tuple[str, datetime, datetime]]:
+    """One session a line: "2027-01-15 09:00-10:30 开幕与政策解读" (times in Asia/Shanghai)."""
+    sessions = []
+    for n, line in enumerate((text or "").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        m = _SESSION_LINE.match(line)
+        if m is None:
+            raise DomainError(f"第{n}行格式不对：请写成“2027-01-15 09:00-10:30 议程名称”",
+                              fields={"sessions": f"第{n}行格式不对：请写成“2027-01-15 09:00-10:30 议程名称”"})
+        day, start, end, title = m.groups()
+        try:
+            starts = local_to_utc(datetime.strptime(f"{day} {start}", "%Y-%m-%d %H:%M"))
+            ends = local_to_utc(datetime.strptime(f"{day} {end}", "%Y-%m-%d %H:%M"))
+        except ValueError:
+            raise DomainError(f"第{n}行的日期或时间不存在", fields={"sessions": f"第{n}行的日期或时间不存在"}) from None
+        if ends <= starts:
+            raise DomainError(f"第{n}行的结束时间应晚于开始时间", fields={"sessions": f"第{n}行的结束时间应晚于开始时间"})
+        if len(title.strip()) > 100:
+            raise DomainError(f"第{n}行的议程名称不能超过100字", fields={"sessions": f"第{n}行的议程名称不能超过100字"})
+        sessions.append((title.strip(), starts, ends))
+    if not sessions:
+        raise DomainError("请至少填写一个议程", fields={"sessions": "请至少填写一个议程"})
+    if len(sessions) > 50:
+        raise DomainError("议程不能超过50个", fields={"sessions": "议程不能超过50个"})
+    return sessions
+
+
+def happening_create(*, user: User, kind: str, title: str, place: str, description: str, starts_at: datetime,
+                     ends_at: datetime, signup_deadline: datetime, capacity: int, sessions_text: str,
+                     listing_keys: list[str], token: str | None) -> Happening:
+    """An official's event in the official's own region. Times are aware datetimes (or wall-clock Asia/Shanghai)."""
+    if user.role != "official" or not is_verified_actor(user) or not user.region_id:
+        raise NotAllowed("只有所在区域的科技局工作人员可以发布活动")
+    if kind not in HAPPENING_KINDS:
+        raise DomainError("请选择活动类型", fields={"kind": "请选择活动类型"})
+    starts_at, ends_at, signup_deadline = (local_to_utc(v) for v in (starts_at, ends_at, signup_deadline))
+    now = utcnow()
+    problems = {}
+    if starts_at <= now:
+        problems["starts_at"] = "开始时间应晚于现在"
+    if ends_at <= starts_at:
+        problems["ends_at"] = "结束时间应晚于开始时间"
+    if signup_deadline <= now or signup_deadline > starts_at:
+        problems["signup_deadline"] = "报名截止时间应晚于现在、不晚于开始时间"
+    if not 1 <= capacity <= MAX_CAPACITY:
+        problems["capacity"] = f"名额应在1至{MAX_CAPACITY}之间"
+    if problems:
+        raise DomainError(next(iter(problems.values())), fields=problems)
+    sessions = parse_sessions(sessions_text)
+    for n, (_, s, e) in enumerate(sessions, 1):
+        if s < starts_at or e > ends_at:
+            raise DomainError(f"第{n}个议程不在活动时间之内", fields={"sessions": f"第{n}个议程不在活动时间之内"})
+    presented = []
+    for key in dict.fromkeys(listing_keys or []):
+        kind_part, _, id_part = key.partition(":")
+        model = LISTING_MODELS.get(kind_part)
+        listing = db.session.get(model, int(id_part)) if model is not None and id_part.isdigit() and len(id_part) < 10 else None
+        if listing is None or listing.status != "published":
+            raise DomainError("所选的需求或成果不存在或未公开发布", fields={"listing_keys": "所选的需求或成果不存在或未公开发布"})
+        presented.append((kind_part, listing.id))
+    submission = claim_form_token(token=token, kind="happening", user=user,
+                                  link=lambda _id: f"/events/{_id}")
+    happening = Happening(kind=kind, title=title.strip(), place=place.strip(), description=(description or "").strip(),
+                          region_id=user.region_id, organiser_id=user.id, starts_at=starts_at, ends_at=ends_at,
+                          signup_deadline=signup_deadline, capacity=capacity, confirmed_count=0)
+    db.session.add(happening)
+    db.session.flush()
+    submission.object_id = happening.id
+    for title_, s, e in sessions:
+        db.session.add(HappeningSession(happening_id=happening.id, title=title_, starts_at=s, ends_at=e))
+    for kind_part, listing_id in presented:
+        db.session.add(HappeningListing(happening_id=happening.id, kind=kind_part, listing_id=listing_id))
+    db.session.flush()
+    return happening
+
+
+def _lock(happening_id: int) -> Happening:
+    """The event row, locked for the rest of the transaction (PostgreSQL FOR UPDATE; SQLite's writing request
+    already holds the database's write lock from BEGIN IMMEDIATE)."""
+    row = db.session.execute(select(Happening).where(Happening.id == happening_id)
+                             .with_for_update().execution_options(populate_existing=True)).scalar_one()
+    return row
+
+
+def signup(*, user: User, happening: Happening) -> HappeningSignup:
+    """A seat when one is free (the counter's conditional UPDATE never passes the capacity, whatever arrives at
+    once), else a place on the waiting list."""
+    if user.role not in SIGNUP_ROLES or not is_verified_actor(user):
+        raise NotAllowed("只有认证通过的企业、高校院所和技术经纪人可以报名参加活动")
+    if utcnow() >= happening.signup_deadline:
+        raise DomainError("报名已截止（截止时间以北京时间为准），不能再报名")
+    existing = db.session.scalar(select(HappeningSignup).where(
+        HappeningSignup.happening_id == happening.id, HappeningSignup.user_id == user.id))
+    if existing is not None and existing.status != "cancelled":
+        raise Conflict(f"您已报名该活动（{existing.status_label}），不需重复报名")
+    seat = db.session.execute(
+        update(Happening).where(Happening.id == happening.id, Happening.confirmed_count < Happening.capacity)
+        .values(confirmed_count=Happening.confirmed_count + 1).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    row = existing or HappeningSignup(happening_id=happening.id, user_id=user.id)
+    row.org_id = user.org_id
+    row.status = "confirmed" if seat else "waiting"
+    row.nonce = secrets.token_hex(16)
+    row.queued_at = utcnow()
+    row.checked_in_at = None
+    row.checked_in_by_id = None
+    if existing is None:
+        db.session.add(row)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except Exception as exc:  # the same account's concurrent sign-up won (uq_happening_signups_user)
+        from sqlalchemy.exc import IntegrityError
+
+        if isinstance(exc, IntegrityError):
+            raise Conflict("您已报名该活动，不需重复报名") from exc
+        raise
+    db.session.expire(happening, ["confirmed_count"])
+    return row
+
+
+def cancel(*, user: User, happening: Happening) -> HappeningSignup:
+    """The account's own sign-up; a freed seat goes to the first on the waiting list, in order."""
+    if utcnow() >= happening.starts_at:
+        raise DomainError("活动已开始，不能取消报名")
+    _lock(happening.id)
+    row = db.session.scalar(select(HappeningSignup).where(
+        HappeningSignup.happening_id == happening.id, HappeningSignup.user_id == user.id,
+        HappeningSignup.status != "cancelled").with_for_update())
+    if row is None:
+        raise Conflict("您没有该活动的有效报名")
+    was_confirmed = row.status == "confirmed"
+    row.status = "cancelled"
+    if was_confirmed:
+        nxt = db.session.scalar(select(HappeningSignup).where(
+            HappeningSignup.happening_id == happening.id, HappeningSignup.status == "waiting")
+            .order_by(HappeningSignup.queued_at, HappeningSignup.id).limit(1).with_for_update())
+        if nxt is not None:
+            nxt.status = "confirmed"
+            nxt.nonce = secrets.token_hex(16)
+        else:
+            db.session.execute(update(Happening).where(Happening.id == happening.id, Happening.confirmed_count > 0)
+                               .values(confirmed_count=Happening.confirmed_count - 1)
+                               .execution_options(synchronize_session=False))
+    db.session.flush()
+    db.session.expire(happening, ["confirmed_count"])
+    return row
+
+
+# --- check-in codes ------------------------------------------------------------------------------------------
+
+def _mac(signup_id: int, nonce: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, f"happening-checkin:{signup_id}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode()  # 16 characters, A-Z2-7: typable, 80 bits
+
+
+def checkin_code(row: HappeningSignup) -> str:
+    """What the attendee's QR code holds (and what can be typed): "<signup id>-<HMAC>"."""
+    return f"{row.id}-{_mac(row.id, row.nonce)}"
+
+
+_CODE = re.compile(r"^(\d{1,12})-([A-Z2-7]{16})$")
+INVALID_CODE = "签到码无效：不是本活动签发的签到码，请核对后重新输入"
+
+
+def check_in(*, user: User, happening: Happening, code: str) -> HappeningSignup:
+    """Verify a code and mark it used: one conditional UPDATE, so a second (or concurrent) use is refused."""
+    if not can_manage(user, happening):
+        raise NotAllowed("只有活动组织方（所在区域科技局）可以签到")
+    now = utcnow()
+    if now < happening.starts_at - CHECKIN_EARLY or now > happening.ends_at:
+        raise DomainError("不在签到时间内：签到从活动开始前24小时开放，活动结束后关闭")
+    m = _CODE.match((code or "").strip().upper().replace(" ", ""))
+    row = db.session.get(HappeningSignup, int(m.group(1))) if m else None
+    if row is None or row.happening_id != happening.id or not hmac.compare_digest(m.group(2), _mac(row.id, row.nonce)):
+        raise DomainError(INVALID_CODE, fields={"code": INVALID_CODE})
+    done = db.session.execute(
+        update(HappeningSignup).where(HappeningSignup.id == row.id, HappeningSignup.status == "confirmed",
+                                      HappeningSignup.checked_in_at.is_(None))
+        .values(checked_in_at=now, checked_in_by_id=user.id).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.refresh(row)
+    if not done:
+        if row.status != "confirmed":
+            message = f"该报名{row.status_label}，不能签到"
+        else:
+            at = row.checked_in_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+            message = f"该签到码已使用（{row.user.name}已于{at}签到），不能重复签到"
+        raise Conflict(message, fields={"code": message})
+    return row
+
+
+# --- 意向 on the spot ----------------------------------------------------------------------------------------
+
+def presented_listing(happening: Happening, key: str):
+    kind, _, id_part = (key or "").partition(":")
+    if kind not in LISTING_MODELS or not id_part.isdigit() or len(id_part) > 9:
+        return None
+    hit = db.session.scalar(select(HappeningListing).where(
+        HappeningListing.happening_id == happening.id, HappeningListing.kind == kind,
+        HappeningListing.listing_id == int(id_part)))
+    return hit.listing if hit is not None else None
+
+
+def record_interest(*, user: User, happening: Happening, signup_id: int | None, listing_key: str, message: str,
+                    token: str | None):
+    """An attendee's 意向 in a presented listing, recorded by the attendee or by the organiser on the spot; the
+    interest is the market's ordinary one (deals.services.interest_create), tagged with the event."""
+    from ..deals.services import interest_create
+
+    manager = can_manage(user, happening)
+    if manager and signup_id:
+        attendee = db.session.get(HappeningSignup, signup_id)
+    else:
+        attendee = db.session.scalar(select(HappeningSignup).where(
+            HappeningSignup.happening_id == happening.id, HappeningSignup.user_id == user.id))
+    if attendee is None or attendee.happening_id != happening.id:
+        raise DomainError("请选择到场的参会单位", fields={"signup_id": "请选择到场的参会单位"})
+    if not manager and attendee.user_id != user.id:
+        raise NotAllowed("只能为自己的单位记录意向")
+    if attendee.status != "confirmed" or attendee.checked_in_at is None:
+        raise DomainError("该参会人尚未签到，签到后才能在现场记录意向", fields={"signup_id": "该参会人尚未签到"})
+    listing = presented_listing(happening, listing_key)
+    if listing is None:
+        raise DomainError("请选择本活动展示的需求或成果", fields={"listing_key": "请选择本活动展示的需求或成果"})
+    if utcnow() > happening.ends_at + timedelta(days=1):
+        raise DomainError("活动已结束超过一天，不能再作为现场意向记录；请在条目页面表达意向")
+    return interest_create(user=attendee.user, listing=listing, message=message, token=token,
+                           happening_id=happening.id)

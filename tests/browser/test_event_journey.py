@@ -1,0 +1,99 @@
+"""An event from start to outcome (issue 19 section 2): county A's official publishes a 路演 presenting a
+university's result, an enterprise signs up and gets its check-in code (QR), the organiser's phone page checks the
+code in, an 意向 is recorded on the spot, and it appears on the event's outcome page."""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from market.models import Field, Region
+from market.models.base import utcnow
+from tests import factories
+
+from .helpers import sign_in
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
+                                 reason="the journey once; tests/test_happenings.py runs on both")]
+
+RESULT = "磁控溅射低方阻透明导电膜制备技术"
+
+
+@pytest.fixture
+def parties(live_server, seeded):
+    with live_server.seed() as session:
+        regions = {k: session.get(Region, v) for k, v in seeded.region_ids.items()}
+        fields = {k: session.get(Field, v) for k, v in seeded.field_ids.items()}
+        ent = factories.org(region=regions["town_a"], name="怀远甲企业有限公司")
+        factories.user(role="enterprise", org=ent, username="ent_a")
+        uni = factories.org(region=regions["city"], org_type="university", name="蚌埠测试大学")
+        owner = factories.user(role="institution", org=uni, username="uni")
+        factories.achievement(owner=owner, field=fields["materials"], status="published", title=RESULT)
+
+
+def test_event_from_publication_to_outcome(live_server, seeded, parties, new_page, page_guard):
+    page_guard.expect_status(409)  # the second use of a code is refused with 409
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=3) + timedelta(hours=8)  # Beijing time
+    official = new_page()
+    sign_in(official, live_server.base_url, seeded.official)
+    official.set_viewport_size({"width": 390, "height": 844})  # the organiser works from a phone
+    official.goto(live_server.url("/events"))
+    official.locator("#new-event").click()
+    official.get_by_label("活动类型").select_option("roadshow")
+    official.get_by_label("活动名称").fill("怀远县新材料成果路演")
+    official.get_by_label("地点").fill("怀远县科技局三楼会议室")
+    official.get_by_label("开始时间").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    official.get_by_label("结束时间").fill((start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    official.get_by_label("报名截止时间").fill((start - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    official.get_by_label("名额（人）").fill("30")
+    official.get_by_label("议程（每行一个：日期 开始-结束 名称）").fill(
+        f"{start:%Y-%m-%d %H:%M}-{start + timedelta(hours=1):%H:%M} 成果路演\n"
+        f"{start + timedelta(hours=1):%Y-%m-%d %H:%M}-{start + timedelta(hours=2):%H:%M} 一对一洽谈")
+    official.get_by_label("展示的需求和成果（已公开发布）").select_option(label=f"【成果】{RESULT}")
+    official.locator("#publish-event").click()
+    expect(official.locator(".alert-success")).to_contain_text("活动已发布")
+    expect(official.locator("#sessions li")).to_have_count(2)
+    expect(official.locator("#presented")).to_contain_text(RESULT)
+    event_url = official.url
+
+    # the enterprise signs up and gets its code
+    company = new_page()
+    sign_in(company, live_server.base_url, "ent_a")
+    company.set_viewport_size({"width": 390, "height": 844})
+    company.goto(live_server.url("/events"))
+    company.get_by_role("link", name="怀远县新材料成果路演").click()
+    company.locator("#signup").click()
+    expect(company.locator(".alert-success")).to_contain_text("报名成功")
+    expect(company.locator("#qr svg")).to_be_visible()
+    code = company.locator("#checkin-code").inner_text().strip()
+
+    # the organiser's phone page checks it in, once
+    official.goto(event_url)
+    official.locator("#checkin-desk").click()
+    official.get_by_label("签到码").fill(code)
+    official.locator("#verify-code").click()
+    expect(official.locator("#checkin-ok")).to_contain_text("怀远甲企业有限公司")
+    expect(official.locator("#attendance")).to_contain_text("已签到 1")
+    official.get_by_label("签到码").fill(code)
+    official.locator("#verify-code").click()
+    expect(official.locator("#checkin-form .invalid-feedback")).to_contain_text("已使用")
+
+    # an 意向 on the spot, recorded by the organiser for the enterprise
+    official.goto(event_url)
+    official.locator("#record-interest").click()
+    official.get_by_label("到场单位").select_option(index=1)  # the one attendee checked in
+    official.get_by_label("展示的需求或成果").select_option(label=f"【成果】{RESULT}")
+    official.get_by_label("意向内容").fill("现场洽谈，希望获得该导电膜技术的许可")
+    official.locator("#save-interest").click()
+    expect(official.locator(".alert-success")).to_contain_text("已记录意向")
+    expect(official.locator("#fig-attended")).to_have_text("1")
+    expect(official.locator("#fig-interests")).to_have_text("1")
+    expect(official.locator("#event-interests")).to_contain_text("怀远甲企业有限公司")
+    expect(official.locator("#event-interests")).to_contain_text(RESULT)
+
+    # the enterprise's code page now says it was checked in
+    company.reload()
+    expect(company.locator("#checked-in")).to_be_visible()

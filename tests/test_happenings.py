@@ -1,0 +1,379 @@
+"""Events (路演, 对接会, 成果巡展; market/happenings): creation by the region's official, sign-up with a waiting list
+that never passes the capacity (real concurrent requests), single-use check-in codes that cannot be forged, 意向
+recorded on the spot as ordinary interests, and the outcome figures following interest -> deal -> contract."""
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from market.extensions import db
+from market.happenings import services
+from market.models import Contract, Happening, HappeningSignup, Interest, Payment
+from market.models.base import utcnow
+from tests import factories
+from tests.helpers import Poster, client_for, diff, form_token, snapshot
+
+CHINA = timedelta(hours=8)
+
+
+def _local(dt) -> str:
+    return (dt + CHINA).strftime("%Y-%m-%dT%H:%M")
+
+
+def make_event(world, *, capacity: int = 3, pair=None, organiser=None, hours_ahead: int = 2):
+    """An event of county A's official starting `hours_ahead` from now (check-in open), sign-up open for an hour."""
+    now = utcnow().replace(second=0, microsecond=0)
+    start = now + timedelta(hours=hours_ahead)
+    keys = []
+    if pair is not None:
+        keys = [f"demand:{pair.demand.id}", f"achievement:{pair.achievement.id}"]
+    h = services.happening_create(
+        user=organiser or world.users.official, kind="roadshow", title="怀远县新材料成果路演", place="怀远县科技局三楼会议室",
+        description="", starts_at=start, ends_at=start + timedelta(hours=3), signup_deadline=start - timedelta(hours=1),
+        capacity=capacity, sessions_text=f"{(start + CHINA):%Y-%m-%d %H:%M}-{(start + CHINA + timedelta(hours=1)):%H:%M} 成果路演",
+        listing_keys=keys, token=form_token())
+    db.session.commit()
+    return h
+
+
+def valid_event_form() -> dict:
+    """A valid new-event form (the inventory tests post it with one field spoiled)."""
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=5)
+    local = start + CHINA
+    return {"kind": "roadshow", "title": "新材料成果路演", "place": "怀远县科技局三楼会议室", "capacity": "30",
+            "starts_at": _local(start), "ends_at": _local(start + timedelta(hours=3)),
+            "signup_deadline": _local(start - timedelta(days=1)),
+            "sessions": f"{local:%Y-%m-%d %H:%M}-{local + timedelta(hours=1):%H:%M} 成果路演", "form_token": form_token()}
+
+
+def event_objects(world, o) -> None:
+    """For the inventory tests: county A's official's 路演 presenting o.demand and o.achievement, starting in two
+    hours; the enterprise signed up and checked in, the university signed up (its code unused). Sets o.happening
+    and, for the denied posts' data, world.happening_code, world.happening_signup_id, world.happening_achievement_id."""
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=2)
+    local = start + CHINA
+    h = services.happening_create(
+        user=world.users.official, kind="roadshow", title="权限测试路演", place="怀远县科技局", description="",
+        starts_at=start, ends_at=start + timedelta(hours=2), signup_deadline=start - timedelta(hours=1), capacity=10,
+        sessions_text=f"{local:%Y-%m-%d %H:%M}-{local + timedelta(hours=1):%H:%M} 路演",
+        listing_keys=[f"demand:{o.demand.id}", f"achievement:{o.achievement.id}"], token=form_token())
+    ent = services.signup(user=world.users.enterprise, happening=h)
+    uni = services.signup(user=world.users.institution, happening=h)
+    ent.checked_in_at = utcnow()
+    db.session.commit()
+    o.happening = h
+    world.happening_code = services.checkin_code(uni)
+    world.happening_signup_id, world.happening_achievement_id = ent.id, o.achievement.id
+
+
+def _pair(world):
+    u, f = world.users, world.fields
+    pair = type("Pair", (), {})()
+    pair.demand = factories.demand(owner=u.enterprise, field=f["materials"], status="published", title="路演展示的镀膜技术需求")
+    pair.achievement = factories.achievement(owner=u.institution, field=f["materials"], status="published",
+                                             title="路演展示的导电膜成果")
+    db.session.commit()
+    return pair
+
+
+def _enterprise_users(world, n: int):
+    users = [factories.user(role="enterprise", org=world.orgs.ent_a, username=f"ev_ent_{i}") for i in range(n)]
+    db.session.commit()
+    return users
+
+
+# --- creation ----------------------------------------------------------------------------------------------
+
+def test_official_creates_an_event_from_the_form(app, world):
+    pair = _pair(world)
+    official = Poster(client_for(app, world.users.official))
+    page = official.client.get("/events/new")
+    assert page.status_code == 200 and "发布活动" in page.get_data(as_text=True)
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=3)
+    data = {"kind": "matchmaking", "title": "五月新材料对接会", "place": "蚌埠市科技大市场一楼",
+            "starts_at": _local(start), "ends_at": _local(start + timedelta(hours=4)),
+            "signup_deadline": _local(start - timedelta(days=1)), "capacity": "50",
+            "sessions": f"{(start + CHINA):%Y-%m-%d %H:%M}-{(start + CHINA + timedelta(hours=2)):%H:%M} 需求发布\n"
+                        f"{(start + CHINA + timedelta(hours=2)):%Y-%m-%d %H:%M}-{(start + CHINA + timedelta(hours=4)):%H:%M} 一对一洽谈",
+            "listing_keys": [f"demand:{pair.demand.id}", f"achievement:{pair.achievement.id}"],
+            "form_token": form_token()}
+    resp = official.post("/events/new", data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    h = db.session.scalar(select(Happening))
+    assert h.region_id == world.users.official.region_id and h.capacity == 50 and len(h.sessions) == 2
+    assert len(h.presented) == 2
+    assert h.starts_at == start  # typed in Beijing time, stored as UTC
+    for url in ("/events", f"/events/{h.id}"):
+        body = app.test_client().get(url).get_data(as_text=True)
+        assert "五月新材料对接会" in body
+    # the same form posted again saves nothing more
+    assert official.post("/events/new", data).status_code == 409
+    assert db.session.scalar(select(func.count()).select_from(Happening)) == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"starts_at": "2001-01-01T09:00", "ends_at": "2001-01-01T12:00", "signup_deadline": "2000-12-31T09:00"}, "开始时间应晚于现在"),
+    ({"ends_at": "bad"}, "时间格式不对"),
+    ({"capacity": "0"}, "名额应在1至100000之间"),
+    ({"sessions": "明天上午 开幕"}, "第1行格式不对"),
+    ({"sessions": "2001-01-01 09:00-10:00 开幕"}, "不在活动时间之内"),
+    ({"listing_keys": ["demand:999999"]}, "不存在或未公开发布"),
+    ({"kind": "party"}, "请选择活动类型"),
+])
+def test_bad_event_input_is_refused_in_chinese_and_nothing_is_stored(app, world, change, message):
+    official = Poster(client_for(app, world.users.official))
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=3)
+    data = {"kind": "roadshow", "title": "有问题的路演活动", "place": "某地", "starts_at": _local(start),
+            "ends_at": _local(start + timedelta(hours=2)), "signup_deadline": _local(start - timedelta(hours=5)),
+            "capacity": "10", "sessions": f"{(start + CHINA):%Y-%m-%d %H:%M}-{(start + CHINA + timedelta(hours=1)):%H:%M} 路演",
+            "form_token": form_token(), **change}
+    before = snapshot()
+    resp = official.post("/events/new", data)
+    assert resp.status_code == 400, resp.status_code
+    assert message in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+
+
+@pytest.mark.parametrize("name", ["enterprise", "institution", "broker", "registrar_user", "admin", "unverified"])
+def test_only_officials_create_events(app, world, name):
+    if name == "registrar_user":
+        from market.models import RegPoint
+
+        point = RegPoint(name="怀远县技术合同登记点", kind="bureau", region_id=world.regions["county_a"].id,
+                         division="340321", serial=1)
+        db.session.add(point)
+        db.session.flush()
+        from market.models import User
+
+        user = User(username="ev_registrar", name="怀远登记员", role="registrar", reg_point_id=point.id,
+                    password_hash=factories._password_hash())
+        db.session.add(user)
+        db.session.commit()
+    else:
+        user = getattr(world.users, name)
+    c = Poster(client_for(app, user))
+    assert c.client.get("/events/new").status_code == 403
+    assert c.post("/events/new", {"title": "越权活动", "form_token": form_token()}).status_code == 403
+    assert app.test_client().get("/events/new").status_code == 302  # anonymous: sign in
+
+
+# --- sign-up, waiting list, cancel -------------------------------------------------------------------------
+
+def test_over_capacity_waits_and_is_promoted_in_order(app, world):
+    h = make_event(world, capacity=2)
+    users = _enterprise_users(world, 4)
+    posters = [Poster(client_for(app, u)) for u in users]
+    for p in posters:
+        assert p.post(f"/events/{h.id}/signup").status_code == 302
+    rows = {r.user_id: r.status for r in db.session.scalars(select(HappeningSignup))}
+    assert [rows[u.id] for u in users] == ["confirmed", "confirmed", "waiting", "waiting"]
+    assert posters[0].post(f"/events/{h.id}/signup").status_code == 409  # twice: refused
+    ticket = posters[3].client.get(f"/events/{h.id}/ticket").get_data(as_text=True)
+    assert "候补名单第 2 位" in ticket
+    assert posters[1].post(f"/events/{h.id}/cancel").status_code == 302  # the first waiting takes the seat
+    db.session.expire_all()
+    rows = {r.user_id: r.status for r in db.session.scalars(select(HappeningSignup))}
+    assert [rows[u.id] for u in users] == ["confirmed", "cancelled", "confirmed", "waiting"]
+    assert db.session.get(Happening, h.id).confirmed_count == 2
+    assert posters[2].post(f"/events/{h.id}/cancel").status_code == 302
+    assert posters[0].post(f"/events/{h.id}/cancel").status_code == 302
+    db.session.expire_all()
+    rows = {r.user_id: r.status for r in db.session.scalars(select(HappeningSignup))}
+    assert [rows[u.id] for u in users] == ["cancelled", "cancelled", "cancelled", "confirmed"]
+    assert db.session.get(Happening, h.id).confirmed_count == 1
+    assert posters[0].post(f"/events/{h.id}/cancel").status_code == 409  # nothing left to cancel
+    assert posters[0].post(f"/events/{h.id}/signup").status_code == 302  # may sign up again: a free seat
+    db.session.expire_all()
+    assert db.session.get(Happening, h.id).confirmed_count == 2
+
+
+def test_signup_after_the_deadline_is_refused(app, world):
+    h = make_event(world)
+    h.signup_deadline = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    p = Poster(client_for(app, world.users.enterprise))
+    before = snapshot()
+    resp = p.post(f"/events/{h.id}/signup")
+    assert resp.status_code == 400 and "报名已截止" in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+
+
+@pytest.mark.parametrize("name, status", [("official", 403), ("admin", 403), ("unverified", 403)])
+def test_who_may_not_sign_up(app, world, name, status):
+    h = make_event(world)
+    assert Poster(client_for(app, getattr(world.users, name))).post(f"/events/{h.id}/signup").status_code == status
+    assert Poster(app.test_client()).post(f"/events/{h.id}/signup").status_code == 302  # anonymous: sign in
+    assert db.session.scalar(select(func.count()).select_from(HappeningSignup)) == 0
+
+
+def test_concurrent_signups_never_pass_the_capacity(app, world):
+    capacity, n = 3, 10
+    h = make_event(world, capacity=capacity)
+    users = _enterprise_users(world, n)
+    posters = [Poster(client_for(app, u)) for u in users]
+    url = f"/events/{h.id}/signup"  # read here: the threads must not touch this session's objects
+    barrier = threading.Barrier(n)
+    results: list[int] = []
+
+    def go(p):
+        with app.app_context():
+            barrier.wait(timeout=30)
+            results.append(p.post(url).status_code)
+
+    threads = [threading.Thread(target=go, args=(p,)) for p in posters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(results) == [302] * n, results
+    db.session.rollback()  # end this session's read snapshot (SQLite WAL): see what the threads committed
+    statuses = list(db.session.scalars(select(HappeningSignup.status)))
+    assert statuses.count("confirmed") == capacity and statuses.count("waiting") == n - capacity
+    assert db.session.scalar(select(Happening.confirmed_count)) == capacity
+
+
+# --- check-in ----------------------------------------------------------------------------------------------
+
+def _signed_up(app, world, h, user=None):
+    user = user or world.users.enterprise
+    p = Poster(client_for(app, user))
+    assert p.post(f"/events/{h.id}/signup").status_code == 302
+    page = p.client.get(f"/events/{h.id}/ticket").get_data(as_text=True)
+    code = re.search(r'id="checkin-code">([^<]+)<', page).group(1)
+    assert "<svg" in page  # the QR code, inline SVG
+    return p, code
+
+
+def test_check_in_once_and_forged_codes_refused(app, world):
+    h = make_event(world)
+    other = make_event(world)
+    _, code = _signed_up(app, world, h)
+    _, other_code = _signed_up(app, world, other)
+    desk = Poster(client_for(app, world.users.official))
+    sid, mac = code.split("-")
+    forged = [f"{sid}-{'A' * 16}", f"{sid}-{mac[:-1]}{'B' if mac[-1] != 'B' else 'C'}", "abc", other_code,
+              f"{int(sid) + 1}-{mac}", ""]
+    for bad in forged:
+        resp = desk.post(f"/events/{h.id}/checkin", {"code": bad})
+        assert resp.status_code == 400, (bad, resp.status_code)
+        assert "签到码" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(HappeningSignup).where(
+        HappeningSignup.checked_in_at.is_not(None))) == 0
+    resp = desk.post(f"/events/{h.id}/checkin", {"code": code.lower()})  # typed in lower case: same code
+    assert resp.status_code == 200 and "签到成功" in resp.get_data(as_text=True)
+    resp = desk.post(f"/events/{h.id}/checkin", {"code": code})
+    assert resp.status_code == 409 and "已使用" in resp.get_data(as_text=True)
+    # another region's official cannot use the desk; the city's official (above county A) can read it
+    assert Poster(client_for(app, world.users.official_b)).post(f"/events/{h.id}/checkin", {"code": code}).status_code == 403
+    assert client_for(app, world.users.city_official).get(f"/events/{h.id}/checkin").status_code == 200
+
+
+def test_concurrent_double_check_in_succeeds_once(app, world):
+    h = make_event(world)
+    _, code = _signed_up(app, world, h)
+    desks = [Poster(client_for(app, u)) for u in (world.users.official, world.users.city_official)]
+    url = f"/events/{h.id}/checkin"
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def go(p):
+        with app.app_context():
+            barrier.wait(timeout=30)
+            results.append(p.post(url, {"code": code}).status_code)
+
+    threads = [threading.Thread(target=go, args=(p,)) for p in desks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == [200, 409], results
+
+
+def test_a_cancelled_then_promoted_code_changes(app, world):
+    """A cancelled sign-up's code is dead: signing up again issues a new one."""
+    h = make_event(world)
+    p, code = _signed_up(app, world, h)
+    assert p.post(f"/events/{h.id}/cancel").status_code == 302
+    desk = Poster(client_for(app, world.users.official))
+    assert desk.post(f"/events/{h.id}/checkin", {"code": code}).status_code == 409
+    assert p.post(f"/events/{h.id}/signup").status_code == 302
+    new = re.search(r'id="checkin-code">([^<]+)<', p.client.get(f"/events/{h.id}/ticket").get_data(as_text=True)).group(1)
+    assert new != code
+    assert desk.post(f"/events/{h.id}/checkin", {"code": code}).status_code == 400
+    assert desk.post(f"/events/{h.id}/checkin", {"code": new}).status_code == 200
+
+
+# --- 意向 on the spot and the outcome ----------------------------------------------------------------------
+
+def test_spot_interest_to_contract_and_outcome_figures(app, world):
+    pair = _pair(world)
+    h = make_event(world, pair=pair)
+    ent, code = _signed_up(app, world, h)
+    desk = Poster(client_for(app, world.users.official))
+    # before check-in the attendee may not record
+    assert ent.client.get(f"/events/{h.id}/interest").status_code == 403
+    assert desk.post(f"/events/{h.id}/checkin", {"code": code}).status_code == 200
+    signup_id = int(code.split("-")[0])
+    # the organiser records it for the attendee: a result presented, the enterprise's interest
+    resp = desk.post(f"/events/{h.id}/interest", {"signup_id": str(signup_id), "listing_key": f"achievement:{pair.achievement.id}",
+                                                  "message": "现场洽谈，希望获得导电膜技术许可", "form_token": form_token()})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    interest = db.session.scalar(select(Interest))
+    assert interest.happening_id == h.id and interest.from_org_id == world.orgs.ent_a.id and interest.kind == "interest"
+    # a listing not presented, and an institution's kind of interest for an enterprise, are refused
+    resp = desk.post(f"/events/{h.id}/interest", {"signup_id": str(signup_id), "listing_key": "achievement:999999",
+                                                  "message": "不在展示范围内的条目", "form_token": form_token()})
+    assert resp.status_code == 400 and "本活动展示" in resp.get_data(as_text=True)
+    resp = ent.post(f"/events/{h.id}/interest", {"listing_key": f"demand:{pair.demand.id}",
+                                                 "message": "对自己的需求表达意向", "form_token": form_token()})
+    assert resp.status_code in (400, 403)
+    # the university accepts: a deal; two contracts from it are registered (one voided), payments received
+    uni = Poster(client_for(app, world.users.institution))
+    assert uni.post(f"/deals/interests/{interest.id}/decide", {"decision": "accept"}).status_code == 302
+    from market.models import Deal
+
+    deal = db.session.scalar(select(Deal).where(Deal.interest_id == interest.id))
+    c1 = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=Decimal("1234567.89"), deal_id=deal.id)
+    c2 = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=Decimal("0.11"), deal_id=deal.id)
+    factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=Decimal("999.00"), deal_id=deal.id, voided=True)
+    factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=Decimal("5.00"))  # not from the event
+    for c, amount in ((c1, "100000.01"), (c1, "0.99"), (c2, "0.11")):
+        db.session.add(Payment(contract_id=c.id, paid_on=utcnow().date(), amount=Decimal(amount),
+                               recorded_by_id=world.users.admin.id))
+    db.session.commit()
+    # the independent sum: every registered, unvoided contract whose deal came from this event's interests
+    rows = db.session.execute(select(Contract.id, Contract.amount).join(
+        Interest, Interest.id == select(Deal.interest_id).where(Deal.id == Contract.deal_id).scalar_subquery())
+        .where(Interest.happening_id == h.id, Contract.voided.is_(False), Contract.reg_status == "registered")).all()
+    expected_amount = sum((r.amount for r in rows), Decimal(0))
+    expected_received = sum(db.session.scalars(select(Payment.amount).where(Payment.contract_id.in_([r.id for r in rows]))),
+                            Decimal(0))
+    assert expected_amount == Decimal("1234568.00") and expected_received == Decimal("100001.11")
+    from market.happenings.queries import outcome
+
+    o = outcome(h.id)
+    assert (o.confirmed, o.attended, len(o.interests), len(o.deals), len(o.contracts)) == (1, 1, 1, 1, 2)
+    assert o.amount == expected_amount and o.received == expected_received
+    page = desk.client.get(f"/events/{h.id}/outcome").get_data(as_text=True)
+    assert "1,234,568.00元" in page and "123.46万元" in page and "100,001.11元" in page
+    # who may read the outcome
+    assert client_for(app, world.users.city_official).get(f"/events/{h.id}/outcome").status_code == 200
+    assert client_for(app, world.users.admin).get(f"/events/{h.id}/outcome").status_code == 200
+    for name in ("official_b", "enterprise", "institution", "broker", "unverified"):
+        assert client_for(app, getattr(world.users, name)).get(f"/events/{h.id}/outcome").status_code == 403, name
+    assert app.test_client().get(f"/events/{h.id}/outcome").status_code == 302
+
+
+@pytest.mark.parametrize("name", ["official_b", "enterprise_b", "institution", "broker"])
+def test_others_may_not_record_interests_or_use_the_desk(app, world, name):
+    h = make_event(world)
+    c = client_for(app, getattr(world.users, name))
+    for url in (f"/events/{h.id}/interest", f"/events/{h.id}/checkin"):
+        assert c.get(url).status_code == 403, url
+    assert c.get(f"/events/{h.id}/ticket").status_code == 404  # no sign-up of theirs
+    assert c.get("/events/999999").status_code == 404
