@@ -71,19 +71,22 @@ def _int_form(name: str) -> int | None:
 def index():
     filters = _filters()
     stmt = queries.visible_contracts(current_user, filters=filters)
+    years = queries.years()
     return render_template(
         "contracts/index.html",
-        pagination=paginate(stmt, page=get_page()),
-        totals=queries.totals(stmt),
+        pagination=paginate(stmt, page=get_page(), count_limit=LIST_COUNT_LIMIT),
+        totals=queries.totals(stmt, user=current_user, filters=filters, years=years),
         filters=filters,
         types=CONTRACT_TYPES,
-        years=queries.years(),
+        years=years,
         states=STATE_LABELS,
         can_record=current_user.role in access.RECORDER_ROLES,
     )
 
 
 EXPORT_MAX_ROWS = 50000
+# the list counts its rows up to this many (the pager then says 超过 10,000 条): the 合计 above it stays exact
+LIST_COUNT_LIMIT = 10000
 
 
 @bp.route("/export.csv", defaults={"fmt": "csv"})

@@ -127,7 +127,10 @@ def broker_record(user: User, *, counts: dict[str, Select] | None = None) -> dic
     """Deals by stage and the value of the broker's contracts, summed in SQL (exact), in one statement; with
     `counts` ({name: statement}), the number of rows of each too, in the same statement (record["counts"])."""
     counts = counts or {}
-    live = and_(Contract.broker_id == user.id, Contract.voided.is_(False))
+    # `voided IS NOT true` (never NULL: the same rows as `NOT voided`) is no index term: SQLite's planner read
+    # `voided = 0` from ix_contracts_voided (nearly every row, 510 ms at 1,000,000 contracts) instead of the
+    # broker's few rows from ix_contracts_broker_id
+    live = and_(Contract.broker_id == user.id, Contract.voided.is_not(True))
     sums = (select(func.count(Contract.id).label("n"), *exact_sum(Contract.amount, "amount"),
                    *exact_sum(Contract.tech_amount, "tech_amount")).where(live).subquery())
     paid = (select(*exact_sum(Payment.amount, "paid")).join(Contract, Contract.id == Payment.contract_id)
