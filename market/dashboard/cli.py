@@ -112,7 +112,12 @@ def check_command() -> None:
                    "或填写市外单位的行政区划代码、境外单位的国别）：")
         for org in unplaced[:50]:
             click.echo(f"  {org.name}")
+    from ..models.checks import check_drift
+
     drift = stats.summary_drift()
+    wrong = check_drift(db.session.connection())
+    if wrong:
+        drift.append(f"{wrong} 份合同的数据核查字段（双方单位类型、疑似重复标记）与明细不符")
     if not drift:
         click.echo("合同统计汇总表与合同明细一致。")
         return
@@ -124,10 +129,12 @@ def check_command() -> None:
 @stats_group.command("rebuild")
 @with_appcontext
 def rebuild_command() -> None:
-    """Recompute the monthly summary from the contracts table (one transaction)."""
+    """Recompute the monthly summary, and the data checks' columns, from the contracts table (one transaction)."""
+    from ..models.checks import fill_check_columns
     from ..models.stats import rebuild_contract_stats
 
     rebuild_contract_stats(db.session.connection())
+    fill_check_columns(db.session.connection())
     db.session.commit()
     click.echo("合同统计汇总表已重建。")
 

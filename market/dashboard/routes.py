@@ -332,7 +332,7 @@ def reports_page():
     period, notes = view_period()
     code = request.args.get("table", "T1")
     code = code if code in reports.REPORTS else "T1"
-    report = reports.build(code, scope=region, period=period, place=_place(region))
+    report = reports.build(code, scope=region, period=period, place=_place(region), preview=True)
     return render_template("dashboard/reports.html",
                            **_context(region, period, notes, report=report, reports=reports.REPORTS, code=code,
                                       headers=exports.unit_headers(report.table.headers, "万元"),

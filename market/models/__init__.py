@@ -4,7 +4,6 @@ from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
 from .feedback import MatchFeedback
 from .field import Field
-from .happening import Happening, HappeningListing, HappeningSession, HappeningSignup
 from .import_run import ImportRun
 from .job import Job, LogCursor
 from .listing import (
@@ -26,6 +25,7 @@ from .review_reason import ReturnReason
 from .revision import ListingRevision
 from .search_rebuild import SearchRebuild
 from .stats import ContractMonthStat
+from . import checks as _checks  # noqa: F401  (the data checks' indexes and triggers)
 from .subscription import SUBSCRIPTION_KINDS, Subscription
 from .user import LoginFailure, User, UserSession
 from .write_counter import WriteCounter
@@ -52,10 +52,6 @@ __all__ = [
     "Achievement",
     "Demand",
     "Field",
-    "Happening",
-    "HappeningListing",
-    "HappeningSession",
-    "HappeningSignup",
     "ImportRun",
     "IndexChange",
     "Job",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -100,6 +100,11 @@ class Contract(db.Model):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     declared_tech_amount: Mapped[Decimal | None] = mapped_column(Money())  # the 技术交易额 as submitted
     reg_verify_code: Mapped[str | None] = mapped_column(String(16), unique=True)  # on the 登记证明
+    # kept by triggers for the data checks (market/models/checks.py): the parties' organisation types, and whether
+    # another counted contract has the same buyer, seller, signing date and amount
+    seller_org_type: Mapped[str | None] = mapped_column(String(16))
+    buyer_org_type: Mapped[str | None] = mapped_column(String(16))
+    duplicated: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     buyer_org: Mapped[Organization] = relationship(foreign_keys=[buyer_org_id])
     seller_org: Mapped[Organization] = relationship(foreign_keys=[seller_org_id])
