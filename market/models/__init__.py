@@ -4,6 +4,7 @@ from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
 from .feedback import MatchFeedback
 from .field import Field
+from .happening import Happening, HappeningListing, HappeningSession, HappeningSignup
 from .import_run import ImportRun
 from .job import Job, LogCursor
 from .listing import (
@@ -52,6 +53,10 @@ __all__ = [
     "Achievement",
     "Demand",
     "Field",
+    "Happening",
+    "HappeningListing",
+    "HappeningSession",
+    "HappeningSignup",
     "ImportRun",
     "IndexChange",
     "Job",
