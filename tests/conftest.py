@@ -6,15 +6,13 @@ The schema is created once per run; every test starts from empty tables.
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 
 import pytest
 
 from market import create_app
 from market.extensions import db
-from tests import factories
 from tests.helpers import FROZEN_TODAY, FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
-    login, pg_database
+    login, make_world, pg_database
 
 
 @pytest.hookimpl(tryfirst=True)  # before Hypothesis' own plugin reads --hypothesis-seed
@@ -81,30 +79,7 @@ def runner(app):
 @pytest.fixture
 def world(app):
     """Regions, fields, and one user of every role (plus a second enterprise in another county)."""
-    regions = factories.region_tree()
-    fields = factories.fields()
-    from market.contracts.regcodes import ensure_reg_codes
-
-    ensure_reg_codes()  # the 登记表 codes a new install gets (the migration seeds the same)
-    ent_a = factories.org(region=regions["town_a"], name="怀远甲企业有限公司")
-    ent_b = factories.org(region=regions["county_b"], name="五河乙企业有限公司")
-    uni = factories.org(region=regions["city"], org_type="university", name="蚌埠测试大学")
-    agency = factories.org(region=regions["city"], org_type="agency", name="蚌埠技术转移中心")
-    unverified = factories.org(region=regions["county_a"], status="pending", name="怀远待认证企业")
-    users = SimpleNamespace(
-        enterprise=factories.user(role="enterprise", org=ent_a, username="ent_a"),
-        enterprise_b=factories.user(role="enterprise", org=ent_b, username="ent_b"),
-        institution=factories.user(role="institution", org=uni, username="uni"),
-        broker=factories.user(role="broker", org=agency, region=regions["county_a"], username="broker"),
-        official=factories.user(role="official", region=regions["county_a"], username="official_a"),
-        official_b=factories.user(role="official", region=regions["county_b"], username="official_b"),
-        city_official=factories.user(role="official", region=regions["city"], username="official_city"),
-        admin=factories.user(role="admin", username="admin"),
-        unverified=factories.user(role="enterprise", org=unverified, username="unverified"),
-    )
-    db.session.commit()
-    return SimpleNamespace(regions=regions, fields=fields, users=users,
-                           orgs=SimpleNamespace(ent_a=ent_a, ent_b=ent_b, uni=uni, agency=agency, unverified=unverified))
+    return make_world()
 
 
 @pytest.fixture

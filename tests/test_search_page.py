@@ -4,17 +4,20 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
+from market import create_app
 from market.extensions import db
 from market.models import Demand
 from market.models.base import utcnow
 from market.search.indexing import replica
 from tests import factories
+from tests.helpers import FreshContextClient, app_config, make_world, module_database
 
 DRAFT_TITLE = "草稿机密：石墨烯散热膜 status draft"
 
@@ -25,9 +28,8 @@ def engine(request, app):
     return request.param
 
 
-@pytest.fixture
-def market(engine, world):
-    """Two published needs, two published results, and private listings that must never show."""
+def publish_market(world) -> dict[str, int]:
+    """Two published needs, two published results, and private listings that must never show (committed)."""
     now = utcnow()
     f = world.fields
     d1 = factories.demand(owner=world.users.enterprise, field=f["materials"], status="published",
@@ -50,6 +52,42 @@ def market(engine, world):
                                     title="待审核：石墨烯散热膜成果", summary="待审核的石墨烯散热膜成果，不应公开。")
     db.session.commit()
     return {"d1": d1.id, "d2": d2.id, "a1": a1.id, "a2": a2.id, "draft": draft.id, "pending": pending.id}
+
+
+@pytest.fixture
+def market(engine, world):
+    """The listings of publish_market, in this test's own database and index."""
+    return publish_market(world)
+
+
+@pytest.fixture(scope="module", params=["whoosh", "tantivy"])
+def shared(request, tmp_path_factory):
+    """The same world and listings built once per engine, in a database and index of their own, for the tests
+    below that only look: each sends GET /search (nothing it does writes a row or the index) with a fresh client.
+
+    Built per test, this setup (users, six listings indexed, their suggestions) was repeated for ~150 tests.
+    """
+    folder = tmp_path_factory.mktemp("search-shared")
+    with module_database("market_search", folder) as url:
+        app = create_app(app_config(url, folder))
+        app.test_client_class = FreshContextClient
+        app.config["SEARCH_ENGINE"] = request.param
+        with app.app_context():
+            ids = publish_market(make_world())
+            db.session.remove()
+        try:
+            yield SimpleNamespace(app=app, market=ids)
+        finally:
+            with app.app_context():
+                db.engine.dispose()
+
+
+@pytest.fixture
+def shared_client(shared):
+    """A fresh client (cookies of its own) of the shared app, in an app context of this test's own."""
+    with shared.app.app_context():
+        yield shared.app.test_client()
+        db.session.remove()
 
 
 def page(client, **args):
@@ -125,12 +163,12 @@ def test_sort_by_date_and_pages(client, app, market):
 @pytest.mark.parametrize("q", ["status:draft", "*", "title:*", "草稿机密", "status draft", "kind:demand AND status:draft",
                                "石墨烯 散热膜", "id:*", "doc_id:demand*", "", "草稿"])
 @pytest.mark.parametrize("kind", ["all", "demand", "achievement"])
-def test_drafts_and_pending_are_never_found(client, market, q, kind):
-    resp, html = page(client, q=q, kind=kind)
+def test_drafts_and_pending_are_never_found(shared_client, shared, q, kind):
+    resp, html = page(shared_client, q=q, kind=kind)
     assert resp.status_code == 200
     assert all(t not in (DRAFT_TITLE, "待审核：石墨烯散热膜成果") for t in hit_titles(html))
-    assert f'href="/demands/{market["draft"]}"' not in html
-    assert f'href="/achievements/{market["pending"]}"' not in html
+    assert f'href="/demands/{shared.market["draft"]}"' not in html
+    assert f'href="/achievements/{shared.market["pending"]}"' not in html
     assert "不应被任何人搜索到" not in html and "不应公开" not in html  # their text, never typed in a query
 
 
@@ -174,22 +212,22 @@ ODD = [
 
 
 @pytest.mark.parametrize("args", ODD, ids=[str(i) for i in range(len(ODD))])
-def test_any_input_gives_a_page(client, market, args):
-    resp = client.get("/search", query_string=args)
+def test_any_input_gives_a_page(shared_client, args):
+    resp = shared_client.get("/search", query_string=args)
     assert resp.status_code == 200
     assert "搜索" in resp.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("raw", ["q=%ED%A0%80", "q=%ff%fe", "q=%C0%80", "page=%ED%A0%80", "region=%00", "q=%E7%9F%B3%ED%A0%80"])
-def test_broken_encodings_and_lone_surrogates_give_a_page(client, market, raw):
-    resp = client.get("/search?" + raw)
+def test_broken_encodings_and_lone_surrogates_give_a_page(shared_client, raw):
+    resp = shared_client.get("/search?" + raw)
     assert resp.status_code == 200
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(q=st.text(max_size=200), page_arg=st.text(max_size=8), kind=st.sampled_from(["all", "demand", "achievement", "x"]))
-def test_generated_queries_never_fail(client, market, q, page_arg, kind):
-    resp = client.get("/search", query_string={"q": q, "page": page_arg, "kind": kind})
+def test_generated_queries_never_fail(shared_client, q, page_arg, kind):
+    resp = shared_client.get("/search", query_string={"q": q, "page": page_arg, "kind": kind})
     assert resp.status_code == 200
     assert "不应被任何人搜索到" not in resp.get_data(as_text=True)
 
