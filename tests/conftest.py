@@ -11,8 +11,9 @@ import pytest
 
 from market import create_app
 from market.extensions import db
-from tests.helpers import FROZEN_TODAY, FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
+from tests.helpers import FROZEN_TODAY, MAIL_SITE_URL, FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
     login, make_world, pg_database
+from tests.mailserver import mail_sink_for
 
 
 @pytest.hookimpl(tryfirst=True)  # before Hypothesis' own plugin reads --hypothesis-seed
@@ -80,6 +81,14 @@ def runner(app):
 def world(app):
     """Regions, fields, and one user of every role (plus a second enterprise in another county)."""
     return make_world()
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server (tests/mailserver.py) the app mails to, its links on SITE_URL; the index is left to catch
+    up later (SEARCH_SYNC_AFTER_COMMIT=False): these tests read mail, not search."""
+    with mail_sink_for(app, site_url=MAIL_SITE_URL, SEARCH_SYNC_AFTER_COMMIT=False) as sink:
+        yield sink
 
 
 @pytest.fixture

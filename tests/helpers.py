@@ -39,6 +39,9 @@ def fuzz_seed_hint() -> str:
 FROZEN_TODAY = date(2025, 6, 18)
 FROZEN_NOW = datetime(2025, 6, 18, 2, 0, tzinfo=timezone.utc)  # 10:00 on FROZEN_TODAY in China, for timestamps
 
+# the site address in the mail of the `smtp` fixture (tests/conftest.py): the links a test follows start with it
+MAIL_SITE_URL = "http://market.test"
+
 
 # --- the test app and its database ------------------------------------------------------------------------------
 

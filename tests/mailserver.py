@@ -9,6 +9,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aiosmtpd.controller import Controller
 
@@ -67,6 +69,19 @@ class MailSink:
                 return found
             time.sleep(0.05)
         raise AssertionError(f"{count} mail(s) to {address} expected, got {len(self.to(address))}")
+
+
+@contextmanager
+def mail_sink_for(app, *, site_url: str, **config) -> Iterator[MailSink]:
+    """A MailSink started for the time of the block, with `app` mailing to it (its mail links start with site_url;
+    `config`: more settings); the `smtp` fixtures (tests/conftest.py, tests/browser/conftest.py)."""
+    sink = MailSink().start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_FROM="科技大市场 <noreply@market.test>",
+                      SITE_URL=site_url, **config)
+    try:
+        yield sink
+    finally:
+        sink.stop()
 
 
 def body(message) -> str:

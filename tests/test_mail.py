@@ -19,10 +19,10 @@ from market.models import Job, MailDigest, Notification, NotificationPref
 from market.notifications import mail
 from market.notifications.handlers import suggestions_notify
 from tests import factories
-from tests.helpers import form_token, post
-from tests.mailserver import MailSink, body, free_port, links, unsubscribe_link
+from tests.helpers import MAIL_SITE_URL, form_token, post
+from tests.mailserver import body, free_port, links, unsubscribe_link
 
-SITE = "http://market.test"
+SITE = MAIL_SITE_URL  # the smtp fixture's site address (tests/conftest.py)
 # what does not depend on the database kind (the admin's banner, signed tokens, a form) runs in the SQLite run only
 SQLITE_RUN_ONLY = pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
                                      reason="does not depend on the database kind: run once")
@@ -35,15 +35,6 @@ def _reads_do_not_lock(app):
     yield
     write_intent.reset(token)
 
-
-
-@pytest.fixture
-def smtp(app):
-    sink = MailSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_FROM="科技大市场 <noreply@market.test>",
-                      SITE_URL=SITE, SEARCH_SYNC_AFTER_COMMIT=False)
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

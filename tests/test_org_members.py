@@ -13,7 +13,7 @@ from market.extensions import db
 from market.models import Interest, OrgInvitation, User, UserSession
 from market.models.base import utcnow
 from tests import factories
-from tests.helpers import Poster, assert_refused, client_for, form_token
+from tests.helpers import MAIL_SITE_URL, Poster, assert_refused, client_for, form_token
 
 LINK = re.compile(r'class="form-control form-control-sm invitation-link" readonly value="https?://[^/"]+(/join/[^"]+)"')
 
@@ -213,17 +213,6 @@ def test_signed_in_account_of_another_org_cannot_take_an_invitation(app, team):
 
 # --- the invitation by e-mail (a real SMTP server: tests/mailserver.py) ---------------------------------------------
 
-@pytest.fixture
-def smtp(app):
-    from tests.mailserver import MailSink
-
-    sink = MailSink().start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_FROM="科技大市场 <noreply@market.test>",
-                      SITE_URL="http://market.test", SEARCH_SYNC_AFTER_COMMIT=False)
-    yield sink
-    sink.stop()
-
-
 def test_invitation_mailed_by_the_job_and_its_link_joins(app, team, smtp):
     """The administrator gives an address: the request queues a mail.invitation job (nothing sent in the request);
     the consumer sends it over SMTP; the mail's link opens the join page and registers the colleague."""
@@ -248,8 +237,8 @@ def test_invitation_mailed_by_the_job_and_its_link_joins(app, team, smtp):
     assert "怀远甲企业有限公司" in message["Subject"] and "怀远甲企业有限公司" in body(message)
     assert "List-Unsubscribe" not in message
     [link] = [u for u in links(message) if "/join/" in u]
-    assert link.startswith("http://market.test/join/")
-    path = link[len("http://market.test"):]
+    assert link.startswith(f"{MAIL_SITE_URL}/join/")
+    path = link[len(MAIL_SITE_URL):]
     anon = Poster(app.test_client())
     assert 'id="join-form"' in anon.get(path).get_data(as_text=True)
     resp = anon.post(path, _join_form(username="mailed_colleague"))

@@ -23,6 +23,7 @@ from market.extensions import db
 from market.models import User
 from tests import factories
 from tests.helpers import pg_database
+from tests.mailserver import mail_sink_for
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("MARKET_CHROMIUM", "/usr/bin/chromium")
@@ -133,6 +134,13 @@ def live_server(tmp_path, monkeypatch, live_database):
         server.server_close()
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture
+def smtp(live_server):
+    """A real SMTP server (tests/mailserver.py) the served app mails to, its links on the live server."""
+    with mail_sink_for(live_server.app, site_url=live_server.base_url) as sink:
+        yield sink
 
 
 @pytest.fixture

@@ -11,21 +11,12 @@ from playwright.sync_api import expect
 from market.models import Field, Region
 from tests import factories
 from tests.browser.helpers import approve, sign_in
-from tests.mailserver import MailSink, links, unsubscribe_link
+from tests.mailserver import links, unsubscribe_link
 
 pytestmark = pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
                                 reason="the notification path does not depend on the database kind: run once")
 
 TITLE = "寻求高透光导电膜玻璃镀膜技术"
-
-
-@pytest.fixture
-def smtp(live_server):
-    sink = MailSink().start()
-    live_server.app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, SITE_URL=live_server.base_url,
-                                  MAIL_FROM="科技大市场 <noreply@market.test>")
-    yield sink
-    sink.stop()
 
 
 def test_an_approved_need_reaches_its_company_in_the_site_and_by_mail(live_server, seeded, smtp, new_page):

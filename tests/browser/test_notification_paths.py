@@ -19,19 +19,10 @@ from market.extensions import db
 from market.models import Contract, Field, Organization, Region, RegPoint, User
 from tests import factories
 from tests.browser.helpers import TOWN_A, approve, nav, sign_in, verify_org
-from tests.mailserver import MailSink, body, links
+from tests.mailserver import body, links
 
 pytestmark = pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
                                 reason="the notification path does not depend on the database kind: run once")
-
-
-@pytest.fixture
-def smtp(live_server):
-    sink = MailSink().start()
-    live_server.app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, SITE_URL=live_server.base_url,
-                                  MAIL_FROM="科技大市场 <noreply@market.test>")
-    yield sink
-    sink.stop()
 
 
 def member(org: Organization, username: str, role: str = "enterprise", **kw) -> User:
