@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from market.extensions import db
 from market.happenings import services
-from market.models import Contract, Happening, HappeningSignup, Interest, Payment
+from market.models import Contract, Happening, HappeningSignup, Interest, Notification, Payment
 from market.models.base import utcnow
 from tests import factories
 from tests.helpers import Poster, client_for, diff, form_token, snapshot
@@ -180,6 +180,10 @@ def test_over_capacity_waits_and_is_promoted_in_order(app, world):
     rows = {r.user_id: r.status for r in db.session.scalars(select(HappeningSignup))}
     assert [rows[u.id] for u in users] == ["confirmed", "cancelled", "confirmed", "waiting"]
     assert db.session.get(Happening, h.id).confirmed_count == 2
+    # the promoted one is told, with a link to the ticket; the one still waiting is not
+    told = {n.user_id: n for n in db.session.scalars(select(Notification).where(Notification.kind == "event_promoted"))}
+    assert set(told) == {users[2].id}
+    assert told[users[2].id].url == f"/events/{h.id}/ticket" and h.title in told[users[2].id].text
     assert posters[2].post(f"/events/{h.id}/cancel").status_code == 302
     assert posters[0].post(f"/events/{h.id}/cancel").status_code == 302
     db.session.expire_all()

@@ -19,9 +19,10 @@ from ..formtokens import claim_form_token
 from ..models import LISTING_MODELS, Happening, HappeningListing, HappeningSession, HappeningSignup, User
 from ..models.base import utcnow
 from ..models.happening import HAPPENING_KINDS
+from ..notifications.services import notify, path_for
 from ..permissions import in_scope, is_verified_actor
+from ..templating import CHINA_TZ, local_dt
 
-CHINA_TZ = timezone(timedelta(hours=8))  # the market's time zone (Asia/Shanghai has no daylight saving)
 SIGNUP_ROLES = ("enterprise", "institution", "broker")
 MAX_CAPACITY = 100000
 CHECKIN_EARLY = timedelta(hours=24)  # the check-in desk opens a day before the start
@@ -189,6 +190,9 @@ def cancel(*, user: User, happening: Happening) -> HappeningSignup:
         if nxt is not None:
             nxt.status = "confirmed"
             nxt.nonce = secrets.token_hex(16)
+            notify(users=[nxt.user_id], kind="event_promoted",
+                   text=f"您已从候补转为正式报名：{happening.title}（{local_dt(happening.starts_at)}），签到码见报名页面",
+                   url=path_for("happenings.ticket", happening_id=happening.id))
         else:
             db.session.execute(update(Happening).where(Happening.id == happening.id, Happening.confirmed_count > 0)
                                .values(confirmed_count=Happening.confirmed_count - 1)
