@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
+from market.errors import DomainError
 from market.extensions import db
 from market.happenings import services
-from market.models import Contract, Happening, HappeningSignup, Interest, Notification, Payment
+from market.models import Contract, Happening, HappeningSignup, Interest, Notification, Payment, User
 from market.models.base import utcnow
 from tests import factories
 from tests.helpers import Poster, client_for, diff, form_token, snapshot
@@ -239,6 +241,81 @@ def test_concurrent_signups_never_pass_the_capacity(app, world):
     statuses = list(db.session.scalars(select(HappeningSignup.status)))
     assert statuses.count("confirmed") == capacity and statuses.count("waiting") == n - capacity
     assert db.session.scalar(select(Happening.confirmed_count)) == capacity
+
+
+def _in_threads(app, *fns):
+    threads = [threading.Thread(target=fn) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    db.session.rollback()  # end this session's read snapshot (SQLite WAL): see what the threads committed
+
+
+def test_concurrent_re_signups_of_one_account_take_one_seat(app, world):
+    """The same account signing up twice at once after a cancel: one seat taken, the other refused; the counter
+    equals the confirmed rows (no seat lost for good)."""
+    h = make_event(world, capacity=5)
+    uid, hid = world.users.enterprise.id, h.id
+    services.signup(user=world.users.enterprise, happening=h)
+    db.session.commit()
+    services.cancel(user=world.users.enterprise, happening=h)
+    db.session.commit()
+    first_done = threading.Event()
+    results: list[str] = []
+
+    def run(first: bool):
+        with app.test_request_context():
+            if not first:
+                first_done.wait(10)
+            try:
+                services.signup(user=db.session.get(User, uid), happening=db.session.get(Happening, hid))
+                if first:
+                    first_done.set()
+                    time.sleep(0.5)  # the second one arrives while this one's transaction is open
+                db.session.commit()
+                results.append("ok")
+            except DomainError as exc:
+                db.session.rollback()
+                results.append(exc.status_code)
+            finally:
+                first_done.set()
+
+    _in_threads(app, lambda: run(True), lambda: run(False))
+    assert sorted(results, key=str) == [409, "ok"], results
+    confirmed = db.session.scalar(select(func.count()).select_from(HappeningSignup).where(
+        HappeningSignup.happening_id == hid, HappeningSignup.status == "confirmed"))
+    assert confirmed == 1 and db.session.get(Happening, hid).confirmed_count == 1
+
+
+def test_a_sign_up_racing_a_cancel_takes_the_freed_seat(app, world):
+    h = make_event(world, capacity=1)
+    services.signup(user=world.users.enterprise, happening=h)
+    db.session.commit()
+    hid, ent_id, uni_id = h.id, world.users.enterprise.id, world.users.institution.id
+    cancelled = threading.Event()
+    out = {}
+
+    def cancel():
+        with app.test_request_context():
+            try:
+                services.cancel(user=db.session.get(User, ent_id), happening=db.session.get(Happening, hid))
+                cancelled.set()
+                time.sleep(0.5)  # the sign-up arrives before this commits
+                db.session.commit()
+            finally:
+                cancelled.set()
+
+    def signup():
+        with app.test_request_context():
+            cancelled.wait(10)
+            row = services.signup(user=db.session.get(User, uni_id), happening=db.session.get(Happening, hid))
+            db.session.commit()
+            out["status"] = row.status
+
+    _in_threads(app, cancel, signup)
+    assert out == {"status": "confirmed"}
+    assert db.session.get(Happening, hid).confirmed_count == 1
 
 
 # --- check-in ----------------------------------------------------------------------------------------------

@@ -141,8 +141,13 @@ def signup(*, user: User, happening: Happening) -> HappeningSignup:
         raise NotAllowed("只有认证通过的企业、高校院所和技术经纪人可以报名参加活动")
     if utcnow() >= happening.signup_deadline:
         raise DomainError("报名已截止（截止时间以北京时间为准），不能再报名")
+    # The event row first, as cancel() takes it: the account's own earlier (cancelled) row, the counter and the
+    # waiting list are then read and changed by one request at a time (two re-sign-ups of the same account would
+    # each raise the counter; a sign-up racing a cancel would queue while the freed seat stays empty).
+    _lock(happening.id)
     existing = db.session.scalar(select(HappeningSignup).where(
-        HappeningSignup.happening_id == happening.id, HappeningSignup.user_id == user.id))
+        HappeningSignup.happening_id == happening.id, HappeningSignup.user_id == user.id)
+        .with_for_update().execution_options(populate_existing=True))
     if existing is not None and existing.status != "cancelled":
         raise Conflict(f"您已报名该活动（{existing.status_label}），不需重复报名")
     seat = db.session.execute(
