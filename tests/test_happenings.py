@@ -375,6 +375,30 @@ def test_concurrent_double_check_in_succeeds_once(app, world):
     assert sorted(results) == [200, 409], results
 
 
+def test_a_checked_in_attendee_may_not_cancel(app, world):
+    """Cancelling after check-in would give the used seat to the waiting list: more attended than the capacity."""
+    h = make_event(world, capacity=1)
+    ent, code = _signed_up(app, world, h)
+    uni = Poster(client_for(app, world.users.institution))
+    assert uni.post(f"/events/{h.id}/signup").status_code == 302  # waiting
+    desk = Poster(client_for(app, world.users.official))
+    assert desk.post(f"/events/{h.id}/checkin", {"code": code}).status_code == 200
+    assert "cancel-signup" not in ent.client.get(f"/events/{h.id}").get_data(as_text=True)
+    before = snapshot()
+    resp = ent.post(f"/events/{h.id}/cancel")
+    assert resp.status_code == 409 and "已签到入场，不能再取消报名" in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+    from market.happenings.queries import outcome
+
+    o = outcome(h.id)
+    assert (o.confirmed, o.waiting, o.attended) == (1, 1, 1)
+    # a row checked in and then cancelled (data from before this rule) is not counted as attended
+    row = db.session.scalar(select(HappeningSignup).where(HappeningSignup.user_id == world.users.enterprise.id))
+    row.status = "cancelled"
+    db.session.commit()
+    assert outcome(h.id).attended == 0
+
+
 def test_a_cancelled_then_promoted_code_changes(app, world):
     """A cancelled sign-up's code is dead: signing up again issues a new one."""
     h = make_event(world)

@@ -54,7 +54,8 @@ def outcome(happening_id: int) -> Outcome:
         HappeningSignup.happening_id == happening_id).group_by(HappeningSignup.status)).all())
     out.confirmed, out.waiting, out.cancelled = (counts.get(k, 0) for k in ("confirmed", "waiting", "cancelled"))
     out.attended = db.session.scalar(select(func.count()).select_from(HappeningSignup).where(
-        HappeningSignup.happening_id == happening_id, HappeningSignup.checked_in_at.is_not(None))) or 0
+        HappeningSignup.happening_id == happening_id, HappeningSignup.status == "confirmed",
+        HappeningSignup.checked_in_at.is_not(None))) or 0
     out.interests = list(db.session.scalars(select(Interest).where(Interest.happening_id == happening_id)
                                             .order_by(Interest.id)))
     interest_ids = [i.id for i in out.interests]

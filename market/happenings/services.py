@@ -186,6 +186,8 @@ def cancel(*, user: User, happening: Happening) -> HappeningSignup:
         HappeningSignup.status != "cancelled").with_for_update())
     if row is None:
         raise Conflict("您没有该活动的有效报名")
+    if row.checked_in_at is not None:  # the seat is used: giving it away would seat more than the capacity
+        raise Conflict("您已签到入场，不能再取消报名")
     was_confirmed = row.status == "confirmed"
     row.status = "cancelled"
     if was_confirmed:
