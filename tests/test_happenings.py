@@ -126,6 +126,9 @@ def test_official_creates_an_event_from_the_form(app, world):
     ({"sessions": "2001-01-01 09:00-10:00 开幕"}, "不在活动时间之内"),
     ({"listing_keys": ["demand:999999"]}, "不存在或未公开发布"),
     ({"kind": "party"}, "请选择活动类型"),
+    ({"starts_at": "0001-01-01T00:00"}, "年份应在2000至2100年之间"),  # year 1 in Beijing is before year 1 UTC
+    ({"signup_deadline": "9999-12-31T23:59"}, "年份应在2000至2100年之间"),
+    ({"sessions": "0001-01-01 00:00-01:00 开幕"}, "第1行的年份应在2000至2100年之间"),
 ])
 def test_bad_event_input_is_refused_in_chinese_and_nothing_is_stored(app, world, change, message):
     official = Poster(client_for(app, world.users.official))
@@ -139,6 +142,16 @@ def test_bad_event_input_is_refused_in_chinese_and_nothing_is_stored(app, world,
     assert resp.status_code == 400, resp.status_code
     assert message in resp.get_data(as_text=True)
     assert not diff(before, snapshot())
+
+
+def test_years_out_of_range_are_refused_by_the_service_too(world):
+    from datetime import datetime
+
+    year_one = datetime(1, 1, 1)
+    with pytest.raises(DomainError, match="年份应在2000至2100年之间"):
+        services.happening_create(user=world.users.official, kind="roadshow", title="公元一年的路演", place="某地",
+                                  description="", starts_at=year_one, ends_at=year_one, signup_deadline=year_one,
+                                  capacity=1, sessions_text="", listing_keys=[], token=form_token())
 
 
 @pytest.mark.parametrize("name", ["enterprise", "institution", "broker", "registrar_user", "admin", "unverified"])

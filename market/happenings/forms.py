@@ -9,6 +9,8 @@ from ..forms import BaseForm, IntField, NameField
 from ..models.happening import HAPPENING_KINDS
 
 TIME_HINT = "北京时间，如 2027-01-15 09:00"
+MIN_YEAR, MAX_YEAR = 2000, 2100  # year 1 in Beijing time is before year 1 in UTC: no datetime holds it
+YEAR_MESSAGE = f"年份应在{MIN_YEAR}至{MAX_YEAR}年之间"
 
 
 def parse_local(value: str | None) -> datetime | None:
@@ -23,8 +25,11 @@ def parse_local(value: str | None) -> datetime | None:
 
 
 def local_time(form, field):
-    if parse_local(field.data) is None:
+    value = parse_local(field.data)
+    if value is None:
         raise ValidationError(f"时间格式不对，请写成“2027-01-15 09:00”（{TIME_HINT.split('，')[0]}）")
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValidationError(YEAR_MESSAGE)
 
 
 class HappeningForm(BaseForm):

@@ -22,6 +22,7 @@ from ..models.happening import HAPPENING_KINDS
 from ..notifications.services import notify, path_for
 from ..permissions import in_scope, is_verified_actor
 from ..templating import CHINA_TZ, local_dt
+from .forms import MAX_YEAR, MIN_YEAR, YEAR_MESSAGE
 
 SIGNUP_ROLES = ("enterprise", "institution", "broker")
 MAX_CAPACITY = 100000
@@ -60,6 +61,8 @@ def parse_sessions(text: str) -> list[tuple[str, datetime, datetime]]:
             raise DomainError(f"第{n}行格式不对：请写成“2027-01-15 09:00-10:30 议程名称”",
                               fields={"sessions": f"第{n}行格式不对：请写成“2027-01-15 09:00-10:30 议程名称”"})
         day, start, end, title = m.groups()
+        if not MIN_YEAR <= int(day[:4]) <= MAX_YEAR:
+            raise DomainError(f"第{n}行的{YEAR_MESSAGE}", fields={"sessions": f"第{n}行的{YEAR_MESSAGE}"})
         try:
             starts = local_to_utc(datetime.strptime(f"{day} {start}", "%Y-%m-%d %H:%M"))
             ends = local_to_utc(datetime.strptime(f"{day} {end}", "%Y-%m-%d %H:%M"))
@@ -85,6 +88,9 @@ def happening_create(*, user: User, kind: str, title: str, place: str, descripti
         raise NotAllowed("只有所在区域的科技局工作人员可以发布活动")
     if kind not in HAPPENING_KINDS:
         raise DomainError("请选择活动类型", fields={"kind": "请选择活动类型"})
+    for name, value in (("starts_at", starts_at), ("ends_at", ends_at), ("signup_deadline", signup_deadline)):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise DomainError(YEAR_MESSAGE, fields={name: YEAR_MESSAGE})
     starts_at, ends_at, signup_deadline = (local_to_utc(v) for v in (starts_at, ends_at, signup_deadline))
     now = utcnow()
     problems = {}
