@@ -3,14 +3,20 @@ after every kind of write (ORM insert, Core insert, edit, void, registration sta
 change of type, a new threshold), on both databases.
 
 The counts and lists read what triggers keep on the contracts (market/models/checks.py: the parties' organisation
-types, the duplicate flag); the oracle here recomputes every check in Python from the plain rows.
+types, the duplicate flag); the oracle here recomputes every check in Python from the plain rows. On PostgreSQL
+(READ COMMITTED) two transactions writing at once must leave them right too: twins inserted side by side, a
+contract inserted while its party's type changes.
 """
 from __future__ import annotations
 
+import os
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select, update
+import pytest
+from sqlalchemy import delete, insert, select, text, update
 
 from market.dashboard import queries, stats
 from market.extensions import db
@@ -156,3 +162,104 @@ def test_large_list_is_ordered_by_amount_and_paged(world, app, login_as):
     c = login_as("official")
     page = c.get(f"/dashboard/checks?check=large&year={YEAR}").get_data(as_text=True)
     assert "共 25 条" in page and 'id="check-count-large">25<' in page
+
+
+# --- concurrent writers (PostgreSQL; SQLite's BEGIN IMMEDIATE lets one writing transaction in at a time) --------
+
+ON_POSTGRES = os.environ.get("MARKET_TEST_DB") == "postgres"
+concurrent = pytest.mark.skipif(not ON_POSTGRES, reason="SQLite serialises writing transactions (BEGIN IMMEDIATE): "
+                                                        "a second writer cannot run while the first is open")
+
+
+def _in_other_transaction(app, work) -> tuple[threading.Thread, list]:
+    """Start `work()` in a thread with its own session (it commits); return once that thread waits on a lock held
+    here, or has ended. Without the triggers' locks it runs to its end before this transaction commits."""
+    errors: list = []
+    backend: list[int] = []
+    started = threading.Event()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                backend.append(db.session.scalar(text("SELECT pg_backend_pid()")))
+                started.set()
+                work()
+                db.session.commit()
+            except BaseException as exc:  # re-raised by _finish in the test's thread
+                errors.append(exc)
+                db.session.rollback()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    started.wait(60)
+    # pg_locks, not pg_stat_activity: the latter is read once per transaction
+    waiting = text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted")
+    give_up = time.monotonic() + 60  # a bound against a hang, not a timing assertion
+    while thread.is_alive() and backend and not db.session.scalar(waiting, {"pid": backend[0]}) \
+            and time.monotonic() < give_up:
+        thread.join(0.02)
+    return thread, errors
+
+
+def _finish(thread: threading.Thread, errors: list) -> None:
+    thread.join(60)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+
+
+@concurrent
+@pytest.mark.parametrize("first", ["insert", "move_in"])
+def test_twins_written_by_two_transactions_at_once_are_both_flagged(world, app, first):
+    """The second writer's regroup waits for the first's commit and then sees its twin (both stay false without)."""
+    o = world.orgs
+    key = {"amount": D("1234.56"), "signed_on": ON}
+    elsewhere = factories.contract(buyer=o.ent_a, seller=o.uni, amount=D("99.00"), signed_on=ON)
+    db.session.commit()
+    ids = {}
+    if first == "insert":
+        ids["first"] = factories.contract(buyer=o.ent_a, seller=o.uni, **key).id
+    else:  # an edit moves a contract into the group
+        elsewhere.amount = key["amount"]
+        db.session.flush()
+        ids["first"] = elsewhere.id
+    buyer_id, seller_id = o.ent_a.id, o.uni.id
+
+    def second() -> None:
+        ids["second"] = factories.contract(buyer=db.session.get(Organization, buyer_id),
+                                           seller=db.session.get(Organization, seller_id), **key).id
+
+    thread, errors = _in_other_transaction(app, second)
+    db.session.commit()
+    _finish(thread, errors)
+    db.session.expire_all()
+    assert {k: db.session.get(Contract, v).duplicated for k, v in ids.items()} == {"first": True, "second": True}
+    _assert_in_step(world)
+    assert queries.check_counts(scope=None, period=stats.Period.year(YEAR))["duplicates"] == 2
+
+
+@concurrent
+@pytest.mark.parametrize("first", ["type_change", "insert"])
+def test_contract_inserted_while_its_party_changes_type_gets_the_new_type(world, app, first):
+    """Whichever of the two transactions writes first, the contract ends with the type that was committed last."""
+    o = world.orgs
+    buyer_id, seller_id = o.ent_a.id, o.uni.id
+    assert o.uni.org_type == "university"
+    ids = {}
+
+    def insert_contract() -> None:
+        ids["contract"] = factories.contract(buyer=db.session.get(Organization, buyer_id),
+                                             seller=db.session.get(Organization, seller_id), signed_on=ON).id
+
+    def change_type() -> None:
+        db.session.get(Organization, seller_id).org_type = "institute"
+        db.session.flush()
+
+    here, there = (change_type, insert_contract) if first == "type_change" else (insert_contract, change_type)
+    here()
+    thread, errors = _in_other_transaction(app, there)
+    db.session.commit()
+    _finish(thread, errors)
+    db.session.expire_all()
+    assert db.session.get(Contract, ids["contract"]).seller_org_type == "institute"
+    _assert_in_step(world)

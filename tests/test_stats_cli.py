@@ -125,3 +125,20 @@ def test_check_finds_drift_and_rebuild_repairs_it(runner, world, contracts):
     assert result.exit_code == 0, result.output
     assert runner.invoke(args=["stats", "check"]).exit_code == 0
     assert run_json(runner, "--year", "2025", "--by", "type")["total"]["count"] == 4
+
+
+@pytest.mark.parametrize("column, value", [("duplicated", True), ("seller_org_type", "institute"),
+                                           ("buyer_org_type", None)])
+def test_check_reports_drift_of_the_data_check_columns_and_rebuild_repairs_it(runner, world, contracts, column,
+                                                                              value):
+    """The columns the triggers keep for the data checks (market/models/checks.py), set past them."""
+    from market.models import Contract
+
+    assert runner.invoke(args=["stats", "check"]).exit_code == 0
+    db.session.execute(db.update(Contract).where(Contract.id == contracts[0].id).values({column: value}))
+    db.session.commit()
+    result = runner.invoke(args=["stats", "check"])
+    assert result.exit_code == 1
+    assert "1 份合同的数据核查字段（双方单位类型、疑似重复标记）与明细不符" in result.output
+    assert runner.invoke(args=["stats", "rebuild"]).exit_code == 0
+    assert runner.invoke(args=["stats", "check"]).exit_code == 0

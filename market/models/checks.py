@@ -16,6 +16,11 @@ check's count and one page of one list. Scanning the period's contracts for that
   signing date and amount. Triggers keep it on every contract of the group whenever one of them is inserted,
   edited, voided, registered or deleted, whichever code path writes.
 
+Concurrent writers on PostgreSQL (READ COMMITTED) keep them right too: a regroup first takes an advisory lock on
+each group it touches, so a twin written by another open transaction is waited for and then seen; a contract
+naming a party reads the party FOR SHARE, so a concurrent change of its type is waited for (or waits) and carried
+over. SQLite lets one writing transaction in at a time (BEGIN IMMEDIATE) and needs neither.
+
 `install_check_triggers(connection)` creates the triggers and `fill_check_columns(connection)` computes the three
 columns from the data (a migration calls both); `flask --app app stats check` reports drift.
 """
@@ -142,6 +147,35 @@ def _postgres_regroup(keys: str) -> str:
     )
 
 
+# PostgreSQL runs READ COMMITTED: two transactions writing twins at once would each regroup without seeing the
+# other's uncommitted row, and both leave `duplicated` false. So a regroup first takes a transaction-level
+# advisory lock on each group it touches: pg_advisory_xact_lock(16016, bucket), the bucket a hash of the key (twins
+# share one; two-integer keys, apart from the throttle's one-bigint ones), in ascending order within the statement;
+# the second writer waits for the first's commit. A statement touching more than 16 buckets (an import's batch)
+# takes all 256, in order, at once: its later batches then need no new lock, so two imports cannot deadlock across
+# batches, and a transaction holds at most 256 of these locks (a million-row COPY does not fill the lock table).
+_LOCK_BUCKETS = 256  # the function below writes it as 256 and 255
+_LOCK_FUNCTION = """
+CREATE OR REPLACE FUNCTION contract_checks_lock(buckets integer[]) RETURNS void AS $$
+DECLARE
+  b integer;
+BEGIN
+  IF cardinality(buckets) > 16 THEN
+    buckets := ARRAY(SELECT generate_series(0, 255));
+  END IF;
+  FOR b IN SELECT DISTINCT u FROM unnest(buckets) u ORDER BY u LOOP
+    PERFORM pg_advisory_xact_lock(16016, b);
+  END LOOP;
+END;
+$$ LANGUAGE plpgsql"""
+
+
+def _lock_buckets_sql(keys: str) -> str:
+    """The advisory-lock buckets of the groups listed by the query `keys` (an integer[] expression)."""
+    parts = ", ".join(f"k.{c}" for c in KEY)
+    return f"ARRAY(SELECT DISTINCT hashtext(concat_ws('|', {parts})) & {_LOCK_BUCKETS - 1} FROM ({keys}) k)"  # nosec B608
+
+
 def _postgres_ddl() -> list[str]:
     cols = ", ".join(KEY)
     changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in _DUP_INPUTS)
@@ -155,9 +189,22 @@ def _postgres_ddl() -> list[str]:
     refs = {"insert": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows",
             "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows"}
     out = [
+        # A party newly named on the contract is read FOR SHARE, which waits for a concurrent change of its type
+        # (the change holds the row until it commits) and then reads the committed type; a change that comes
+        # second waits for this contract's commit and then carries its type over to it (org_type_to_contracts).
+        # A party the update leaves alone is not locked: a concurrent change of its type rewrites this contract
+        # after this commit, and locking it here could deadlock with that rewrite (which waits for this row).
         f"""
 CREATE OR REPLACE FUNCTION contract_checks_org_types() RETURNS trigger AS $$
 BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM 1 FROM organizations o WHERE o.id IN (NEW.seller_org_id, NEW.buyer_org_id) ORDER BY o.id FOR SHARE;
+  ELSE
+    PERFORM 1 FROM organizations o
+      WHERE (o.id = NEW.seller_org_id AND NEW.seller_org_id IS DISTINCT FROM OLD.seller_org_id)
+         OR (o.id = NEW.buyer_org_id AND NEW.buyer_org_id IS DISTINCT FROM OLD.buyer_org_id)
+      ORDER BY o.id FOR SHARE;
+  END IF;
   NEW.seller_org_type := {_org_type_sql('NEW.seller_org_id')};
   NEW.buyer_org_type := {_org_type_sql('NEW.buyer_org_id')};
   RETURN NEW;
@@ -178,13 +225,17 @@ $$ LANGUAGE plpgsql""",
         "CREATE TRIGGER trg_org_type_to_contracts AFTER UPDATE OF org_type ON organizations FOR EACH ROW"
         " WHEN (OLD.org_type IS DISTINCT FROM NEW.org_type) EXECUTE FUNCTION org_type_to_contracts()",
     ]
+    out.append(_LOCK_FUNCTION)
     for op, key_sql in keys.items():
-        # the regroup's own UPDATE fires the update trigger again, with no key columns changed: the guard ends it
+        # the regroup's own UPDATE fires the update trigger again, with no key columns changed: the guard ends it.
+        # The groups' locks are taken first (see _lock_buckets_sql); the regroup, a later statement, then reads
+        # with a fresh snapshot (READ COMMITTED), so it sees the rows of a twin's transaction it waited for.
         out += [
             f"""
 CREATE OR REPLACE FUNCTION contract_checks_{op}() RETURNS trigger AS $$
 BEGIN
   IF EXISTS ({key_sql}) THEN
+    PERFORM contract_checks_lock({_lock_buckets_sql(key_sql)});
     {_postgres_regroup(key_sql)};
   END IF;
   RETURN NULL;
@@ -214,7 +265,8 @@ def drop_check_trigger_ddl(dialect_name: str) -> list[str]:
     for op in (*ops, "org_types"):
         out += [f"DROP TRIGGER IF EXISTS trg_contract_checks_{op} ON contracts",
                 f"DROP FUNCTION IF EXISTS contract_checks_{op}()"]
-    return out + ["DROP TRIGGER IF EXISTS trg_org_type_to_contracts ON organizations",
+    return out + ["DROP FUNCTION IF EXISTS contract_checks_lock(integer[])",
+                  "DROP TRIGGER IF EXISTS trg_org_type_to_contracts ON organizations",
                   "DROP FUNCTION IF EXISTS org_type_to_contracts()"]
 
 
