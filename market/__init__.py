@@ -4,8 +4,20 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from .config import PROJECT_ROOT, Config
+
+
+class BoundedIntConverter(IntegerConverter):
+    """Flask's `int` URL converter, capped at the largest PostgreSQL INTEGER (forms.MAX_RECORD_ID)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        from .forms import MAX_RECORD_ID
+
+        cap = MAX_RECORD_ID if max is None or max > MAX_RECORD_ID else max
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=cap, signed=signed)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -15,6 +27,9 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    # every <int:...> in a URL is a record id: one no INTEGER column can hold is simply not found (404), before
+    # PostgreSQL ("integer out of range") or SQLite ("Python int too large") turns it into a 500
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_object(Config())
     if config:
         app.config.update(config)

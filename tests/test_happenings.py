@@ -495,3 +495,21 @@ def test_others_may_not_record_interests_or_use_the_desk(app, world, name):
         assert c.get(url).status_code == 403, url
     assert c.get(f"/events/{h.id}/ticket").status_code == 404  # no sign-up of theirs
     assert c.get("/events/999999").status_code == 404
+
+
+def test_ids_beyond_the_integer_range_are_not_found(app, world):
+    """The app's `int` URL converter stops at 2**31-1: a larger id is a 404, never the database's overflow (500)."""
+    h = make_event(world)
+    for client in (app.test_client(), client_for(app, world.users.official), client_for(app, world.users.enterprise)):
+        for url in ("/events/2147483648", "/events/99999999999999999999", "/events/2147483648/ticket",
+                    "/events/2147483648/outcome", "/contracts/2147483648", "/deals/2147483648",
+                    "/contracts/99999999999999999999"):
+            resp = client.get(url)
+            assert resp.status_code in (404, 302), (url, resp.status_code)  # anonymous: sign in first, or 404
+    assert app.test_client().get("/events/2147483647").status_code == 404  # the largest id: looked up, not there
+    assert app.test_client().get(f"/events/{h.id}").status_code == 200
+    desk = Poster(client_for(app, world.users.official))
+    for code in ("999999999999-AAAAAAAAAAAAAAAA", "2147483648-AAAAAAAAAAAAAAAA", "99999999999-AAAAAAAAAAAAAAAA"):
+        resp = desk.post(f"/events/{h.id}/checkin", {"code": code})
+        assert resp.status_code == 400 and "签到码无效" in resp.get_data(as_text=True), code
+

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
+from ..forms import MAX_RECORD_ID
 from ..formtokens import claim_form_token
 from ..models import LISTING_MODELS, Happening, HappeningListing, HappeningSession, HappeningSignup, User
 from ..models.base import utcnow
@@ -228,7 +229,7 @@ def checkin_code(row: HappeningSignup) -> str:
     return f"{row.id}-{_mac(row.id, row.nonce)}"
 
 
-_CODE = re.compile(r"^(\d{1,12})-([A-Z2-7]{16})$")
+_CODE = re.compile(r"^(\d{1,10})-([A-Z2-7]{16})$")
 INVALID_CODE = "签到码无效：不是本活动签发的签到码，请核对后重新输入"
 
 
@@ -240,7 +241,7 @@ def check_in(*, user: User, happening: Happening, code: str) -> HappeningSignup:
     if now < happening.starts_at - CHECKIN_EARLY or now > happening.ends_at:
         raise DomainError("不在签到时间内：签到从活动开始前24小时开放，活动结束后关闭")
     m = _CODE.match((code or "").strip().upper().replace(" ", ""))
-    row = db.session.get(HappeningSignup, int(m.group(1))) if m else None
+    row = db.session.get(HappeningSignup, int(m.group(1))) if m and int(m.group(1)) <= MAX_RECORD_ID else None
     if row is None or row.happening_id != happening.id or not hmac.compare_digest(m.group(2), _mac(row.id, row.nonce)):
         raise DomainError(INVALID_CODE, fields={"code": INVALID_CODE})
     done = db.session.execute(
