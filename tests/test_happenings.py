@@ -513,3 +513,42 @@ def test_ids_beyond_the_integer_range_are_not_found(app, world):
         resp = desk.post(f"/events/{h.id}/checkin", {"code": code})
         assert resp.status_code == 400 and "签到码无效" in resp.get_data(as_text=True), code
 
+
+def test_a_withdrawn_presented_listing_is_named_to_the_organiser_only(app, world):
+    pair = _pair(world)
+    h = make_event(world, pair=pair)
+    pair.demand.status = "closed"
+    db.session.commit()
+    for client in (app.test_client(), client_for(app, world.users.enterprise), client_for(app, world.users.official_b)):
+        body = client.get(f"/events/{h.id}").get_data(as_text=True)
+        assert pair.demand.title not in body and "已不再公开" not in body
+        assert pair.achievement.title in body
+    body = client_for(app, world.users.official).get(f"/events/{h.id}").get_data(as_text=True)
+    assert pair.demand.title in body and "已不再公开，仅组织方可见" in body
+
+
+def test_outcome_list_is_paged_and_the_waiting_place_counted(app, world, monkeypatch):
+    h = make_event(world, capacity=3)
+    users = _enterprise_users(world, 5)
+    for u in users:
+        services.signup(user=u, happening=h)
+        db.session.commit()
+    from market.happenings.queries import waiting_position
+
+    waiting = db.session.scalars(select(HappeningSignup).where(HappeningSignup.status == "waiting")
+                                 .order_by(HappeningSignup.queued_at, HappeningSignup.id)).all()
+    assert [waiting_position(w) for w in waiting] == [1, 2]
+    ticket = client_for(app, users[4]).get(f"/events/{h.id}/ticket").get_data(as_text=True)
+    assert "候补名单第 2 位" in ticket
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    desk = client_for(app, world.users.official)
+    names = []
+    for page in (1, 2, 3):
+        body = desk.get(f"/events/{h.id}/outcome?page={page}").get_data(as_text=True)
+        assert "共 5 条" in body
+        table = body.split('id="event-signups"')[1].split("</table>")[0]
+        names.append(table.count("<tr>") - 1)  # less the header row
+    assert names == [2, 2, 1]
+    last = desk.get(f"/events/{h.id}/outcome?page=3").get_data(as_text=True)
+    assert "候补" in last.split('id="event-signups"')[1]  # the waiting come after the confirmed
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from ..extensions import db
 from ..models import Contract, Deal, Happening, HappeningSignup, Interest, Payment
@@ -24,6 +24,23 @@ def signups(happening_id: int, status: str) -> list[HappeningSignup]:
     order = (HappeningSignup.queued_at, HappeningSignup.id)
     return list(db.session.scalars(select(HappeningSignup).where(
         HappeningSignup.happening_id == happening_id, HappeningSignup.status == status).order_by(*order)))
+
+
+def signup_list(happening_id: int):
+    """The outcome page's list (a statement to paginate): the confirmed in the order they came, then the waiting."""
+    return (select(HappeningSignup).where(HappeningSignup.happening_id == happening_id,
+                                          HappeningSignup.status.in_(("confirmed", "waiting")))
+            .order_by(case((HappeningSignup.status == "confirmed", 0), else_=1), HappeningSignup.queued_at,
+                      HappeningSignup.id))
+
+
+def waiting_position(row: HappeningSignup) -> int:
+    """1 for the first on the waiting list: a count of those queued before, not the list itself."""
+    ahead = db.session.scalar(select(func.count()).select_from(HappeningSignup).where(
+        HappeningSignup.happening_id == row.happening_id, HappeningSignup.status == "waiting",
+        or_(HappeningSignup.queued_at < row.queued_at,
+            and_(HappeningSignup.queued_at == row.queued_at, HappeningSignup.id < row.id)))) or 0
+    return ahead + 1
 
 
 def own_signup(happening_id: int, user) -> HappeningSignup | None:

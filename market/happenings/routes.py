@@ -11,6 +11,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..formtokens import form_token_keep_or_issue
 from ..models import Achievement, Demand, Happening
+from ..pagination import get_page, paginate
 from ..permissions import roles_required
 from . import queries, services
 from .forms import CheckInForm, HappeningForm, SpotInterestForm, parse_local
@@ -43,8 +44,10 @@ def index():
 def detail(happening_id: int):
     happening = _get(happening_id)
     mine = queries.own_signup(happening.id, current_user)
-    return render_template("happenings/detail.html", h=happening, mine=mine,
-                           manager=services.can_manage(current_user, happening),
+    manager = services.can_manage(current_user, happening)
+    # a listing withdrawn since the event was published is named to the organiser only
+    presented = [p for p in happening.presented if p.listing is not None and (p.listing.is_public or manager)]
+    return render_template("happenings/detail.html", h=happening, mine=mine, presented=presented, manager=manager,
                            may_sign_up=current_user.is_authenticated and current_user.role in services.SIGNUP_ROLES,
                            now=services.utcnow())
 
@@ -129,10 +132,7 @@ def ticket(happening_id: int):
     if mine is None or mine.status == "cancelled":
         abort(404)
     code = services.checkin_code(mine) if mine.status == "confirmed" else None
-    position = None
-    if mine.status == "waiting":
-        position = 1 + sum(1 for s in queries.signups(happening.id, "waiting")
-                           if (s.queued_at, s.id) < (mine.queued_at, mine.id))
+    position = queries.waiting_position(mine) if mine.status == "waiting" else None
     return render_template("happenings/ticket.html", h=happening, mine=mine, code=code, position=position,
                            qr=_qr(code) if code else None)
 
@@ -211,6 +211,6 @@ def spot_interest(happening_id: int):
 @login_required
 def outcome(happening_id: int):
     happening = _managed(happening_id)
-    return render_template("happenings/outcome.html", h=happening, o=queries.outcome(happening.id),
-                           confirmed=queries.signups(happening.id, "confirmed"),
-                           waiting=queries.signups(happening.id, "waiting"))
+    o = queries.outcome(happening.id)
+    pagination = paginate(queries.signup_list(happening.id), page=get_page(), total=o.confirmed + o.waiting)
+    return render_template("happenings/outcome.html", h=happening, o=o, pagination=pagination)
