@@ -438,11 +438,28 @@ def test_spot_interest_to_contract_and_outcome_figures(app, world):
     assert desk.post(f"/events/{h.id}/checkin", {"code": code}).status_code == 200
     signup_id = int(code.split("-")[0])
     # the organiser records it for the attendee: a result presented, the enterprise's interest
-    resp = desk.post(f"/events/{h.id}/interest", {"signup_id": str(signup_id), "listing_key": f"achievement:{pair.achievement.id}",
-                                                  "message": "现场洽谈，希望获得导电膜技术许可", "form_token": form_token()})
+    from market import events
+
+    sent = []
+
+    def _made(sender, interest, user):
+        sent.append(user.id)
+
+    events.interest_made.connect(_made, sender=app)
+    try:
+        resp = desk.post(f"/events/{h.id}/interest", {"signup_id": str(signup_id), "listing_key": f"achievement:{pair.achievement.id}",
+                                                      "message": "现场洽谈，希望获得导电膜技术许可", "form_token": form_token()})
+    finally:
+        events.interest_made.disconnect(_made, sender=app)
     assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert sent == [world.users.official.id]  # the event names who typed it in
     interest = db.session.scalar(select(Interest))
     assert interest.happening_id == h.id and interest.from_org_id == world.orgs.ent_a.id and interest.kind == "interest"
+    # the attendee's organisation expressed it; its history names the organiser who typed it in
+    from market.models import InterestEvent
+
+    history = db.session.scalars(select(InterestEvent).where(InterestEvent.interest_id == interest.id)).all()
+    assert [e.actor_id for e in history] == [world.users.official.id]
     # a listing not presented, and an institution's kind of interest for an enterprise, are refused
     resp = desk.post(f"/events/{h.id}/interest", {"signup_id": str(signup_id), "listing_key": "achievement:999999",
                                                   "message": "不在展示范围内的条目", "form_token": form_token()})

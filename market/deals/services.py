@@ -77,10 +77,13 @@ def _org_users(org_id: int) -> list[int]:
 
 
 def interest_create(*, user: User, listing: ListingMixin, message: str, token: str | None,
-                    link_id: int | None = None, happening_id: int | None = None) -> Interest:
+                    link_id: int | None = None, happening_id: int | None = None,
+                    recorded_by: User | None = None) -> Interest:
     """An interest in a result (enterprise) or an answer to a need (institution); the author may link one
     of its own published listings of the other library, so that a contract marks both done. `happening_id`:
-    recorded on the spot at that event (market/happenings checks the attendance and the listing first)."""
+    recorded on the spot at that event (market/happenings checks the attendance and the listing first);
+    `recorded_by`: the organiser who typed it in for `user` there, the actor of its history and its event."""
+    actor = recorded_by or user
     kind = _interest_kind_for(user, listing)
     if listing.status != "published":
         raise DomainError("该条目当前未公开发布，不能表达意向")
@@ -92,7 +95,7 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
     if len(message) < 5 or len(message) > 1000:
         raise DomainError("请填写5-1000字的留言", fields={"message": "请填写5-1000字的留言"})
     own = _linked_listing(user, listing, link_id)
-    submission = claim_form_token(token=token, kind="interest", user=user, link=lambda _id: path_for(
+    submission = claim_form_token(token=token, kind="interest", user=actor, link=lambda _id: path_for(
         "listings.detail", "interests", kind=listing.KIND, listing_id=listing.id))
     if open_interest_of(user.org_id, listing) is not None:
         raise Conflict("您的单位已对该条目表达过意向，请等待对方处理")
@@ -114,7 +117,7 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
     except IntegrityError as exc:  # a concurrent post of the same organisation won the race
         raise Conflict("您的单位已对该条目表达过意向，请等待对方处理") from exc
     submission.object_id = interest.id
-    db.session.add(InterestEvent(interest_id=interest.id, actor_id=user.id, from_status=None, to_status="pending", text=message[:1000]))
+    db.session.add(InterestEvent(interest_id=interest.id, actor_id=actor.id, from_status=None, to_status="pending", text=message[:1000]))
     verb = "表达了合作意向" if kind == "interest" else "提交了揭榜应答"
     notify(
         users=_org_users(listing.org_id),
@@ -123,7 +126,7 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
         url=path_for("listings.detail", "interests", kind=listing.KIND, listing_id=listing.id),
         exclude=user,
     )
-    events.record(events.interest_made, interest=interest, user=user)
+    events.record(events.interest_made, interest=interest, user=actor)
     return interest
 
 

@@ -296,4 +296,4 @@ def record_interest(*, user: User, happening: Happening, signup_id: int | None, 
     if utcnow() > happening.ends_at + timedelta(days=1):
         raise DomainError("活动已结束超过一天，不能再作为现场意向记录；请在条目页面表达意向")
     return interest_create(user=attendee.user, listing=listing, message=message, token=token,
-                           happening_id=happening.id)
+                           happening_id=happening.id, recorded_by=user if attendee.user_id != user.id else None)
