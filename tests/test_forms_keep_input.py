@@ -28,7 +28,9 @@ from tests import factories
 from tests.helpers import client_for, csrf_token, form_token
 from tests.test_fuzz_forms import _invitation_token, _PageForms, objs, product_form_classes  # noqa: F401  (objs: a fixture)
 
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+# A date that is in the future in the market's time zone (China, UTC+8) whatever this machine's zone and however
+# long the run: "tomorrow" here was China's today from 16:00 UTC, and a run that crossed midnight took it as past.
+TOMORROW = (date.today() + timedelta(days=3)).isoformat()
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
 
 # base classes that are never posted themselves (each subclass has its case)

@@ -113,7 +113,9 @@ def test_account_failures_in_two_processes_add_up(app, world, database_url, tmp_
     client = second.test_client()
     client.environ_base["REMOTE_ADDR"] = "10.1.0.0"  # failed in the other process
     resp = post(client, "/login", {"username": username, "password": factories.PASSWORD})
-    assert resp.status_code == 429 and resp.headers["Retry-After"] == "2"
+    # the fifth failure's wait is 2 s from that failure; the seconds left are rounded up, so 1 when the machine took
+    # more than a second between the two requests (it did, under CI's load)
+    assert resp.status_code == 429 and resp.headers["Retry-After"] in ("1", "2")
     assert BLOCKED in resp.get_data(as_text=True)
     # ... while the owner at an address that has not been failing signs in at once
     assert _attempt(second, username, factories.PASSWORD, "10.2.0.3") == 302
