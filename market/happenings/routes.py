@@ -156,7 +156,7 @@ def checkin(happening_id: int):
     elif form.is_submitted():
         status = 400
     return render_template("happenings/checkin.html", h=happening, form=form, done=done,
-                           outcome=queries.outcome(happening.id)), status
+                           outcome=queries.attendance(happening.id)), status
 
 
 def _attendee_choices(happening: Happening) -> list[tuple[int, str]]:
