@@ -69,9 +69,10 @@ def _other_process(database_url: str, folder: Path, store, attempts: list[tuple[
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _second_app(database_url: str, folder: Path, store):
+def _second_app(database_url: str, folder: Path, store, **config):
     redis_url, prefix = store
-    return create_app({**app_config(database_url, folder), "REDIS_URL": redis_url, "REDIS_PREFIX": prefix})
+    return create_app({**app_config(database_url, folder), "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
+                       **config})
 
 
 def _attempt(app, username: str, password: str, ip: str) -> int:
@@ -211,7 +212,9 @@ def test_redis_prefix_keeps_two_markets_apart(app, world, database_url, tmp_path
     store = redis_store
     username = world.users.enterprise.username
     db.session.commit()
-    first = _second_app(database_url, tmp_path / "first", store)
+    # a first wait of ten minutes: building the second app took more than the default 2 s under CI's load, and the
+    # first market's wait had run out by its last attempt (302, not 429)
+    first = _second_app(database_url, tmp_path / "first", store, LOGIN_FIRST_DELAY_SECONDS=600)
     for _ in range(5):
         assert _attempt(first, username, "wrong-password", "10.4.0.9") == 400
     assert _attempt(first, username, factories.PASSWORD, "10.4.0.9") == 429

@@ -128,7 +128,7 @@ def build_schema(*, with_terms: bool = True) -> Schema:
     return schema
 
 
-def _whoosh_fields(doc: dict, store_terms: bool) -> dict:
+def _whoosh_fields(doc: dict) -> dict:
     fields = {
         "doc_id": clean_code(doc["doc_id"]),
         "kind": clean_code(doc.get("kind") or ""),
@@ -136,9 +136,7 @@ def _whoosh_fields(doc: dict, store_terms: bool) -> dict:
         "version": int(doc.get("version") or 0),
         "published_ts": timestamp(doc.get("published_at")),
     }
-    fields["text"], terms = analyzed_text(doc)
-    if store_terms:  # an index created before the field existed has no room for it
-        fields["terms"] = terms
+    fields["text"], fields["terms"] = analyzed_text(doc)
     fields["org_name"] = indexed_org(doc)
     for name in ("field", "field_root", "maturity", "price_band"):
         values = code_values(doc.get(name))
@@ -227,12 +225,17 @@ class WhooshBackend(SearchBackend):
     # -- writes --------------------------------------------------------------------------------
 
     def index_documents(self, docs: list[dict]) -> None:
-        store_terms = "terms" in self._index().schema
-        rows = [_whoosh_fields(d, store_terms) for d in dedupe_docs(docs)]
+        # Analysed outside the lock. Whether the index has room for the terms is read from the writer's schema
+        # under the lock: `ix.schema` lists the newest TOC and then opens it, and another process's commit
+        # between the two deletes it (FileNotFoundError: _MAIN_20.toc, seen in CI).
+        rows = [_whoosh_fields(d) for d in dedupe_docs(docs)]
         if not rows:
             return
 
         def apply(writer):
+            if "terms" not in writer.schema:  # an index created before the field existed has no room for it
+                for row in rows:
+                    row.pop("terms", None)
             # One searcher for all the deletes: update_document() would open one per document.
             with writer.searcher() as searcher:
                 for row in rows:
