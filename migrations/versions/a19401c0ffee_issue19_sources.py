@@ -1,0 +1,23 @@
+"""issue 19 section 4 (where every deal came from)
+
+Reserved so that parallel work chains without a second head; empty until used.
+
+Revision ID: a19401c0ffee
+Revises: a19301c0ffee
+Create Date: 2026-12-07 03:10:00
+"""
+
+
+# revision identifiers, used by Alembic.
+revision = 'a19401c0ffee'
+down_revision = 'a19301c0ffee'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
