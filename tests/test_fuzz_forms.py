@@ -214,6 +214,8 @@ TARGETS = [
            lambda o, w, url: "/search?q=导电膜", lambda o, w: {"q": "导电膜", "kind": "all"}),
     # 单位成员 and changes to published listings (issue 17 items 5-6)
     Target("happenings.create", "official", lambda o, w: ["/events/new"], _same, lambda o, w: _valid_event_form()),
+    Target("happenings.edit", "official", lambda o, w: [f"/events/{o.happening.id}/edit"], _same,
+           lambda o, w: {**w.happening_edit, "title": "修改后的权限测试路演"}),
     Target("happenings.checkin", "official", lambda o, w: [f"/events/{o.happening.id}/checkin"], _same,
            lambda o, w: {"code": w.happening_code}),
     Target("happenings.spot_interest", "official", lambda o, w: [f"/events/{o.happening.id}/interest"], _same,

@@ -56,7 +56,8 @@ def valid_event_form() -> dict:
 def event_objects(world, o) -> None:
     """For the inventory tests: county A's official's 路演 presenting o.demand and o.achievement, starting in two
     hours; the enterprise signed up and checked in, the university signed up (its code unused). Sets o.happening
-    and, for the denied posts' data, world.happening_code, world.happening_signup_id, world.happening_achievement_id."""
+    and, for the denied posts' data, world.happening_code, world.happening_signup_id, world.happening_achievement_id,
+    world.happening_edit (the edit form as its page fills it)."""
     start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=2)
     local = start + CHINA
     h = services.happening_create(
@@ -69,6 +70,7 @@ def event_objects(world, o) -> None:
     ent.checked_in_at = utcnow()
     db.session.commit()
     o.happening = h
+    world.happening_edit = edit_form(h)  # the edit page's fields, at the version it shows
     world.happening_code = services.checkin_code(uni)
     world.happening_signup_id, world.happening_achievement_id = ent.id, o.achievement.id
 
@@ -569,3 +571,148 @@ def test_outcome_list_is_paged_and_the_waiting_place_counted(app, world, monkeyp
     last = desk.get(f"/events/{h.id}/outcome?page=3").get_data(as_text=True)
     assert "候补" in last.split('id="event-signups"')[1]  # the waiting come after the confirmed
 
+
+
+# --- the organiser edits -----------------------------------------------------------------------------------
+
+def edit_form(h, **change) -> dict:
+    """The edit form as its page fills it for `h` (the version it was loaded at), with `change` applied."""
+    data = {"kind": h.kind, "title": h.title, "place": h.place, "description": h.description,
+            "starts_at": _local(h.starts_at), "ends_at": _local(h.ends_at), "signup_deadline": _local(h.signup_deadline),
+            "capacity": str(h.capacity),
+            "sessions": "\n".join(f"{(s.starts_at + CHINA):%Y-%m-%d %H:%M}-{(s.ends_at + CHINA):%H:%M} {s.title}"
+                                  for s in h.sessions),
+            "listing_keys": [f"{p.kind}:{p.listing_id}" for p in h.presented], "version": services.happening_version(h)}
+    return {**data, **change}
+
+
+def test_organiser_edits_an_event_and_those_signed_up_are_told(app, world):
+    pair = _pair(world)
+    h = make_event(world, capacity=2, pair=pair)
+    users = _enterprise_users(world, 3)
+    for u in users:
+        services.signup(user=u, happening=h)
+        db.session.commit()
+    official = Poster(client_for(app, world.users.official))
+    page = official.client.get(f"/events/{h.id}/edit").get_data(as_text=True)
+    assert "修改活动" in page and h.title in page and services.happening_version(h) in page
+    assert 'id="edit-event"' in official.client.get(f"/events/{h.id}").get_data(as_text=True)
+    stale = edit_form(h)
+    later = h.starts_at + timedelta(days=1)
+    data = edit_form(h, title="改期后的新材料成果路演", place="蚌埠市科技大市场二楼", capacity="3",
+                     starts_at=_local(later), ends_at=_local(later + timedelta(hours=3)),
+                     sessions=f"{(later + CHINA):%Y-%m-%d %H:%M}-{(later + CHINA + timedelta(hours=2)):%H:%M} 改期后的路演",
+                     listing_keys=[f"achievement:{pair.achievement.id}"])
+    resp = official.post(f"/events/{h.id}/edit", data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    db.session.expire_all()
+    h = db.session.get(Happening, h.id)
+    assert (h.title, h.place, h.capacity, h.starts_at) == ("改期后的新材料成果路演", "蚌埠市科技大市场二楼", 3, later)
+    assert [s.title for s in h.sessions] == ["改期后的路演"] and [p.kind for p in h.presented] == ["achievement"]
+    # the added seat went to the first waiting; everyone signed up or waiting is told of the new time and place
+    statuses = {r.user_id: r.status for r in db.session.scalars(select(HappeningSignup))}
+    assert [statuses[u.id] for u in users] == ["confirmed"] * 3 and h.confirmed_count == 3
+    moved = db.session.scalars(select(Notification).where(Notification.kind == "event_moved")).all()
+    assert sorted(n.user_id for n in moved) == sorted(u.id for u in users)
+    assert all("时间和地点" in n.text and n.url == f"/events/{h.id}" for n in moved)
+    assert f"{(later + CHINA):%Y-%m-%d %H:%M}" in moved[0].text  # in Beijing time
+    promoted = db.session.scalars(select(Notification.user_id).where(Notification.kind == "event_promoted")).all()
+    assert promoted == [users[2].id]
+    # a form loaded before that save is refused whole: it would undo it
+    before = snapshot()
+    resp = official.post(f"/events/{h.id}/edit", {**stale, "title": "旧页面提交的名称"})
+    assert resp.status_code == 409 and "已被修改" in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"capacity": "1"}, "名额不能少于已确认报名的2人"),
+    ({"capacity": "0"}, "名额应在1至100000之间"),
+    ({"starts_at": "2001-01-01T09:00"}, "开始时间应晚于现在"),
+    ({"sessions": "明天 开幕"}, "第1行格式不对"),
+    ({"listing_keys": [f"demand:{n}" for n in range(1, 52)]}, "不能超过50项"),
+    ({"kind": "party"}, "请选择活动类型"),
+])
+def test_bad_edits_are_refused_and_nothing_changes(app, world, change, message):
+    h = make_event(world, capacity=3)
+    for u in _enterprise_users(world, 2):
+        services.signup(user=u, happening=h)
+        db.session.commit()
+    official = Poster(client_for(app, world.users.official))
+    before = snapshot()
+    resp = official.post(f"/events/{h.id}/edit", edit_form(h, **change))
+    assert resp.status_code == 400, resp.status_code
+    assert message in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+
+
+def test_an_ended_event_is_not_edited(app, world):
+    h = make_event(world)
+    h.starts_at, h.ends_at = utcnow() - timedelta(hours=5), utcnow() - timedelta(hours=1)
+    h.signup_deadline = h.starts_at - timedelta(hours=1)
+    db.session.commit()
+    resp = Poster(client_for(app, world.users.official)).post(f"/events/{h.id}/edit", edit_form(h, title="结束后改名的路演"))
+    assert resp.status_code == 400 and "活动已结束，不能再修改" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["enterprise", "institution", "broker", "official_b", "admin", "unverified"])
+def test_only_the_regions_officials_edit(app, world, name):
+    h = make_event(world)
+    data = edit_form(h, title="越权修改的活动名称")
+    c = Poster(client_for(app, getattr(world.users, name)))
+    assert c.client.get(f"/events/{h.id}/edit").status_code == 403
+    assert "edit-event" not in c.client.get(f"/events/{h.id}").get_data(as_text=True)
+    assert c.post(f"/events/{h.id}/edit", data).status_code == 403
+    anonymous = app.test_client()
+    assert anonymous.get(f"/events/{h.id}/edit").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Happening, h.id).title == "怀远县新材料成果路演"
+    # the city's official (above the county) may
+    assert Poster(client_for(app, world.users.city_official)).post(f"/events/{h.id}/edit", data).status_code == 302
+
+
+def test_an_edit_lowering_the_capacity_and_a_sign_up_at_once(app, world):
+    """The edit holds the event row: a sign-up arriving meanwhile sees the new capacity (it waits), and the
+    capacity is never below the confirmed sign-ups."""
+    h = make_event(world, capacity=3)
+    services.signup(user=world.users.enterprise, happening=h)
+    db.session.commit()
+    hid, official_id, uni_id, data = h.id, world.users.official.id, world.users.institution.id, edit_form(h, capacity="1")
+    locked = threading.Event()
+    out = {}
+
+    def edit():
+        with app.test_request_context():
+            try:
+                happening = db.session.get(Happening, hid)
+                services.happening_update(
+                    user=db.session.get(User, official_id), happening=happening, kind=data["kind"], title=data["title"],
+                    place=data["place"], description="", starts_at=happening.starts_at, ends_at=happening.ends_at,
+                    signup_deadline=happening.signup_deadline, capacity=1, sessions_text=data["sessions"],
+                    listing_keys=[], version=data["version"])
+                locked.set()
+                time.sleep(0.5)  # the sign-up arrives before this commits
+                db.session.commit()
+            finally:
+                locked.set()
+
+    def signup():
+        with app.test_request_context():
+            locked.wait(10)
+            row = services.signup(user=db.session.get(User, uni_id), happening=db.session.get(Happening, hid))
+            db.session.commit()
+            out["status"] = row.status
+
+    db.session.rollback()  # this session's own transaction would hold SQLite's write lock
+    _in_threads(app, edit, signup)
+    h = db.session.get(Happening, hid)
+    assert out == {"status": "waiting"} and (h.capacity, h.confirmed_count) == (1, 1)
+
+
+def test_deadlines_typed_are_beijing_time(app, world):
+    """A deadline typed 30 minutes ago in Beijing is past (it would be 7.5 hours ahead if read as UTC)."""
+    official = Poster(client_for(app, world.users.official))
+    past_in_beijing = utcnow() + CHINA - timedelta(minutes=30)
+    data = {**valid_event_form(), "signup_deadline": past_in_beijing.strftime("%Y-%m-%dT%H:%M")}
+    resp = official.post("/events/new", data)
+    assert resp.status_code == 400 and "报名截止时间应晚于现在" in resp.get_data(as_text=True)

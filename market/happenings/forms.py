@@ -52,6 +52,7 @@ class HappeningForm(BaseForm):
     listing_keys = SelectMultipleField("展示的需求和成果（已公开发布）", choices=[], validate_choice=False)
     description = TextAreaField("活动介绍", validators=[Optional(), Length(max=5000, message="活动介绍不超过5000字")])
     form_token = HiddenField()  # one-time submission token (market/formtokens.py)
+    version = HiddenField()  # the edit page only: services.happening_version of the event as loaded
 
 
 class CheckInForm(BaseForm):

@@ -13,6 +13,7 @@ from ..formtokens import form_token_keep_or_issue
 from ..models import Achievement, Demand, Happening
 from ..pagination import get_page, paginate
 from ..permissions import roles_required
+from ..templating import local_dt
 from . import queries, services
 from .forms import CheckInForm, HappeningForm, SpotInterestForm, parse_local
 
@@ -48,6 +49,7 @@ def detail(happening_id: int):
     # a listing withdrawn since the event was published is named to the organiser only
     presented = [p for p in happening.presented if p.listing is not None and (p.listing.is_public or manager)]
     return render_template("happenings/detail.html", h=happening, mine=mine, presented=presented, manager=manager,
+                           editor=services.can_edit(current_user, happening),
                            may_sign_up=current_user.is_authenticated and current_user.role in services.SIGNUP_ROLES,
                            now=services.utcnow())
 
@@ -89,7 +91,58 @@ def create():
     elif form.is_submitted():
         status = 400
     form_token_keep_or_issue(form)
-    return render_template("happenings/form.html", form=form), status
+    return render_template("happenings/form.html", form=form, h=None), status
+
+
+def _local_input(value) -> str:
+    return local_dt(value, "%Y-%m-%dT%H:%M")
+
+
+@bp.route("/events/<int:happening_id>/edit", methods=["GET", "POST"])
+@roles_required("official")
+def edit(happening_id: int):
+    happening = _get(happening_id)
+    if not services.can_edit(current_user, happening):
+        abort(403)
+    form = HappeningForm()
+    choices = _listing_choices()
+    listed = {key for key, _ in choices}
+    for p in happening.presented:  # the event's own, even when no longer among the newest or no longer public
+        listing = p.listing
+        if listing is not None and f"{p.kind}:{p.listing_id}" not in listed:
+            label = "需求" if p.kind == "demand" else "成果"
+            choices.insert(0, (f"{p.kind}:{p.listing_id}", f"【{label}】{listing.title}"))
+    form.listing_keys.choices = choices
+    status = 200
+    if form.validate_on_submit():
+        try:
+            changed = services.happening_update(
+                user=current_user, happening=happening, kind=form.kind.data, title=form.title.data,
+                place=form.place.data, description=form.description.data or "",
+                starts_at=parse_local(form.starts_at.data), ends_at=parse_local(form.ends_at.data),
+                signup_deadline=parse_local(form.signup_deadline.data), capacity=form.capacity.data,
+                sessions_text=form.sessions.data, listing_keys=list(form.listing_keys.data or []),
+                version=form.version.data)
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash(f"已保存修改：{'、'.join(changed)}" if changed else "没有改动", "success")
+            return redirect(url_for("happenings.detail", happening_id=happening.id))
+    elif form.is_submitted():
+        status = 400
+    else:
+        h = happening
+        form.kind.data, form.title.data, form.place.data, form.description.data = h.kind, h.title, h.place, h.description
+        form.starts_at.data, form.ends_at.data, form.signup_deadline.data = (
+            _local_input(h.starts_at), _local_input(h.ends_at), _local_input(h.signup_deadline))
+        form.capacity.data = h.capacity
+        form.sessions.data = "\n".join(f"{local_dt(s.starts_at)}-{local_dt(s.ends_at, '%H:%M')} {s.title}" for s in h.sessions)
+        form.listing_keys.data = [f"{p.kind}:{p.listing_id}" for p in h.presented]
+        form.version.data = services.happening_version(h)
+    return render_template("happenings/form.html", form=form, h=happening), status
 
 
 @bp.route("/events/<int:happening_id>/signup", methods=["POST"])

@@ -28,6 +28,7 @@ from .forms import MAX_YEAR, MIN_YEAR, YEAR_MESSAGE
 SIGNUP_ROLES = ("enterprise", "institution", "broker")
 MAX_CAPACITY = 100000
 CHECKIN_EARLY = timedelta(hours=24)  # the check-in desk opens a day before the start
+MAX_PRESENTED = 50  # listings one event presents
 
 
 def can_manage(user, happening: Happening) -> bool:
@@ -38,6 +39,13 @@ def can_manage(user, happening: Happening) -> bool:
     if user.role == "admin":
         return True
     return user.role == "official" and is_verified_actor(user) and in_scope(user, happening.region)
+
+
+def can_edit(user, happening: Happening) -> bool:
+    """Who may change an event: verified officials whose region contains the event's (as only they create one);
+    an admin runs the desk but does not rewrite another bureau's event."""
+    return (getattr(user, "is_authenticated", False) and user.role == "official" and is_verified_actor(user)
+            and in_scope(user, happening.region))
 
 
 def local_to_utc(value: datetime) -> datetime:
@@ -109,14 +117,7 @@ def happening_create(*, user: User, kind: str, title: str, place: str, descripti
     for n, (_, s, e) in enumerate(sessions, 1):
         if s < starts_at or e > ends_at:
             raise DomainError(f"第{n}个议程不在活动时间之内", fields={"sessions": f"第{n}个议程不在活动时间之内"})
-    presented = []
-    for key in dict.fromkeys(listing_keys or []):
-        kind_part, _, id_part = key.partition(":")
-        model = LISTING_MODELS.get(kind_part)
-        listing = db.session.get(model, int(id_part)) if model is not None and id_part.isdigit() and len(id_part) < 10 else None
-        if listing is None or listing.status != "published":
-            raise DomainError("所选的需求或成果不存在或未公开发布", fields={"listing_keys": "所选的需求或成果不存在或未公开发布"})
-        presented.append((kind_part, listing.id))
+    presented = _presented_keys(listing_keys)
     submission = claim_form_token(token=token, kind="happening", user=user,
                                   link=lambda _id: f"/events/{_id}")
     happening = Happening(kind=kind, title=title.strip(), place=place.strip(), description=(description or "").strip(),
@@ -131,6 +132,136 @@ def happening_create(*, user: User, kind: str, title: str, place: str, descripti
         db.session.add(HappeningListing(happening_id=happening.id, kind=kind_part, listing_id=listing_id))
     db.session.flush()
     return happening
+
+
+def _presented_keys(listing_keys: list[str] | None, *, kept: frozenset = frozenset()) -> list[tuple[str, int]]:
+    """The listings to present, as (kind, id): each published, or already presented (`kept`: an edit may keep a
+    listing withdrawn since); at most MAX_PRESENTED, so no event page lists an unbounded number."""
+    keys = list(dict.fromkeys(listing_keys or []))
+    if len(keys) > MAX_PRESENTED:
+        message = f"展示的需求和成果不能超过{MAX_PRESENTED}项"
+        raise DomainError(message, fields={"listing_keys": message})
+    presented = []
+    for key in keys:
+        kind_part, _, id_part = key.partition(":")
+        model = LISTING_MODELS.get(kind_part)
+        listing = db.session.get(model, int(id_part)) if model is not None and id_part.isdigit() and len(id_part) < 10 else None
+        if listing is None or (listing.status != "published" and (kind_part, listing.id) not in kept):
+            raise DomainError("所选的需求或成果不存在或未公开发布", fields={"listing_keys": "所选的需求或成果不存在或未公开发布"})
+        presented.append((kind_part, listing.id))
+    return presented
+
+
+def happening_version(happening: Happening) -> str:
+    """A fingerprint of everything the edit form changes, as loaded: the form carries it, and an edit made from
+    another state (someone saved in between) is refused instead of silently undoing theirs. The table has no
+    version column; this compares the same thing under the row lock."""
+    parts = [happening.kind, happening.title, happening.place, happening.description or "",
+             *(v.astimezone(timezone.utc).isoformat() for v in (happening.starts_at, happening.ends_at,
+                                                              happening.signup_deadline)),
+             str(happening.capacity)]
+    parts += [f"{s.title}|{s.starts_at.astimezone(timezone.utc).isoformat()}|{s.ends_at.astimezone(timezone.utc).isoformat()}"
+              for s in happening.sessions]
+    parts += sorted(f"{p.kind}:{p.listing_id}" for p in happening.presented)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+def _active_signups(happening_id: int) -> list[int]:
+    return list(db.session.scalars(select(HappeningSignup.user_id).where(
+        HappeningSignup.happening_id == happening_id, HappeningSignup.status.in_(("confirmed", "waiting")))))
+
+
+def happening_update(*, user: User, happening: Happening, kind: str, title: str, place: str, description: str,
+                     starts_at: datetime, ends_at: datetime, signup_deadline: datetime, capacity: int,
+                     sessions_text: str, listing_keys: list[str], version: str | None) -> list[str]:
+    """The organiser's changes, made from the state the form was loaded with (`version`, else 409). The capacity
+    never drops below the confirmed sign-ups; a larger one seats the waiting list in order; moving the time or
+    the place tells everyone signed up or waiting. Returns the labels of what changed."""
+    if not can_edit(user, happening):
+        raise NotAllowed("只有活动所在区域的科技局工作人员可以修改活动")
+    happening = _lock(happening.id)
+    db.session.expire(happening, ["sessions", "presented"])
+    if version != happening_version(happening):
+        raise Conflict("活动信息已被修改（可能有人同时在编辑），请重新打开编辑页面，核对后再保存")
+    now = utcnow()
+    if now > happening.ends_at:
+        raise DomainError("活动已结束，不能再修改")
+    if kind not in HAPPENING_KINDS:
+        raise DomainError("请选择活动类型", fields={"kind": "请选择活动类型"})
+    for name, value in (("starts_at", starts_at), ("ends_at", ends_at), ("signup_deadline", signup_deadline)):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise DomainError(YEAR_MESSAGE, fields={name: YEAR_MESSAGE})
+    starts_at, ends_at, signup_deadline = (local_to_utc(v) for v in (starts_at, ends_at, signup_deadline))
+    moved = starts_at != happening.starts_at or ends_at != happening.ends_at
+    problems = {}
+    if moved and now >= happening.starts_at:
+        problems["starts_at"] = "活动已开始，不能再改时间"
+    elif starts_at != happening.starts_at and starts_at <= now:
+        problems["starts_at"] = "开始时间应晚于现在"
+    if ends_at <= starts_at:
+        problems["ends_at"] = "结束时间应晚于开始时间"
+    if signup_deadline > starts_at or (signup_deadline != happening.signup_deadline and signup_deadline <= now):
+        problems["signup_deadline"] = "报名截止时间应晚于现在、不晚于开始时间"
+    if not 1 <= capacity <= MAX_CAPACITY:
+        problems["capacity"] = f"名额应在1至{MAX_CAPACITY}之间"
+    elif capacity < happening.confirmed_count:
+        problems["capacity"] = f"名额不能少于已确认报名的{happening.confirmed_count}人"
+    if problems:
+        raise DomainError(next(iter(problems.values())), fields=problems)
+    sessions = parse_sessions(sessions_text)
+    for n, (_, s, e) in enumerate(sessions, 1):
+        if s < starts_at or e > ends_at:
+            raise DomainError(f"第{n}个议程不在活动时间之内", fields={"sessions": f"第{n}个议程不在活动时间之内"})
+    old_presented = {(p.kind, p.listing_id): p for p in happening.presented}
+    presented = _presented_keys(listing_keys, kept=frozenset(old_presented))
+
+    changed = []
+    place_moved = place.strip() != happening.place
+    for label, name, value in (("类型", "kind", kind), ("名称", "title", title.strip()), ("地点", "place", place.strip()),
+                               ("介绍", "description", (description or "").strip()), ("开始时间", "starts_at", starts_at),
+                               ("结束时间", "ends_at", ends_at), ("报名截止时间", "signup_deadline", signup_deadline),
+                               ("名额", "capacity", capacity)):
+        if getattr(happening, name) != value:
+            setattr(happening, name, value)
+            changed.append(label)
+    if [(s.title, s.starts_at, s.ends_at) for s in happening.sessions] != sessions:
+        for s in list(happening.sessions):
+            db.session.delete(s)
+        for title_, s, e in sessions:
+            db.session.add(HappeningSession(happening_id=happening.id, title=title_, starts_at=s, ends_at=e))
+        changed.append("议程")
+    if set(old_presented) != set(presented):
+        for key, row in old_presented.items():
+            if key not in presented:
+                db.session.delete(row)
+        for key in presented:
+            if key not in old_presented:
+                db.session.add(HappeningListing(happening_id=happening.id, kind=key[0], listing_id=key[1]))
+        changed.append("展示的需求和成果")
+    db.session.flush()
+    # seats added: the waiting list takes them in order (the row lock keeps cancel and sign-up out meanwhile)
+    free = happening.capacity - happening.confirmed_count
+    if free > 0:
+        promoted = list(db.session.scalars(select(HappeningSignup).where(
+            HappeningSignup.happening_id == happening.id, HappeningSignup.status == "waiting")
+            .order_by(HappeningSignup.queued_at, HappeningSignup.id).limit(free).with_for_update()))
+        for row in promoted:
+            row.status = "confirmed"
+            row.nonce = secrets.token_hex(16)
+        if promoted:
+            happening.confirmed_count += len(promoted)
+            notify(users=[r.user_id for r in promoted], kind="event_promoted",
+                   text=f"您已从候补转为正式报名：{happening.title}（{local_dt(happening.starts_at)}），签到码见报名页面",
+                   url=path_for("happenings.ticket", happening_id=happening.id))
+    if moved or place_moved:
+        what = "时间和地点" if moved and place_moved else ("时间" if moved else "地点")
+        notify(users=_active_signups(happening.id), kind="event_moved", exclude=user,
+               text=f"您报名的活动{what}有变：{happening.title}，改为{local_dt(happening.starts_at)}至"
+                    f"{local_dt(happening.ends_at)}，地点：{happening.place}",
+               url=path_for("happenings.detail", happening_id=happening.id))
+    db.session.flush()
+    db.session.expire(happening, ["sessions", "presented"])
+    return changed
 
 
 def _lock(happening_id: int) -> Happening:
