@@ -45,6 +45,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(happenings_bp)  # events: 路演, 对接会, 成果巡展
 
+    from .agencies.routes import bp as agencies_bp
+
+    app.register_blueprint(agencies_bp)  # 服务机构, 技术经纪人, 专家库 (issue 19 section 3)
+
 
 def register_handlers(app: Flask) -> None:
     """Each feature connects its event handlers, job kinds and extension points (market/events.py,

@@ -49,6 +49,9 @@ OPEN_TO_UNVERIFIED = frozenset({
     "notifications.subscription_delete",
     "happenings.index",  # the public list and page of events
     "happenings.detail",
+    "agencies.index",  # the public directory of 服务机构, an agency's page, a broker's opted-in profile
+    "agencies.detail",
+    "agencies.broker",
 })
 
 

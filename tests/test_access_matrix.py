@@ -33,6 +33,7 @@ PUBLIC = {"static", "main.home", "main.healthz", "auth.login", "auth.register", 
 PUBLIC |= {"registration.verify"}  # anyone checks a 登记证明 by its code
 PUBLIC |= {"members.join"}  # an invitation link: the invited colleague registers (or signs in) from it
 PUBLIC |= {"happenings.index", "happenings.detail"}  # events: the public list and page
+PUBLIC |= {"agencies.index", "agencies.detail", "agencies.broker"}  # 服务机构 directory, an agency, an opted-in broker
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
 # county A's enterprise's published demand and the city university's published result (see `objs`).
@@ -176,6 +177,23 @@ EXPECTED: dict[str, frozenset] = {
     "happenings.checkin": frozenset({OFFICIAL, ADMIN}),
     "happenings.spot_interest": frozenset({ENT, OFFICIAL, ADMIN}),  # the organiser, or an attendee checked in
     "happenings.outcome": frozenset({OFFICIAL, ADMIN}),
+    # 服务机构, 技术经纪人, 专家库 (objs from tests/test_agencies.agency_objects: the broker, county A's, of the city
+    # agency, opted in to a public profile; the university user is county A's expert; tests/test_agencies.py has
+    # the other agency's broker, the other region's official and the agency's administrator)
+    "agencies.index": EVERYONE,
+    "agencies.detail": EVERYONE,
+    "agencies.broker": EVERYONE,  # opted in; a private profile is 404 to others (test_agencies.py)
+    "agencies.edit_services": frozenset({BROKER}),  # a member of the agency
+    "agencies.broker_profile": frozenset({BROKER}),
+    "agencies.brokers": REVIEWERS,
+    "agencies.broker_registry": REVIEWERS,
+    "agencies.broker_performance": frozenset({BROKER, OFFICIAL, ADMIN}),
+    "agencies.agency_performance": frozenset({ADMIN}),  # the agency is the city's: above county A's official
+    "agencies.experts": REVIEWERS,
+    "agencies.expert_new": REVIEWERS,
+    "agencies.expert_edit": REVIEWERS,
+    "agencies.expert_me": VERIFIED,
+    "agencies.expert_availability": frozenset({INST, OFFICIAL, ADMIN}),  # the expert, or who manages the entry
 }
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
@@ -210,6 +228,9 @@ FILL = {
     "code_id": lambda o, rule, v: o.reg_code.id,
     "point_id": lambda o, rule, v: o.reg_point.id,
     "happening_id": lambda o, rule, v: o.happening.id,
+    "agency_id": lambda o, rule, v: o.agency.id,
+    "broker_id": lambda o, rule, v: o.agency_broker.id,
+    "expert_id": lambda o, rule, v: o.expert.id,
 }
 # the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
 _CONTRACT_ID = FILL["contract_id"]
@@ -261,6 +282,16 @@ POST_DATA = {
     "happenings.spot_interest": lambda w: {"signup_id": str(w.happening_signup_id), "message": "越权记录的现场意向",
                                            "listing_key": f"achievement:{w.happening_achievement_id}"},
     "dashboard.target_edit": lambda w: {"amount": "1", "count": "1"},
+    "agencies.edit_services": lambda w: {"services": ["financing"], "note": "越权修改的服务说明"},
+    "agencies.broker_profile": lambda w: {"intro": "越权修改的简介"},
+    "agencies.broker_registry": lambda w: {"cert_no": "JJR-2099-9999", "agency_id": str(w.orgs.agency.id),
+                                           "region_id": str(w.regions["county_a"].id)},
+    "agencies.expert_new": lambda w: {"name": "越权专家", "org_name": w.orgs.uni.name, "region_id": str(w.regions["city"].id),
+                                      "field_ids": [str(w.fields["materials"].id)], "available": "y"},
+    "agencies.expert_edit": lambda w: {"name": "被越权修改", "org_name": w.orgs.uni.name,
+                                       "region_id": str(w.regions["county_a"].id),
+                                       "field_ids": [str(w.fields["materials"].id)]},
+    "agencies.expert_availability": lambda w: {"available": "0"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
                                 "description": "越权修改的描述文字足够长", "summary": "越权修改的简介文字足够长", "maturity": "5",
@@ -352,6 +383,9 @@ def objs(world):
     from tests.test_happenings import event_objects
 
     event_objects(world, o)  # objs.happening
+    from tests.test_agencies import agency_objects
+
+    agency_objects(world, o)  # objs.expert, objs.agency, objs.agency_broker (its profile public)
     return o
 
 

@@ -214,6 +214,20 @@ TARGETS = [
            lambda o, w, url: "/search?q=导电膜", lambda o, w: {"q": "导电膜", "kind": "all"}),
     # 单位成员 and changes to published listings (issue 17 items 5-6)
     Target("happenings.create", "official", lambda o, w: ["/events/new"], _same, lambda o, w: _valid_event_form()),
+    # 服务机构, 技术经纪人, 专家库 (tests/test_agencies.agency_objects)
+    Target("agencies.edit_services", "broker", lambda o, w: ["/agencies/services"], _same,
+           lambda o, w: {"services": ["transfer", "ip"], "note": "成果评价与转化"}),
+    Target("agencies.broker_profile", "broker", lambda o, w: ["/brokers/me"], _same,
+           lambda o, w: {"public": "y", "intro": "专注新材料成果转化"}),
+    Target("agencies.broker_registry", "official", lambda o, w: [f"/brokers/{w.users.broker.id}/registry"], _same,
+           lambda o, w: {"cert_no": "JJR-2026-0002", "agency_id": str(w.orgs.agency.id),
+                         "region_id": str(w.regions["county_a"].id)}),
+    Target("agencies.expert_new", "official", lambda o, w: ["/experts/new"], _same,
+           lambda o, w: {"name": "李研究员", "org_name": w.orgs.uni.name, "region_id": str(w.regions["county_a"].id),
+                         "field_ids": [str(w.fields["materials"].id)], "available": "y"}),
+    Target("agencies.expert_edit", "official", lambda o, w: [f"/experts/{o.expert.id}/edit"], _same),
+    Target("agencies.expert_availability", "institution", lambda o, w: [f"/experts/{o.expert.id}/availability"],
+           lambda o, w, url: "/experts/me", lambda o, w: {"available": "0"}),
     Target("happenings.edit", "official", lambda o, w: [f"/events/{o.happening.id}/edit"], _same,
            lambda o, w: {**w.happening_edit, "title": "修改后的权限测试路演"}),
     Target("happenings.checkin", "official", lambda o, w: [f"/events/{o.happening.id}/checkin"], _same,
@@ -553,6 +567,9 @@ def objs(world):
     from tests.test_happenings import event_objects
 
     event_objects(world, o)  # an event (路演) with a checked-in attendee
+    from tests.test_agencies import agency_objects
+
+    agency_objects(world, o)  # an expert (the university user), the broker's public profile
     return o
 
 

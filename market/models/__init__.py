@@ -1,4 +1,5 @@
 """All models, imported so that metadata and Alembic see every table."""
+from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, Expert, ExpertField
 from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
@@ -32,6 +33,12 @@ from .user import LoginFailure, User, UserSession
 from .write_counter import WriteCounter
 
 __all__ = [
+    "AGENCY_SERVICES",
+    "AgencyProfile",
+    "AgencyService",
+    "BrokerProfile",
+    "Expert",
+    "ExpertField",
     "CONTRACT_TYPES",
     "Contract",
     "Deal",

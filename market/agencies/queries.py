@@ -1,0 +1,287 @@
+"""Reads for agencies, brokers and experts: the directory, the registry lists, a broker's record, the yearly
+performance sheets, and `available_experts` for campaign panels.
+
+Attribution, one rule everywhere on this page:
+  - a contract belongs to a broker when its deal's broker is that broker, else when the contract names the broker
+    (a contract recorded by hand without a deal);
+  - a contract belongs to an agency when its deal recorded the agency (deals.agency_id, kept when the broker took
+    the deal) and otherwise to the attributed broker's current organisation;
+  - only contracts the dashboard counts count (registered and not voided, market.models.stats.counted), in the
+    year they were signed (signed_on), summed exactly (market.money.exact_sum).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy import Select, case, distinct, func, or_, select
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import (
+    AgencyProfile,
+    AgencyService,
+    BrokerProfile,
+    Contract,
+    Deal,
+    Expert,
+    ExpertField,
+    Field,
+    Happening,
+    Organization,
+    Region,
+    User,
+)
+from ..models.stats import counted
+from ..money import exact_sum, join_sum
+from ..permissions import scope_filter
+from ..templating import CHINA_TZ
+
+ZERO = Decimal("0.00")
+
+
+# --- the directory ----------------------------------------------------------------------------------------
+
+def verified_agencies(*, q: str = "", service: str = "") -> Select:
+    stmt = select(Organization).where(Organization.org_type == "agency", Organization.status == "verified")
+    if q:
+        stmt = stmt.where(Organization.name.contains(q, autoescape=True))
+    if service:
+        stmt = stmt.where(Organization.id.in_(select(AgencyService.org_id).where(AgencyService.code == service)))
+    return stmt.order_by(Organization.name, Organization.id)
+
+
+def services_of(org_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {i: [] for i in org_ids}
+    if org_ids:
+        rows = db.session.execute(select(AgencyService.org_id, AgencyService.code)
+                                  .where(AgencyService.org_id.in_(org_ids)).order_by(AgencyService.id))
+        for org_id, code in rows:
+            out[org_id].append(code)
+    return out
+
+
+def agency_note(org_id: int) -> str:
+    profile = db.session.get(AgencyProfile, org_id)
+    return profile.note if profile else ""
+
+
+def agency_brokers(org_id: int) -> list[User]:
+    """The agency's brokers who may act (approved, account active), by name."""
+    return list(db.session.scalars(select(User).where(
+        User.org_id == org_id, User.role == "broker", User.broker_status == "approved", User.active.is_(True))
+        .order_by(User.name, User.id)))
+
+
+def public_broker_ids(user_ids: list[int]) -> set[int]:
+    if not user_ids:
+        return set()
+    return set(db.session.scalars(select(BrokerProfile.user_id).where(
+        BrokerProfile.user_id.in_(user_ids), BrokerProfile.public.is_(True))))
+
+
+def broker_profile(user_id: int) -> BrokerProfile | None:
+    return db.session.get(BrokerProfile, user_id)
+
+
+# --- the broker registry ----------------------------------------------------------------------------------
+
+def registry_brokers(user, *, q: str = "") -> Select:
+    """Broker accounts whose region lies in the viewer's scope (admins: all), approved first."""
+    agency = aliased(Organization)
+    stmt = select(User).outerjoin(agency, agency.id == User.org_id).where(User.role == "broker")
+    stmt = scope_filter(stmt, user, User.region_id)
+    if q:
+        stmt = stmt.where(or_(User.name.contains(q, autoescape=True), User.broker_cert_no.contains(q, autoescape=True),
+                              agency.name.contains(q, autoescape=True)))
+    order = case((User.broker_status == "approved", 0), (User.broker_status == "pending", 1), else_=2)
+    return stmt.order_by(order, User.name, User.id)
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    """The year in the market's time zone, as UTC-aware instants [start, end)."""
+    return (datetime.combine(date(year, 1, 1), time(), CHINA_TZ),
+            datetime.combine(date(year + 1, 1, 1), time(), CHINA_TZ))
+
+
+def _attributed_broker():
+    return func.coalesce(Deal.broker_id, Contract.broker_id)
+
+
+def _agency_column(broker):
+    """The agency a contract is attributed to: the deal's recorded agency, else the broker's current organisation."""
+    deal_agency = getattr(Deal, "agency_id", None)
+    return broker.org_id if deal_agency is None else func.coalesce(deal_agency, broker.org_id)
+
+
+@dataclass
+class Figures:
+    """One line of a performance sheet (or a record): counts and exact sums in 元."""
+
+    deals: int = 0  # deals the broker worked (opened in the period)
+    signed_deals: int = 0  # of those, signed
+    needs: int = 0  # distinct enterprise needs in those deals
+    contracts: int = 0  # registered contracts attributed (signed in the period)
+    amount: Decimal = ZERO  # 合同成交额
+    tech_amount: Decimal = ZERO  # 技术交易额
+    events: int = 0  # events the broker (or the agency's member) organised in the period
+
+    def add(self, other: Figures) -> None:
+        for name in ("deals", "signed_deals", "needs", "contracts", "events"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.amount += other.amount
+        self.tech_amount += other.tech_amount
+
+
+def _contract_figures(where, year: int | None, group) -> dict:
+    """{group value: (n, amount, tech_amount)} for counted contracts under `where`, signed in `year` (None: ever)."""
+    broker = aliased(User)
+    attributed = _attributed_broker()
+    agency = _agency_column(broker)
+    key = {"broker": attributed, "agency": agency}[group]
+    stmt = (select(key.label("k"), func.count(Contract.id).label("n"), *exact_sum(Contract.amount, "amount"),
+                   *exact_sum(Contract.tech_amount, "tech"))
+            .select_from(Contract).outerjoin(Deal, Deal.id == Contract.deal_id)
+            .outerjoin(broker, broker.id == attributed)
+            .where(counted(), where(attributed, agency)).group_by(key))
+    if year is not None:
+        stmt = stmt.where(Contract.signed_on >= date(year, 1, 1), Contract.signed_on < date(year + 1, 1, 1))
+    return {row.k: (int(row.n), join_sum(row.amount_hi, row.amount), join_sum(row.tech_hi, row.tech))
+            for row in db.session.execute(stmt)}
+
+
+def _deal_figures(broker_ids, year: int | None) -> dict[int, tuple[int, int, int]]:
+    stmt = (select(Deal.broker_id, func.count(Deal.id), func.count(case((Deal.stage == "signed", 1))),
+                   func.count(distinct(Deal.demand_id)))
+            .where(Deal.broker_id.in_(broker_ids)).group_by(Deal.broker_id))
+    if year is not None:
+        start, end = _year_bounds(year)
+        stmt = stmt.where(Deal.created_at >= start, Deal.created_at < end)
+    return {b: (int(n), int(s), int(d)) for b, n, s, d in db.session.execute(stmt)}
+
+
+def _event_figures(broker_ids, year: int | None) -> dict[int, int]:
+    stmt = (select(Happening.organiser_id, func.count(Happening.id))
+            .where(Happening.organiser_id.in_(broker_ids)).group_by(Happening.organiser_id))
+    if year is not None:
+        start, end = _year_bounds(year)
+        stmt = stmt.where(Happening.starts_at >= start, Happening.starts_at < end)
+    return dict(db.session.execute(stmt).all())
+
+
+def broker_figures(broker_ids: list[int], year: int | None = None) -> dict[int, Figures]:
+    """Each broker's figures in `year` (None: the whole record), in four grouped queries whatever the count."""
+    out = {b: Figures() for b in broker_ids}
+    if not broker_ids:
+        return out
+    ids = select(User.id).where(User.id.in_(broker_ids)).scalar_subquery()
+    for b, (n, amount, tech) in _contract_figures(lambda attributed, _a: attributed.in_(ids), year, "broker").items():
+        out[b].contracts, out[b].amount, out[b].tech_amount = n, amount, tech
+    for b, (n, signed, needs) in _deal_figures(broker_ids, year).items():
+        out[b].deals, out[b].signed_deals, out[b].needs = n, signed, needs
+    for b, n in _event_figures(broker_ids, year).items():
+        out[b].events = int(n)
+    return out
+
+
+@dataclass
+class Sheet:
+    """An agency's yearly sheet: a line per broker (its current brokers and any other broker a contract attributed
+    to it names), and the total, computed from the records (not added up from the lines)."""
+
+    year: int
+    lines: list[tuple[User, Figures]] = field(default_factory=list)
+    total: Figures = field(default_factory=Figures)
+
+
+def agency_sheet(agency: Organization, year: int) -> Sheet:
+    sheet = Sheet(year=year)
+    by_broker = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "broker")
+    current = [u.id for u in db.session.scalars(select(User).where(User.org_id == agency.id, User.role == "broker"))]
+    broker_ids = sorted(set(current) | {b for b in by_broker if b is not None})
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(broker_ids)))} if broker_ids else {}
+    figures = broker_figures(broker_ids, year)
+    for b in broker_ids:
+        f = figures[b]
+        # a broker who moved agencies keeps here only the contracts attributed to this agency
+        f.contracts, f.amount, f.tech_amount = by_broker.get(b, (0, ZERO, ZERO))
+        if b not in current and not f.contracts:
+            continue
+        if b not in current:  # deals and events of a broker now elsewhere belong to the new agency's sheet
+            f.deals = f.signed_deals = f.needs = f.events = 0
+        sheet.lines.append((users[b], f))
+    total = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "agency").get(agency.id)
+    sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount = total or (0, ZERO, ZERO)
+    for _user, f in sheet.lines:
+        for name in ("deals", "signed_deals", "needs", "events"):
+            setattr(sheet.total, name, getattr(sheet.total, name) + getattr(f, name))
+    sheet.lines.sort(key=lambda line: (-line[1].amount, line[0].name, line[0].id))
+    return sheet
+
+
+def broker_contracts(broker_id: int, year: int) -> list[Contract]:
+    """The counted contracts attributed to the broker, signed in the year: the sheet's evidence, row by row."""
+    stmt = (select(Contract).outerjoin(Deal, Deal.id == Contract.deal_id)
+            .where(counted(), _attributed_broker() == broker_id,
+                   Contract.signed_on >= date(year, 1, 1), Contract.signed_on < date(year + 1, 1, 1))
+            .order_by(Contract.signed_on, Contract.id))
+    return list(db.session.scalars(stmt))
+
+
+# --- 专家库 -------------------------------------------------------------------------------------------------
+
+def experts_list(user, *, q: str = "", field_code: str = "", available: str = "") -> Select:
+    stmt = select(Expert).join(Organization, Organization.id == Expert.org_id)
+    stmt = scope_filter(stmt, user, Expert.region_id)
+    if q:
+        stmt = stmt.where(or_(Expert.name.contains(q, autoescape=True), Expert.title.contains(q, autoescape=True),
+                              Organization.name.contains(q, autoescape=True)))
+    if field_code:
+        stmt = stmt.where(Expert.id.in_(_experts_in_fields([field_code])))
+    if available in ("1", "0"):
+        stmt = stmt.where(Expert.available.is_(available == "1"))
+    return stmt.order_by(Expert.available.desc(), Expert.name, Expert.id)
+
+
+def _experts_in_fields(field_codes: list[str]):
+    """Ids of experts with a field equal to, under, or above one of the codes ('01' takes '01.02' and back)."""
+    conditions = []
+    for code in field_codes:
+        root = code.split(".")[0]
+        conditions += [Field.code == code, Field.code.startswith(code + ".", autoescape=True)]
+        if root != code:
+            conditions.append(Field.code == root)
+    return (select(ExpertField.expert_id).join(Field, Field.id == ExpertField.field_id)
+            .where(or_(*conditions)) if conditions else select(ExpertField.expert_id).where(False))
+
+
+def available_experts(field_codes: list[str], exclude_org_ids: list[int] | set[int] = ()) -> list[Expert]:
+    """Experts a campaign panel may draw: available, in one of the fields (same code, a subfield, or the top-level
+    field above it), not from any organisation in `exclude_org_ids` (the solvers': a conflict of interest), and,
+    when tied to an account, that account still active. Ordered by name."""
+    stmt = (select(Expert).outerjoin(User, User.id == Expert.user_id)
+            .where(Expert.available.is_(True), Expert.id.in_(_experts_in_fields(list(field_codes))),
+                   or_(Expert.user_id.is_(None), User.active.is_(True))))
+    exclude = [int(i) for i in exclude_org_ids]
+    if exclude:
+        stmt = stmt.where(Expert.org_id.not_in(exclude),
+                          or_(Expert.user_id.is_(None), User.org_id.is_(None), User.org_id.not_in(exclude)))
+    return list(db.session.scalars(stmt.order_by(Expert.name, Expert.id)))
+
+
+def expert_conflicts(expert: Expert, org_ids) -> bool:
+    """True when the expert belongs (by the entry or the account) to one of the organisations."""
+    orgs = {int(i) for i in org_ids}
+    return expert.org_id in orgs or (expert.user is not None and expert.user.org_id in orgs)
+
+
+def own_expert(user) -> Expert | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(select(Expert).where(Expert.user_id == user.id))
+
+
+def region_names() -> dict[int, str]:
+    return dict(db.session.execute(select(Region.id, Region.name)).all())
+

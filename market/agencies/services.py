@@ -1,0 +1,243 @@
+"""Writes and access rules for agencies, brokers and experts. Services add and flush; the view commits once.
+
+Who may do what (tests/test_agencies.py holds every role):
+  - an agency's services: a member of that 服务机构 who may act (is_verified_actor);
+  - a broker's profile page: everyone when the broker opted in (and may act, in a verified agency); otherwise the
+    broker, the administrators of the broker's agency (单位管理员), officials whose region holds the broker's, and
+    administrators; anyone else gets 404;
+  - the broker registry (证书编号, region): officials of the broker's region (and above) and administrators;
+  - performance sheets: a broker's to the broker, the agency's administrators, the region's officials and
+    administrators; an agency's to its administrators, officials of the agency's region and administrators;
+  - 专家库 entries: officials of the entry's region (and above) and administrators; the expert whose account an
+    entry names switches its availability.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import delete, select
+
+from ..errors import DomainError, NotAllowed
+from ..extensions import db
+from ..models import (
+    AGENCY_SERVICES,
+    AgencyProfile,
+    AgencyService,
+    BrokerProfile,
+    Expert,
+    Field,
+    Organization,
+    Region,
+    User,
+)
+from ..permissions import in_scope, is_verified_actor, require_verified_actor
+from ..text import InvalidName, clean_name
+
+# 技术经纪人证书编号: after NFKC (full-width to half-width), trimming and upper-casing, 6 to 32 characters of
+# A-Z and 0-9 in groups joined by single hyphens, with at least four digits (JJR-2026-001, TB2023340300012).
+CERT_PATTERN = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)*$")
+CERT_RULE = "证书编号为6-32位大写字母和数字，可用单个短横线分隔，至少含4位数字（如 JJR-2026-001）"
+
+
+def normalize_cert_no(text: str) -> str:
+    """The stored form of a 证书编号, or a DomainError naming the rule."""
+    value = unicodedata.normalize("NFKC", text or "").strip().upper()
+    if not value:
+        raise DomainError("请填写证书编号", fields={"cert_no": "请填写证书编号"})
+    if not (6 <= len(value) <= 32 and CERT_PATTERN.match(value) and sum(c.isdigit() for c in value) >= 4):
+        raise DomainError(CERT_RULE, fields={"cert_no": CERT_RULE})
+    return value
+
+
+# --- who may -----------------------------------------------------------------------------------------------
+
+def is_agency(org: Organization | None) -> bool:
+    return org is not None and org.org_type == "agency"
+
+
+def can_edit_services(user, org: Organization) -> bool:
+    return is_verified_actor(user) and is_agency(org) and user.org_id == org.id
+
+
+def _agency_admin(user, org_id: int | None) -> bool:
+    return (org_id is not None and getattr(user, "org_admin", False) and user.org_id == org_id
+            and is_verified_actor(user))
+
+
+def _official_over(user, region: Region | None) -> bool:
+    return user.role == "admin" or (user.role == "official" and in_scope(user, region))
+
+
+def is_public_broker(broker: User, profile: BrokerProfile | None) -> bool:
+    return (profile is not None and profile.public and broker.role == "broker" and broker.active
+            and broker.broker_status == "approved" and broker.org is not None and broker.org.is_verified)
+
+
+def can_see_broker(user, broker: User, profile: BrokerProfile | None) -> bool:
+    if is_public_broker(broker, profile):
+        return True
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return user.id == broker.id or can_see_broker_sheet(user, broker)
+
+
+def can_manage_registry(user, broker: User) -> bool:
+    return getattr(user, "is_authenticated", False) and _official_over(user, broker.region)
+
+
+def can_see_broker_sheet(user, broker: User) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.id == broker.id:
+        return is_verified_actor(user)
+    return _agency_admin(user, broker.org_id) or can_manage_registry(user, broker)
+
+
+def can_see_agency_sheet(user, agency: Organization) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return _agency_admin(user, agency.id) or _official_over(user, agency.region)
+
+
+def can_manage_expert(user, expert: Expert) -> bool:
+    return getattr(user, "is_authenticated", False) and _official_over(user, expert.region)
+
+
+def can_set_availability(user, expert: Expert) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return (expert.user_id == user.id and is_verified_actor(user)) or can_manage_expert(user, expert)
+
+
+def can_manage_experts(user) -> bool:
+    """Creates entries at all: administrators and officials (each within their region)."""
+    return getattr(user, "is_authenticated", False) and user.role in ("admin", "official") and is_verified_actor(user)
+
+
+# --- writes ------------------------------------------------------------------------------------------------
+
+def agency_services_save(*, user: User, org: Organization, codes: list[str], note: str) -> None:
+    """Replace the agency's service list (codes of AGENCY_SERVICES) and its note."""
+    if not can_edit_services(user, org):
+        raise NotAllowed("只有该服务机构的成员可以编辑服务项目")
+    unknown = [c for c in codes if c not in AGENCY_SERVICES]
+    if unknown:
+        raise DomainError("服务项目无效", fields={"services": "服务项目无效"})
+    if len(note) > 500:
+        raise DomainError("服务说明不超过500字", fields={"note": "服务说明不超过500字"})
+    db.session.execute(delete(AgencyService).where(AgencyService.org_id == org.id))
+    for code in AGENCY_SERVICES:  # in the code set's order, each once
+        if code in codes:
+            db.session.add(AgencyService(org_id=org.id, code=code))
+    profile = db.session.get(AgencyProfile, org.id) or AgencyProfile(org_id=org.id)
+    profile.note, profile.updated_by_id = note, user.id
+    db.session.add(profile)
+    db.session.flush()
+
+
+def broker_profile_save(*, user: User, public: bool, intro: str) -> BrokerProfile:
+    """A broker's own choice to show a public profile (off until chosen), with a short introduction."""
+    if user.role != "broker":
+        raise NotAllowed("只有技术经纪人可以设置经纪人主页")
+    require_verified_actor(user)
+    if len(intro) > 500:
+        raise DomainError("个人简介不超过500字", fields={"intro": "个人简介不超过500字"})
+    profile = db.session.get(BrokerProfile, user.id) or BrokerProfile(user_id=user.id)
+    profile.public, profile.intro = bool(public), intro
+    db.session.add(profile)
+    db.session.flush()
+    return profile
+
+
+def broker_registry_save(*, user: User, broker: User, cert_no: str, agency_id: int | None,
+                         region_id: int | None) -> User:
+    """An official of the broker's region (or an administrator) keeps the registry entry: the 证书编号 (CERT_RULE,
+    unique among brokers), the agency (the broker's own organisation, which must be a 服务机构) and the region
+    (one the official oversees)."""
+    if broker.role != "broker" or not can_manage_registry(user, broker):
+        raise NotAllowed("您无权维护该技术经纪人的登记信息")
+    problems: dict[str, str] = {}
+    try:
+        cert = normalize_cert_no(cert_no)
+    except DomainError as err:
+        problems.update(err.fields)
+        cert = ""
+    if cert and db.session.scalar(select(User.id).where(User.role == "broker", User.broker_cert_no == cert,
+                                                         User.id != broker.id)):
+        problems["cert_no"] = "该证书编号已登记在其他技术经纪人名下"
+    if agency_id != broker.org_id or not is_agency(broker.org):
+        problems["agency_id"] = "所属服务机构须为该经纪人所在的服务机构（单位类型为服务机构）"
+    region = db.session.get(Region, region_id) if region_id else None
+    if region is None or not _official_over(user, region):
+        problems["region_id"] = "请选择您所管辖范围内的区域"
+    if problems:
+        raise DomainError(next(iter(problems.values())), fields=problems)
+    broker.broker_cert_no, broker.region_id = cert, region.id
+    db.session.flush()
+    return broker
+
+
+def _expert_org(*, org_name: str, account: User | None) -> Organization:
+    if not org_name:
+        if account is not None and account.org is not None:
+            return account.org
+        raise DomainError("请填写所在单位", fields={"org_name": "请填写所在单位"})
+    try:
+        name = clean_name(org_name, field_label="所在单位")
+    except InvalidName as exc:
+        raise DomainError(str(exc), fields={"org_name": str(exc)}) from exc
+    org = db.session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        message = "未找到该单位：请填写平台上已有单位的全称"
+        raise DomainError(message, fields={"org_name": message})
+    if account is not None and account.org_id is not None and account.org_id != org.id:
+        message = f"所在单位与该账号的单位（{account.org.name}）不一致"
+        raise DomainError(message, fields={"org_name": message})
+    return org
+
+
+def expert_save(*, user: User, expert: Expert | None, name: str, username: str, org_name: str,
+                region_id: int | None, title: str, field_ids: list[int], available: bool) -> Expert:
+    """Create (expert None) or update a 专家库 entry, managed by officials of its region and administrators."""
+    if not can_manage_experts(user) or (expert is not None and not can_manage_expert(user, expert)):
+        raise NotAllowed("您无权维护专家库")
+    problems: dict[str, str] = {}
+    account = None
+    if username:
+        account = db.session.scalar(select(User).where(User.username == username))
+        if account is None or not account.active:
+            problems["username"] = "未找到该账号（或账号已停用）"
+        else:
+            other = db.session.scalar(select(Expert.id).where(Expert.user_id == account.id))
+            if other is not None and (expert is None or other != expert.id):
+                problems["username"] = "该账号已在专家库中"
+    org = None
+    try:
+        org = _expert_org(org_name=org_name, account=account)
+    except DomainError as err:
+        problems.update(err.fields)
+    region = db.session.get(Region, region_id) if region_id else None
+    if region is None or not _official_over(user, region):
+        problems["region_id"] = "请选择您所管辖范围内的区域"
+    fields = list(db.session.scalars(select(Field).where(Field.id.in_(field_ids)))) if field_ids else []
+    if not fields or len(fields) != len(set(field_ids)):
+        problems["field_ids"] = "请选择至少一个技术领域"
+    if problems:
+        raise DomainError(next(iter(problems.values())), fields=problems)
+    if expert is None:
+        expert = Expert(created_by_id=user.id)
+        db.session.add(expert)
+    expert.name, expert.title, expert.available = name, title, bool(available)
+    expert.user_id, expert.org_id, expert.region_id = (account.id if account else None), org.id, region.id
+    expert.fields = fields
+    db.session.flush()
+    return expert
+
+
+def expert_set_availability(*, user: User, expert: Expert, available: bool) -> Expert:
+    if not can_set_availability(user, expert):
+        raise NotAllowed("您无权修改该专家的可用状态")
+    expert.available = bool(available)
+    db.session.flush()
+    return expert
