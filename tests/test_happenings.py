@@ -494,10 +494,14 @@ def test_spot_interest_to_contract_and_outcome_figures(app, world):
     from market.happenings.queries import outcome
 
     o = outcome(h.id)
-    assert (o.confirmed, o.attended, len(o.interests), len(o.deals), len(o.contracts)) == (1, 1, 1, 1, 2)
+    assert (o.confirmed, o.attended, o.interests, o.deals, o.contracts) == (1, 1, 1, 1, 2)
     assert o.amount == expected_amount and o.received == expected_received
     page = desk.client.get(f"/events/{h.id}/outcome").get_data(as_text=True)
     assert "1,234,568.00元" in page and "123.46万元" in page and "100,001.11元" in page
+    assert pair.achievement.title in page.split('id="event-interests"')[1]  # the interests' list first
+    deals_page = desk.client.get(f"/events/{h.id}/outcome?list=deals").get_data(as_text=True)
+    table = deals_page.split('id="event-deals"')[1].split("</table>")[0]
+    assert c1.registration_no in table and c2.registration_no in table and "共 1 条" in deals_page
     # who may read the outcome
     assert client_for(app, world.users.city_official).get(f"/events/{h.id}/outcome").status_code == 200
     assert client_for(app, world.users.admin).get(f"/events/{h.id}/outcome").status_code == 200
@@ -563,12 +567,12 @@ def test_outcome_list_is_paged_and_the_waiting_place_counted(app, world, monkeyp
     desk = client_for(app, world.users.official)
     names = []
     for page in (1, 2, 3):
-        body = desk.get(f"/events/{h.id}/outcome?page={page}").get_data(as_text=True)
+        body = desk.get(f"/events/{h.id}/outcome?list=signups&page={page}").get_data(as_text=True)
         assert "共 5 条" in body
         table = body.split('id="event-signups"')[1].split("</table>")[0]
         names.append(table.count("<tr>") - 1)  # less the header row
     assert names == [2, 2, 1]
-    last = desk.get(f"/events/{h.id}/outcome?page=3").get_data(as_text=True)
+    last = desk.get(f"/events/{h.id}/outcome?list=signups&page=3").get_data(as_text=True)
     assert "候补" in last.split('id="event-signups"')[1]  # the waiting come after the confirmed
 
 
@@ -716,3 +720,38 @@ def test_deadlines_typed_are_beijing_time(app, world):
     data = {**valid_event_form(), "signup_deadline": past_in_beijing.strftime("%Y-%m-%dT%H:%M")}
     resp = official.post("/events/new", data)
     assert resp.status_code == 400 and "报名截止时间应晚于现在" in resp.get_data(as_text=True)
+
+
+def test_the_interest_page_and_the_outcome_lists_are_paged(app, world, monkeypatch):
+    """No page of an event loads all its attendees or interests: the organiser's attendee choice and the outcome's
+    interests come a page at a time; the figures are counted in SQL."""
+    pair = _pair(world)
+    h = make_event(world, capacity=5, pair=pair)
+    users = [factories.user(role="enterprise", org=factories.org(region=world.regions["county_a"]), username=f"ev_page_{i}")
+             for i in range(3)]  # three companies: one interest each in the presented result
+    rows = []
+    for n, u in enumerate(users):
+        row = services.signup(user=u, happening=h)
+        row.checked_in_at = utcnow() + timedelta(seconds=n)
+        rows.append(row)
+    db.session.commit()
+    for row in rows:
+        services.record_interest(user=world.users.official, happening=h, signup_id=row.id,
+                                 listing_key=f"achievement:{pair.achievement.id}", message="现场洽谈，希望获得许可",
+                                 token=form_token())
+        db.session.commit()
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    desk = client_for(app, world.users.official)
+
+    def options(page):
+        body = desk.get(f"/events/{h.id}/interest?page={page}").get_data(as_text=True)
+        select_ = body.split('name="signup_id"')[1].split("</select>")[0]
+        return [int(v) for v in re.findall(r'value="(\d+)"', select_) if v != "0"]
+
+    assert options(1) == [rows[0].id, rows[1].id] and options(2) == [rows[2].id]
+    sizes = []
+    for page in (1, 2):
+        body = desk.get(f"/events/{h.id}/outcome?page={page}").get_data(as_text=True)
+        assert 'id="fig-interests">3<' in body and "共 3 条" in body
+        sizes.append(body.split('id="event-interests"')[1].split("</table>")[0].count("<tr>") - 1)
+    assert sizes == [2, 1]

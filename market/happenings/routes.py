@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import segno
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -212,9 +212,8 @@ def checkin(happening_id: int):
                            outcome=queries.attendance(happening.id)), status
 
 
-def _attendee_choices(happening: Happening) -> list[tuple[int, str]]:
-    return [(s.id, f"{s.org.name if s.org else s.user.name}（{s.user.name}）")
-            for s in queries.signups(happening.id, "confirmed") if s.checked_in_at is not None]
+def _attendee_choices(pagination) -> list[tuple[int, str]]:
+    return [(s.id, f"{s.org.name if s.org else s.user.name}（{s.user.name}）") for s in pagination.items]
 
 
 def _presented_choices(happening: Happening) -> list[tuple[str, str]]:
@@ -235,7 +234,9 @@ def spot_interest(happening_id: int):
     if not manager and (mine is None or mine.status != "confirmed" or mine.checked_in_at is None):
         abort(403)
     form = SpotInterestForm()
-    form.signup_id.choices = [(0, "请选择")] + _attendee_choices(happening)
+    # the organiser picks from one page of those checked in (the post names any of the event's: the service checks)
+    attendees = paginate(queries.checked_in_list(happening.id), page=get_page()) if manager else None
+    form.signup_id.choices = [(0, "请选择")] + (_attendee_choices(attendees) if manager else [])
     form.listing_key.choices = _presented_choices(happening)
     status = 200
     if form.validate_on_submit():
@@ -257,13 +258,30 @@ def spot_interest(happening_id: int):
     elif form.is_submitted():
         status = 400
     form_token_keep_or_issue(form)
-    return render_template("happenings/interest.html", h=happening, form=form, manager=manager), status
+    return render_template("happenings/interest.html", h=happening, form=form, manager=manager,
+                           attendees=attendees), status
+
+
+OUTCOME_LISTS = {"interests": "现场意向", "deals": "对接与合同", "signups": "报名名单"}
 
 
 @bp.route("/events/<int:happening_id>/outcome")
 @login_required
 def outcome(happening_id: int):
+    """The figures (counts and exact sums in SQL) and one paged list: the interests, the deals with their
+    registered contracts, or the sign-ups."""
     happening = _managed(happening_id)
     o = queries.outcome(happening.id)
-    pagination = paginate(queries.signup_list(happening.id), page=get_page(), total=o.confirmed + o.waiting)
-    return render_template("happenings/outcome.html", h=happening, o=o, pagination=pagination)
+    shown = request.args.get("list", "interests")
+    if shown not in OUTCOME_LISTS:
+        shown = "interests"
+    contracts = {}
+    if shown == "signups":
+        pagination = paginate(queries.signup_list(happening.id), page=get_page(), total=o.confirmed + o.waiting)
+    elif shown == "deals":
+        pagination = paginate(queries.deal_list(happening.id), page=get_page(), total=o.deals)
+        contracts = queries.contracts_of([d.id for d in pagination.items])
+    else:
+        pagination = paginate(queries.interest_list(happening.id), page=get_page(), total=o.interests)
+    return render_template("happenings/outcome.html", h=happening, o=o, pagination=pagination, shown=shown,
+                           lists=OUTCOME_LISTS, contracts=contracts)
