@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -378,7 +379,89 @@ def seed_demo_pipeline() -> int:
         deals.interest_create(user=ent01, listing=first.achievement, token=new_form_token(),
                               message="我公司对该成果很感兴趣，希望进一步了解技术细节和合作方式。")
     db.session.flush()
+    seed_demo_events()
     return opened
+
+
+def seed_demo_events() -> None:
+    """Two events of the demo (issue 19): a 路演 three weeks ago in the first county, with its sign-ups, check-ins,
+    two 意向 recorded on the spot and one accepted into a deal (its outcome page has figures); and the city's
+    对接会 ten days ahead, open for sign-up, two already signed up. The past one is written as rows (the service
+    refuses a start in the past); the upcoming one, its sign-ups and every interest go through the services."""
+    from datetime import datetime, time
+
+    from .deals import services as deals
+    from .happenings import services as events
+    from .models import Happening, HappeningListing, HappeningSession, HappeningSignup, Interest
+    from .templating import CHINA_TZ
+
+    officials = db.session.scalars(select(User).where(User.role == "official").order_by(User.username)).all()
+    city_official = next((u for u in officials if u.username == "kjj_city"), None)
+    county_official = next((u for u in officials if u.username != "kjj_city"), None)
+    companies = db.session.scalars(select(User).where(User.role == "enterprise", User.username.like("ent0%"))
+                                   .order_by(User.username)).all()
+    results = db.session.scalars(select(Achievement).where(Achievement.status == "published")
+                                 .order_by(Achievement.id.desc()).limit(3)).all()
+    needs = db.session.scalars(select(Demand).where(Demand.status == "published").order_by(Demand.id.desc()).limit(2)).all()
+    if city_official is None or county_official is None or len(companies) < 6 or len(results) < 3:
+        return
+    local_today = utcnow().astimezone(CHINA_TZ).date()
+
+    def at(days: int, hour: int, minute: int = 0):
+        return datetime.combine(local_today + timedelta(days=days), time(hour, minute), tzinfo=CHINA_TZ)
+
+    # the past 路演: five companies signed up, four came; two 意向 on the spot, one accepted
+    start = at(-21, 9)
+    past = Happening(kind="roadshow", title=f"{county_official.region.name}高校院所科技成果路演（新材料专场）",
+                     place=f"{county_official.region.name}科技局三楼路演厅", region_id=county_official.region_id,
+                     organiser_id=county_official.id, description="三家高校院所现场路演成果，企业现场提问、洽谈。",
+                     starts_at=start, ends_at=start + timedelta(hours=3), signup_deadline=start - timedelta(days=1),
+                     capacity=30, confirmed_count=5, created_at=start - timedelta(days=14))
+    db.session.add(past)
+    db.session.flush()
+    db.session.add_all([
+        HappeningSession(happening_id=past.id, title="政策解读与活动介绍", starts_at=start, ends_at=start + timedelta(minutes=30)),
+        HappeningSession(happening_id=past.id, title="成果路演（每项15分钟）", starts_at=start + timedelta(minutes=30),
+                         ends_at=start + timedelta(hours=2)),
+        HappeningSession(happening_id=past.id, title="一对一洽谈", starts_at=start + timedelta(hours=2),
+                         ends_at=start + timedelta(hours=3))])
+    db.session.add_all([HappeningListing(happening_id=past.id, kind="achievement", listing_id=a.id) for a in results])
+    attendees = []
+    for n, user in enumerate(companies[1:6]):  # ent02-ent06 (ent01's own 意向 waits elsewhere)
+        row = HappeningSignup(happening_id=past.id, user_id=user.id, org_id=user.org_id, status="confirmed",
+                              nonce=secrets.token_hex(16), queued_at=start - timedelta(days=10 - n),
+                              created_at=start - timedelta(days=10 - n))
+        if n < 4:
+            row.checked_in_at, row.checked_in_by_id = start - timedelta(minutes=20 - 3 * n), county_official.id
+        db.session.add(row)
+        attendees.append((user, row))
+    db.session.flush()
+    spoken = []
+    for (user, _), result, message in zip(attendees[:2], results[:2], (
+            "现场听取路演后很感兴趣，希望到实验室考察，商谈技术许可。",
+            "我公司产线改造需要该技术，希望进一步了解中试情况和合作方式。")):
+        taken = db.session.scalar(select(Interest.id).where(Interest.from_org_id == user.org_id,
+                                                            Interest.achievement_id == result.id))
+        if taken is None:
+            spoken.append(deals.interest_create(user=user, listing=result, message=message, token=new_form_token(),
+                                                happening_id=past.id, recorded_by=county_official))
+    if spoken:
+        deals.interest_decide(interest=spoken[0], user=spoken[0].achievement.owner, decision="accept")
+
+    # the upcoming 对接会 of the city, open for sign-up
+    start = at(10, 9)
+    keys = [f"demand:{d.id}" for d in needs] + [f"achievement:{a.id}" for a in results[:2]]
+    upcoming = events.happening_create(
+        user=city_official, kind="matchmaking", title=f"{city_official.region.name}新材料产业技术对接会",
+        place=f"{city_official.region.name}科技大市场一楼对接大厅",
+        description="企业发布技术需求，高校院所发布成果，现场一对一对接；会后由技术经纪人跟进。",
+        starts_at=start, ends_at=start + timedelta(hours=5), signup_deadline=start - timedelta(days=2), capacity=60,
+        sessions_text=f"{start:%Y-%m-%d} 09:00-10:00 企业技术需求发布\n{start:%Y-%m-%d} 10:00-11:30 高校院所成果推介\n"
+                      f"{start:%Y-%m-%d} 11:30-14:00 一对一洽谈",
+        listing_keys=keys, token=new_form_token())
+    for user in (companies[1], companies[2]):
+        events.signup(user=user, happening=upcoming)
+    db.session.flush()
 
 
 def _sign_demo_deal(deal, broker: User, *, number: int, today: date) -> None:

@@ -12,7 +12,7 @@ from market.models import Achievement, Contract, Demand, Organization, Region, S
 from market.contracts.services import paid_total
 from market.money import format_wan, format_yuan
 from market.seed import DEMO_PASSWORD
-from tests.helpers import FROZEN_TODAY, login
+from tests.helpers import FROZEN_TODAY, Poster, login
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_each_demo_broker_has_a_pipeline_and_a_company_waits_for_an_answer(app, 
         == ("done", "done")
     overdue = db.session.scalars(select(Deal).where(Deal.next_action_on < FROZEN_TODAY)).all()
     assert overdue and all(d.stage == "contacted" for d in overdue)
-    [interest] = db.session.scalars(select(Interest)).all()
+    [interest] = db.session.scalars(select(Interest).where(Interest.happening_id.is_(None))).all()
     assert interest.status == "pending"
     assert db.session.scalar(select(func.count()).select_from(Notification).join(
         User, User.id == Notification.user_id).where(User.org_id == interest.to_org_id)) >= 1
@@ -163,3 +163,22 @@ def test_the_demo_with_the_csl_papers(app, runner):
     assert db.session.scalar(select(func.count()).select_from(Contract)) == 183
     check = runner.invoke(args=["search", "check"])
     assert check.exit_code == 0 and "index matches the database" in check.output, check.output
+
+
+def test_the_demo_has_a_past_roadshow_with_its_outcome_and_an_upcoming_matchmaking(app, seeded):
+    from market.happenings.queries import outcome
+    from market.models import Happening
+    from market.models.base import utcnow
+
+    past, upcoming = db.session.scalars(select(Happening).order_by(Happening.starts_at)).all()
+    assert past.kind == "roadshow" and past.ends_at < utcnow() and upcoming.kind == "matchmaking"
+    o = outcome(past.id)
+    assert (o.confirmed, o.attended, o.interests, o.deals) == (5, 4, 2, 1)
+    assert upcoming.signup_deadline > utcnow() and upcoming.confirmed_count == 2 and len(upcoming.presented) == 4
+    client = app.test_client()
+    login(client, past.organiser.username, DEMO_PASSWORD)
+    page = client.get(f"/events/{past.id}/outcome").get_data(as_text=True)
+    assert 'id="fig-interests">2<' in page and 'id="fig-deals">1<' in page
+    company = app.test_client()
+    login(company, "ent04", DEMO_PASSWORD)
+    assert Poster(company).post(f"/events/{upcoming.id}/signup").status_code == 302  # open for sign-up
