@@ -152,6 +152,9 @@ def get_objects(world):
     from tests.test_happenings import event_objects
 
     event_objects(world, o)  # an event (路演) with a checked-in attendee
+    from tests.test_agencies import agency_objects
+
+    agency_objects(world, o)  # an expert (the university user), the broker's public profile
     return o
 
 
@@ -175,6 +178,9 @@ def _fill(o, world):
         "token": lambda kind: _unsubscribe_token(world.users.enterprise.id),
         "invitation_token": lambda kind: _invitation_token(o.invitation),
         "happening_id": lambda kind: o.happening.id,
+        "agency_id": lambda kind: world.orgs.agency.id,
+        "broker_id": lambda kind: world.users.broker.id,
+        "expert_id": lambda kind: o.expert.id,
     }
 
 

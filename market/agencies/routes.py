@@ -268,8 +268,7 @@ def experts():
                            available=available, roots=roots)
 
 
-def _expert_form(expert: Expert | None):
-    form = ExpertForm()
+def _expert_form(form: ExpertForm, expert: Expert | None):
     scope = None if current_user.role == "admin" else user_region(current_user)
     form.region_id.choices = region_choices(root=scope)
     form.field_ids.choices = field_choices()
@@ -304,7 +303,7 @@ def _expert_form(expert: Expert | None):
 def expert_new():
     if not services.can_manage_experts(current_user):
         abort(403)
-    return _expert_form(None)
+    return _expert_form(ExpertForm(), None)
 
 
 @bp.route("/experts/<int:expert_id>/edit", methods=["GET", "POST"])
@@ -313,7 +312,7 @@ def expert_edit(expert_id: int):
     expert = _expert(expert_id)
     if not services.can_manage_expert(current_user, expert):
         abort(404)
-    return _expert_form(expert)
+    return _expert_form(ExpertForm(), expert)
 
 
 @bp.route("/experts/me")
