@@ -124,6 +124,9 @@ NAV = [
     ("审核", "review.queue", {}, {"official", "admin"}),
     ("数据看板", "dashboard.index", {}, {"official", "admin"}),
     ("合同登记", "registration.index", {}, {"registrar", "enterprise", "institution", "broker", "official", "admin"}),
+    ("经纪人名册", "agencies.brokers", {}, {"official", "admin"}),
+    ("专家库", "agencies.experts", {}, {"official", "admin"}),
+    ("经纪人主页", "agencies.broker_profile", {}, {"broker"}),
     ("系统管理", "admin.index", {}, {"admin"}),
 ]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from types import SimpleNamespace
 from decimal import Decimal
 
 from sqlalchemy import Select, case, distinct, func, or_, select
@@ -211,12 +212,16 @@ def agency_sheet(agency: Organization, year: int) -> Sheet:
         if b not in current:  # deals and events of a broker now elsewhere belong to the new agency's sheet
             f.deals = f.signed_deals = f.needs = f.events = 0
         sheet.lines.append((users[b], f))
+    if None in by_broker:  # a deal the agency recorded that no broker worked: its own line, so the lines add up
+        n, amount, tech = by_broker[None]
+        nobody = SimpleNamespace(id=None, name="（未指定经纪人）", broker_cert_no="", username="")
+        sheet.lines.append((nobody, Figures(contracts=n, amount=amount, tech_amount=tech)))
     total = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "agency").get(agency.id)
     sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount = total or (0, ZERO, ZERO)
     for _user, f in sheet.lines:
         for name in ("deals", "signed_deals", "needs", "events"):
             setattr(sheet.total, name, getattr(sheet.total, name) + getattr(f, name))
-    sheet.lines.sort(key=lambda line: (-line[1].amount, line[0].name, line[0].id))
+    sheet.lines.sort(key=lambda line: (-line[1].amount, line[0].name, line[0].id or 0))
     return sheet
 
 
