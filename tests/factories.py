@@ -218,9 +218,16 @@ def suggestion(*, demand: Demand, achievement: Achievement, score: float = 0.82,
 
 def deal(*, buyer: Organization, seller: Organization, demand: Demand | None = None,
          achievement: Achievement | None = None, broker: User | None = None, stage: str = "contacted", **kw):
-    """A deal (对接) at the given stage, regions taken from the organisations."""
+    """A deal (对接) at the given stage, regions taken from the organisations, source 'direct' unless given.
+    from_interest=True: a deal opened by accepting an interest, as the service opens it (an accepted interest row
+    is made and linked), whose parties took part in it (contracts.services._took_part)."""
     from market.models import Deal
 
+    source = kw.pop("source", "direct")
+    from_interest = kw.pop("from_interest", False) or source == "interest"  # 'interest': the former source code
+    source = "direct" if source == "interest" else source
+    if from_interest and "interest_id" not in kw:
+        kw["interest_id"] = _accepted_interest(buyer, seller, demand, achievement).id
     d = Deal(
         demand_id=demand.id if demand else None,
         achievement_id=achievement.id if achievement else None,
@@ -230,12 +237,30 @@ def deal(*, buyer: Organization, seller: Organization, demand: Demand | None = N
         seller_region_id=seller.region_id,
         broker_id=broker.id if broker else None,
         stage=stage,
-        source=kw.pop("source", "interest"),
+        source=source,
         **kw,
     )
     db.session.add(d)
     db.session.flush()
     return d
+
+
+def _accepted_interest(buyer: Organization, seller: Organization, demand: Demand | None,
+                       achievement: Achievement | None):
+    """The accepted interest a deal grew from: the buyer's interest in the result, or the seller's answer to the
+    need when there is no result."""
+    from market.models import Interest
+
+    kind, author, owner = ("interest", buyer, seller) if achievement is not None else ("solution", seller, buyer)
+    author_user = db.session.scalar(db.select(User.id).where(User.org_id == author.id).order_by(User.id).limit(1))
+    if author_user is None:
+        author_user = user(role="enterprise" if kind == "interest" else "institution", org=author).id
+    i = Interest(kind=kind, demand_id=demand.id if demand else None, achievement_id=achievement.id if achievement else None,
+                 from_org_id=author.id, from_user_id=author_user, to_org_id=owner.id, message="希望合作",
+                 status="accepted", origin="direct")
+    db.session.add(i)
+    db.session.flush()
+    return i
 
 
 def deal_objects(world, objs) -> None:

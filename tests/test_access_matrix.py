@@ -110,6 +110,7 @@ EXPECTED: dict[str, frozenset] = {
     "deals.claim": frozenset({BROKER}),
     "deals.move": frozenset({BROKER, ADMIN, OFFICIAL}),
     "deals.plan": frozenset({BROKER, ADMIN}),
+    "deals.correct_source": frozenset({BROKER, ADMIN}),  # the deal's broker (can_work_deal), issue 19
     "deals.note": frozenset({BROKER, ADMIN, OFFICIAL}),
     "contracts.index": VERIFIED,
     "contracts.export": frozenset({BROKER, OFFICIAL, ADMIN}),
@@ -138,6 +139,7 @@ EXPECTED: dict[str, frozenset] = {
     "dashboard.targets": REVIEWERS,
     "dashboard.target_edit": frozenset({ADMIN}),
     "dashboard.conversions": REVIEWERS,
+    "dashboard.sources": REVIEWERS,  # 成交来源 (issue 19 section 4)
     "dashboard.coverage": REVIEWERS,
     "dashboard.checks": REVIEWERS,
     "dashboard.reports": REVIEWERS,  # 报表 (issue 16): the tables T1-T10 of the official's own scope
@@ -263,6 +265,7 @@ POST_DATA = {
     "deals.interest_decide": lambda w: {"decision": "accept"},
     "deals.move": lambda w: {"to": "terminated", "version": "1", "reason_code": "price"},
     "deals.plan": lambda w: {"next_action_on": "2030-01-01", "next_action": "越权安排"},
+    "deals.correct_source": lambda w: {"source": "direct", "note": "越权更正来源"},
     "deals.note": lambda w: {"text": "越权记录"},
     "contracts.void": lambda w: {"reason": "越权作废"},
     "registration.decide": lambda w: {"decision": "register", "tech_amount": "1.00", "version": "1"},

@@ -243,7 +243,7 @@ def test_the_owner_reopens_a_need_a_contract_marked_done(world, as_, need_b):
 def test_the_owner_reopens_what_a_deal_s_contract_marked_done_and_voiding_then_changes_nothing(world, as_):
     pair = published_pair(world)
     deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=pair.demand, achievement=pair.achievement,
-                          broker=world.users.broker, stage="negotiating")
+                          broker=world.users.broker, stage="negotiating", from_interest=True)
     db.session.commit()
     terms = entry(world, 7, buyer_region_id=str(world.regions["town_a"].id), seller_region_id=str(world.regions["town_a"].id),
                   version="1")
@@ -331,7 +331,7 @@ def test_a_party_who_acted_in_the_deal_has_its_listing_marked_done_at_once(world
     """A deal the owners opened through an interest (one made it, the other accepted): signing marks both done."""
     pair = published_pair(world)
     deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=pair.demand,
-                          achievement=pair.achievement, broker=world.users.broker, stage="negotiating", source="interest",
+                          achievement=pair.achievement, broker=world.users.broker, stage="negotiating", from_interest=True,
                           version=3)
     db.session.commit()
     assert _sign(as_, world, deal, n=8).status_code == 302

@@ -46,10 +46,11 @@ def _no_engine_refresh(app):
 
 @pytest.fixture
 def market(world):
-    """A published need and result, and their deal in negotiation with the broker."""
+    """A published need and result, and their deal (opened by an accepted interest) in negotiation with the broker."""
     market = published_pair(world)
     market.deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=market.demand,
-                                 achievement=market.achievement, broker=world.users.broker, stage="negotiating")
+                                 achievement=market.achievement, broker=world.users.broker, stage="negotiating",
+                                 from_interest=True)
     db.session.commit()
     return market
 

@@ -188,6 +188,8 @@ CASES = [
     Case(("PlanForm",), "broker", lambda o, w: f"/deals/{o.deal.id}/plan",
          lambda o, w: {"next_action_on": "2026-02-30", "next_action": ""},
          {"next_action_on": "", "next_action": "请填写下一步要做的事"}, {"next_action_on": "2026-02-30"}),
+    Case(("SourceForm",), "broker", lambda o, w: f"/deals/{o.deal.id}/source",
+         lambda o, w: {"source": "broker_visit", "note": "走"}, {"note": "2-200字"}, {"note": "走"}, _count("DealEvent")),
     Case(("NoteForm",), "broker", lambda o, w: f"/deals/{o.deal.id}/note",
          lambda o, w: {"text": "记" * 1001, "form_token": form_token()}, {"text": "不超过1000字"}, {"text": "记" * 1001},
          _count("DealEvent")),

@@ -203,6 +203,8 @@ TARGETS = [
            lambda o, w: {"next_action_on": (date.today() + timedelta(days=7)).isoformat(), "next_action": "约双方面谈"}),
     Target("deals.note", "broker", lambda o, w: [f"/deals/{o.deal.id}/note"], lambda o, w, url: f"/deals/{o.deal.id}",
            lambda o, w: {"text": "已电话联系买方"}),
+    Target("deals.correct_source", "broker", lambda o, w: [f"/deals/{o.deal.id}/source"],
+           lambda o, w, url: f"/deals/{o.deal.id}", lambda o, w: {"source": "broker_visit", "note": "走访企业时收集的需求"}),
     # the claim buttons post only their one-time token
     Target("deals.claim_suggestion", "broker", lambda o, w: [f"/deals/queue/{o.suggestion.id}/claim"],
            lambda o, w, url: "/deals/queue"),

@@ -115,7 +115,7 @@ def _form_class(name: str) -> type:
 def objs(world):
     o = SimpleNamespace(**vars(published_pair(world)))
     o.deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=o.demand, achievement=o.achievement,
-                            broker=world.users.broker, stage="negotiating")
+                            broker=world.users.broker, stage="negotiating", from_interest=True)
     db.session.commit()
     return o
 

@@ -63,6 +63,7 @@ BROKER_POSTS = {
     "deals.move": {"to": "terminated", "version": "1", "reason_code": "price"},
     "deals.plan": {"next_action_on": "2030-01-01", "next_action": "安排"},
     "deals.note": {"text": "记录"},
+    "deals.correct_source": {"source": "direct", "note": "更正来源"},
     "contracts.create": {"title": "虚假合同", "amount": "1000000000000", "tech_amount": "1000000000000"},
     "contracts.from_deal": {"title": "虚假合同", "amount": "1000000", "tech_amount": "1000000"},
     "contracts.add_payment": {"paid_on": "2025-01-01", "amount": "1.00"},

@@ -314,7 +314,7 @@ def _took_part(deal: Deal, org_id: int | None) -> bool:
     other accepted it), or one of its users wrote a row of the deal's history (a move, a note, a plan)."""
     if org_id is None:
         return False
-    if deal.source == "interest" and org_id in (deal.buyer_org_id, deal.seller_org_id):
+    if deal.interest_id is not None and org_id in (deal.buyer_org_id, deal.seller_org_id):
         return True
     return db.session.scalar(
         select(DealEvent.id).join(User, User.id == DealEvent.actor_id)

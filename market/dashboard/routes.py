@@ -21,7 +21,7 @@ from ..models import Region, Target
 from ..models.contract import TARGET_METRICS
 from ..pagination import get_page, paginate
 from ..permissions import in_scope, user_region
-from . import exports, queries, reports, services, stats
+from . import exports, queries, reports, services, sources, stats
 from .charts import overview_charts, ranked_level, ranking_chart
 from .forms import TargetForm
 from .stats import Period
@@ -33,6 +33,7 @@ TABS = (
     ("dashboard.index", "总览"),
     ("dashboard.targets", "目标任务与排名"),
     ("dashboard.conversions", "成果转化"),
+    ("dashboard.sources", "成交来源"),
     ("dashboard.coverage", "产学研一对一"),
     ("dashboard.checks", "数据核查"),
     ("dashboard.reports", "报表"),
@@ -292,6 +293,20 @@ def conversions():
         **_context(region, period, notes, total=total, rows=rows, funnel=funnel, feedback=feedback,
                    previous=stats.conversions(scope=region, period=period.last_year()), growth=queries.growth),
     )
+
+
+@bp.route("/sources", endpoint="sources")
+def sources_page():
+    """成交来源 (issue 19): registered contracts by the source, agency and broker of their deal (dashboard.sources)."""
+    region = view_region()
+    period, notes = view_period()
+    side = request.args.get("side", "e")
+    side = side if side in sources.SIDES else "e"
+    rows = sources.grouped(scope=region, period=period, side=side)
+    tables = {"source": ("按来源", sources.by_source(rows)), "agency": ("按服务机构", sources.by_agency(rows)),
+              "broker": ("按技术经纪人", sources.by_broker(rows))}
+    return render_template("dashboard/sources.html", **_context(region, period, notes, tables=tables, side=side,
+                                                                sides=sources.SIDES, top=sources.TOP))
 
 
 @bp.route("/coverage")

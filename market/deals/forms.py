@@ -4,7 +4,7 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import BaseForm
-from ..models.deal import FAIL_REASONS
+from ..models.deal import DEAL_SOURCES, FAIL_REASONS
 
 REASON_CHOICES = [("", "请选择原因")] + list(FAIL_REASONS.items())
 
@@ -16,6 +16,17 @@ class InterestForm(BaseForm):
     )
     link_id = SelectField("关联我方条目", coerce=int, validate_choice=False, default=0)
     form_token = HiddenField()
+    # how the author came to the listing (search, suggestion, direct): attribution only; the service keeps a
+    # value of the set and counts anything else as 'direct' (never a reason to refuse the interest)
+    origin = HiddenField()
+
+
+class SourceForm(BaseForm):
+    """The broker corrects where a deal came from ('campaign' is recorded by campaigns, not chosen)."""
+
+    source = SelectField("来源", choices=[("", "请选择来源")] + [(k, v) for k, v in DEAL_SOURCES.items() if k != "campaign"],
+                         validate_choice=False)
+    note = StringField("更正说明", validators=[DataRequired("请填写更正说明"), Length(min=2, max=200, message="更正说明为2-200字")])
 
 
 class DecideForm(BaseForm):

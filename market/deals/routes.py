@@ -14,7 +14,7 @@ from ..models.deal import DEAL_STAGES, FAIL_REASONS, INTEREST_STATUSES, OPEN_STA
 from ..pagination import get_page, paginate
 from ..permissions import can_see_contact, get_listing, is_listing_owner, roles_required
 from . import access, queries, services
-from .forms import DecideForm, InterestForm, MoveForm, NoteForm, PlanForm
+from .forms import DecideForm, InterestForm, MoveForm, NoteForm, PlanForm, SourceForm
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -47,6 +47,8 @@ def listing_panel(listing) -> Markup | None:
     if form is None:
         form = InterestForm(formdata=None)
         form.form_token.data = new_form_token()
+        # the page that linked here (search results, a suggestion list) says so in ?from=: kept for attribution
+        form.origin.data = services.interest_origin(request.args.get("from"))
     own = services.own_listing_choices(current_user, listing)
     # bandit B704: Markup of a rendered, autoescaped template (not of user text)
     return Markup(render_template("deals/_listing_panel.html", listing=listing, mode="form", form=form, previous=mine,  # nosec B704
@@ -94,7 +96,8 @@ def interest_create(kind: str, listing_id: int):
         return _listing_page_again(listing, 400)
     try:
         interest = services.interest_create(user=current_user, listing=listing, message=form.message.data,
-                                            token=form.form_token.data, link_id=form.link_id.data or None)
+                                            token=form.form_token.data, link_id=form.link_id.data or None,
+                                            origin=form.origin.data)
     except DomainError as err:
         db.session.rollback()
         if err.status_code == 409:
@@ -206,7 +209,7 @@ def detail(deal_id: int):
 
 
 def _detail_page(deal, *, move_form: MoveForm | None = None, plan_form: PlanForm | None = None,
-                 note_form: NoteForm | None = None, status: int = 200):
+                 note_form: NoteForm | None = None, source_form: SourceForm | None = None, status: int = 200):
     """The deal's page; after a refused move, plan or note, with that form as posted and its errors at their
     fields (the other forms as usual)."""
     user = current_user
@@ -230,6 +233,7 @@ def _detail_page(deal, *, move_form: MoveForm | None = None, plan_form: PlanForm
         move_form=move_form or MoveForm(formdata=None),
         plan_form=plan_form,
         note_form=note_form,
+        source_form=source_form or SourceForm(formdata=None),
         fail_reasons=FAIL_REASONS,
         open_stages=OPEN_STAGES,
     ), status
@@ -244,6 +248,25 @@ def claim(deal_id: int):
     services.deal_claim(deal=deal, user=current_user)
     submission.object_id = deal.id
     return _commit_and_back("已认领该对接", url_for("deals.detail", deal_id=deal.id))
+
+
+@bp.route("/<int:deal_id>/source", methods=["POST"])
+@login_required
+def correct_source(deal_id: int):
+    """The broker working the deal corrects its source (attribution in the dashboard's 成交来源)."""
+    deal = access.get_deal(deal_id)
+    if not access.can_work_deal(current_user, deal):
+        abort(403)
+    form = SourceForm()
+    if not form.validate_on_submit():
+        return _detail_page(deal, source_form=form, status=400)
+    try:
+        services.deal_source_correct(deal=deal, user=current_user, source=form.source.data or "", note=form.note.data or "")
+    except DomainError as err:
+        db.session.rollback()
+        form.apply_error(err)
+        return _detail_page(deal, source_form=form, status=_refused_status(err))
+    return _commit_and_back("已更正对接来源", url_for("deals.detail", deal_id=deal.id))
 
 
 @bp.route("/<int:deal_id>/move", methods=["POST"])

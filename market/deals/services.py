@@ -12,7 +12,7 @@ from ..extensions import db
 from ..formtokens import claim_form_token
 from ..models import Achievement, Deal, DealEvent, Demand, Interest, InterestEvent, ListingMixin, Suggestion, User
 from ..models.base import utcnow
-from ..models.deal import DEAL_STAGES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_TRANSITIONS
+from ..models.deal import DEAL_SOURCES, DEAL_STAGES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_ORIGINS, INTEREST_TRANSITIONS
 from ..notifications.services import notify, path_for
 from ..permissions import is_verified_actor, verified_brokers
 from . import access
@@ -76,13 +76,20 @@ def _org_users(org_id: int) -> list[int]:
     return list(db.session.scalars(select(User.id).where(User.org_id == org_id, User.active.is_(True))))
 
 
+def interest_origin(raw: object) -> str:
+    """The page an interest form was reached from, as posted (a hidden field): one of INTEREST_ORIGINS, anything
+    else 'direct'. Used for attribution only."""
+    return raw if isinstance(raw, str) and raw in INTEREST_ORIGINS else "direct"
+
+
 def interest_create(*, user: User, listing: ListingMixin, message: str, token: str | None,
                     link_id: int | None = None, happening_id: int | None = None,
-                    recorded_by: User | None = None) -> Interest:
+                    recorded_by: User | None = None, origin: str | None = None) -> Interest:
     """An interest in a result (enterprise) or an answer to a need (institution); the author may link one
     of its own published listings of the other library, so that a contract marks both done. `happening_id`:
     recorded on the spot at that event (market/happenings checks the attendance and the listing first);
-    `recorded_by`: the organiser who typed it in for `user` there, the actor of its history and its event."""
+    `recorded_by`: the organiser who typed it in for `user` there, the actor of its history and its event;
+    `origin`: how the author came to the listing (interest_origin), which becomes the deal's source."""
     actor = recorded_by or user
     kind = _interest_kind_for(user, listing)
     if listing.status != "published":
@@ -110,6 +117,7 @@ def interest_create(*, user: User, listing: ListingMixin, message: str, token: s
         message=message,
         status="pending",
         happening_id=happening_id,
+        origin=interest_origin(origin),
     )
     db.session.add(interest)
     try:
@@ -228,6 +236,21 @@ def _brokers_for(*region_ids: int | None) -> list[int]:
     return list(db.session.scalars(verified_brokers().where(User.region_id.in_(ancestors))))
 
 
+def agency_of(user: User | None) -> int | None:
+    """The broker's agency: the broker's organisation when it is a 服务机构, else none."""
+    if user is None or user.org_id is None or user.org is None:
+        return None
+    return user.org_id if user.org.org_type == "agency" else None
+
+
+def interest_deal_source(interest: Interest) -> str:
+    """A deal opened by accepting an interest: 'event' when the interest was recorded at an event, else the
+    page its author came from (search, an engine suggestion), else 'direct'."""
+    if interest.happening_id is not None:
+        return "event"
+    return interest.origin if interest.origin in INTEREST_ORIGINS else "direct"
+
+
 def _deal_open_from_interest(interest: Interest, user: User) -> Deal:
     listing = interest.listing
     if interest.kind == "interest":  # an enterprise wants a result
@@ -242,7 +265,8 @@ def _deal_open_from_interest(interest: Interest, user: User) -> Deal:
         buyer_region_id=_region_of(buyer, interest.demand),
         seller_region_id=_region_of(seller, interest.achievement),
         stage="contacted",
-        source="interest",
+        source=interest_deal_source(interest),
+        happening_id=interest.happening_id,
         interest_id=interest.id,
         created_by_id=user.id,
     )
@@ -285,6 +309,7 @@ def deal_claim_suggestion(*, suggestion: Suggestion, user: User) -> Deal:
         buyer_region_id=_region_of(demand.org, demand),
         seller_region_id=_region_of(achievement.org, achievement),
         broker_id=user.id,
+        agency_id=agency_of(user),
         stage="recommended",
         source="suggestion",
         suggestion_id=suggestion.id,
@@ -306,7 +331,7 @@ def deal_claim(*, deal: Deal, user: User) -> Deal:
     result = db.session.execute(
         update(Deal)
         .where(Deal.id == deal.id, Deal.broker_id.is_(None))
-        .values(broker_id=user.id, version=Deal.version + 1, updated_at=utcnow())
+        .values(broker_id=user.id, agency_id=agency_of(user), version=Deal.version + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -385,6 +410,31 @@ def deal_reopen_by_void(*, deal: Deal, user: User, text: str) -> Deal:
     return deal
 
 
+def deal_source_correct(*, deal: Deal, user: User, source: str, note: str) -> Deal:
+    """The broker working the deal corrects where it came from (attribution only); the history says who, from
+    what, to what and why. 'campaign' is reserved for 揭榜挂帅, and 'event' needs an event on record."""
+    if not access.can_work_deal(user, deal):
+        raise NotAllowed("只有负责该对接的技术经纪人可以更正来源")
+    source = (source or "").strip()
+    note = (note or "").strip()
+    if source not in DEAL_SOURCES:
+        raise DomainError("请选择来源", fields={"source": "请选择来源"})
+    if source == "campaign":
+        raise DomainError("揭榜挂帅来源由揭榜项目自动记录，不能手工选择", fields={"source": "揭榜挂帅来源不能手工选择"})
+    if source == "event" and deal.happening_id is None:
+        raise DomainError("该对接没有在对接活动中记录的意向，不能标记为对接活动来源",
+                          fields={"source": "没有对接活动记录，不能选择“对接活动”"})
+    if len(note) < 2 or len(note) > 200:
+        raise DomainError("请填写2-200字的更正说明", fields={"note": "请填写2-200字的更正说明"})
+    if source == deal.source:
+        raise DomainError("来源未改变", fields={"source": "来源未改变"})
+    before = deal.source_label
+    deal.source = source  # not a move: the version that guards stage moves stays as it is
+    deal.updated_at = utcnow()
+    _event(deal, user, "source", f"来源更正：{before} → {DEAL_SOURCES[source]}（{note}）")
+    return deal
+
+
 def deal_plan(*, deal: Deal, user: User, on: date | None, text: str) -> Deal:
     if not access.can_work_deal(user, deal):
         raise NotAllowed("只有负责该对接的技术经纪人可以安排下一步")
@@ -443,6 +493,7 @@ def deals_release_broker(*, broker: User, user: User, reason: str) -> int:
         select(Deal).where(Deal.broker_id == broker.id, Deal.stage.in_(OPEN_STAGES)).with_for_update()).all()
     for deal in released:
         deal.broker_id = None
+        deal.agency_id = None  # the deal's figures follow the broker who takes it next
         deal.version = (deal.version or 1) + 1
         deal.updated_at = utcnow()
         _event(deal, user, "note", f"技术经纪人 {broker.name} 资格审核未通过，本对接退回待认领：{reason}"[:1000])

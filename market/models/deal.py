@@ -50,7 +50,19 @@ DEAL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         ("negotiating", "terminated"),
     }
 )
-DEAL_SOURCES = {"interest": "意向接受", "suggestion": "推荐认领"}
+# Where a deal came from (issue 19 section 4), recorded when it opens; its broker may correct it later
+# (deals.services.deal_source_correct). 'campaign' (揭榜挂帅) is reserved: nothing creates it yet.
+DEAL_SOURCES = {
+    "suggestion": "系统推荐",
+    "search": "检索发现",
+    "campaign": "揭榜挂帅",
+    "event": "对接活动",
+    "broker_visit": "经纪人走访",
+    "direct": "直接对接",
+}
+DEAL_SOURCES_SQL = ", ".join(f"'{code}'" for code in DEAL_SOURCES)
+# Where the page an interest was sent from sent its author (a hidden field, for attribution only)
+INTEREST_ORIGINS = ("search", "suggestion", "direct")
 
 
 class Interest(db.Model):
@@ -90,6 +102,9 @@ class Interest(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     # recorded on the spot at an event (路演/对接会/成果巡展, market/happenings): its outcome page counts it
     happening_id: Mapped[int | None] = mapped_column(ForeignKey("happenings.id"), index=True)
+    # how the author came to the listing (INTEREST_ORIGINS): attribution only, never trusted for anything else;
+    # NULL on interests sent before it was recorded
+    origin: Mapped[str | None] = mapped_column(String(16))
 
     demand: Mapped[Demand | None] = relationship()
     achievement: Mapped[Achievement | None] = relationship()
@@ -147,6 +162,7 @@ class Deal(db.Model):
         CheckConstraint("demand_id IS NOT NULL OR achievement_id IS NOT NULL", name="has_listing"),
         # A suggested pair is worked by one deal only: claiming twice fails here.
         UniqueConstraint("demand_id", "achievement_id", name="uq_deals_pair"),
+        CheckConstraint(f"source IN ({DEAL_SOURCES_SQL})", name="source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -162,7 +178,12 @@ class Deal(db.Model):
     end_text: Mapped[str] = mapped_column(String(500), default="")
     next_action_on: Mapped[date | None] = mapped_column(Date, index=True)
     next_action: Mapped[str] = mapped_column(String(200), default="")
-    source: Mapped[str] = mapped_column(String(16), default="interest")
+    source: Mapped[str] = mapped_column(String(16), default="direct")  # DEAL_SOURCES
+    # the event an interest recorded there came from (source 'event')
+    happening_id: Mapped[int | None] = mapped_column(ForeignKey("happenings.id"), index=True)
+    # the broker's agency (an organisation of type 'agency') when the broker took the deal: kept, so that a later
+    # change of the broker's employer does not move past figures
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     suggestion_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the engine may rebuild suggestions
     interest_id: Mapped[int | None] = mapped_column(ForeignKey("interests.id"), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -175,6 +196,11 @@ class Deal(db.Model):
     buyer_org: Mapped[Organization] = relationship(foreign_keys=[buyer_org_id])
     seller_org: Mapped[Organization] = relationship(foreign_keys=[seller_org_id])
     broker: Mapped[User | None] = relationship(foreign_keys=[broker_id])
+    agency: Mapped[Organization | None] = relationship(foreign_keys=[agency_id])
+
+    @property
+    def source_label(self) -> str:
+        return DEAL_SOURCES.get(self.source, self.source)
 
     @property
     def stage_label(self) -> str:
