@@ -287,18 +287,22 @@ def match_feedback(*, scope: Region | None, period: Period) -> list[FeedbackMont
             if row is not None:
                 setattr(row, attr, getattr(row, attr) + 1)
 
-    orgs_in = select(Organization.id).where(_in_scope(Organization.region_id, scope))
-    parties = or_(Interest.from_org_id.in_(orgs_in), Interest.to_org_id.in_(orgs_in))
+    # correlated EXISTS, not `IN (the scope's organisations)`: the period's range of the created_at index drives
+    # and each row's parties are looked up, instead of one seek per organisation of the scope (20,000 of a city,
+    # 60 ms on SQLite whether or not there were interests)
+    parties = select(Organization.id).where(Organization.id.in_((Interest.from_org_id, Interest.to_org_id)),
+                                            _in_scope(Organization.region_id, scope)).exists()
     bucket(db.session.execute(select(Interest.created_at).where(
         Interest.created_at >= start, Interest.created_at < end, parties)), "interests")
     bucket(db.session.execute(select(Interest.decided_at).where(
         Interest.status == "declined", Interest.reason_code == "not_relevant",
         Interest.decided_at >= start, Interest.decided_at < end, parties)), "declined")
-    demand_in = select(Demand.id).where(_in_scope(Demand.region_id, scope))
-    achievement_in = select(Achievement.id).where(_in_scope(Achievement.region_id, scope))
+    demand_in = select(Demand.id).where(Demand.id == MatchFeedback.demand_id, _in_scope(Demand.region_id, scope))
+    achievement_in = select(Achievement.id).where(Achievement.id == MatchFeedback.achievement_id,
+                                                  _in_scope(Achievement.region_id, scope))
     bucket(db.session.execute(select(MatchFeedback.created_at).where(
         MatchFeedback.kind == "not_relevant", MatchFeedback.created_at >= start, MatchFeedback.created_at < end,
-        or_(MatchFeedback.demand_id.in_(demand_in), MatchFeedback.achievement_id.in_(achievement_in)))), "marked")
+        or_(demand_in.exists(), achievement_in.exists()))), "marked")
     rows = list(months.values())
     total = FeedbackMonth("合计", sum(r.interests for r in rows), sum(r.declined for r in rows),
                           sum(r.marked for r in rows))
