@@ -15,7 +15,7 @@ from sqlalchemy import select
 from market.agencies import queries, services
 from market.errors import DomainError
 from market.extensions import db
-from market.models import AgencyService, BrokerProfile, Expert, Happening, User
+from market.models import AgencyService, BrokerProfile, Expert, Happening
 from tests import factories
 from tests.helpers import Poster, client_for, diff, messages, snapshot as _snapshot
 

@@ -3,13 +3,12 @@ sheets (.xlsx), and the 专家库 (issue 19 section 3)."""
 from __future__ import annotations
 
 import io
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..dashboard import exports
+from ..dashboard.queries import today as dashboard_today
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import field_choices, region_choices
@@ -47,7 +46,7 @@ def _broker(broker_id: int) -> User:
 
 
 def _year() -> int:
-    today = date.today()
+    today = dashboard_today()  # the dashboard's today (its TODAY setting, else the server's date)
     raw = request.args.get("year", "")
     if not raw:
         return today.year
