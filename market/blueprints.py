@@ -49,6 +49,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(agencies_bp)  # 服务机构, 技术经纪人, 专家库 (issue 19 section 3)
 
+    from .campaigns.routes import bp as campaigns_bp
+
+    app.register_blueprint(campaigns_bp)  # 揭榜挂帅 campaigns (issue 19 section 1)
+
 
 def register_handlers(app: Flask) -> None:
     """Each feature connects its event handlers, job kinds and extension points (market/events.py,

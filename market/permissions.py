@@ -52,6 +52,9 @@ OPEN_TO_UNVERIFIED = frozenset({
     "agencies.index",  # the public directory of 服务机构, an agency's page, a broker's opted-in profile
     "agencies.detail",
     "agencies.broker",
+    "campaigns.index",  # the public page of 揭榜挂帅 campaigns, a campaign, a 榜 with its 公示
+    "campaigns.detail",
+    "campaigns.task",
 })
 
 

@@ -34,6 +34,7 @@ PUBLIC |= {"registration.verify"}  # anyone checks a 登记证明 by its code
 PUBLIC |= {"members.join"}  # an invitation link: the invited colleague registers (or signs in) from it
 PUBLIC |= {"happenings.index", "happenings.detail"}  # events: the public list and page
 PUBLIC |= {"agencies.index", "agencies.detail", "agencies.broker"}  # 服务机构 directory, an agency, an opted-in broker
+PUBLIC |= {"campaigns.index", "campaigns.detail", "campaigns.task"}  # 揭榜挂帅: list, campaign, 榜 (公示)
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
 # county A's enterprise's published demand and the city university's published result (see `objs`).
@@ -196,6 +197,18 @@ EXPECTED: dict[str, frozenset] = {
     "agencies.expert_edit": REVIEWERS,
     "agencies.expert_me": VERIFIED,
     "agencies.expert_availability": frozenset({INST, OFFICIAL, ADMIN}),  # the expert, or who manages the entry
+    # 揭榜挂帅 (tests/test_campaigns.campaign_objects: county A's official's campaign, one open 榜 on objs.demand
+    # with the university user on its panel, a proposal of the second enterprise; tests/test_campaigns.py has
+    # the other region's official, the non-panel expert, the deadline, the conflict and the score privacy)
+    "campaigns.index": EVERYONE,
+    "campaigns.detail": EVERYONE,
+    "campaigns.task": EVERYONE,
+    "campaigns.create": frozenset({OFFICIAL}),
+    "campaigns.task_new": frozenset({OFFICIAL}),  # officials of the campaign's region
+    "campaigns.propose": frozenset({INST}),  # eligible solvers; not the company that set the need
+    "campaigns.review": frozenset({INST, OFFICIAL}),  # the panel, the region's official (no scores)
+    "campaigns.score": frozenset({INST}),  # a panel expert, not of the solver's organisation
+    "campaigns.announce": frozenset({OFFICIAL}),
 }
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
@@ -233,6 +246,9 @@ FILL = {
     "agency_id": lambda o, rule, v: o.agency.id,
     "broker_id": lambda o, rule, v: o.agency_broker.id,
     "expert_id": lambda o, rule, v: o.expert.id,
+    "campaign_id": lambda o, rule, v: o.campaign.id,
+    "task_id": lambda o, rule, v: o.campaign_task.id,
+    "proposal_id": lambda o, rule, v: o.campaign_proposal.id,
 }
 # the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
 _CONTRACT_ID = FILL["contract_id"]
@@ -295,6 +311,12 @@ POST_DATA = {
                                        "region_id": str(w.regions["county_a"].id),
                                        "field_ids": [str(w.fields["materials"].id)]},
     "agencies.expert_availability": lambda w: {"available": "0"},
+    "campaigns.create": lambda w: {"title": "越权发布的揭榜榜单"},
+    "campaigns.task_new": lambda w: {"title": "越权发布的榜", "goal": "x", "indicators": "x", "award": "1",
+                                     "co_funding": "0", "deadline": "2030-01-01T09:00", "rubric": "技术 10",
+                                     "eligible_types": ["university"]},
+    "campaigns.propose": lambda w: {"summary": "越权提交的揭榜方案", "plan": "越权提交的揭榜方案内容，足够二十个字以上的长度。"},
+    "campaigns.score": lambda w: {"points-0": "60", "points-1": "40"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
                                 "description": "越权修改的描述文字足够长", "summary": "越权修改的简介文字足够长", "maturity": "5",
@@ -389,6 +411,9 @@ def objs(world):
     from tests.test_agencies import agency_objects
 
     agency_objects(world, o)  # objs.expert, objs.agency, objs.agency_broker (its profile public)
+    from tests.test_campaigns import campaign_objects
+
+    campaign_objects(world, o)  # objs.campaign, objs.campaign_task, objs.campaign_proposal
     return o
 
 

@@ -261,10 +261,38 @@ CASES = [
          lambda o, w: {"signup_id": str(w.happening_signup_id), "listing_key": "", "message": "短",
                        "form_token": form_token()},
          {"listing_key": "请选择展示的需求或成果", "message": "5-1000字"}, {"message": "短"}, _count("Interest")),
+    # 揭榜挂帅 (tests/test_campaigns.forms_setup)
+    Case(("CampaignForm",), "official", lambda o, w: "/campaigns/new",
+         lambda o, w: {"title": "短", "form_token": form_token()}, {"title": "4-100字"}, {"title": "短"},
+         _count("Campaign")),
+    Case(("TaskForm",), "official", lambda o, w: f"/campaigns/{_campaign(w).campaign.id}/tasks/new",
+         lambda o, w: {**_campaign_task_form(w), "title": "短", "award": "12.5万元", "deadline": "明天上午"},
+         {"title": "4-100字", "award": "单位已是元", "deadline": "时间格式不对"},
+         {"title": "短", "award": "12.5万元", "deadline": "明天上午"}, _count("CampaignTask")),
+    Case(("ProposalForm",), "institution", lambda o, w: f"/campaigns/tasks/{_campaign(w).campaign_task.id}/proposal",
+         lambda o, w: {"summary": "短", "plan": "太短的方案"}, {"summary": "5-200字", "plan": "20-20000字"},
+         {"summary": "短", "plan": "太短的方案"}, _count("CampaignProposal")),
+    Case(("ScoreForm",), "institution",
+         lambda o, w: f"/campaigns/proposals/{_campaign(w).campaign_proposal.id}/score",
+         lambda o, w: {"points-0": "六十", "points-1": "101"},
+         {"points-0": "有效的整数", "points-1": "0至100"}, {"points-0": "六十", "points-1": "101"},
+         _count("CampaignScore")),
     Case(("MailSettingsForm",), "enterprise", lambda o, w: "/notifications/settings",
          lambda o, w: {**{f"mode_{t}": "digest" for t in TOPICS}, "email": "mail@"}, {"email": "格式不正确"},
          {"email": "mail@"}),
 ]
+
+
+def _campaign(w):
+    from tests.test_campaigns import forms_setup
+
+    return forms_setup(w)
+
+
+def _campaign_task_form(w):
+    from tests.test_campaigns import valid_task_form
+
+    return valid_task_form(w, _campaign(w))
 
 
 def _event_form():

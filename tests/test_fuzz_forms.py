@@ -53,6 +53,7 @@ NON_FORM = {
     "jobs.search_rebuild",  # one button: a rebuild request (tests/test_search_rebuild.py)
     "members.revoke", "members.remove",  # one button each (单位成员, tests/test_org_members.py)
     "happenings.signup", "happenings.cancel",  # one button each (活动报名, tests/test_happenings.py)
+    "campaigns.announce",  # one button (公布揭榜结果, tests/test_campaigns.py)
 }
 
 
@@ -87,6 +88,12 @@ def _valid_event_form():
     from tests.test_happenings import valid_event_form
 
     return valid_event_form()
+
+
+def _valid_task_form(o, w):
+    from tests.test_campaigns import valid_task_form
+
+    return valid_task_form(w, o)
 
 
 def _valid_contract(o, w):
@@ -228,6 +235,15 @@ TARGETS = [
            lambda o, w: {"name": "李研究员", "org_name": w.orgs.uni.name, "region_id": str(w.regions["county_a"].id),
                          "field_ids": [str(w.fields["materials"].id)], "available": "y"}),
     Target("agencies.expert_edit", "official", lambda o, w: [f"/experts/{o.expert.id}/edit"], _same),
+    # 揭榜挂帅 (tests/test_campaigns.campaign_objects)
+    Target("campaigns.create", "official", lambda o, w: ["/campaigns/new"], _same,
+           lambda o, w: {"title": "新材料揭榜挂帅榜单", "form_token": form_token()}),
+    Target("campaigns.task_new", "official", lambda o, w: [f"/campaigns/{o.campaign.id}/tasks/new"], _same,
+           lambda o, w: _valid_task_form(o, w)),
+    Target("campaigns.propose", "institution", lambda o, w: [f"/campaigns/tasks/{o.campaign_task.id}/proposal"],
+           _same, lambda o, w: {"summary": "大学的揭榜方案概要", "plan": "技术路线：磁控溅射加纳米涂层，进度一年，团队五人。"}),
+    Target("campaigns.score", "institution", lambda o, w: [f"/campaigns/proposals/{o.campaign_proposal.id}/score"],
+           _same, lambda o, w: {"points-0": "50", "points-1": "30"}),
     Target("agencies.expert_availability", "institution", lambda o, w: [f"/experts/{o.expert.id}/availability"],
            lambda o, w, url: "/experts/me", lambda o, w: {"available": "0"}),
     Target("happenings.edit", "official", lambda o, w: [f"/events/{o.happening.id}/edit"], _same,
@@ -572,6 +588,9 @@ def objs(world):
     from tests.test_agencies import agency_objects
 
     agency_objects(world, o)  # an expert (the university user), the broker's public profile
+    from tests.test_campaigns import campaign_objects
+
+    campaign_objects(world, o)  # a campaign with an open 榜, the university user on its panel
     return o
 
 

@@ -155,6 +155,9 @@ def get_objects(world):
     from tests.test_agencies import agency_objects
 
     agency_objects(world, o)  # an expert (the university user), the broker's public profile
+    from tests.test_campaigns import campaign_objects
+
+    campaign_objects(world, o)  # a campaign with an open 榜 and a proposal
     return o
 
 
@@ -181,6 +184,9 @@ def _fill(o, world):
         "agency_id": lambda kind: world.orgs.agency.id,
         "broker_id": lambda kind: world.users.broker.id,
         "expert_id": lambda kind: o.expert.id,
+        "campaign_id": lambda kind: o.campaign.id,
+        "task_id": lambda kind: o.campaign_task.id,
+        "proposal_id": lambda kind: o.campaign_proposal.id,
     }
 
 

@@ -159,6 +159,10 @@ NAME_FORMS = [
     ("RegistrarForm", "admin", lambda o, w: f"/registration/points/{o.reg_point.id}",
      lambda o, w: {"username": "registrar_names", "name": "登记员王五", "password": "Strong-pass-2026"}, ["name"]),
     ("HappeningForm", "official", lambda o, w: "/events/new", lambda o, w: _event_form(), ["title"]),
+    ("CampaignForm", "official", lambda o, w: "/campaigns/new",
+     lambda o, w: {"title": "新材料揭榜挂帅榜单", "form_token": form_token()}, ["title"]),
+    ("TaskForm", "official", lambda o, w: f"/campaigns/{_campaign(w).campaign.id}/tasks/new",
+     lambda o, w: _campaign_task_form(w), ["title"]),
     ("ExpertForm", "official", lambda o, w: "/experts/new",
      lambda o, w: {"name": "李研究员", "org_name": w.orgs.uni.name, "region_id": str(w.regions["county_a"].id),
                    "field_ids": [str(w.fields["materials"].id)], "available": "y"}, ["name"]),
@@ -167,6 +171,18 @@ NAME_FORMS = [
                    "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "agree": "y",
                    "form_token": form_token()}, ["username", "name"]),
 ]
+
+
+def _campaign(w):
+    from tests.test_campaigns import forms_setup
+
+    return forms_setup(w)
+
+
+def _campaign_task_form(w):
+    from tests.test_campaigns import valid_task_form
+
+    return valid_task_form(w, _campaign(w))
 
 
 def _event_form():

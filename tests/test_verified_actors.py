@@ -55,7 +55,8 @@ _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "au
          "registration.verify",  # the public check of a 登记证明, open to anyone
          "members.join",
          "happenings.index", "happenings.detail",
-         "agencies.index", "agencies.detail", "agencies.broker"}  # the public list and page of events  # an invitation link: how an account without an organisation gets one (tests/test_org_members.py)
+         "agencies.index", "agencies.detail", "agencies.broker",
+         "campaigns.index", "campaigns.detail", "campaigns.task"}  # the public list and page of events  # an invitation link: how an account without an organisation gets one (tests/test_org_members.py)
 
 BROKER_POSTS = {
     "deals.claim_suggestion": {},

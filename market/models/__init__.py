@@ -1,5 +1,8 @@
 """All models, imported so that metadata and Alembic see every table."""
 from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, Expert, ExpertField
+from .campaign import (
+    Campaign, CampaignCriterion, CampaignPanelist, CampaignProposal, CampaignScore, CampaignTask,
+)
 from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .contract_link import ContractListingLink
 from .deal import Deal, DealEvent, FormSubmission, Interest, InterestEvent
@@ -58,6 +61,12 @@ __all__ = [
     "Payment",
     "Target",
     "Achievement",
+    "Campaign",
+    "CampaignCriterion",
+    "CampaignPanelist",
+    "CampaignProposal",
+    "CampaignScore",
+    "CampaignTask",
     "Demand",
     "Field",
     "Happening",

@@ -1,0 +1,1 @@
+"""揭榜挂帅 campaigns (issue 19 section 1)."""

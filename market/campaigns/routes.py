@@ -1,0 +1,237 @@
+"""揭榜挂帅 campaigns: the public list, a campaign and each 榜 (with its 公示 once announced); an official's new
+campaign and 榜; a solver's 揭榜方案; the panel's review and scores; the announcement."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..agencies.queries import expert_conflicts
+from ..errors import DomainError
+from ..extensions import db
+from ..forms import region_choices
+from ..formtokens import form_token_keep_or_issue
+from ..models import Campaign, CampaignProposal, CampaignTask, Demand, Expert, User
+from ..models.base import utcnow
+from ..pagination import get_page, paginate
+from ..permissions import roles_required
+from . import queries, services
+from .forms import CampaignForm, ProposalForm, ScoreForm, TaskForm, parse_local
+
+bp = Blueprint("campaigns", __name__)
+
+
+def _get(model, object_id: int):
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def _managed(campaign: Campaign) -> Campaign:
+    if not services.can_manage(current_user, campaign):
+        abort(403)
+    return campaign
+
+
+def _render_error(form, err: DomainError) -> int:
+    db.session.rollback()
+    form.apply_error(err)
+    return err.status_code
+
+
+@bp.route("/campaigns")
+def index():
+    pagination = paginate(queries.campaigns(), page=get_page())
+    counts = queries.proposal_counts([t.id for c in pagination.items for t in c.tasks])
+    return render_template("campaigns/index.html", pagination=pagination, counts=counts, now=utcnow(),
+                           can_create=current_user.is_authenticated and current_user.role == "official")
+
+
+@bp.route("/campaigns/<int:campaign_id>")
+def detail(campaign_id: int):
+    campaign = _get(Campaign, campaign_id)
+    return render_template("campaigns/detail.html", c=campaign, now=utcnow(),
+                           counts=queries.proposal_counts([t.id for t in campaign.tasks]),
+                           manager=services.can_manage(current_user, campaign))
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@roles_required("official")
+def create():
+    form = CampaignForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            campaign = services.campaign_create(user=current_user, title=form.title.data,
+                                                description=form.description.data or "", token=form.form_token.data)
+        except DomainError as err:
+            if err.status_code == 409:
+                db.session.rollback()
+                raise
+            status = _render_error(form, err)
+        else:
+            db.session.commit()
+            flash("榜单已创建，请添加榜", "success")
+            return redirect(url_for("campaigns.task_new", campaign_id=campaign.id))
+    elif form.is_submitted():
+        status = 400
+    form_token_keep_or_issue(form)
+    return render_template("campaigns/campaign_form.html", form=form), status
+
+
+def _task_choices(form: TaskForm, campaign: Campaign) -> None:
+    demands = db.session.scalars(
+        select(Demand).where(Demand.status == "published").order_by(Demand.id.desc()).limit(300))
+    region = campaign.region
+    form.demand_id.choices = [(0, "请选择")] + [(d.id, f"{d.title}（{d.org.name}）") for d in demands
+                                               if region.contains(d.region)]
+    form.eligible_region_id.choices = [(0, "不限区域")] + region_choices()
+    experts = db.session.scalars(select(Expert).join(User, User.id == Expert.user_id).where(
+        Expert.available.is_(True), User.active.is_(True)).order_by(Expert.name, Expert.id).limit(300))
+    form.expert_ids.choices = [(e.id, f"{e.name}（{e.org.name}）") for e in experts]
+
+
+@bp.route("/campaigns/<int:campaign_id>/tasks/new", methods=["GET", "POST"])
+@roles_required("official")
+def task_new(campaign_id: int):
+    campaign = _managed(_get(Campaign, campaign_id))
+    form = TaskForm()
+    _task_choices(form, campaign)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            task = services.task_create(
+                user=current_user, campaign=campaign, demand_id=form.demand_id.data, title=form.title.data,
+                goal=form.goal.data, indicators=form.indicators.data, award=form.award.data,
+                co_funding=form.co_funding.data, deadline=parse_local(form.deadline.data),
+                eligible_region_id=form.eligible_region_id.data or None,
+                eligible_types=list(form.eligible_types.data or []), rubric_text=form.rubric.data,
+                expert_ids=list(form.expert_ids.data or []))
+        except DomainError as err:
+            status = _render_error(form, err)
+        else:
+            db.session.commit()
+            flash("已发榜", "success")
+            return redirect(url_for("campaigns.task", task_id=task.id))
+    elif form.is_submitted():
+        status = 400
+    return render_template("campaigns/task_form.html", form=form, c=campaign), status
+
+
+@bp.route("/campaigns/tasks/<int:task_id>")
+def task(task_id: int):
+    t = _get(CampaignTask, task_id)
+    now = utcnow()
+    state = t.state(now)
+    return render_template(
+        "campaigns/task.html", t=t, state=state, now=now, count=queries.proposal_counts([t.id]).get(t.id, 0),
+        ranking=queries.ranking(t) if state == "announced" else None,
+        mine=queries.own_proposal(t.id, current_user), why_not=services.may_solve(current_user, t),
+        panel=services.panel_expert(current_user, t) is not None,
+        manager=services.can_manage(current_user, t.campaign))
+
+
+@bp.route("/campaigns/tasks/<int:task_id>/proposal", methods=["GET", "POST"])
+@roles_required(*services.SOLVER_ROLES)
+def propose(task_id: int):
+    t = _get(CampaignTask, task_id)
+    reason = services.may_solve(current_user, t)
+    if reason:
+        abort(403, reason)
+    mine = queries.own_proposal(t.id, current_user)
+    form = ProposalForm(obj=mine if mine is not None else None)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.proposal_save(user=current_user, task=t, summary=form.summary.data, plan=form.plan.data)
+        except DomainError as err:
+            status = _render_error(form, err)
+        else:
+            db.session.commit()
+            flash("揭榜方案已提交；截止前可以继续修改" if mine is None else "揭榜方案已修改", "success")
+            return redirect(url_for("campaigns.propose", task_id=t.id))
+    elif form.is_submitted():
+        status = 400
+    return render_template("campaigns/proposal.html", t=t, form=form, mine=mine, open_=t.state(utcnow()) == "open"), status
+
+
+def _reviewer_or_manager(t: CampaignTask):
+    expert = services.panel_expert(current_user, t)
+    manager = services.can_manage(current_user, t.campaign)
+    if expert is None and not manager:
+        abort(403)
+    return expert, manager
+
+
+@bp.route("/campaigns/tasks/<int:task_id>/review")
+@login_required
+def review(task_id: int):
+    """The panel sees every proposal, its own scores and the ranking; the official sees the proposals and who has
+    scored (no points) until the announcement."""
+    t = _get(CampaignTask, task_id)
+    expert, manager = _reviewer_or_manager(t)
+    state = t.state(utcnow())
+    props = queries.proposals(t.id)
+    mine = {p.id: queries.expert_scores(p.id, expert.id) for p in props} if expert else {}
+    ranking = queries.ranking(t) if expert is not None or state == "announced" else None
+    progress = {p.id: len(queries.scored_by(p)) for p in props}
+    return render_template("campaigns/review.html", t=t, state=state, proposals=props, expert=expert, manager=manager,
+                           mine=mine, ranking=ranking, progress=progress, missing=queries.missing_scores(t))
+
+
+@bp.route("/campaigns/proposals/<int:proposal_id>/score", methods=["GET", "POST"])
+@login_required
+def score(proposal_id: int):
+    proposal = _get(CampaignProposal, proposal_id)
+    t = proposal.task
+    expert = services.panel_expert(current_user, t)
+    if expert is None:
+        abort(403)
+    if expert_conflicts(expert, [proposal.org_id]):
+        abort(403, "您与该揭榜单位存在利益关系（同一单位），须回避，不能评分")
+    form = ScoreForm()
+    criteria = t.criteria
+    if not form.is_submitted():
+        kept = queries.expert_scores(proposal.id, expert.id)
+        for c in criteria:
+            form.points.append_entry(kept.get(c.id))
+    while len(form.points.entries) < len(criteria):
+        form.points.append_entry()
+    status = 200
+    if form.is_submitted() and len(form.points.entries) != len(criteria):
+        form.form_errors.append("评分项与评分细则不一致，请刷新页面后重新评分")
+        status = 400
+    elif form.validate_on_submit():
+        try:
+            services.score_save(user=current_user, proposal=proposal,
+                                points={c.id: e.data for c, e in zip(criteria, form.points.entries)})
+        except DomainError as err:
+            db.session.rollback()
+            if err.status_code == 403:
+                raise
+            index = {f"c{c.id}": e for c, e in zip(criteria, form.points.entries)}
+            for name, message in err.fields.items():
+                index[name].errors = list(index[name].errors) + [message]
+            if not err.fields:
+                form.form_errors.append(err.message)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash("评分已保存", "success")
+            return redirect(url_for("campaigns.review", task_id=t.id))
+    elif form.is_submitted():
+        status = 400
+    return render_template("campaigns/score.html", t=t, p=proposal, form=form,
+                           rows=list(zip(criteria, form.points.entries))), status
+
+
+@bp.route("/campaigns/tasks/<int:task_id>/announce", methods=["POST"])
+@roles_required("official")
+def announce(task_id: int):
+    t = _get(CampaignTask, task_id)
+    _managed(t.campaign)
+    winner = services.announce(user=current_user, task=t)
+    db.session.commit()
+    flash(f"已公示揭榜结果：{winner.org.name}揭榜成功", "success")
+    return redirect(url_for("campaigns.task", task_id=t.id))

@@ -1,0 +1,258 @@
+"""Writes for 揭榜挂帅 campaigns: an official's campaign and its 榜 (need, goal, award, deadline, eligibility,
+rubric, panel), a solver's 揭榜方案 (one per organisation and 榜, revised until the deadline), the panel's scores
+(per expert and criterion; an expert of the solver's organisation is refused) and the announcement."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from ..agencies.queries import expert_conflicts
+from ..errors import DomainError, NotAllowed
+from ..extensions import db
+from ..formtokens import claim_form_token
+from ..happenings.forms import MAX_YEAR, MIN_YEAR, YEAR_MESSAGE
+from ..happenings.services import local_to_utc
+from ..models import (
+    Campaign, CampaignCriterion, CampaignProposal, CampaignScore, CampaignTask, Deal, DealEvent, Demand, Expert, User,
+)
+from ..models.base import utcnow
+from ..models.campaign import SOLVER_TYPES
+from ..models.region import Region
+from ..notifications.services import notify, path_for
+from ..permissions import in_scope, is_verified_actor
+
+SOLVER_ROLES = ("enterprise", "institution")
+MAX_CRITERIA = 10
+MAX_PANEL = 15
+
+
+def can_manage(user, campaign: Campaign) -> bool:
+    """Verified officials whose region contains the campaign's (they alone create and run one)."""
+    return (getattr(user, "is_authenticated", False) and user.role == "official" and is_verified_actor(user)
+            and in_scope(user, campaign.region))
+
+
+def _field_error(name: str, message: str, status: int = 400) -> DomainError:
+    return DomainError(message, fields={name: message}, status_code=status)
+
+
+def campaign_create(*, user: User, title: str, description: str, token: str | None) -> Campaign:
+    if user.role != "official" or not is_verified_actor(user) or not user.region_id:
+        raise NotAllowed("只有所在区域的科技局工作人员可以发布揭榜挂帅榜单")
+    submission = claim_form_token(token=token, kind="campaign", user=user, link=lambda _id: f"/campaigns/{_id}")
+    campaign = Campaign(title=title.strip(), description=(description or "").strip(), region_id=user.region_id,
+                        organiser_id=user.id)
+    db.session.add(campaign)
+    db.session.flush()
+    submission.object_id = campaign.id
+    return campaign
+
+
+_CRITERION = re.compile(r"^(.{1,50}?)\s+(\d{1,3})\s*分?$")
+
+
+def parse_rubric(text: str) -> list[tuple[str, int]]:
+    """One criterion a line: "技术先进性 30" (points 1-100)."""
+    out = []
+    for n, line in enumerate((text or "").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        m = _CRITERION.match(line)
+        if m is None or not 1 <= int(m.group(2)) <= 100:
+            raise _field_error("rubric", f"第{n}行格式不对：请写成“评分项 满分”，满分为1-100的整数，如“技术先进性 30”")
+        out.append((m.group(1).strip(), int(m.group(2))))
+    if not out:
+        raise _field_error("rubric", "请至少填写一个评分项")
+    if len(out) > MAX_CRITERIA:
+        raise _field_error("rubric", f"评分项不能超过{MAX_CRITERIA}个")
+    if len({name for name, _ in out}) != len(out):
+        raise _field_error("rubric", "评分项名称不能重复")
+    return out
+
+
+def task_create(*, user: User, campaign: Campaign, demand_id: int, title: str, goal: str, indicators: str,
+                award: Decimal, co_funding: Decimal, deadline: datetime, eligible_region_id: int | None,
+                eligible_types: list[str], rubric_text: str, expert_ids: list[int]) -> CampaignTask:
+    """A 榜 of the campaign: a published need of an enterprise in the campaign's region, a deadline in the
+    future (wall-clock Asia/Shanghai, or aware), a rubric and a panel of available experts with accounts."""
+    if not can_manage(user, campaign):
+        raise NotAllowed("只有榜单所在区域的科技局工作人员可以发榜")
+    demand = db.session.get(Demand, demand_id) if demand_id else None
+    if demand is None or demand.status != "published" or not campaign.region.contains(demand.region):
+        raise _field_error("demand_id", "所选需求不存在、未公开发布或不在榜单所在区域")
+    if not MIN_YEAR <= deadline.year <= MAX_YEAR:
+        raise _field_error("deadline", YEAR_MESSAGE)
+    deadline = local_to_utc(deadline)
+    if deadline <= utcnow():
+        raise _field_error("deadline", "揭榜截止时间应晚于现在")
+    if award <= 0:
+        raise _field_error("award", "奖补金额应大于0")
+    if co_funding < 0:
+        raise _field_error("co_funding", "配套资金不能为负数")
+    types = list(dict.fromkeys(eligible_types or []))
+    if not types or any(t not in SOLVER_TYPES for t in types):
+        raise _field_error("eligible_types", "请选择可以揭榜的单位类型")
+    if eligible_region_id:
+        region = db.session.get(Region, eligible_region_id)
+        if region is None:
+            raise _field_error("eligible_region_id", "所选区域不存在")
+    criteria = parse_rubric(rubric_text)
+    ids = list(dict.fromkeys(expert_ids or []))
+    if not ids:
+        raise _field_error("expert_ids", "请至少选择一位评审专家")
+    if len(ids) > MAX_PANEL:
+        raise _field_error("expert_ids", f"评审专家不能超过{MAX_PANEL}位")
+    experts = list(db.session.scalars(select(Expert).where(Expert.id.in_(ids))))
+    if len(experts) != len(ids) or any(not e.available or e.user_id is None for e in experts):
+        raise _field_error("expert_ids", "所选专家不存在、暂不可用或没有登录账号")
+    if any(expert_conflicts(e, [demand.org_id]) for e in experts):
+        raise _field_error("expert_ids", "评审专家不能来自出题企业（利益回避）")
+    task = CampaignTask(campaign_id=campaign.id, demand_id=demand.id, title=title.strip(), goal=goal.strip(),
+                        indicators=indicators.strip(), award=award, co_funding=co_funding, deadline=deadline,
+                        eligible_region_id=eligible_region_id or None, eligible_types=",".join(types))
+    db.session.add(task)
+    db.session.flush()
+    for name, points in criteria:
+        db.session.add(CampaignCriterion(task_id=task.id, name=name, max_points=points))
+    task.panel = experts
+    db.session.flush()
+    return task
+
+
+# --- proposals ---------------------------------------------------------------------------------------------
+
+def may_solve(user, task: CampaignTask) -> str | None:
+    """Why `user` may not 揭榜 this 榜 (None: they may)."""
+    if not getattr(user, "is_authenticated", False) or user.role not in SOLVER_ROLES:
+        return "只有企业、高校和科研院所可以揭榜"
+    if not is_verified_actor(user):
+        return "单位通过审核后才能揭榜"
+    org = user.org
+    if org.org_type not in task.type_keys:
+        return f"本榜只接受{task.types_label}揭榜"
+    if org.id == task.demand.org_id:
+        return "出题企业不能揭自己的榜"
+    if task.eligible_region is not None and not task.eligible_region.contains(org.region):
+        return f"本榜只接受{task.eligible_region.name}的单位揭榜"
+    return None
+
+
+def proposal_save(*, user: User, task: CampaignTask, summary: str, plan: str) -> CampaignProposal:
+    """Submit the organisation's 揭榜方案, or revise it: only before the deadline, checked here on the server's
+    clock (the page may have been open since before it)."""
+    reason = may_solve(user, task)
+    if reason:
+        raise NotAllowed(reason)
+    now = utcnow()
+    if task.state(now) != "open":
+        raise DomainError("揭榜已截止（北京时间 %s），不能再提交或修改方案" % _local(task.deadline), status_code=409)
+    proposal = db.session.scalar(select(CampaignProposal).where(
+        CampaignProposal.task_id == task.id, CampaignProposal.org_id == user.org_id).with_for_update())
+    if proposal is None:
+        proposal = CampaignProposal(task_id=task.id, org_id=user.org_id, submitted_by_id=user.id,
+                                    summary=summary.strip(), plan=plan.strip(), revision=1, created_at=now,
+                                    updated_at=now)
+        db.session.add(proposal)
+    else:
+        proposal.summary, proposal.plan = summary.strip(), plan.strip()
+        proposal.submitted_by_id, proposal.revision, proposal.updated_at = user.id, proposal.revision + 1, now
+    db.session.flush()
+    return proposal
+
+
+def _local(value: datetime) -> str:
+    from ..templating import local_dt
+
+    return local_dt(value)
+
+
+# --- review ------------------------------------------------------------------------------------------------
+
+def panel_expert(user, task: CampaignTask) -> Expert | None:
+    """The user's 专家库 entry when it sits on this 榜's panel."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return next((e for e in task.panel if e.user_id == user.id), None)
+
+
+def score_save(*, user: User, proposal: CampaignProposal, points: dict[int, int]) -> list[CampaignScore]:
+    """The expert's points for every criterion of the rubric, after the deadline and before the announcement;
+    re-scoring replaces the expert's own. An expert from the solver's organisation is refused."""
+    task = proposal.task
+    expert = panel_expert(user, task)
+    if expert is None:
+        raise NotAllowed("只有本榜的评审专家可以评分")
+    if expert_conflicts(expert, [proposal.org_id]):
+        raise NotAllowed("您与该揭榜单位存在利益关系（同一单位），须回避，不能评分")
+    state = task.state(utcnow())
+    if state != "reviewing":
+        raise DomainError("揭榜截止后、公示之前才能评分" if state == "open" else "结果已公示，不能再评分",
+                          status_code=409)
+    problems = {}
+    for c in task.criteria:
+        value = points.get(c.id)
+        if value is None or not 0 <= value <= c.max_points:
+            problems[f"c{c.id}"] = f"“{c.name}”应为0至{c.max_points}的整数"
+    if problems:
+        raise DomainError(next(iter(problems.values())), fields=problems)
+    existing = {s.criterion_id: s for s in db.session.scalars(select(CampaignScore).where(
+        CampaignScore.proposal_id == proposal.id, CampaignScore.expert_id == expert.id))}
+    now, out = utcnow(), []
+    for c in task.criteria:
+        row = existing.get(c.id)
+        if row is None:
+            row = CampaignScore(proposal_id=proposal.id, expert_id=expert.id, criterion_id=c.id)
+            db.session.add(row)
+        row.points, row.scored_at = points[c.id], now
+        out.append(row)
+    db.session.flush()
+    return out
+
+
+def announce(*, user: User, task: CampaignTask) -> CampaignProposal:
+    """Publish the result once every panel expert without a conflict has scored every proposal: the winner is the
+    highest average total (the earlier submission on a tie), and the 公示 list shows every proposal's average.
+    The official never sees a score before this: the ranking is the panel's (市场阅卷)."""
+    if not can_manage(user, task.campaign):
+        raise NotAllowed("只有榜单所在区域的科技局工作人员可以公布揭榜结果")
+    task = db.session.scalar(select(CampaignTask).where(CampaignTask.id == task.id).with_for_update()
+                             .execution_options(populate_existing=True))
+    state = task.state(utcnow())
+    if state != "reviewing":
+        raise DomainError("揭榜截止后才能公布结果" if state == "open" else "结果已经公示", status_code=409)
+    from .queries import missing_scores, ranking
+
+    rows = ranking(task)
+    if not rows:
+        raise DomainError("本榜没有收到揭榜方案，无法公布结果", status_code=409)
+    missing = missing_scores(task)
+    if missing:
+        raise DomainError(f"还有{missing}份评分未完成（每位评审专家须为每个无利益冲突的方案评分）", status_code=409)
+    winner = rows[0].proposal
+    winner.is_winner = True
+    task.announced_at, task.announced_by_id = utcnow(), user.id
+    task.deal_id = _open_deal(user=user, task=task, winner=winner).id
+    db.session.flush()
+    return winner
+
+
+def _open_deal(*, user: User, task: CampaignTask, winner: CampaignProposal) -> Deal:
+    """The winner's pairing with the company that set the need, as a deal from source 'campaign' (揭榜挂帅), so
+    that its contract and the money received count for the campaign; both parties are told."""
+    demand = task.demand
+    buyer, seller = demand.org, winner.org
+    deal = Deal(demand_id=demand.id, achievement_id=None, buyer_org_id=buyer.id, seller_org_id=seller.id,
+                buyer_region_id=buyer.region_id or demand.region_id, seller_region_id=seller.region_id,
+                stage="contacted", source="campaign", created_by_id=user.id)
+    db.session.add(deal)
+    db.session.flush()
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=user.id, kind="open", from_stage=None, to_stage="contacted",
+                             text=f"揭榜挂帅《{task.title}》揭榜成功：{seller.name}，开启对接"))
+    members = db.session.scalars(select(User.id).where(User.org_id.in_((buyer.id, seller.id)), User.active.is_(True)))
+    notify(users=list(members), kind="deal_campaign", text=f"揭榜挂帅《{task.title}》结果已公示：{seller.name}揭榜成功，已开启对接",
+           url=path_for("deals.detail", deal_id=deal.id))
+    return deal
