@@ -174,6 +174,7 @@ EXPECTED: dict[str, frozenset] = {
     "happenings.detail": EVERYONE,
     "happenings.create": frozenset({OFFICIAL}),
     "happenings.edit": frozenset({OFFICIAL}),  # officials of the event's region (tests/test_happenings.py)
+    "happenings.call_off": frozenset({OFFICIAL}),  # as edit: officials of the event's region
     "happenings.signup": frozenset({ENT, INST, BROKER}),
     "happenings.cancel": frozenset({ENT, INST, BROKER}),
     "happenings.ticket": frozenset({ENT, INST}),  # one's own sign-up only
@@ -298,6 +299,7 @@ POST_DATA = {
                                     "signup_deadline": "2029-12-31T09:00", "sessions": "2030-01-01 09:00-10:00 越权议程"},
     "happenings.checkin": lambda w: {"code": w.happening_code},  # the university's unused code
     "happenings.edit": lambda w: {**w.happening_edit, "title": "越权修改的活动名称", "capacity": "99"},
+    "happenings.call_off": lambda w: {"reason": "越权取消活动", "confirm": "y"},
     "happenings.spot_interest": lambda w: {"signup_id": str(w.happening_signup_id), "message": "越权记录的现场意向",
                                            "listing_key": f"achievement:{w.happening_achievement_id}"},
     "dashboard.target_edit": lambda w: {"amount": "1", "count": "1"},

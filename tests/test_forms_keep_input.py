@@ -57,6 +57,12 @@ def _count(model_name: str):
     return count
 
 
+def _event_statuses(o, w):
+    from market.models import Happening
+
+    return [h.status for h in db.session.query(Happening).order_by(Happening.id)]
+
+
 def _users(o, w):
     from market.models import User
 
@@ -255,6 +261,9 @@ CASES = [
                        "region_id": str(w.regions["county_a"].id), "available": "y"},
          {"username": "未找到该账号", "org_name": "未找到该单位", "field_ids": "至少一个技术领域"},
          {"username": "nobody_here", "org_name": "不存在的单位", "title": "研究员"}, _count("Expert")),
+    Case(("CallOffForm",), "official", lambda o, w: f"/events/{o.happening.id}/call-off",
+         lambda o, w: {"reason": "因故" * 251}, {"reason": "不超过500字", "confirm": "请勾选确认"},
+         {"reason": "因故" * 251}, _event_statuses),
     Case(("CheckInForm",), "official", lambda o, w: f"/events/{o.happening.id}/checkin",
          lambda o, w: {"code": "1-" + "A" * 70}, {"code": "签到码无效"}, {}, _count("HappeningSignup")),
     Case(("SpotInterestForm",), "official", lambda o, w: f"/events/{o.happening.id}/interest",

@@ -253,6 +253,8 @@ TARGETS = [
     Target("happenings.spot_interest", "official", lambda o, w: [f"/events/{o.happening.id}/interest"], _same,
            lambda o, w: {"signup_id": str(w.happening_signup_id), "message": "现场洽谈，希望获得技术许可",
                          "listing_key": f"achievement:{w.happening_achievement_id}"}),
+    Target("happenings.call_off", "official", lambda o, w: [f"/events/{o.happening_spare.id}/call-off"], _same,
+           lambda o, w: {"reason": "场馆临时关闭", "confirm": "y"}),
     Target("members.invite", "enterprise", lambda o, w: ["/org/invitations"], lambda o, w, url: "/org/members",
            lambda o, w: {"note": "研发部"}),
     Target("members.set_admin", "enterprise", lambda o, w: [f"/org/members/{o.fuzz_member.id}/admin"],

@@ -55,8 +55,8 @@ def valid_event_form() -> dict:
 
 def event_objects(world, o) -> None:
     """For the inventory tests: county A's official's 路演 presenting o.demand and o.achievement, starting in two
-    hours; the enterprise signed up and checked in, the university signed up (its code unused). Sets o.happening
-    and, for the denied posts' data, world.happening_code, world.happening_signup_id, world.happening_achievement_id,
+    hours; the enterprise signed up and checked in, the university signed up (its code unused). Sets o.happening,
+    o.happening_spare (a second event, nobody signed up) and, for the denied posts' data, world.happening_code, world.happening_signup_id, world.happening_achievement_id,
     world.happening_edit (the edit form as its page fills it)."""
     start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=2)
     local = start + CHINA
@@ -70,6 +70,13 @@ def event_objects(world, o) -> None:
     ent.checked_in_at = utcnow()
     db.session.commit()
     o.happening = h
+    # another event of the same official, for the posts that would call o.happening off (the form fuzz)
+    o.happening_spare = services.happening_create(
+        user=world.users.official, kind="matchmaking", title="权限测试对接会", place="怀远县科技局", description="",
+        starts_at=start, ends_at=start + timedelta(hours=2), signup_deadline=start - timedelta(hours=1), capacity=10,
+        sessions_text=f"{local:%Y-%m-%d %H:%M}-{local + timedelta(hours=1):%H:%M} 对接", listing_keys=[],
+        token=form_token())
+    db.session.commit()
     world.happening_edit = edit_form(h)  # the edit page's fields, at the version it shows
     world.happening_code = services.checkin_code(uni)
     world.happening_signup_id, world.happening_achievement_id = ent.id, o.achievement.id
@@ -755,3 +762,159 @@ def test_the_interest_page_and_the_outcome_lists_are_paged(app, world, monkeypat
         assert 'id="fig-interests">3<' in body and "共 3 条" in body
         sizes.append(body.split('id="event-interests"')[1].split("</table>")[0].count("<tr>") - 1)
     assert sizes == [2, 1]
+
+
+# --- the organiser cancels (calls off) an event -------------------------------------------------------------
+
+CALL_OFF = {"reason": "台风预警，场馆关闭，活动取消", "confirm": "y"}
+
+
+def _with_sign_ups(world, capacity: int = 1):
+    """make_event with the enterprise confirmed and the institution waiting."""
+    h = make_event(world, capacity=capacity)
+    for u in (world.users.enterprise, world.users.institution):
+        services.signup(user=u, happening=h)
+        db.session.commit()
+    return h
+
+
+def test_organiser_calls_off_an_event_and_those_signed_up_are_told(app, world):
+    h = _with_sign_ups(world)
+    official = Poster(client_for(app, world.users.official))
+    assert 'id="call-off-event"' in official.client.get(f"/events/{h.id}").get_data(as_text=True)
+    page = official.client.get(f"/events/{h.id}/call-off").get_data(as_text=True)
+    assert re.search(r'id="notify-confirmed">1<', page) and re.search(r'id="notify-waiting">1<', page)
+    resp = official.post(f"/events/{h.id}/call-off", CALL_OFF)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    db.session.expire_all()
+    h = db.session.get(Happening, h.id)
+    assert (h.status, h.cancel_reason, h.cancelled_by_id) == ("cancelled", CALL_OFF["reason"], world.users.official.id)
+    assert h.cancelled_at is not None
+    told = db.session.scalars(select(Notification).where(Notification.kind == "event_cancelled")).all()
+    assert sorted(n.user_id for n in told) == sorted([world.users.enterprise.id, world.users.institution.id])
+    assert all(CALL_OFF["reason"] in n.text and h.title in n.text and n.url == f"/events/{h.id}" for n in told)
+    # the sign-ups are kept as they were (who was affected); the pages say 已取消 and offer nothing more
+    assert sorted(db.session.scalars(select(HappeningSignup.status))) == ["confirmed", "waiting"]
+    detail = app.test_client().get(f"/events/{h.id}").get_data(as_text=True)
+    assert 'id="event-cancelled"' in detail and CALL_OFF["reason"] in detail and "登录</a>后报名" not in detail
+    listing = app.test_client().get("/events").get_data(as_text=True)
+    assert "已取消" in listing
+    broker_page = client_for(app, world.users.broker).get(f"/events/{h.id}").get_data(as_text=True)
+    assert 'id="signup"' not in broker_page
+    assert 'id="call-off-event"' not in official.client.get(f"/events/{h.id}").get_data(as_text=True)
+    ticket = client_for(app, world.users.enterprise).get(f"/events/{h.id}/ticket").get_data(as_text=True)
+    assert "签到码不再有效" in ticket and 'id="checkin-code"' not in ticket
+
+
+@pytest.mark.parametrize("data, field, message", [
+    ({"confirm": "y"}, "reason", "请填写取消原因"),
+    ({"reason": "   ", "confirm": "y"}, "reason", "请填写取消原因"),
+    ({"reason": "场馆关闭"}, "confirm", "请勾选确认取消活动"),
+    ({"reason": "长" * 501, "confirm": "y"}, "reason", "取消原因不超过500字"),
+])
+def test_calling_off_needs_a_reason_and_the_confirmation(app, world, data, field, message):
+    h = _with_sign_ups(world)
+    official = Poster(client_for(app, world.users.official))
+    before = snapshot()
+    resp = official.post(f"/events/{h.id}/call-off", data)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True) and f'data-field="{field}"' in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+    with pytest.raises(DomainError) as err:  # the service asks again
+        services.happening_cancel(user=world.users.official, happening=h, reason=data.get("reason"),
+                                  confirmed=bool(data.get("confirm")))
+    assert err.value.status_code == 400 and message in err.value.fields[field]
+
+
+@pytest.mark.parametrize("name", ["enterprise", "institution", "broker", "official_b", "admin", "unverified"])
+def test_only_the_regions_officials_call_off(app, world, name):
+    h = _with_sign_ups(world)
+    c = Poster(client_for(app, getattr(world.users, name)))
+    assert c.client.get(f"/events/{h.id}/call-off").status_code == 403
+    assert "call-off-event" not in c.client.get(f"/events/{h.id}").get_data(as_text=True)
+    before = snapshot()
+    assert c.post(f"/events/{h.id}/call-off", CALL_OFF).status_code == 403
+    anonymous = app.test_client()
+    assert anonymous.get(f"/events/{h.id}/call-off").status_code == 302
+    assert not diff(before, snapshot())
+    # the city's official (above the county) may
+    assert Poster(client_for(app, world.users.city_official)).post(f"/events/{h.id}/call-off", CALL_OFF).status_code == 302
+
+
+def test_an_ended_event_is_not_called_off(app, world):
+    h = make_event(world)
+    h.starts_at, h.ends_at = utcnow() - timedelta(hours=5), utcnow() - timedelta(hours=1)
+    h.signup_deadline = h.starts_at - timedelta(hours=1)
+    db.session.commit()
+    official = Poster(client_for(app, world.users.official))
+    before = snapshot()
+    for resp in (official.client.get(f"/events/{h.id}/call-off"), official.post(f"/events/{h.id}/call-off", CALL_OFF)):
+        assert resp.status_code == 409 and "活动已结束，不能再取消" in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+    with pytest.raises(DomainError, match="活动已结束"):
+        services.happening_cancel(user=world.users.official, happening=h, reason="结束后取消", confirmed=True)
+
+
+def test_nothing_more_happens_at_a_cancelled_event(app, world):
+    pair = _pair(world)
+    h = make_event(world, capacity=3, pair=pair)
+    ent, code = _signed_up(app, world, h)
+    uni, uni_code = _signed_up(app, world, h, world.users.institution)
+    official = Poster(client_for(app, world.users.official))
+    assert official.post(f"/events/{h.id}/checkin", {"code": code}).status_code == 200  # the enterprise is in
+    stale_edit = edit_form(h)
+    assert official.post(f"/events/{h.id}/call-off", CALL_OFF).status_code == 302
+    broker = Poster(client_for(app, world.users.broker))
+    before = snapshot()
+    refusals = [
+        broker.post(f"/events/{h.id}/signup"),
+        uni.post(f"/events/{h.id}/cancel"),
+        official.post(f"/events/{h.id}/checkin", {"code": uni_code}),
+        ent.post(f"/events/{h.id}/interest", {"listing_key": f"achievement:{pair.achievement.id}",
+                                              "message": "取消后记录的现场意向", "form_token": form_token()}),
+        official.post(f"/events/{h.id}/edit", {**stale_edit, "title": "取消后改名的路演"}),
+        official.client.get(f"/events/{h.id}/edit"),
+        official.post(f"/events/{h.id}/call-off", CALL_OFF),
+    ]
+    for resp in refusals:
+        assert resp.status_code == 409, (resp.request.path, resp.status_code)
+        assert "活动已取消，" in resp.get_data(as_text=True), resp.request.path
+    assert not diff(before, snapshot())
+
+
+def test_a_sign_up_racing_the_cancel_never_ends_confirmed(app, world):
+    """The cancel holds the event row: a sign-up arriving meanwhile waits for it and then finds the event
+    cancelled (409), so no seat is taken on a cancelled event."""
+    h = make_event(world, capacity=3)
+    hid, official_id, uni_id = h.id, world.users.official.id, world.users.institution.id
+    locked = threading.Event()
+    out = {}
+
+    def call_off():
+        with app.test_request_context():
+            try:
+                services.happening_cancel(user=db.session.get(User, official_id),
+                                          happening=db.session.get(Happening, hid), reason="场馆关闭", confirmed=True)
+                locked.set()
+                time.sleep(0.5)  # the sign-up arrives before this commits
+                db.session.commit()
+            finally:
+                locked.set()
+
+    def signup():
+        with app.test_request_context():
+            locked.wait(10)
+            try:
+                services.signup(user=db.session.get(User, uni_id), happening=db.session.get(Happening, hid))
+                db.session.commit()
+                out["status"] = "signed up"
+            except DomainError as err:
+                db.session.rollback()
+                out["status"] = err.status_code, str(err)
+
+    db.session.rollback()  # this session's own transaction would hold SQLite's write lock
+    _in_threads(app, call_off, signup)
+    assert out == {"status": (409, "活动已取消，不能再报名")}
+    h = db.session.get(Happening, hid)
+    assert h.status == "cancelled" and h.confirmed_count == 0
+    assert db.session.scalar(select(func.count()).select_from(HappeningSignup)) == 0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..forms import BaseForm, IntField, NameField
@@ -66,3 +66,12 @@ class SpotInterestForm(BaseForm):
     message = TextAreaField("意向内容", validators=[DataRequired("请填写意向内容"),
                                                 Length(min=5, max=1000, message="意向内容为5-1000字")])
     form_token = HiddenField()
+
+
+class CallOffForm(BaseForm):
+    """The organiser's confirmation that the event is called off (services.happening_cancel checks it again)."""
+    reason = TextAreaField("取消原因", description="将通知所有已报名和候补的参会人",
+                           validators=[DataRequired("请填写取消原因（将通知已报名和候补的参会人）"),
+                                       Length(max=500, message="取消原因不超过500字")])
+    confirm = BooleanField("我确认取消本活动：取消后不能恢复，报名、签到和现场意向随之关闭",
+                           validators=[DataRequired("请勾选确认取消活动")])

@@ -15,7 +15,7 @@ from ..pagination import get_page, paginate
 from ..permissions import roles_required
 from ..templating import local_dt
 from . import queries, services
-from .forms import CheckInForm, HappeningForm, SpotInterestForm, parse_local
+from .forms import CallOffForm, CheckInForm, HappeningForm, SpotInterestForm, parse_local
 
 bp = Blueprint("happenings", __name__)
 
@@ -104,6 +104,7 @@ def edit(happening_id: int):
     happening = _get(happening_id)
     if not services.can_edit(current_user, happening):
         abort(403)
+    services.refuse_cancelled(happening, "不能再修改")
     form = HappeningForm()
     choices = _listing_choices()
     listed = {key for key, _ in choices}
@@ -145,6 +146,39 @@ def edit(happening_id: int):
     return render_template("happenings/form.html", form=form, h=happening), status
 
 
+@bp.route("/events/<int:happening_id>/call-off", methods=["GET", "POST"])
+@roles_required("official")
+def call_off(happening_id: int):
+    """The organiser cancels the event (/cancel is an attendee's sign-up): a confirmation page naming whom it
+    tells, a required reason and a confirm box."""
+    happening = _get(happening_id)
+    if not services.can_edit(current_user, happening):
+        abort(403)
+    services.refuse_cancelled(happening, "不需重复取消")
+    if services.utcnow() > happening.ends_at:
+        raise DomainError("活动已结束，不能再取消", status_code=409)
+    form = CallOffForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            told = services.happening_cancel(user=current_user, happening=happening, reason=form.reason.data,
+                                             confirmed=bool(form.confirm.data))
+        except DomainError as err:
+            db.session.rollback()
+            if err.status_code != 400:
+                raise
+            form.apply_error(err)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash(f"活动已取消，已通知{len(told)}位已报名和候补的参会人", "success")
+            return redirect(url_for("happenings.detail", happening_id=happening.id))
+    elif form.is_submitted():
+        status = 400
+    return render_template("happenings/call_off.html", h=happening, form=form,
+                           counts=queries.attendance(happening.id)), status
+
+
 @bp.route("/events/<int:happening_id>/signup", methods=["POST"])
 @roles_required(*services.SIGNUP_ROLES)
 def signup(happening_id: int):
@@ -184,7 +218,7 @@ def ticket(happening_id: int):
     mine = queries.own_signup(happening.id, current_user)
     if mine is None or mine.status == "cancelled":
         abort(404)
-    code = services.checkin_code(mine) if mine.status == "confirmed" else None
+    code = services.checkin_code(mine) if mine.status == "confirmed" and not happening.cancelled else None
     position = queries.waiting_position(mine) if mine.status == "waiting" else None
     return render_template("happenings/ticket.html", h=happening, mine=mine, code=code, position=position,
                            qr=_qr(code) if code else None)

@@ -48,6 +48,15 @@ def can_edit(user, happening: Happening) -> bool:
             and in_scope(user, happening.region))
 
 
+CANCEL_REASON_MAX = 500
+
+
+def refuse_cancelled(happening: Happening, doing: str) -> None:
+    """Nothing more happens at an event its organiser called off (409)."""
+    if happening.status == "cancelled":
+        raise Conflict(f"活动已取消，{doing}")
+
+
 def local_to_utc(value: datetime) -> datetime:
     """A wall-clock time typed in the market's time zone, as an aware UTC datetime."""
     if value.tzinfo is None:
@@ -180,6 +189,7 @@ def happening_update(*, user: User, happening: Happening, kind: str, title: str,
     if not can_edit(user, happening):
         raise NotAllowed("只有活动所在区域的科技局工作人员可以修改活动")
     happening = _lock(happening.id)
+    refuse_cancelled(happening, "不能再修改")
     db.session.expire(happening, ["sessions", "presented"])
     if version != happening_version(happening):
         raise Conflict("活动信息已被修改（可能有人同时在编辑），请重新打开编辑页面，核对后再保存")
@@ -264,6 +274,40 @@ def happening_update(*, user: User, happening: Happening, kind: str, title: str,
     return changed
 
 
+def happening_cancel(*, user: User, happening: Happening, reason: str | None, confirmed: bool) -> list[int]:
+    """The organiser calls the event off (the officials who may edit it): under the event row lock, so a sign-up
+    waiting on the lock then finds it cancelled. The sign-ups stay as they were (who was affected); everyone
+    confirmed or waiting is told, with the reason (event_cancelled; e-mail after the commit, as every notice).
+    Returns the accounts told."""
+    if not can_edit(user, happening):
+        raise NotAllowed("只有活动所在区域的科技局工作人员可以取消活动")
+    reason = (reason or "").strip()
+    problems = {}
+    if not reason:
+        problems["reason"] = "请填写取消原因（将通知已报名和候补的参会人）"
+    elif len(reason) > CANCEL_REASON_MAX:
+        problems["reason"] = f"取消原因不超过{CANCEL_REASON_MAX}字"
+    if not confirmed:
+        problems["confirm"] = "请勾选确认取消活动"
+    if problems:
+        raise DomainError(next(iter(problems.values())), fields=problems)
+    happening = _lock(happening.id)
+    refuse_cancelled(happening, "不需重复取消")
+    now = utcnow()
+    if now > happening.ends_at:
+        raise Conflict("活动已结束，不能再取消")
+    happening.status = "cancelled"
+    happening.cancelled_at = now
+    happening.cancelled_by_id = user.id
+    happening.cancel_reason = reason
+    told = _active_signups(happening.id)
+    notify(users=told, kind="event_cancelled", exclude=user,
+           text=f"您报名的活动已取消：{happening.title}（原定{local_dt(happening.starts_at)}），原因：{reason}",
+           url=path_for("happenings.detail", happening_id=happening.id))
+    db.session.flush()
+    return told
+
+
 def _lock(happening_id: int) -> Happening:
     """The event row, locked for the rest of the transaction (PostgreSQL FOR UPDATE; SQLite's writing request
     already holds the database's write lock from BEGIN IMMEDIATE)."""
@@ -283,6 +327,7 @@ def signup(*, user: User, happening: Happening) -> HappeningSignup:
     # waiting list are then read and changed by one request at a time (two re-sign-ups of the same account would
     # each raise the counter; a sign-up racing a cancel would queue while the freed seat stays empty).
     _lock(happening.id)
+    refuse_cancelled(happening, "不能再报名")  # read under the lock: a cancel committed meanwhile is seen
     existing = db.session.scalar(select(HappeningSignup).where(
         HappeningSignup.happening_id == happening.id, HappeningSignup.user_id == user.id)
         .with_for_update().execution_options(populate_existing=True))
@@ -319,6 +364,7 @@ def cancel(*, user: User, happening: Happening) -> HappeningSignup:
     if utcnow() >= happening.starts_at:
         raise DomainError("活动已开始，不能取消报名")
     _lock(happening.id)
+    refuse_cancelled(happening, "报名不需再取消")  # no seat to give to the waiting list
     row = db.session.scalar(select(HappeningSignup).where(
         HappeningSignup.happening_id == happening.id, HappeningSignup.user_id == user.id,
         HappeningSignup.status != "cancelled").with_for_update())
@@ -368,6 +414,7 @@ def check_in(*, user: User, happening: Happening, code: str) -> HappeningSignup:
     """Verify a code and mark it used: one conditional UPDATE, so a second (or concurrent) use is refused."""
     if not can_manage(user, happening):
         raise NotAllowed("只有活动组织方（所在区域科技局）可以签到")
+    refuse_cancelled(happening, "不能签到")
     now = utcnow()
     if now < happening.starts_at - CHECKIN_EARLY or now > happening.ends_at:
         raise DomainError("不在签到时间内：签到从活动开始前24小时开放，活动结束后关闭")
@@ -409,6 +456,7 @@ def record_interest(*, user: User, happening: Happening, signup_id: int | None, 
     interest is the market's ordinary one (deals.services.interest_create), tagged with the event."""
     from ..deals.services import interest_create
 
+    refuse_cancelled(happening, "不能再记录现场意向")
     manager = can_manage(user, happening)
     if manager and signup_id:
         attendee = db.session.get(HappeningSignup, signup_id)

@@ -16,6 +16,7 @@ from .user import User
 
 HAPPENING_KINDS = {"roadshow": "路演", "matchmaking": "对接会", "showcase": "成果巡展"}
 SIGNUP_STATUSES = {"confirmed": "已报名", "waiting": "候补中", "cancelled": "已取消"}
+HAPPENING_STATUSES = {"active": "正常", "cancelled": "已取消"}
 
 
 class Happening(db.Model):
@@ -26,6 +27,8 @@ class Happening(db.Model):
         # the counter the sign-up's conditional UPDATE moves: it can never pass the capacity
         CheckConstraint("confirmed_count >= 0 AND confirmed_count <= capacity", name="confirmed_within_capacity"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        # called off by its organiser (services.happening_cancel): the time, who and why are kept with it
+        CheckConstraint("status IN ('active', 'cancelled')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,15 +44,23 @@ class Happening(db.Model):
     capacity: Mapped[int] = mapped_column(Integer)
     confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
     region: Mapped[Region] = relationship()
-    organiser: Mapped[User] = relationship()
+    organiser: Mapped[User] = relationship(foreign_keys=[organiser_id])
     sessions: Mapped[list[HappeningSession]] = relationship(order_by="HappeningSession.starts_at, HappeningSession.id")
     presented: Mapped[list[HappeningListing]] = relationship(order_by="HappeningListing.id")
 
     @property
     def kind_label(self) -> str:
         return HAPPENING_KINDS[self.kind]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
 
 
 class HappeningSession(db.Model):
