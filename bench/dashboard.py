@@ -364,6 +364,7 @@ def time_pages(app, rounds: int, only: str | None = None) -> None:
         ("/dashboard/conversions", "bench_city"),
         ("/dashboard/coverage", "bench_city"),
         ("/dashboard/checks", "bench_city"),
+        ("/dashboard/sources", "bench_city"),  # 成交来源 (issue 19): by source, agency and broker
         ("/dashboard/export?table=region&format=xlsx", "bench_city"),
         ("/dashboard/", "bench_county"),
         # 报表 (issue 16): each table for the city, the 登记表 ones from the summary's 登记表 dims (a18e01c0ffee)
