@@ -210,6 +210,10 @@ EXPECTED: dict[str, frozenset] = {
     "campaigns.review": frozenset({INST, OFFICIAL}),  # the panel, the region's official (no scores)
     "campaigns.score": frozenset({INST}),  # a panel expert, not of the solver's organisation
     "campaigns.announce": frozenset({OFFICIAL}),
+    "campaigns.project": frozenset({ENT, OFFICIAL}),  # the company, the winner (the second enterprise), the official
+    "campaigns.milestone_add": frozenset({OFFICIAL}),
+    "campaigns.milestone_submit": frozenset(),  # the winner: the second enterprise (tests/test_campaigns.py)
+    "campaigns.milestone_decide": frozenset({ENT}),  # the company that set the need
 }
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
@@ -250,6 +254,7 @@ FILL = {
     "campaign_id": lambda o, rule, v: o.campaign.id,
     "task_id": lambda o, rule, v: o.campaign_task.id,
     "proposal_id": lambda o, rule, v: o.campaign_proposal.id,
+    "milestone_id": lambda o, rule, v: o.campaign_delivered.id,
 }
 # the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
 _CONTRACT_ID = FILL["contract_id"]
@@ -319,6 +324,9 @@ POST_DATA = {
                                      "eligible_types": ["university"]},
     "campaigns.propose": lambda w: {"summary": "越权提交的揭榜方案", "plan": "越权提交的揭榜方案内容，足够二十个字以上的长度。"},
     "campaigns.score": lambda w: {"points-0": "60", "points-1": "40"},
+    "campaigns.milestone_add": lambda w: {"title": "越权里程碑", "due_on": "2027-06-30", "amount": "1.00"},
+    "campaigns.milestone_submit": lambda w: {"note": "越权提交的成果"},
+    "campaigns.milestone_decide": lambda w: {"decision": "accept"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
                                 "description": "越权修改的描述文字足够长", "summary": "越权修改的简介文字足够长", "maturity": "5",
@@ -416,6 +424,9 @@ def objs(world):
     from tests.test_campaigns import campaign_objects
 
     campaign_objects(world, o)  # objs.campaign, objs.campaign_task, objs.campaign_proposal
+    from tests.test_campaigns import milestone_objects
+
+    milestone_objects(world, o)  # an announced 榜 won by the second enterprise, with milestones
     return o
 
 

@@ -259,5 +259,84 @@ def forms_setup(world):
         made.expert = (db.session.scalar(select(Expert).where(Expert.user_id == world.users.institution.id))
                        or _expert(world, world.users.institution, world.orgs.uni))
         campaign_objects(world, made)
+        milestone_objects(world, made)
         world.campaign_forms = made
     return made
+
+
+# --- the winner's project: milestones, acceptance, the award paid ------------------------------------------
+
+def announced_task(world, demand, expert, solver_user, *, official=None):
+    """A 榜 on `demand` already announced: one proposal of `solver_user`'s organisation, scored by `expert`'s
+    account; the winner's deal opened."""
+    t = make_task(world, demand, [expert], official=official)
+    services.proposal_save(user=solver_user, task=t, summary="揭榜成功的方案概要", plan="技术路线：磁控溅射；进度：一年；团队：五人。" * 2)
+    db.session.commit()
+    _past_deadline(t)
+    p = db.session.scalar(select(CampaignProposal).where(CampaignProposal.task_id == t.id))
+    services.score_save(user=expert.user, proposal=p, points={c.id: c.max_points - 1 for c in t.criteria})
+    services.announce(user=official or world.users.official, task=t)
+    db.session.commit()
+    return t
+
+
+def milestone_objects(world, o) -> None:
+    """For the inventory tests: a second 榜 of o.campaign on o.demand, announced, won by the second enterprise
+    (scored by o.expert), with a pending and a delivered milestone. Sets o.campaign_done_task,
+    o.campaign_milestone (pending) and o.campaign_delivered (waiting for the company's decision)."""
+    from datetime import date
+
+    t = announced_task(world, o.demand, o.expert, world.users.enterprise_b)
+    o.campaign_done_task = t
+    o.campaign_milestone = services.milestone_add(user=world.users.official, task=t, title="小试样品",
+                                                  due_on=date(2027, 6, 30), amount=Decimal("100000.00"))
+    o.campaign_delivered = services.milestone_add(user=world.users.official, task=t, title="中试验证",
+                                                  due_on=date(2027, 12, 31), amount=Decimal("100000.00"))
+    services.milestone_submit(user=world.users.enterprise_b, milestone=o.campaign_delivered, note="中试验证报告已上传，请验收")
+    db.session.commit()
+
+
+def test_milestones_accepted_or_rejected_and_the_award_paid(app, world, setup):
+    from market.models import CampaignMilestone
+
+    u = world.users
+    t = announced_task(world, setup.demand, setup.e_panel, u.institution)
+    official, winner, company = (Poster(client_for(app, x)) for x in (u.official, u.institution, u.enterprise))
+    url = f"/campaigns/tasks/{t.id}/project"
+    for name, user in {"company": u.enterprise, "winner": u.institution, "official": u.official}.items():
+        assert client_for(app, user).get(url).status_code == 200, name
+    for user in (u.enterprise_b, u.broker, u.official_b, u.admin, setup.outsider, setup.panel_user):
+        assert client_for(app, user).get(url).status_code == 403, user.username
+    assert app.test_client().get(url).status_code in (302, 401)
+    add = f"/campaigns/tasks/{t.id}/milestones"
+    assert official.post(add, {"title": "小试样品", "due_on": "2027-06-30", "amount": "300000.00"}).status_code == 302
+    too_much = official.post(add, {"title": "中试验证", "due_on": "2027-12-31", "amount": "200000.01"})
+    assert too_much.status_code == 400 and "不能超过奖补资金" in too_much.get_data(as_text=True)
+    assert official.post(add, {"title": "中试验证", "due_on": "2027-12-31", "amount": "200000.00"}).status_code == 302
+    for p in (Poster(client_for(app, u.official_b)), winner, company):
+        assert p.post(add, {"title": "越权里程碑", "due_on": "2027-12-31", "amount": "1"}).status_code == 403
+    m1, m2 = db.session.scalars(select(CampaignMilestone).where(CampaignMilestone.task_id == t.id)
+                                .order_by(CampaignMilestone.id)).all()
+    assert (m1.amount, m2.amount) == (Decimal("300000.00"), Decimal("200000.00"))
+    submit, decide = f"/campaigns/milestones/{m1.id}/submit", f"/campaigns/milestones/{m1.id}/decide"
+    assert company.post(submit, {"note": "出题企业冒充交付"}).status_code == 403
+    assert Poster(client_for(app, u.enterprise_b)).post(submit, {"note": "他人冒充交付"}).status_code == 403
+    assert company.post(decide, {"decision": "accept"}).status_code == 409  # nothing delivered yet
+    assert winner.post(submit, {"note": "小试样品及检测报告"}).status_code == 302
+    assert winner.post(decide, {"decision": "accept"}).status_code == 403  # the winner does not accept its own
+    no_reason = company.post(decide, {"decision": "reject", "reason": ""})
+    assert no_reason.status_code == 400 and "写明理由" in no_reason.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(CampaignMilestone, m1.id).status == "submitted"
+    assert company.post(decide, {"decision": "reject", "reason": "透过率未达到指标要求"}).status_code == 302
+    db.session.expire_all()
+    m = db.session.get(CampaignMilestone, m1.id)
+    assert (m.status, m.reason, m.paid_at) == ("rejected", "透过率未达到指标要求", None)
+    assert winner.post(submit, {"note": "改进后的小试样品及检测报告"}).status_code == 302
+    assert company.post(decide, {"decision": "accept"}).status_code == 302
+    db.session.expire_all()
+    m = db.session.get(CampaignMilestone, m1.id)
+    assert m.status == "accepted" and m.paid_at is not None and m.decided_by_id == u.enterprise.id
+    assert company.post(decide, {"decision": "reject", "reason": "再次验收的理由"}).status_code == 409
+    page = client_for(app, u.institution).get(url).get_data(as_text=True)
+    assert "已验收" in page and "300,000.00" in page and "已拨付" in page

@@ -244,6 +244,15 @@ TARGETS = [
            _same, lambda o, w: {"summary": "大学的揭榜方案概要", "plan": "技术路线：磁控溅射加纳米涂层，进度一年，团队五人。"}),
     Target("campaigns.score", "institution", lambda o, w: [f"/campaigns/proposals/{o.campaign_proposal.id}/score"],
            _same, lambda o, w: {"points-0": "50", "points-1": "30"}),
+    Target("campaigns.milestone_add", "official", lambda o, w: [f"/campaigns/tasks/{o.campaign_done_task.id}/milestones"],
+           lambda o, w, url: f"/campaigns/tasks/{o.campaign_done_task.id}/project",
+           lambda o, w: {"title": "小试样品", "due_on": "2027-06-30", "amount": "1.00"}),
+    Target("campaigns.milestone_submit", "enterprise_b", lambda o, w: [f"/campaigns/milestones/{o.campaign_milestone.id}/submit"],
+           lambda o, w, url: f"/campaigns/tasks/{o.campaign_done_task.id}/project",
+           lambda o, w: {"note": "小试样品及检测报告"}),
+    Target("campaigns.milestone_decide", "enterprise", lambda o, w: [f"/campaigns/milestones/{o.campaign_delivered.id}/decide"],
+           lambda o, w, url: f"/campaigns/tasks/{o.campaign_done_task.id}/project",
+           lambda o, w: {"decision": "reject", "reason": "透过率未达到指标要求"}),
     Target("agencies.expert_availability", "institution", lambda o, w: [f"/experts/{o.expert.id}/availability"],
            lambda o, w, url: "/experts/me", lambda o, w: {"available": "0"}),
     Target("happenings.edit", "official", lambda o, w: [f"/events/{o.happening.id}/edit"], _same,
@@ -593,6 +602,9 @@ def objs(world):
     from tests.test_campaigns import campaign_objects
 
     campaign_objects(world, o)  # a campaign with an open 榜, the university user on its panel
+    from tests.test_campaigns import milestone_objects
+
+    milestone_objects(world, o)  # an announced 榜 with a pending and a delivered milestone
     return o
 
 

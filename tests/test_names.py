@@ -163,6 +163,8 @@ NAME_FORMS = [
      lambda o, w: {"title": "新材料揭榜挂帅榜单", "form_token": form_token()}, ["title"]),
     ("TaskForm", "official", lambda o, w: f"/campaigns/{_campaign(w).campaign.id}/tasks/new",
      lambda o, w: _campaign_task_form(w), ["title"]),
+    ("MilestoneForm", "official", lambda o, w: f"/campaigns/tasks/{_campaign(w).campaign_done_task.id}/milestones",
+     lambda o, w: {"title": "小试样品", "due_on": "2027-06-30", "amount": "1.00"}, ["title"]),
     ("ExpertForm", "official", lambda o, w: "/experts/new",
      lambda o, w: {"name": "李研究员", "org_name": w.orgs.uni.name, "region_id": str(w.regions["county_a"].id),
                    "field_ids": [str(w.fields["materials"].id)], "available": "y"}, ["name"]),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import FieldList, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, FieldList, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..forms import BaseForm, IntField, MultiCheckboxField, NameField, YuanField
@@ -44,3 +44,19 @@ class ScoreForm(BaseForm):
     points = FieldList(IntField("得分", validators=[InputRequired("请填写得分"),
                                                   NumberRange(min=0, max=100, message="得分应在0至100之间")]),
                        min_entries=0, max_entries=10)
+
+
+class MilestoneForm(BaseForm):
+    title = NameField("里程碑", validators=[DataRequired("请填写里程碑名称"), Length(min=2, max=100, message="里程碑名称为2-100字")])
+    due_on = DateField("计划完成日期", format="%Y-%m-%d", validators=[DataRequired("请填写计划完成日期（格式：2027-06-30）")])
+    amount = YuanField("验收后拨付的奖补资金（元）", validators=[InputRequired("请填写金额")])
+
+
+class MilestoneSubmitForm(BaseForm):
+    note = TextAreaField("交付说明", validators=[DataRequired("请填写交付说明"), Length(min=5, max=5000, message="交付说明为5-5000字")])
+
+
+class MilestoneDecideForm(BaseForm):
+    decision = SelectField("验收结论", choices=[("", "请选择"), ("accept", "通过验收"), ("reject", "不通过")],
+                           validators=[DataRequired("请选择验收结论")])
+    reason = TextAreaField("不通过的理由", validators=[Optional(), Length(max=2000, message="理由不超过2000字")])

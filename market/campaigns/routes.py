@@ -2,6 +2,8 @@
 campaign and 榜; a solver's 揭榜方案; the panel's review and scores; the announcement."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -11,12 +13,15 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import region_choices
 from ..formtokens import form_token_keep_or_issue
-from ..models import Campaign, CampaignProposal, CampaignTask, Demand, Expert, User
+from ..models import Campaign, CampaignMilestone, CampaignProposal, CampaignTask, Demand, Expert, User
 from ..models.base import utcnow
 from ..pagination import get_page, paginate
 from ..permissions import roles_required
 from . import queries, services
-from .forms import CampaignForm, ProposalForm, ScoreForm, TaskForm, parse_local
+from .forms import (
+    CampaignForm, MilestoneDecideForm, MilestoneForm, MilestoneSubmitForm, ProposalForm, ScoreForm, TaskForm,
+    parse_local,
+)
 
 bp = Blueprint("campaigns", __name__)
 
@@ -235,3 +240,84 @@ def announce(task_id: int):
     db.session.commit()
     flash(f"已公示揭榜结果：{winner.org.name}揭榜成功", "success")
     return redirect(url_for("campaigns.task", task_id=t.id))
+
+
+def _project(t: CampaignTask, role: str, *, status: int = 200, add=None, submit=None, decide=None, target=None):
+    milestones = t.milestones
+    paid = sum((m.amount for m in milestones if m.status == "accepted"), Decimal("0.00"))
+    return render_template("campaigns/project.html", t=t, role=role, milestones=milestones, paid=paid,
+                           winner=services.winner_of(t), add=add or MilestoneForm(formdata=None),
+                           submit=submit or MilestoneSubmitForm(formdata=None),
+                           decide=decide or MilestoneDecideForm(formdata=None), target=target), status
+
+
+def _project_role(t: CampaignTask) -> str:
+    role = services.project_role(current_user, t)
+    if role is None:
+        abort(403)
+    return role
+
+
+@bp.route("/campaigns/tasks/<int:task_id>/project")
+@login_required
+def project(task_id: int):
+    """The winner's project: milestones, what the company accepted and the award paid (the parties, the official)."""
+    t = _get(CampaignTask, task_id)
+    return _project(t, _project_role(t))
+
+
+@bp.route("/campaigns/tasks/<int:task_id>/milestones", methods=["POST"])
+@roles_required("official")
+def milestone_add(task_id: int):
+    t = _get(CampaignTask, task_id)
+    role = _project_role(t)
+    form = MilestoneForm()
+    if form.validate_on_submit():
+        try:
+            services.milestone_add(user=current_user, task=t, title=form.title.data, due_on=form.due_on.data,
+                                   amount=form.amount.data)
+        except DomainError as err:
+            return _project(t, role, status=_render_error(form, err), add=form)
+        db.session.commit()
+        flash("已添加里程碑", "success")
+        return redirect(url_for("campaigns.project", task_id=t.id))
+    return _project(t, role, status=400, add=form)
+
+
+@bp.route("/campaigns/milestones/<int:milestone_id>/submit", methods=["POST"])
+@roles_required(*services.SOLVER_ROLES)
+def milestone_submit(milestone_id: int):
+    m = _get(CampaignMilestone, milestone_id)
+    t = m.task
+    role = _project_role(t)
+    form = MilestoneSubmitForm()
+    if form.validate_on_submit():
+        try:
+            services.milestone_submit(user=current_user, milestone=m, note=form.note.data)
+        except DomainError as err:
+            return _project(t, role, status=_render_error(form, err), submit=form, target=m.id)
+        db.session.commit()
+        flash("已提交里程碑成果，等待出题企业验收", "success")
+        return redirect(url_for("campaigns.project", task_id=t.id))
+    return _project(t, role, status=400, submit=form, target=m.id)
+
+
+@bp.route("/campaigns/milestones/<int:milestone_id>/decide", methods=["POST"])
+@roles_required(*services.SOLVER_ROLES)
+def milestone_decide(milestone_id: int):
+    m = _get(CampaignMilestone, milestone_id)
+    t = m.task
+    role = _project_role(t)
+    form = MilestoneDecideForm()
+    if form.validate_on_submit() and form.decision.data in ("accept", "reject"):
+        try:
+            services.milestone_decide(user=current_user, milestone=m, accept=form.decision.data == "accept",
+                                      reason=form.reason.data or "")
+        except DomainError as err:
+            return _project(t, role, status=_render_error(form, err), decide=form, target=m.id)
+        db.session.commit()
+        flash("已通过验收，奖补资金记为已拨付" if form.decision.data == "accept" else "已退回，并告知不通过的理由", "success")
+        return redirect(url_for("campaigns.project", task_id=t.id))
+    if form.decision.data not in ("", "accept", "reject", None):
+        form.decision.errors = list(form.decision.errors) + ["请选择验收结论"]
+    return _project(t, role, status=400, decide=form, target=m.id)

@@ -4,7 +4,7 @@ rubric, panel), a solver's 揭榜方案 (one per organisation and 榜, revised u
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from ..formtokens import claim_form_token
 from ..happenings.forms import MAX_YEAR, MIN_YEAR, YEAR_MESSAGE
 from ..happenings.services import local_to_utc
 from ..models import (
-    Campaign, CampaignCriterion, CampaignProposal, CampaignScore, CampaignTask, Deal, DealEvent, Demand, Expert, User,
+    Campaign, CampaignCriterion, CampaignMilestone, CampaignProposal, CampaignScore, CampaignTask, Deal, DealEvent, Demand, Expert, User,
 )
 from ..models.base import utcnow
 from ..models.campaign import SOLVER_TYPES
@@ -256,3 +256,89 @@ def _open_deal(*, user: User, task: CampaignTask, winner: CampaignProposal) -> D
     notify(users=list(members), kind="deal_campaign", text=f"揭榜挂帅《{task.title}》结果已公示：{seller.name}揭榜成功，已开启对接",
            url=path_for("deals.detail", deal_id=deal.id))
     return deal
+
+
+# --- the winner's project: milestones accepted or rejected by the company (市场阅卷) ---------------------------
+
+MAX_MILESTONES = 20
+
+
+def winner_of(task: CampaignTask) -> CampaignProposal | None:
+    return db.session.scalar(select(CampaignProposal).where(CampaignProposal.task_id == task.id,
+                                                            CampaignProposal.is_winner.is_(True)))
+
+
+def project_role(user, task: CampaignTask) -> str | None:
+    """'company' (a verified member of the organisation that set the need), 'winner' (of the winning one),
+    'official' (who runs the campaign), else None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if can_manage(user, task.campaign):
+        return "official"
+    if user.role not in SOLVER_ROLES or not is_verified_actor(user):
+        return None
+    if user.org_id == task.demand.org_id:
+        return "company"
+    winner = winner_of(task)
+    if winner is not None and user.org_id == winner.org_id:
+        return "winner"
+    return None
+
+
+def milestone_add(*, user: User, task: CampaignTask, title: str, due_on: date, amount: Decimal) -> CampaignMilestone:
+    """The official splits the award into milestones once the winner is announced; their sum never passes it."""
+    if project_role(user, task) != "official":
+        raise NotAllowed("只有榜单所在区域的科技局工作人员可以设置项目里程碑")
+    task = db.session.scalar(select(CampaignTask).where(CampaignTask.id == task.id).with_for_update()
+                             .execution_options(populate_existing=True))
+    if task.announced_at is None:
+        raise DomainError("揭榜结果公示后才能设置项目里程碑", status_code=409)
+    if len(task.milestones) >= MAX_MILESTONES:
+        raise DomainError(f"里程碑不能超过{MAX_MILESTONES}个", status_code=409)
+    if amount is None or amount <= 0:
+        raise _field_error("amount", "里程碑奖补金额应大于0")
+    planned = sum((m.amount for m in task.milestones), Decimal("0.00"))
+    if planned + amount > task.award:
+        raise _field_error("amount", f"各里程碑金额之和不能超过奖补资金（尚可分配 {task.award - planned:.2f} 元）")
+    milestone = CampaignMilestone(task_id=task.id, title=title.strip(), due_on=due_on, amount=amount, status="pending")
+    db.session.add(milestone)
+    db.session.flush()
+    return milestone
+
+
+def _lock_milestone(milestone: CampaignMilestone) -> CampaignMilestone:
+    return db.session.scalar(select(CampaignMilestone).where(CampaignMilestone.id == milestone.id).with_for_update()
+                             .execution_options(populate_existing=True))
+
+
+def milestone_submit(*, user: User, milestone: CampaignMilestone, note: str) -> CampaignMilestone:
+    """The winner delivers a milestone (again, after a rejection)."""
+    if project_role(user, milestone.task) != "winner":
+        raise NotAllowed("只有揭榜成功的单位可以提交里程碑成果")
+    milestone = _lock_milestone(milestone)
+    if milestone.status not in ("pending", "rejected"):
+        raise DomainError(f"该里程碑{milestone.status_label}，不能再提交", status_code=409)
+    milestone.status, milestone.note = "submitted", note.strip()
+    db.session.flush()
+    return milestone
+
+
+def milestone_decide(*, user: User, milestone: CampaignMilestone, accept: bool, reason: str) -> CampaignMilestone:
+    """The company accepts a delivered milestone, and its share of the award is recorded as paid at that moment;
+    or rejects it with reasons. Under the row lock, so a double click decides once."""
+    if project_role(user, milestone.task) != "company":
+        raise NotAllowed("只有出题企业可以验收里程碑")
+    milestone = _lock_milestone(milestone)
+    if milestone.status != "submitted":
+        raise DomainError(f"该里程碑{milestone.status_label}，不能验收", status_code=409)
+    reason = (reason or "").strip()
+    if not accept and len(reason) < 5:
+        raise _field_error("reason", "不通过验收时请写明理由（至少5字）")
+    now = utcnow()
+    milestone.decided_by_id, milestone.decided_at = user.id, now
+    if accept:
+        milestone.status, milestone.paid_at, milestone.reason = "accepted", now, ""
+    else:
+        milestone.status, milestone.reason = "rejected", reason
+    db.session.flush()
+    return milestone

@@ -1,7 +1,7 @@
 """All models, imported so that metadata and Alembic see every table."""
 from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, Expert, ExpertField
 from .campaign import (
-    Campaign, CampaignCriterion, CampaignPanelist, CampaignProposal, CampaignScore, CampaignTask,
+    Campaign, CampaignCriterion, CampaignMilestone, CampaignPanelist, CampaignProposal, CampaignScore, CampaignTask,
 )
 from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .contract_link import ContractListingLink
@@ -63,6 +63,7 @@ __all__ = [
     "Achievement",
     "Campaign",
     "CampaignCriterion",
+    "CampaignMilestone",
     "CampaignPanelist",
     "CampaignProposal",
     "CampaignScore",

@@ -3,10 +3,10 @@ eligibility rule, a rubric and a review panel from the 专家库; solvers submit
 榜, the panel scores it per criterion and expert, and the official announces the winner with a public 公示 list."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -70,6 +70,7 @@ class CampaignTask(db.Model):
     demand: Mapped[Demand] = relationship()
     eligible_region: Mapped[Region | None] = relationship()
     deal: Mapped[Deal | None] = relationship()
+    milestones: Mapped[list[CampaignMilestone]] = relationship(order_by="CampaignMilestone.id", back_populates="task")
     criteria: Mapped[list[CampaignCriterion]] = relationship(order_by="CampaignCriterion.id")
     panel: Mapped[list[Expert]] = relationship(secondary="campaign_panelists", order_by="Expert.id")
 
@@ -142,3 +143,37 @@ class CampaignScore(db.Model):
     criterion_id: Mapped[int] = mapped_column(ForeignKey("campaign_criteria.id"), index=True)
     points: Mapped[int] = mapped_column(Integer)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+MILESTONE_STATUSES = {"pending": "待交付", "submitted": "待验收", "accepted": "已验收", "rejected": "未通过验收"}
+
+
+class CampaignMilestone(db.Model):
+    """A milestone of the winner's project (市场阅卷): the winner delivers, the company that set the need accepts
+    it (its share of the award is then recorded as paid) or rejects it with reasons (the winner delivers again)."""
+
+    __tablename__ = "campaign_milestones"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'submitted', 'accepted', 'rejected')", name="status"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status != 'accepted' OR paid_at IS NOT NULL", name="accepted_is_paid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("campaign_tasks.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    due_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money())  # the award paid on acceptance, 元
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    note: Mapped[str] = mapped_column(Text, default="")  # the winner's delivery
+    reason: Mapped[str] = mapped_column(Text, default="")  # the company's reasons for a rejection
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    task: Mapped[CampaignTask] = relationship(back_populates="milestones")
+
+    @property
+    def status_label(self) -> str:
+        return MILESTONE_STATUSES[self.status]

@@ -127,9 +127,36 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_campaign_scores_criterion_id'), ['criterion_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_campaign_scores_expert_id'), ['expert_id'], unique=False)
 
+    op.create_table('campaign_milestones',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=100), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('amount', market.money.Money(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', market.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paid_at', market.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', market.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'submitted', 'accepted', 'rejected')", name=op.f('ck_campaign_milestones_status')),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_campaign_milestones_amount_positive')),
+    sa.CheckConstraint("status != 'accepted' OR paid_at IS NOT NULL", name=op.f('ck_campaign_milestones_accepted_is_paid')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_campaign_milestones_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['task_id'], ['campaign_tasks.id'], name=op.f('fk_campaign_milestones_task_id_campaign_tasks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_milestones'))
+    )
+    with op.batch_alter_table('campaign_milestones', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_campaign_milestones_task_id'), ['task_id'], unique=False)
+
 
 
 def downgrade():
+    with op.batch_alter_table('campaign_milestones', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_campaign_milestones_task_id'))
+
+    op.drop_table('campaign_milestones')
     with op.batch_alter_table('campaign_scores', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_campaign_scores_expert_id'))
         batch_op.drop_index(batch_op.f('ix_campaign_scores_criterion_id'))
