@@ -138,6 +138,36 @@ def test_the_broker_corrects_the_source_with_a_note_in_the_history(world, market
     assert deal.source == "broker_visit"
 
 
+def test_the_parties_never_correct_the_source_nor_anyone_a_campaigns(world, market, login_as):
+    """Review finding: the parties of a deal without a broker could correct its source (can_work_deal lets them
+    work it), e.g. move a 揭榜挂帅 deal to 经纪人走访. Only the deal's broker or an administrator may, and a campaign's
+    deal keeps the source the campaign recorded."""
+    unbrokered = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=market.demand,
+                                achievement=market.achievement, stage="contacted")
+    campaign = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=market.demand,
+                              broker=world.users.broker, stage="contacted", source="campaign")
+    db.session.commit()
+    for name in ("enterprise", "institution"):
+        client = login_as(name)
+        assert 'id="source-form"' not in client.get(f"/deals/{unbrokered.id}").get_data(as_text=True)
+        resp = post(client, f"/deals/{unbrokered.id}/source", {"source": "broker_visit", "note": "说明文字"})
+        assert resp.status_code == 403, name
+    for name in ("broker", "admin"):
+        client = login_as(name)
+        assert 'id="source-form"' not in client.get(f"/deals/{campaign.id}").get_data(as_text=True)
+        resp = post(client, f"/deals/{campaign.id}/source", {"source": "direct", "note": "说明文字"})
+        assert resp.status_code == 403, name
+    db.session.refresh(unbrokered)
+    db.session.refresh(campaign)
+    assert (unbrokered.source, campaign.source) == ("direct", "campaign")
+    assert count(DealEvent, DealEvent.kind == "source") == 0
+    # an administrator may correct a deal without a broker
+    resp = post(login_as("admin"), f"/deals/{unbrokered.id}/source", {"source": "search", "note": "核实后更正"})
+    assert resp.status_code == 302
+    db.session.refresh(unbrokered)
+    assert unbrokered.source == "search"
+
+
 # --- the dashboard page -------------------------------------------------------------------------------------
 
 def test_the_sources_page_is_for_officials_of_the_region(world, client, login_as):

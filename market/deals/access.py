@@ -42,6 +42,16 @@ def can_work_deal(user: User, deal: Deal) -> bool:
     return is_party(user, deal)
 
 
+def can_correct_source(user: User, deal: Deal) -> bool:
+    """Correct where the deal came from: its broker (verified) or an administrator; never the parties, whose own
+    deal's attribution it is, and never a 揭榜挂帅 deal, whose source the campaign recorded."""
+    if deal.source == "campaign":
+        return False
+    if user.role == "admin":
+        return True
+    return deal.broker_id is not None and deal.broker_id == user.id and is_verified_actor(user)
+
+
 def can_sign_deal(user: User, deal: Deal) -> bool:
     """Record the contract that moves a deal to 签约: its broker, officials of its region, admins."""
     if user.role == "admin":

@@ -228,6 +228,7 @@ def _detail_page(deal, *, move_form: MoveForm | None = None, plan_form: PlanForm
         can_sign=access.can_sign_deal(user, deal) and deal.stage == "negotiating",
         can_claim=access.can_claim_deal(user, deal),
         can_note=can_work or access.can_sign_deal(user, deal),
+        can_correct_source=access.can_correct_source(user, deal),
         show_contacts=show_contacts,
         listing_contacts=[x for x in (deal.demand, deal.achievement) if x is not None and can_see_contact(user, x)],
         move_form=move_form or MoveForm(formdata=None),
@@ -255,7 +256,7 @@ def claim(deal_id: int):
 def correct_source(deal_id: int):
     """The broker working the deal corrects its source (attribution in the dashboard's 成交来源)."""
     deal = access.get_deal(deal_id)
-    if not access.can_work_deal(current_user, deal):
+    if not access.can_correct_source(current_user, deal):
         abort(403)
     form = SourceForm()
     if not form.validate_on_submit():

@@ -413,8 +413,8 @@ def deal_reopen_by_void(*, deal: Deal, user: User, text: str) -> Deal:
 def deal_source_correct(*, deal: Deal, user: User, source: str, note: str) -> Deal:
     """The broker working the deal corrects where it came from (attribution only); the history says who, from
     what, to what and why. 'campaign' is reserved for 揭榜挂帅, and 'event' needs an event on record."""
-    if not access.can_work_deal(user, deal):
-        raise NotAllowed("只有负责该对接的技术经纪人可以更正来源")
+    if not access.can_correct_source(user, deal):
+        raise NotAllowed("只有负责该对接的技术经纪人可以更正来源；揭榜挂帅对接的来源由揭榜项目记录，不能更正")
     source = (source or "").strip()
     note = (note or "").strip()
     if source not in DEAL_SOURCES:
