@@ -192,7 +192,8 @@ def _chain(world, broker_b):
     """County A's broker: two deals (one signed), contracts of which two count; broker B: one counted contract."""
     u, o = world.users, world.orgs
     pair = factories.demand(owner=u.enterprise, field=world.fields["materials"], status="published")
-    deal = factories.deal(buyer=o.ent_a, seller=o.uni, demand=pair, broker=u.broker, stage="signed")
+    deal = factories.deal(buyer=o.ent_a, seller=o.uni, demand=pair, broker=u.broker, stage="signed",
+                          agency_id=o.agency.id)
     factories.deal(buyer=o.ent_a, seller=o.uni, demand=pair,
                    achievement=factories.achievement(owner=u.institution, field=world.fields["materials"]),
                    broker=u.broker, stage="contacted")
@@ -258,7 +259,8 @@ def test_agency_sheet_lines_add_up_to_its_total(app, world):
     assert xlsx.status_code == 200
     rows = list(load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
     total = next(r for r in rows if r[0] == "合计")
-    assert Decimal(str(total[7])) == Decimal("12345679.01") and total[5] == 3  # 成交额 in exact 元
+    # the agency's administrator counts the contracts of the deals the agency recorded (not the hand-recorded ones)
+    assert Decimal(str(total[7])) == Decimal("12345678.91") and total[5] == 1  # 成交额 in exact 元
     city = factories.user(role="official", region=world.regions["city"], username="city_off2")
     db.session.commit()
     got = _statuses(app, {**_roles(world, broker_b), "agency_admin": colleague, "city_official": city}, url)
@@ -434,3 +436,71 @@ def test_the_agency_a_deal_recorded_keeps_its_contracts(app, world):
     assert queries.agency_sheet(agency_b, YEAR).total.amount == Decimal("0.00")
     page = client_for(app, world.users.admin).get(f"/agencies/{o.agency.id}/performance").get_data(as_text=True)
     assert "（未指定经纪人）" in page
+
+
+def _need(world):
+    return factories.demand(owner=world.users.enterprise, field=world.fields["materials"], status="published")
+
+
+def _xlsx_text(resp) -> str:
+    assert resp.status_code == 200
+    rows = load_workbook(io.BytesIO(resp.data)).active.iter_rows(values_only=True)
+    return "\n".join(" ".join(str(c) for c in row if c is not None) for row in rows)
+
+
+def test_a_sheet_shows_an_official_only_the_contracts_of_their_region(app, world):
+    """County A's official never sees on the broker's sheet (rows, figures, .xlsx) a contract between parties
+    outside county A, which /contracts and /deals refuse them; the broker and the administrator see it."""
+    u, o = world.users, world.orgs
+    inside = factories.contract(buyer=o.ent_a, seller=o.uni, broker_id=u.broker.id, amount=Decimal("10.00"),
+                                registration_no=f"{YEAR}340300000701")
+    outside = factories.contract(buyer=o.ent_b, seller=o.uni, broker_id=u.broker.id, amount=Decimal("9000.00"),
+                                 registration_no=f"{YEAR}340300000702")
+    db.session.commit()
+    url = f"/brokers/{u.broker.id}/performance"
+    official = client_for(app, u.official)
+    page = official.get(url).get_data(as_text=True)
+    assert inside.registration_no in page and outside.registration_no not in page
+    assert "10.00元" in page and "9,010.00元" not in page
+    sheet = _xlsx_text(official.get(url + "?format=xlsx"))
+    assert inside.registration_no in sheet and outside.registration_no not in sheet and "合计（1 份）" in sheet
+    for user in (u.broker, u.admin):
+        page = client_for(app, user).get(url).get_data(as_text=True)
+        assert outside.registration_no in page and "9,010.00元" in page
+    # the agency's sheet for the city's official counts both, county A's official is not over the agency's city
+    city = factories.user(role="official", region=world.regions["city"], username="city_off3")
+    agency_deal = factories.deal(buyer=o.ent_b, seller=o.uni, demand=_need(world), broker=u.broker, stage="signed",
+                                 agency_id=o.agency.id)
+    factories.contract(buyer=o.ent_b, seller=o.uni, deal_id=agency_deal.id, amount=Decimal("5.00"))
+    db.session.commit()
+    assert queries.agency_sheet(o.agency, YEAR, city).total.amount == Decimal("9015.00")
+    assert queries.agency_sheet(o.agency, YEAR, u.official_b).total.amount == Decimal("9005.00")  # county B's
+    assert queries.agency_sheet(o.agency, YEAR, u.official).total.amount == Decimal("10.00")
+
+
+def test_an_agency_admin_sees_only_the_contracts_of_its_own_deals(app, world):
+    """A broker who moved to agency B: B's administrator sees on the broker's sheet the contracts of deals taken
+    for B, never those of the deals the broker worked for the old agency."""
+    agency_b, broker_b = _other_agency(world)
+    o = world.orgs
+    admin_b = factories.user(role="broker", org=agency_b, region=world.regions["county_b"], username="admin_b")
+    admin_b.org_admin = True
+    old = factories.deal(buyer=o.ent_a, seller=o.uni, demand=_need(world), broker=broker_b, stage="signed",
+                         agency_id=o.agency.id)
+    new = factories.deal(buyer=o.ent_b, seller=o.uni, demand=_need(world), broker=broker_b, stage="signed",
+                         agency_id=agency_b.id)
+    old_c = factories.contract(buyer=o.ent_a, seller=o.uni, deal_id=old.id, amount=Decimal("700.00"),
+                               registration_no=f"{YEAR}340300000801")
+    new_c = factories.contract(buyer=o.ent_b, seller=o.uni, deal_id=new.id, amount=Decimal("30.00"),
+                               registration_no=f"{YEAR}340300000802")
+    db.session.commit()
+    url = f"/brokers/{broker_b.id}/performance"
+    client = client_for(app, admin_b)
+    page = client.get(url).get_data(as_text=True)
+    assert new_c.registration_no in page and old_c.registration_no not in page and "730.00元" not in page
+    sheet = _xlsx_text(client.get(url + "?format=xlsx"))
+    assert new_c.registration_no in sheet and old_c.registration_no not in sheet and "合计（1 份）" in sheet
+    f = queries.broker_figures([broker_b.id], YEAR, admin_b)[broker_b.id]
+    assert (f.deals, f.contracts, f.amount) == (1, 1, Decimal("30.00"))
+    own = client_for(app, broker_b).get(url).get_data(as_text=True)
+    assert old_c.registration_no in own and new_c.registration_no in own

@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from types import SimpleNamespace
 from decimal import Decimal
 
-from sqlalchemy import Select, case, distinct, func, or_, select
+from sqlalchemy import Select, case, distinct, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..models.stats import counted
 from ..money import exact_sum, join_sum
-from ..permissions import scope_filter
+from ..permissions import scope_filter, scope_region_ids
 from ..templating import CHINA_TZ
 
 ZERO = Decimal("0.00")
@@ -116,6 +116,29 @@ def _agency_column(broker):
     return broker.org_id if deal_agency is None else func.coalesce(deal_agency, broker.org_id)
 
 
+def contract_scope(viewer, broker_id: int | None = None):
+    """The counted contracts a sheet's viewer may see, as a condition over Contract and Deal (None: every one):
+    administrators and the broker themself everything; an official the contracts with a party in their region
+    (the rule of the register and /deals); anyone else (an agency's administrator) the contracts of deals their
+    organisation recorded (deals.agency_id)."""
+    if viewer is None or viewer.role == "admin" or (broker_id is not None and viewer.id == broker_id):
+        return None
+    if viewer.role == "official":
+        sub = scope_region_ids(viewer)
+        return false() if sub is None else or_(Contract.buyer_region_id.in_(sub), Contract.seller_region_id.in_(sub))
+    return false() if viewer.org_id is None else Deal.agency_id == viewer.org_id
+
+
+def deal_scope(viewer, broker_id: int | None = None):
+    """The same rule over deals: an official's the deals with a party in the region, an agency's its own."""
+    if viewer is None or viewer.role == "admin" or (broker_id is not None and viewer.id == broker_id):
+        return None
+    if viewer.role == "official":
+        sub = scope_region_ids(viewer)
+        return false() if sub is None else or_(Deal.buyer_region_id.in_(sub), Deal.seller_region_id.in_(sub))
+    return false() if viewer.org_id is None else Deal.agency_id == viewer.org_id
+
+
 @dataclass
 class Figures:
     """One line of a performance sheet (or a record): counts and exact sums in 元."""
@@ -135,7 +158,7 @@ class Figures:
         self.tech_amount += other.tech_amount
 
 
-def _contract_figures(where, year: int | None, group) -> dict:
+def _contract_figures(where, year: int | None, group, scope=None) -> dict:
     """{group value: (n, amount, tech_amount)} for counted contracts under `where`, signed in `year` (None: ever)."""
     broker = aliased(User)
     attributed = _attributed_broker()
@@ -148,14 +171,18 @@ def _contract_figures(where, year: int | None, group) -> dict:
             .where(counted(), where(attributed, agency)).group_by(key))
     if year is not None:
         stmt = stmt.where(Contract.signed_on >= date(year, 1, 1), Contract.signed_on < date(year + 1, 1, 1))
+    if scope is not None:
+        stmt = stmt.where(scope)
     return {row.k: (int(row.n), join_sum(row.amount_hi, row.amount), join_sum(row.tech_hi, row.tech))
             for row in db.session.execute(stmt)}
 
 
-def _deal_figures(broker_ids, year: int | None) -> dict[int, tuple[int, int, int]]:
+def _deal_figures(broker_ids, year: int | None, scope=None) -> dict[int, tuple[int, int, int]]:
     stmt = (select(Deal.broker_id, func.count(Deal.id), func.count(case((Deal.stage == "signed", 1))),
                    func.count(distinct(Deal.demand_id)))
             .where(Deal.broker_id.in_(broker_ids)).group_by(Deal.broker_id))
+    if scope is not None:
+        stmt = stmt.where(scope)
     if year is not None:
         start, end = _year_bounds(year)
         stmt = stmt.where(Deal.created_at >= start, Deal.created_at < end)
@@ -171,15 +198,18 @@ def _event_figures(broker_ids, year: int | None) -> dict[int, int]:
     return dict(db.session.execute(stmt).all())
 
 
-def broker_figures(broker_ids: list[int], year: int | None = None) -> dict[int, Figures]:
-    """Each broker's figures in `year` (None: the whole record), in four grouped queries whatever the count."""
+def broker_figures(broker_ids: list[int], year: int | None = None, viewer=None) -> dict[int, Figures]:
+    """Each broker's figures in `year` (None: the whole record), in four grouped queries whatever the count;
+    with `viewer`, only the contracts and deals that viewer may see (contract_scope, deal_scope)."""
+    one = broker_ids[0] if len(broker_ids) == 1 else None
     out = {b: Figures() for b in broker_ids}
     if not broker_ids:
         return out
     ids = select(User.id).where(User.id.in_(broker_ids)).scalar_subquery()
-    for b, (n, amount, tech) in _contract_figures(lambda attributed, _a: attributed.in_(ids), year, "broker").items():
+    for b, (n, amount, tech) in _contract_figures(lambda attributed, _a: attributed.in_(ids), year, "broker",
+                                                  contract_scope(viewer, one)).items():
         out[b].contracts, out[b].amount, out[b].tech_amount = n, amount, tech
-    for b, (n, signed, needs) in _deal_figures(broker_ids, year).items():
+    for b, (n, signed, needs) in _deal_figures(broker_ids, year, deal_scope(viewer, one)).items():
         out[b].deals, out[b].signed_deals, out[b].needs = n, signed, needs
     for b, n in _event_figures(broker_ids, year).items():
         out[b].events = int(n)
@@ -196,13 +226,15 @@ class Sheet:
     total: Figures = field(default_factory=Figures)
 
 
-def agency_sheet(agency: Organization, year: int) -> Sheet:
+def agency_sheet(agency: Organization, year: int, viewer=None) -> Sheet:
+    """With `viewer`, only the contracts and deals that viewer may see (an official: those of their region)."""
     sheet = Sheet(year=year)
-    by_broker = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "broker")
+    scope = contract_scope(viewer)
+    by_broker = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "broker", scope)
     current = [u.id for u in db.session.scalars(select(User).where(User.org_id == agency.id, User.role == "broker"))]
     broker_ids = sorted(set(current) | {b for b in by_broker if b is not None})
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(broker_ids)))} if broker_ids else {}
-    figures = broker_figures(broker_ids, year)
+    figures = broker_figures(broker_ids, year, viewer)
     for b in broker_ids:
         f = figures[b]
         # a broker who moved agencies keeps here only the contracts attributed to this agency
@@ -216,7 +248,7 @@ def agency_sheet(agency: Organization, year: int) -> Sheet:
         n, amount, tech = by_broker[None]
         nobody = SimpleNamespace(id=None, name="（未指定经纪人）", broker_cert_no="", username="")
         sheet.lines.append((nobody, Figures(contracts=n, amount=amount, tech_amount=tech)))
-    total = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "agency").get(agency.id)
+    total = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "agency", scope).get(agency.id)
     sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount = total or (0, ZERO, ZERO)
     for _user, f in sheet.lines:
         for name in ("deals", "signed_deals", "needs", "events"):
@@ -225,12 +257,16 @@ def agency_sheet(agency: Organization, year: int) -> Sheet:
     return sheet
 
 
-def broker_contracts(broker_id: int, year: int) -> list[Contract]:
-    """The counted contracts attributed to the broker, signed in the year: the sheet's evidence, row by row."""
+def broker_contracts(broker_id: int, year: int, viewer=None) -> list[Contract]:
+    """The counted contracts attributed to the broker, signed in the year, that `viewer` may see (contract_scope):
+    the sheet's evidence, row by row."""
     stmt = (select(Contract).outerjoin(Deal, Deal.id == Contract.deal_id)
             .where(counted(), _attributed_broker() == broker_id,
                    Contract.signed_on >= date(year, 1, 1), Contract.signed_on < date(year + 1, 1, 1))
             .order_by(Contract.signed_on, Contract.id))
+    scope = contract_scope(viewer, broker_id)
+    if scope is not None:
+        stmt = stmt.where(scope)
     return list(db.session.scalars(stmt))
 
 

@@ -133,9 +133,10 @@ def broker(broker_id: int):
     profile = queries.broker_profile(person.id)
     if not services.can_see_broker(current_user, person, profile):
         abort(404)
-    record = queries.broker_figures([person.id])[person.id]
-    return render_template("agencies/broker.html", broker=person, profile=profile, record=record,
-                           public=services.is_public_broker(person, profile),
+    public = services.is_public_broker(person, profile)
+    # a public profile shows the whole record; otherwise only what the viewer's sheet would show
+    record = queries.broker_figures([person.id], viewer=None if public else current_user)[person.id]
+    return render_template("agencies/broker.html", broker=person, profile=profile, record=record, public=public,
                            sheet=services.can_see_broker_sheet(current_user, person),
                            registry=services.can_manage_registry(current_user, person))
 
@@ -176,7 +177,7 @@ def brokers():
     pagination = paginate(queries.registry_brokers(current_user, q=q), page=get_page())
     people = list(pagination.items)
     return render_template("agencies/brokers.html", pagination=pagination, q=q, brokers=people,
-                           records=queries.broker_figures([b.id for b in people]), regions=queries.region_names())
+                           records=queries.broker_figures([b.id for b in people], viewer=current_user), regions=queries.region_names())
 
 
 @bp.route("/brokers/<int:broker_id>/registry", methods=["GET", "POST"])
@@ -218,8 +219,8 @@ def broker_performance(broker_id: int):
     if not services.can_see_broker_sheet(current_user, person):
         abort(404)
     year, fmt = _year(), _format()
-    figures = queries.broker_figures([person.id], year)[person.id]
-    contracts = queries.broker_contracts(person.id, year)
+    figures = queries.broker_figures([person.id], year, current_user)[person.id]  # only what the viewer may see
+    contracts = queries.broker_contracts(person.id, year, current_user)
     if fmt == "xlsx":
         return _download(broker_table(person, year, figures, contracts))
     return render_template("agencies/broker_performance.html", broker=person, year=year, f=figures,
@@ -233,7 +234,7 @@ def agency_performance(agency_id: int):
     if not services.can_see_agency_sheet(current_user, agency):
         abort(404)
     year, fmt = _year(), _format()
-    sheet = queries.agency_sheet(agency, year)
+    sheet = queries.agency_sheet(agency, year, current_user)  # an official's: the contracts of their region
     if fmt == "xlsx":
         return _download(agency_table(agency, sheet))
     return render_template("agencies/agency_performance.html", agency=agency, sheet=sheet)
