@@ -251,9 +251,11 @@ def test_agency_sheet_lines_add_up_to_its_total(app, world):
     sheet = queries.agency_sheet(world.orgs.agency, YEAR)
     names = [user.username for user, _ in sheet.lines]
     assert set(names) == {"broker", "colleague"} and "broker_b" not in names
-    assert sheet.total.contracts == sum(f.contracts for _, f in sheet.lines) == 3
-    assert sheet.total.amount == sum((f.amount for _, f in sheet.lines), Decimal(0)) == Decimal("12345679.01")
-    assert sheet.total.events == 1
+    # only the contract of the deal that recorded the agency (the hand-recorded ones are no agency's, as on
+    # /dashboard/sources); the deals are those that recorded the agency
+    assert sheet.total.contracts == sum(f.contracts for _, f in sheet.lines) == 1
+    assert sheet.total.amount == sum((f.amount for _, f in sheet.lines), Decimal(0)) == Decimal("12345678.91")
+    assert (sheet.total.deals, sheet.total.signed_deals, sheet.total.events) == (1, 1, 1)
     url = f"/agencies/{world.orgs.agency.id}/performance"
     xlsx = client_for(app, colleague).get(url + "?format=xlsx")
     assert xlsx.status_code == 200
@@ -473,9 +475,9 @@ def test_a_sheet_shows_an_official_only_the_contracts_of_their_region(app, world
                                  agency_id=o.agency.id)
     factories.contract(buyer=o.ent_b, seller=o.uni, deal_id=agency_deal.id, amount=Decimal("5.00"))
     db.session.commit()
-    assert queries.agency_sheet(o.agency, YEAR, city).total.amount == Decimal("9015.00")
-    assert queries.agency_sheet(o.agency, YEAR, u.official_b).total.amount == Decimal("9005.00")  # county B's
-    assert queries.agency_sheet(o.agency, YEAR, u.official).total.amount == Decimal("10.00")
+    assert queries.agency_sheet(o.agency, YEAR, city).total.amount == Decimal("5.00")
+    assert queries.agency_sheet(o.agency, YEAR, u.official_b).total.amount == Decimal("5.00")
+    assert queries.agency_sheet(o.agency, YEAR, u.official).total.amount == Decimal("0.00")  # a county-B contract
 
 
 def test_an_agency_admin_sees_only_the_contracts_of_its_own_deals(app, world):
@@ -504,3 +506,30 @@ def test_an_agency_admin_sees_only_the_contracts_of_its_own_deals(app, world):
     assert (f.deals, f.contracts, f.amount) == (1, 1, Decimal("30.00"))
     own = client_for(app, broker_b).get(url).get_data(as_text=True)
     assert old_c.registration_no in own and new_c.registration_no in own
+
+
+def test_an_agency_sheet_equals_its_row_on_the_sources_page(app, world):
+    """The agency's sheet and its row on /dashboard/sources (by_agency, the city, the year) count the same
+    contracts: those of deals that recorded the agency; a hand-recorded contract, or one of a deal its broker
+    worked without the agency on record, is under 无对接记录 / 无服务机构 there and not on the sheet."""
+    from market.dashboard import sources
+    from market.dashboard.stats import Period
+
+    agency_b, broker_b = _other_agency(world)
+    _chain(world, broker_b)
+    o = world.orgs
+    unrecorded = factories.deal(buyer=o.ent_a, seller=o.uni, demand=_need(world), broker=world.users.broker,
+                                stage="signed")
+    factories.contract(buyer=o.ent_a, seller=o.uni, deal_id=unrecorded.id, amount=Decimal("77.00"))
+    moved = factories.deal(buyer=o.ent_b, seller=o.uni, demand=_need(world), broker=broker_b, stage="signed",
+                           agency_id=o.agency.id)
+    factories.contract(buyer=o.ent_b, seller=o.uni, deal_id=moved.id, amount=Decimal("0.33"))
+    city = factories.user(role="official", region=world.regions["city"], username="city_off4")
+    db.session.commit()
+    rows = sources.grouped(scope=world.regions["city"], period=Period.year(YEAR), side="e")
+    row = next(r for r in sources.by_agency(rows, top=None).rows if r.key == o.agency.id)
+    sheet = queries.agency_sheet(o.agency, YEAR, city)
+    assert (sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount) == (row.n, row.amount,
+                                                                                   row.tech_amount)
+    assert (row.n, row.amount) == (2, Decimal("12345679.24"))
+    assert sheet.total.deals == 2  # the deals that recorded the agency, not the broker's unrecorded one

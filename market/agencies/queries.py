@@ -5,7 +5,9 @@ Attribution, one rule everywhere on this page:
   - a contract belongs to a broker when its deal's broker is that broker, else when the contract names the broker
     (a contract recorded by hand without a deal);
   - a contract belongs to an agency when its deal recorded the agency (deals.agency_id, kept when the broker took
-    the deal) and otherwise to the attributed broker's current organisation;
+    the deal), and only then: a contract without a deal, or whose deal recorded no agency, is no agency's (the rule
+    of /dashboard/sources, market/dashboard/sources.py, so that an agency's sheet equals its row there); an agency's
+    deals are likewise the deals that recorded it;
   - only contracts the dashboard counts count (registered and not voided, market.models.stats.counted), in the
     year they were signed (signed_on), summed exactly (market.money.exact_sum).
 """
@@ -110,10 +112,9 @@ def _attributed_broker():
     return func.coalesce(Deal.broker_id, Contract.broker_id)
 
 
-def _agency_column(broker):
-    """The agency a contract is attributed to: the deal's recorded agency, else the broker's current organisation."""
-    deal_agency = getattr(Deal, "agency_id", None)
-    return broker.org_id if deal_agency is None else func.coalesce(deal_agency, broker.org_id)
+def _agency_column():
+    """The agency a contract counts for: the one its deal recorded (none without a deal), as /dashboard/sources."""
+    return Deal.agency_id
 
 
 def contract_scope(viewer, broker_id: int | None = None):
@@ -160,14 +161,12 @@ class Figures:
 
 def _contract_figures(where, year: int | None, group, scope=None) -> dict:
     """{group value: (n, amount, tech_amount)} for counted contracts under `where`, signed in `year` (None: ever)."""
-    broker = aliased(User)
     attributed = _attributed_broker()
-    agency = _agency_column(broker)
+    agency = _agency_column()
     key = {"broker": attributed, "agency": agency}[group]
     stmt = (select(key.label("k"), func.count(Contract.id).label("n"), *exact_sum(Contract.amount, "amount"),
                    *exact_sum(Contract.tech_amount, "tech"))
             .select_from(Contract).outerjoin(Deal, Deal.id == Contract.deal_id)
-            .outerjoin(broker, broker.id == attributed)
             .where(counted(), where(attributed, agency)).group_by(key))
     if year is not None:
         stmt = stmt.where(Contract.signed_on >= date(year, 1, 1), Contract.signed_on < date(year + 1, 1, 1))
@@ -177,10 +176,13 @@ def _contract_figures(where, year: int | None, group, scope=None) -> dict:
             for row in db.session.execute(stmt)}
 
 
-def _deal_figures(broker_ids, year: int | None, scope=None) -> dict[int, tuple[int, int, int]]:
+def _deal_figures(broker_ids, year: int | None, scope=None, *, agency_id: int | None = None) -> dict:
+    """{broker id: (deals, signed, needs)} of the brokers' deals, or (agency_id) of the deals that recorded the
+    agency, by their broker (None: no broker)."""
     stmt = (select(Deal.broker_id, func.count(Deal.id), func.count(case((Deal.stage == "signed", 1))),
                    func.count(distinct(Deal.demand_id)))
-            .where(Deal.broker_id.in_(broker_ids)).group_by(Deal.broker_id))
+            .where(Deal.broker_id.in_(broker_ids) if agency_id is None else Deal.agency_id == agency_id)
+            .group_by(Deal.broker_id))
     if scope is not None:
         stmt = stmt.where(scope)
     if year is not None:
@@ -231,23 +233,21 @@ def agency_sheet(agency: Organization, year: int, viewer=None) -> Sheet:
     sheet = Sheet(year=year)
     scope = contract_scope(viewer)
     by_broker = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "broker", scope)
+    deals = _deal_figures([], year, deal_scope(viewer), agency_id=agency.id)
     current = [u.id for u in db.session.scalars(select(User).where(User.org_id == agency.id, User.role == "broker"))]
-    broker_ids = sorted(set(current) | {b for b in by_broker if b is not None})
+    broker_ids = sorted(set(current) | {b for b in by_broker if b is not None} | {b for b in deals if b is not None})
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(broker_ids)))} if broker_ids else {}
-    figures = broker_figures(broker_ids, year, viewer)
+    events = _event_figures(current, year) if current else {}
     for b in broker_ids:
-        f = figures[b]
-        # a broker who moved agencies keeps here only the contracts attributed to this agency
-        f.contracts, f.amount, f.tech_amount = by_broker.get(b, (0, ZERO, ZERO))
-        if b not in current and not f.contracts:
+        # a broker who moved agencies keeps here only the contracts and deals that recorded this agency; events
+        # count for the broker's current agency
+        f = Figures(*deals.get(b, (0, 0, 0)), *by_broker.get(b, (0, ZERO, ZERO)), events=int(events.get(b, 0)))
+        if b not in current and not (f.contracts or f.deals):
             continue
-        if b not in current:  # deals and events of a broker now elsewhere belong to the new agency's sheet
-            f.deals = f.signed_deals = f.needs = f.events = 0
         sheet.lines.append((users[b], f))
-    if None in by_broker:  # a deal the agency recorded that no broker worked: its own line, so the lines add up
-        n, amount, tech = by_broker[None]
+    if None in by_broker or None in deals:  # deals the agency recorded that no broker worked: their own line
         nobody = SimpleNamespace(id=None, name="（未指定经纪人）", broker_cert_no="", username="")
-        sheet.lines.append((nobody, Figures(contracts=n, amount=amount, tech_amount=tech)))
+        sheet.lines.append((nobody, Figures(*deals.get(None, (0, 0, 0)), *by_broker.get(None, (0, ZERO, ZERO)))))
     total = _contract_figures(lambda _b, agency_col: agency_col == agency.id, year, "agency", scope).get(agency.id)
     sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount = total or (0, ZERO, ZERO)
     for _user, f in sheet.lines:
