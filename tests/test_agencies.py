@@ -533,3 +533,30 @@ def test_an_agency_sheet_equals_its_row_on_the_sources_page(app, world):
                                                                                    row.tech_amount)
     assert (row.n, row.amount) == (2, Decimal("12345679.24"))
     assert sheet.total.deals == 2  # the deals that recorded the agency, not the broker's unrecorded one
+
+
+def test_the_broker_sheet_pages_its_contracts_and_caps_the_file(app, world, monkeypatch):
+    """The contracts under a broker's sheet come a page at a time; the .xlsx lists every one or none: past
+    SHEET_MAX_ROWS it is refused with a message (its 合计 never covers part of its rows)."""
+    from market.agencies import routes as agency_routes
+
+    u, o = world.users, world.orgs
+    made = [factories.contract(buyer=o.ent_a, seller=o.uni, broker_id=u.broker.id, amount=Decimal("1.00"),
+                               signed_on=date(YEAR, 1, 1 + i), registration_no=f"{YEAR}34030000090{i}")
+            for i in range(3)]
+    db.session.commit()
+    app.config["PAGE_SIZE"] = 2
+    url = f"/brokers/{u.broker.id}/performance"
+    client = client_for(app, u.official)
+    first, second = client.get(url).get_data(as_text=True), client.get(url + "?page=2").get_data(as_text=True)
+    assert made[0].registration_no in first and made[1].registration_no in first
+    assert made[2].registration_no not in first and made[2].registration_no in second
+    assert "共 3 条" in first and "3.00元" in second  # the figures stay the year's on every page
+    monkeypatch.setattr(agency_routes, "SHEET_MAX_ROWS", 2)
+    before = snapshot()
+    refused = client.get(url + "?format=xlsx")
+    assert refused.status_code == 400 and "超过 2 份" in " ".join(messages(refused))
+    assert diff(before, snapshot()) == {}
+    monkeypatch.setattr(agency_routes, "SHEET_MAX_ROWS", 3)
+    sheet = _xlsx_text(client.get(url + "?format=xlsx"))
+    assert all(c.registration_no in sheet for c in made) and "合计（3 份）" in sheet

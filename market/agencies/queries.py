@@ -257,17 +257,15 @@ def agency_sheet(agency: Organization, year: int, viewer=None) -> Sheet:
     return sheet
 
 
-def broker_contracts(broker_id: int, year: int, viewer=None) -> list[Contract]:
+def broker_contracts(broker_id: int, year: int, viewer=None) -> Select:
     """The counted contracts attributed to the broker, signed in the year, that `viewer` may see (contract_scope):
-    the sheet's evidence, row by row."""
+    the sheet's evidence, row by row (a select: the page shows it a page at a time, the .xlsx up to a cap)."""
     stmt = (select(Contract).outerjoin(Deal, Deal.id == Contract.deal_id)
             .where(counted(), _attributed_broker() == broker_id,
                    Contract.signed_on >= date(year, 1, 1), Contract.signed_on < date(year + 1, 1, 1))
             .order_by(Contract.signed_on, Contract.id))
     scope = contract_scope(viewer, broker_id)
-    if scope is not None:
-        stmt = stmt.where(scope)
-    return list(db.session.scalars(stmt))
+    return stmt if scope is None else stmt.where(scope)
 
 
 # --- 专家库 -------------------------------------------------------------------------------------------------

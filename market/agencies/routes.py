@@ -22,6 +22,7 @@ from .sheets import agency_table, broker_table
 bp = Blueprint("agencies", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIN_YEAR = 2000
+SHEET_MAX_ROWS = 50000  # a broker sheet's .xlsx lists at most this many contracts (its 合计 must cover every row)
 
 
 def _query_text(name: str, max_length: int = 50) -> str:
@@ -220,11 +221,16 @@ def broker_performance(broker_id: int):
         abort(404)
     year, fmt = _year(), _format()
     figures = queries.broker_figures([person.id], year, current_user)[person.id]  # only what the viewer may see
-    contracts = queries.broker_contracts(person.id, year, current_user)
+    stmt = queries.broker_contracts(person.id, year, current_user)
     if fmt == "xlsx":
+        contracts = db.session.scalars(stmt.limit(SHEET_MAX_ROWS + 1)).all()
+        if len(contracts) > SHEET_MAX_ROWS:  # never a file whose rows cover part of its 合计
+            raise DomainError(f"该经纪人{year}年的合同超过 {SHEET_MAX_ROWS:,} 份，无法导出为一个文件；"
+                              "请在网页上分页查看，或在合同登记簿按条件导出")
         return _download(broker_table(person, year, figures, contracts))
+    pagination = paginate(stmt, page=get_page(), total=figures.contracts)
     return render_template("agencies/broker_performance.html", broker=person, year=year, f=figures,
-                           contracts=contracts)
+                           contracts=list(pagination.items), pagination=pagination)
 
 
 @bp.route("/agencies/<int:agency_id>/performance")
