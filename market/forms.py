@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import aliased, contains_eager
 from wtforms import IntegerField, StringField, ValidationError
-from wtforms.validators import StopValidation
+from wtforms.validators import DataRequired, InputRequired, StopValidation
 
 from .errors import DomainError
 from .extensions import db
@@ -239,7 +239,19 @@ class MultiCheckboxField(SelectMultipleField):
             raise ValidationError("选项无效")
 
 
-class WanField(StringField):
+class _AmountField(StringField):
+    """An amount typed as text. Text that is only blanks or control characters counts as empty, and an
+    empty amount in a required field is refused here: InputRequired alone looks at the raw text, so
+    "\x13" would have passed it with no amount at all."""
+
+    def pre_validate(self, form):
+        if self.data is None and not self.process_errors and self.flags.required:
+            message = next((v.message for v in self.validators
+                            if isinstance(v, (InputRequired, DataRequired)) and v.message), "请填写金额")
+            raise StopValidation(message)
+
+
+class WanField(_AmountField):
     """An amount in 万元, parsed exactly to a Decimal of 元 (None when empty)."""
 
     def process_formdata(self, valuelist):
@@ -265,7 +277,7 @@ class WanField(StringField):
         return format((self.data / WAN).normalize(), "f")
 
 
-class YuanField(StringField):
+class YuanField(_AmountField):
     """An amount in 元 with at most two decimals, parsed exactly."""
 
     def process_formdata(self, valuelist):

@@ -115,6 +115,8 @@ def test_official_creates_a_campaign_and_a_task_from_the_forms(app, world):
     past = official.post(f"/campaigns/{c.id}/tasks/new", {**valid_task_form(world, o),
                                                          "deadline": _local(utcnow() - timedelta(hours=1))})
     assert past.status_code == 400 and "揭榜截止时间应晚于现在" in past.get_data(as_text=True)
+    blank = official.post(f"/campaigns/{c.id}/tasks/new", {**valid_task_form(world, o), "award": "\x13"})
+    assert blank.status_code == 400 and "请填写奖补资金" in blank.get_data(as_text=True)  # was a 500
     assert db.session.scalar(select(CampaignTask)) is None
     resp = official.post(f"/campaigns/{c.id}/tasks/new", valid_task_form(world, o))
     assert resp.status_code == 302, resp.get_data(as_text=True)
