@@ -62,13 +62,13 @@ audit: $(VENV)/.installed-dev
 
 test-sqlite: $(VENV)/.installed-dev
 	mkdir -p $(TEST_TMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(TEST_TMP)/sqlite
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 --basetemp=$(TEST_TMP)/sqlite
 
 # The same suite on PostgreSQL (127.0.0.1:5432, user postgres), the browser journeys included (each on a
 # database of its own); skipped when it is not reachable unless MARKET_REQUIRE_PG=1 (as in CI).
 test-postgres: $(VENV)/.installed-dev
 	mkdir -p $(TEST_TMP)
-	MARKET_TEST_DB=postgres $(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=$(TEST_TMP)/postgres
+	MARKET_TEST_DB=postgres $(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 --basetemp=$(TEST_TMP)/postgres
 
 clean-venv:
 	rm -rf $(VENV)
