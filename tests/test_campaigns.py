@@ -342,3 +342,29 @@ def test_milestones_accepted_or_rejected_and_the_award_paid(app, world, setup):
     assert company.post(decide, {"decision": "reject", "reason": "再次验收的理由"}).status_code == 409
     page = client_for(app, u.institution).get(url).get_data(as_text=True)
     assert "已验收" in page and "300,000.00" in page and "已拨付" in page
+
+
+def test_the_winners_deal_is_offered_to_the_regions_brokers_and_signed_into_a_contract(app, world, setup):
+    """The deal the announcement opens is worked like any other: the brokers of either side's region are told it
+    waits for one of them (it used to reach nobody but the parties), one claims it, moves it to 洽谈 and signs it
+    by recording the contract."""
+    from market.models import Contract, Deal, Notification
+    from tests.test_contracts import terms
+
+    u = world.users
+    t = announced_task(world, setup.demand, setup.e_panel, u.institution)
+    deal = db.session.get(Deal, t.deal_id)
+    told = db.session.scalars(select(Notification).where(Notification.kind == "deal_unassigned")).all()
+    assert [(n.user_id, n.url) for n in told] == [(u.broker.id, f"/deals/{deal.id}")]
+    assert "揭榜挂帅" in told[0].text and "待认领" in told[0].text
+    broker = Poster(client_for(app, u.broker))
+    assert broker.post(f"/deals/{deal.id}/claim", {"form_token": form_token()}).status_code == 302
+    assert broker.post(f"/deals/{deal.id}/move", {"to": "negotiating", "version": "2"}).status_code == 302
+    resp = broker.post(f"/contracts/from-deal/{deal.id}", terms(world, version="3", form_token=form_token()))
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    db.session.expire_all()
+    deal = db.session.get(Deal, t.deal_id)
+    contract = db.session.scalar(select(Contract).where(Contract.deal_id == deal.id))
+    assert (deal.stage, deal.source, deal.broker_id) == ("signed", "campaign", u.broker.id)
+    assert (contract.buyer_org_id, contract.seller_org_id, contract.broker_id) == (
+        world.orgs.ent_a.id, world.orgs.uni.id, u.broker.id)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ..agencies.queries import expert_conflicts
+from ..deals.services import _brokers_for as brokers_for
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..formtokens import claim_form_token
@@ -254,6 +255,10 @@ def _open_deal(*, user: User, task: CampaignTask, winner: CampaignProposal) -> D
                              text=f"揭榜挂帅《{task.title}》揭榜成功：{seller.name}，开启对接"))
     members = db.session.scalars(select(User.id).where(User.org_id.in_((buyer.id, seller.id)), User.active.is_(True)))
     notify(users=list(members), kind="deal_campaign", text=f"揭榜挂帅《{task.title}》结果已公示：{seller.name}揭榜成功，已开启对接",
+           url=path_for("deals.detail", deal_id=deal.id))
+    # like a deal opened from an accepted interest, it waits for a broker of either side's region to claim it
+    notify(users=brokers_for(deal.buyer_region_id, deal.seller_region_id), kind="deal_unassigned",
+           text=f"新的对接待认领：揭榜挂帅《{task.title}》（{buyer.name} ⇄ {seller.name}）",
            url=path_for("deals.detail", deal_id=deal.id))
     return deal
 
