@@ -266,6 +266,9 @@ def test_concurrent_signups_never_pass_the_capacity(app, world):
 
 
 def _in_threads(app, *fns):
+    # this session's own transaction (begun by reading an expired attribute after a commit) would hold SQLite's
+    # write lock (BEGIN IMMEDIATE) while the threads wait for it
+    db.session.rollback()
     threads = [threading.Thread(target=fn) for fn in fns]
     for t in threads:
         t.start()
@@ -918,3 +921,95 @@ def test_a_sign_up_racing_the_cancel_never_ends_confirmed(app, world):
     h = db.session.get(Happening, hid)
     assert h.status == "cancelled" and h.confirmed_count == 0
     assert db.session.scalar(select(func.count()).select_from(HappeningSignup)) == 0
+
+
+def _race_with_the_cancel(app, hid: int, official_id: int, other, *, cancel_first: bool) -> dict:
+    """The organiser's cancel and `other` (a function run in its own request context, returning what it did) in
+    two threads: the first holds the event row for half a second before committing while the second arrives.
+    Returns {"other": result or (status, message)}."""
+    holding = threading.Event()
+    out = {}
+
+    def call_off():
+        with app.test_request_context():
+            if not cancel_first:
+                holding.wait(10)
+            try:
+                services.happening_cancel(user=db.session.get(User, official_id),
+                                          happening=db.session.get(Happening, hid), reason="场馆关闭", confirmed=True)
+                if cancel_first:
+                    holding.set()
+                    time.sleep(0.5)  # the other request arrives before this commits
+                db.session.commit()
+            finally:
+                holding.set()
+
+    def run_other():
+        with app.test_request_context():
+            if cancel_first:
+                holding.wait(10)
+            try:
+                result = other()
+                if not cancel_first:
+                    holding.set()
+                    time.sleep(0.5)  # the cancel arrives before this commits
+                db.session.commit()
+                out["other"] = result
+            except DomainError as err:
+                db.session.rollback()
+                out["other"] = err.status_code, str(err)
+            finally:
+                holding.set()
+
+    _in_threads(app, call_off, run_other)
+    return out
+
+
+@pytest.mark.parametrize("cancel_first", [True, False], ids=["cancel-first", "check-in-first"])
+def test_a_check_in_racing_the_cancel_is_never_recorded_after_it(app, world, cancel_first):
+    """Check-in takes the event row as the cancel does: a check-in arriving while the cancel is uncommitted waits
+    for it and is refused (409); a cancel arriving while a check-in is uncommitted waits and comes after it. On
+    PostgreSQL the check-in used to read the event unlocked, check in, and commit beside the cancel. (On SQLite
+    every writing request begins with BEGIN IMMEDIATE, so the two are serialised by the database lock too.)"""
+    h = make_event(world, capacity=3)
+    row = services.signup(user=world.users.enterprise, happening=h)
+    db.session.commit()
+    hid, sid, official_id, city_id = h.id, row.id, world.users.official.id, world.users.city_official.id
+    code = services.checkin_code(row)
+
+    def check_in():
+        done = services.check_in(user=db.session.get(User, city_id), happening=db.session.get(Happening, hid),
+                                 code=code)
+        return "checked in", done.checked_in_at
+
+    out = _race_with_the_cancel(app, hid, official_id, check_in, cancel_first=cancel_first)
+    h = db.session.get(Happening, hid)
+    row = db.session.get(HappeningSignup, sid)
+    assert h.status == "cancelled"
+    if cancel_first:
+        assert out == {"other": (409, "活动已取消，不能签到")}
+        assert row.checked_in_at is None
+    else:
+        assert out["other"][0] == "checked in"
+        assert row.checked_in_at is not None and row.checked_in_at <= h.cancelled_at
+
+
+def test_an_interest_racing_the_cancel_is_refused(app, world):
+    """意向 on the spot takes the event row too: recorded while the cancel is uncommitted, it waits and is refused."""
+    pair = _pair(world)
+    h = make_event(world, capacity=3, pair=pair)
+    row = services.signup(user=world.users.enterprise, happening=h)
+    row.checked_in_at = utcnow()
+    db.session.commit()
+    hid, sid, official_id, achievement_id = h.id, row.id, world.users.official.id, pair.achievement.id
+    token = form_token()
+
+    def record():
+        services.record_interest(user=db.session.get(User, official_id), happening=db.session.get(Happening, hid),
+                                 signup_id=sid, listing_key=f"achievement:{achievement_id}",
+                                 message="取消时记录的现场意向", token=token)
+        return "recorded"
+
+    out = _race_with_the_cancel(app, hid, official_id, record, cancel_first=True)
+    assert out == {"other": (409, "活动已取消，不能再记录现场意向")}
+    assert db.session.scalar(select(func.count()).select_from(Interest)) == 0

@@ -414,7 +414,10 @@ def check_in(*, user: User, happening: Happening, code: str) -> HappeningSignup:
     """Verify a code and mark it used: one conditional UPDATE, so a second (or concurrent) use is refused."""
     if not can_manage(user, happening):
         raise NotAllowed("只有活动组织方（所在区域科技局）可以签到")
-    refuse_cancelled(happening, "不能签到")
+    # The event row first, as the organiser's cancel takes it: a check-in waiting on a cancel then finds the event
+    # cancelled, and a cancel waiting on a check-in comes after it (never a check-in recorded after the cancel).
+    happening = _lock(happening.id)
+    refuse_cancelled(happening, "不能签到")  # read under the lock (populate_existing): a committed cancel is seen
     now = utcnow()
     if now < happening.starts_at - CHECKIN_EARLY or now > happening.ends_at:
         raise DomainError("不在签到时间内：签到从活动开始前24小时开放，活动结束后关闭")
@@ -456,8 +459,9 @@ def record_interest(*, user: User, happening: Happening, signup_id: int | None, 
     interest is the market's ordinary one (deals.services.interest_create), tagged with the event."""
     from ..deals.services import interest_create
 
-    refuse_cancelled(happening, "不能再记录现场意向")
     manager = can_manage(user, happening)
+    happening = _lock(happening.id)  # as check-in and the cancel: no 意向 recorded at an event called off meanwhile
+    refuse_cancelled(happening, "不能再记录现场意向")
     if manager and signup_id:
         attendee = db.session.get(HappeningSignup, signup_id)
     else:
