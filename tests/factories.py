@@ -101,7 +101,7 @@ def user(*, role: str, org: Organization | None = None, region: Region | None = 
         role=role,
         org_id=org.id if org else None,
         region_id=region.id if region else None,
-        broker_cert_no="JJR-2026-001" if role == "broker" else "",
+        broker_cert_no=f"JJR-2026-{n:04d}" if role == "broker" else "",
         active=active,
     )
     if role == "broker":

@@ -144,7 +144,7 @@ def test_broker_profile_is_private_until_the_broker_opts_in(app, world):
     got = _statuses(app, _roles(world, broker_b), url)
     assert set(got.values()) == {200}
     public_page = app.test_client().get(url).get_data(as_text=True)
-    assert "十年技术转移经验" in public_page and "JJR-2026-001" in public_page and "维护登记信息" not in public_page
+    assert "十年技术转移经验" in public_page and world.users.broker.broker_cert_no in public_page and "维护登记信息" not in public_page
     assert world.users.broker.name in app.test_client().get(f"/agencies/{world.orgs.agency.id}").get_data(as_text=True)
     # a broker whose account is disabled is not shown, even opted in
     world.users.broker.active = False

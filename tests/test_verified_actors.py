@@ -213,7 +213,7 @@ def test_admin_created_broker_counts_as_reviewed_but_waits_for_its_agency(app, w
 
     agency = factories.org(region=world.regions["county_a"], org_type="agency", status="pending", name="新机构")
     broker = user_create(role="broker", username="by_admin", name="管理员建的经纪人", password="Strong-pass-2026",
-                         region_id=world.regions["county_a"].id, org_id=agency.id, broker_cert_no="JJR-1",
+                         region_id=world.regions["county_a"].id, org_id=agency.id, broker_cert_no="JJR-2026-0101",
                          actor=world.users.admin)
     db.session.commit()
     assert broker.broker_status == "approved" and broker.broker_reviewed_by_id == world.users.admin.id

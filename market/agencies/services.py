@@ -13,11 +13,10 @@ Who may do what (tests/test_agencies.py holds every role):
 """
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from sqlalchemy import delete, select
 
+from .. import broker_cert
+from ..broker_cert import CERT_RULE, CERT_TAKEN, CertError  # noqa: F401 - CERT_RULE is the form's description
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..models import (
@@ -34,20 +33,12 @@ from ..models import (
 from ..permissions import in_scope, is_verified_actor, require_verified_actor
 from ..text import InvalidName, clean_name
 
-# 技术经纪人证书编号: after NFKC (full-width to half-width), trimming and upper-casing, 6 to 32 characters of
-# A-Z and 0-9 in groups joined by single hyphens, with at least four digits (JJR-2026-001, TB2023340300012).
-CERT_PATTERN = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)*$")
-CERT_RULE = "证书编号为6-32位大写字母和数字，可用单个短横线分隔，至少含4位数字（如 JJR-2026-001）"
-
-
 def normalize_cert_no(text: str) -> str:
-    """The stored form of a 证书编号, or a DomainError naming the rule."""
-    value = unicodedata.normalize("NFKC", text or "").strip().upper()
-    if not value:
-        raise DomainError("请填写证书编号", fields={"cert_no": "请填写证书编号"})
-    if not (6 <= len(value) <= 32 and CERT_PATTERN.match(value) and sum(c.isdigit() for c in value) >= 4):
-        raise DomainError(CERT_RULE, fields={"cert_no": CERT_RULE})
-    return value
+    """The stored form of a 证书编号 (market.broker_cert), or a DomainError naming the rule."""
+    try:
+        return broker_cert.normalize_cert_no(text)
+    except CertError as err:
+        raise DomainError(str(err), fields={"cert_no": str(err)}) from err
 
 
 # --- who may -----------------------------------------------------------------------------------------------
@@ -163,9 +154,8 @@ def broker_registry_save(*, user: User, broker: User, cert_no: str, agency_id: i
     except DomainError as err:
         problems.update(err.fields)
         cert = ""
-    if cert and db.session.scalar(select(User.id).where(User.role == "broker", User.broker_cert_no == cert,
-                                                         User.id != broker.id)):
-        problems["cert_no"] = "该证书编号已登记在其他技术经纪人名下"
+    if cert and broker_cert.cert_taken(cert, exclude_id=broker.id):
+        problems["cert_no"] = CERT_TAKEN
     if agency_id != broker.org_id or not is_agency(broker.org):
         problems["agency_id"] = "所属服务机构须为该经纪人所在的服务机构（单位类型为服务机构）"
     region = db.session.get(Region, region_id) if region_id else None
@@ -174,7 +164,7 @@ def broker_registry_save(*, user: User, broker: User, cert_no: str, agency_id: i
     if problems:
         raise DomainError(next(iter(problems.values())), fields=problems)
     broker.broker_cert_no, broker.region_id = cert, region.id
-    db.session.flush()
+    broker_cert.flush_cert_holder()
     return broker
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -34,6 +34,10 @@ class User(UserMixin, db.Model):
             " OR (role <> 'broker' AND broker_status IS NULL)",
             name="broker_status",
         ),
+        # one broker per 技术经纪人证书编号, in its stored form (market.broker_cert)
+        Index("uq_users_broker_cert_no", "broker_cert_no", unique=True,
+              sqlite_where=text("role = 'broker' AND broker_cert_no <> ''"),
+              postgresql_where=text("role = 'broker' AND broker_cert_no <> ''")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

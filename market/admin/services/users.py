@@ -6,6 +6,7 @@ import re
 from sqlalchemy import func, select
 
 from ...auth.services import password_problem, sessions_revoke_all
+from ...broker_cert import CertError, checked_cert_no, flush_cert_holder
 from ...errors import DomainError
 from ...extensions import db
 from ...models import Organization, Region, User
@@ -25,7 +26,9 @@ def _username_taken(username: str, *, exclude_id: int | None = None) -> bool:
     return db.session.scalar(stmt) is not None
 
 
-def _account_problems(*, role: str, name: str, region: Region | None, broker_cert_no: str) -> dict[str, str]:
+def _account_problems(*, role: str, name: str, region: Region | None, broker_cert_no: str,
+                      broker_id: int | None = None) -> tuple[dict[str, str], str]:
+    """Per-field reasons to refuse an account's details, and the certificate's stored form (market.broker_cert)."""
     errors: dict[str, str] = {}
     if not name:
         errors["name"] = "请填写姓名"
@@ -35,11 +38,13 @@ def _account_problems(*, role: str, name: str, region: Region | None, broker_cer
         errors["region_id"] = "科技局工作人员须绑定一个区域"
     elif role == "broker" and region is None:
         errors["region_id"] = "请选择技术经纪人服务的区域"
-    if role == "broker" and not broker_cert_no:
-        errors["broker_cert_no"] = "请填写技术经纪人证书编号"
-    elif len(broker_cert_no) > 50:
-        errors["broker_cert_no"] = "证书编号不超过50字"
-    return errors
+    if role != "broker":
+        return errors, ""
+    try:
+        broker_cert_no = checked_cert_no(broker_cert_no, exclude_id=broker_id)
+    except CertError as exc:
+        errors["broker_cert_no"] = str(exc)
+    return errors, broker_cert_no
 
 
 def user_create(
@@ -73,8 +78,8 @@ def user_create(
     if problem:
         errors["password"] = problem
     region = region_or_none(region_id)
-    errors.update({k: v for k, v in _account_problems(role=role, name=name, region=region,
-                                                       broker_cert_no=broker_cert_no).items() if k not in errors})
+    problems, broker_cert_no = _account_problems(role=role, name=name, region=region, broker_cert_no=broker_cert_no)
+    errors.update({k: v for k, v in problems.items() if k not in errors})
     org = None
     if role == "broker":
         org = db.session.get(Organization, org_id) if isinstance(org_id, int) and org_id > 0 else None
@@ -90,7 +95,7 @@ def user_create(
         role=role,
         org_id=org.id if org else None,
         region_id=region.id if role in REGION_ROLES else None,
-        broker_cert_no=broker_cert_no if role == "broker" else "",
+        broker_cert_no=broker_cert_no,
     )
     if role == "broker" and actor is not None:
         user.broker_status = "approved"
@@ -98,7 +103,7 @@ def user_create(
         user.broker_reviewed_at = utcnow()
     user.set_password(password)
     db.session.add(user)
-    db.session.flush()
+    flush_cert_holder()
     return user
 
 
@@ -115,7 +120,9 @@ def user_update(
     name_errors: dict[str, str] = {}
     name, broker_cert_no = clean_name_into(name_errors, "name", name, field_label="姓名"), clean_value(broker_cert_no)
     region = region_or_none(region_id) if user.role in REGION_ROLES else None
-    errors = _account_problems(role=user.role, name=name, region=region, broker_cert_no=broker_cert_no) | name_errors
+    errors, broker_cert_no = _account_problems(role=user.role, name=name, region=region, broker_cert_no=broker_cert_no,
+                                               broker_id=user.id)
+    errors |= name_errors
     if errors:
         raise DomainError("账号信息有误，请按提示修改", fields=errors)
     user.name = name
@@ -125,7 +132,7 @@ def user_update(
         user.region_id = region.id
     if user.role == "broker":
         user.broker_cert_no = broker_cert_no
-    db.session.flush()
+    flush_cert_holder()
     return user
 
 
