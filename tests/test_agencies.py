@@ -295,11 +295,19 @@ def test_officials_keep_the_expert_registry_of_their_region(app, world):
     assert official.post("/experts/new", _expert_form(world)).status_code == 302
     expert = db.session.scalar(select(Expert).where(Expert.name == "李研究员"))
     assert expert.org_id == world.orgs.uni.id and [f.code for f in expert.fields] == ["04.01"] and expert.available
+    pending = factories.user(role="institution", username="pending_prof",
+                             org=factories.org(region=world.regions["county_a"], org_type="university",
+                                               status="pending", name="待认证学院"))
+    db.session.commit()
     before = snapshot()
     cases = [({"org_name": "不存在的单位"}, "未找到该单位"), ({"field_ids": []}, "请选择至少一个技术领域"),
              ({"region_id": str(world.regions["county_b"].id)}, "管辖范围内的区域"), ({"name": ""}, "请填写姓名"),
              ({"username": "nobody_here"}, "未找到该账号"),
              ({"username": world.users.enterprise.username}, "与该账号的单位"),
+             # scoring is a power: never a government or registry account, never one of an unverified organisation
+             ({"username": world.users.official_b.username}, "专家账号须为已认证单位"),
+             ({"username": world.users.admin.username}, "专家账号须为已认证单位"),
+             ({"username": pending.username}, "专家账号须为已认证单位"),
              ({"field_ids": ["99999"]}, "请选择至少一个技术领域")]
     for change, expected in cases:
         resp = official.post("/experts/new", _expert_form(world, **change))

@@ -117,11 +117,13 @@ def agency_services_save(*, user: User, org: Organization, codes: list[str], not
         raise DomainError("服务项目无效", fields={"services": "服务项目无效"})
     if len(note) > 500:
         raise DomainError("服务说明不超过500字", fields={"note": "服务说明不超过500字"})
+    # the organisation's row lock serialises two first saves (each would add the profile row: a 500 on PostgreSQL)
+    db.session.execute(select(Organization.id).where(Organization.id == org.id).with_for_update())
     db.session.execute(delete(AgencyService).where(AgencyService.org_id == org.id))
     for code in AGENCY_SERVICES:  # in the code set's order, each once
         if code in codes:
             db.session.add(AgencyService(org_id=org.id, code=code))
-    profile = db.session.get(AgencyProfile, org.id) or AgencyProfile(org_id=org.id)
+    profile = db.session.get(AgencyProfile, org.id, populate_existing=True) or AgencyProfile(org_id=org.id)
     profile.note, profile.updated_by_id = note, user.id
     db.session.add(profile)
     db.session.flush()
@@ -134,7 +136,9 @@ def broker_profile_save(*, user: User, public: bool, intro: str) -> BrokerProfil
     require_verified_actor(user)
     if len(intro) > 500:
         raise DomainError("个人简介不超过500字", fields={"intro": "个人简介不超过500字"})
-    profile = db.session.get(BrokerProfile, user.id) or BrokerProfile(user_id=user.id)
+    # the account's row lock serialises two first saves (each would add the profile row: a 500 on PostgreSQL)
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    profile = db.session.get(BrokerProfile, user.id, populate_existing=True) or BrokerProfile(user_id=user.id)
     profile.public, profile.intro = bool(public), intro
     db.session.add(profile)
     db.session.flush()
@@ -168,6 +172,9 @@ def broker_registry_save(*, user: User, broker: User, cert_no: str, agency_id: i
     return broker
 
 
+EXPERT_ROLES = ("enterprise", "institution", "broker")
+
+
 def _expert_org(*, org_name: str, account: User | None) -> Organization:
     if not org_name:
         if account is not None and account.org is not None:
@@ -198,6 +205,10 @@ def expert_save(*, user: User, expert: Expert | None, name: str, username: str, 
         account = db.session.scalar(select(User).where(User.username == username))
         if account is None or not account.active:
             problems["username"] = "未找到该账号（或账号已停用）"
+        elif account.role not in EXPERT_ROLES or not is_verified_actor(account):
+            # the account will score 揭榜方案 signed in: a person of a verified enterprise, institution or agency,
+            # never a government or registry account (who runs the campaign or registers its contract)
+            problems["username"] = "专家账号须为已认证单位的企业、高校院所或技术经纪人用户"
         else:
             other = db.session.scalar(select(Expert.id).where(Expert.user_id == account.id))
             if other is not None and (expert is None or other != expert.id):
