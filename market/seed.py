@@ -195,6 +195,7 @@ def seed_demo_data() -> list[tuple[str, str, str]]:
                      phone=row.get("contact_phone", ""))
         institutions.append((org, user))
     logins.append(("高校院所", "inst01", f"{demo.INSTITUTIONS[0]['name']}（inst01-{len(institutions):02d}）"))
+    logins += _seed_experts(city_official, city, [org for org, _ in institutions], fields)
     # one company waiting for verification, so the review queue has work
     pending_org = org_new(name="蚌埠新申报科技有限公司", uscc=demo_pending_uscc(), org_type="enterprise",
                           region_id=counties[0].id, contact_name="赵新")
@@ -380,6 +381,7 @@ def seed_demo_pipeline() -> int:
                               message="我公司对该成果很感兴趣，希望进一步了解技术细节和合作方式。")
     db.session.flush()
     seed_demo_events()
+    seed_demo_campaign()
     return opened
 
 
@@ -461,6 +463,89 @@ def seed_demo_events() -> None:
         listing_keys=keys, token=new_form_token())
     for user in (companies[1], companies[2]):
         events.signup(user=user, happening=upcoming)
+    db.session.flush()
+
+
+#: the demo's 专家库 entries with accounts (username, name, 职称, organisation, field codes): the panel of its 揭榜挂帅
+DEMO_EXPERTS = (("expert01", "陈立新", "研究员", "蚌埠玻璃工业设计研究院", ("04.02", "06.01")),
+                ("expert02", "周文博", "教授", "合肥工业大学", ("04.02", "04.03")),
+                ("expert03", "韩静", "高级工程师", "蚌埠市硅基新材料产业技术研究院", ("04.02", "06.01")))
+#: the demo campaign's 榜: (need title, 榜名, 攻关目标, 考核指标, 奖补资金 万元, 企业配套 万元, rubric)
+DEMO_CAMPAIGN_TASKS = (
+    ("光伏压延玻璃减反射镀膜耐候性提升", "光伏玻璃减反射镀膜十年耐候攻关",
+     "减反射镀膜在湿热、盐雾环境下的耐候寿命由现在的五年左右提升到十年以上，满足双玻组件二十五年质保要求。",
+     "透过率增益不低于2.3%；双85老化1000小时后透过率衰减不超过0.5%；中试线连续生产良率不低于98%。",
+     "80", "40", "技术先进性 40\n可行性与进度安排 30\n团队与条件 20\n产业化前景 10"),
+    ("高铝玻璃气泡多，求无砷锑澄清剂", "高铝盖板玻璃无砷锑澄清技术攻关",
+     "开发不含砷、锑的复合澄清剂及配套熔制制度，解决高铝玻璃气泡多的问题，产品满足出口环保要求。",
+     "成品气泡数不超过1个/千克（直径0.1mm以上）；澄清剂成本不高于现用方案的1.2倍；完成窑炉工业化验证。",
+     "50", "25", "技术先进性 40\n可行性与进度安排 30\n团队与条件 30"),
+)
+
+
+def _seed_experts(official: User, city: Region, institutions: list[Organization],
+                  fields: dict[str, Field]) -> list[tuple[str, str, str]]:
+    """The demo 专家库: members of three institutions, each with an account (they score 揭榜方案), managed by the
+    city. Returns their printed log-in."""
+    from .models import Expert
+
+    by_name = {org.name: org for org in institutions}
+    made = []
+    for username, name, title, org_name, codes in DEMO_EXPERTS:
+        org = by_name.get(org_name)
+        if org is None:
+            continue
+        user = _user(username, name, "institution", org=org)
+        db.session.flush()
+        expert = Expert(name=name, title=title, user_id=user.id, org_id=org.id, region_id=city.id, available=True,
+                        created_by_id=official.id)
+        expert.fields = [fields[code] for code in codes if code in fields]
+        db.session.add(expert)
+        made.append(username)
+    db.session.flush()
+    if not made:
+        return []
+    return [("评审专家", made[0], f"揭榜挂帅评审专家（{made[0]}-{made[-1][-2:]}）")]
+
+
+def seed_demo_campaign() -> None:
+    """The demo's 揭榜挂帅 (issue 19): the city's campaign with two open 榜 on published needs of its glass
+    companies, the demo experts as their panel, the deadline a month ahead, and one 揭榜方案 already in (from a
+    university; the other institutions and companies may still 揭榜). Written through the services, as the
+    official's and the solver's forms do."""
+    from datetime import datetime, time
+
+    from .campaigns import services as campaigns
+    from .models import Expert
+    from .templating import CHINA_TZ
+
+    official = db.session.scalar(select(User).where(User.username == "kjj_city"))
+    panel = db.session.scalars(select(Expert).where(Expert.user_id.is_not(None), Expert.available.is_(True))
+                               .order_by(Expert.id)).all()
+    rows = [(need, row) for row in DEMO_CAMPAIGN_TASKS
+            if (need := db.session.scalar(select(Demand).where(Demand.title == row[0], Demand.status == "published")))]
+    if official is None or not panel or not rows:
+        return
+    campaign = campaigns.campaign_create(
+        user=official, title=f"{official.region.name}新材料产业揭榜挂帅榜单（第一批）", token=new_form_token(),
+        description="企业出题、政府立题、能者解题、市场阅卷：围绕玻璃新材料产业链的关键技术难题张榜，"
+                    "高校、科研院所和企业均可揭榜；揭榜成功后按里程碑验收拨付奖补资金。")
+    deadline = datetime.combine(utcnow().astimezone(CHINA_TZ).date() + timedelta(days=30), time(17, 0), tzinfo=CHINA_TZ)
+    tasks = []
+    for need, (_, title, goal, indicators, award_wan, co_wan, rubric) in rows:
+        tasks.append(campaigns.task_create(
+            user=official, campaign=campaign, demand_id=need.id, title=title, goal=goal, indicators=indicators,
+            award=parse_wan(award_wan), co_funding=parse_wan(co_wan), deadline=deadline, eligible_region_id=None,
+            eligible_types=["enterprise", "university", "institute"], rubric_text=rubric,
+            expert_ids=[e.id for e in panel if e.org_id != need.org_id]))
+    solver = db.session.scalar(select(User).join(Organization, Organization.id == User.org_id)
+                               .where(Organization.name == "中国科学技术大学", User.role == "institution")
+                               .order_by(User.id).limit(1))
+    if solver is not None and campaigns.may_solve(solver, tasks[0]) is None:
+        campaigns.proposal_save(user=solver, task=tasks[0], summary="梯度折射率双层减反射膜：磁控溅射致密底层加溶胶凝胶多孔面层",
+                                plan="技术路线：磁控溅射制备致密SiO2/TiO2底层提升附着力和耐湿热性能，溶胶凝胶法制备疏水改性多孔SiO2面层"
+                                     "实现减反射；在企业压延线上完成中试。\n进度：第1-4个月小试，第5-9个月中试，第10-12个月产线验证。\n"
+                                     "团队：教授一名、副研究员两名、博士研究生四名，依托薄膜材料与器件实验室。")
     db.session.flush()
 
 

@@ -182,3 +182,35 @@ def test_the_demo_has_a_past_roadshow_with_its_outcome_and_an_upcoming_matchmaki
     company = app.test_client()
     login(company, "ent04", DEMO_PASSWORD)
     assert Poster(company).post(f"/events/{upcoming.id}/signup").status_code == 302  # open for sign-up
+
+
+def test_the_demo_has_an_open_campaign_with_its_panel_of_demo_experts(app, seeded):
+    """Issue 19: the city's 揭榜挂帅 campaign, open, with two 榜 on published demo needs, the demo experts (with
+    accounts) as their panel and one 揭榜方案 in; a visitor sees it, an expert opens the review, an institution may
+    揭榜."""
+    from market.campaigns.services import may_solve
+    from market.models import Campaign, CampaignProposal, User
+    from market.models.base import utcnow
+    from market.seed import DEMO_CAMPAIGN_TASKS
+
+    [campaign] = db.session.scalars(select(Campaign)).all()
+    assert campaign.organiser.username == "kjj_city" and len(campaign.tasks) == 2
+    for task, row in zip(campaign.tasks, DEMO_CAMPAIGN_TASKS):
+        assert task.state(utcnow()) == "open" and task.demand.title == row[0] and task.demand.status == "published"
+        assert sorted(e.user.username for e in task.panel) == ["expert01", "expert02", "expert03"]
+        assert [(c.name, c.max_points) for c in task.criteria][0] == ("技术先进性", 40)
+        assert sum(c.max_points for c in task.criteria) == 100
+    proposals = db.session.scalars(select(CampaignProposal)).all()
+    assert [(p.task_id, p.org.name) for p in proposals] == [(campaign.tasks[0].id, "中国科学技术大学")]
+    assert "expert01" in seeded and "评审专家" in seeded
+    page = app.test_client().get("/campaigns").get_data(as_text=True)
+    assert campaign.title in page and DEMO_CAMPAIGN_TASKS[0][1] in page and "揭榜中" in page and "800,000.00" in page
+    expert = app.test_client()
+    login(expert, "expert01", DEMO_PASSWORD)
+    review = expert.get(f"/campaigns/tasks/{campaign.tasks[0].id}/review")
+    assert review.status_code == 200 and "揭榜截止" in review.get_data(as_text=True)
+    inst01 = db.session.scalar(select(User).where(User.username == "inst01"))
+    assert may_solve(inst01, campaign.tasks[0]) is None
+    solver = app.test_client()
+    login(solver, "inst01", DEMO_PASSWORD)
+    assert 'id="propose"' in solver.get(f"/campaigns/tasks/{campaign.tasks[1].id}").get_data(as_text=True)
