@@ -33,13 +33,23 @@ _PLAIN = {
 
 def _recreate(with_status: bool) -> None:
     extra = ['reg_status'] if with_status else []
-    for name, (columns, where) in _PARTIAL.items():
-        op.drop_index(name, table_name='contracts')
-        op.create_index(name, 'contracts', columns + extra, unique=False,
-                        sqlite_where=sa.text(where), postgresql_where=sa.text(where))
-    for name, columns in _PLAIN.items():
-        op.drop_index(name, table_name='contracts')
-        op.create_index(name, 'contracts', columns + extra, unique=False)
+    specs = [(name, columns + extra, where) for name, (columns, where) in _PARTIAL.items()]
+    specs += [(name, columns + extra, None) for name, columns in _PLAIN.items()]
+    if op.get_bind().dialect.name != 'postgresql':
+        for name, columns, where in specs:
+            op.drop_index(name, table_name='contracts')
+            op.create_index(name, 'contracts', columns, unique=False,
+                            sqlite_where=sa.text(where) if where else None)
+        return
+    # PostgreSQL: built CONCURRENTLY beside the old index, then swapped, so that a market with a million contracts
+    # keeps registering contracts while the upgrade runs (a plain CREATE INDEX blocks every write to the table)
+    with op.get_context().autocommit_block():
+        for name, columns, where in specs:
+            op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS {name}_new')  # an invalid one left by a failed run
+            op.create_index(f'{name}_new', 'contracts', columns, unique=False, postgresql_concurrently=True,
+                            postgresql_where=sa.text(where) if where else None)
+            op.drop_index(name, table_name='contracts', postgresql_concurrently=True)
+            op.execute(f'ALTER INDEX {name}_new RENAME TO {name}')
 
 
 def upgrade():
