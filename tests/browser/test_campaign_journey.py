@@ -3,7 +3,7 @@
 the panel expert scores it on the score page; the official announces, which opens the winner's deal with the
 company; the county's broker claims that deal, moves it to 洽谈 and signs it by recording the technology contract
 (登记编号, as every deal is signed); the official splits the award into a milestone, the winner delivers it, the
-company accepts it, and the project page shows the award as paid."""
+company accepts it, and the project page shows the award as paid; the company confirms the contract solved its need."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -206,6 +206,16 @@ def test_campaign_from_the_bang_to_the_award_paid(live_server, seeded, cast, new
     official.reload()
     expect(official.locator("#paid")).to_have_text("300,000.00元")
 
+    # 11. the company never acted in the deal itself, so the contract asks it to confirm its need was solved
+    # (as for any contract whose listing's owner took no part); confirmed, the need is 已解决
+    company.goto(task_url)
+    company.get_by_role("link", name=NEED).click()
+    expect(company.locator("#listing-status")).to_have_text("已发布")
+    link = company.locator("#contract-links .contract-link", has_text=REG_NO)
+    link.locator(".accept-link").click()
+    expect(company.locator(".alert-success")).to_contain_text("已确认关联")
+    expect(company.locator("#listing-status")).to_have_text("已解决")
+
     with live_server.app.app_context():
         task = db.session.scalar(select(CampaignTask).where(CampaignTask.title == TASK))
         winner = db.session.scalar(select(CampaignProposal).where(CampaignProposal.task_id == task.id))
@@ -218,3 +228,4 @@ def test_campaign_from_the_bang_to_the_award_paid(live_server, seeded, cast, new
         assert (contract.buyer_org.name, contract.seller_org.name) == (ENTERPRISE, UNIVERSITY)
         assert (milestone.status, milestone.amount) == ("accepted", Decimal("300000.00"))
         assert milestone.paid_at is not None
+        assert (contract.demand_id, task.demand.status) == (task.demand_id, "done")
