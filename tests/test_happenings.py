@@ -1013,3 +1013,75 @@ def test_an_interest_racing_the_cancel_is_refused(app, world):
     out = _race_with_the_cancel(app, hid, official_id, record, cancel_first=True)
     assert out == {"other": (409, "活动已取消，不能再记录现场意向")}
     assert db.session.scalar(select(func.count()).select_from(Interest)) == 0
+
+
+# --- bad input and double posts (never a 500, nothing stored half-way) --------------------------------------
+
+@pytest.mark.parametrize("spelling", ["²", "①", "0{id}", "{fw}", "{id}\n", " {id}", "-{id}", "99999999999"],
+                         ids=["superscript", "circled", "leading-zero", "full-width", "newline", "blank", "negative",
+                              "too-long"])
+def test_listing_keys_other_than_the_plain_id_are_refused(app, world, spelling):
+    """A presented listing is "kind:id" in ASCII digits. str.isdigit() let "²" and "①" through to int(), a 500;
+    "01" or "１" beside "1" named one listing twice, and the second row broke uq_happening_listings (a 500)."""
+    pair = _pair(world)
+    h = make_event(world, pair=pair)
+    ent, code = _signed_up(app, world, h)
+    official = Poster(client_for(app, world.users.official))
+    assert official.post(f"/events/{h.id}/checkin", {"code": code}).status_code == 200
+    own = f"achievement:{pair.achievement.id}"
+    fw = "".join(chr(0xFF10 + int(c)) for c in str(pair.achievement.id))
+    bad = "achievement:" + spelling.format(id=pair.achievement.id, fw=fw)
+    edit = edit_form(h)
+    before = snapshot()
+    for url, data in ((f"/events/new", {**valid_event_form(), "listing_keys": [own, bad]}),
+                      (f"/events/{h.id}/edit", {**edit, "listing_keys": [own, bad]})):
+        resp = official.post(url, data)
+        assert resp.status_code == 400, (url, resp.status_code)
+        assert "所选的需求或成果不存在或未公开发布" in resp.get_data(as_text=True)
+    resp = official.post(f"/events/{h.id}/interest", {"signup_id": code.split("-")[0], "listing_key": bad,
+                                                     "message": "现场洽谈，希望获得导电膜技术许可",
+                                                     "form_token": form_token()})
+    assert resp.status_code == 400 and "请选择本活动展示的需求或成果" in resp.get_data(as_text=True)
+    assert not diff(before, snapshot())
+    assert services.parse_listing_key(own) == ("achievement", pair.achievement.id)
+
+
+def test_one_account_signing_up_twice_at_once_takes_one_seat(app, world):
+    """A double-clicked sign-up (two requests of one account at once): one seat, the other refused with 409."""
+    h = make_event(world, capacity=3)
+    posters = [Poster(client_for(app, world.users.enterprise)) for _ in range(2)]
+    url, hid = f"/events/{h.id}/signup", h.id
+    barrier = threading.Barrier(2)
+    results: list[tuple[int, str]] = []
+
+    def go(p):
+        with app.app_context():
+            barrier.wait(timeout=30)
+            resp = p.post(url)
+            results.append((resp.status_code, resp.get_data(as_text=True)))
+
+    _in_threads(app, *(lambda p=p: go(p) for p in posters))
+    assert sorted(code for code, _ in results) == [302, 409], results
+    assert "您已报名该活动" in next(body for code, body in results if code == 409)
+    assert db.session.scalar(select(func.count()).select_from(HappeningSignup)) == 1
+    assert db.session.get(Happening, hid).confirmed_count == 1
+
+
+def test_two_officials_calling_off_at_once_tell_each_attendee_once(app, world):
+    h = _with_sign_ups(world)
+    posters = [Poster(client_for(app, u)) for u in (world.users.official, world.users.city_official)]
+    url = f"/events/{h.id}/call-off"
+    barrier = threading.Barrier(2)
+    results: list[tuple[int, str]] = []
+
+    def go(p):
+        with app.app_context():
+            barrier.wait(timeout=30)
+            resp = p.post(url, CALL_OFF)
+            results.append((resp.status_code, resp.get_data(as_text=True)))
+
+    _in_threads(app, *(lambda p=p: go(p) for p in posters))
+    assert sorted(code for code, _ in results) == [302, 409], results
+    assert "活动已取消，不需重复取消" in next(body for code, body in results if code == 409)
+    told = db.session.scalars(select(Notification.user_id).where(Notification.kind == "event_cancelled")).all()
+    assert sorted(told) == sorted([world.users.enterprise.id, world.users.institution.id])

@@ -143,6 +143,18 @@ def happening_create(*, user: User, kind: str, title: str, place: str, descripti
     return happening
 
 
+_LISTING_KEY = re.compile(r"([a-z]+):([1-9][0-9]{0,8})")
+
+
+def parse_listing_key(key: str | None) -> tuple[str, int] | None:
+    """"demand:12" -> ("demand", 12); anything else (another kind, "01", "１２", "²": str.isdigit() passes the
+    last, which int() refuses) -> None. One spelling per listing, so two keys never name the same one."""
+    m = _LISTING_KEY.fullmatch(key or "")
+    if m is None or m.group(1) not in LISTING_MODELS:
+        return None
+    return m.group(1), int(m.group(2))
+
+
 def _presented_keys(listing_keys: list[str] | None, *, kept: frozenset = frozenset()) -> list[tuple[str, int]]:
     """The listings to present, as (kind, id): each published, or already presented (`kept`: an edit may keep a
     listing withdrawn since); at most MAX_PRESENTED, so no event page lists an unbounded number."""
@@ -152,9 +164,9 @@ def _presented_keys(listing_keys: list[str] | None, *, kept: frozenset = frozens
         raise DomainError(message, fields={"listing_keys": message})
     presented = []
     for key in keys:
-        kind_part, _, id_part = key.partition(":")
-        model = LISTING_MODELS.get(kind_part)
-        listing = db.session.get(model, int(id_part)) if model is not None and id_part.isdigit() and len(id_part) < 10 else None
+        parsed = parse_listing_key(key)
+        kind_part = parsed[0] if parsed else None
+        listing = db.session.get(LISTING_MODELS[kind_part], parsed[1]) if parsed else None
         if listing is None or (listing.status != "published" and (kind_part, listing.id) not in kept):
             raise DomainError("所选的需求或成果不存在或未公开发布", fields={"listing_keys": "所选的需求或成果不存在或未公开发布"})
         presented.append((kind_part, listing.id))
@@ -444,12 +456,12 @@ def check_in(*, user: User, happening: Happening, code: str) -> HappeningSignup:
 # --- 意向 on the spot ----------------------------------------------------------------------------------------
 
 def presented_listing(happening: Happening, key: str):
-    kind, _, id_part = (key or "").partition(":")
-    if kind not in LISTING_MODELS or not id_part.isdigit() or len(id_part) > 9:
+    parsed = parse_listing_key(key)
+    if parsed is None:
         return None
     hit = db.session.scalar(select(HappeningListing).where(
-        HappeningListing.happening_id == happening.id, HappeningListing.kind == kind,
-        HappeningListing.listing_id == int(id_part)))
+        HappeningListing.happening_id == happening.id, HappeningListing.kind == parsed[0],
+        HappeningListing.listing_id == parsed[1]))
     return hit.listing if hit is not None else None
 
 
