@@ -883,6 +883,10 @@ def test_nothing_more_happens_at_a_cancelled_event(app, world):
         assert resp.status_code == 409, (resp.request.path, resp.status_code)
         assert "活动已取消，" in resp.get_data(as_text=True), resp.request.path
     assert not diff(before, snapshot())
+    # the desk and the 意向 page, opened now, say it is closed instead of offering their forms
+    for path, closed in (("checkin", "checkin-closed"), ("interest", "interest-closed")):
+        body = official.client.get(f"/events/{h.id}/{path}").get_data(as_text=True)
+        assert f'id="{closed}"' in body and "活动已取消" in body and "<form" not in body.split("<main")[-1], path
 
 
 def test_a_sign_up_racing_the_cancel_never_ends_confirmed(app, world):
