@@ -21,34 +21,37 @@ _HTML_MARKERS = (b"<html", b"<!doctype html", b"<script", b"<body", b"<iframe", 
 SUBDIR = "contracts"
 # files written in the session's current transaction: removed unless that transaction commits
 _WRITTEN = "contract_scans_written"
+# files whose rows the current transaction deletes: removed only once that transaction commits
+_DROPPED = "contract_scans_dropped"
 
 
-def _bad(message: str) -> DomainError:
-    return DomainError(message, fields={"scan": message})
+def _bad(message: str, field: str = "scan") -> DomainError:
+    return DomainError(message, fields={field: message})
 
 
-def original_name(file: FileStorage) -> str:
+def original_name(file: FileStorage, default: str = "合同扫描件.pdf") -> str:
     """The uploader's file name, kept only as data: no path parts, no control characters."""
     name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>|:*?')
-    return name.strip()[:200] or "合同扫描件.pdf"
+    return name.strip()[:200] or default
 
 
-def read_scan(file: FileStorage) -> tuple[bytes, str]:
-    """The bytes of an acceptable PDF and its original name; refuses anything else with a reason."""
+def read_scan(file: FileStorage, *, noun: str = "扫描件", field: str = "scan") -> tuple[bytes, str]:
+    """The bytes of an acceptable PDF and its original name; refuses anything else with a reason (about the
+    `noun`, put on the form's `field`)."""
     data = file.stream.read(MAX_SCAN_BYTES + 1)
     if not data:
-        raise _bad("上传的文件是空的（0字节），请重新选择扫描件")
+        raise _bad(f"上传的文件是空的（0字节），请重新选择{noun}", field)
     if len(data) > MAX_SCAN_BYTES:
-        raise _bad("扫描件不能超过10MB")
+        raise _bad(f"{noun}不能超过10MB", field)
     if not data.startswith(b"%PDF-"):
-        raise _bad("扫描件须为PDF文件")
+        raise _bad(f"{noun}须为PDF文件", field)
     lowered = data.lower()
     if any(marker in lowered for marker in _HTML_MARKERS):
-        raise _bad("文件内容不是有效的PDF（含有网页代码），已拒绝")
+        raise _bad("文件内容不是有效的PDF（含有网页代码），已拒绝", field)
     if not is_pdf(data):
-        raise _bad("文件内容不是有效的PDF（缺少PDF文件结构，可能已损坏或是其他类型的文件改名而来），请上传扫描生成的PDF文件")
-    return data, original_name(file)
+        raise _bad("文件内容不是有效的PDF（缺少PDF文件结构，可能已损坏或是其他类型的文件改名而来），请上传扫描生成的PDF文件", field)
+    return data, original_name(file, default="合同扫描件.pdf" if noun == "扫描件" else f"{noun}.pdf")
 
 
 _HEADER = re.compile(rb"%PDF-(1\.[0-7]|2\.0)[\r\n \t%]")
@@ -139,12 +142,12 @@ def upload_root() -> Path:
     return Path(current_app.config["UPLOAD_DIR"]).resolve()
 
 
-def store_scan(data: bytes) -> str:
-    """Write under a generated name; returns the path relative to UPLOAD_DIR.
+def store_scan(data: bytes, subdir: str = SUBDIR) -> str:
+    """Write under a generated name (in `subdir` of UPLOAD_DIR); returns the path relative to UPLOAD_DIR.
 
     The file belongs to the database transaction that records it: if that transaction rolls back
     (a failed commit included) or the session closes without committing, the file is removed."""
-    folder = upload_root() / SUBDIR
+    folder = upload_root() / subdir
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.pdf"
     tmp = folder / f".{name}.tmp"
@@ -153,16 +156,28 @@ def store_scan(data: bytes) -> str:
     os.chmod(tmp, 0o640)
     os.replace(tmp, folder / name)
     db.session.info.setdefault(_WRITTEN, []).append(folder / name)
-    return f"{SUBDIR}/{name}"
+    return f"{subdir}/{name}"
+
+
+def drop_after_commit(relpath: str) -> None:
+    """Remove a stored file once the transaction that deletes its row commits (kept if it rolls back)."""
+    path = scan_file(relpath)
+    if path is not None:
+        db.session.info.setdefault(_DROPPED, []).append(path)
 
 
 def keep_committed(session: Session) -> None:
-    """Step 1 after a commit (market/pipeline.py): the rows that point at these files are durable."""
+    """Step 1 after a commit (market/pipeline.py): the rows that point at these files are durable, and the files
+    whose rows were deleted go."""
     session.info.pop(_WRITTEN, None)
+    for path in session.info.pop(_DROPPED, ()):
+        path.unlink(missing_ok=True)
 
 
 def remove_uncommitted(session: Session) -> None:
-    """The outermost transaction ended without a commit: no row points at these files."""
+    """The outermost transaction ended without a commit: no row points at these files (and the rows it meant to
+    delete are still there, so their files stay)."""
+    session.info.pop(_DROPPED, None)
     for path in session.info.pop(_WRITTEN, ()):
         path.unlink(missing_ok=True)
 
