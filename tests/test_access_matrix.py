@@ -214,6 +214,9 @@ EXPECTED: dict[str, frozenset] = {
     "campaigns.milestone_add": frozenset({OFFICIAL}),
     "campaigns.milestone_submit": frozenset(),  # the winner: the second enterprise (tests/test_campaigns.py)
     "campaigns.milestone_decide": frozenset({ENT}),  # the company that set the need
+    # the second enterprise's attachment, its 榜 still open: the official who runs it only (the university user
+    # sits on the panel, which reads it after the deadline; tests/test_campaign_files.py has every other role)
+    "campaigns.proposal_file": frozenset({OFFICIAL}),
 }
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
@@ -255,6 +258,7 @@ FILL = {
     "task_id": lambda o, rule, v: o.campaign_task.id,
     "proposal_id": lambda o, rule, v: o.campaign_proposal.id,
     "milestone_id": lambda o, rule, v: o.campaign_delivered.id,
+    "file_id": lambda o, rule, v: o.campaign_file.id,
 }
 # the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
 _CONTRACT_ID = FILL["contract_id"]
@@ -423,7 +427,7 @@ def objs(world):
     agency_objects(world, o)  # objs.expert, objs.agency, objs.agency_broker (its profile public)
     from tests.test_campaigns import campaign_objects
 
-    campaign_objects(world, o)  # objs.campaign, objs.campaign_task, objs.campaign_proposal
+    campaign_objects(world, o)  # objs.campaign, objs.campaign_task, objs.campaign_proposal, objs.campaign_file
     from tests.test_campaigns import milestone_objects
 
     milestone_objects(world, o)  # an announced 榜 won by the second enterprise, with milestones

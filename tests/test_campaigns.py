@@ -48,13 +48,21 @@ def _expert(world, user, org):
 
 def campaign_objects(world, o) -> None:
     """For the inventory tests: county A's official's campaign with one open 榜 on o.demand, the university user
-    (o.expert, from agency_objects) on its panel, and a proposal of the second enterprise. Sets o.campaign,
-    o.campaign_task, o.campaign_proposal."""
+    (o.expert, from agency_objects) on its panel, and a proposal of the second enterprise with one attachment.
+    Sets o.campaign, o.campaign_task, o.campaign_proposal, o.campaign_file."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from tests.test_contracts import PDF
+
     t = make_task(world, o.demand, [o.expert])
     o.campaign, o.campaign_task = t.campaign, t
     o.campaign_proposal = services.proposal_save(user=world.users.enterprise_b, task=t, summary="乙企业的揭榜方案概要",
-                                                 plan="技术路线：磁控溅射；进度：一年；团队：五人。" * 2)
+                                                 plan="技术路线：磁控溅射；进度：一年；团队：五人。" * 2,
+                                                 files=[FileStorage(io.BytesIO(PDF), filename="揭榜方案书.pdf")])
     db.session.commit()
+    o.campaign_file = o.campaign_proposal.files[0]
 
 
 def valid_task_form(world, o) -> dict:

@@ -2,7 +2,8 @@
 
 The routes come from `app.url_map`. For each POST rule that takes input, the fields are found three ways: the
 form classes its view instantiates (`XxxForm(` in the view's source, resolved in its module), the names it reads
-straight from the request (`request.form.get("x")`, `posted_text("x")`, `_int_form("x")`, `request.files.get("x")`),
+straight from the request (`request.form.get("x")`, `.getlist("x")`, `posted_text("x")`, `_int_form("x")`,
+`request.files.get("x")`, `request.files.getlist("x")`),
 and the `<form>` on the real page that posts to it (inputs, options, prefilled values). Each route is posted by a
 role allowed to post it, with a valid CSRF token: first a table of NEEDLES in every field at once (1 MB, NUL, lone
 surrogates, full-width digits, NaN, 1e309, 2**63, ...), then Hypothesis examples that spoil any subset of the real
@@ -283,8 +284,8 @@ TARGETS = [
 
 # ------------------------------------------------------------------ what a view reads
 
-READS = re.compile(r"(?:request\.form\.get|posted_text|_int_form)\(\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']")
-FILES = re.compile(r"request\.files\.get\(\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']")
+READS = re.compile(r"(?:request\.form\.get(?:list)?|posted_text|_int_form)\(\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']")
+FILES = re.compile(r"request\.files\.get(?:list)?\(\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']")
 FORM_CALL = re.compile(r"\b([A-Z][A-Za-z0-9]*Form)\(")
 FORM_TABLE = re.compile(r"\b([A-Z_]+)\[kind\]\(")  # FORMS[kind](): one form class per listing kind
 

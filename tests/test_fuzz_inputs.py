@@ -157,7 +157,7 @@ def get_objects(world):
     agency_objects(world, o)  # an expert (the university user), the broker's public profile
     from tests.test_campaigns import campaign_objects
 
-    campaign_objects(world, o)  # a campaign with an open 榜 and a proposal
+    campaign_objects(world, o)  # a campaign with an open 榜 and a proposal with an attachment
     return o
 
 
@@ -187,6 +187,7 @@ def _fill(o, world):
         "campaign_id": lambda kind: o.campaign.id,
         "task_id": lambda kind: o.campaign_task.id,
         "proposal_id": lambda kind: o.campaign_proposal.id,
+        "file_id": lambda kind: o.campaign_file.id,
     }
 
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..agencies.queries import expert_conflicts
 from ..errors import DomainError
 from ..extensions import db
-from ..forms import region_choices
+from ..forms import parse_int, region_choices
 from ..formtokens import form_token_keep_or_issue
-from ..models import Campaign, CampaignMilestone, CampaignProposal, CampaignTask, Demand, Expert, User
+from ..contracts.scans import scan_file
+from ..models import Campaign, CampaignMilestone, CampaignProposal, CampaignProposalFile, CampaignTask, Demand, Expert, User
 from ..models.base import utcnow
 from ..pagination import get_page, paginate
 from ..permissions import roles_required
-from . import queries, services
+from . import files, queries, services
 from .forms import (
     CampaignForm, MilestoneDecideForm, MilestoneForm, MilestoneSubmitForm, ProposalForm, ScoreForm, TaskForm,
     parse_local,
@@ -149,7 +150,9 @@ def propose(task_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            services.proposal_save(user=current_user, task=t, summary=form.summary.data, plan=form.plan.data)
+            services.proposal_save(user=current_user, task=t, summary=form.summary.data, plan=form.plan.data,
+                                   files=request.files.getlist("files"),
+                                   remove_file_ids=_ids(request.form.getlist("remove_file")))
         except DomainError as err:
             status = _render_error(form, err)
         else:
@@ -158,7 +161,30 @@ def propose(task_id: int):
             return redirect(url_for("campaigns.propose", task_id=t.id))
     elif form.is_submitted():
         status = 400
-    return render_template("campaigns/proposal.html", t=t, form=form, mine=mine, open_=t.state(utcnow()) == "open"), status
+    return render_template("campaigns/proposal.html", t=t, form=form, mine=mine, open_=t.state(utcnow()) == "open",
+                           max_files=files.MAX_FILES), status
+
+
+def _ids(values: list[str]) -> list[int]:
+    """Posted ids; anything that is not one becomes -1, which the service refuses as an unknown attachment."""
+    return [n if (n := parse_int(v, max_digits=9)) is not None else -1 for v in values]
+
+
+@bp.route("/campaigns/proposal-files/<int:file_id>")
+@login_required
+def proposal_file(file_id: int):
+    """An attachment of a 揭榜方案, to those `files.may_download` names only; always a PDF download."""
+    f = _get(CampaignProposalFile, file_id)
+    if not files.may_download(current_user, f.proposal):
+        abort(403)
+    path = scan_file(f.path)
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype="application/pdf", as_attachment=True, max_age=0)
+    response.headers["Content-Disposition"] = files.content_disposition(f)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _reviewer_or_manager(t: CampaignTask):
@@ -181,8 +207,11 @@ def review(task_id: int):
     mine = {p.id: queries.expert_scores(p.id, expert.id) for p in props} if expert else {}
     ranking = queries.ranking(t) if expert is not None or state == "announced" else None
     progress = {p.id: len(queries.scored_by(p)) for p in props}
+    # the panel opens the attachments once the deadline has passed (files.may_download), the official always
+    show_files = manager or state != "open"
     return render_template("campaigns/review.html", t=t, state=state, proposals=props, expert=expert, manager=manager,
-                           mine=mine, ranking=ranking, progress=progress, missing=queries.missing_scores(t))
+                           mine=mine, ranking=ranking, progress=progress, missing=queries.missing_scores(t),
+                           show_files=show_files)
 
 
 @bp.route("/campaigns/proposals/<int:proposal_id>/score", methods=["GET", "POST"])

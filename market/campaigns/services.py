@@ -17,7 +17,8 @@ from ..formtokens import claim_form_token
 from ..happenings.forms import MAX_YEAR, MIN_YEAR, YEAR_MESSAGE
 from ..happenings.services import local_to_utc
 from ..models import (
-    Campaign, CampaignCriterion, CampaignMilestone, CampaignProposal, CampaignScore, CampaignTask, Deal, DealEvent, Demand, Expert, User,
+    Campaign, CampaignCriterion, CampaignMilestone, CampaignProposal, CampaignProposalFile, CampaignScore, CampaignTask, Deal,
+    DealEvent, Demand, Expert, User,
 )
 from ..models.base import utcnow
 from ..models.campaign import SOLVER_TYPES
@@ -142,17 +143,34 @@ def may_solve(user, task: CampaignTask) -> str | None:
     return None
 
 
-def proposal_save(*, user: User, task: CampaignTask, summary: str, plan: str) -> CampaignProposal:
+def proposal_save(*, user: User, task: CampaignTask, summary: str, plan: str, files=(),
+                  remove_file_ids: list[int] | tuple = ()) -> CampaignProposal:
     """Submit the organisation's 揭榜方案, or revise it: only before the deadline, checked here on the server's
-    clock (the page may have been open since before it)."""
+    clock (the page may have been open since before it). A revision may add attachments (`files`, uploaded
+    file objects) and remove its own (`remove_file_ids`); at most MAX_FILES are kept. Every file is checked
+    before anything is written; a removed file leaves the disk only when the transaction commits."""
+    from . import files as attachments
+    from ..contracts.scans import drop_after_commit, store_scan
+
     reason = may_solve(user, task)
     if reason:
         raise NotAllowed(reason)
     now = utcnow()
     if task.state(now) != "open":
         raise DomainError("揭榜已截止（北京时间 %s），不能再提交或修改方案" % _local(task.deadline), status_code=409)
+    uploads = attachments.chosen(files)
+    if len(uploads) > attachments.MAX_FILES:
+        raise _field_error(attachments.FIELD, f"每份揭榜方案最多{attachments.MAX_FILES}个附件")
+    checked = attachments.read_uploads(uploads)
     proposal = db.session.scalar(select(CampaignProposal).where(
         CampaignProposal.task_id == task.id, CampaignProposal.org_id == user.org_id).with_for_update())
+    kept = list(proposal.files) if proposal is not None else []
+    remove = set(remove_file_ids or ())
+    if not remove <= {f.id for f in kept}:
+        raise _field_error(attachments.FIELD, "要删除的附件不存在或已删除，请刷新页面后重试")
+    if len(kept) - len(remove) + len(checked) > attachments.MAX_FILES:
+        raise _field_error(attachments.FIELD, f"每份揭榜方案最多{attachments.MAX_FILES}个附件"
+                                              f"（已有{len(kept) - len(remove)}个，请先删除不需要的附件）")
     if proposal is None:
         proposal = CampaignProposal(task_id=task.id, org_id=user.org_id, submitted_by_id=user.id,
                                     summary=summary.strip(), plan=plan.strip(), revision=1, created_at=now,
@@ -162,6 +180,16 @@ def proposal_save(*, user: User, task: CampaignTask, summary: str, plan: str) ->
         proposal.summary, proposal.plan = summary.strip(), plan.strip()
         proposal.submitted_by_id, proposal.revision, proposal.updated_at = user.id, proposal.revision + 1, now
     db.session.flush()
+    for f in kept:
+        if f.id in remove:
+            drop_after_commit(f.path)
+            db.session.delete(f)
+    for data, name in checked:
+        db.session.add(CampaignProposalFile(proposal_id=proposal.id, path=store_scan(data, attachments.SUBDIR),
+                                            name=name, size=len(data), uploaded_by_id=user.id, created_at=now))
+    db.session.flush()
+    if remove or checked:
+        db.session.expire(proposal, ["files"])
     return proposal
 
 

@@ -1,7 +1,8 @@
 """All models, imported so that metadata and Alembic see every table."""
 from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, Expert, ExpertField
 from .campaign import (
-    Campaign, CampaignCriterion, CampaignMilestone, CampaignPanelist, CampaignProposal, CampaignScore, CampaignTask,
+    Campaign, CampaignCriterion, CampaignMilestone, CampaignPanelist, CampaignProposal, CampaignProposalFile, CampaignScore,
+    CampaignTask,
 )
 from .contract import CONTRACT_TYPES, Contract, ContractAudit, Payment, Target
 from .contract_link import ContractListingLink
@@ -66,6 +67,7 @@ __all__ = [
     "CampaignMilestone",
     "CampaignPanelist",
     "CampaignProposal",
+    "CampaignProposalFile",
     "CampaignScore",
     "CampaignTask",
     "Demand",

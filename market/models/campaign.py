@@ -126,6 +126,25 @@ class CampaignProposal(db.Model):
 
     task: Mapped[CampaignTask] = relationship()
     org: Mapped[Organization] = relationship()
+    files: Mapped[list[CampaignProposalFile]] = relationship(order_by="CampaignProposalFile.id",
+                                                              back_populates="proposal")
+
+
+class CampaignProposalFile(db.Model):
+    """An attachment of a 揭榜方案: a PDF kept under a generated name in UPLOAD_DIR (market/contracts/scans.py),
+    the uploader's file name kept only as data; added or removed with a revision before the deadline."""
+
+    __tablename__ = "campaign_proposal_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("campaign_proposals.id"), index=True)
+    path: Mapped[str] = mapped_column(String(200))  # generated name under UPLOAD_DIR
+    name: Mapped[str] = mapped_column(String(200))  # the uploader's file name, as data
+    size: Mapped[int] = mapped_column(Integer)  # bytes
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    proposal: Mapped[CampaignProposal] = relationship(back_populates="files")
 
 
 class CampaignScore(db.Model):
