@@ -203,3 +203,29 @@ def test_a_file_missing_on_disk_is_404(app, world, setup):
     (Path(app.config["UPLOAD_DIR"]) / f.path).unlink()
     assert client_for(app, world.users.enterprise_b).get(f"/campaigns/proposal-files/{f.id}").status_code == 404
 
+
+def test_the_review_page_is_paged(app, world, setup):
+    app.config["PAGE_SIZE"] = 2
+    t = setup.task
+    names = []
+    for n in range(3):
+        org = factories.org(region=world.regions["county_b"], name=f"分页测试企业{n}")
+        user = factories.user(role="enterprise", org=org, username=f"paging{n}")
+        db.session.commit()
+        services.proposal_save(user=user, task=t, summary=f"分页测试方案{n}号", plan="技术路线、进度与团队说明" * 3)
+        db.session.commit()
+        names.append(f"分页测试方案{n}号")
+    official = client_for(app, world.users.official)
+    one = official.get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
+    two = official.get(f"/campaigns/tasks/{t.id}/review?page=2").get_data(as_text=True)
+    assert names[0] in one and names[1] in one and names[2] not in one
+    assert names[2] in two and names[0] not in two
+    assert "共 3 条" in one and "?page=2" in one
+    assert official.get(f"/campaigns/tasks/{t.id}/review?page=abc").status_code == 200
+    _past_deadline(t)
+    assert 'id="announce" disabled' in official.get(f"/campaigns/tasks/{t.id}/review?page=2").get_data(as_text=True)
+    _score_all(t)
+    # every score in: the button is live on any page, even one past the last (it counts all the proposals)
+    for page in (1, 2, 3):
+        body = official.get(f"/campaigns/tasks/{t.id}/review?page={page}").get_data(as_text=True)
+        assert 'id="announce">' in body, page

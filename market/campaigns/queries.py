@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
 
 from ..agencies.queries import expert_conflicts
 from ..extensions import db
@@ -23,10 +24,16 @@ def own_proposal(task_id: int, user) -> CampaignProposal | None:
         CampaignProposal.task_id == task_id, CampaignProposal.org_id == user.org_id))
 
 
+def proposals_in_order(task_id: int) -> Select:
+    """The proposals of a 榜 (for its panel and its official only), in order of submission: the review page's."""
+    return (select(CampaignProposal).where(CampaignProposal.task_id == task_id)
+            .options(selectinload(CampaignProposal.files))
+            .order_by(CampaignProposal.created_at, CampaignProposal.id))
+
+
 def proposals(task_id: int) -> list[CampaignProposal]:
     """Every proposal of a 榜 (for its panel and its official only), in order of submission."""
-    return list(db.session.scalars(select(CampaignProposal).where(CampaignProposal.task_id == task_id)
-                                   .order_by(CampaignProposal.created_at, CampaignProposal.id)))
+    return list(db.session.scalars(proposals_in_order(task_id)))
 
 
 def proposal_counts(task_ids: list[int]) -> dict[int, int]:

@@ -203,15 +203,16 @@ def review(task_id: int):
     t = _get(CampaignTask, task_id)
     expert, manager = _reviewer_or_manager(t)
     state = t.state(utcnow())
-    props = queries.proposals(t.id)
+    pagination = paginate(queries.proposals_in_order(t.id), page=get_page())
+    props = pagination.items
     mine = {p.id: queries.expert_scores(p.id, expert.id) for p in props} if expert else {}
     ranking = queries.ranking(t) if expert is not None or state == "announced" else None
     progress = {p.id: len(queries.scored_by(p)) for p in props}
     # the panel opens the attachments once the deadline has passed (files.may_download), the official always
     show_files = manager or state != "open"
-    return render_template("campaigns/review.html", t=t, state=state, proposals=props, expert=expert, manager=manager,
-                           mine=mine, ranking=ranking, progress=progress, missing=queries.missing_scores(t),
-                           show_files=show_files)
+    return render_template("campaigns/review.html", t=t, state=state, proposals=props, pagination=pagination,
+                           expert=expert, manager=manager, mine=mine, ranking=ranking, progress=progress,
+                           missing=queries.missing_scores(t), show_files=show_files)
 
 
 @bp.route("/campaigns/proposals/<int:proposal_id>/score", methods=["GET", "POST"])
