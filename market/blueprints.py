@@ -66,6 +66,11 @@ def register_handlers(app: Flask) -> None:
     for feature in (deals_handlers, contracts_handlers, notifications_handlers, matching_handlers):
         feature.init_app(app)
 
+    from .agencies import routes as agencies_routes
+    from .registries import registries
+
+    registries(app).listing_panels.append(agencies_routes.listing_panel)  # 需求征集 on a need's page
+
     from .search import rebuild as search_rebuild
 
     search_rebuild.init_app(app)  # every node's consumer applies all-nodes index rebuilds on its sweep

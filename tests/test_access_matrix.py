@@ -198,6 +198,10 @@ EXPECTED: dict[str, frozenset] = {
     "agencies.expert_edit": REVIEWERS,
     "agencies.expert_me": VERIFIED,
     "agencies.expert_availability": frozenset({INST, OFFICIAL, ADMIN}),  # the expert, or who manages the entry
+    # 需求征集 (county A's broker of the verified city agency records objs.demand) and an event's 承办机构 (objs.happening's
+    # organiser, county A's official); tests/test_agencies_figures.py has the other region, unverified and every role
+    "agencies.collect_demand": frozenset({BROKER}),
+    "agencies.event_agency": frozenset({OFFICIAL, ADMIN}),
     # 揭榜挂帅 (tests/test_campaigns.campaign_objects: county A's official's campaign, one open 榜 on objs.demand
     # with the university user on its panel, a proposal of the second enterprise; tests/test_campaigns.py has
     # the other region's official, the non-panel expert, the deadline, the conflict and the score privacy)
@@ -251,6 +255,7 @@ FILL = {
     "code_id": lambda o, rule, v: o.reg_code.id,
     "point_id": lambda o, rule, v: o.reg_point.id,
     "happening_id": lambda o, rule, v: o.happening.id,
+    "demand_id": lambda o, rule, v: o.demand.id,
     "agency_id": lambda o, rule, v: o.agency.id,
     "broker_id": lambda o, rule, v: o.agency_broker.id,
     "expert_id": lambda o, rule, v: o.expert.id,
@@ -322,6 +327,7 @@ POST_DATA = {
                                        "region_id": str(w.regions["county_a"].id),
                                        "field_ids": [str(w.fields["materials"].id)]},
     "agencies.expert_availability": lambda w: {"available": "0"},
+    "agencies.event_agency": lambda w: {"agency_id": str(w.orgs.agency.id)},
     "campaigns.create": lambda w: {"title": "越权发布的揭榜榜单"},
     "campaigns.task_new": lambda w: {"title": "越权发布的榜", "goal": "x", "indicators": "x", "award": "1",
                                      "co_funding": "0", "deadline": "2030-01-01T09:00", "rubric": "技术 10",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from market.agencies import queries
 from market.extensions import db
-from market.models import Contract, Deal
+from market.models import Contract, Deal, Payment
 from tests import factories
 
 YEAR = date.today().year
@@ -40,27 +40,39 @@ def _records(world):
         kw = {}
         if rng.random() < 0.1:
             kw["reg_status"], kw["registration_no"] = "submitted", f"待登记-fig{i:06d}"
-        factories.contract(buyer=rng.choice([o.ent_a, o.ent_b]), seller=o.uni,
+        contract = factories.contract(buyer=rng.choice([o.ent_a, o.ent_b]), seller=o.uni,
                            deal_id=deal.id if deal else None, broker_id=named.id if named else None,
                            amount=Decimal(rng.randint(1, 10 ** 9)) / 100, voided=rng.random() < 0.1,
                            signed_on=date(rng.choice([YEAR, YEAR, YEAR - 1]), rng.randint(1, 12), 1), **kw)
+        for _ in range(rng.randint(0, 2)):  # payments, some in another year than the signing
+            db.session.add(Payment(contract_id=contract.id, paid_on=date(rng.choice([YEAR, YEAR - 1]), 6, 1),
+                                   amount=Decimal(rng.randint(1, 10 ** 7)) / 100, recorded_by_id=u.admin.id))
     db.session.commit()
     return brokers, [o.agency, agency_b]
 
 
 def _direct(year: int | None):
-    """{('broker', id) / ('agency', id): (n, amount, tech_amount)} from every contract, attributed in Python."""
+    """{('broker', id) / ('agency', id): (n, amount, tech_amount, received)} from every contract and payment,
+    attributed in Python: contracts signed in the year, payments paid in the year (on a counted contract of any
+    year)."""
     deals = {d.id: d for d in db.session.scalars(select(Deal))}
+    payments: dict = {}
+    for p in db.session.scalars(select(Payment)):
+        if year is None or p.paid_on.year == year:
+            payments[p.contract_id] = payments.get(p.contract_id, Decimal(0)) + p.amount
     out: dict = {}
     for c in db.session.scalars(select(Contract)):
-        if c.voided or c.reg_status != "registered" or (year is not None and c.signed_on.year != year):
+        if c.voided or c.reg_status != "registered":
             continue
+        signed = year is None or c.signed_on.year == year
         deal = deals.get(c.deal_id)
         broker = deal.broker_id if deal is not None and deal.broker_id is not None else c.broker_id
         keys = [("broker", broker)] + ([("agency", deal.agency_id)] if deal is not None else [])
         for key in keys:
-            n, amount, tech = out.get(key, (0, Decimal("0.00"), Decimal("0.00")))
-            out[key] = (n + 1, amount + c.amount, tech + c.tech_amount)
+            n, amount, tech, received = out.get(key, (0, Decimal("0.00"), Decimal("0.00"), Decimal("0.00")))
+            if signed:
+                n, amount, tech = n + 1, amount + c.amount, tech + c.tech_amount
+            out[key] = (n, amount, tech, received + payments.get(c.id, Decimal(0)))
     return out
 
 
@@ -71,7 +83,8 @@ def test_figures_equal_a_direct_sum_over_the_records(app, world):
         figures = queries.broker_figures([b.id for b in brokers], year)
         for b in brokers:
             f = figures[b.id]
-            assert (f.contracts, f.amount, f.tech_amount) == expected.get(("broker", b.id), (0, 0, 0)), (year, b.id)
+            assert (f.contracts, f.amount, f.tech_amount, f.received) == expected.get(("broker", b.id),
+                                                                                    (0, 0, 0, 0)), (year, b.id)
             if year is not None:
                 assert queries.broker_figures([b.id], year)[b.id] == f
                 rows = db.session.scalars(queries.broker_contracts(b.id, year)).all()
@@ -80,8 +93,161 @@ def test_figures_equal_a_direct_sum_over_the_records(app, world):
             continue
         for agency in agencies:
             sheet = queries.agency_sheet(agency, year)
-            n, amount, tech = expected.get(("agency", agency.id), (0, Decimal(0), Decimal(0)))
+            n, amount, tech, received = expected.get(("agency", agency.id), (0, Decimal(0), Decimal(0), Decimal(0)))
             assert (sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount) == (n, amount, tech)
+            assert sheet.total.received == received
             assert sum(f.contracts for _, f in sheet.lines) == n
             assert sum((f.amount for _, f in sheet.lines), Decimal(0)) == amount
-    assert any(v[0] for k, v in _direct(YEAR).items() if k[0] == "agency")  # the draw has something to count
+            assert sum((f.received for _, f in sheet.lines), Decimal(0)) == received
+    drawn = _direct(YEAR)  # the draw has something to count
+    assert any(v[0] for k, v in drawn.items() if k[0] == "agency") and any(v[3] for v in drawn.values())
+
+
+# --- 需求征集 -----------------------------------------------------------------------------------------------
+
+def _published_need(world, owner=None, **kw):
+    from market.models.base import utcnow
+
+    owner = owner or world.users.enterprise
+    return factories.demand(owner=owner, field=world.fields["materials"], status="published",
+                            published_at=kw.pop("published_at", utcnow()), **kw)
+
+
+def test_a_verified_broker_records_a_need_collected_once(app, world):
+    """The broker of county A records a need of county A as collected: it counts for the broker and the broker's
+    agency in the year; nobody records it twice; the need's page says who did."""
+    from market.models import DemandCollection
+    from tests.helpers import Poster, client_for
+
+    u, o = world.users, world.orgs
+    need = _published_need(world)
+    db.session.commit()
+    page = client_for(app, u.broker).get(f"/demands/{need.id}").get_data(as_text=True)
+    assert 'id="collect-demand"' in page
+    resp = Poster(client_for(app, u.broker)).post(f"/demands/{need.id}/collect")
+    assert resp.status_code == 302
+    row = db.session.get(DemandCollection, need.id)
+    assert (row.broker_id, row.agency_id) == (u.broker.id, o.agency.id)
+    assert queries.broker_figures([u.broker.id], YEAR)[u.broker.id].collected == 1
+    sheet = queries.agency_sheet(o.agency, YEAR)
+    assert sheet.total.collected == 1 and dict((x.id, f.collected) for x, f in sheet.lines)[u.broker.id] == 1
+    assert queries.agency_sheet(o.agency, YEAR - 1).total.collected == 0
+    page = client_for(app, u.enterprise).get(f"/demands/{need.id}").get_data(as_text=True)
+    assert "登记征集" in page and u.broker.name in page
+    # a colleague of the same agency cannot take it over
+    colleague = factories.user(role="broker", org=o.agency, region=world.regions["county_a"], username="colleague")
+    db.session.commit()
+    again = Poster(client_for(app, colleague)).post(f"/demands/{need.id}/collect")
+    assert again.status_code == 409
+    assert db.session.get(DemandCollection, need.id).broker_id == u.broker.id
+    # the agency sheet's page and file show the figure
+    admin = client_for(app, u.admin)
+    html = admin.get(f"/agencies/{o.agency.id}/performance").get_data(as_text=True)
+    assert 'id="total-collected">1<' in html
+
+
+def test_only_a_verified_broker_of_the_needs_region_may_record_it(app, world):
+    from market.models import DemandCollection
+    from market.models.base import utcnow
+    from datetime import timedelta
+    from tests.helpers import Poster, client_for
+
+    u, o = world.users, world.orgs
+    need = _published_need(world)
+    old = _published_need(world, title="三年前发布的镀膜需求", published_at=utcnow() - timedelta(days=31))
+    draft = factories.demand(owner=u.enterprise, field=world.fields["materials"], status="draft")
+    agency_b = factories.org(region=world.regions["county_b"], org_type="agency", name="五河技术转移服务中心")
+    other_region = factories.user(role="broker", org=agency_b, region=world.regions["county_b"], username="broker_b")
+    pending = factories.user(role="broker", org=o.agency, region=world.regions["county_a"], username="pending_b",
+                             broker_status="pending")
+    unverified_agency = factories.org(region=world.regions["county_a"], org_type="agency", status="pending",
+                                      name="怀远待认证服务机构")
+    of_unverified = factories.user(role="broker", org=unverified_agency, region=world.regions["county_a"],
+                                   username="unverified_b")
+    not_agency = factories.user(role="broker", org=o.uni, region=world.regions["county_a"], username="uni_b")
+    db.session.commit()
+    for user in (other_region, pending, of_unverified, not_agency):
+        assert Poster(client_for(app, user)).post(f"/demands/{need.id}/collect").status_code == 403, user.username
+    for user in (u.enterprise, u.official, u.admin, u.institution):
+        assert Poster(client_for(app, user)).post(f"/demands/{need.id}/collect").status_code == 404, user.username
+    assert app.test_client().post(f"/demands/{need.id}/collect").status_code in (302, 400)  # anonymous
+    broker = Poster(client_for(app, u.broker))
+    assert broker.post(f"/demands/{old.id}/collect").status_code == 403  # past COLLECT_DAYS
+    assert broker.post(f"/demands/{draft.id}/collect").status_code == 403
+    assert broker.post("/demands/99999999/collect").status_code == 404
+    assert broker.post(f"/demands/{need.id}/collect", {"csrf_token": "x"}).status_code == 400
+    assert db.session.scalars(select(DemandCollection)).all() == []
+    assert 'id="collect-demand"' not in client_for(app, other_region).get(f"/demands/{need.id}").get_data(as_text=True)
+
+
+def test_collected_needs_a_viewer_sees(app, world):
+    """An agency's administrator counts on a broker's sheet only the needs recorded for their agency; an
+    official only those of needs in their region."""
+    from market.models import DemandCollection
+
+    u, o = world.users, world.orgs
+    agency_b = factories.org(region=world.regions["county_b"], org_type="agency", name="五河技术转移服务中心")
+    admin_b = factories.user(role="broker", org=agency_b, region=world.regions["county_b"], username="admin_b")
+    admin_b.org_admin = True
+    a = _published_need(world)
+    b = _published_need(world, owner=u.enterprise_b, title="五河企业的镀膜需求")
+    db.session.add_all([DemandCollection(demand_id=a.id, broker_id=u.broker.id, agency_id=o.agency.id),
+                        DemandCollection(demand_id=b.id, broker_id=u.broker.id, agency_id=agency_b.id)])
+    db.session.commit()
+    one = lambda viewer: queries.broker_figures([u.broker.id], YEAR, viewer)[u.broker.id].collected  # noqa: E731
+    assert (one(None), one(u.broker), one(admin_b), one(u.official), one(u.official_b)) == (2, 2, 1, 1, 1)
+    assert queries.agency_sheet(agency_b, YEAR).total.collected == 1
+    assert queries.agency_sheet(o.agency, YEAR, u.official_b).total.collected == 0
+
+
+# --- 承办活动 -----------------------------------------------------------------------------------------------
+
+def _event(world, organiser, **kw):
+    from datetime import timedelta
+
+    from market.models import Happening
+    from market.models.base import utcnow
+
+    now = utcnow()
+    h = Happening(kind="roadshow", title=kw.pop("title", "机构承办路演"), place="蚌埠",
+                  region_id=kw.pop("region", world.regions["city"]).id, organiser_id=organiser.id,
+                  starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=2),
+                  signup_deadline=now + timedelta(days=1), capacity=5, **kw)
+    db.session.add(h)
+    db.session.flush()
+    return h
+
+
+def test_the_organiser_names_the_agency_that_runs_an_event(app, world):
+    from market.models import Happening
+    from tests.helpers import Poster, client_for
+
+    u, o = world.users, world.orgs
+    event = _event(world, u.city_official)
+    called_off = _event(world, u.city_official, title="已取消的路演", agency_id=o.agency.id, status="cancelled")
+    agency_b = factories.org(region=world.regions["county_b"], org_type="agency", name="五河技术转移服务中心")
+    pending_agency = factories.org(region=world.regions["city"], org_type="agency", status="pending", name="待认证机构")
+    db.session.commit()
+    url = f"/events/{event.id}/agency"
+    organiser = Poster(client_for(app, u.city_official))
+    form = organiser.get(url).get_data(as_text=True)
+    assert o.agency.name in form and agency_b.name in form and pending_agency.name not in form
+    assert organiser.post(url, {"agency_id": str(pending_agency.id)}).status_code == 400
+    assert db.session.get(Happening, event.id).agency_id is None
+    county_b_official = factories.user(role="official", region=world.regions["county_b"], username="off_b2")
+    db.session.commit()
+    # the county-B official manages no city event; a broker, the agency's members and others get 404
+    for user in (u.official, county_b_official, u.broker, u.enterprise):
+        client = Poster(client_for(app, user))
+        assert client.get(url).status_code == 404 and client.post(url, {"agency_id": str(o.agency.id)}).status_code == 404
+    assert app.test_client().get(url).status_code == 302
+    assert db.session.get(Happening, event.id).agency_id is None
+    assert organiser.post(url, {"agency_id": str(o.agency.id)}).status_code == 302
+    assert db.session.get(Happening, event.id).agency_id == o.agency.id
+    assert o.agency.name in client_for(app, u.enterprise).get(f"/events/{event.id}").get_data(as_text=True)
+    sheet = queries.agency_sheet(o.agency, YEAR)  # the called-off one does not count
+    assert sheet.total.events == sum(f.events for _, f in sheet.lines) == 1
+    assert dict((x.id, f.events) for x, f in sheet.lines)[None] == 1
+    assert organiser.post(f"/events/{called_off.id}/agency", {"agency_id": "0"}).status_code == 400
+    assert organiser.post(url, {"agency_id": "0"}).status_code == 302
+    assert queries.agency_sheet(o.agency, YEAR).total.events == 0

@@ -55,6 +55,7 @@ NON_FORM = {
     "members.revoke", "members.remove",  # one button each (单位成员, tests/test_org_members.py)
     "happenings.signup", "happenings.cancel",  # one button each (活动报名, tests/test_happenings.py)
     "campaigns.announce",  # one button (公布揭榜结果, tests/test_campaigns.py)
+    "agencies.collect_demand",  # one button (登记需求征集, tests/test_agencies_figures.py)
 }
 
 
@@ -236,6 +237,8 @@ TARGETS = [
            lambda o, w: {"name": "李研究员", "org_name": w.orgs.uni.name, "region_id": str(w.regions["county_a"].id),
                          "field_ids": [str(w.fields["materials"].id)], "available": "y"}),
     Target("agencies.expert_edit", "official", lambda o, w: [f"/experts/{o.expert.id}/edit"], _same),
+    Target("agencies.event_agency", "official", lambda o, w: [f"/events/{o.happening.id}/agency"], _same,
+           lambda o, w: {"agency_id": "0"}),
     # 揭榜挂帅 (tests/test_campaigns.campaign_objects)
     Target("campaigns.create", "official", lambda o, w: ["/campaigns/new"], _same,
            lambda o, w: {"title": "新材料揭榜挂帅榜单", "form_token": form_token()}),

@@ -35,3 +35,10 @@ class ExpertForm(BaseForm):
     region_id = SelectField("所属区域", coerce=int, validate_choice=False)
     field_ids = SelectMultipleField("技术领域", coerce=int, validate_choice=False)
     available = BooleanField("可参加评审", default=True)
+
+
+class EventAgencyForm(BaseForm):
+    """承办机构 of an event (0: none); choices are the organiser's region's verified agencies, checked again by the
+    service."""
+
+    agency_id = SelectField("承办机构", coerce=int, validate_choice=False, default=0)

@@ -18,7 +18,7 @@ from datetime import date, datetime, time
 from types import SimpleNamespace
 from decimal import Decimal
 
-from sqlalchemy import Select, case, distinct, false, func, or_, select, union_all
+from sqlalchemy import Select, case, distinct, false, func, or_, select, true, union_all
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -28,11 +28,14 @@ from ..models import (
     BrokerProfile,
     Contract,
     Deal,
+    Demand,
+    DemandCollection,
     Expert,
     ExpertField,
     Field,
     Happening,
     Organization,
+    Payment,
     Region,
     User,
 )
@@ -145,13 +148,16 @@ class Figures:
     contracts: int = 0  # registered contracts attributed (signed in the period)
     amount: Decimal = ZERO  # 合同成交额
     tech_amount: Decimal = ZERO  # 技术交易额
-    events: int = 0  # events the broker (or the agency's member) organised in the period
+    events: int = 0  # events the broker organised, or the agency runs (承办), held in the period, not called off
+    received: Decimal = ZERO  # 到账金额: payments recorded in the period on the attributed counted contracts
+    collected: int = 0  # 需求征集: needs the broker (the agency's brokers) recorded collecting in the period
 
     def add(self, other: Figures) -> None:
-        for name in ("deals", "signed_deals", "needs", "contracts", "events"):
+        for name in ("deals", "signed_deals", "needs", "contracts", "events", "collected"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.amount += other.amount
         self.tech_amount += other.tech_amount
+        self.received += other.received
 
 
 def _contract_figures(where, year: int | None, group, scope=None) -> dict:
@@ -162,20 +168,38 @@ def _contract_figures(where, year: int | None, group, scope=None) -> dict:
     the contracts' own broker_id, all indexed, joining to the contracts of those deals only: the cost follows the
     broker's or agency's records, not the register's size (a scan of every counted contract took ~10 s at
     1,000,000)."""
+    return _attributed_sums(where, year, group, scope, payments=False)
+
+
+def _payment_figures(where, year: int | None, group, scope=None) -> dict:
+    """{group value: (n, received, 0)}: the payments recorded (paid_on) in `year` on the counted contracts under
+    `where` (`_contract_figures`' attribution), whatever year those contracts were signed in."""
+    return _attributed_sums(where, year, group, scope, payments=True)
+
+
+def _attributed_sums(where, year: int | None, group, scope, *, payments: bool) -> dict:
     kind, ids = where
     attributed = _attributed_broker()
     key = {"broker": attributed, "agency": Deal.agency_id}[group]
+    if payments:
+        columns = (key.label("k"), func.count(Payment.id).label("n"), *exact_sum(Payment.amount, "amount"),
+                   *exact_sum(Payment.amount, "tech"))
+        day = Payment.paid_on
+    else:
+        columns = (key.label("k"), func.count(Contract.id).label("n"), *exact_sum(Contract.amount, "amount"),
+                   *exact_sum(Contract.tech_amount, "tech"))
+        day = Contract.signed_on
 
     def one(stmt) -> list:
+        if payments:
+            stmt = stmt.join(Payment, Payment.contract_id == Contract.id)
         stmt = stmt.where(counted()).group_by(key)
         if year is not None:
-            stmt = stmt.where(Contract.signed_on >= date(year, 1, 1), Contract.signed_on < date(year + 1, 1, 1))
+            stmt = stmt.where(day >= date(year, 1, 1), day < date(year + 1, 1, 1))
         if scope is not None:
             stmt = stmt.where(scope)
         return list(db.session.execute(stmt))
 
-    columns = (key.label("k"), func.count(Contract.id).label("n"), *exact_sum(Contract.amount, "amount"),
-               *exact_sum(Contract.tech_amount, "tech"))
     if kind == "broker":
         rows = one(select(*columns).select_from(Deal).join(Contract, Contract.deal_id == Deal.id)
                    .where(Deal.broker_id.in_(ids)))
@@ -208,13 +232,56 @@ def _deal_figures(broker_ids, year: int | None, scope=None, *, agency_id: int | 
     return {b: (int(n), int(s), int(d)) for b, n, s, d in db.session.execute(stmt)}
 
 
-def _event_figures(broker_ids, year: int | None) -> dict[int, int]:
-    stmt = (select(Happening.organiser_id, func.count(Happening.id))
-            .where(Happening.organiser_id.in_(broker_ids)).group_by(Happening.organiser_id))
+def _held(stmt, year: int | None):
+    """Events not called off, starting in the year."""
+    stmt = stmt.where(Happening.status != "cancelled")
     if year is not None:
         start, end = _year_bounds(year)
         stmt = stmt.where(Happening.starts_at >= start, Happening.starts_at < end)
-    return dict(db.session.execute(stmt).all())
+    return stmt
+
+
+def _event_figures(broker_ids, year: int | None) -> dict[int, int]:
+    stmt = (select(Happening.organiser_id, func.count(Happening.id))
+            .where(Happening.organiser_id.in_(broker_ids)).group_by(Happening.organiser_id))
+    return dict(db.session.execute(_held(stmt, year)).all())
+
+
+def _agency_events(agency_id: int, broker_ids, year: int | None) -> tuple[int, int]:
+    """(events the agency ran, of those not organised by one of `broker_ids`): an event counts for the agency when
+    the organising official named it 承办机构 (happenings.agency_id), or when one of its current brokers organised
+    it; each event once."""
+    run = or_(Happening.agency_id == agency_id, Happening.organiser_id.in_(broker_ids)) if broker_ids else (
+        Happening.agency_id == agency_id)
+    total = db.session.scalar(_held(select(func.count(Happening.id)).where(run), year))
+    others = db.session.scalar(_held(select(func.count(Happening.id)).where(
+        Happening.agency_id == agency_id, Happening.organiser_id.not_in(broker_ids) if broker_ids else true()), year))
+    return int(total or 0), int(others or 0)
+
+
+def collection_scope(viewer, broker_id: int | None = None):
+    """The collected needs a sheet's viewer may count, as a condition over DemandCollection (None: every one):
+    administrators and the broker themself all; an official those of needs in their region; an agency's
+    administrator those recorded for their agency."""
+    if viewer is None or viewer.role == "admin" or (broker_id is not None and viewer.id == broker_id):
+        return None
+    if viewer.role == "official":
+        sub = scope_region_ids(viewer)
+        return false() if sub is None else DemandCollection.demand_id.in_(
+            select(Demand.id).where(Demand.region_id.in_(sub)))
+    return false() if viewer.org_id is None else DemandCollection.agency_id == viewer.org_id
+
+
+def _collected(where, year: int | None, scope=None) -> dict:
+    """{broker id: needs collected} recorded in the year, under `where` (a condition over DemandCollection)."""
+    stmt = (select(DemandCollection.broker_id, func.count(DemandCollection.demand_id)).where(where)
+            .group_by(DemandCollection.broker_id))
+    if year is not None:
+        start, end = _year_bounds(year)
+        stmt = stmt.where(DemandCollection.collected_at >= start, DemandCollection.collected_at < end)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return {b: int(n) for b, n in db.session.execute(stmt)}
 
 
 def broker_figures(broker_ids: list[int], year: int | None = None, viewer=None) -> dict[int, Figures]:
@@ -231,6 +298,11 @@ def broker_figures(broker_ids: list[int], year: int | None = None, viewer=None) 
         out[b].deals, out[b].signed_deals, out[b].needs = n, signed, needs
     for b, n in _event_figures(broker_ids, year).items():
         out[b].events = int(n)
+    for b, (_n, received, _) in _payment_figures(("broker", broker_ids), year, "broker",
+                                                 contract_scope(viewer, one)).items():
+        out[b].received = received
+    for b, n in _collected(DemandCollection.broker_id.in_(broker_ids), year, collection_scope(viewer, one)).items():
+        out[b].collected = n
     return out
 
 
@@ -252,22 +324,33 @@ def agency_sheet(agency: Organization, year: int, viewer=None) -> Sheet:
     deals = _deal_figures([], year, deal_scope(viewer), agency_id=agency.id)
     current = [u.id for u in db.session.scalars(select(User).where(User.org_id == agency.id, User.role == "broker"))]
     broker_ids = sorted(set(current) | {b for b in by_broker if b is not None} | {b for b in deals if b is not None})
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(broker_ids)))} if broker_ids else {}
     events = _event_figures(current, year) if current else {}
+    received = _payment_figures(("agency", agency.id), year, "broker", scope)
+    collected = _collected(DemandCollection.agency_id == agency.id, year, collection_scope(viewer))
+    broker_ids = sorted(set(broker_ids) | set(received) - {None} | set(collected))
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(broker_ids)))} if broker_ids else {}
     for b in broker_ids:
-        # a broker who moved agencies keeps here only the contracts and deals that recorded this agency; events
-        # count for the broker's current agency
-        f = Figures(*deals.get(b, (0, 0, 0)), *by_broker.get(b, (0, ZERO, ZERO)), events=int(events.get(b, 0)))
-        if b not in current and not (f.contracts or f.deals):
+        # a broker who moved agencies keeps here only the contracts, deals and needs that recorded this agency;
+        # events count for the broker's current agency
+        f = Figures(*deals.get(b, (0, 0, 0)), *by_broker.get(b, (0, ZERO, ZERO)), events=int(events.get(b, 0)),
+                    received=received.get(b, (0, ZERO, ZERO))[1], collected=collected.get(b, 0))
+        if b not in current and not (f.contracts or f.deals or f.received or f.collected):
             continue
         sheet.lines.append((users[b], f))
-    if None in by_broker or None in deals:  # deals the agency recorded that no broker worked: their own line
+    total_events, other_events = _agency_events(agency.id, current, year)
+    if None in by_broker or None in deals or None in received or other_events:
+        # deals the agency recorded that no broker worked, and events it runs that none of its brokers organised
         nobody = SimpleNamespace(id=None, name="（未指定经纪人）", broker_cert_no="", username="")
-        sheet.lines.append((nobody, Figures(*deals.get(None, (0, 0, 0)), *by_broker.get(None, (0, ZERO, ZERO)))))
+        sheet.lines.append((nobody, Figures(*deals.get(None, (0, 0, 0)), *by_broker.get(None, (0, ZERO, ZERO)),
+                                            events=other_events, received=received.get(None, (0, ZERO, ZERO))[1])))
     total = _contract_figures(("agency", agency.id), year, "agency", scope).get(agency.id)
     sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount = total or (0, ZERO, ZERO)
+    sheet.total.received = _payment_figures(("agency", agency.id), year, "agency", scope).get(
+        agency.id, (0, ZERO, ZERO))[1]
+    sheet.total.events = total_events
+    sheet.total.collected = sum(collected.values())
     for _user, f in sheet.lines:
-        for name in ("deals", "signed_deals", "needs", "events"):
+        for name in ("deals", "signed_deals", "needs"):
             setattr(sheet.total, name, getattr(sheet.total, name) + getattr(f, name))
     sheet.lines.sort(key=lambda line: (-line[1].amount, line[0].name, line[0].id or 0))
     return sheet

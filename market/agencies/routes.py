@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from markupsafe import Markup
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -12,11 +13,11 @@ from ..dashboard.queries import today as dashboard_today
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import field_choices, region_choices
-from ..models import AGENCY_SERVICES, Expert, Field, Organization, User
+from ..models import AGENCY_SERVICES, Demand, DemandCollection, Expert, Field, Happening, Organization, User
 from ..pagination import get_page, paginate
 from ..permissions import user_region
 from . import queries, services
-from .forms import AgencyServicesForm, BrokerProfileForm, BrokerRegistryForm, ExpertForm
+from .forms import AgencyServicesForm, BrokerProfileForm, BrokerRegistryForm, EventAgencyForm, ExpertForm
 from .sheets import agency_table, broker_table
 
 bp = Blueprint("agencies", __name__)
@@ -343,3 +344,60 @@ def expert_availability(expert_id: int):
         return redirect(url_for("agencies.expert_me"))
     return redirect(url_for("agencies.experts"))
 
+
+
+# --- 需求征集 and 承办机构 (counted on the agency's sheet) -----------------------------------------------------
+
+def listing_panel(listing) -> Markup | None:
+    """On a need's page: who recorded collecting it, and for a broker who may, the button to record it."""
+    if listing.KIND != "demand" or not current_user.is_authenticated:
+        return None
+    collection = db.session.get(DemandCollection, listing.id)
+    can_collect = collection is None and services.can_collect(current_user, listing)
+    if collection is None and not can_collect:
+        return None
+    # bandit B704: Markup of a rendered, autoescaped template (not of user text)
+    return Markup(render_template("agencies/_collect_panel.html", listing=listing, collection=collection,  # nosec B704
+                                  can_collect=can_collect, days=services.COLLECT_DAYS))
+
+
+@bp.route("/demands/<int:demand_id>/collect", methods=["POST"])
+@login_required
+def collect_demand(demand_id: int):
+    demand = db.session.get(Demand, demand_id)
+    if demand is None or current_user.role != "broker":
+        abort(404)
+    services.demand_collect(user=current_user, demand=demand)
+    db.session.commit()
+    flash("已登记为您征集的需求", "success")
+    return redirect(url_for("listings.detail", kind="demand", listing_id=demand.id))
+
+
+@bp.route("/events/<int:happening_id>/agency", methods=["GET", "POST"])
+@login_required
+def event_agency(happening_id: int):
+    from ..happenings.services import can_manage
+
+    happening = db.session.get(Happening, happening_id)
+    if happening is None or not can_manage(current_user, happening):
+        abort(404)
+    form = EventAgencyForm()
+    form.agency_id.choices = [(0, "（无承办机构）")] + [(a.id, a.name) for a in
+                                                   services.event_agency_choices(current_user)]
+    status = 200
+    if request.method != "POST":
+        form.agency_id.data = happening.agency_id or 0
+    elif form.validate_on_submit():
+        try:
+            services.happening_set_agency(user=current_user, happening=happening, agency_id=form.agency_id.data)
+        except DomainError as err:
+            db.session.rollback()
+            form.apply_error(err)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash("承办机构已保存", "success")
+            return redirect(url_for("happenings.detail", happening_id=happening.id))
+    else:
+        status = 400
+    return render_template("agencies/event_agency.html", form=form, h=happening), status

@@ -242,3 +242,76 @@ def expert_set_availability(*, user: User, expert: Expert, available: bool) -> E
     expert.available = bool(available)
     db.session.flush()
     return expert
+
+
+# --- 需求征集 and 承办活动: what counts on an agency's sheet beyond its deals ----------------------------------
+
+COLLECT_DAYS = 30  # a need is recorded as collected within this many days of its publication
+
+
+def can_collect(user, demand) -> bool:
+    """Record a need as collected: a verified broker (approved, in a verified 服务机构) whose region holds the need,
+    while the need is published, within COLLECT_DAYS of its publication, and no broker has recorded it yet."""
+    from datetime import timedelta
+
+    from ..models import DemandCollection
+    from ..models.base import utcnow
+
+    if not (getattr(user, "is_authenticated", False) and user.role == "broker" and is_verified_actor(user)
+            and is_agency(user.org)):
+        return False
+    if demand.status != "published" or demand.published_at is None:
+        return False
+    if utcnow() - demand.published_at > timedelta(days=COLLECT_DAYS):
+        return False
+    return in_scope(user, demand.region) and db.session.get(DemandCollection, demand.id) is None
+
+
+def demand_collect(*, user: User, demand) -> None:
+    """需求征集: the broker records that they collected this need with the enterprise (visited it, helped write
+    it up); the need then counts, in the year recorded, on the sheets of the broker and of the broker's agency
+    (kept there if the broker later moves). The rule a bureau can audit: only the broker themself records it,
+    only a verified broker of a verified agency (so nobody attributes a need to an agency they do not belong
+    to), only for a published need of their region, within COLLECT_DAYS of its publication (no sweeping up
+    old needs), and once per need (the first broker keeps it; the primary key holds under concurrent posts)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ..errors import Conflict
+    from ..models import DemandCollection
+
+    if not can_collect(user, demand):
+        if db.session.get(DemandCollection, demand.id) is not None:
+            raise Conflict("该需求已登记为其他经纪人征集")
+        raise NotAllowed("只有需求所在区域、已认证服务机构的技术经纪人可在需求发布后30天内登记征集")
+    try:
+        with db.session.begin_nested():
+            db.session.add(DemandCollection(demand_id=demand.id, broker_id=user.id, agency_id=user.org_id))
+    except IntegrityError as exc:
+        raise Conflict("该需求已登记为其他经纪人征集") from exc
+
+
+def event_agency_choices(user) -> list[Organization]:
+    """The agencies an event's organiser may name as 承办机构: verified 服务机构 of the organiser's region."""
+    agencies = db.session.scalars(select(Organization).where(Organization.org_type == "agency",
+                                                             Organization.status == "verified")
+                                  .order_by(Organization.name, Organization.id))
+    return [a for a in agencies if _official_over(user, a.region)]
+
+
+def happening_set_agency(*, user: User, happening, agency_id: int | None) -> None:
+    """The event's organiser (an official who manages it, or an administrator) names the 服务机构 that runs it
+    (承办; None clears it): a verified agency of the organiser's region. The event then counts on that agency's
+    sheet. Only the bureau names it, so no agency can claim an event."""
+    from ..happenings.services import can_manage
+
+    if not can_manage(user, happening) or not is_verified_actor(user):
+        raise NotAllowed("只有活动组织方可以指定承办机构")
+    if happening.cancelled:
+        raise DomainError("活动已取消，不能指定承办机构")
+    if agency_id:
+        agency = db.session.get(Organization, agency_id)
+        if agency is None or agency not in event_agency_choices(user):
+            message = "请选择您所管辖范围内已认证的服务机构"
+            raise DomainError(message, fields={"agency_id": message})
+    happening.agency_id = agency_id or None
+    db.session.flush()

@@ -1,5 +1,5 @@
 """All models, imported so that metadata and Alembic see every table."""
-from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, Expert, ExpertField
+from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, DemandCollection, Expert, ExpertField
 from .campaign import (
     Campaign, CampaignCriterion, CampaignMilestone, CampaignPanelist, CampaignProposal, CampaignProposalFile, CampaignScore,
     CampaignTask,
@@ -71,6 +71,7 @@ __all__ = [
     "CampaignScore",
     "CampaignTask",
     "Demand",
+    "DemandCollection",
     "Field",
     "Happening",
     "HappeningListing",

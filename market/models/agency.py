@@ -67,6 +67,25 @@ class BrokerProfile(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class DemandCollection(db.Model):
+    """需求征集: a need a broker collected with the enterprise (visited, helped write it up), recorded by that broker
+    (a verified broker of a verified agency, market.agencies.services.demand_collect) and counted on the agency's
+    yearly sheet in the year it was recorded. One per need: the first broker to record it keeps it. A table beside
+    demands rather than columns on it, so that demands keep one foreign key to users and to organisations (the
+    listing mixin's owner and org relationships rely on that)."""
+
+    __tablename__ = "demand_collections"
+
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id"), primary_key=True)
+    broker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # the broker's agency when the need was recorded: kept, as deals.agency_id, when the broker moves on
+    agency_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    broker: Mapped[User] = relationship(foreign_keys=[broker_id])
+    agency: Mapped[Organization] = relationship(foreign_keys=[agency_id])
+
+
 class Expert(db.Model):
     """专家库 entry. Always tied to an organisation, so that a panel can refuse an expert from a solver's
     organisation; optionally to an account (who may then switch their own availability)."""

@@ -48,9 +48,13 @@ class Happening(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # 承办机构: the 服务机构 that runs the event for the bureau (主办), named by the organiser (an official); the
+    # event counts on that agency's yearly sheet (market.agencies.services.happening_set_agency)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
 
     region: Mapped[Region] = relationship()
     organiser: Mapped[User] = relationship(foreign_keys=[organiser_id])
+    agency: Mapped[Organization | None] = relationship(foreign_keys=[agency_id])
     sessions: Mapped[list[HappeningSession]] = relationship(order_by="HappeningSession.starts_at, HappeningSession.id")
     presented: Mapped[list[HappeningListing]] = relationship(order_by="HappeningListing.id")
 
