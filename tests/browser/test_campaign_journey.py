@@ -180,10 +180,20 @@ def test_campaign_from_the_bang_to_the_award_paid(live_server, seeded, cast, new
     expect(official.locator(".alert-success")).to_contain_text("已添加里程碑")
     milestone = official.locator("#milestones .milestone", has_text="中试样品及检测报告")
     expect(milestone).to_contain_text("300,000.00")
+    form = official.locator("#milestone-form")
+    form.get_by_label("里程碑").fill("产线验证报告")
+    form.get_by_label("计划完成日期").fill((date.today() + timedelta(days=360)).isoformat())
+    form.get_by_label("验收后拨付的奖补资金（元）").fill("200000.00")
+    form.get_by_role("button", name="添加").click()
+    expect(official.locator("#milestones .milestone")).to_have_count(2)
     project_url = official.url
 
     # 9. the winner delivers it
     solver.goto(project_url)
+    # each row draws the same form: its labels must still name their own row's input (ids unique on the page)
+    duplicated = solver.evaluate("() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+                                 " return ids.filter((id, i) => ids.indexOf(id) !== i); }")
+    assert duplicated == [], duplicated
     row = solver.locator("#milestones .milestone", has_text="中试样品及检测报告")
     row.get_by_label("交付说明").fill("中试样品100片及第三方检测报告已交付企业")
     row.get_by_role("button", name="提交成果").click()
