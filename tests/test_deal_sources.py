@@ -281,3 +281,45 @@ def test_by_source_agency_and_broker_add_up_to_the_dashboard_total(world, specs,
     assert [r.key for r in tables["source"].rows] == list(DEAL_SOURCES) + [None]
     no_deal = next(r for r in tables["source"].rows if r.key is None)
     assert no_deal.n == next((r.n for r in tables["broker"].rows if r.key == sources.NO_DEAL_KEY), 0)
+
+
+# --- 经纪人走访: a broker opens a deal a visit brought about ---------------------------------------------------
+
+def test_a_broker_records_a_deal_from_a_visit_and_it_counts_under_that_source(app, world, market, client, login_as):
+    """The broker claims a suggested pair choosing 走访促成: the deal's source is broker_visit, the broker's agency
+    recorded; its contract counts under 经纪人走访 on /dashboard/sources. A non-broker, an unverified or refused
+    broker, a broker of another region, an anonymous visitor and a source outside the two are refused, and no
+    deal is made."""
+    from tests.helpers import client_for
+
+    u = world.users
+    suggestion = factories.suggestion(demand=market.demand, achievement=market.achievement)
+    agency_b = factories.org(region=world.regions["county_b"], org_type="agency", name="五河技术转移服务中心")
+    broker_b = factories.user(role="broker", org=agency_b, region=world.regions["county_b"], username="broker_b")
+    pending, rejected = factories.broker_accounts(world)
+    db.session.commit()
+    url = f"/deals/queue/{suggestion.id}/claim"
+    data = {"source": "broker_visit", "form_token": form_token()}
+    assert is_login_redirect(post(client, url, data))
+    for user in (u.enterprise, u.institution, u.official, u.admin):
+        assert post(client_for(app, user), url, {**data, "form_token": form_token()}).status_code in (403, 404)
+    for user in (pending, rejected, broker_b):
+        assert post(client_for(app, user), url, {**data, "form_token": form_token()}).status_code in (403, 404), \
+            user.username
+    assert post(login_as("broker"), url, {"source": "campaign", "form_token": form_token()}).status_code == 400
+    assert count(Deal) == 0
+    queue = login_as("broker").get("/deals/queue").get_data(as_text=True)
+    assert 'value="broker_visit"' in queue and "走访促成" in queue
+    assert post(login_as("broker"), url, data).status_code == 302
+    deal = db.session.scalar(select(Deal))
+    assert (deal.source, deal.broker_id, deal.agency_id) == ("broker_visit", u.broker.id, world.orgs.agency.id)
+    assert "走访" in db.session.scalar(select(DealEvent.text).where(DealEvent.deal_id == deal.id))
+    factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, deal_id=deal.id, amount=Decimal("4321.09"),
+                       signed_on=date.today())
+    db.session.commit()
+    rows = sources.grouped(scope=world.regions["county_a"], period=stats.Period.year(date.today().year), side="e")
+    visit = next(r for r in sources.by_source(rows).rows if r.key == "broker_visit")
+    assert (visit.n, visit.amount) == (1, Decimal("4321.09"))
+    page = login_as("official").get("/dashboard/sources").get_data(as_text=True)
+    assert "经纪人走访" in page and 'data-yuan="4321.09"' in page
+

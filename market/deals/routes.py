@@ -190,7 +190,8 @@ def queue():
 def claim_suggestion(suggestion_id: int):
     suggestion = access.get_suggestion_for_claim(suggestion_id)
     submission = claim_form_token(token=request.form.get("form_token"), kind="deal", user=current_user, link=_deal_path)
-    deal = services.deal_claim_suggestion(suggestion=suggestion, user=current_user)
+    deal = services.deal_claim_suggestion(suggestion=suggestion, user=current_user,
+                                          source=request.form.get("source") or "suggestion")
     submission.object_id = deal.id
     return _commit_and_back("已认领，对接已开启（推荐阶段）", url_for("deals.detail", deal_id=deal.id))
 

@@ -285,10 +285,21 @@ def _deal_open_from_interest(interest: Interest, user: User) -> Deal:
     return deal
 
 
-def deal_claim_suggestion(*, suggestion: Suggestion, user: User) -> Deal:
+# the sources a broker chooses when claiming a suggestion: the engine's pair, or one the broker's visit to the
+# enterprise brought about (经纪人走访, issue 19 section 4)
+CLAIM_SOURCES = ("suggestion", "broker_visit")
+
+
+def deal_claim_suggestion(*, suggestion: Suggestion, user: User, source: str = "suggestion") -> Deal:
+    """A broker opens the deal of a suggested pair (a need and a result) and becomes responsible for it, with the
+    broker's agency recorded. `source`: 'broker_visit' when the broker's visit to the enterprise brought the pair
+    about (it then counts under 经纪人走访 on /dashboard/sources), else 'suggestion'. Only a verified broker whose
+    region holds the need or the result."""
     if user.role != "broker":
         raise NotAllowed("只有技术经纪人可以认领推荐")
-    if not access.suggestion_in_region(user, suggestion):
+    if source not in CLAIM_SOURCES:
+        raise DomainError("对接来源无效：只能选择系统推荐或经纪人走访", fields={"source": "对接来源无效"})
+    if not is_verified_actor(user) or not access.suggestion_in_region(user, suggestion):
         raise NotAllowed("该推荐不在您负责的区域")
     demand: Demand = suggestion.demand
     achievement: Achievement = suggestion.achievement
@@ -311,7 +322,7 @@ def deal_claim_suggestion(*, suggestion: Suggestion, user: User) -> Deal:
         broker_id=user.id,
         agency_id=agency_of(user),
         stage="recommended",
-        source="suggestion",
+        source=source,
         suggestion_id=suggestion.id,
         created_by_id=user.id,
     )
@@ -320,7 +331,8 @@ def deal_claim_suggestion(*, suggestion: Suggestion, user: User) -> Deal:
             db.session.add(deal)
     except IntegrityError as exc:  # a concurrent claim of the same pair won
         raise Conflict("该推荐已被认领") from exc
-    _event(deal, user, "open", "认领推荐匹配，开启对接", None, "recommended")
+    _event(deal, user, "open", "经纪人走访促成，认领推荐匹配，开启对接" if source == "broker_visit" else "认领推荐匹配，开启对接",
+           None, "recommended")
     return deal
 
 
