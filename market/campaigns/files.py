@@ -1,7 +1,7 @@
 """Attachments of a 揭榜方案: PDFs checked, stored and served exactly as contract scans are (market/contracts/
 scans.py: at most 10MB, a structural PDF check, a generated name under UPLOAD_DIR outside the web root, the
 uploader's name kept only as data), at most MAX_FILES per proposal, downloaded only through an access-checked
-route (`may_download`)."""
+route (services.may_read_files)."""
 from __future__ import annotations
 
 import re
@@ -10,8 +10,7 @@ from urllib.parse import quote
 from werkzeug.datastructures import FileStorage
 
 from ..contracts.scans import read_scan
-from ..models import CampaignProposal, CampaignProposalFile
-from ..permissions import is_verified_actor
+from ..models import CampaignProposalFile
 
 MAX_FILES = 5
 SUBDIR = "campaigns"
@@ -30,26 +29,6 @@ def read_uploads(files: list[FileStorage]) -> list[tuple[bytes, str]]:
         data, name = read_scan(f, noun="附件", field=FIELD)
         out.append((data, name))
     return out
-
-
-def may_download(user, proposal: CampaignProposal) -> bool:
-    """Who reads a proposal's attachments: verified members of the solver's organisation; the 榜's panel once the
-    deadline has passed (when scoring starts); the officials who run the campaign. After the announcement the
-    company that set the need also reads the winner's (the project is run against that proposal), never a
-    loser's. Nobody else: not another solver, not the company before the announcement."""
-    from .services import can_manage, panel_expert, project_role
-    from ..models.base import utcnow
-
-    if not getattr(user, "is_authenticated", False):
-        return False
-    task = proposal.task
-    if user.org_id == proposal.org_id and is_verified_actor(user) and user.role in ("enterprise", "institution"):
-        return True
-    if can_manage(user, task.campaign):
-        return True
-    if panel_expert(user, task) is not None and task.state(utcnow()) != "open":
-        return True
-    return proposal.is_winner and task.announced_at is not None and project_role(user, task) == "company"
 
 
 def download_name(f: CampaignProposalFile) -> str:

@@ -173,9 +173,9 @@ def _ids(values: list[str]) -> list[int]:
 @bp.route("/campaigns/proposal-files/<int:file_id>")
 @login_required
 def proposal_file(file_id: int):
-    """An attachment of a 揭榜方案, to those `files.may_download` names only; always a PDF download."""
+    """An attachment of a 揭榜方案, to those `services.may_read_files` names only; always a PDF download."""
     f = _get(CampaignProposalFile, file_id)
-    if not files.may_download(current_user, f.proposal):
+    if not services.may_read_files(current_user, f.proposal):
         abort(403)
     path = scan_file(f.path)
     if path is None:
@@ -208,7 +208,7 @@ def review(task_id: int):
     mine = {p.id: queries.expert_scores(p.id, expert.id) for p in props} if expert else {}
     ranking = queries.ranking(t) if expert is not None or state == "announced" else None
     progress = {p.id: len(queries.scored_by(p)) for p in props}
-    # the panel opens the attachments once the deadline has passed (files.may_download), the official always
+    # the panel opens the attachments once the deadline has passed (services.may_read_files), the official always
     show_files = manager or state != "open"
     return render_template("campaigns/review.html", t=t, state=state, proposals=props, pagination=pagination,
                            expert=expert, manager=manager, mine=mine, ranking=ranking, progress=progress,

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ..agencies.queries import expert_conflicts
+from ..contracts.scans import drop_after_commit, store_scan
 from ..deals.services import _brokers_for as brokers_for
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
@@ -25,6 +26,7 @@ from ..models.campaign import SOLVER_TYPES
 from ..models.region import Region
 from ..notifications.services import notify, path_for
 from ..permissions import in_scope, is_verified_actor
+from . import files as attachments
 
 SOLVER_ROLES = ("enterprise", "institution")
 MAX_CRITERIA = 10
@@ -149,9 +151,6 @@ def proposal_save(*, user: User, task: CampaignTask, summary: str, plan: str, fi
     clock (the page may have been open since before it). A revision may add attachments (`files`, uploaded
     file objects) and remove its own (`remove_file_ids`); at most MAX_FILES are kept. Every file is checked
     before anything is written; a removed file leaves the disk only when the transaction commits."""
-    from . import files as attachments
-    from ..contracts.scans import drop_after_commit, store_scan
-
     reason = may_solve(user, task)
     if reason:
         raise NotAllowed(reason)
@@ -191,6 +190,23 @@ def proposal_save(*, user: User, task: CampaignTask, summary: str, plan: str, fi
     if remove or checked:
         db.session.expire(proposal, ["files"])
     return proposal
+
+
+def may_read_files(user, proposal: CampaignProposal) -> bool:
+    """Who reads a proposal's attachments: verified members of the solver's organisation; the officials who run
+    the campaign; the 榜's panel once the deadline has passed (when scoring starts). After the announcement the
+    company that set the need also reads the winner's (the project is run against that proposal), never a
+    loser's. Nobody else: not another solver, not the company before the announcement."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    task = proposal.task
+    if user.org_id == proposal.org_id and user.role in SOLVER_ROLES and is_verified_actor(user):
+        return True
+    if can_manage(user, task.campaign):
+        return True
+    if panel_expert(user, task) is not None and task.state(utcnow()) != "open":
+        return True
+    return proposal.is_winner and task.announced_at is not None and project_role(user, task) == "company"
 
 
 def _local(value: datetime) -> str:
