@@ -1037,7 +1037,7 @@ def test_listing_keys_other_than_the_plain_id_are_refused(app, world, spelling):
     bad = "achievement:" + spelling.format(id=pair.achievement.id, fw=fw)
     edit = edit_form(h)
     before = snapshot()
-    for url, data in ((f"/events/new", {**valid_event_form(), "listing_keys": [own, bad]}),
+    for url, data in (("/events/new", {**valid_event_form(), "listing_keys": [own, bad]}),
                       (f"/events/{h.id}/edit", {**edit, "listing_keys": [own, bad]})):
         resp = official.post(url, data)
         assert resp.status_code == 400, (url, resp.status_code)
