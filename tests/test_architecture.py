@@ -22,6 +22,7 @@ LOWER = ("models", "extensions", "database", "money", "text", "forms", "permissi
          "registries", "jobs", "search", "orgs", "outbox", "imports", "clitools", "reference", "pagination",
          "sanitize", "uscc", "config", "data", "formtokens", "redisconn")
 LOWER += ("divisions",)  # where parties are (issue 16): the national division list, 国别, flow classes
+LOWER += ("broker_cert",)  # the 技术经纪人证书编号 rule shared by registration, the admin forms and the registry
 FEATURES += ("registration",)  # 技术合同登记: 登记点, 登记员, submissions, 登记证明 (issue 16 item 4)
 FEATURES += ("happenings",)  # events: 路演, 对接会, 成果巡展 with sign-up and check-in (issue 19 section 2)
 FEATURES += ("agencies",)  # 服务机构, 技术经纪人, 专家库 (issue 19 section 3)
