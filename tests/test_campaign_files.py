@@ -192,6 +192,7 @@ def test_who_downloads_an_attachment(app, world, setup):
     db.session.commit()
     assert _proposal(world.orgs.ent_b).is_winner
     assert status(u.enterprise) == 200
+    assert url in client_for(app, u.enterprise).get(f"/campaigns/tasks/{t.id}/project").get_data(as_text=True)
     assert client_for(app, u.enterprise).get(f"/campaigns/proposal-files/{uni_file.id}").status_code == 403
     assert client_for(app, u.enterprise_b).get(f"/campaigns/proposal-files/{uni_file.id}").status_code == 403
     assert status(u.official_b) == 403 and status(u.admin) == 403

@@ -1,6 +1,6 @@
 """揭榜挂帅 from the 榜 to the award paid, in a real browser (issue 19): county A's official publishes a campaign and a
-榜 on a company's published need (rubric, one panel expert); a university submits its 揭榜方案; after the deadline
-the panel expert scores it on the score page; the official announces, which opens the winner's deal with the
+榜 on a company's published need (rubric, one panel expert); a university submits its 揭榜方案 with a PDF attachment; after the
+deadline the panel expert downloads the attachment and scores the proposal on the score page; the official announces, which opens the winner's deal with the
 company; the county's broker claims that deal, moves it to 洽谈 and signs it by recording the technology contract
 (登记编号, as every deal is signed); the official splits the award into a milestone, the winner delivers it, the
 company accepts it, and the project page shows the award as paid; the company confirms the contract solved its need."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -17,6 +18,7 @@ from market.extensions import db
 from market.models import CampaignMilestone, CampaignProposal, CampaignTask, Contract, Deal, Expert, Field, Region
 from market.models.base import utcnow
 from tests import factories
+from tests.test_contracts import PDF
 
 from .helpers import nav, sign_in
 
@@ -94,9 +96,12 @@ def test_campaign_from_the_bang_to_the_award_paid(live_server, seeded, cast, new
     solver.locator("#propose").click()
     solver.get_by_label("方案概要").fill("磁控溅射加纳米多孔涂层的双层减反射方案")
     solver.get_by_label("技术路线、进度安排与团队").fill("技术路线：磁控溅射底层加溶胶凝胶纳米多孔面层；进度：一年完成中试；团队：教授一名、博士三名。")
+    solver.get_by_label("附件（PDF，每个不超过10MB，每份方案最多5个）").set_input_files(
+        {"name": "揭榜方案书.pdf", "mimeType": "application/pdf", "buffer": PDF})
     solver.locator("#save-proposal").click()
     expect(solver.locator(".alert-success")).to_contain_text("揭榜方案已提交")
     expect(solver.locator("#save-proposal")).to_have_text("保存修改")
+    expect(solver.locator("#proposal-files")).to_contain_text("揭榜方案书.pdf")
 
     # 3. the deadline passes. Time travel is a fixture here, not a mock: the 榜's deadline is moved into the past
     # in the database, and every page and service then reads the server's real clock as usual
@@ -114,6 +119,10 @@ def test_campaign_from_the_bang_to_the_award_paid(live_server, seeded, cast, new
     expert.locator("#review").click()
     card = expert.locator(".proposal", has_text=UNIVERSITY)
     expect(card).to_contain_text("磁控溅射加纳米多孔涂层")
+    with expert.expect_download() as download:
+        card.get_by_role("link", name="附件：揭榜方案书.pdf").click()
+    assert download.value.suggested_filename == "揭榜方案书.pdf"
+    assert Path(download.value.path()).read_bytes() == PDF
     card.get_by_role("link", name="评分").click()
     expect(expert.locator("h1")).to_have_text(f"评分：{UNIVERSITY}")
     expert.get_by_label("技术先进性（0-60分）").fill("55")
