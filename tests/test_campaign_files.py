@@ -175,10 +175,10 @@ def test_who_downloads_an_attachment(app, world, setup):
     assert is_login_redirect(app.test_client().get(url))
     assert client_for(app, u.enterprise_b).get(f"/campaigns/proposal-files/{uni_file.id}").status_code == 403
     assert client_for(app, u.enterprise_b).get("/campaigns/proposal-files/99999").status_code == 404
-    # the review page: the official sees the links; the panel sees only a count before the deadline
+    # the review page: the official sees the links; before the deadline the panel sees no proposal at all (sealed)
     assert url in client_for(app, u.official).get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
     panel_page = client_for(app, setup.panel_user).get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
-    assert url not in panel_page and "揭榜截止后可下载" in panel_page
+    assert url not in panel_page and "方案在揭榜截止前保密" in panel_page
     # after the deadline: the panel too (the university's expert reads the second enterprise's), nobody else new
     _past_deadline(t)
     assert status(setup.panel_user) == 200 and status(u.institution) == 200

@@ -173,6 +173,10 @@ def test_proposals_revised_until_the_deadline_and_private(app, world, setup):
         assert client_for(app, getattr(u, name)).get(f"/campaigns/tasks/{t.id}/review").status_code == 403, name
     assert "大学修改后的方案" not in app.test_client().get(f"/campaigns/tasks/{t.id}").get_data(as_text=True)
     assert client_for(app, setup.outsider).get(f"/campaigns/tasks/{t.id}/review").status_code == 403
+    # sealed until the deadline: the panel learns how many came in, not what they say; the official sees them
+    sealed = client_for(app, setup.panel_user).get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
+    assert "已收到 2 份揭榜方案" in sealed and "大学修改后的方案" not in sealed and "乙企业的揭榜方案" not in sealed
+    assert "大学修改后的方案" in client_for(app, u.official).get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
     # who may not 揭榜: the company that set the need, a broker, an unverified company
     assert Poster(client_for(app, u.enterprise)).post(f"/campaigns/tasks/{t.id}/proposal", _plan("出题企业")).status_code == 403
     assert Poster(client_for(app, u.unverified)).post(f"/campaigns/tasks/{t.id}/proposal", _plan("待认证")).status_code == 403
@@ -182,6 +186,8 @@ def test_proposals_revised_until_the_deadline_and_private(app, world, setup):
     before = snapshot()
     late = uni.post(f"/campaigns/tasks/{t.id}/proposal", {**_plan("大学"), "summary": "截止后偷偷修改"})
     assert late.status_code == 409 and "揭榜已截止" in late.get_data(as_text=True)
+    opened = client_for(app, setup.panel_user).get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
+    assert "大学修改后的方案" in opened and "乙企业的揭榜方案" in opened and "已收到" not in opened
     outsider = factories.org(region=world.regions["county_b"], org_type="university", name="迟到大学")
     late_user = factories.user(role="institution", org=outsider, username="late_uni")
     db.session.commit()

@@ -204,15 +204,18 @@ def review(task_id: int):
     expert, manager = _reviewer_or_manager(t)
     state = t.state(utcnow())
     pagination = paginate(queries.proposals_in_order(t.id), page=get_page())
-    props = pagination.items
+    # sealed until the deadline (as tenders are until 开标): a panel expert reads no proposal while solvers may
+    # still revise theirs, only how many have come in; the official running the campaign sees them
+    sealed = state == "open" and not manager
+    props = [] if sealed else pagination.items
     mine = {p.id: queries.expert_scores(p.id, expert.id) for p in props} if expert else {}
     ranking = queries.ranking(t) if expert is not None or state == "announced" else None
     progress = {p.id: len(queries.scored_by(p)) for p in props}
     # the panel opens the attachments once the deadline has passed (services.may_read_files), the official always
-    show_files = manager or state != "open"
+    show_files = not sealed
     return render_template("campaigns/review.html", t=t, state=state, proposals=props, pagination=pagination,
                            expert=expert, manager=manager, mine=mine, ranking=ranking, progress=progress,
-                           missing=queries.missing_scores(t), show_files=show_files)
+                           missing=queries.missing_scores(t), show_files=show_files, sealed=sealed)
 
 
 @bp.route("/campaigns/proposals/<int:proposal_id>/score", methods=["GET", "POST"])
