@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from market.campaigns import services
 from market.errors import DomainError
@@ -176,6 +176,10 @@ def test_proposals_revised_until_the_deadline_and_private(app, world, setup):
     # sealed until the deadline: the panel learns how many came in, not what they say; the official sees them
     sealed = client_for(app, setup.panel_user).get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
     assert "已收到 2 份揭榜方案" in sealed and "大学修改后的方案" not in sealed and "乙企业的揭榜方案" not in sealed
+    assert world.orgs.uni.name not in sealed and world.orgs.ent_b.name not in sealed and "ranking" not in sealed
+    for p in db.session.scalars(select(CampaignProposal)):  # nor through the score page of each
+        early = client_for(app, setup.panel_user).get(f"/campaigns/proposals/{p.id}/score")
+        assert early.status_code == 409 and p.summary not in early.get_data(as_text=True)
     assert "大学修改后的方案" in client_for(app, u.official).get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
     # who may not 揭榜: the company that set the need, a broker, an unverified company
     assert Poster(client_for(app, u.enterprise)).post(f"/campaigns/tasks/{t.id}/proposal", _plan("出题企业")).status_code == 403
@@ -213,9 +217,14 @@ def test_panel_scores_conflicts_privacy_and_announcement(app, world, setup):
     assert panel.post(f"/campaigns/proposals/{p_b.id}/score", {"points-0": "50", "points-1": "30"}).status_code == 409
     assert official.post(f"/campaigns/tasks/{t.id}/announce").status_code == 409
     _past_deadline(t)
-    # the university's own expert is refused on the university's proposal (conflict), on the page and the post
-    assert uni_expert.get(f"/campaigns/proposals/{p_uni.id}/score").status_code == 403
-    assert uni_expert.post(f"/campaigns/proposals/{p_uni.id}/score", {"points-0": "60", "points-1": "40"}).status_code == 403
+    # the university's own expert is recused from the whole 榜 (须回避): every proposal competes with the
+    # university's, so they read and score none of them, on the pages and the posts
+    for p in (p_uni, p_b):
+        assert uni_expert.get(f"/campaigns/proposals/{p.id}/score").status_code == 403
+        assert uni_expert.post(f"/campaigns/proposals/{p.id}/score", {"points-0": "60", "points-1": "40"}).status_code == 403
+    recused = uni_expert.get(f"/campaigns/tasks/{t.id}/review")
+    assert recused.status_code == 403 and "须回避本榜评审" in recused.get_data(as_text=True)
+    assert "乙企业的揭榜方案" not in recused.get_data(as_text=True)
     # a non-panel expert and every other role cannot score
     for client in [client_for(app, setup.outsider)] + [client_for(app, getattr(u, n)) for n in
                                                      ("enterprise_b", "broker", "official", "official_b", "admin")]:
@@ -225,14 +234,12 @@ def test_panel_scores_conflicts_privacy_and_announcement(app, world, setup):
     over = panel.post(f"/campaigns/proposals/{p_b.id}/score", {"points-0": "61", "points-1": "40"})
     assert over.status_code == 400 and "0至60" in over.get_data(as_text=True)
     assert panel.post(f"/campaigns/proposals/{p_b.id}/score", {"points-0": "50", "points-1": "30"}).status_code == 302
-    assert panel.post(f"/campaigns/proposals/{p_uni.id}/score", {"points-0": "55", "points-1": "35"}).status_code == 302
-    # not yet complete: the university's expert has not scored the second enterprise's proposal
+    # not yet complete: the panel has not scored the university's proposal (the recused expert is not waited for)
     resp = official.post(f"/campaigns/tasks/{t.id}/announce")
     assert resp.status_code == 409 and "还有1份评分未完成" in resp.get_data(as_text=True)
-    assert uni_expert.post(f"/campaigns/proposals/{p_b.id}/score", {"points-0": "40", "points-1": "20"}).status_code == 302
+    assert panel.post(f"/campaigns/proposals/{p_uni.id}/score", {"points-0": "55", "points-1": "35"}).status_code == 302
     rows = db.session.scalars(select(CampaignScore).where(CampaignScore.proposal_id == p_b.id)).all()
-    assert sorted((r.expert_id, r.points) for r in rows) == sorted(
-        [(setup.e_panel.id, 50), (setup.e_panel.id, 30), (setup.e_uni.id, 40), (setup.e_uni.id, 20)])
+    assert sorted((r.expert_id, r.points) for r in rows) == [(setup.e_panel.id, 30), (setup.e_panel.id, 50)]
     # only the panel sees scores before the announcement
     assert "90.00" in panel.get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
     official_page = official.get(f"/campaigns/tasks/{t.id}/review").get_data(as_text=True)
@@ -243,10 +250,10 @@ def test_panel_scores_conflicts_privacy_and_announcement(app, world, setup):
     assert Poster(client_for(app, u.admin)).post(f"/campaigns/tasks/{t.id}/announce").status_code == 403
     assert official.post(f"/campaigns/tasks/{t.id}/announce").status_code == 302
     db.session.expire_all()
-    # the university: one expert, 90; the second enterprise: (80 + 60) / 2 = 70
+    # the university: 90; the second enterprise: 80 (one expert each: the university's own is recused)
     assert db.session.get(CampaignProposal, p_uni.id).is_winner and not db.session.get(CampaignProposal, p_b.id).is_winner
     public = app.test_client().get(f"/campaigns/tasks/{t.id}").get_data(as_text=True)
-    assert "已公示" in public and "揭榜成功" in public and "90.00" in public and "70.00" in public
+    assert "已公示" in public and "揭榜成功" in public and "90.00" in public and "80.00" in public
     assert "已公示" in app.test_client().get("/campaigns").get_data(as_text=True)
     # the winner's pairing is a deal from the campaign, which the parties and the official open
     task = db.session.get(CampaignTask, t.id)
@@ -382,3 +389,37 @@ def test_the_winners_deal_is_offered_to_the_regions_brokers_and_signed_into_a_co
     assert (deal.stage, deal.source, deal.broker_id) == ("signed", "campaign", u.broker.id)
     assert (contract.buyer_org_id, contract.seller_org_id, contract.broker_id) == (
         world.orgs.ent_a.id, world.orgs.uni.id, u.broker.id)
+
+
+def test_two_first_submissions_of_one_organisation_keep_one_proposal(app, world, setup):
+    """A double click, or two members at once: the 榜's row lock serialises them (market/campaigns/services.py
+    proposal_save); the second is the first's revision, never a 500 (PostgreSQL's unique violation before)."""
+    import threading
+
+    task_id = setup.task.id  # read here: the threads never touch the test's own session
+    posters = [Poster(client_for(app, world.users.institution)) for _ in range(2)]
+    for n in range(4):
+        db.session.execute(delete(CampaignProposal).where(CampaignProposal.task_id == task_id))
+        db.session.commit()  # no snapshot or lock held by the test while the posts run
+        barrier, statuses, errors = threading.Barrier(2), [], []
+
+        def send(poster):
+            try:
+                with app.app_context():
+                    barrier.wait(timeout=10)
+                    statuses.append(poster.post(f"/campaigns/tasks/{task_id}/proposal", _plan(f"第{n}轮")).status_code)
+            except BaseException as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+            finally:
+                with app.app_context():
+                    db.session.remove()
+
+        threads = [threading.Thread(target=send, args=(p,)) for p in posters]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert not errors, errors
+        assert sorted(statuses) == [302, 302], (n, statuses)
+        kept = db.session.scalars(select(CampaignProposal).where(CampaignProposal.task_id == task_id)).all()
+        assert [p.revision for p in kept] == [2], (n, [p.revision for p in kept])

@@ -56,12 +56,25 @@ def scored_by(proposal: CampaignProposal) -> set[int]:
         CampaignScore.proposal_id == proposal.id).distinct()))
 
 
+def solver_org_ids(task_id: int) -> list[int]:
+    return list(db.session.scalars(select(CampaignProposal.org_id).where(CampaignProposal.task_id == task_id)))
+
+
+def recused_ids(task: CampaignTask) -> set[int]:
+    """The panel experts recused from the whole 榜 (须回避): those of an organisation that submitted a 揭榜方案 to
+    it. Every proposal competes for one award, so such an expert has an interest in the score of each, not only
+    of their own organisation's: they read none of them and score none."""
+    orgs = solver_org_ids(task.id)
+    return {e.id for e in task.panel if orgs and expert_conflicts(e, orgs)}
+
+
 def missing_scores(task: CampaignTask) -> int:
-    """How many (expert, proposal) pairs without a conflict still have no score."""
+    """How many (expert, proposal) pairs of the experts not recused still have no score."""
+    recused = recused_ids(task)
     missing = 0
     for p in proposals(task.id):
         done = scored_by(p)
-        missing += sum(1 for e in task.panel if e.id not in done and not expert_conflicts(e, [p.org_id]))
+        missing += sum(1 for e in task.panel if e.id not in done and e.id not in recused)
     return missing
 
 
@@ -73,17 +86,20 @@ class Ranked:
 
 
 def ranking(task: CampaignTask) -> list[Ranked]:
-    """Proposals by average total (highest first; the earlier submission on a tie), computed from the rows."""
+    """Proposals by average total (highest first; the earlier submission on a tie), computed from the rows of the
+    experts not recused."""
+    recused = recused_ids(task)
     totals = db.session.execute(
         select(CampaignScore.proposal_id, CampaignScore.expert_id, func.sum(CampaignScore.points))
         .join(CampaignProposal, CampaignProposal.id == CampaignScore.proposal_id)
         .where(CampaignProposal.task_id == task.id)
         .group_by(CampaignScore.proposal_id, CampaignScore.expert_id)).all()
     per: dict[int, list[int]] = {}
-    for proposal_id, _expert, total in totals:
-        per.setdefault(proposal_id, []).append(int(total))
+    for proposal_id, expert_id, total in totals:
+        if expert_id not in recused:
+            per.setdefault(proposal_id, []).append(int(total))
     out = []
-    for p in proposals(task.id):
+    for p in db.session.scalars(proposals_in_order(task.id).options(selectinload(CampaignProposal.org))):
         scores = per.get(p.id, [])
         avg = (Decimal(sum(scores)) / len(scores)).quantize(Decimal("0.01")) if scores else Decimal("0.00")
         out.append(Ranked(p, avg, len(scores)))

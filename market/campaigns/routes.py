@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..agencies.queries import expert_conflicts
-from ..errors import DomainError
+from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
 from ..forms import parse_int, region_choices
 from ..formtokens import form_token_keep_or_issue
@@ -134,7 +134,7 @@ def task(task_id: int):
         "campaigns/task.html", t=t, state=state, now=now, count=queries.proposal_counts([t.id]).get(t.id, 0),
         ranking=queries.ranking(t) if state == "announced" else None,
         mine=queries.own_proposal(t.id, current_user), why_not=services.may_solve(current_user, t),
-        panel=services.panel_expert(current_user, t) is not None,
+        panel=services.reviewing_expert(current_user, t) is not None,
         manager=services.can_manage(current_user, t.campaign))
 
 
@@ -188,9 +188,11 @@ def proposal_file(file_id: int):
 
 
 def _reviewer_or_manager(t: CampaignTask):
-    expert = services.panel_expert(current_user, t)
+    expert = services.reviewing_expert(current_user, t)
     manager = services.can_manage(current_user, t.campaign)
     if expert is None and not manager:
+        if services.panel_expert(current_user, t) is not None:
+            raise NotAllowed(services.RECUSED)
         abort(403)
     return expert, manager
 
@@ -209,7 +211,7 @@ def review(task_id: int):
     sealed = state == "open" and not manager
     props = [] if sealed else pagination.items
     mine = {p.id: queries.expert_scores(p.id, expert.id) for p in props} if expert else {}
-    ranking = queries.ranking(t) if expert is not None or state == "announced" else None
+    ranking = queries.ranking(t) if (expert is not None and not sealed) or state == "announced" else None
     progress = {p.id: len(queries.scored_by(p)) for p in props}
     # the panel opens the attachments once the deadline has passed (services.may_read_files), the official always
     show_files = not sealed
@@ -223,11 +225,15 @@ def review(task_id: int):
 def score(proposal_id: int):
     proposal = _get(CampaignProposal, proposal_id)
     t = proposal.task
-    expert = services.panel_expert(current_user, t)
+    expert = services.reviewing_expert(current_user, t)
     if expert is None:
+        if services.panel_expert(current_user, t) is not None:
+            raise NotAllowed(services.RECUSED)
         abort(403)
-    if expert_conflicts(expert, [proposal.org_id]):
-        abort(403, "您与该揭榜单位存在利益关系（同一单位），须回避，不能评分")
+    if expert_conflicts(expert, [proposal.org_id]):  # an account that moved to the solver's organisation
+        raise NotAllowed(services.RECUSED)
+    if t.state(utcnow()) == "open":
+        raise Conflict("揭榜截止后才能查看和评分揭榜方案")
     form = ScoreForm()
     criteria = t.criteria
     if not form.is_submitted():

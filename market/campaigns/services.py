@@ -161,8 +161,12 @@ def proposal_save(*, user: User, task: CampaignTask, summary: str, plan: str, fi
     if len(uploads) > attachments.MAX_FILES:
         raise _field_error(attachments.FIELD, f"每份揭榜方案最多{attachments.MAX_FILES}个附件")
     checked = attachments.read_uploads(uploads)
+    # the 榜's row lock serialises an organisation's two first submissions (a double click, two members at once):
+    # locking the proposal row alone locks nothing before it exists, and the second insert was a 500 on PostgreSQL
+    db.session.execute(select(CampaignTask.id).where(CampaignTask.id == task.id).with_for_update())
     proposal = db.session.scalar(select(CampaignProposal).where(
-        CampaignProposal.task_id == task.id, CampaignProposal.org_id == user.org_id).with_for_update())
+        CampaignProposal.task_id == task.id, CampaignProposal.org_id == user.org_id).with_for_update()
+        .execution_options(populate_existing=True))
     kept = list(proposal.files) if proposal is not None else []
     remove = set(remove_file_ids or ())
     if not remove <= {f.id for f in kept}:
@@ -204,7 +208,7 @@ def may_read_files(user, proposal: CampaignProposal) -> bool:
         return True
     if can_manage(user, task.campaign):
         return True
-    if panel_expert(user, task) is not None and task.state(utcnow()) != "open":
+    if reviewing_expert(user, task) is not None and task.state(utcnow()) != "open":
         return True
     return proposal.is_winner and task.announced_at is not None and project_role(user, task) == "company"
 
@@ -224,6 +228,17 @@ def panel_expert(user, task: CampaignTask) -> Expert | None:
     return next((e for e in task.panel if e.user_id == user.id), None)
 
 
+RECUSED = "您所在单位参与了本榜揭榜，须回避本榜评审（不能查看或评分本榜的揭榜方案）"
+
+
+def reviewing_expert(user, task: CampaignTask) -> Expert | None:
+    """The user's panel entry when they review this 榜: on its panel and not recused (queries.recused_ids)."""
+    from .queries import recused_ids
+
+    expert = panel_expert(user, task)
+    return None if expert is None or expert.id in recused_ids(task) else expert
+
+
 def score_save(*, user: User, proposal: CampaignProposal, points: dict[int, int]) -> list[CampaignScore]:
     """The expert's points for every criterion of the rubric, after the deadline and before the announcement;
     re-scoring replaces the expert's own. An expert from the solver's organisation is refused."""
@@ -231,8 +246,8 @@ def score_save(*, user: User, proposal: CampaignProposal, points: dict[int, int]
     expert = panel_expert(user, task)
     if expert is None:
         raise NotAllowed("只有本榜的评审专家可以评分")
-    if expert_conflicts(expert, [proposal.org_id]):
-        raise NotAllowed("您与该揭榜单位存在利益关系（同一单位），须回避，不能评分")
+    if expert_conflicts(expert, [proposal.org_id]) or expert is not reviewing_expert(user, task):
+        raise NotAllowed(RECUSED)
     state = task.state(utcnow())
     if state != "reviewing":
         raise DomainError("揭榜截止后、公示之前才能评分" if state == "open" else "结果已公示，不能再评分",
