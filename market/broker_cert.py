@@ -1,7 +1,12 @@
 """The 技术经纪人证书编号: one stored form and one uniqueness rule for every way an account gets one (self-registration,
 the administrator's account forms, the officials' broker registry), so that "jjr-2026-001", " JJR-2026-001" and
-"ＪＪＲ－２０２６－００１" are one certificate, held by one broker. The partial unique index
-uq_users_broker_cert_no (migration a19b01c0ffee) holds the rule against concurrent saves."""
+"ＪＪＲ－２０２６－００１" are one certificate, held by one approved broker. The partial unique index
+uq_users_broker_cert_no (migration a19b01c0ffee) holds the rule against concurrent saves.
+
+Only approved brokers hold a certificate: a self-registration is not checked against others (its number is an
+unchecked claim until an official approves it, and the form would otherwise tell anyone whether a number is
+registered, and let a stranger's pending account block the real holder); approval refuses a number another
+approved broker holds."""
 from __future__ import annotations
 
 import re
@@ -35,18 +40,18 @@ def normalize_cert_no(text: str | None) -> str:
 
 
 def cert_taken(cert: str, *, exclude_id: int | None = None) -> bool:
-    """Whether another broker account already holds this (normalised) certificate."""
-    stmt = select(User.id).where(User.role == "broker", User.broker_cert_no == cert)
+    """Whether another approved broker already holds this (normalised) certificate."""
+    stmt = select(User.id).where(User.role == "broker", User.broker_status == "approved", User.broker_cert_no == cert)
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
     return db.session.scalar(stmt.limit(1)) is not None
 
 
-def checked_cert_no(text: str | None, *, exclude_id: int | None = None) -> str:
-    """The stored form of a broker's certificate, refused (CertError) when it breaks the rule or another broker
-    holds it."""
+def checked_cert_no(text: str | None, *, exclude_id: int | None = None, approved: bool = True) -> str:
+    """The stored form of a broker's certificate, refused (CertError) when it breaks the rule or, for an approved
+    broker (`approved`), when another approved broker holds it."""
     cert = normalize_cert_no(text)
-    if cert_taken(cert, exclude_id=exclude_id):
+    if approved and cert_taken(cert, exclude_id=exclude_id):
         raise CertError(CERT_TAKEN)
     return cert
 

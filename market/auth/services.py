@@ -68,7 +68,7 @@ def _register_checks(*, role: str, username: str, name: str, password: str, org_
     errors.update(place_errors)
     if role == "broker":
         try:
-            broker_cert_no = checked_cert_no(broker_cert_no)
+            broker_cert_no = checked_cert_no(broker_cert_no, approved=False)  # checked against others on approval
         except CertError as exc:
             errors["broker_cert_no"] = str(exc)
     # the lookups only for names that passed their checks (a NUL byte is refused above, and PostgreSQL refuses it

@@ -34,10 +34,10 @@ class User(UserMixin, db.Model):
             " OR (role <> 'broker' AND broker_status IS NULL)",
             name="broker_status",
         ),
-        # one broker per 技术经纪人证书编号, in its stored form (market.broker_cert)
+        # one approved broker per 技术经纪人证书编号, in its stored form (market.broker_cert)
         Index("uq_users_broker_cert_no", "broker_cert_no", unique=True,
-              sqlite_where=text("role = 'broker' AND broker_cert_no <> ''"),
-              postgresql_where=text("role = 'broker' AND broker_cert_no <> ''")),
+              sqlite_where=text("role = 'broker' AND broker_status = 'approved' AND broker_cert_no <> ''"),
+              postgresql_where=text("role = 'broker' AND broker_status = 'approved' AND broker_cert_no <> ''")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from .. import events
+from ..broker_cert import cert_taken, flush_cert_holder
 from ..deals.services import deals_release_broker
-from ..errors import DomainError, NotAllowed
+from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
 from ..forms import clean_text
 from ..listings.services import listing_transition
@@ -126,6 +127,9 @@ def broker_review(*, broker: User, user: User, decision: str, note: str = "") ->
         if broker.org is None or not broker.org.is_verified:
             name = broker.org.name if broker.org else ""
             raise DomainError(f"请先认证其所在服务机构“{name}”，再审核经纪人资格")
+        if cert_taken(broker.broker_cert_no, exclude_id=broker.id):
+            raise Conflict(f"证书编号 {broker.broker_cert_no} 已登记在其他已审核的技术经纪人名下，请核实证书后再审核"
+                           "（可先在经纪人登记信息中更正证书编号）")
         broker.broker_status = "approved"
         text = "您的技术经纪人资格已审核通过，可以认领推荐、推进对接和登记合同。"
     elif decision == "reject":
@@ -141,6 +145,7 @@ def broker_review(*, broker: User, user: User, decision: str, note: str = "") ->
     broker.broker_review_note = note
     broker.broker_reviewed_by_id = user.id
     broker.broker_reviewed_at = utcnow()
+    flush_cert_holder()  # two approvals of one number at the same moment: the unique index keeps one
     notify(users=[broker], kind="broker_review", text=text, url=path_for("auth.account_status"))
     events.record(events.broker_reviewed, broker=broker, user=user, decision=decision)
     return broker

@@ -27,7 +27,7 @@ def _username_taken(username: str, *, exclude_id: int | None = None) -> bool:
 
 
 def _account_problems(*, role: str, name: str, region: Region | None, broker_cert_no: str,
-                      broker_id: int | None = None) -> tuple[dict[str, str], str]:
+                      broker_id: int | None = None, approved: bool = True) -> tuple[dict[str, str], str]:
     """Per-field reasons to refuse an account's details, and the certificate's stored form (market.broker_cert)."""
     errors: dict[str, str] = {}
     if not name:
@@ -41,7 +41,7 @@ def _account_problems(*, role: str, name: str, region: Region | None, broker_cer
     if role != "broker":
         return errors, ""
     try:
-        broker_cert_no = checked_cert_no(broker_cert_no, exclude_id=broker_id)
+        broker_cert_no = checked_cert_no(broker_cert_no, exclude_id=broker_id, approved=approved)
     except CertError as exc:
         errors["broker_cert_no"] = str(exc)
     return errors, broker_cert_no
@@ -121,7 +121,7 @@ def user_update(
     name, broker_cert_no = clean_name_into(name_errors, "name", name, field_label="姓名"), clean_value(broker_cert_no)
     region = region_or_none(region_id) if user.role in REGION_ROLES else None
     errors, broker_cert_no = _account_problems(role=user.role, name=name, region=region, broker_cert_no=broker_cert_no,
-                                               broker_id=user.id)
+                                               broker_id=user.id, approved=user.broker_status == "approved")
     errors |= name_errors
     if errors:
         raise DomainError("账号信息有误，请按提示修改", fields=errors)
