@@ -345,6 +345,10 @@ def test_milestones_accepted_or_rejected_and_the_award_paid(app, world, setup):
     assert company.post(submit, {"note": "出题企业冒充交付"}).status_code == 403
     assert Poster(client_for(app, u.enterprise_b)).post(submit, {"note": "他人冒充交付"}).status_code == 403
     assert company.post(decide, {"decision": "accept"}).status_code == 409  # nothing delivered yet
+    # a refused delivery keeps its text and error under its own row only (both rows draw the same form)
+    short = winner.post(submit, {"note": "太短了"})
+    body = short.get_data(as_text=True)
+    assert short.status_code == 400 and body.count("交付说明为5-5000字") == 1 and body.count("太短了") == 1
     assert winner.post(submit, {"note": "小试样品及检测报告"}).status_code == 302
     assert winner.post(decide, {"decision": "accept"}).status_code == 403  # the winner does not accept its own
     no_reason = company.post(decide, {"decision": "reject", "reason": ""})

@@ -287,7 +287,10 @@ def _project(t: CampaignTask, role: str, *, status: int = 200, add=None, submit=
     return render_template("campaigns/project.html", t=t, role=role, milestones=milestones, paid=paid,
                            winner=services.winner_of(t), add=add or MilestoneForm(formdata=None),
                            submit=submit or MilestoneSubmitForm(formdata=None),
-                           decide=decide or MilestoneDecideForm(formdata=None), target=target), status
+                           decide=decide or MilestoneDecideForm(formdata=None), target=target,
+                           # the other rows' forms: the refused one's text and errors stay under its own row
+                           blank_submit=MilestoneSubmitForm(formdata=None),
+                           blank_decide=MilestoneDecideForm(formdata=None)), status
 
 
 def _project_role(t: CampaignTask) -> str:
