@@ -51,6 +51,8 @@ def test_attachments_uploaded_revised_and_refused_after_the_deadline(app, world,
     assert len(_stored(app)) == 2
     page = solver.get(f"/campaigns/tasks/{t.id}/proposal").get_data(as_text=True)
     assert "揭榜方案书.pdf" in page and f"/campaigns/proposal-files/{p.files[0].id}" in page
+    # the form names the request's limit too (MAX_CONTENT_LENGTH): two 9MB files in one post would be a 413
+    assert f"一次提交合计不超过{app.config['MAX_CONTENT_LENGTH'] // 1048576 - 1}MB" in page
     # a revision removes one and adds one; the removed file leaves the disk with the commit
     first_id, first_path = p.files[0].id, p.files[0].path
     assert _post(solver, t, files=[(PDF, "补充材料.pdf")], remove=[first_id]).status_code == 302
