@@ -9,7 +9,12 @@ Attribution, one rule everywhere on this page:
     of /dashboard/sources, market/dashboard/sources.py, so that an agency's sheet equals its row there); an agency's
     deals are likewise the deals that recorded it;
   - only contracts the dashboard counts count (registered and not voided, market.models.stats.counted), in the
-    year they were signed (signed_on), summed exactly (market.money.exact_sum).
+    year they were signed (signed_on), summed exactly (market.money.exact_sum);
+  - money received (到账金额): the payments paid in the year on those contracts (whatever year they were signed);
+  - needs collected (需求征集): the needs a broker recorded collecting in the year (demand_collections, with the
+    broker's agency at that moment);
+  - events run (举办活动): events held in the year and not called off, that the broker organised, or (for an
+    agency) that the organising official named it 承办机构 (happenings.agency_id) or one of its brokers organised.
 """
 from __future__ import annotations
 
