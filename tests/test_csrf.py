@@ -6,6 +6,7 @@ request with a valid token must then succeed, which proves the refusal came from
 """
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import pytest
@@ -96,6 +97,8 @@ def objs(world):
     return objects(world)
 
 
+@pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
+                    reason="refused by Flask-WTF before any view or query: once, in the SQLite suite (100 s of PostgreSQL's)")
 def test_every_post_without_a_valid_token_is_refused(app, world, objs):
     rules = _post_rules(app)
     assert {"auth.login", "auth.logout", "listings.transition", "review.decide"} <= {r.endpoint for r in rules}
