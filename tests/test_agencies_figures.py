@@ -4,14 +4,14 @@ when every contract is read and attributed in Python."""
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from market.agencies import queries
 from market.extensions import db
-from market.models import Contract, Deal, Payment
+from market.models import Contract, Deal, Payment, User
 from tests import factories
 
 YEAR = date.today().year
@@ -46,20 +46,23 @@ def _records(world):
                            signed_on=date(rng.choice([YEAR, YEAR, YEAR - 1]), rng.randint(1, 12), 1), **kw)
         for _ in range(rng.randint(0, 2)):  # payments, some in another year than the signing
             db.session.add(Payment(contract_id=contract.id, paid_on=date(rng.choice([YEAR, YEAR - 1]), 6, 1),
-                                   amount=Decimal(rng.randint(1, 10 ** 7)) / 100, recorded_by_id=u.admin.id))
+                                   amount=Decimal(rng.randint(1, 10 ** 7)) / 100,
+                                   recorded_by_id=rng.choice([u.admin.id, u.official.id, u.broker.id])))
     db.session.commit()
     return brokers, [o.agency, agency_b]
 
 
 def _direct(year: int | None):
-    """{('broker', id) / ('agency', id): (n, amount, tech_amount, received)} from every contract and payment,
-    attributed in Python: contracts signed in the year, payments paid in the year (on a counted contract of any
-    year)."""
+    """{('broker', id) / ('agency', id): (n, amount, tech_amount, received, reported)} from every contract and
+    payment, attributed in Python: contracts signed in the year, payments paid in the year (on a counted contract
+    of any year), recorded by an official or administrator (received) or by anyone else (reported)."""
     deals = {d.id: d for d in db.session.scalars(select(Deal))}
     payments: dict = {}
     for p in db.session.scalars(select(Payment)):
         if year is None or p.paid_on.year == year:
-            payments[p.contract_id] = payments.get(p.contract_id, Decimal(0)) + p.amount
+            verified = db.session.get(User, p.recorded_by_id).role in ("official", "admin")
+            got, told = payments.get(p.contract_id, (Decimal(0), Decimal(0)))
+            payments[p.contract_id] = (got + p.amount, told) if verified else (got, told + p.amount)
     out: dict = {}
     for c in db.session.scalars(select(Contract)):
         if c.voided or c.reg_status != "registered":
@@ -69,10 +72,12 @@ def _direct(year: int | None):
         broker = deal.broker_id if deal is not None and deal.broker_id is not None else c.broker_id
         keys = [("broker", broker)] + ([("agency", deal.agency_id)] if deal is not None else [])
         for key in keys:
-            n, amount, tech, received = out.get(key, (0, Decimal("0.00"), Decimal("0.00"), Decimal("0.00")))
+            n, amount, tech, received, reported = out.get(key, (0, Decimal("0.00"), Decimal("0.00"), Decimal("0.00"),
+                                                                Decimal("0.00")))
             if signed:
                 n, amount, tech = n + 1, amount + c.amount, tech + c.tech_amount
-            out[key] = (n, amount, tech, received + payments.get(c.id, Decimal(0)))
+            got, told = payments.get(c.id, (Decimal(0), Decimal(0)))
+            out[key] = (n, amount, tech, received + got, reported + told)
     return out
 
 
@@ -83,8 +88,8 @@ def test_figures_equal_a_direct_sum_over_the_records(app, world):
         figures = queries.broker_figures([b.id for b in brokers], year)
         for b in brokers:
             f = figures[b.id]
-            assert (f.contracts, f.amount, f.tech_amount, f.received) == expected.get(("broker", b.id),
-                                                                                    (0, 0, 0, 0)), (year, b.id)
+            assert (f.contracts, f.amount, f.tech_amount, f.received, f.reported) == expected.get(
+                ("broker", b.id), (0, 0, 0, 0, 0)), (year, b.id)
             if year is not None:
                 assert queries.broker_figures([b.id], year)[b.id] == f
                 rows = db.session.scalars(queries.broker_contracts(b.id, year)).all()
@@ -93,14 +98,16 @@ def test_figures_equal_a_direct_sum_over_the_records(app, world):
             continue
         for agency in agencies:
             sheet = queries.agency_sheet(agency, year)
-            n, amount, tech, received = expected.get(("agency", agency.id), (0, Decimal(0), Decimal(0), Decimal(0)))
+            n, amount, tech, received, reported = expected.get(("agency", agency.id),
+                                                               (0, Decimal(0), Decimal(0), Decimal(0), Decimal(0)))
             assert (sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount) == (n, amount, tech)
-            assert sheet.total.received == received
+            assert (sheet.total.received, sheet.total.reported) == (received, reported)
             assert sum(f.contracts for _, f in sheet.lines) == n
             assert sum((f.amount for _, f in sheet.lines), Decimal(0)) == amount
             assert sum((f.received for _, f in sheet.lines), Decimal(0)) == received
     drawn = _direct(YEAR)  # the draw has something to count
     assert any(v[0] for k, v in drawn.items() if k[0] == "agency") and any(v[3] for v in drawn.values())
+    assert any(v[4] for v in drawn.values())  # and self-reported payments, kept apart
 
 
 # --- 需求征集 -----------------------------------------------------------------------------------------------
@@ -132,6 +139,13 @@ def test_a_verified_broker_records_a_need_collected_once(app, world):
     sheet = queries.agency_sheet(o.agency, YEAR)
     assert sheet.total.collected == 1 and dict((x.id, f.collected) for x, f in sheet.lines)[u.broker.id] == 1
     assert queries.agency_sheet(o.agency, YEAR - 1).total.collected == 0
+    # a need taken down (closed, returned) is no evidence of collecting: it counts again only while public
+    need.status = "closed"
+    db.session.commit()
+    assert queries.broker_figures([u.broker.id], YEAR)[u.broker.id].collected == 0
+    assert queries.agency_sheet(o.agency, YEAR).total.collected == 0
+    need.status = "published"
+    db.session.commit()
     page = client_for(app, u.enterprise).get(f"/demands/{need.id}").get_data(as_text=True)
     assert "登记征集" in page and u.broker.name in page
     # a colleague of the same agency cannot take it over
@@ -211,8 +225,8 @@ def _event(world, organiser, **kw):
     now = utcnow()
     h = Happening(kind="roadshow", title=kw.pop("title", "机构承办路演"), place="蚌埠",
                   region_id=kw.pop("region", world.regions["city"]).id, organiser_id=organiser.id,
-                  starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=2),
-                  signup_deadline=now + timedelta(days=1), capacity=5, **kw)
+                  starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=2),  # under way: held
+                  signup_deadline=now - timedelta(hours=1), capacity=5, **kw)
     db.session.add(h)
     db.session.flush()
     return h
@@ -248,6 +262,12 @@ def test_the_organiser_names_the_agency_that_runs_an_event(app, world):
     sheet = queries.agency_sheet(o.agency, YEAR)  # the called-off one does not count
     assert sheet.total.events == sum(f.events for _, f in sheet.lines) == 1
     assert dict((x.id, f.events) for x, f in sheet.lines)[None] == 1
+    # one planned for later is not held yet (the sheet says 举行)
+    later = _event(world, u.city_official, title="下月的路演", agency_id=o.agency.id)
+    later.starts_at, later.ends_at = later.starts_at + timedelta(days=3), later.ends_at + timedelta(days=3)
+    later.signup_deadline = later.starts_at - timedelta(hours=1)
+    db.session.commit()
+    assert queries.agency_sheet(o.agency, YEAR).total.events == 1
     assert organiser.post(f"/events/{called_off.id}/agency", {"agency_id": "0"}).status_code == 400
     assert organiser.post(url, {"agency_id": "0"}).status_code == 302
     assert queries.agency_sheet(o.agency, YEAR).total.events == 0

@@ -10,10 +10,11 @@ Attribution, one rule everywhere on this page:
     deals are likewise the deals that recorded it;
   - only contracts the dashboard counts count (registered and not voided, market.models.stats.counted), in the
     year they were signed (signed_on), summed exactly (market.money.exact_sum);
-  - money received (到账金额): the payments paid in the year on those contracts (whatever year they were signed);
+  - money received (到账金额): the payments paid in the year on those contracts (whatever year they were signed),
+    recorded by an official or administrator; those the broker recorded are shown apart as self-reported (自报);
   - needs collected (需求征集): the needs a broker recorded collecting in the year (demand_collections, with the
-    broker's agency at that moment);
-  - events run (举办活动): events held in the year and not called off, that the broker organised, or (for an
+    broker's agency at that moment), while the need is public;
+  - events run (举办活动): events held (started) in the year and not called off, that the broker organised, or (for an
     agency) that the organising official named it 承办机构 (happenings.agency_id) or one of its brokers organised.
 """
 from __future__ import annotations
@@ -44,6 +45,8 @@ from ..models import (
     Region,
     User,
 )
+from ..models.base import utcnow
+from ..models.listing import PUBLIC_STATUSES
 from ..models.stats import counted
 from ..money import exact_sum, join_sum
 from ..permissions import scope_filter, scope_region_ids
@@ -154,7 +157,10 @@ class Figures:
     amount: Decimal = ZERO  # 合同成交额
     tech_amount: Decimal = ZERO  # 技术交易额
     events: int = 0  # events the broker organised, or the agency runs (承办), held in the period, not called off
-    received: Decimal = ZERO  # 到账金额: payments recorded in the period on the attributed counted contracts
+    received: Decimal = ZERO  # 到账金额: payments paid in the period on the attributed counted contracts, recorded
+    # by an official or administrator (核实): the broker who is credited records payments too, and the sheet is
+    # the evidence for the broker's reward, so what the broker recorded is kept apart
+    reported: Decimal = ZERO  # 经纪人自报到账: payments the same way, recorded by a broker (待核实)
     collected: int = 0  # 需求征集: needs the broker (the agency's brokers) recorded collecting in the period
 
     def add(self, other: Figures) -> None:
@@ -163,6 +169,7 @@ class Figures:
         self.amount += other.amount
         self.tech_amount += other.tech_amount
         self.received += other.received
+        self.reported += other.reported
 
 
 def _contract_figures(where, year: int | None, group, scope=None) -> dict:
@@ -176,13 +183,17 @@ def _contract_figures(where, year: int | None, group, scope=None) -> dict:
     return _attributed_sums(where, year, group, scope, payments=False)
 
 
-def _payment_figures(where, year: int | None, group, scope=None) -> dict:
-    """{group value: (n, received, 0)}: the payments recorded (paid_on) in `year` on the counted contracts under
-    `where` (`_contract_figures`' attribution), whatever year those contracts were signed in."""
-    return _attributed_sums(where, year, group, scope, payments=True)
+VERIFIERS = ("official", "admin")  # who records a payment as 核实 (the contract's broker records payments too)
 
 
-def _attributed_sums(where, year: int | None, group, scope, *, payments: bool) -> dict:
+def _payment_figures(where, year: int | None, group, scope=None, *, verified: bool = True) -> dict:
+    """{group value: (n, received, 0)}: the payments paid (paid_on) in `year` on the counted contracts under
+    `where` (`_contract_figures`' attribution), whatever year those contracts were signed in; recorded by an
+    official or administrator (`verified`), or by anyone else (the broker: self-reported)."""
+    return _attributed_sums(where, year, group, scope, payments=True, verified=verified)
+
+
+def _attributed_sums(where, year: int | None, group, scope, *, payments: bool, verified: bool = True) -> dict:
     kind, ids = where
     attributed = _attributed_broker()
     key = {"broker": attributed, "agency": Deal.agency_id}[group]
@@ -197,7 +208,9 @@ def _attributed_sums(where, year: int | None, group, scope, *, payments: bool) -
 
     def one(stmt) -> list:
         if payments:
-            stmt = stmt.join(Payment, Payment.contract_id == Contract.id)
+            recorder = select(User.id).where(User.role.in_(VERIFIERS))
+            stmt = stmt.join(Payment, Payment.contract_id == Contract.id).where(
+                Payment.recorded_by_id.in_(recorder) if verified else Payment.recorded_by_id.not_in(recorder))
         stmt = stmt.where(counted()).group_by(key)
         if year is not None:
             stmt = stmt.where(day >= date(year, 1, 1), day < date(year + 1, 1, 1))
@@ -238,8 +251,8 @@ def _deal_figures(broker_ids, year: int | None, scope=None, *, agency_id: int | 
 
 
 def _held(stmt, year: int | None):
-    """Events not called off, starting in the year."""
-    stmt = stmt.where(Happening.status != "cancelled")
+    """Events not called off that have started, in the year (one planned for later this year is not held yet)."""
+    stmt = stmt.where(Happening.status != "cancelled", Happening.starts_at <= utcnow())
     if year is not None:
         start, end = _year_bounds(year)
         stmt = stmt.where(Happening.starts_at >= start, Happening.starts_at < end)
@@ -279,7 +292,10 @@ def collection_scope(viewer, broker_id: int | None = None):
 
 def _collected(where, year: int | None, scope=None) -> dict:
     """{broker id: needs collected} recorded in the year, under `where` (a condition over DemandCollection)."""
-    stmt = (select(DemandCollection.broker_id, func.count(DemandCollection.demand_id)).where(where)
+    # a need counts while it is public (发布中 or 已解决): one taken down or returned to its company is no evidence
+    public = select(Demand.id).where(Demand.status.in_(PUBLIC_STATUSES))
+    stmt = (select(DemandCollection.broker_id, func.count(DemandCollection.demand_id))
+            .where(where, DemandCollection.demand_id.in_(public))
             .group_by(DemandCollection.broker_id))
     if year is not None:
         start, end = _year_bounds(year)
@@ -306,6 +322,9 @@ def broker_figures(broker_ids: list[int], year: int | None = None, viewer=None) 
     for b, (_n, received, _) in _payment_figures(("broker", broker_ids), year, "broker",
                                                  contract_scope(viewer, one)).items():
         out[b].received = received
+    for b, (_n, reported, _) in _payment_figures(("broker", broker_ids), year, "broker", contract_scope(viewer, one),
+                                                 verified=False).items():
+        out[b].reported = reported
     for b, n in _collected(DemandCollection.broker_id.in_(broker_ids), year, collection_scope(viewer, one)).items():
         out[b].collected = n
     return out
@@ -351,6 +370,8 @@ def agency_sheet(agency: Organization, year: int, viewer=None) -> Sheet:
     total = _contract_figures(("agency", agency.id), year, "agency", scope).get(agency.id)
     sheet.total.contracts, sheet.total.amount, sheet.total.tech_amount = total or (0, ZERO, ZERO)
     sheet.total.received = _payment_figures(("agency", agency.id), year, "agency", scope).get(
+        agency.id, (0, ZERO, ZERO))[1]
+    sheet.total.reported = _payment_figures(("agency", agency.id), year, "agency", scope, verified=False).get(
         agency.id, (0, ZERO, ZERO))[1]
     sheet.total.events = total_events
     sheet.total.collected = sum(collected.values())

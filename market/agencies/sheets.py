@@ -42,7 +42,8 @@ def broker_table(broker: User, year: int, f: Figures, contracts: list[Contract])
                   place=place, period=f"{year}年")
     table.rows.append([f"所属服务机构：{agency}", f"证书编号：{broker.broker_cert_no}", "", "", "", None, None])
     table.rows.append([f"对接 {f.deals} 个（签约 {f.signed_deals} 个），经手需求 {f.needs} 项，举办活动 {f.events} 个，"
-                       f"需求征集 {f.collected} 项，到账金额 {f.received:,.2f} 元", "", "", "", "", None, None])
+                       f"需求征集 {f.collected} 项，到账金额（核实） {f.received:,.2f} 元，经纪人自报到账（待核实） "
+                       f"{f.reported:,.2f} 元", "", "", "", "", None, None])
     for c in contracts:
         table.rows.append([c.title or "技术合同", c.registration_no, c.signed_on.isoformat(), c.buyer_org.name,
                            c.seller_org.name, c.amount, c.tech_amount])
