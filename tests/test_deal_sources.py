@@ -322,4 +322,5 @@ def test_a_broker_records_a_deal_from_a_visit_and_it_counts_under_that_source(ap
     assert (visit.n, visit.amount) == (1, Decimal("4321.09"))
     page = login_as("official").get("/dashboard/sources").get_data(as_text=True)
     assert "经纪人走访" in page and 'data-yuan="4321.09"' in page
+    assert "自行申报的来源" in page  # the page says whose word the source is
 
