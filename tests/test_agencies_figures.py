@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from market.agencies import queries
 from market.extensions import db
-from market.models import Contract, Deal, Payment, User
+from market.models import Contract, Deal, Notification, Payment, User
 from tests import factories
 
 YEAR = date.today().year
@@ -134,7 +134,26 @@ def test_a_verified_broker_records_a_need_collected_once(app, world):
     resp = Poster(client_for(app, u.broker)).post(f"/demands/{need.id}/collect")
     assert resp.status_code == 302
     row = db.session.get(DemandCollection, need.id)
-    assert (row.broker_id, row.agency_id) == (u.broker.id, o.agency.id)
+    assert (row.broker_id, row.agency_id, row.confirmed_at) == (u.broker.id, o.agency.id, None)
+    # the broker's claim counts once the enterprise confirms it; the enterprise is told to
+    assert queries.broker_figures([u.broker.id], YEAR)[u.broker.id].collected == 0
+    assert db.session.scalar(select(Notification.user_id).where(Notification.kind == "listing_collected")) == u.enterprise.id
+    decide = f"/demands/{need.id}/collect/decide"
+    for user in (u.broker, u.enterprise_b, u.official, u.admin, u.institution, u.unverified):
+        # 403 for the unverified account: refused before the view (tests/test_verified_actors.py)
+        assert Poster(client_for(app, user)).post(decide, {"decision": "confirm"}).status_code in (403, 404), user.username
+    assert app.test_client().post(decide, data={"decision": "confirm"}).status_code in (302, 400)  # anonymous
+    owner = Poster(client_for(app, u.enterprise))
+    assert 'id="collection-confirm"' in owner.get(f"/demands/{need.id}").get_data(as_text=True)
+    assert owner.post(decide, {"decision": "maybe"}).status_code == 400
+    assert db.session.get(DemandCollection, need.id).confirmed_at is None
+    assert owner.post(decide, {"decision": "confirm"}).status_code == 302
+    db.session.expire_all()
+    row = db.session.get(DemandCollection, need.id)
+    assert row.confirmed_at is not None and row.confirmed_by_id == u.enterprise.id
+    assert owner.post(decide, {"decision": "dispute"}).status_code == 409  # decided once
+    assert db.session.scalar(select(Notification.user_id).where(
+        Notification.kind == "listing_collection_decided")) == u.broker.id
     assert queries.broker_figures([u.broker.id], YEAR)[u.broker.id].collected == 1
     sheet = queries.agency_sheet(o.agency, YEAR)
     assert sheet.total.collected == 1 and dict((x.id, f.collected) for x, f in sheet.lines)[u.broker.id] == 1
@@ -205,13 +224,34 @@ def test_collected_needs_a_viewer_sees(app, world):
     admin_b.org_admin = True
     a = _published_need(world)
     b = _published_need(world, owner=u.enterprise_b, title="五河企业的镀膜需求")
-    db.session.add_all([DemandCollection(demand_id=a.id, broker_id=u.broker.id, agency_id=o.agency.id),
-                        DemandCollection(demand_id=b.id, broker_id=u.broker.id, agency_id=agency_b.id)])
+    from market.models.base import utcnow
+
+    db.session.add_all([DemandCollection(demand_id=a.id, broker_id=u.broker.id, agency_id=o.agency.id,
+                                         confirmed_at=utcnow(), confirmed_by_id=u.enterprise.id),
+                        DemandCollection(demand_id=b.id, broker_id=u.broker.id, agency_id=agency_b.id,
+                                         confirmed_at=utcnow(), confirmed_by_id=u.enterprise_b.id)])
     db.session.commit()
     one = lambda viewer: queries.broker_figures([u.broker.id], YEAR, viewer)[u.broker.id].collected  # noqa: E731
     assert (one(None), one(u.broker), one(admin_b), one(u.official), one(u.official_b)) == (2, 2, 1, 1, 1)
     assert queries.agency_sheet(agency_b, YEAR).total.collected == 1
     assert queries.agency_sheet(o.agency, YEAR, u.official_b).total.collected == 0
+
+
+def test_a_disputed_collection_is_withdrawn_and_counts_for_nobody(app, world):
+    from market.models import DemandCollection
+    from tests.helpers import Poster, client_for
+
+    u, o = world.users, world.orgs
+    need = _published_need(world)
+    db.session.commit()
+    assert Poster(client_for(app, u.broker)).post(f"/demands/{need.id}/collect").status_code == 302
+    owner = Poster(client_for(app, u.enterprise))
+    assert owner.post(f"/demands/{need.id}/collect/decide", {"decision": "dispute"}).status_code == 302
+    assert db.session.get(DemandCollection, need.id) is None
+    assert queries.agency_sheet(o.agency, YEAR).total.collected == 0
+    told = db.session.scalars(select(Notification.text).where(Notification.user_id == u.broker.id)).all()
+    assert any("并非由您征集" in t for t in told)
+    assert owner.post(f"/demands/{need.id}/collect/decide", {"decision": "confirm"}).status_code == 409
 
 
 # --- 承办活动 -----------------------------------------------------------------------------------------------

@@ -48,8 +48,10 @@ def _expert(world, user, org):
 
 def campaign_objects(world, o) -> None:
     """For the inventory tests: county A's official's campaign with one open 榜 on o.demand, the university user
-    (o.expert, from agency_objects) on its panel, and a proposal of the second enterprise with one attachment.
-    Sets o.campaign, o.campaign_task, o.campaign_proposal, o.campaign_file."""
+    (o.expert, from agency_objects) on its panel, and a proposal of the second enterprise with one attachment;
+    and a second 榜 past its deadline (in review) with the second enterprise's proposal, whose score page the
+    panel opens (proposals are sealed until the deadline). Sets o.campaign, o.campaign_task, o.campaign_proposal,
+    o.campaign_file, o.scored_proposal."""
     import io
 
     from werkzeug.datastructures import FileStorage
@@ -63,6 +65,11 @@ def campaign_objects(world, o) -> None:
                                                  files=[FileStorage(io.BytesIO(PDF), filename="揭榜方案书.pdf")])
     db.session.commit()
     o.campaign_file = o.campaign_proposal.files[0]
+    reviewing = make_task(world, o.demand, [o.expert])
+    o.scored_proposal = services.proposal_save(user=world.users.enterprise_b, task=reviewing, summary="乙企业的评审中方案",
+                                               plan="技术路线：溶胶凝胶；进度：一年；团队：四人。" * 2)
+    reviewing.deadline = utcnow() - timedelta(minutes=1)
+    db.session.commit()
 
 
 def valid_task_form(world, o) -> dict:

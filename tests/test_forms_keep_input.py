@@ -49,6 +49,15 @@ class Case:
     multipart: bool = False
 
 
+def _agency_named(o, w):
+    from sqlalchemy import func, select
+
+    from market.extensions import db
+    from market.models import Happening
+
+    return db.session.scalar(select(func.count()).select_from(Happening).where(Happening.agency_id.is_not(None)))
+
+
 def _count(model_name: str):
     def count(o, w):
         from market import models
@@ -264,6 +273,8 @@ CASES = [
     Case(("CallOffForm",), "official", lambda o, w: f"/events/{o.happening.id}/call-off",
          lambda o, w: {"reason": "因故" * 251}, {"reason": "不超过500字", "confirm": "请勾选确认"},
          {"reason": "因故" * 251}, _event_statuses),
+    Case(("EventAgencyForm",), "official", lambda o, w: f"/events/{o.happening.id}/agency",
+         lambda o, w: {"agency_id": "第一服务机构"}, {"agency_id": "选择无效"}, {}, _agency_named),
     Case(("CheckInForm",), "official", lambda o, w: f"/events/{o.happening.id}/checkin",
          lambda o, w: {"code": "1-" + "A" * 70}, {"code": "签到码无效"}, {}, _count("HappeningSignup")),
     Case(("SpotInterestForm",), "official", lambda o, w: f"/events/{o.happening.id}/interest",
@@ -293,7 +304,7 @@ CASES = [
          lambda o, w: {"summary": "短", "plan": "太短的方案"}, {"summary": "5-200字", "plan": "20-20000字"},
          {"summary": "短", "plan": "太短的方案"}, _count("CampaignProposal")),
     Case(("ScoreForm",), "institution",
-         lambda o, w: f"/campaigns/proposals/{_campaign(w).campaign_proposal.id}/score",
+         lambda o, w: f"/campaigns/proposals/{_campaign(w).scored_proposal.id}/score",
          lambda o, w: {"points-0": "六十", "points-1": "101"},
          {"points-0": "有效的整数", "points-1": "0至100"}, {"points-0": "六十", "points-1": "101"},
          _count("CampaignScore")),

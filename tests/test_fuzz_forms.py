@@ -226,6 +226,8 @@ TARGETS = [
     # 单位成员 and changes to published listings (issue 17 items 5-6)
     Target("happenings.create", "official", lambda o, w: ["/events/new"], _same, lambda o, w: _valid_event_form()),
     # 服务机构, 技术经纪人, 专家库 (tests/test_agencies.agency_objects)
+    Target("agencies.collect_decide", "enterprise", lambda o, w: [f"/demands/{o.demand.id}/collect/decide"], None,
+           lambda o, w: {"decision": "confirm"}),
     Target("agencies.edit_services", "broker", lambda o, w: ["/agencies/services"], _same,
            lambda o, w: {"services": ["transfer", "ip"], "note": "成果评价与转化"}),
     Target("agencies.broker_profile", "broker", lambda o, w: ["/brokers/me"], _same,
@@ -246,7 +248,7 @@ TARGETS = [
            lambda o, w: _valid_task_form(o, w)),
     Target("campaigns.propose", "institution", lambda o, w: [f"/campaigns/tasks/{o.campaign_task.id}/proposal"],
            _same, lambda o, w: {"summary": "大学的揭榜方案概要", "plan": "技术路线：磁控溅射加纳米涂层，进度一年，团队五人。"}),
-    Target("campaigns.score", "institution", lambda o, w: [f"/campaigns/proposals/{o.campaign_proposal.id}/score"],
+    Target("campaigns.score", "institution", lambda o, w: [f"/campaigns/proposals/{o.scored_proposal.id}/score"],
            _same, lambda o, w: {"points-0": "50", "points-1": "30"}),
     Target("campaigns.milestone_add", "official", lambda o, w: [f"/campaigns/tasks/{o.campaign_done_task.id}/milestones"],
            lambda o, w, url: f"/campaigns/tasks/{o.campaign_done_task.id}/project",

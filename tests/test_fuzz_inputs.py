@@ -186,7 +186,7 @@ def _fill(o, world):
         "expert_id": lambda kind: o.expert.id,
         "campaign_id": lambda kind: o.campaign.id,
         "task_id": lambda kind: o.campaign_task.id,
-        "proposal_id": lambda kind: o.campaign_proposal.id,
+        "proposal_id": lambda kind: o.scored_proposal.id,  # in review: its score page opens
         "file_id": lambda kind: o.campaign_file.id,
     }
 

@@ -13,7 +13,7 @@ Attribution, one rule everywhere on this page:
   - money received (到账金额): the payments paid in the year on those contracts (whatever year they were signed),
     recorded by an official or administrator; those the broker recorded are shown apart as self-reported (自报);
   - needs collected (需求征集): the needs a broker recorded collecting in the year (demand_collections, with the
-    broker's agency at that moment), while the need is public;
+    broker's agency at that moment), once the need's enterprise confirmed it, while the need is public;
   - events run (举办活动): events held (started) in the year and not called off, that the broker organised, or (for an
     agency) that the organising official named it 承办机构 (happenings.agency_id) or one of its brokers organised.
 """
@@ -296,10 +296,11 @@ def collection_scope(viewer, broker_id: int | None = None):
 
 def _collected(where, year: int | None, scope=None) -> dict:
     """{broker id: needs collected} recorded in the year, under `where` (a condition over DemandCollection)."""
-    # a need counts while it is public (发布中 or 已解决): one taken down or returned to its company is no evidence
+    # a need counts once its enterprise confirmed the claim, and while it is public (发布中 or 已解决): one taken
+    # down or returned to its company is no evidence
     public = select(Demand.id).where(Demand.status.in_(PUBLIC_STATUSES))
     stmt = (select(DemandCollection.broker_id, func.count(DemandCollection.demand_id))
-            .where(where, DemandCollection.demand_id.in_(public))
+            .where(where, DemandCollection.confirmed_at.is_not(None), DemandCollection.demand_id.in_(public))
             .group_by(DemandCollection.broker_id))
     if year is not None:
         start, end = _year_bounds(year)

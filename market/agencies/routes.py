@@ -356,9 +356,11 @@ def listing_panel(listing) -> Markup | None:
     can_collect = collection is None and services.can_collect(current_user, listing)
     if collection is None and not can_collect:
         return None
+    can_decide = (collection is not None and collection.confirmed_at is None
+                  and services.can_decide_collection(current_user, listing))
     # bandit B704: Markup of a rendered, autoescaped template (not of user text)
     return Markup(render_template("agencies/_collect_panel.html", listing=listing, collection=collection,  # nosec B704
-                                  can_collect=can_collect, days=services.COLLECT_DAYS))
+                                  can_collect=can_collect, can_decide=can_decide, days=services.COLLECT_DAYS))
 
 
 @bp.route("/demands/<int:demand_id>/collect", methods=["POST"])
@@ -370,6 +372,21 @@ def collect_demand(demand_id: int):
     services.demand_collect(user=current_user, demand=demand)
     db.session.commit()
     flash("已登记为您征集的需求", "success")
+    return redirect(url_for("listings.detail", kind="demand", listing_id=demand.id))
+
+
+@bp.route("/demands/<int:demand_id>/collect/decide", methods=["POST"])
+@login_required
+def collect_decide(demand_id: int):
+    demand = db.session.get(Demand, demand_id)
+    decision = request.form.get("decision", "")
+    if demand is None or not services.can_decide_collection(current_user, demand):
+        abort(404)
+    if decision not in ("confirm", "dispute"):
+        abort(400, "请选择确认或否认")
+    services.collection_decide(user=current_user, demand=demand, confirm=decision == "confirm")
+    db.session.commit()
+    flash("已确认该需求由该经纪人征集" if decision == "confirm" else "已否认，该征集登记已撤销", "success")
     return redirect(url_for("listings.detail", kind="demand", listing_id=demand.id))
 
 

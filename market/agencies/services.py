@@ -288,6 +288,47 @@ def demand_collect(*, user: User, demand) -> None:
             db.session.add(DemandCollection(demand_id=demand.id, broker_id=user.id, agency_id=user.org_id))
     except IntegrityError as exc:
         raise Conflict("该需求已登记为其他经纪人征集") from exc
+    from ..notifications.services import notify, path_for
+
+    members = db.session.scalars(select(User.id).where(User.org_id == demand.org_id, User.active.is_(True)))
+    notify(users=list(members), kind="listing_collected",
+           text=f"技术经纪人{user.name}（{user.org.name}）登记了需求《{demand.title}》为其征集，请确认是否属实",
+           url=path_for("listings.detail", kind="demand", listing_id=demand.id))
+
+
+def can_decide_collection(user, demand) -> bool:
+    """Confirm or dispute a broker's claim to have collected a need: a verified member of the need's organisation."""
+    return (getattr(user, "is_authenticated", False) and user.role == "enterprise" and is_verified_actor(user)
+            and user.org_id == demand.org_id)
+
+
+def collection_decide(*, user: User, demand, confirm: bool) -> None:
+    """The enterprise's word on a broker's 需求征集 claim: confirmed, it counts on the broker's and the agency's
+    sheets; disputed, the claim is deleted and the broker is told (another broker may then record it). Under the
+    claim's row lock, so two members' answers decide once."""
+    from ..errors import Conflict
+    from ..models import DemandCollection
+    from ..models.base import utcnow
+    from ..notifications.services import notify, path_for
+
+    if not can_decide_collection(user, demand):
+        raise NotAllowed("只有需求所属企业的已认证用户可以确认需求征集")
+    row = db.session.scalar(select(DemandCollection).where(DemandCollection.demand_id == demand.id)
+                            .with_for_update().execution_options(populate_existing=True))
+    if row is None:
+        raise Conflict("该需求没有待确认的征集登记")
+    if row.confirmed_at is not None:
+        raise Conflict("该需求的征集登记已确认")
+    broker_id = row.broker_id
+    if confirm:
+        row.confirmed_at, row.confirmed_by_id = utcnow(), user.id
+        text = f"{demand.org.name}确认了需求《{demand.title}》由您征集，计入您和所在服务机构的年度绩效"
+    else:
+        db.session.delete(row)
+        text = f"{demand.org.name}表示需求《{demand.title}》并非由您征集，该征集登记已撤销"
+    db.session.flush()
+    notify(users=[broker_id], kind="listing_collection_decided", text=text,
+           url=path_for("listings.detail", kind="demand", listing_id=demand.id))
 
 
 def event_agency_choices(user) -> list[Organization]:

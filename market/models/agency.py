@@ -81,6 +81,10 @@ class DemandCollection(db.Model):
     # the broker's agency when the need was recorded: kept, as deals.agency_id, when the broker moves on
     agency_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # the enterprise's word (a verified member of the need's organisation): counted on the sheets only once
+    # confirmed; a disputed claim is deleted (market.agencies.services.collection_decide)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
     broker: Mapped[User] = relationship(foreign_keys=[broker_id])
     agency: Mapped[Organization] = relationship(foreign_keys=[agency_id])
