@@ -479,3 +479,34 @@ OUTSIDER_REFUSALS = {"enterprise_b": 404, "official_b": 404, "unverified": 403}
 def statuses(login_as, url: str, names) -> dict[str, int]:
     """The status code of GET url for each signed-in role name."""
     return {name: login_as(name).get(url).status_code for name in names}
+
+
+def post_together(app, posters, url: str, data: dict) -> list[int]:
+    """Each poster posts `data` to `url` at the same moment (a barrier), each in a thread with its own app context
+    and session; the sorted statuses. The test's own transaction ends first, so that it holds no snapshot or lock
+    while the posts run; an exception in a thread fails the test instead of vanishing with it."""
+    import threading
+
+    db.session.commit()
+    barrier = threading.Barrier(len(posters))
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def send(poster):
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                statuses.append(poster.post(url, data).status_code)
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            with app.app_context():
+                db.session.remove()
+
+    threads = [threading.Thread(target=send, args=(p,)) for p in posters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return sorted(statuses)

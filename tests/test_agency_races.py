@@ -3,41 +3,13 @@ profile row, and the second insert's unique violation was a 500 on PostgreSQL. T
 them (market/agencies/services.py); both answers are the normal redirect and one row is kept."""
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import delete, select
 
 from market.extensions import db
 from market.models import AgencyProfile, BrokerProfile
-from tests.helpers import Poster, client_for, count
+from tests.helpers import Poster, client_for, count, post_together
 
 ROUNDS = 6
-
-
-def _race(app, posters, url, values) -> list[int]:
-    db.session.commit()  # the test's own transaction ends: no snapshot or lock held while the posts run
-    barrier = threading.Barrier(len(posters))
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-
-    def send(poster):
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                statuses.append(poster.post(url, values).status_code)
-        except BaseException as exc:  # reported below, not lost in the thread
-            errors.append(exc)
-        finally:
-            with app.app_context():
-                db.session.remove()
-
-    threads = [threading.Thread(target=send, args=(p,)) for p in posters]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return sorted(statuses)
 
 
 def test_two_first_saves_of_a_broker_profile_keep_one(app, world):
@@ -45,7 +17,7 @@ def test_two_first_saves_of_a_broker_profile_keep_one(app, world):
     posters = [Poster(client_for(app, broker)) for _ in range(2)]
     for n in range(ROUNDS):
         db.session.execute(delete(BrokerProfile).where(BrokerProfile.user_id == broker.id))
-        got = _race(app, posters, "/brokers/me", {"public": "y", "intro": f"第{n + 1}轮简介"})
+        got = post_together(app, posters, "/brokers/me", {"public": "y", "intro": f"第{n + 1}轮简介"})
         assert got == [302, 302], (n, got)
         assert count(BrokerProfile, BrokerProfile.user_id == broker.id) == 1
     assert db.session.scalar(select(BrokerProfile.intro).where(BrokerProfile.user_id == broker.id)) == f"第{ROUNDS}轮简介"
@@ -56,6 +28,6 @@ def test_two_first_saves_of_an_agency_service_list_keep_one(app, world):
     posters = [Poster(client_for(app, world.users.broker)) for _ in range(2)]
     for n in range(ROUNDS):
         db.session.execute(delete(AgencyProfile).where(AgencyProfile.org_id == agency.id))
-        got = _race(app, posters, "/agencies/services", {"services": ["transfer", "ip"], "note": f"第{n + 1}轮"})
+        got = post_together(app, posters, "/agencies/services", {"services": ["transfer", "ip"], "note": f"第{n + 1}轮"})
         assert got == [302, 302], (n, got)
         assert count(AgencyProfile, AgencyProfile.org_id == agency.id) == 1

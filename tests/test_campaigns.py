@@ -16,7 +16,7 @@ from market.extensions import db
 from market.models import Campaign, CampaignProposal, CampaignScore, CampaignTask, Expert
 from market.models.base import utcnow
 from tests import factories
-from tests.helpers import Poster, client_for, diff, form_token, snapshot
+from tests.helpers import Poster, client_for, diff, form_token, post_together, snapshot
 
 CHINA = timedelta(hours=8)
 
@@ -405,32 +405,11 @@ def test_the_winners_deal_is_offered_to_the_regions_brokers_and_signed_into_a_co
 def test_two_first_submissions_of_one_organisation_keep_one_proposal(app, world, setup):
     """A double click, or two members at once: the 榜's row lock serialises them (market/campaigns/services.py
     proposal_save); the second is the first's revision, never a 500 (PostgreSQL's unique violation before)."""
-    import threading
-
     task_id = setup.task.id  # read here: the threads never touch the test's own session
     posters = [Poster(client_for(app, world.users.institution)) for _ in range(2)]
     for n in range(4):
         db.session.execute(delete(CampaignProposal).where(CampaignProposal.task_id == task_id))
-        db.session.commit()  # no snapshot or lock held by the test while the posts run
-        barrier, statuses, errors = threading.Barrier(2), [], []
-
-        def send(poster):
-            try:
-                with app.app_context():
-                    barrier.wait(timeout=10)
-                    statuses.append(poster.post(f"/campaigns/tasks/{task_id}/proposal", _plan(f"第{n}轮")).status_code)
-            except BaseException as exc:  # reported below, not lost in the thread
-                errors.append(exc)
-            finally:
-                with app.app_context():
-                    db.session.remove()
-
-        threads = [threading.Thread(target=send, args=(p,)) for p in posters]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(60)
-        assert not errors, errors
+        statuses = post_together(app, posters, f"/campaigns/tasks/{task_id}/proposal", _plan(f"第{n}轮"))
         assert sorted(statuses) == [302, 302], (n, statuses)
         kept = db.session.scalars(select(CampaignProposal).where(CampaignProposal.task_id == task_id)).all()
         assert [p.revision for p in kept] == [2], (n, [p.revision for p in kept])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
@@ -22,7 +21,7 @@ from market.models import (Achievement, Contract, Deal, DealEvent, Demand, Field
                            Region, Target, User)
 from tests import factories
 from tests.helpers import Poster, assert_refused, client_for, count, demand_form, achievement_form, diff, form_token, \
-    page_token, published_pair, snapshot
+    page_token, post_together, published_pair, snapshot
 
 ON_POSTGRES = os.environ.get("MARKET_TEST_DB") == "postgres"
 SAVED = "已经提交过"
@@ -264,29 +263,7 @@ def test_two_posts_of_one_token_at_the_same_moment_make_one_listing(app, world, 
     outcomes: list[list[int]] = []
     for n in range(rounds):
         data = build(world, title=f"并发提交的同一表单第{n + 1}份")
-        db.session.commit()  # the test's own transaction ends: no snapshot or lock held while the posts run
-        barrier = threading.Barrier(2)
-        statuses: list[int] = []
-        errors: list[BaseException] = []
-
-        def send(poster):
-            try:
-                with app.app_context():
-                    barrier.wait(timeout=10)
-                    statuses.append(poster.post(f"/{kind}s/new", data).status_code)
-            except BaseException as exc:  # reported below, not lost in the thread
-                errors.append(exc)
-            finally:
-                with app.app_context():
-                    db.session.remove()
-
-        threads = [threading.Thread(target=send, args=(p,)) for p in posters]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not errors, errors
-        outcomes.append(sorted(statuses))
+        outcomes.append(post_together(app, posters, f"/{kind}s/new", data))
     assert outcomes == [[302, 409]] * rounds, outcomes
     assert count(model) == rounds
     titles = db.session.scalars(select(model.title)).all()
