@@ -99,7 +99,7 @@ def test_campaign_from_the_bang_to_the_award_paid(live_server, seeded, cast, new
     solver.locator("#propose").click()
     solver.get_by_label("方案概要").fill("磁控溅射加纳米多孔涂层的双层减反射方案")
     solver.get_by_label("技术路线、进度安排与团队").fill("技术路线：磁控溅射底层加溶胶凝胶纳米多孔面层；进度：一年完成中试；团队：教授一名、博士三名。")
-    solver.get_by_label("附件（PDF，每个不超过10MB，每份方案最多5个）").set_input_files(
+    solver.get_by_label("附件（PDF，每个不超过10MB").set_input_files(  # the label goes on to name the limits
         {"name": "揭榜方案书.pdf", "mimeType": "application/pdf", "buffer": PDF})
     solver.locator("#save-proposal").click()
     expect(solver.locator(".alert-success")).to_contain_text("揭榜方案已提交")
