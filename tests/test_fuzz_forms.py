@@ -238,7 +238,8 @@ TARGETS = [
     Target("agencies.expert_new", "official", lambda o, w: ["/experts/new"], _same,
            lambda o, w: {"name": "李研究员", "org_name": w.orgs.uni.name, "region_id": str(w.regions["county_a"].id),
                          "field_ids": [str(w.fields["materials"].id)], "available": "y"}),
-    Target("agencies.expert_edit", "official", lambda o, w: [f"/experts/{o.expert.id}/edit"], _same),
+    # a spare entry: a generated valid edit of o.expert may unbind its account, which later targets act through
+    Target("agencies.expert_edit", "official", lambda o, w: [f"/experts/{o.spare_expert.id}/edit"], _same),
     Target("agencies.event_agency", "official", lambda o, w: [f"/events/{o.happening.id}/agency"], _same,
            lambda o, w: {"agency_id": "0"}),
     # 揭榜挂帅 (tests/test_campaigns.campaign_objects)
