@@ -187,13 +187,18 @@ def proposal_file(file_id: int):
     return response
 
 
+def _refuse_non_reviewer(t: CampaignTask):
+    """403: with the reason when the user sits on the panel but is recused, bare otherwise."""
+    if services.panel_expert(current_user, t) is not None:
+        raise NotAllowed(services.RECUSED)
+    abort(403)
+
+
 def _reviewer_or_manager(t: CampaignTask):
     expert = services.reviewing_expert(current_user, t)
     manager = services.can_manage(current_user, t.campaign)
     if expert is None and not manager:
-        if services.panel_expert(current_user, t) is not None:
-            raise NotAllowed(services.RECUSED)
-        abort(403)
+        _refuse_non_reviewer(t)
     return expert, manager
 
 
@@ -227,9 +232,7 @@ def score(proposal_id: int):
     t = proposal.task
     expert = services.reviewing_expert(current_user, t)
     if expert is None:
-        if services.panel_expert(current_user, t) is not None:
-            raise NotAllowed(services.RECUSED)
-        abort(403)
+        _refuse_non_reviewer(t)
     if expert_conflicts(expert, [proposal.org_id]):  # an account that moved to the solver's organisation
         raise NotAllowed(services.RECUSED)
     if t.state(utcnow()) == "open":
