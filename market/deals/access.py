@@ -7,6 +7,7 @@ from sqlalchemy import or_
 
 from ..extensions import db
 from ..models import Deal, Interest, Suggestion, User
+from ..models.deal import SYSTEM_SOURCES
 from ..permissions import is_verified_actor, region_in_scope
 
 
@@ -44,8 +45,8 @@ def can_work_deal(user: User, deal: Deal) -> bool:
 
 def can_correct_source(user: User, deal: Deal) -> bool:
     """Correct where the deal came from: its broker (verified) or an administrator; never the parties, whose own
-    deal's attribution it is, and never a 揭榜挂帅 deal, whose source the campaign recorded."""
-    if deal.source == "campaign":
+    deal's attribution it is, and never a deal whose source its feature recorded (揭榜挂帅, 挂牌, 竞价)."""
+    if deal.source in SYSTEM_SOURCES:
         return False
     if user.role == "admin":
         return True

@@ -4,7 +4,7 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import BaseForm
-from ..models.deal import DEAL_SOURCES, FAIL_REASONS
+from ..models.deal import DEAL_SOURCES, FAIL_REASONS, SYSTEM_SOURCES
 
 REASON_CHOICES = [("", "请选择原因")] + list(FAIL_REASONS.items())
 
@@ -22,9 +22,9 @@ class InterestForm(BaseForm):
 
 
 class SourceForm(BaseForm):
-    """The broker corrects where a deal came from ('campaign' is recorded by campaigns, not chosen)."""
+    """The broker corrects where a deal came from (the system sources are recorded by their feature, not chosen)."""
 
-    source = SelectField("来源", choices=[("", "请选择来源")] + [(k, v) for k, v in DEAL_SOURCES.items() if k != "campaign"],
+    source = SelectField("来源", choices=[("", "请选择来源")] + [(k, v) for k, v in DEAL_SOURCES.items() if k not in SYSTEM_SOURCES],
                          validate_choice=False)
     note = StringField("更正说明", validators=[DataRequired("请填写更正说明"), Length(min=2, max=200, message="更正说明为2-200字")])
 

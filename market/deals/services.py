@@ -12,7 +12,7 @@ from ..extensions import db
 from ..formtokens import claim_form_token
 from ..models import Achievement, Deal, DealEvent, Demand, Interest, InterestEvent, ListingMixin, Suggestion, User
 from ..models.base import utcnow
-from ..models.deal import DEAL_SOURCES, DEAL_STAGES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_ORIGINS, INTEREST_TRANSITIONS
+from ..models.deal import DEAL_SOURCES, DEAL_STAGES, SYSTEM_SOURCES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_ORIGINS, INTEREST_TRANSITIONS
 from ..notifications.services import notify, path_for
 from ..permissions import is_verified_actor, verified_brokers
 from . import access
@@ -424,15 +424,17 @@ def deal_reopen_by_void(*, deal: Deal, user: User, text: str) -> Deal:
 
 def deal_source_correct(*, deal: Deal, user: User, source: str, note: str) -> Deal:
     """The broker working the deal corrects where it came from (attribution only); the history says who, from
-    what, to what and why. 'campaign' is reserved for 揭榜挂帅, and 'event' needs an event on record."""
+    what, to what and why. The system sources (揭榜挂帅, 挂牌, 竞价) are recorded by their feature and neither chosen
+    nor corrected by hand, and 'event' needs an event on record."""
     if not access.can_correct_source(user, deal):
         raise NotAllowed("只有负责该对接的技术经纪人可以更正来源；揭榜挂帅对接的来源由揭榜项目记录，不能更正")
     source = (source or "").strip()
     note = (note or "").strip()
     if source not in DEAL_SOURCES:
         raise DomainError("请选择来源", fields={"source": "请选择来源"})
-    if source == "campaign":
-        raise DomainError("揭榜挂帅来源由揭榜项目自动记录，不能手工选择", fields={"source": "揭榜挂帅来源不能手工选择"})
+    if source in SYSTEM_SOURCES:
+        label = DEAL_SOURCES[source]
+        raise DomainError(f"{label}来源由系统自动记录，不能手工选择", fields={"source": f"{label}来源不能手工选择"})
     if source == "event" and deal.happening_id is None:
         raise DomainError("该对接没有在对接活动中记录的意向，不能标记为对接活动来源",
                           fields={"source": "没有对接活动记录，不能选择“对接活动”"})

@@ -51,7 +51,9 @@ DEAL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     }
 )
 # Where a deal came from (issue 19 section 4), recorded when it opens; its broker may correct it later
-# (deals.services.deal_source_correct). 'campaign' (揭榜挂帅) is reserved: nothing creates it yet.
+# (deals.services.deal_source_correct). 'campaign' (揭榜挂帅), 'listed' (挂牌: a buyer accepted a listed price) and
+# 'auction' (竞价: a lot's winning bid) are recorded by the feature that opens the deal and never chosen by hand
+# (SYSTEM_SOURCES); a 挂牌 or 竞价 price is set in public, so such a contract needs no 协议定价 公示 (issue 20).
 DEAL_SOURCES = {
     "suggestion": "系统推荐",
     "search": "检索发现",
@@ -59,7 +61,10 @@ DEAL_SOURCES = {
     "event": "对接活动",
     "broker_visit": "经纪人走访",
     "direct": "直接对接",
+    "listed": "挂牌交易",
+    "auction": "竞价拍卖",
 }
+SYSTEM_SOURCES = frozenset({"campaign", "listed", "auction"})
 DEAL_SOURCES_SQL = ", ".join(f"'{code}'" for code in DEAL_SOURCES)
 # Where the page an interest was sent from sent its author (a hidden field, for attribution only)
 INTEREST_ORIGINS = ("search", "suggestion", "direct")
