@@ -163,6 +163,8 @@ def from_deal(deal_id: int):
         form.seller_region_id.data = deal.seller_region_id or 0
         listing = deal.demand or deal.achievement
         form.field_id.data = listing.field_id if listing and listing.field_id else 0
+        if deal.price is not None:  # a 挂牌 or 竞价 price: the contract's 合同成交额
+            form.amount.data = deal.price
         return _render_form(form, deal=deal)
     if not form.validate_on_submit():
         form.add_problems(services.validate_terms(services.with_outside_places(

@@ -33,7 +33,7 @@ from ..models import (
     User,
 )
 from ..models.listing import DONE_BY_CONTRACT
-from ..money import CENT, contract_amount_problem, exact_sum, join_sum
+from ..money import CENT, contract_amount_problem, exact_sum, format_yuan, join_sum
 from ..notifications.services import notify, path_for
 from ..orgs import org_new
 from ..text import clean_name_into
@@ -331,6 +331,8 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
                                     seller_region_id=deal.seller_region_id or data.get("seller_region_id")),
                                buyer=deal.buyer_org, seller=deal.seller_org)
     errors = validate_terms(data)
+    if not errors and deal.price is not None and data.get("amount") != deal.price:
+        errors = {"amount": f"该对接经{deal.source_label}成交，合同成交额应为成交价 {format_yuan(deal.price)} 元"}
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
     checked_scan = _read_optional_scan(scan)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,7 @@ from ..extensions import db
 from ..formtokens import claim_form_token
 from ..models import Achievement, Deal, DealEvent, Demand, Interest, InterestEvent, ListingMixin, Suggestion, User
 from ..models.base import utcnow
-from ..models.deal import DEAL_SOURCES, DEAL_STAGES, SYSTEM_SOURCES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_ORIGINS, INTEREST_TRANSITIONS
+from ..models.deal import DEAL_SOURCES, DEAL_STAGES, DEAL_TRANSITIONS, FAIL_REASONS, INTEREST_ORIGINS, INTEREST_TRANSITIONS, SYSTEM_SOURCES
 from ..notifications.services import notify, path_for
 from ..permissions import is_verified_actor, verified_brokers
 from . import access
@@ -280,6 +281,39 @@ def _deal_open_from_interest(interest: Interest, user: User) -> Deal:
         users=_brokers_for(deal.buyer_region_id, deal.seller_region_id),
         kind="deal_unassigned",
         text=f"新的对接待认领：《{listing.title}》（{buyer.name} ⇄ {seller.name}）",
+        url=path_for("deals.detail", deal_id=deal.id),
+    )
+    return deal
+
+
+def deal_open_at_price(*, achievement: Achievement, buyer_org, price: Decimal, source: str, user: User, text: str) -> Deal:
+    """A deal opened by a sale whose price was set in public: a verified buyer accepted a 挂牌 price ('listed'), or
+    a lot's winning bid ('auction'). The caller has decided the sale under its own row lock; this records the deal
+    at that price (stage 洽谈: the parties agreed the price, the contract remains) and tells the brokers of both
+    regions, one of whom claims it and records the contract at this price."""
+    if source not in ("listed", "auction"):
+        raise ValueError(f"not a priced source: {source}")
+    if buyer_org.id == achievement.org_id:
+        raise DomainError("不能购买本单位的成果", status_code=409)
+    seller = achievement.org
+    deal = Deal(
+        achievement_id=achievement.id,
+        buyer_org_id=buyer_org.id,
+        seller_org_id=seller.id,
+        buyer_region_id=buyer_org.region_id,
+        seller_region_id=_region_of(seller, achievement),
+        stage="negotiating",
+        source=source,
+        price=price,
+        created_by_id=user.id,
+    )
+    db.session.add(deal)
+    db.session.flush()
+    _event(deal, user, "open", text, None, "negotiating")
+    notify(
+        users=_brokers_for(deal.buyer_region_id, deal.seller_region_id),
+        kind="deal_unassigned",
+        text=f"新的对接待认领：《{achievement.title}》（{buyer_org.name} ⇄ {seller.name}，{DEAL_SOURCES[source]}）",
         url=path_for("deals.detail", deal_id=deal.id),
     )
     return deal

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..money import Money
 from .base import UTCDateTime, utcnow
 from .listing import Achievement, Demand
 from .org import Organization
@@ -190,6 +192,9 @@ class Deal(db.Model):
     # change of the broker's employer does not move past figures
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     suggestion_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the engine may rebuild suggestions
+    # the price set in public (挂牌: the listed price a buyer accepted; 竞价: the winning bid), 元; the contract
+    # recorded from this deal carries it as its 合同成交额 (contracts.services.contract_record_from_deal)
+    price: Mapped[Decimal | None] = mapped_column(Money())
     interest_id: Mapped[int | None] = mapped_column(ForeignKey("interests.id"), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

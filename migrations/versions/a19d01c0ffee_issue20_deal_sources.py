@@ -1,11 +1,14 @@
-"""issue 20: two more deal sources recorded by the feature that opens the deal, never chosen by hand: 'listed'
+"""issue 20: a deal's price set in public (deals.price: a 挂牌 price accepted, or a 竞价 winning bid), and two more deal sources recorded by the feature that opens the deal, never chosen by hand: 'listed'
 (挂牌: a verified buyer accepted a result's listed price) and 'auction' (竞价: a lot's winning bid).
 
 Revision ID: a19d01c0ffee
 Revises: a19c01c0ffee
 Create Date: 2026-12-07 10:05:00
 """
+import sqlalchemy as sa
 from alembic import op
+
+import market.money
 
 # revision identifiers, used by Alembic.
 revision = 'a19d01c0ffee'
@@ -19,6 +22,7 @@ AFTER = BEFORE + ", 'listed', 'auction'"
 
 def upgrade():
     with op.batch_alter_table('deals', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('price', market.money.Money(), nullable=True))
         batch_op.drop_constraint(op.f('ck_deals_source'), type_='check')
         batch_op.create_check_constraint(op.f('ck_deals_source'), f"source IN ({AFTER})")
 
@@ -29,3 +33,4 @@ def downgrade():
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_deals_source'), type_='check')
         batch_op.create_check_constraint(op.f('ck_deals_source'), f"source IN ({BEFORE})")
+        batch_op.drop_column('price')
