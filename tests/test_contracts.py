@@ -141,6 +141,37 @@ def test_sign_is_one_transaction(world, market, login_as):
     assert count(DealEvent) == 0
 
 
+def test_a_deal_priced_in_public_signs_only_at_its_price(world, market, login_as):
+    """A 挂牌 or 竞价 deal (deal_open_at_price) starts in 洽谈 at the public price, tells the brokers of both regions,
+    and its contract must carry that price as its 合同成交额: the form starts with it and another amount is refused."""
+    from market.deals.services import deal_open_at_price
+    from market.models import Notification
+
+    deal = deal_open_at_price(achievement=market.achievement, buyer_org=world.orgs.ent_a, price=Decimal("123456.78"),
+                              source="auction", user=world.users.official, text="竞价成交")
+    db.session.commit()
+    assert (deal.stage, deal.source, deal.price, deal.broker_id) == ("negotiating", "auction", Decimal("123456.78"), None)
+    assert count(Notification, Notification.user_id == world.users.broker.id, Notification.kind == "deal_unassigned") == 1
+    c = login_as("broker")
+    assert post(c, f"/deals/{deal.id}/claim", {"form_token": form_token("claim")}).status_code == 302
+    url = f"/contracts/from-deal/{deal.id}"
+    page = c.get(url).get_data(as_text=True)
+    assert re.search(r'name="amount"[^>]*value="123456.78"', page), page[:3000]
+    detail = c.get(f"/deals/{deal.id}").get_data(as_text=True)
+    assert re.search(r'id="deal-source"[^>]*>竞价拍卖</span> · 成交价：<span id="deal-price">123,456.78元</span>', detail)
+    resp = post(c, url, terms(world, version=str(db.session.get(Deal, deal.id).version), amount="500000.00"))
+    assert resp.status_code == 400 and "合同成交额应为成交价 123,456.78元</div>" in resp.get_data(as_text=True), re.findall(r"invalid-feedback[^<]*<?[^<]*", resp.get_data(as_text=True))
+    assert count(Contract) == 0
+    resp = post(c, url, terms(world, version=str(db.session.get(Deal, deal.id).version), amount="123456.78",
+                              tech_amount="100000.00", registration_no="2026340300000124"))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    contract = db.session.scalar(select(Contract))
+    assert (contract.amount, contract.deal_id, contract.seller_org_id) == (Decimal("123456.78"), deal.id, world.orgs.uni.id)
+    with pytest.raises(Exception, match="不能购买本单位的成果"):
+        deal_open_at_price(achievement=market.achievement, buyer_org=world.orgs.uni, price=Decimal("1.00"),
+                           source="listed", user=world.users.official, text="")
+
+
 def test_sign_needs_negotiating_stage_and_the_right_person(world, market, login_as):
     deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, broker=world.users.broker, stage="contacted",
                           achievement=factories.achievement(owner=world.users.institution, field=world.fields["materials"]))

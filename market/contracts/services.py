@@ -332,7 +332,7 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
                                buyer=deal.buyer_org, seller=deal.seller_org)
     errors = validate_terms(data)
     if not errors and deal.price is not None and data.get("amount") != deal.price:
-        errors = {"amount": f"该对接经{deal.source_label}成交，合同成交额应为成交价 {format_yuan(deal.price)} 元"}
+        errors = {"amount": f"该对接经{deal.source_label}成交，合同成交额应为成交价 {format_yuan(deal.price)}"}
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
     checked_scan = _read_optional_scan(scan)
