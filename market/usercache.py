@@ -4,7 +4,8 @@ state of the database and served again to that same user from the worker's memor
 An entry is keyed by the user and the server-side session named in the signed session cookie (a new one at every
 sign-in) and the full URL, so one user's page is never served to another. Every entry carries the database's
 write version read at the start of the request that rendered it (`WriteVersion`: SQLite's `PRAGMA data_version`
-on a connection of the worker's own that never writes; PostgreSQL: this database's `write_counter`, which every
+on a connection of the worker's own that never writes; PostgreSQL: this database's `write_counter`, read on an
+AUTOCOMMIT connection of the worker's own, which every
 transaction of the app that wrote something moves by one just before its COMMIT, in the same transaction, so a
 reader that sees the new number sees the writes too; other databases on the same server move nothing), and is
 served only while that version has not moved: any
@@ -42,6 +43,7 @@ from flask import Flask, g, request, session
 from flask_login import current_user
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from .pagecache import PageCache
 
@@ -141,6 +143,7 @@ class WriteVersion:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._pg = None  # (engine, pid, an AUTOCOMMIT Connection of this process that only reads the counter)
 
     def read(self, app: Flask):
         from .extensions import db
@@ -149,10 +152,37 @@ class WriteVersion:
         if engine.dialect.name == "sqlite":
             return ("sqlite", self._sqlite(engine.url.database))
         if engine.dialect.name == "postgresql":
-            if not counter_present(engine, db.session):
-                return None  # not upgraded yet: no version, no cache
-            return ("pg", tuple(db.session.execute(text(READ_COUNTER)).first() or ()))
+            return self._postgres(engine)
         return None  # unknown database: no version, no cache
+
+    def _postgres(self, engine: Engine):
+        """One round trip on a connection this process keeps for the counter alone, in AUTOCOMMIT: no pool
+        checkout with its ping, no BEGIN and no ROLLBACK (a kept page cost 1.3 ms in process through the
+        request's session: three round trips more). It goes through the engine, so its connect and stall limits
+        (market/database.py) hold. A connection the server closed (a restart) is replaced once, as the pool's
+        pre-ping would; any other error drops it and is raised, as the session's read did, so that the error
+        pages answer (503 when the database is out of reach) and a later request connects afresh."""
+        with self._lock:
+            for attempt in (1, 2):
+                held = self._pg
+                if held is None or held[0] is not engine or held[1] != os.getpid():
+                    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                    if not counter_present(engine, conn):
+                        conn.close()
+                        return None  # not upgraded yet: no version, no cache
+                    held = self._pg = (engine, os.getpid(), conn)
+                try:
+                    return ("pg", tuple(held[2].execute(text(READ_COUNTER)).first() or ()))
+                except DBAPIError as exc:
+                    self._pg = None
+                    _drop(held[2])
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+                except Exception:
+                    self._pg = None
+                    _drop(held[2])
+                    raise
+            return None  # not reached: the second attempt returns or raises
 
     def _sqlite(self, path: str) -> int:
         # a connection of this process that never writes: its data_version moves on every commit made through
@@ -164,6 +194,13 @@ class WriteVersion:
             return self._conn.execute("PRAGMA data_version").fetchone()[0]
 
 
+def _drop(conn) -> None:
+    try:
+        conn.invalidate()
+    except Exception:  # nosec B110 - already failing: the first error is the one raised
+        pass
+
+
 def init_user_page_cache(app: Flask) -> None:
     from .extensions import db
 
@@ -172,6 +209,7 @@ def init_user_page_cache(app: Flask) -> None:
     with app.app_context():
         install_write_counter(db.engine)  # connects to nothing: the table is looked up at the first use
     app.extensions["market.user_page_cache"] = cache
+    app.extensions["market.write_version"] = version
 
     def _wanted() -> bool:
         return (float(app.config.get("USER_PAGE_CACHE_SECONDS") or 0) > 0 and request.method == "GET"

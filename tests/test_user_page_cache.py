@@ -156,3 +156,33 @@ def test_reads_and_other_databases_keep_the_pages(app, world, cached):
     db.session.commit()
     assert db.session.execute(text("SELECT n FROM write_counter WHERE id = 1")).scalar() == before + 1
     db.session.rollback()
+
+
+def test_the_counters_own_connection_closed_by_the_server_is_replaced(app, world, cached):
+    """PostgreSQL: a kept page reads the counter on a connection the worker keeps for it (AUTOCOMMIT, one round
+    trip). When the server closes that connection (a restart, an administrator's pg_terminate_backend), the next
+    request connects again and is answered as before; a write then still drops the page."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads PRAGMA data_version on a file connection of its own")
+    from sqlalchemy import text, update
+
+    client = app.test_client()
+    login(client, "ent_a")
+    warm(client, cached, "/my/demands")
+    held = app.extensions["market.write_version"]._pg[2]
+    pid = held.execute(text("SELECT pg_backend_pid()")).scalar()
+    assert db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+    db.session.rollback()
+    for _ in range(50):  # the backend is gone once the server says so
+        if db.session.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar() == 0:
+            break
+        db.session.rollback()
+        time.sleep(0.05)
+    db.session.rollback()
+    page, hit = get(client, cached, "/my/demands")
+    assert hit and world.orgs.ent_a.name in page
+    assert app.extensions["market.write_version"]._pg[2] is not held
+    db.session.execute(update(Organization).where(Organization.id == world.orgs.ent_a.id).values(name="重连后改名的企业"))
+    db.session.commit()
+    page, hit = get(client, cached, "/my/demands")
+    assert not hit and "重连后改名的企业" in page
