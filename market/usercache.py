@@ -166,6 +166,10 @@ class WriteVersion:
             for attempt in (1, 2):
                 held = self._pg
                 if held is None or held[0] is not engine or held[1] != os.getpid():
+                    if held is not None and held[1] == os.getpid():
+                        _drop(held[2])  # another engine's (the app's engine was made anew)
+                    if not event.contains(engine, "engine_disposed", self._disposed):
+                        event.listen(engine, "engine_disposed", self._disposed)
                     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                     if not counter_present(engine, conn):
                         conn.close()
@@ -183,6 +187,15 @@ class WriteVersion:
                     _drop(held[2])
                     raise
             return None  # not reached: the second attempt returns or raises
+
+    def _disposed(self, engine: Engine) -> None:
+        """The engine's connections are closed (a test's teardown, a fork's fresh start): so is the counter's."""
+        with self._lock:
+            held = self._pg
+            if held is not None and held[0] is engine:
+                self._pg = None
+                if held[1] == os.getpid():
+                    _drop(held[2])
 
     def _sqlite(self, path: str) -> int:
         # a connection of this process that never writes: its data_version moves on every commit made through

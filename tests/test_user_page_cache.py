@@ -186,3 +186,16 @@ def test_the_counters_own_connection_closed_by_the_server_is_replaced(app, world
     db.session.commit()
     page, hit = get(client, cached, "/my/demands")
     assert not hit and "重连后改名的企业" in page
+    # the engine disposed (as at a test's end): the counter's connection is closed with the pool's
+    pid = app.extensions["market.write_version"]._pg[2].execute(text("SELECT pg_backend_pid()")).scalar()
+    db.session.rollback()
+    db.engine.dispose()
+    assert app.extensions["market.write_version"]._pg is None
+    for _ in range(50):
+        if db.session.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar() == 0:
+            break
+        db.session.rollback()
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the counter's connection outlived its engine")
+    db.session.rollback()
