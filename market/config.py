@@ -179,3 +179,5 @@ class Config:
             setattr(self, name, int(os.environ.get(name, default)))
         # a web import of more rows than this is checked and stored by a background job (progress and result page)
         self.IMPORT_SYNC_ROWS = int(os.environ.get("IMPORT_SYNC_ROWS", 1000))
+        # the period of a 协议定价 公示 in days, unless its publisher chooses another (5-90; issue 20, market/transfers)
+        self.DISCLOSURE_DAYS = int(os.environ.get("DISCLOSURE_DAYS", 15))

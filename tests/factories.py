@@ -333,3 +333,29 @@ def return_reason(text: str = "信息不完整，请补充技术指标"):
     db.session.add(reason)
     db.session.commit()
     return reason
+
+
+def cleared_disclosure(*, seller: Organization, buyer_name: str, price: Decimal, contract_type: str = "transfer",
+                       achievement: Achievement | None = None, ended_days_ago: int = 1):
+    """A 协议定价 公示 of `seller` whose period ended without objection: what registering a 高校院所's transfer or
+    licence at a negotiated price requires (issue 20, market/transfers/gate.py), for tests not about that rule."""
+    from datetime import datetime, timezone
+
+    from market.models import Disclosure
+
+    if achievement is None:
+        achievement = db.session.scalar(db.select(Achievement).where(Achievement.org_id == seller.id).limit(1))
+    if achievement is None:
+        owner = db.session.scalar(db.select(User).where(User.org_id == seller.id).limit(1)) or user(
+            role="institution", org=seller)
+        achievement = globals()["achievement"](owner=owner, field=db.session.scalar(db.select(Field).limit(1)) or
+                                               fields()["materials"], status="published")
+    ends = datetime.now(timezone.utc) - timedelta(days=ended_days_ago)
+    buyer = db.session.scalar(db.select(Organization).where(Organization.name == buyer_name))
+    d = Disclosure(achievement_id=achievement.id, org_id=seller.id, buyer_name=buyer_name,
+                   buyer_org_id=buyer.id if buyer else None, contract_type=contract_type, price=price, days=15,
+                   starts_at=ends - timedelta(days=15), ends_at=ends, contact_name="张老师", contact_phone="0552-1234567",
+                   created_by_id=achievement.owner_id)
+    db.session.add(d)
+    db.session.flush()
+    return d

@@ -37,6 +37,7 @@ from ..money import CENT, contract_amount_problem, exact_sum, format_yuan, join_
 from ..notifications.services import notify, path_for
 from ..orgs import org_new
 from ..text import clean_name_into
+from ..transfers.gate import disclosure_gate
 from . import access, links, queries, regcodes
 from .regform import CODE_FIELDS, REG_FORM_FIELDS, apply_default_legal_forms, registration_problems
 from .regform import LABELS as REG_FORM_LABELS
@@ -352,6 +353,7 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
         source="deal",
     )
     _insert(contract)
+    disclosure_gate(contract=contract)  # a 高校院所's 协议定价 is registered only after its 公示 (issue 20)
     _store_scan(contract, checked_scan)
     submission.object_id = contract.id
     _audit(contract, user, "create", new=f"由对接 #{deal.id} 签约登记")
@@ -419,6 +421,7 @@ def contract_record(*, user: User, data: dict, token: str | None, scan=None) -> 
         source="manual",
     )
     _insert(contract)
+    disclosure_gate(contract=contract)  # a 高校院所's 协议定价 is registered only after its 公示 (issue 20)
     _store_scan(contract, checked_scan)
     submission.object_id = contract.id
     _audit(contract, user, "create", new="平台外签订，直接登记")
@@ -486,6 +489,8 @@ def contract_update(*, contract: Contract, user: User, data: dict, version: int 
         db.session.flush()
     except IntegrityError as exc:
         raise Conflict(DUPLICATE_REG_NO, fields={"registration_no": DUPLICATE_REG_NO}) from exc
+    if ("contract_type" in changes or "amount" in changes) and contract.reg_status == "registered":
+        disclosure_gate(contract=contract)  # the changed type or 成交额 needs its own 公示 (issue 20)
     if any(name in access.FIGURE_FIELDS for name in changes):
         _notify_figure_change(contract=contract, user=user, before_regions=before_regions,
                               text=f"{user.name}修改了技术合同 {contract.registration_no}：" + "；".join(described))

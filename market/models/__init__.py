@@ -33,6 +33,7 @@ from .search_rebuild import SearchRebuild
 from .stats import ContractMonthStat
 from . import checks as _checks  # noqa: F401  (the data checks' indexes and triggers)
 from .subscription import SUBSCRIPTION_KINDS, Subscription
+from .transfer import Disclosure, DisclosureObjection, PriceListing  # 公示 and 挂牌 (issue 20)
 from .user import LoginFailure, User, UserSession
 from .write_counter import WriteCounter
 
@@ -100,4 +101,7 @@ __all__ = [
     "User",
     "UserSession",
     "WriteCounter",
+    "Disclosure",
+    "DisclosureObjection",
+    "PriceListing",
 ]

@@ -33,6 +33,7 @@ from ..money import CENT, contract_amount_problem
 from ..notifications.services import path_for
 from ..permissions import require_verified_actor
 from ..text import clean_name_into
+from ..transfers.gate import disclosure_gate
 from . import access, calendar, queries
 
 PLACEHOLDER_PREFIX = "待登记-"  # a submission's registration_no until its 登记编号 is drawn
@@ -403,6 +404,7 @@ def registration_decide(*, contract: Contract, user: User, decision: str, reason
         contract_services._audit(contract, user, "void", "voided", False, True)
         _step(contract, user, "cancelled", point=point, reason=reason)
     else:
+        disclosure_gate(contract=contract)  # a 高校院所's 协议定价 is registered only after its 公示 (issue 20)
         on = today or queries.china_today()
         if contract.registration_no.startswith(PLACEHOLDER_PREFIX):
             contract.registration_no = draw_number(point=point, year=on.year)
