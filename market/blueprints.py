@@ -53,6 +53,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(campaigns_bp)  # 揭榜挂帅 campaigns (issue 19 section 1)
 
+    from .transfers.routes import bp as transfers_bp
+
+    app.register_blueprint(transfers_bp)  # 协议定价 公示 and 挂牌 (issue 20 sections 1-2)
+
 
 def register_handlers(app: Flask) -> None:
     """Each feature connects its event handlers, job kinds and extension points (market/events.py,
@@ -74,3 +78,7 @@ def register_handlers(app: Flask) -> None:
     from .search import rebuild as search_rebuild
 
     search_rebuild.init_app(app)  # every node's consumer applies all-nodes index rebuilds on its sweep
+
+    from .transfers import handlers as transfers_handlers
+
+    transfers_handlers.init_app(app)  # a result's 公示 and 挂牌 on its page

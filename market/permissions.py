@@ -56,6 +56,8 @@ OPEN_TO_UNVERIFIED = frozenset({
     "campaigns.detail",
     "campaigns.task",
 })
+OPEN_TO_UNVERIFIED |= {"transfers.disclosures", "transfers.disclosure",  # the public 公示 and 挂牌 pages (issue 20)
+                       "transfers.listings", "transfers.listing"}
 
 
 def is_verified_actor(user) -> bool:

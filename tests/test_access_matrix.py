@@ -35,6 +35,7 @@ PUBLIC |= {"members.join"}  # an invitation link: the invited colleague register
 PUBLIC |= {"happenings.index", "happenings.detail"}  # events: the public list and page
 PUBLIC |= {"agencies.index", "agencies.detail", "agencies.broker"}  # 服务机构 directory, an agency, an opted-in broker
 PUBLIC |= {"campaigns.index", "campaigns.detail", "campaigns.task"}  # 揭榜挂帅: list, campaign, 榜 (公示)
+PUBLIC |= {"transfers.disclosures", "transfers.disclosure", "transfers.listings", "transfers.listing"}  # 公示, 挂牌
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
 # county A's enterprise's published demand and the city university's published result (see `objs`).
@@ -223,6 +224,17 @@ EXPECTED: dict[str, frozenset] = {
     # sits on the panel, which reads it after the deadline; tests/test_campaign_files.py has every other role)
     "campaigns.proposal_file": frozenset({OFFICIAL}),
 }
+# 协议定价 公示 and 挂牌 (tests/test_transfers.transfer_objects: on the city university's result an open 公示 with
+# two objections of the second enterprise, and an open 挂牌; county A's official does not hold the city node, so
+# only an administrator decides here; tests/test_transfers.py has the city's official and the other county's)
+EXPECTED.update({e: EVERYONE for e in ("transfers.disclosures", "transfers.disclosure", "transfers.listings",
+                                      "transfers.listing")})
+EXPECTED.update({e: frozenset({INST}) for e in ("transfers.disclosure_new", "transfers.disclosure_withdraw",
+                                               "transfers.objection_answer", "transfers.listing_new",
+                                               "transfers.listing_withdraw")})  # the result's organisation
+EXPECTED.update({"transfers.objection_new": frozenset({ENT, BROKER, OFFICIAL, ADMIN, REGISTRAR}),  # verified others
+                 "transfers.objection_decide": frozenset({ADMIN}),
+                 "transfers.listing_accept": frozenset({ENT})})  # a verified buyer of another organisation
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
 # holds the rule's defaults and the other parameters chosen so far (e.g. kind).
@@ -265,6 +277,10 @@ FILL = {
     "proposal_id": lambda o, rule, v: o.scored_proposal.id,  # in review: the panel's score page opens
     "milestone_id": lambda o, rule, v: o.campaign_delivered.id,
     "file_id": lambda o, rule, v: o.campaign_file.id,
+    "achievement_id": lambda o, rule, v: o.achievement.id,  # the city university's published result
+    "disclosure_id": lambda o, rule, v: o.disclosure.id,
+    "objection_id": lambda o, rule, v: o.objection.id,
+    "price_listing_id": lambda o, rule, v: o.price_listing.id,
 }
 # the 登记员's decision is on a submission waiting at its point; every other contract route takes objs.contract
 _CONTRACT_ID = FILL["contract_id"]
@@ -338,6 +354,12 @@ POST_DATA = {
     "campaigns.milestone_add": lambda w: {"title": "越权里程碑", "due_on": "2027-06-30", "amount": "1.00"},
     "campaigns.milestone_submit": lambda w: {"note": "越权提交的成果"},
     "campaigns.milestone_decide": lambda w: {"decision": "accept"},
+    "transfers.disclosure_new": lambda w: {"buyer_name": "越权公示的受让单位", "contract_type": "transfer",
+                                           "price": "1.00", "days": "15", "contact_name": "越权", "contact_phone": "13800000000"},
+    "transfers.objection_new": lambda w: {"reasons": "越权提出的异议理由，不少于十个字。", "contact": "13800000000"},
+    "transfers.objection_answer": lambda w: {"answer": "越权的答复"},
+    "transfers.objection_decide": lambda w: {"decision": "upheld", "reason": "越权的认定"},
+    "transfers.listing_new": lambda w: {"contract_type": "transfer", "price": "1.00", "days": "30"},
     "contracts.add_payment": lambda w: {"paid_on": "2025-01-01", "amount": "1.00"},
     "listings.edit": lambda w: {"title": "被越权修改的标题", "field_id": w.fields["materials"].id, "modes": ["transfer"],
                                 "description": "越权修改的描述文字足够长", "summary": "越权修改的简介文字足够长", "maturity": "5",
@@ -438,6 +460,9 @@ def objs(world):
     from tests.test_campaigns import milestone_objects
 
     milestone_objects(world, o)  # an announced 榜 won by the second enterprise, with milestones
+    from tests.test_transfers import transfer_objects
+
+    transfer_objects(world, o)  # objs.disclosure, objs.objection, objs.objection_open, objs.price_listing
     return o
 
 

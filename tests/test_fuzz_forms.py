@@ -56,6 +56,7 @@ NON_FORM = {
     "happenings.signup", "happenings.cancel",  # one button each (活动报名, tests/test_happenings.py)
     "campaigns.announce",  # one button (公布揭榜结果, tests/test_campaigns.py)
     "agencies.collect_demand",  # one button (登记需求征集, tests/test_agencies_figures.py)
+    "transfers.disclosure_withdraw", "transfers.listing_withdraw", "transfers.listing_accept",  # buttons (issue 20)
 }
 
 
@@ -242,6 +243,20 @@ TARGETS = [
     Target("agencies.expert_edit", "official", lambda o, w: [f"/experts/{o.spare_expert.id}/edit"], _same),
     Target("agencies.event_agency", "official", lambda o, w: [f"/events/{o.happening.id}/agency"], _same,
            lambda o, w: {"agency_id": "0"}),
+    # 协议定价 公示 and 挂牌 (tests/test_transfers.transfer_objects); a valid 挂牌 is refused while one is open (409)
+    Target("transfers.disclosure_new", "institution", lambda o, w: [f"/achievements/{o.achievement.id}/disclosures/new"],
+           _same, lambda o, w: {"buyer_name": w.orgs.ent_a.name, "contract_type": "transfer", "price": "500000.00",
+                                "days": "15", "contact_name": "张老师", "contact_phone": "0552-1234567"}),
+    Target("transfers.objection_new", "enterprise_b", lambda o, w: [f"/disclosures/{o.disclosure.id}/objections"],
+           lambda o, w, url: f"/disclosures/{o.disclosure.id}",
+           lambda o, w: {"reasons": "该成果的价格明显低于评估价值，请核实。", "contact": "13800000000"}),
+    Target("transfers.objection_answer", "institution", lambda o, w: [f"/objections/{o.objection.id}/answer"],
+           lambda o, w, url: f"/disclosures/{o.disclosure.id}", lambda o, w: {"answer": "价格经第三方评估。"}),
+    Target("transfers.objection_decide", "admin", lambda o, w: [f"/objections/{o.objection_open.id}/decide"],
+           lambda o, w, url: f"/disclosures/{o.disclosure.id}",
+           lambda o, w: {"decision": "rejected", "reason": "评估报告合规"}),
+    Target("transfers.listing_new", "institution", lambda o, w: [f"/achievements/{o.achievement.id}/price-listings/new"],
+           _same, lambda o, w: {"contract_type": "transfer", "price": "500000.00", "days": "30"}),
     # 揭榜挂帅 (tests/test_campaigns.campaign_objects)
     Target("campaigns.create", "official", lambda o, w: ["/campaigns/new"], _same,
            lambda o, w: {"title": "新材料揭榜挂帅榜单", "form_token": form_token()}),
@@ -615,6 +630,9 @@ def objs(world):
     from tests.test_campaigns import milestone_objects
 
     milestone_objects(world, o)  # an announced 榜 with a pending and a delivered milestone
+    from tests.test_transfers import transfer_objects
+
+    transfer_objects(world, o)  # an open 公示 with two objections and an open 挂牌 of the university's result
     return o
 
 

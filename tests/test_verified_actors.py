@@ -57,6 +57,7 @@ _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "au
          "happenings.index", "happenings.detail",
          "agencies.index", "agencies.detail", "agencies.broker",
          "campaigns.index", "campaigns.detail", "campaigns.task"}  # the public list and page of events  # an invitation link: how an account without an organisation gets one (tests/test_org_members.py)
+_OPEN |= {"transfers.disclosures", "transfers.disclosure", "transfers.listings", "transfers.listing"}  # 公示, 挂牌
 
 BROKER_POSTS = {
     "deals.claim_suggestion": {},

@@ -45,13 +45,13 @@ def default_days() -> int:
     return int(current_app.config.get("DISCLOSURE_DAYS", 15))
 
 
-def _member_of(user, org_id: int | None) -> bool:
+def is_member(user, org_id: int | None) -> bool:
     return (getattr(user, "is_authenticated", False) and user.role in BUYER_ROLES and user.org_id is not None
             and user.org_id == org_id and is_verified_actor(user))
 
 
 def can_own_disclosure(user, achievement: Achievement) -> bool:
-    return _member_of(user, achievement.org_id) and achievement.org.org_type in INSTITUTION_TYPES
+    return is_member(user, achievement.org_id) and achievement.org.org_type in INSTITUTION_TYPES
 
 
 def can_decide(user, disclosure: Disclosure) -> bool:
@@ -64,7 +64,7 @@ def can_decide(user, disclosure: Disclosure) -> bool:
 
 def can_see_contacts(user, disclosure: Disclosure) -> bool:
     """An objector's contact: the owner's members and those who decide."""
-    return _member_of(user, disclosure.org_id) or can_decide(user, disclosure)
+    return is_member(user, disclosure.org_id) or can_decide(user, disclosure)
 
 
 def may_object(user, disclosure: Disclosure) -> str | None:
@@ -144,7 +144,7 @@ def disclosure_create(*, user: User, achievement: Achievement, buyer_name: str, 
 
 
 def disclosure_withdraw(*, user: User, disclosure: Disclosure) -> Disclosure:
-    if not _member_of(user, disclosure.org_id):
+    if not is_member(user, disclosure.org_id):
         raise NotAllowed("只有公示单位的认证用户可以撤回公示")
     _lock(Disclosure, disclosure.id)
     if disclosure.withdrawn_at is not None:
@@ -196,7 +196,7 @@ def objection_lodge(*, user: User, disclosure: Disclosure, reasons: str, contact
 
 def objection_answer(*, user: User, objection: DisclosureObjection, answer: str) -> DisclosureObjection:
     disclosure = objection.disclosure
-    if not _member_of(user, disclosure.org_id):
+    if not is_member(user, disclosure.org_id):
         raise NotAllowed("只有公示单位的认证用户可以答复异议")
     _lock(DisclosureObjection, objection.id)
     if objection.decision is not None:
@@ -240,7 +240,7 @@ def objection_decide(*, user: User, objection: DisclosureObjection, decision: st
 # --- 挂牌 ---------------------------------------------------------------------------------------------------
 
 def can_own_listing(user, achievement: Achievement) -> bool:
-    return _member_of(user, achievement.org_id)
+    return is_member(user, achievement.org_id)
 
 
 def may_accept(user, listing: PriceListing) -> str | None:
@@ -296,7 +296,7 @@ def listing_create(*, user: User, achievement: Achievement, price: Decimal, days
 
 
 def listing_withdraw(*, user: User, listing: PriceListing) -> PriceListing:
-    if not _member_of(user, listing.org_id):
+    if not is_member(user, listing.org_id):
         raise NotAllowed("只有挂牌单位的认证用户可以撤牌")
     now = utcnow()
     done = db.session.execute(
