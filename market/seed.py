@@ -382,6 +382,7 @@ def seed_demo_pipeline() -> int:
     db.session.flush()
     seed_demo_events()
     seed_demo_campaign()
+    from .transfers.demo import seed_demo_transfers; seed_demo_transfers()  # 公示 and 挂牌 (issue 20)
     return opened
 
 

@@ -168,6 +168,8 @@ NAME_FORMS = [
     ("ExpertForm", "official", lambda o, w: "/experts/new",
      lambda o, w: {"name": "李研究员", "org_name": w.orgs.uni.name, "region_id": str(w.regions["county_a"].id),
                    "field_ids": [str(w.fields["materials"].id)], "available": "y"}, ["name"]),
+    ("DisclosureForm", "institution", lambda o, w: f"/achievements/{_transfer_result(w).id}/disclosures/new",
+     lambda o, w: _disclosure_form(w), ["buyer_name", "contact_name"]),  # 协议定价 公示 (issue 20)
     ("JoinForm", "anonymous", lambda o, w: f"/join/{_invitation_token(o.invitation)}",
      lambda o, w: {"username": "joiner_names", "name": "受邀同事", "phone": "13900002222", "email": "",
                    "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "agree": "y",
@@ -179,6 +181,18 @@ def _campaign(w):
     from tests.test_campaigns import forms_setup
 
     return forms_setup(w)
+
+
+def _transfer_result(w):
+    from tests.test_transfers import names_result
+
+    return names_result(w)
+
+
+def _disclosure_form(w):
+    from tests.test_transfers import disclosure_form
+
+    return disclosure_form(w)
 
 
 def _campaign_task_form(w):

@@ -352,3 +352,18 @@ def transfer_objects(world, o) -> None:
     o.price_listing = services.listing_create(user=world.users.institution, achievement=o.achievement, price=PRICE,
                                               days=30, contract_type="license")
     db.session.commit()
+
+
+def names_result(world):
+    """For tests/test_names.py: a published result of the city university, made once per world."""
+    made = getattr(world, "transfer_result", None)
+    if made is None:
+        made = world.transfer_result = factories.achievement(owner=world.users.institution, field=world.fields["materials"],
+                                                             status="published", title="名称清洗公示测试成果")
+        db.session.commit()
+    return made
+
+
+def disclosure_form(world) -> dict:
+    return {"buyer_name": world.orgs.ent_a.name, "contract_type": "transfer", "price": "500000.00", "days": "15",
+            "contact_name": "张老师", "contact_phone": "0552-1234567", "contact_email": "", "note": ""}
