@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from market.contracts import services as contract_services
 from market.errors import Conflict, DomainError, NotAllowed
 from market.extensions import db
-from market.models import Contract, Deal, Disclosure, DisclosureObjection, Notification, PriceListing, RegPoint, User
+from market.models import Contract, ContractAudit, Deal, Disclosure, DisclosureObjection, Notification, PriceListing, RegPoint, User
 from market.models.base import utcnow
 from market.registration import services as reg_services
 from market.transfers import services
@@ -253,6 +253,33 @@ def test_a_registrar_cannot_register_before_the_disclosure_ends(app, world, resu
                                      tech_amount=PRICE)
     db.session.commit()
     assert contract.reg_status == "registered" and db.session.get(Disclosure, d.id).contract_id == contract.id
+
+
+def test_a_change_of_a_contract_registered_before_the_rule_needs_a_disclosure_only_when_its_terms_change(app, world,
+                                                                                                        result):
+    point = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id, division="340300",
+                     serial=1)
+    db.session.add(point)
+    db.session.flush()
+    registrar = User(username="reg_city", name="登记员", role="registrar", reg_point_id=point.id)
+    registrar.set_password(factories.PASSWORD)
+    db.session.add(registrar)
+    # registered before this rule, without a 公示; now a change of its title waits at the 登记点
+    old = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=PRICE, contract_type="transfer",
+                             reg_status="submitted", reg_request="change", reg_point_id=point.id)
+    reg_services.registration_decide(contract=old, user=registrar, decision="register", tech_amount=PRICE)
+    db.session.commit()
+    assert old.reg_status == "registered"
+    # a change of its 成交额 needs a 公示 of the new amount
+    changed = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=Decimal("600000.00"),
+                                 contract_type="transfer", reg_status="submitted", reg_request="change",
+                                 reg_point_id=point.id)
+    db.session.add(ContractAudit(contract_id=changed.id, actor_id=world.users.institution.id, action="edit",
+                                 field_name="amount", old_value=str(PRICE), new_value="600000.00"))
+    db.session.commit()
+    with pytest.raises(Conflict, match="须先完成公示"):
+        reg_services.registration_decide(contract=changed, user=registrar, decision="register",
+                                         tech_amount=Decimal("600000.00"))
 
 
 # --- 挂牌 ---------------------------------------------------------------------------------------------------

@@ -404,7 +404,8 @@ def registration_decide(*, contract: Contract, user: User, decision: str, reason
         contract_services._audit(contract, user, "void", "voided", False, True)
         _step(contract, user, "cancelled", point=point, reason=reason)
     else:
-        disclosure_gate(contract=contract)  # a 高校院所's 协议定价 is registered only after its 公示 (issue 20)
+        # a 高校院所's 协议定价 is registered only after its 公示 (issue 20)
+        disclosure_gate(contract=contract, change_request=contract.reg_request == "change")
         on = today or queries.china_today()
         if contract.registration_no.startswith(PLACEHOLDER_PREFIX):
             contract.registration_no = draw_number(point=point, year=on.year)

@@ -13,11 +13,11 @@ deal whose price was set in public (挂牌 'listed', 竞价 'auction'). Imported
 exempt: they are the historical register of contracts already registered by their 登记点, not registrations."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..errors import Conflict
 from ..extensions import db
-from ..models import Contract, Deal, Organization
+from ..models import Contract, ContractAudit, Deal, Organization, RegStep
 from ..models.base import utcnow
 from ..models.org import INSTITUTION_TYPES
 from ..models.transfer import DISCLOSED_TYPES, Disclosure
@@ -52,14 +52,27 @@ def _used_elsewhere(disclosure: Disclosure, contract: Contract) -> bool:
     return other is not None and not other.voided
 
 
-def disclosure_gate(*, contract: Contract) -> Disclosure | None:
+def _terms_changed_since_registration(contract: Contract) -> bool:
+    """Whether the contract's type or 成交额 was edited since it was last registered (or recorded)."""
+    since = db.session.scalar(select(func.max(RegStep.at)).where(RegStep.contract_id == contract.id,
+                                                                RegStep.action == "register")) or contract.created_at
+    return db.session.scalar(select(ContractAudit.id).where(
+        ContractAudit.contract_id == contract.id, ContractAudit.action == "edit",
+        ContractAudit.field_name.in_(("contract_type", "amount")), ContractAudit.at >= since).limit(1)) is not None
+
+
+def disclosure_gate(*, contract: Contract, change_request: bool = False) -> Disclosure | None:
     """Refuse (409, saying what is missing) a registration the 公示 rule forbids; otherwise bind the clearing 公示
     to the contract (under its row lock, so that two contracts cannot both use one 公示) and return it. The
-    contract must have its id (flushed). A contract that needs no 公示 releases one it held (its type changed)."""
+    contract must have its id (flushed). A contract that needs no 公示 releases one it held (its type changed).
+    `change_request`: the 登记员 registers a change of a registered contract; one registered before this rule
+    (it holds no 公示) whose type and 成交额 did not change since passes, as it was registered."""
     held = select(Disclosure).where(Disclosure.contract_id == contract.id)
     if not needs_disclosure(contract):
         db.session.execute(update(Disclosure).where(Disclosure.contract_id == contract.id).values(contract_id=None)
                            .execution_options(synchronize_session="fetch"))
+        return None
+    if change_request and db.session.scalar(held.limit(1)) is None and not _terms_changed_since_registration(contract):
         return None
     buyer = db.session.get(Organization, contract.buyer_org_id)
     seller = db.session.get(Organization, contract.seller_org_id)
