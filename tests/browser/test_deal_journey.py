@@ -44,6 +44,8 @@ def test_interest_accept_claim_sign_pay_then_void(live_server, seeded, new_page,
         need = factories.demand(owner=ent, field=materials, status="published", title=NEED)
         other = factories.demand(owner=ent, field=materials, status="published", title=OTHER_NEED)
         result = factories.achievement(owner=inst, field=materials, status="published", title=RESULT)
+        # the university's 技术转让 at 500000 元 had its 协议定价 公示 (issue 20; the rule: tests/test_transfers.py)
+        factories.cleared_disclosure(seller=uni, buyer_name=ENTERPRISE, price=Decimal("500000.00"), achievement=result)
         ids = {"need": need.id, "other": other.id, "result": result.id}
 
     # 1. the enterprise finds the result, sees no contact yet, and expresses interest linking its need
