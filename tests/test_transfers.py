@@ -324,6 +324,10 @@ def test_a_listed_price_opens_a_deal_and_its_contract_needs_no_disclosure(app, w
                                                             token=form_token())
     db.session.commit()
     assert contract.reg_status == "registered" and db.session.scalar(select(Disclosure.id)) is None
+    # an amount changed afterwards was not set in public: it needs a 公示 like any 协议定价
+    with pytest.raises(Conflict, match="须先完成公示"):
+        contract_services.contract_update(contract=contract, user=world.users.city_official, version=contract.version,
+                                          data={"amount": Decimal("450000.00"), "tech_amount": Decimal("450000.00")})
 
 
 def test_the_owner_cannot_buy_and_an_expired_listing_is_refused(app, world, result):

@@ -9,8 +9,9 @@ a contract registered or changes what a registered one says:
 A contract of type transfer or license whose seller is a 高校 or 科研院所 needs a 公示 of that seller for the same
 buyer, type and amount (and the same result when the contract or its deal names one) that has ended without an
 upheld objection (every objection decided) and that no other live contract uses; unless the contract comes from a
-deal whose price was set in public (挂牌 'listed', 竞价 'auction'). Imported contracts (contracts/importer.py) are
-exempt: they are the historical register of contracts already registered by their 登记点, not registrations."""
+deal whose price was set in public (挂牌 'listed', 竞价 'auction') and its 成交额 is that price. Imported contracts
+(contracts/importer.py) are exempt: they are the historical register of contracts already registered by their
+登记点, not registrations."""
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select, update
@@ -35,7 +36,8 @@ def needs_disclosure(contract: Contract) -> bool:
     if seller is None or seller.org_type not in INSTITUTION_TYPES:
         return False
     deal = db.session.get(Deal, contract.deal_id) if contract.deal_id else None
-    return deal is None or deal.source not in PUBLIC_PRICE_SOURCES
+    # the price was set in public (挂牌, 竞价) only while the contract keeps it: an amount changed later was negotiated
+    return deal is None or deal.source not in PUBLIC_PRICE_SOURCES or deal.price is None or contract.amount != deal.price
 
 
 def _result_id(contract: Contract) -> int | None:
