@@ -53,6 +53,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(campaigns_bp)  # 揭榜挂帅 campaigns (issue 19 section 1)
 
+    from .auctions.routes import bp as auctions_bp
+
+    app.register_blueprint(auctions_bp)  # 竞价 sessions (issue 20 sections 3-4)
+
     from .transfers.routes import bp as transfers_bp
 
     app.register_blueprint(transfers_bp)  # 协议定价 公示 and 挂牌 (issue 20 sections 1-2)
@@ -78,6 +82,10 @@ def register_handlers(app: Flask) -> None:
     from .search import rebuild as search_rebuild
 
     search_rebuild.init_app(app)  # every node's consumer applies all-nodes index rebuilds on its sweep
+
+    from .auctions import handlers as auctions_handlers
+
+    auctions_handlers.init_app(app)  # lots past their end are closed by the sweep and `flask auctions close-due`
 
     from .transfers import handlers as transfers_handlers
 

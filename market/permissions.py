@@ -56,6 +56,8 @@ OPEN_TO_UNVERIFIED = frozenset({
     "campaigns.detail",
     "campaigns.task",
 })
+OPEN_TO_UNVERIFIED |= {"auctions.index", "auctions.session_detail",  # 竞价: the public sessions, lots and
+                       "auctions.lot_detail", "auctions.lot_state"}  # their live state (issue 20)
 OPEN_TO_UNVERIFIED |= {"transfers.disclosures", "transfers.disclosure",  # the public 公示 and 挂牌 pages (issue 20)
                        "transfers.listings", "transfers.listing"}
 

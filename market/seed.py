@@ -383,6 +383,7 @@ def seed_demo_pipeline() -> int:
     seed_demo_events()
     seed_demo_campaign()
     from .transfers.demo import seed_demo_transfers; seed_demo_transfers()  # 公示 and 挂牌 (issue 20)
+    from .auctions.demo import seed_demo_auctions; seed_demo_auctions()  # 竞价 sessions (issue 20)
     return opened
 
 

@@ -35,6 +35,7 @@ PUBLIC |= {"members.join"}  # an invitation link: the invited colleague register
 PUBLIC |= {"happenings.index", "happenings.detail"}  # events: the public list and page
 PUBLIC |= {"agencies.index", "agencies.detail", "agencies.broker"}  # 服务机构 directory, an agency, an opted-in broker
 PUBLIC |= {"campaigns.index", "campaigns.detail", "campaigns.task"}  # 揭榜挂帅: list, campaign, 榜 (公示)
+PUBLIC |= {"auctions.index", "auctions.session_detail", "auctions.lot_detail", "auctions.lot_state"}  # 竞价
 PUBLIC |= {"transfers.disclosures", "transfers.disclosure", "transfers.listings", "transfers.listing"}  # 公示, 挂牌
 
 # endpoint (or "endpoint:<default>") -> the roles allowed. "official" is county A's official; the objects are
@@ -224,6 +225,17 @@ EXPECTED: dict[str, frozenset] = {
     # sits on the panel, which reads it after the deadline; tests/test_campaign_files.py has every other role)
     "campaigns.proposal_file": frozenset({OFFICIAL}),
 }
+# 竞价 (tests/test_auctions.auction_objects: county A's official's published session, one running lot of the
+# city university's result; county A's enterprise has a deposit held, the second enterprise one to return;
+# tests/test_auctions.py has the seller, the bidder without deposit and the other region's official)
+EXPECTED.update({e: EVERYONE for e in ("auctions.index", "auctions.session_detail", "auctions.lot_detail",
+                                      "auctions.lot_state")})
+EXPECTED.update({"auctions.session_new": frozenset({OFFICIAL, BROKER})})  # officials, brokers of a 服务机构
+EXPECTED.update({e: frozenset({OFFICIAL}) for e in ("auctions.session_edit", "auctions.session_publish",
+                                                   "auctions.session_cancel", "auctions.lot_new", "auctions.lot_edit",
+                                                   "auctions.deposit_new", "auctions.deposit_returned")})
+EXPECTED.update({"auctions.bid": frozenset({ENT}), "auctions.proxy": frozenset({ENT})})  # a deposit held
+EXPECTED.update({"auctions.results": REVIEWERS})  # 竞价成交情况: officials (their scope) and admins
 # 协议定价 公示 and 挂牌 (tests/test_transfers.transfer_objects: on the city university's result an open 公示 with
 # two objections of the second enterprise, and an open 挂牌; county A's official does not hold the city node, so
 # only an administrator decides here; tests/test_transfers.py has the city's official and the other county's)
@@ -277,6 +289,9 @@ FILL = {
     "proposal_id": lambda o, rule, v: o.scored_proposal.id,  # in review: the panel's score page opens
     "milestone_id": lambda o, rule, v: o.campaign_delivered.id,
     "file_id": lambda o, rule, v: o.campaign_file.id,
+    "session_id": lambda o, rule, v: o.auction_session.id,
+    "lot_id": lambda o, rule, v: o.auction_lot.id,
+    "deposit_id": lambda o, rule, v: o.auction_deposit.id,  # marked for return
     "achievement_id": lambda o, rule, v: o.achievement.id,  # the city university's published result
     "disclosure_id": lambda o, rule, v: o.disclosure.id,
     "objection_id": lambda o, rule, v: o.objection.id,
@@ -354,6 +369,14 @@ POST_DATA = {
     "campaigns.milestone_add": lambda w: {"title": "越权里程碑", "due_on": "2027-06-30", "amount": "1.00"},
     "campaigns.milestone_submit": lambda w: {"note": "越权提交的成果"},
     "campaigns.milestone_decide": lambda w: {"decision": "accept"},
+    "auctions.session_new": lambda w: {"title": "越权创建的竞价专场"},
+    "auctions.session_edit": lambda w: {"title": "被越权修改的竞价专场"},
+    "auctions.lot_new": lambda w: {"achievement_id": "1", "starting_price": "100", "increment": "1",
+                                   "deposit_amount": "0", "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-02T09:00",
+                                   "snipe_window_minutes": "5", "extend_minutes": "5"},
+    "auctions.bid": lambda w: {"amount": "100000000"},
+    "auctions.proxy": lambda w: {"ceiling": "900000000"},
+    "auctions.deposit_new": lambda w: {"org_id": str(w.orgs.ent_b.id), "amount": "100000"},
     "transfers.disclosure_new": lambda w: {"buyer_name": "越权公示的受让单位", "contract_type": "transfer",
                                            "price": "1.00", "days": "15", "contact_name": "越权", "contact_phone": "13800000000"},
     "transfers.objection_new": lambda w: {"reasons": "越权提出的异议理由，不少于十个字。", "contact": "13800000000"},
@@ -460,6 +483,9 @@ def objs(world):
     from tests.test_campaigns import milestone_objects
 
     milestone_objects(world, o)  # an announced 榜 won by the second enterprise, with milestones
+    from tests.test_auctions import auction_objects
+
+    auction_objects(world, o)  # objs.auction_session, objs.auction_lot, objs.auction_deposit
     from tests.test_transfers import transfer_objects
 
     transfer_objects(world, o)  # objs.disclosure, objs.objection, objs.objection_open, objs.price_listing

@@ -55,6 +55,7 @@ NON_FORM = {
     "members.revoke", "members.remove",  # one button each (单位成员, tests/test_org_members.py)
     "happenings.signup", "happenings.cancel",  # one button each (活动报名, tests/test_happenings.py)
     "campaigns.announce",  # one button (公布揭榜结果, tests/test_campaigns.py)
+    "auctions.session_publish", "auctions.session_cancel", "auctions.deposit_returned",  # buttons (竞价, issue 20)
     "agencies.collect_demand",  # one button (登记需求征集, tests/test_agencies_figures.py)
     "transfers.disclosure_withdraw", "transfers.listing_withdraw", "transfers.listing_accept",  # buttons (issue 20)
 }
@@ -97,6 +98,12 @@ def _valid_task_form(o, w):
     from tests.test_campaigns import valid_task_form
 
     return valid_task_form(w, o)
+
+
+def _valid_lot_form(o):
+    from tests.test_auctions import valid_lot_form
+
+    return valid_lot_form(o)
 
 
 def _valid_contract(o, w):
@@ -257,6 +264,22 @@ TARGETS = [
            lambda o, w: {"decision": "rejected", "reason": "评估报告合规"}),
     Target("transfers.listing_new", "institution", lambda o, w: [f"/achievements/{o.achievement.id}/price-listings/new"],
            _same, lambda o, w: {"contract_type": "transfer", "price": "500000.00", "days": "30"}),
+    # 竞价 (tests/test_auctions.auction_objects): county A's official's session, a running and an upcoming lot
+    Target("auctions.session_new", "official", lambda o, w: ["/auctions/new"], _same,
+           lambda o, w: {"title": "怀远县第二场科技成果竞价"}),
+    Target("auctions.session_edit", "official", lambda o, w: [f"/auctions/{o.auction_session.id}/edit"], _same,
+           lambda o, w: {"title": "怀远县科技成果竞价专场（修改）"}),
+    Target("auctions.lot_new", "official", lambda o, w: [f"/auctions/{o.auction_session.id}/lots/new"], _same,
+           lambda o, w: _valid_lot_form(o)),
+    Target("auctions.lot_edit", "official", lambda o, w: [f"/auctions/lots/{o.auction_upcoming.id}/edit"], _same,
+           lambda o, w: {k: v for k, v in _valid_lot_form(o).items() if k != "achievement_id"}),
+    Target("auctions.deposit_new", "official", lambda o, w: [f"/auctions/lots/{o.auction_lot.id}/deposits"],
+           lambda o, w, url: f"/auctions/lots/{o.auction_lot.id}",
+           lambda o, w: {"org_id": str(w.orgs.uni.id), "amount": "5000"}),
+    Target("auctions.bid", "enterprise", lambda o, w: [f"/auctions/lots/{o.auction_lot.id}/bid"],
+           lambda o, w, url: f"/auctions/lots/{o.auction_lot.id}", lambda o, w: {"amount": "100000"}),
+    Target("auctions.proxy", "enterprise", lambda o, w: [f"/auctions/lots/{o.auction_lot.id}/proxy"],
+           lambda o, w, url: f"/auctions/lots/{o.auction_lot.id}", lambda o, w: {"ceiling": "300000"}),
     # 揭榜挂帅 (tests/test_campaigns.campaign_objects)
     Target("campaigns.create", "official", lambda o, w: ["/campaigns/new"], _same,
            lambda o, w: {"title": "新材料揭榜挂帅榜单", "form_token": form_token()}),
@@ -630,6 +653,9 @@ def objs(world):
     from tests.test_campaigns import milestone_objects
 
     milestone_objects(world, o)  # an announced 榜 with a pending and a delivered milestone
+    from tests.test_auctions import auction_objects
+
+    auction_objects(world, o)  # 竞价: a published session with a running and an upcoming lot
     from tests.test_transfers import transfer_objects
 
     transfer_objects(world, o)  # an open 公示 with two objections and an open 挂牌 of the university's result

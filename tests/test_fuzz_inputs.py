@@ -158,6 +158,9 @@ def get_objects(world):
     from tests.test_campaigns import campaign_objects
 
     campaign_objects(world, o)  # a campaign with an open 榜 and a proposal with an attachment
+    from tests.test_auctions import auction_objects
+
+    auction_objects(world, o)  # 竞价: a published session with a running and an upcoming lot
     from tests.test_transfers import transfer_objects
 
     transfer_objects(world, o)  # an open 公示 with objections and an open 挂牌 of the university's result
@@ -191,6 +194,9 @@ def _fill(o, world):
         "task_id": lambda kind: o.campaign_task.id,
         "proposal_id": lambda kind: o.scored_proposal.id,  # in review: its score page opens
         "file_id": lambda kind: o.campaign_file.id,
+        "session_id": lambda kind: o.auction_session.id,
+        "lot_id": lambda kind: o.auction_lot.id,
+        "deposit_id": lambda kind: o.auction_deposit.id,
         "achievement_id": lambda kind: o.achievement.id,
         "disclosure_id": lambda kind: o.disclosure.id,
         "price_listing_id": lambda kind: o.price_listing.id,

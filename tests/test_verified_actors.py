@@ -58,6 +58,7 @@ _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "au
          "agencies.index", "agencies.detail", "agencies.broker",
          "campaigns.index", "campaigns.detail", "campaigns.task"}  # the public list and page of events  # an invitation link: how an account without an organisation gets one (tests/test_org_members.py)
 _OPEN |= {"transfers.disclosures", "transfers.disclosure", "transfers.listings", "transfers.listing"}  # 公示, 挂牌
+_OPEN |= {"auctions.index", "auctions.session_detail", "auctions.lot_detail", "auctions.lot_state"}  # 竞价, public
 
 BROKER_POSTS = {
     "deals.claim_suggestion": {},

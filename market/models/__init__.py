@@ -1,4 +1,5 @@
 """All models, imported so that metadata and Alembic see every table."""
+from .auction import AuctionBid, AuctionDeposit, AuctionLot, AuctionLotEvent, AuctionProxy, AuctionSession
 from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, DemandCollection, Expert, ExpertField
 from .campaign import (
     Campaign, CampaignCriterion, CampaignMilestone, CampaignPanelist, CampaignProposal, CampaignProposalFile, CampaignScore,
@@ -39,6 +40,12 @@ from .write_counter import WriteCounter
 
 __all__ = [
     "AGENCY_SERVICES",
+    "AuctionBid",
+    "AuctionDeposit",
+    "AuctionLot",
+    "AuctionLotEvent",
+    "AuctionProxy",
+    "AuctionSession",
     "AgencyProfile",
     "AgencyService",
     "BrokerProfile",
