@@ -65,6 +65,16 @@ def _close_due(lots: list[AuctionLot]) -> None:
         db.session.refresh(lot)
 
 
+def _refused_page(lot_id: int, status: int, **forms):
+    """The lot's page again after a refused POST, read in a deferred transaction: the refusal has rolled back, and
+    on SQLite the page must not hold the write lock (BEGIN IMMEDIATE) while it renders."""
+    token = write_intent.set(False)
+    try:
+        return _lot_page(db.session.get(AuctionLot, lot_id), status=status, **forms)
+    finally:
+        write_intent.reset(token)
+
+
 def _error(form, err: DomainError) -> int:
     """A refusal shown on the form; one that is not about what was typed (who may act) goes to the error page."""
     db.session.rollback()
@@ -286,7 +296,7 @@ def bid(lot_id: int):
             placed = services.bid_place(user=current_user, lot=lot, amount=form.amount.data)
         except DomainError as err:
             status = _error(form, err)
-            return _lot_page(db.session.get(AuctionLot, lot_id), bid_form=form, status=status)
+            return _refused_page(lot_id, status, bid_form=form)
         db.session.commit()
         flash(f"出价成功：{placed.amount:,}元", "success")
         return redirect(url_for("auctions.lot_detail", lot_id=lot_id))
@@ -304,7 +314,7 @@ def proxy(lot_id: int):
             services.proxy_set(user=current_user, lot=lot, ceiling=form.ceiling.data)
         except DomainError as err:
             status = _error(form, err)
-            return _lot_page(db.session.get(AuctionLot, lot_id), proxy_form=form, status=status)
+            return _refused_page(lot_id, status, proxy_form=form)
         db.session.commit()
         flash("代理出价已设置：被超过时系统将按加价幅度自动为贵单位出价，直至上限", "success")
         return redirect(url_for("auctions.lot_detail", lot_id=lot_id))
@@ -323,7 +333,7 @@ def deposit_new(lot_id: int):
             services.deposit_record(user=current_user, lot=lot, org_id=form.org_id.data, amount=form.amount.data)
         except DomainError as err:
             status = _error(form, err)
-            return _lot_page(db.session.get(AuctionLot, lot_id), deposit_form=form, status=status)
+            return _refused_page(lot_id, status, deposit_form=form)
         db.session.commit()
         flash("保证金已登记，该单位可以出价", "success")
         return redirect(url_for("auctions.lot_detail", lot_id=lot_id))
