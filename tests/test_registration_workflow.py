@@ -315,6 +315,37 @@ def test_change_and_cancellation_are_re_registered_with_history(app, world, reg)
     assert "申请变更登记" in page and "核准注销" in page and "补充协议调减技术服务内容" in page
 
 
+def test_a_returned_change_puts_the_registered_values_back(app, world, reg):
+    """A change request writes its values on the row while it waits (out of the figures); the 登记员 returning it
+    leaves the registration as it was registered: before, the contract counted again with the unapproved values."""
+    from market.models import ContractAudit
+
+    before = city_totals()
+    contract = submitted(app, world, reg)
+    decide(app, reg.registrar_a, contract, decision="register", tech_amount="700000.00")
+    db.session.refresh(contract)
+    registered = (contract.amount, contract.tech_amount, contract.title, contract.signed_on)
+    data = submission_form(world, amount="50000.00", tech_amount="40000.00", title="改后的合同名称（未经核定）",
+                           reason="补充协议调减合同金额")
+    data.pop("buyer_name")
+    resp = post(client_for(app, world.users.enterprise), f"/registration/{contract.id}/edit", data,
+                content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+    db.session.refresh(contract)
+    assert (contract.reg_request, contract.amount) == ("change", Decimal("50000.00"))
+    assert city_totals() == before
+    resp = decide(app, reg.registrar_a, contract, decision="return", reason="变更材料不全")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+    db.session.refresh(contract)
+    assert (contract.reg_status, contract.reg_request) == ("registered", None)
+    assert (contract.amount, contract.tech_amount, contract.title, contract.signed_on) == registered
+    assert city_totals()[1] - before[1] == Decimal("800000.00") and city_totals()[2] - before[2] == Decimal("700000.00")
+    assert stats.summary_drift() == []
+    put_back = db.session.scalars(select(ContractAudit).where(ContractAudit.contract_id == contract.id,
+                                                              ContractAudit.actor_id == reg.registrar_a.id)).all()
+    assert {a.field_name for a in put_back} >= {"amount", "tech_amount", "title"}
+
+
 # --- numbering -----------------------------------------------------------------------------------------------
 
 def test_numbers_follow_the_points_sequence_and_restart_each_year(app, world, reg):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -71,6 +71,8 @@ class RegStep(db.Model):
     tech_amount: Mapped[Decimal | None] = mapped_column(Money())
     registration_no: Mapped[str] = mapped_column(String(40), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # a change request ('change'): the registered values it replaced, as JSON, put back if the 登记员 returns it
+    prior: Mapped[str | None] = mapped_column(Text)
 
     actor = relationship("User")
 

@@ -13,6 +13,7 @@ figures (market.models.stats.COUNTED_SQL), so the summary rows move exactly when
 """
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import date
 from decimal import Decimal
@@ -311,6 +312,7 @@ def submission_resubmit(*, contract: Contract, user: User, data: dict, scan=None
     if point is None:
         raise DomainError("本市尚未设立登记点，暂不能在线提交登记，请联系市科技局")
     _claim_row(contract, ("returned", "registered"))
+    prior = _registered_values(contract) if changing else None
     for name in RESUBMIT_FIELDS:
         old, new = getattr(contract, name), data.get(name)
         if name == "field_id":
@@ -330,7 +332,7 @@ def submission_resubmit(*, contract: Contract, user: User, data: dict, scan=None
     contract.submitted_at = utcnow()
     contract.submitted_by_id = contract.submitted_by_id or user.id
     db.session.flush()
-    _step(contract, user, "change" if changing else "resubmit", point=point, reason=reason)
+    _step(contract, user, "change" if changing else "resubmit", point=point, reason=reason, prior=prior)
     events.record(events.contract_reg_submitted, contract=contract, user=user)
     return contract
 
@@ -387,7 +389,10 @@ def registration_decide(*, contract: Contract, user: User, decision: str, reason
     _claim_row(contract, ("submitted",))
     point = db.session.get(RegPoint, contract.reg_point_id)
     if decision == "return":
-        # a change or a cancellation sent back leaves the registration as it was (it counts again)
+        # a change or a cancellation sent back leaves the registration as it was (it counts again): a change's
+        # values were written on the row when it was asked for, so the registered ones are put back
+        if contract.reg_request == "change":
+            _restore_registered_values(contract, user)
         contract.reg_status = "returned" if contract.reg_request == "new" else "registered"
         if contract.reg_status == "registered":
             contract.reg_request = None
@@ -466,9 +471,35 @@ def _claim_row(contract: Contract, states: tuple[str, ...]) -> None:
     db.session.refresh(contract)
 
 
+# what a change request may alter on a registered contract, and so what a returned change puts back
+PRIOR_FIELDS = RESUBMIT_FIELDS + ("scan_path", "scan_name", "declared_tech_amount")
+
+
+def _registered_values(contract: Contract) -> str:
+    return json.dumps({name: None if getattr(contract, name) is None else str(getattr(contract, name))
+                       for name in PRIOR_FIELDS}, ensure_ascii=False)
+
+
+def _restore_registered_values(contract: Contract, user: User) -> None:
+    """Put back the values the last change request replaced (its step's `prior`), with an audit row for each."""
+    step = db.session.scalar(select(RegStep).where(RegStep.contract_id == contract.id, RegStep.action == "change")
+                             .order_by(RegStep.id.desc()).limit(1))
+    if step is None or not step.prior:
+        return  # a change asked before the values were kept: nothing to put back but what the row says
+    for name, text in json.loads(step.prior).items():
+        value = None if text is None else (Decimal(text) if name in ("amount", "tech_amount", "declared_tech_amount")
+                                           else date.fromisoformat(text) if name in ("signed_on", "term_start", "term_end")
+                                           else int(text) if name.endswith("_id") else text)
+        old = getattr(contract, name)
+        if old != value:
+            setattr(contract, name, value)
+            if name not in ("scan_path", "declared_tech_amount"):
+                contract_services._audit(contract, user, "edit", name, old, value)
+
+
 def _step(contract: Contract, user: User, action: str, *, point: RegPoint | None, reason: str = "",
-          tech_amount: Decimal | None = None) -> None:
-    db.session.add(RegStep(contract_id=contract.id, action=action, actor_id=user.id,
+          tech_amount: Decimal | None = None, prior: str | None = None) -> None:
+    db.session.add(RegStep(contract_id=contract.id, action=action, actor_id=user.id, prior=prior,
                            reg_point_id=point.id if point else None, reason=reason[:500], tech_amount=tech_amount,
                            registration_no="" if contract.registration_no.startswith(PLACEHOLDER_PREFIX)
                            else contract.registration_no, at=utcnow()))
