@@ -415,6 +415,7 @@ def test_officials_see_the_results_of_their_scope_and_export_them(app, world, lo
     assert "蚌埠市科技成果竞价专场" not in other  # another county's official: not their scope
     assert "蚌埠市科技成果竞价专场" not in login_as("official_b").get("/auctions/results?format=csv").get_data().decode("utf-8-sig")
     assert login_as("enterprise").get("/auctions/results").status_code == 403
+    assert 'href="/auctions/results' in city.get("/dashboard/").get_data(as_text=True)  # the dashboard's 竞价 tab
     # the session page shows the organiser the same figures
     session_page = city.get(f"/auctions/{lot.session_id}").get_data(as_text=True)
     assert "专场结果" in session_page and "37.4%" in session_page

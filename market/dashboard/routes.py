@@ -37,6 +37,7 @@ TABS = (
     ("dashboard.coverage", "产学研一对一"),
     ("dashboard.checks", "数据核查"),
     ("dashboard.reports", "报表"),
+    ("auctions.results", "竞价"),  # 竞价专场 results of the official's scope, with their export (market/auctions)
 )
 BREAKDOWNS = ("region", "month", "type", "field")
 EXPORT_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
