@@ -159,11 +159,18 @@ def test_a_deal_priced_in_public_signs_only_at_its_price(world, market, login_as
     assert re.search(r'name="amount"[^>]*value="123456.78"', page), page[:3000]
     detail = c.get(f"/deals/{deal.id}").get_data(as_text=True)
     assert re.search(r'id="deal-source"[^>]*>竞价拍卖</span> · 成交价：<span id="deal-price">123,456.78元</span>', detail)
-    resp = post(c, url, terms(world, version=str(db.session.get(Deal, deal.id).version), amount="500000.00"))
+    resp = post(c, url, terms(world, version=str(db.session.get(Deal, deal.id).version), amount="500000.00",
+                              contract_type="transfer", subtype="patent"))
     assert resp.status_code == 400 and "合同成交额应为成交价 123,456.78元</div>" in resp.get_data(as_text=True), re.findall(r"invalid-feedback[^<]*<?[^<]*", resp.get_data(as_text=True))
     assert count(Contract) == 0
+    # sold as a 转让 (the default of deal_open_at_price): a 许可 contract at that price is refused
     resp = post(c, url, terms(world, version=str(db.session.get(Deal, deal.id).version), amount="123456.78",
-                              tech_amount="100000.00", registration_no="2026340300000124"))
+                              tech_amount="100000.00", contract_type="license", subtype="patent_license"))
+    assert resp.status_code == 400 and "成交的是技术转让，合同类型应为技术转让" in resp.get_data(as_text=True)
+    assert count(Contract) == 0
+    resp = post(c, url, terms(world, version=str(db.session.get(Deal, deal.id).version), amount="123456.78",
+                              tech_amount="100000.00", registration_no="2026340300000124", contract_type="transfer",
+                              subtype="patent"))
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     contract = db.session.scalar(select(Contract))
     assert (contract.amount, contract.deal_id, contract.seller_org_id) == (Decimal("123456.78"), deal.id, world.orgs.uni.id)

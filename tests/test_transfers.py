@@ -328,6 +328,12 @@ def test_a_listed_price_opens_a_deal_and_its_contract_needs_no_disclosure(app, w
     with pytest.raises(Conflict, match="须先完成公示"):
         contract_services.contract_update(contract=contract, user=world.users.city_official, version=contract.version,
                                           data={"amount": Decimal("450000.00"), "tech_amount": Decimal("450000.00")})
+    db.session.rollback()
+    # and so does another type at the same price: the 挂牌 sold a 转让, not a 许可
+    contract = db.session.get(Contract, contract.id)
+    with pytest.raises(Conflict, match="须先完成公示"):
+        contract_services.contract_update(contract=contract, user=world.users.city_official, version=contract.version,
+                                          data={"contract_type": "license", "subtype": "patent_license"})
 
 
 def test_the_owner_cannot_buy_and_an_expired_listing_is_refused(app, world, result):

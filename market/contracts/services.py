@@ -334,6 +334,9 @@ def contract_record_from_deal(*, deal: Deal, user: User, data: dict, version: in
     errors = validate_terms(data)
     if not errors and deal.price is not None and data.get("amount") != deal.price:
         errors = {"amount": f"该对接经{deal.source_label}成交，合同成交额应为成交价 {format_yuan(deal.price)}"}
+    if not errors and deal.price_type and data.get("contract_type") != deal.price_type:
+        label = CONTRACT_TYPES[deal.price_type][0]
+        errors = {"contract_type": f"该对接经{deal.source_label}成交的是{label}，合同类型应为{label}"}
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
     checked_scan = _read_optional_scan(scan)

@@ -286,13 +286,16 @@ def _deal_open_from_interest(interest: Interest, user: User) -> Deal:
     return deal
 
 
-def deal_open_at_price(*, achievement: Achievement, buyer_org, price: Decimal, source: str, user: User, text: str) -> Deal:
+def deal_open_at_price(*, achievement: Achievement, buyer_org, price: Decimal, source: str, user: User, text: str,
+                       contract_type: str = "transfer") -> Deal:
     """A deal opened by a sale whose price was set in public: a verified buyer accepted a 挂牌 price ('listed'), or
     a lot's winning bid ('auction'). The caller has decided the sale under its own row lock; this records the deal
     at that price (stage 洽谈: the parties agreed the price, the contract remains) and tells the brokers of both
-    regions, one of whom claims it and records the contract at this price."""
+    regions, one of whom claims it and records the contract at this price and of this type (转让 or 许可)."""
     if source not in ("listed", "auction"):
         raise ValueError(f"not a priced source: {source}")
+    if contract_type not in ("transfer", "license"):
+        raise ValueError(f"not a type sold at a public price: {contract_type}")
     if buyer_org.id == achievement.org_id:
         raise DomainError("不能购买本单位的成果", status_code=409)
     seller = achievement.org
@@ -305,6 +308,7 @@ def deal_open_at_price(*, achievement: Achievement, buyer_org, price: Decimal, s
         stage="negotiating",
         source=source,
         price=price,
+        price_type=contract_type,
         created_by_id=user.id,
     )
     db.session.add(deal)

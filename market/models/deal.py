@@ -195,6 +195,8 @@ class Deal(db.Model):
     # the price set in public (挂牌: the listed price a buyer accepted; 竞价: the winning bid), 元; the contract
     # recorded from this deal carries it as its 合同成交额 (contracts.services.contract_record_from_deal)
     price: Mapped[Decimal | None] = mapped_column(Money())
+    # the contract type sold at that price (转让 or 许可): the contract must be of this type, as it must carry the price
+    price_type: Mapped[str | None] = mapped_column(String(16))
     interest_id: Mapped[int | None] = mapped_column(ForeignKey("interests.id"), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -37,7 +37,9 @@ def needs_disclosure(contract: Contract) -> bool:
         return False
     deal = db.session.get(Deal, contract.deal_id) if contract.deal_id else None
     # the price was set in public (挂牌, 竞价) only while the contract keeps it: an amount changed later was negotiated
-    return deal is None or deal.source not in PUBLIC_PRICE_SOURCES or deal.price is None or contract.amount != deal.price
+    # (and its type: a 许可 sold at a 挂牌 price is no price for a 转让)
+    return (deal is None or deal.source not in PUBLIC_PRICE_SOURCES or deal.price is None
+            or contract.amount != deal.price or contract.contract_type != (deal.price_type or "transfer"))
 
 
 def _result_id(contract: Contract) -> int | None:

@@ -329,7 +329,7 @@ def listing_accept(*, user: User, listing: PriceListing):
     if achievement.status != "published":
         raise Conflict("该成果已不在发布状态，不能摘牌")
     deal = deal_open_at_price(achievement=achievement, buyer_org=user.org, price=locked.price, source="listed",
-                              user=user, text=f"接受挂牌价 {format_yuan(locked.price)}（挂牌 #{locked.id}）")
+                              contract_type=locked.contract_type, user=user, text=f"接受挂牌价 {format_yuan(locked.price)}（挂牌 #{locked.id}）")
     locked.status, locked.buyer_org_id, locked.buyer_user_id = "sold", user.org_id, user.id
     locked.sold_at, locked.deal_id = now, deal.id
     db.session.flush()

@@ -1,5 +1,5 @@
 """issue 20: a registration step's `prior` (the registered values a change request replaced, put back when the
-登记员 returns the change: before, a returned change stayed in the register with its unapproved values); a deal's price set in public (deals.price: a 挂牌 price accepted, or a 竞价 winning bid), and two more deal sources recorded by the feature that opens the deal, never chosen by hand: 'listed'
+登记员 returns the change: before, a returned change stayed in the register with its unapproved values); a deal's price and contract type set in public (deals.price, deals.price_type: a 挂牌 price accepted, or a 竞价 winning bid), and two more deal sources recorded by the feature that opens the deal, never chosen by hand: 'listed'
 (挂牌: a verified buyer accepted a result's listed price) and 'auction' (竞价: a lot's winning bid).
 
 Revision ID: a19d01c0ffee
@@ -26,6 +26,7 @@ def upgrade():
         batch_op.add_column(sa.Column('prior', sa.Text(), nullable=True))
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('price', market.money.Money(), nullable=True))
+        batch_op.add_column(sa.Column('price_type', sa.String(length=16), nullable=True))
         batch_op.drop_constraint(op.f('ck_deals_source'), type_='check')
         batch_op.create_check_constraint(op.f('ck_deals_source'), f"source IN ({AFTER})")
 
@@ -36,6 +37,7 @@ def downgrade():
     with op.batch_alter_table('deals', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_deals_source'), type_='check')
         batch_op.create_check_constraint(op.f('ck_deals_source'), f"source IN ({BEFORE})")
+        batch_op.drop_column('price_type')
         batch_op.drop_column('price')
     with op.batch_alter_table('reg_steps', schema=None) as batch_op:
         batch_op.drop_column('prior')
