@@ -23,10 +23,15 @@ NAME_MAX = 100  # Organization.name is String(100)
 
 
 def guess_org_type(name: str) -> str:
-    """高校 or 科研院所 by the words of the name, else 企业 (for parties named on a contract)."""
-    if "大学" in name or "学院" in name or "学校" in name:
+    """高校 or 科研院所 by the words of the name (simplified or traditional characters, or English), else 企业 (for
+    parties named on a contract). The 协议定价 公示 rule (market/transfers/gate.py) turns on this type, so a
+    university typed as 大學 or "... University" is one too."""
+    lower = name.lower()
+    if any(word in name for word in ("大学", "学院", "学校", "大學", "學院", "學校")) or any(
+            word in lower for word in ("university", "college")):
         return "university"
-    if "研究院" in name or "研究所" in name or "科学院" in name or "研究中心" in name:
+    if any(word in name for word in ("研究院", "研究所", "科学院", "科學院", "研究中心")) or any(
+            word in lower for word in ("institute", "academy", "research center", "research centre")):
         return "institute"
     return "enterprise"
 

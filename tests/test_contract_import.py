@@ -278,6 +278,22 @@ def test_web_upload_by_a_broker_and_refusals(world, login_as):
     assert count(Contract) == 1
 
 
+@pytest.mark.parametrize("seller", ["蚌埠测试大学", "蚌埠测试大學", "Bengbu Test University", "安徽光电研究院"])
+def test_a_brokers_file_carries_no_institutions_transfer(world, login_as, seller):
+    """A 高校/科研院所's 转让 or 许可 is registered only after its 协议定价 公示, checked one contract at a time: a
+    broker's file carrying one is refused whole, whether the seller is known or only named (in traditional
+    characters or English too); the same row from an official (a 登记点's register) and a broker's 技术开发 pass."""
+    payload = jsonl([row(1, type="技术转让", subtype="专利权", seller=seller)]).encode("utf-8")
+    resp = post(login_as("broker"), "/contracts/import", {"file": (io.BytesIO(payload), "c.jsonl")})
+    assert resp.status_code == 400 and "须先完成协议定价公示" in resp.get_data(as_text=True)
+    assert count(Contract) == 0
+    development = jsonl([row(2, seller=seller)]).encode("utf-8")
+    assert post(login_as("broker"), "/contracts/import", {"file": (io.BytesIO(development), "c.jsonl")}).status_code == 200
+    resp = post(login_as("city_official"), "/contracts/import", {"file": (io.BytesIO(payload), "c.jsonl")})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:2000]
+    assert count(Contract) == 2
+
+
 def test_parties_outside_the_city_by_code_or_country(runner, world, tmp_path):
     """Issue 16: a party elsewhere in China by its 行政区划代码, one abroad by its 国别; one party stays in the city."""
     header = "登记编号,合同类型,买方单位,卖方单位,买方区域,卖方区域,合同成交额（元）,技术交易额（元）,签订日期,卖方行政区划代码,卖方国别,买方行政区划代码"

@@ -17,7 +17,8 @@ from ..extensions import db
 from ..imports import BadRow, ImportReport, Layout, cell_text
 from ..models import CONTRACT_TYPES, Contract, ContractAudit, Field, Organization, Region, User
 from ..money import AmountError, contract_amount_problem, parse_contract_yuan, parse_wan
-from ..orgs import org_values
+from ..models.org import INSTITUTION_TYPES
+from ..orgs import guess_org_type, org_values
 from ..text import InvalidName, clean_name
 from . import regcodes
 from .access import can_record_in
@@ -340,6 +341,24 @@ def _read_registration(raw: dict, clean: dict, reasons: list[str], lookups: _Loo
 
 # --- storing -------------------------------------------------------------------------------------
 
+# A file loads a 登记点's register of contracts registered before (officials, administrators). A broker's file does
+# not carry a 高校/科研院所's 转让 or 许可: such a 协议定价 is registered only after its 公示 (market/transfers/gate.py),
+# checked one contract at a time on the contract form.
+BROKER_DISCLOSED_REFUSAL = ("高校院所的技术转让、技术许可合同须先完成协议定价公示，请逐份在“登记合同”中录入（系统核对公示），"
+                            "不能由经纪人批量导入")
+
+
+def _needs_disclosure(clean: dict, lookups: "_Lookups") -> bool:
+    if clean["contract_type"] not in ("transfer", "license"):
+        return False
+    cache = lookups.__dict__.setdefault("seller_types", {})
+    name = clean["seller"]
+    if name not in cache:
+        found = db.session.scalar(select(Organization.org_type).where(Organization.name == name))
+        cache[name] = found or guess_org_type(name)
+    return cache[name] in INSTITUTION_TYPES
+
+
 def import_contracts(*, rows: list[tuple[int, dict]], user: User, skip_bad: bool = False,
                      scoped: bool = False, progress=None) -> ContractImportReport:
     """Check every row, then store the good ones (all of them, or none when a row is bad and not skip_bad).
@@ -373,6 +392,8 @@ def import_contracts(*, rows: list[tuple[int, dict]], user: User, skip_bad: bool
             user, clean["buyer_place"].region_id, clean["seller_place"].region_id
         ):
             reasons.append("买方和卖方都不在您负责的区域内")
+        if clean is not None and not reasons and user.role == "broker" and _needs_disclosure(clean, lookups):
+            reasons.append(BROKER_DISCLOSED_REFUSAL)
         if reasons:
             report.bad.append(BadRow(line, number, "；".join(reasons)))
         else:
