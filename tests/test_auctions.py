@@ -420,3 +420,21 @@ def test_officials_see_the_results_of_their_scope_and_export_them(app, world, lo
     session_page = city.get(f"/auctions/{lot.session_id}").get_data(as_text=True)
     assert "专场结果" in session_page and "37.4%" in session_page
     assert "专场结果" not in login_as("enterprise").get(f"/auctions/{lot.session_id}").get_data(as_text=True)
+
+
+def test_the_live_state_masks_bidders_and_follows_each_bid(app, world, login_as):
+    a, b = world.users.enterprise, world.users.enterprise_b
+    lot = make_lot(world, bidders=[a.org, b.org])
+    ent_a, ent_b = login_as("enterprise"), login_as("enterprise_b")
+    before = ent_a.get(f"/auctions/lots/{lot.id}/state.json").get_json()
+    assert before["phase"] == "running" and before["current_price"] is None and before["next_amount"] == "100000.00"
+    assert before["may_bid"] is True and before["bid_count"] == 0
+    assert post(ent_a, f"/auctions/lots/{lot.id}/bid", {"amount": "100000"}).status_code == 302
+    mine = ent_a.get(f"/auctions/lots/{lot.id}/state.json").get_json()
+    theirs = ent_b.get(f"/auctions/lots/{lot.id}/state.json")
+    assert mine["you_lead"] is True and mine["leader"] == "贵单位（001号）" and mine["version"] > before["version"]
+    body = theirs.get_data(as_text=True)
+    assert theirs.get_json()["leader"] == "001号竞买人" and theirs.get_json()["next_amount"] == "110000.00"
+    assert world.orgs.ent_a.name not in body  # bidders see numbers, never the other bidders' names
+    assert world.orgs.ent_a.name not in ent_b.get(f"/auctions/lots/{lot.id}").get_data(as_text=True)
+    assert theirs.headers["Cache-Control"] == "private, no-store"

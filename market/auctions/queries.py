@@ -13,8 +13,8 @@ from ..money import exact_sum, join_sum
 from ..models.auction import AuctionBid, AuctionDeposit, AuctionLot, AuctionLotEvent, AuctionProxy, AuctionSession
 from ..permissions import is_verified_actor, scope_region_ids
 
-RECENT_BIDS = 10  # in the polled state
-PAGE_BIDS = 50  # on the lot's page; the history (paginated) holds every bid
+RECENT_BIDS = 20  # in the polled state (the page shows as many: the poll redraws them)
+PAGE_BIDS = 20  # on the lot's page; the history (paginated) holds every bid
 
 
 def sessions_visible(user) -> Select:
