@@ -352,6 +352,23 @@ def test_the_owner_cannot_buy_and_an_expired_listing_is_refused(app, world, resu
     assert list_result(world, result).status == "open"
 
 
+def test_a_result_in_a_running_auction_lot_cannot_be_listed(app, world, result):
+    from market.models import AuctionLot, AuctionSession
+
+    session = AuctionSession(title="新材料成果竞价专场", region_id=world.regions["city"].id,
+                             organiser_id=world.users.city_official.id, state="published")
+    db.session.add(session)
+    db.session.flush()
+    db.session.add(AuctionLot(session_id=session.id, achievement_id=result.id, seller_org_id=result.org_id,
+                              starting_price=Decimal("100000.00"), increment=Decimal("1000.00"),
+                              deposit_amount=Decimal("0.00"), starts_at=utcnow() - timedelta(hours=1),
+                              ends_at=utcnow() + timedelta(days=1), original_ends_at=utcnow() + timedelta(days=1),
+                              state="open"))
+    db.session.commit()
+    with pytest.raises(Conflict, match="竞价"):
+        list_result(world, result)
+
+
 def test_a_withdrawn_listing_cannot_be_bought(app, world, result):
     pl = list_result(world, result)
     assert post(client_for(app, world.users.enterprise), f"/price-listings/{pl.id}/withdraw").status_code == 403
@@ -377,8 +394,8 @@ def test_two_buyers_accepting_at_the_same_moment_make_one_sale(app, world, resul
 def transfer_objects(world, o) -> None:
     """For the inventory tests (access matrix, fuzz, keep-input): on o.achievement (the city university's published
     result) an open 公示 to 怀远甲企业 with two undecided objections of the second enterprise (o.objection, which
-    the owner answers; o.objection_open, which an administrator decides), and an open 挂牌. Sets o.disclosure,
-    o.objection, o.objection_open, o.price_listing."""
+    the owner answers; o.objection_open, which an administrator decides), and an open 挂牌 of another published
+    result of the university. Sets o.disclosure, o.objection, o.objection_open, o.listed_result, o.price_listing."""
     o.disclosure = services.disclosure_create(
         user=world.users.institution, achievement=o.achievement, buyer_name=world.orgs.ent_a.name,
         contract_type="transfer", price=PRICE, days=None, contact_name="张老师", contact_phone="0552-1234567")
@@ -386,7 +403,10 @@ def transfer_objects(world, o) -> None:
                                            reasons="该成果的价格明显低于评估价值，请核实。", contact="13800000000")
     o.objection_open = services.objection_lodge(user=world.users.enterprise_b, disclosure=o.disclosure,
                                                 reasons="该成果的权属可能存在争议，请核实。", contact="13800000001")
-    o.price_listing = services.listing_create(user=world.users.institution, achievement=o.achievement, price=PRICE,
+    # on another result: o.achievement may be in a 竞价 lot (tests/test_auctions.auction_objects), which no 挂牌 joins
+    o.listed_result = factories.achievement(owner=world.users.institution, field=world.fields["materials"],
+                                            status="published", title="挂牌权限测试成果")
+    o.price_listing = services.listing_create(user=world.users.institution, achievement=o.listed_result, price=PRICE,
                                               days=30, contract_type="license")
     db.session.commit()
 

@@ -262,6 +262,15 @@ def _close_expired(achievement_id: int) -> None:
         .values(status="expired").execution_options(synchronize_session=False))
 
 
+def _in_auction(achievement_id: int) -> bool:
+    """A lot of the result is open in a 竞价 session that is not cancelled (one sale at a time)."""
+    from ..models import AuctionLot, AuctionSession
+
+    return db.session.scalar(select(AuctionLot.id).join(AuctionSession, AuctionSession.id == AuctionLot.session_id).where(
+        AuctionLot.achievement_id == achievement_id, AuctionLot.state == "open",
+        AuctionSession.state != "cancelled").limit(1)) is not None
+
+
 def listing_create(*, user: User, achievement: Achievement, price: Decimal, days: int, contract_type: str,
                    note: str = "") -> PriceListing:
     if not can_own_listing(user, achievement):
@@ -283,6 +292,8 @@ def listing_create(*, user: User, achievement: Achievement, price: Decimal, days
     if db.session.scalar(select(PriceListing.id).where(PriceListing.achievement_id == achievement.id,
                                                        PriceListing.status == "open")) is not None:
         raise Conflict("该成果已在挂牌中，请先撤牌或等待到期")
+    if _in_auction(achievement.id):
+        raise Conflict("该成果正在竞价专场中，竞价结束前不能挂牌")
     now = utcnow()
     listing = PriceListing(achievement_id=achievement.id, org_id=achievement.org_id, contract_type=contract_type,
                            price=price, note=(note or "").strip(), starts_at=now, ends_at=now + timedelta(days=days),
