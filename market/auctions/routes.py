@@ -280,9 +280,7 @@ def lot_state(lot_id: int):
     own_org = current_user.org_id if current_user.is_authenticated else None
     state = queries.lot_state(lot, now=utcnow(), viewer_org_id=own_org,
                               may_bid_reason=services.may_bid(current_user, lot))
-    response = jsonify(state)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return jsonify(state)  # Cache-Control as every page's: no-store signed in, no-cache (revalidated) anonymous
 
 
 @bp.route("/auctions/lots/<int:lot_id>/bid", methods=["POST"])
