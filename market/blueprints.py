@@ -53,6 +53,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(campaigns_bp)  # 揭榜挂帅 campaigns (issue 19 section 1)
 
+    from .api import init_api
+
+    init_api(app)  # the open JSON API under /api/v1 and the account's API tokens (issue 21)
+
     from .auctions.routes import bp as auctions_bp
 
     app.register_blueprint(auctions_bp)  # 竞价 sessions (issue 20 sections 3-4)

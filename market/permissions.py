@@ -56,6 +56,11 @@ OPEN_TO_UNVERIFIED = frozenset({
     "campaigns.detail",
     "campaigns.task",
 })
+# the open API's public reads and its document (issue 21): the API ignores the session cookie, so who is signed in
+# in the browser does not matter there
+OPEN_TO_UNVERIFIED |= {"api.demands_list", "api.demands_detail", "api.achievements_list", "api.achievements_detail",
+                       "api.search", "api.campaigns_list", "api.events_list", "api-docs.openapi_json",
+                       "api_pages.docs"}
 OPEN_TO_UNVERIFIED |= {"auctions.index", "auctions.session_detail",  # 竞价: the public sessions, lots and
                        "auctions.lot_detail", "auctions.lot_state"}  # their live state (issue 20)
 OPEN_TO_UNVERIFIED |= {"transfers.disclosures", "transfers.disclosure",  # the public 公示 and 挂牌 pages (issue 20)

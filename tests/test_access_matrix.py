@@ -35,6 +35,11 @@ PUBLIC |= {"members.join"}  # an invitation link: the invited colleague register
 PUBLIC |= {"happenings.index", "happenings.detail"}  # events: the public list and page
 PUBLIC |= {"agencies.index", "agencies.detail", "agencies.broker"}  # 服务机构 directory, an agency, an opted-in broker
 PUBLIC |= {"campaigns.index", "campaigns.detail", "campaigns.task"}  # 揭榜挂帅: list, campaign, 榜 (公示)
+# the open API's public reads and its document (issue 21)
+API_PUBLIC = {"api.demands_list", "api.demands_detail", "api.achievements_list", "api.achievements_detail",
+              "api.search", "api.campaigns_list", "api.events_list", "api-docs.openapi_json",
+              "api_pages.docs"}
+PUBLIC |= API_PUBLIC
 PUBLIC |= {"auctions.index", "auctions.session_detail", "auctions.lot_detail", "auctions.lot_state"}  # 竞价
 PUBLIC |= {"transfers.disclosures", "transfers.disclosure", "transfers.listings", "transfers.listing"}  # 公示, 挂牌
 
@@ -248,6 +253,16 @@ EXPECTED.update({"transfers.objection_new": frozenset({ENT, BROKER, OFFICIAL, AD
                  "transfers.objection_decide": frozenset({ADMIN}),
                  "transfers.listing_accept": frozenset({ENT})})  # a verified buyer of another organisation
 
+# the open API (issue 21). It never acts on the session cookie: a signed-in browser is anonymous there, so no role
+# reaches a token endpoint here (401, or the actor gate's 403); tokens x endpoints are tested in
+# tests/test_api_tokens.py::test_token_endpoint_matrix. The account's token page is for verified actors.
+EXPECTED.update({e: EVERYONE for e in API_PUBLIC})
+EXPECTED.update({f"api.my_{p}_{op}": frozenset() for p in ("demands", "achievements")
+                 for op in ("list", "create", "detail", "update", "suggestions")})
+EXPECTED.update({"api.stats": frozenset(), "api.token_info": frozenset(), "api.demands_interest": frozenset(),
+                 "api.achievements_interest": frozenset()})
+EXPECTED.update({"api_pages.tokens": VERIFIED, "api_pages.revoke": VERIFIED})  # one's own tokens
+
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`
 # holds the rule's defaults and the other parameters chosen so far (e.g. kind).
 FILL = {
@@ -289,6 +304,7 @@ FILL = {
     "proposal_id": lambda o, rule, v: o.scored_proposal.id,  # in review: the panel's score page opens
     "milestone_id": lambda o, rule, v: o.campaign_delivered.id,
     "file_id": lambda o, rule, v: o.campaign_file.id,
+    "token_id": lambda o, rule, v: o.api_token.id,  # the enterprise user's API token
     "session_id": lambda o, rule, v: o.auction_session.id,
     "lot_id": lambda o, rule, v: o.auction_lot.id,
     "deposit_id": lambda o, rule, v: o.auction_deposit.id,  # marked for return
@@ -483,6 +499,9 @@ def objs(world):
     from tests.test_campaigns import milestone_objects
 
     milestone_objects(world, o)  # an announced 榜 won by the second enterprise, with milestones
+    from tests.test_api_tokens import api_objects
+
+    api_objects(world, o)  # objs.api_token: the enterprise user's API token
     from tests.test_auctions import auction_objects
 
     auction_objects(world, o)  # objs.auction_session, objs.auction_lot, objs.auction_deposit

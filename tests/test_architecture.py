@@ -27,6 +27,7 @@ FEATURES += ("registration",)  # 技术合同登记: 登记点, 登记员, submi
 FEATURES += ("happenings",)  # events: 路演, 对接会, 成果巡展 with sign-up and check-in (issue 19 section 2)
 FEATURES += ("agencies",)  # 服务机构, 技术经纪人, 专家库 (issue 19 section 3)
 FEATURES += ("campaigns",)  # 揭榜挂帅: 榜单, 榜, 揭榜方案, panel scores, 公示 (issue 19 section 1)
+FEATURES += ("api",)  # the open JSON API /api/v1 and the account's API tokens (issue 21)
 FEATURES += ("auctions",)  # 竞价 sessions: lots, deposits, bids and proxies, the close, results (issue 20)
 FEATURES += ("transfers",)  # 协议定价 公示 with objections, and 挂牌 at a fixed price (issue 20 sections 1-2)
 #: the rest wires the app together and may import anything: create_app (market/__init__.py), what it registers,

@@ -58,6 +58,9 @@ NON_FORM = {
     "auctions.session_publish", "auctions.session_cancel", "auctions.deposit_returned",  # buttons (竞价, issue 20)
     "agencies.collect_demand",  # one button (登记需求征集, tests/test_agencies_figures.py)
     "transfers.disclosure_withdraw", "transfers.listing_withdraw", "transfers.listing_accept",  # buttons (issue 20)
+    "api_pages.revoke",  # one button (撤销 API 令牌, tests/test_api_tokens.py)
+    "api.my_demands_create", "api.my_achievements_create",  # JSON, fuzzed by tests/test_api_schema.py
+    "api.demands_interest", "api.achievements_interest",  # JSON, fuzzed by tests/test_api_schema.py
 }
 
 
@@ -280,6 +283,10 @@ TARGETS = [
            lambda o, w, url: f"/auctions/lots/{o.auction_lot.id}", lambda o, w: {"amount": "100000"}),
     Target("auctions.proxy", "enterprise", lambda o, w: [f"/auctions/lots/{o.auction_lot.id}/proxy"],
            lambda o, w, url: f"/auctions/lots/{o.auction_lot.id}", lambda o, w: {"ceiling": "300000"}),
+    # API tokens of one's account (issue 21)
+    Target("api_pages.tokens", "enterprise", lambda o, w: ["/account/tokens"], _same,
+           lambda o, w: {"name": "ERP 同步", "scopes": ["listings:read"],
+                         "expires_on": (date.today() + timedelta(days=30)).isoformat()}),
     # 揭榜挂帅 (tests/test_campaigns.campaign_objects)
     Target("campaigns.create", "official", lambda o, w: ["/campaigns/new"], _same,
            lambda o, w: {"title": "新材料揭榜挂帅榜单", "form_token": form_token()}),

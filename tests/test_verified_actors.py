@@ -60,6 +60,11 @@ _OPEN = {"static", "main.home", "main.healthz", "auth.login", "auth.logout", "au
 _OPEN |= {"transfers.disclosures", "transfers.disclosure", "transfers.listings", "transfers.listing"}  # 公示, 挂牌
 _OPEN |= {"auctions.index", "auctions.session_detail", "auctions.lot_detail", "auctions.lot_state"}  # 竞价, public
 
+# the open API's public reads and its document (issue 21): the API ignores the session cookie
+_OPEN |= {"api.demands_list", "api.demands_detail", "api.achievements_list", "api.achievements_detail",
+          "api.search", "api.campaigns_list", "api.events_list", "api-docs.openapi_json",
+          "api_pages.docs"}
+
 BROKER_POSTS = {
     "deals.claim_suggestion": {},
     "deals.claim": {},

@@ -1,6 +1,7 @@
 """All models, imported so that metadata and Alembic see every table."""
 from .auction import AuctionBid, AuctionDeposit, AuctionLot, AuctionLotEvent, AuctionProxy, AuctionSession
 from .agency import AGENCY_SERVICES, AgencyProfile, AgencyService, BrokerProfile, DemandCollection, Expert, ExpertField
+from .api_token import API_SCOPES, ApiIdempotencyKey, ApiToken  # the open API's tokens (issue 21)
 from .campaign import (
     Campaign, CampaignCriterion, CampaignMilestone, CampaignPanelist, CampaignProposal, CampaignProposalFile, CampaignScore,
     CampaignTask,
