@@ -261,6 +261,7 @@ EXPECTED.update({f"api.my_{p}_{op}": frozenset() for p in ("demands", "achieveme
                  for op in ("list", "create", "detail", "update", "suggestions")})
 EXPECTED.update({"api.stats": frozenset(), "api.token_info": frozenset(), "api.demands_interest": frozenset(),
                  "api.achievements_interest": frozenset()})
+EXPECTED.update({"api.contracts_submit": frozenset(), "api.my_contracts_list": frozenset()})  # token only
 EXPECTED.update({"api_pages.tokens": VERIFIED, "api_pages.revoke": VERIFIED})  # one's own tokens
 
 # URL parameter -> value, from the objects of the `objs` fixture: (objs, rule, values) -> value, where `values`

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from market.extensions import db
 from tests.helpers import objects
-from tests.test_api_tokens import demand_body, issue
+from tests.test_api_tokens import city_reg_point, contract_form, demand_body, issue
 
 EXAMPLES = int(os.environ.get("API_SCHEMA_EXAMPLES", "25"))
 FIGURES: list[str] = []
@@ -30,6 +30,7 @@ def tokens(app, world):
     ent = issue(world.users.enterprise)
     inst = issue(world.users.institution)
     official = issue(world.users.official)
+    city_reg_point(world)  # a contract submitted for registration goes to its 登记点
     db.session.commit()
     return {"demands": ent, "achievements": inst, "stats": official, "token": ent}, objs
 
@@ -42,6 +43,10 @@ def _real(path: str, objs, world) -> tuple[int | None, dict | None]:
         return objs.draft_demand.id, demand_body(world)
     if path.startswith("/api/v1/my/achievements"):
         return objs.draft_achievement.id, achievement_body
+    if path == "/api/v1/contracts":  # multipart: the page's form fields and the scan's bytes (a file part)
+        from tests.test_contracts import PDF
+
+        return None, {**contract_form(world)(), "scan": PDF}
     message = {"message": "我们希望就该条目开展合作"} if path.endswith("/interests") else None
     if path.startswith("/api/v1/demands"):
         return objs.demand.id, message
@@ -61,8 +66,8 @@ def _token_for(path: str, tokens: dict) -> str | None:
         return tokens["achievements"]
     if path.startswith("/api/v1/stats"):
         return tokens["stats"]
-    if path.startswith("/api/v1/token"):
-        return tokens["token"]
+    if path.startswith("/api/v1/token") or path in ("/api/v1/contracts", "/api/v1/my/contracts"):
+        return tokens["token"]  # the enterprise's token: every scope of its role, contracts:submit too
     return None
 
 

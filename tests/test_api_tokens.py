@@ -3,9 +3,10 @@ reach into another organisation's objects or another region's figures, idempoten
 problem+json, ETag / 304, cursor pagination and the rate limit."""
 from __future__ import annotations
 
+import io
 import json
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from market.api import services as api_services
 from market.api.tokens import ROLE_SCOPES, hash_secret
 from market.extensions import db
-from market.models import API_SCOPES, ApiToken, Demand
+from market.models import API_SCOPES, ApiToken, Contract, Demand, RegPoint, User
 from market.models.base import utcnow
 from tests import factories
 from tests.helpers import client_for, diff, objects, snapshot
@@ -49,6 +50,45 @@ def demand_body(world, **kw) -> dict:
     return body
 
 
+def contract_form(world, **over):
+    """What /registration/submit's form posts, with the scan (a fresh file each call): a factory for a multipart
+    body. The seller's region is the city node, which holds every organisation's region (each member submits for
+    its own organisation); the buyer is in county A, the broker's region."""
+    from tests.test_contracts import PDF
+
+    def body() -> dict:
+        data = {"buyer_name": "接口测试买方有限公司", "seller_name": "蚌埠测试大学",
+                "title": "通过接口提交的铝合金热处理技术开发合同", "contract_type": "development",
+                "subtype": "commissioned", "amount": "800000.00", "tech_amount": "700000.00",
+                "signed_on": date.today().isoformat(), "buyer_region_id": str(world.regions["county_a"].id),
+                "seller_region_id": str(world.regions["city"].id), "field_id": str(world.fields["materials"].id),
+                "scan": (io.BytesIO(PDF), "合同扫描件.pdf")}
+        data.update(over)
+        return data
+
+    return body
+
+
+def city_reg_point(world) -> RegPoint:
+    """The city's 登记点 with a 登记员 (without a 登记点 nothing can be submitted)."""
+    point = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id,
+                     division="340300", serial=1)
+    db.session.add(point)
+    db.session.flush()
+    registrar = User(username="reg_city", name="登记员甲", role="registrar", reg_point_id=point.id)
+    registrar.set_password(factories.PASSWORD)
+    db.session.add(registrar)
+    db.session.commit()
+    return point
+
+
+def send(client, url, body, headers, method="POST"):
+    """A JSON body, or a multipart one when `body` is a factory (contract_form)."""
+    if callable(body):
+        return client.open(url, method=method, data=body(), headers=headers, content_type="multipart/form-data")
+    return client.open(url, method=method, json=body, headers=headers)
+
+
 @pytest.fixture
 def objs(world):
     return objects(world)
@@ -79,7 +119,11 @@ def _cases(world, objs):
         ("answer to a need", "POST", f"/api/v1/demands/{d.id}/interests",
          {"message": "我校团队可以解决该技术难题"}, {"inst_all"}),
         ("token", "GET", "/api/v1/token", None, {"ent_read", "ent_write", "ent_all", "ent_b", "inst_all", "official",
-                                                 "admin"}),
+                                                 "admin", "broker"}),
+        # 技术合同登记: the seller side (each member for its own organisation) and the broker of the region
+        ("submit a contract", "POST", "/api/v1/contracts", contract_form(world),
+         {"ent_all", "ent_b", "inst_all", "broker"}),
+        ("own submissions", "GET", "/api/v1/my/contracts", None, {"ent_all", "ent_b", "inst_all", "broker"}),
     ]
 
 
@@ -93,6 +137,7 @@ def _tokens(world):
         "inst_all": issue(u.institution),
         "official": issue(u.official),
         "admin": issue(u.admin),
+        "broker": issue(u.broker),  # contracts:submit only
     }
 
 
@@ -100,6 +145,7 @@ def test_token_endpoint_matrix(app, world, objs):
     """Every token on every token endpoint: allowed cells answer 2xx, every other cell 401/403/404 and changes
     nothing; expired and revoked tokens and the cookie of a signed-in user are refused everywhere."""
     tokens = _tokens(world)
+    city_reg_point(world)
     expired = issue(world.users.enterprise, name="将过期")
     revoked = issue(world.users.enterprise, name="将撤销")
     db.session.execute(db.update(ApiToken).where(ApiToken.name == "将过期")
@@ -116,7 +162,7 @@ def test_token_endpoint_matrix(app, world, objs):
             before = snapshot() if (method != "GET" and name not in allowed) else None
             c = cookie if name == "cookie" else client
             headers = bearer(secret) if secret else {}
-            resp = c.open(url, method=method, json=body, headers=headers)
+            resp = send(c, url, body, headers, method)
             cases += 1
             if name in allowed:
                 if resp.status_code not in (200, 201, 409):
@@ -484,3 +530,115 @@ def test_api_ignores_the_session_cookie(app, world, objs):
 def test_scopes_constant_matches_the_page(app):
     assert set(API_SCOPES) == {s for scopes in ROLE_SCOPES.values() for s in scopes}
     json.dumps(API_SCOPES, ensure_ascii=False)
+
+
+# --- 技术合同登记 through the API (the same service as /registration/submit) ----------------------------------------
+
+def _contracts(*where) -> int:
+    return db.session.scalar(select(func.count()).select_from(Contract).where(*where))
+
+
+def test_a_contract_submitted_with_its_scan_waits_for_the_registrar(app, world, objs):
+    from market.registration import queries as reg_queries
+
+    point = city_reg_point(world)
+    secret = issue(world.users.enterprise, ["contracts:submit"])
+    c = app.test_client()
+    before = _contracts()
+    resp = send(c, "/api/v1/contracts", contract_form(world), bearer(secret))
+    assert resp.status_code == 201, resp.get_data(True)
+    assert resp.json["status"] == "submitted" and resp.json["status_label"] == "待登记"
+    assert resp.json["reg_point"] == {"id": point.id, "name": "蚌埠市技术合同登记中心"}
+    assert resp.json["amount"] == "800000.00" and resp.json["registration_no"] is None
+    assert resp.headers["Location"].endswith(f"/registration/{resp.json['id']}")
+    assert _contracts() == before + 1
+    contract = db.session.get(Contract, resp.json["id"])
+    assert contract.seller_org_id == world.orgs.ent_a.id and contract.scan_path
+    assert contract.submitted_by_id == world.users.enterprise.id and contract.tech_amount == Decimal("700000.00")
+    registrar = db.session.scalar(select(User).where(User.username == "reg_city"))
+    queue = db.session.scalars(reg_queries.queue(registrar)).all()
+    assert [x.id for x in queue] == [contract.id]
+    page = client_for(app, registrar).get("/registration/")
+    assert page.status_code == 200 and "通过接口提交的铝合金热处理技术开发合同" in page.get_data(True)
+    # and the submitter reads it back, amounts as 元 strings
+    mine = c.get("/api/v1/my/contracts", headers=bearer(secret))
+    assert mine.status_code == 200
+    assert [(i["id"], i["amount"], i["tech_amount"], i["status_label"]) for i in mine.json["items"]] == [
+        (contract.id, "800000.00", "700000.00", "待登记")]
+
+
+def test_a_contract_submission_retried_five_times_makes_one(app, world, objs):
+    city_reg_point(world)
+    secret = issue(world.users.enterprise, ["contracts:submit"])
+    c = app.test_client()
+    before = _contracts()
+    headers = {**bearer(secret), "Idempotency-Key": "contract-1"}
+    # each retry is a new multipart body (another boundary), the same fields and scan
+    answers = [send(c, "/api/v1/contracts", contract_form(world), headers) for _ in range(5)]
+    assert [a.status_code for a in answers] == [201] * 5, [a.get_data(True)[:200] for a in answers]
+    assert len({a.json["id"] for a in answers}) == 1
+    assert [a.headers.get("Idempotent-Replayed") for a in answers[1:]] == ["true"] * 4
+    assert _contracts() == before + 1
+    other = send(c, "/api/v1/contracts", contract_form(world, amount="900000.00"), headers)
+    assert other.status_code == 422 and other.mimetype == PROBLEM and "Idempotency-Key" in other.json["errors"]
+    assert _contracts() == before + 1
+
+
+def test_a_token_without_the_scope_cannot_submit_a_contract(app, world, objs):
+    city_reg_point(world)
+    secret = issue(world.users.enterprise, ["listings:read", "listings:write"])
+    before = snapshot()
+    resp = send(app.test_client(), "/api/v1/contracts", contract_form(world), bearer(secret))
+    assert resp.status_code == 403 and resp.mimetype == PROBLEM and "提交技术合同登记" in resp.json["detail"]
+    after = snapshot()
+    for rows in (before, after):
+        rows.pop("api_tokens", None)
+    assert not diff(before, after)
+    assert app.test_client().get("/api/v1/my/contracts", headers=bearer(secret)).status_code == 403
+
+
+def test_no_submission_for_a_seller_that_is_not_ones_own(app, world, objs):
+    """The pages' rule (registration/services.submission_create): a member submits for its own organisation
+    whatever seller is named; a broker only for contracts with a party in its region."""
+    city_reg_point(world)
+    c = app.test_client()
+    other = issue(world.users.enterprise_b, ["contracts:submit"])
+    resp = send(c, "/api/v1/contracts", contract_form(world, seller_name=world.orgs.ent_a.name), bearer(other))
+    assert resp.status_code == 201, resp.get_data(True)
+    assert db.session.get(Contract, resp.json["id"]).seller_org_id == world.orgs.ent_b.id
+    assert _contracts(Contract.seller_org_id == world.orgs.ent_a.id) == 0
+    # the broker of county A, for a contract of two parties in county B: refused with the reason at the field
+    broker = issue(world.users.broker)
+    before = _contracts()
+    county_b = str(world.regions["county_b"].id)
+    resp = send(c, "/api/v1/contracts", contract_form(world, buyer_region_id=county_b, seller_region_id=county_b,
+                                                      seller_name="五河丙科技有限公司"), bearer(broker))
+    assert resp.status_code == 403 and resp.mimetype == PROBLEM
+    assert "负责区域" in resp.json["errors"]["seller_region_id"]
+    assert _contracts() == before
+    # another organisation's submissions are not in one's own list
+    ent_a = issue(world.users.enterprise, ["contracts:submit"])
+    assert c.get("/api/v1/my/contracts", headers=bearer(ent_a)).json["items"] == []
+
+
+def test_a_bad_submission_is_a_400_problem_in_chinese(app, world, objs):
+    city_reg_point(world)
+    secret = issue(world.users.enterprise, ["contracts:submit"])
+    c = app.test_client()
+    before = _contracts()
+    not_pdf = contract_form(world, scan=(io.BytesIO(b"MZ\x90\x00 not a pdf at all"), "合同.pdf"))
+    resp = send(c, "/api/v1/contracts", not_pdf, bearer(secret))
+    assert resp.status_code == 400 and resp.mimetype == PROBLEM, resp.get_data(True)
+    assert resp.json["errors"]["scan"] == "扫描件须为PDF文件" and resp.json["detail"]
+    no_scan = contract_form(world)
+    resp = c.post("/api/v1/contracts", data={k: v for k, v in no_scan().items() if k != "scan"},
+                  headers=bearer(secret), content_type="multipart/form-data")
+    assert resp.status_code == 400 and resp.json["errors"]["scan"] == "请上传合同扫描件（PDF）"
+    bad = send(c, "/api/v1/contracts", contract_form(world, amount="八十万", tech_amount="900000.00",
+                                                     contract_type="loan", signed_on="2026-13-40"), bearer(secret))
+    assert bad.status_code == 400 and bad.mimetype == PROBLEM
+    assert set(bad.json["errors"]) >= {"amount", "contract_type", "signed_on"}, bad.json
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in m) for m in bad.json["errors"].values()), bad.json
+    json_body = c.post("/api/v1/contracts", json={"title": "x"}, headers=bearer(secret))
+    assert json_body.status_code == 400 and json_body.mimetype == PROBLEM
+    assert _contracts() == before

@@ -1,5 +1,6 @@
 """`/api/v1`: the open JSON API. Another door to the same rules as the pages: public reads use the pages' published-only
-queries, writes go through market/listings/services.py as the signed-in pages do, statistics through
+queries, writes go through market/listings/services.py as the signed-in pages do (a contract submitted for
+registration through the page's SubmissionForm and market/registration/services.submission_create), statistics through
 market/dashboard/stats.py within the official's region (permissions.in_scope)."""
 from __future__ import annotations
 
@@ -424,15 +425,16 @@ for _kind in LISTING_MODELS:
     _register_own(_kind)
 
 
-def idempotent(token, key: str | None, create, schema, *, location) -> Response:
+def idempotent(token, key: str | None, create, schema, *, location, fingerprint: str | None = None) -> Response:
     """Run `create` once per (token, Idempotency-Key): a retry with the same body gets the first answer again, a
-    different body under the same key is refused; concurrent retries wait on a lock and the unique constraint."""
+    different body under the same key is refused; concurrent retries wait on a lock and the unique constraint.
+    `fingerprint`: of what was sent, where the raw body differs between retries (a multipart boundary)."""
     if key is None:
         status, data = create()
         body = schema().dumps(data, ensure_ascii=False)
         db.session.commit()
         return _created(status, body, location)
-    fingerprint = services.request_fingerprint(request.method, request.path, request.get_data())
+    fingerprint = fingerprint or services.request_fingerprint(request.method, request.path, request.get_data())
     services.idempotency_lock(token_id=token.id, key=key)
     found = services.idempotency_find(token_id=token.id, key=key)
     if found is None:
@@ -463,6 +465,110 @@ def _created(status: int, body: str, location) -> Response:
     except (ValueError, KeyError, TypeError):
         pass
     return response
+
+
+# --- token: 技术合同登记 (the seller side submits with the scan, as on /registration/submit) -------------------
+
+ENDPOINT_SCOPES.update({"api.contracts_submit": "contracts:submit", "api.my_contracts_list": "contracts:submit"})
+
+
+def _form_fingerprint(scan) -> str:
+    """The fields and the scan's bytes (a multipart body's boundary changes with every retry of a client)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, value in sorted(request.form.items(multi=True)):
+        digest.update(f"{name}={value}\n".encode("utf-8", "surrogatepass"))
+    if scan is not None:
+        digest.update(f"scan:{scan.filename}\n".encode("utf-8", "surrogatepass"))
+        digest.update(scan.stream.read())
+        scan.stream.seek(0)
+    return services.request_fingerprint(request.method, request.path, digest.hexdigest().encode())
+
+
+def _form_problem(form) -> ApiProblem:
+    errors = {name: msgs[0] for name, msgs in form.errors.items()
+              if name not in (None, "registration_no", "csrf_token") and msgs}
+    if form.form_errors:
+        errors["_schema"] = form.form_errors[0]
+    return ApiProblem(400, "填写内容有误，请按提示修改", errors=errors)
+
+
+def contract_json(contract) -> dict:
+    from ..registration import queries as reg_queries
+    from ..registration.services import PLACEHOLDER_PREFIX
+
+    number = contract.registration_no
+    point = contract.reg_point
+    return {"id": contract.id, "title": contract.title,
+            "registration_no": None if number.startswith(PLACEHOLDER_PREFIX) else number,
+            "contract_type": contract.contract_type, "amount": yuan(contract.amount),
+            "tech_amount": yuan(contract.tech_amount), "signed_on": contract.signed_on,
+            "status": contract.reg_status, "status_label": reg_queries.status_label(contract),
+            "reg_point": {"id": point.id, "name": point.name} if point is not None else None,
+            "submitted_at": contract.submitted_at,
+            "url": url_for("registration.detail", contract_id=contract.id)}
+
+
+@bp.route("/contracts", endpoint="contracts_submit", methods=["POST"])
+@bp.arguments(schemas.IdempotencyHeader, location="headers", as_kwargs=True)
+@bp.arguments(schemas.ContractSubmitForm, location="files", as_kwargs=True)  # documented as multipart/form-data
+@bp.response(201, schemas.ContractSubmittedSchema)
+@bp.alt_response(400, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.alt_response(401, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.alt_response(403, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.alt_response(409, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.alt_response(413, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.alt_response(422, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.doc(security=[{"bearerAuth": []}])
+def contracts_submit(idempotency_key=None, **_parsed):
+    """提交技术合同登记（multipart/form-data）：字段与页面“提交登记”表单相同，另附 scan（合同扫描件，PDF）；
+    同一规则（卖方单位的认证用户为本单位提交，技术经纪人为其负责区域内的合同提交），由受理的登记点办理。
+    返回合同 id、状态（待登记）和受理的登记点。填写有误为 400，errors 按字段给出中文说明。需要 contracts:submit。
+    带 Idempotency-Key 重试只提交一次。"""
+    from ..contracts import services as contract_services
+    from ..formtokens import new_form_token
+    from ..registration import services as reg_services
+    from ..registration.forms import SubmissionForm
+
+    token = _token()
+    require_scope(token, "contracts:submit")
+    scan = request.files.get("scan")
+    fingerprint = _form_fingerprint(scan) if idempotency_key is not None else None
+
+    def create() -> tuple[int, dict]:
+        form = SubmissionForm(formdata=request.form, meta={"csrf": False}).setup()
+        if not form.validate():  # the page's form: every error at once, as there
+            form.add_problems(contract_services.validate_terms(contract_services.with_outside_places(form.data_dict())))
+            raise _form_problem(form)
+        try:
+            # the page's one-time form token guards a double-clicked form; here Idempotency-Key does that
+            contract = reg_services.submission_create(user=current_user, data=form.data_dict(),
+                                                      token=new_form_token(), scan=scan)
+        except DomainError as err:
+            raise ApiProblem(err.status_code, err.message, errors=err.fields) from err
+        db.session.flush()
+        return 201, contract_json(contract)
+
+    return idempotent(token, idempotency_key, create, schemas.ContractSubmittedSchema, fingerprint=fingerprint,
+                      location=lambda data: url_for("registration.detail", contract_id=data["id"]))
+
+
+@bp.route("/my/contracts", endpoint="my_contracts_list", methods=["GET"])
+@bp.arguments(schemas.CursorArgs, location="query", as_kwargs=True)
+@bp.response(200, schemas.ContractPage)
+@bp.alt_response(400, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.alt_response(401, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.alt_response(403, schema=schemas.ProblemSchema, **PROBLEM)
+@bp.doc(security=[{"bearerAuth": []}])
+def my_contracts_list(**args):
+    """本人提交的技术合同登记（与页面“我提交的技术合同登记”相同：本人提交的、本单位为卖方的、本人经纪的），
+    含待登记、已退回、已登记；金额为元，两位小数的字符串；游标分页，新的在前。需要 contracts:submit。"""
+    from ..models import Contract
+    from ..registration import queries as reg_queries
+
+    require_scope(_token(), "contracts:submit")
+    return cursor_page(reg_queries.submissions_of(current_user), Contract, args, contract_json)
 
 
 # --- token: statistics for officials -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The open API's request and response shapes (marshmallow), from which flask-smorest writes the OpenAPI document."""
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from ..models import API_SCOPES
@@ -254,3 +255,62 @@ class TokenInfoSchema(Schema):
     expires_at = fields.DateTime()
     user = fields.String()
     role = fields.String()
+
+
+# --- 技术合同登记: the page's submission form (market/registration/forms.py SubmissionForm) as multipart fields ----
+
+_NOT_POSTED = {"registration_no", "reason", "form_token", "version", "csrf_token"}  # drawn, page-only or per request
+_REQUIRED = {"buyer_name", "contract_type", "amount", "tech_amount", "signed_on"}
+
+
+def _submission_form_fields() -> dict:
+    """One documented string per field of the page's form, named and labelled as there (so the document cannot
+    drift from the form); the form itself parses and checks them, as on the page."""
+    from wtforms.fields.core import UnboundField
+
+    from ..registration.forms import SubmissionForm
+
+    found = [(v.creation_counter, n, v) for n in dir(SubmissionForm)
+             if isinstance(v := getattr(SubmissionForm, n, None), UnboundField) and n not in _NOT_POSTED]
+    out = {}
+    for _, name, unbound in sorted(found):
+        label = unbound.args[0] if unbound.args else unbound.kwargs.get("label", name)
+        kind = unbound.field_class.__name__
+        note = {"DateField": "，格式 YYYY-MM-DD", "ContractAmountField": "，最多两位小数",
+                "SelectField": "，取值同页面表单的选项"}.get(kind, "")
+        if name.endswith("_id"):
+            note = "，填 id"
+        if name == "seller_name":
+            note += "；单位成员提交时为本单位，只有技术经纪人填写"
+        out[name] = fields.String(load_default=None, metadata={
+            "description": f"{label}{note}{'（必填）' if name in _REQUIRED else ''}"})
+    return out
+
+
+# the multipart body as one documented schema (flask-smorest writes one requestBody per operation): the form's
+# fields and the scan; the view reads the fields with the page's form and the scan from request.files
+ContractSubmitForm = Schema.from_dict(
+    {**_submission_form_fields(),
+     "scan": Upload(load_default=None, metadata={"description": "合同扫描件（PDF，不超过10MB；必填）"})},
+    name="ContractSubmitForm")
+ContractSubmitForm.Meta.unknown = EXCLUDE
+
+
+class ContractSubmittedSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    registration_no = fields.String(allow_none=True, metadata={"description": "登记编号；登记前为 null"})
+    contract_type = fields.String()
+    amount = fields.String(metadata={"description": "合同成交额（元，两位小数）"})
+    tech_amount = fields.String(metadata={"description": "技术交易额（元，两位小数）"})
+    signed_on = fields.Date()
+    status = fields.String(metadata={"description": "submitted（待登记）、returned、refused、registered"})
+    status_label = fields.String(metadata={"description": "中文状态，如“待登记”"})
+    reg_point = fields.Nested(NamedRef, allow_none=True, metadata={"description": "受理的登记点"})
+    submitted_at = fields.DateTime(allow_none=True)
+    url = fields.String()
+
+
+class ContractPage(Schema):
+    items = fields.List(fields.Nested(ContractSubmittedSchema))
+    next_cursor = fields.String(allow_none=True)

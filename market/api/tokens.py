@@ -19,9 +19,11 @@ MAX_LIFETIME = timedelta(days=366)
 LAST_USED_EVERY = timedelta(seconds=60)  # last_used_at is written at most once a minute per token
 
 # role -> the scopes its tokens may carry (the same powers the role has on the pages, never more)
+# contracts:submit: the seller side that submits on the pages (registration/access.py can_submit_for)
 ROLE_SCOPES = {
-    "enterprise": ("listings:read", "listings:write"),
-    "institution": ("listings:read", "listings:write"),
+    "enterprise": ("listings:read", "listings:write", "contracts:submit"),
+    "institution": ("listings:read", "listings:write", "contracts:submit"),
+    "broker": ("contracts:submit",),
     "official": ("stats:read",),
     "admin": ("stats:read",),
 }

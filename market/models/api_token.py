@@ -10,11 +10,12 @@ from ..extensions import db
 from .base import UTCDateTime, utcnow
 from .user import User
 
-# scope -> what a user reads on the token page (submitting contracts for registration: not offered yet)
+# scope -> what a user reads on the token page
 API_SCOPES = {
     "listings:read": "读取本单位的需求和成果",
     "listings:write": "创建和修改本单位的需求和成果",
     "stats:read": "读取管辖区域的统计数据",
+    "contracts:submit": "提交技术合同登记（附合同扫描件），查看本人提交的登记",
 }
 
 
