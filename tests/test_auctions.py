@@ -438,3 +438,102 @@ def test_the_live_state_masks_bidders_and_follows_each_bid(app, world, login_as)
     assert world.orgs.ent_a.name not in body  # bidders see numbers, never the other bidders' names
     assert world.orgs.ent_a.name not in ent_b.get(f"/auctions/lots/{lot.id}").get_data(as_text=True)
     assert "no-store" in theirs.headers["Cache-Control"]
+
+
+# --- rules found by review: equal reach, bids that no longer count, one sale per result, deposits ---------------
+
+@pytest.mark.parametrize("ceiling", ["110000", "120000", "130000", "135000"])
+def test_equal_ceilings_go_to_the_earlier_proxy_whatever_the_amount(app, world, ceiling):
+    """Two proxies with the same ceiling: the earlier keeps the lead at the highest step both reach. Before, the
+    winner depended on the parity of the steps (the later won at 110,000, the earlier at 120,000)."""
+    a, b = world.users.enterprise, world.users.enterprise_b
+    lot = make_lot(world, bidders=[a.org, b.org])  # 100,000 start, 10,000 increment
+    services.proxy_set(user=a, lot=_lot(lot.id), ceiling=Decimal(ceiling))
+    db.session.commit()
+    services.proxy_set(user=b, lot=_lot(lot.id), ceiling=Decimal(ceiling))
+    db.session.commit()
+    reach = (Decimal(ceiling) - Decimal("100000")) // Decimal("10000")
+    final = Decimal("100000") + reach * Decimal("10000")
+    assert (_lot(lot.id).leader_org_id, _lot(lot.id).current_price) == (a.org_id, final)
+    amounts = [amount for _, amount, _ in _bids(lot.id)]
+    assert amounts == sorted(set(amounts)) and all(y - x >= Decimal("10000") for x, y in zip(amounts, amounts[1:]))
+
+
+def test_a_higher_reach_wins_one_increment_above_the_other(app, world):
+    a, b = world.users.enterprise, world.users.enterprise_b
+    lot = make_lot(world, bidders=[a.org, b.org])
+    services.proxy_set(user=a, lot=_lot(lot.id), ceiling=Decimal("150000"))
+    db.session.commit()
+    services.proxy_set(user=b, lot=_lot(lot.id), ceiling=Decimal("175000"))  # the later but higher
+    db.session.commit()
+    assert _bids(lot.id)[-2:] == [(a.org_id, Decimal("150000.00"), "proxy"), (b.org_id, Decimal("160000.00"), "proxy")]
+
+
+def test_bids_of_an_organisation_that_lost_its_verification_do_not_count(app, world):
+    """Its proxy no longer answers, and at the close the highest bid of a bidder whose bids count wins."""
+    from market.models import Organization
+
+    a, b = world.users.enterprise, world.users.enterprise_b
+    lot = make_lot(world, bidders=[a.org, b.org])
+    services.proxy_set(user=a, lot=_lot(lot.id), ceiling=Decimal("500000"))
+    db.session.commit()
+    _bid(b, lot.id, "150000")
+    assert _lot(lot.id).leader_org_id == a.org_id  # A's proxy answered at 160,000
+    db.session.get(Organization, a.org_id).status = "rejected"
+    db.session.commit()
+    _bid(b, lot.id, "170000")
+    assert (_lot(lot.id).leader_org_id, _lot(lot.id).current_price) == (b.org_id, Decimal("170000.00"))
+    db.session.get(Organization, b.org_id).status = "verified"
+    lot2 = make_lot(world, bidders=[a.org, b.org])
+    db.session.get(Organization, a.org_id).status = "verified"
+    db.session.commit()
+    _bid(b, lot2.id, "100000")
+    _bid(a, lot2.id, "200000")
+    db.session.get(Organization, a.org_id).status = "rejected"
+    db.session.commit()
+    _end_now(lot2.id)
+    assert services.lot_close(lot=lot2.id)
+    db.session.commit()
+    closed = _lot(lot2.id)
+    assert (closed.state, closed.leader_org_id, closed.current_price) == ("sold", b.org_id, Decimal("100000.00"))
+    deal = db.session.get(Deal, closed.deal_id)
+    assert (deal.buyer_org_id, deal.price) == (b.org_id, Decimal("100000.00"))
+
+
+def test_a_result_withdrawn_during_the_auction_closes_unsold(app, world):
+    a = world.users.enterprise
+    lot = make_lot(world, bidders=[a.org])
+    _bid(a, lot.id, "100000")
+    _lot(lot.id).achievement.status = "closed"
+    db.session.commit()
+    _end_now(lot.id)
+    assert services.lot_close(lot=lot.id)
+    db.session.commit()
+    closed = _lot(lot.id)
+    assert closed.state == "unsold" and closed.deal_id is None and db.session.scalar(select(func.count(Deal.id))) == 0
+    assert db.session.scalar(select(AuctionDeposit.status).where(AuctionDeposit.lot_id == lot.id)) == "to_return"
+    assert db.session.scalar(select(AuctionLotEvent.text).where(AuctionLotEvent.kind == "unsold")).startswith("流拍：成果已撤回")
+
+
+def test_a_raised_deposit_must_be_covered_and_a_cancelled_session_takes_no_deposit(app, world):
+    a = world.users.enterprise
+    lot = make_lot(world, bidders=[a.org])  # 5,000 recorded
+    _lot(lot.id).deposit_amount = Decimal("50000.00")  # as lot_update before the start
+    db.session.commit()
+    with pytest.raises(DomainError, match="保证金已调整为50,000.00元"):
+        services.bid_place(user=a, lot=_lot(lot.id), amount=Decimal("100000"))
+    db.session.rollback()
+    cancelled = make_lot(world, state="cancelled", starts_in=timedelta(hours=1), ends_in=timedelta(hours=2))
+    with pytest.raises(DomainError, match="专场已取消"):
+        services.deposit_record(user=world.users.city_official, lot=_lot(cancelled.id), org_id=world.orgs.ent_b.id,
+                                amount=Decimal("5000"))
+    db.session.rollback()
+
+
+def test_the_results_page_counts_a_lot_past_its_end(app, world, login_as):
+    a = world.users.enterprise
+    lot = make_lot(world, bidders=[a.org])
+    _bid(a, lot.id, "120000")
+    _end_now(lot.id)
+    page = login_as("city_official").get("/auctions/results").get_data(as_text=True)
+    assert _lot(lot.id).state == "sold" and "12.00" in page

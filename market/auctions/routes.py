@@ -360,7 +360,9 @@ EXPORT_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreads
 @roles_required("official", "admin")
 def results():
     """Each published session of the user's scope: lots, sold, the sold lots' starting and final totals, premium;
-    `?format=csv|xlsx` downloads the same table."""
+    `?format=csv|xlsx` downloads the same table. Lots past their end are closed first, so that a sale the sweep
+    has not reached yet is counted."""
+    _close_due(list(db.session.scalars(select(AuctionLot).where(AuctionLot.id.in_(services.due_lot_ids())))))
     rows = queries.results_rows(current_user)
     total = queries.results_total(rows)
     fmt = request.args.get("format")

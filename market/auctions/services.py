@@ -7,8 +7,11 @@ amount (the starting price first, then the standing bid plus the increment) and 
 lead already. A proxy (代理出价) holds a hidden ceiling: whenever its organisation is outbid, the server bids for it
 one increment above the standing bid, up to the ceiling. Two proxies that meet raise each other one increment at a
 time; the exchange is computed at once and its last two steps are recorded, so that every recorded bid is at least
-one increment above the one before (and the earlier proxy keeps the lead when the later cannot pass it by a full
-increment). A bid that lands within `snipe_window_minutes` of the end moves the end to `extend_minutes` after it.
+one increment above the one before: the proxy that reaches more increments above the standing bid wins, one
+increment above the other's reach; equal reach goes to the earlier proxy (`_resolve_proxies`). A bid that only
+reaches a proxy's ceiling leads: a proxy answers only with a full increment. Bids of an organisation that lost its
+verification or whose deposit no longer covers the lot's do not count (`_eligible_orgs`). A lot whose result was
+withdrawn or sold meanwhile closes unsold (`_sale_blocked`). A bid that lands within `snipe_window_minutes` of the end moves the end to `extend_minutes` after it.
 """
 from __future__ import annotations
 
@@ -89,7 +92,20 @@ def may_bid(user, lot: AuctionLot) -> str | None:
                                                              AuctionDeposit.org_id == user.org_id))
     if deposit is None or deposit.status not in ("held", "applied"):
         return f"须先缴纳竞买保证金（{format_yuan(lot.deposit_amount)}），组织方确认收到后才能出价"
+    if deposit.amount < lot.deposit_amount:  # the organiser raised the deposit after this one was recorded
+        return (f"本拍品的保证金已调整为{format_yuan(lot.deposit_amount)}，贵单位已缴{format_yuan(deposit.amount)}，"
+                "请补足并经组织方确认后出价")
     return None
+
+
+def _eligible_orgs(lot: AuctionLot) -> set[int]:
+    """The organisations whose bids still count: verified, with a held deposit covering the lot's. A bidder whose
+    organisation lost its verification (or whose deposit fell short) is passed over by the proxies and the close,
+    as `may_bid` refuses its new bids."""
+    return set(db.session.scalars(
+        select(AuctionDeposit.org_id).join(Organization, Organization.id == AuctionDeposit.org_id)
+        .where(AuctionDeposit.lot_id == lot.id, AuctionDeposit.status.in_(("held", "applied")),
+               AuctionDeposit.amount >= lot.deposit_amount, Organization.status == "verified")))
 
 
 # --- sessions and lots -------------------------------------------------------------------------------------------
@@ -243,6 +259,8 @@ def lot_update(*, user: User, lot: AuctionLot, starting_price: Decimal, reserve_
         raise NotAllowed("只有专场组织方可以修改拍品")
     lot = _lock(lot)
     now = utcnow()
+    if lot.session.state == "cancelled":
+        raise Conflict("专场已取消，不能修改拍品")
     if lot.state != "open" or lot.starts_at <= now:
         raise Conflict("拍品已开始竞价，不能再修改")
     starts, ends = _check_lot_terms(starting_price=starting_price, reserve_price=reserve_price, increment=increment,
@@ -263,6 +281,8 @@ def deposit_record(*, user: User, lot: AuctionLot, org_id: int, amount: Decimal)
     if not can_manage(user, lot.session):
         raise NotAllowed("只有专场组织方可以登记保证金")
     lot = _lock(lot)
+    if lot.session.state not in ("draft", "published"):
+        raise Conflict("专场已取消，不能再登记保证金")
     if lot.state != "open" or lot.ends_at <= utcnow():
         raise Conflict("竞价已结束，不能再登记保证金")
     org = db.session.get(Organization, org_id) if org_id else None
@@ -330,10 +350,18 @@ def _append_bid(lot: AuctionLot, *, org_id: int, user_id: int, amount: Decimal, 
 
 
 def _resolve_proxies(lot: AuctionLot, now: datetime) -> list[AuctionBid]:
-    """Let the proxies of organisations other than the leader answer the standing bid (see the module's text)."""
+    """Let the proxies of organisations other than the leader answer the standing bid (see the module's text).
+
+    One rule, whatever the amounts: of the leader (its proxy's ceiling, or its standing bid without one) and the
+    best challenging proxy, the one that reaches more increments above the standing bid wins, one increment above
+    what the other reaches, within its own ceiling; equal reach goes to the earlier proxy, at that reach. Only
+    the proxies of organisations whose bids still count (`_eligible_orgs`) and of active users take part."""
     placed: list[AuctionBid] = []
-    proxies = list(db.session.scalars(select(AuctionProxy).where(AuctionProxy.lot_id == lot.id)
-                                      .order_by(AuctionProxy.ceiling.desc(), AuctionProxy.updated_at, AuctionProxy.id)))
+    eligible = _eligible_orgs(lot)
+    proxies = [p for p in db.session.scalars(
+        select(AuctionProxy).join(User, User.id == AuctionProxy.user_id)
+        .where(AuctionProxy.lot_id == lot.id, User.active.is_(True))
+        .order_by(AuctionProxy.ceiling.desc(), AuctionProxy.updated_at, AuctionProxy.id)) if p.org_id in eligible]
     for _ in range(len(proxies) + 1):
         need = _next_amount(lot)
         challenger = next((p for p in proxies if p.org_id != lot.leader_org_id and p.ceiling >= need), None)
@@ -345,17 +373,20 @@ def _resolve_proxies(lot: AuctionLot, now: datetime) -> list[AuctionBid]:
             continue
         price, inc = lot.current_price, lot.increment
         defender = next((p for p in proxies if p.org_id == lot.leader_org_id), None)
-        # steps k = 1, 2, ... of the exchange bid price + k*inc: the challenger the odd ones, the leader the even
-        kc = int((challenger.ceiling - price) // inc)
-        kl = int((max(defender.ceiling, price) - price) // inc) if defender is not None else 0
-        first_fail = min(kc + 1 if kc % 2 == 0 else kc + 2, kl + 1 if kl % 2 == 1 else kl + 2)
-        last = first_fail - 1
-        if last >= 2:
-            loser = challenger if (last - 1) % 2 == 1 else defender
+        reach_c = int((challenger.ceiling - price) // inc)  # >= 1: it can bid `need`
+        reach_d = int((defender.ceiling - price) // inc) if defender is not None and defender.ceiling > price else 0
+        if reach_c > reach_d:
+            winner, loser, loser_reach, top = challenger, defender, reach_d, reach_d + 1
+        elif reach_d > reach_c:
+            winner, loser, loser_reach, top = defender, challenger, reach_c, reach_c + 1
+        else:  # equal reach: the earlier proxy keeps or takes it at that reach
+            earlier = defender is not None and (defender.updated_at, defender.id) <= (challenger.updated_at, challenger.id)
+            winner, loser = (defender, challenger) if earlier else (challenger, defender)
+            loser_reach, top = reach_c - 1, reach_c
+        if loser is not None and loser_reach >= 1:
             placed.append(_append_bid(lot, org_id=loser.org_id, user_id=loser.user_id,
-                                      amount=price + (last - 1) * inc, kind="proxy", now=now))
-        winner = challenger if last % 2 == 1 else defender
-        placed.append(_append_bid(lot, org_id=winner.org_id, user_id=winner.user_id, amount=price + last * inc,
+                                      amount=price + loser_reach * inc, kind="proxy", now=now))
+        placed.append(_append_bid(lot, org_id=winner.org_id, user_id=winner.user_id, amount=price + top * inc,
                                   kind="proxy", now=now))
     return placed
 
@@ -445,8 +476,12 @@ def lot_close(*, lot: AuctionLot | int, now: datetime | None = None) -> bool:
     session = lot.session
     if session.state != "published":
         return False
-    met = lot.current_price is not None and (lot.reserve_price is None or lot.current_price >= lot.reserve_price)
     title = lot.achievement.title
+    blocked = _sale_blocked(lot)
+    if blocked is None:
+        _standing_bid_that_counts(lot, now)
+    met = (blocked is None and lot.current_price is not None
+           and (lot.reserve_price is None or lot.current_price >= lot.reserve_price))
     deposits = list(db.session.scalars(select(AuctionDeposit).where(AuctionDeposit.lot_id == lot.id)))
     lot.closed_at = now
     if met:
@@ -459,7 +494,7 @@ def lot_close(*, lot: AuctionLot | int, now: datetime | None = None) -> bool:
         text = f"成交：最高出价 {format_yuan(lot.current_price)}" + ("，达到保留价" if lot.reserve_price else "（未设保留价）")
     else:
         lot.state = "unsold"
-        text = ("流拍：无人出价" if lot.current_price is None
+        text = (f"流拍：{blocked}" if blocked is not None else "流拍：无人出价" if lot.current_price is None
                 else f"流拍：最高出价 {format_yuan(lot.current_price)} 未达到保留价 {format_yuan(lot.reserve_price)}")
     db.session.add(AuctionLotEvent(lot_id=lot.id, kind=lot.state, org_id=lot.leader_org_id if met else None,
                                    amount=lot.current_price, created_at=now, text=text))
@@ -478,6 +513,36 @@ def lot_close(*, lot: AuctionLot | int, now: datetime | None = None) -> bool:
     db.session.flush()
     _tell_close(lot, deposits, met)
     return True
+
+
+def _sale_blocked(lot: AuctionLot) -> str | None:
+    """Why the result can no longer be sold at this close: its owner withdrew or closed it, or it was sold
+    meanwhile (a 挂牌 accepted, another lot) with that deal still live. One result, one sale."""
+    from ..models import Deal
+
+    if lot.achievement.status != "published":
+        return "成果已撤回或不再公开，不能成交"
+    other = db.session.scalar(select(Deal.id).where(
+        Deal.achievement_id == lot.achievement_id, Deal.source.in_(("listed", "auction")),
+        Deal.stage != "terminated").limit(1))
+    if other is not None:
+        return "该成果已通过挂牌或其他竞价售出，不能再次成交"
+    return None
+
+
+def _standing_bid_that_counts(lot: AuctionLot, now: datetime) -> None:
+    """The highest valid bid: when the leader's bids no longer count (its organisation lost its verification, its
+    deposit fell short), the highest bid of an organisation whose bids count stands instead, with an event."""
+    if lot.leader_org_id is None:
+        return
+    eligible = _eligible_orgs(lot)
+    if lot.leader_org_id in eligible:
+        return
+    best = db.session.scalar(select(AuctionBid).where(AuctionBid.lot_id == lot.id, AuctionBid.org_id.in_(eligible))
+                             .order_by(AuctionBid.amount.desc(), AuctionBid.seq).limit(1)) if eligible else None
+    db.session.add(AuctionLotEvent(lot_id=lot.id, kind="edit", org_id=lot.leader_org_id, created_at=now,
+                                   text="最高出价方已不具备竞买资格（单位认证失效或保证金不足），其出价不计"))
+    lot.current_price, lot.leader_org_id = (best.amount, best.org_id) if best is not None else (None, None)
 
 
 def _tell_close(lot: AuctionLot, deposits: list[AuctionDeposit], met: bool) -> None:
