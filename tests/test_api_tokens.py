@@ -642,3 +642,64 @@ def test_a_bad_submission_is_a_400_problem_in_chinese(app, world, objs):
     json_body = c.post("/api/v1/contracts", json={"title": "x"}, headers=bearer(secret))
     assert json_body.status_code == 400 and json_body.mimetype == PROBLEM
     assert _contracts() == before
+
+
+def test_contract_scan_size_limits_as_on_the_pages(app, world, objs):
+    """A scan over 10MB is refused with the page's message (contracts/scans.read_scan); a body over the site's
+    MAX_CONTENT_LENGTH is a 413 problem, as every upload of the site."""
+    city_reg_point(world)
+    secret = issue(world.users.enterprise, ["contracts:submit"])
+    c = app.test_client()
+    before = _contracts()
+    from tests.test_contracts import PDF
+
+    big = PDF + b"\n%" + b"0" * (10 * 1024 * 1024)
+    resp = send(c, "/api/v1/contracts", contract_form(world, scan=(io.BytesIO(big), "大扫描件.pdf")), bearer(secret))
+    assert resp.status_code == 400 and resp.mimetype == PROBLEM and resp.json["errors"]["scan"] == "扫描件不能超过10MB"
+    kept = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 200_000
+    try:
+        over = contract_form(world, scan=(io.BytesIO(PDF + b"\n%" + b"0" * 300_000), "合同.pdf"))
+        resp = send(c, "/api/v1/contracts", over, bearer(secret))
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = kept
+    assert resp.status_code == 413 and resp.mimetype == PROBLEM and resp.json["detail"]
+    assert _contracts() == before
+
+
+def test_concurrent_contract_submissions_with_the_same_key_make_one(app, world, objs):
+    """Five threads post the same submission with one Idempotency-Key at once (real threads, real database)."""
+    city_reg_point(world)
+    secret = issue(world.users.enterprise, ["contracts:submit"])
+    before = _contracts()
+    n = 5
+    bodies = [contract_form(world)() for _ in range(n)]  # built here: the world's rows are the test's session's
+    db.session.commit()
+    barrier = threading.Barrier(n)
+    statuses, ids, errors = [], [], []
+
+    def post_once(data):
+        try:
+            with app.app_context():
+                c = app.test_client()
+                barrier.wait(timeout=10)
+                resp = c.post("/api/v1/contracts", data=data, content_type="multipart/form-data",
+                              headers={**bearer(secret), "Idempotency-Key": "contract-race"})
+                statuses.append(resp.status_code)
+                if resp.status_code == 201:
+                    ids.append(resp.json["id"])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            with app.app_context():
+                db.session.remove()
+
+    threads = [threading.Thread(target=post_once, args=(data,)) for data in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert sorted(statuses) == [201] * n, statuses
+    assert len(set(ids)) == 1
+    assert _contracts() == before + 1
