@@ -537,3 +537,37 @@ def test_the_results_page_counts_a_lot_past_its_end(app, world, login_as):
     _end_now(lot.id)
     page = login_as("city_official").get("/auctions/results").get_data(as_text=True)
     assert _lot(lot.id).state == "sold" and "12.00" in page
+
+
+def test_a_result_on_a_listed_price_or_sold_cannot_be_put_up(app, world):
+    """One sale at a time, both ways: transfers refuses a 挂牌 of a result in an open lot; a lot is refused for a
+    result on an open 挂牌, or sold at a public price with its deal still live."""
+    from market.deals.services import deal_open_at_price
+    from market.models import PriceListing
+    from tests import factories
+
+    achievement = factories.achievement(owner=world.users.institution, field=world.fields["materials"],
+                                        status="published")
+    session = AuctionSession(title="蚌埠市科技成果竞价专场", region_id=world.regions["city"].id,
+                             organiser_id=world.users.city_official.id, state="draft")
+    db.session.add(session)
+    now = utcnow()
+    listing = PriceListing(achievement_id=achievement.id, org_id=achievement.org_id, price=Decimal("50000.00"),
+                           starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=10), status="open",
+                           created_by_id=world.users.institution.id)
+    db.session.add(listing)
+    db.session.commit()
+    terms = dict(starting_price=Decimal("100000"), reserve_price=None, increment=Decimal("10000"),
+                 deposit_amount=Decimal("0"), starts_at=now + timedelta(hours=9), ends_at=now + timedelta(hours=10))
+    with pytest.raises(DomainError, match="正在挂牌交易中"):
+        services.lot_create(user=world.users.city_official, session=session, achievement_id=achievement.id, **terms)
+    db.session.rollback()
+    listing = db.session.get(PriceListing, listing.id)
+    listing.status = "withdrawn"
+    deal_open_at_price(achievement=achievement, buyer_org=world.orgs.ent_a, price=Decimal("50000.00"),
+                       source="listed", user=world.users.enterprise, text="摘牌")
+    db.session.commit()
+    with pytest.raises(DomainError, match="已通过挂牌或竞价售出"):
+        services.lot_create(user=world.users.city_official, session=db.session.get(AuctionSession, session.id),
+                            achievement_id=achievement.id, **terms)
+    db.session.rollback()

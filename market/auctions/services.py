@@ -230,6 +230,16 @@ def lot_create(*, user: User, session: AuctionSession, achievement_id: int, star
         AuctionLot.achievement_id == achievement.id, AuctionLot.state == "open", AuctionSession.state != "cancelled"))
     if busy is not None:
         raise _field_error("achievement_id", "该成果已在其他竞价专场中，结束前不能再次上拍")
+    # one sale at a time: not while it is on 挂牌 (open, within its period) nor once sold at a public price
+    from ..models import Deal, PriceListing
+
+    listed = db.session.scalar(select(PriceListing.id).where(
+        PriceListing.achievement_id == achievement.id, PriceListing.status == "open",
+        PriceListing.ends_at > utcnow()).limit(1))
+    if listed is not None:
+        raise _field_error("achievement_id", "该成果正在挂牌交易中，挂牌结束或撤回前不能上拍")
+    if _sale_blocked_by_deal(achievement.id):
+        raise _field_error("achievement_id", "该成果已通过挂牌或竞价售出，不能再次上拍")
     starts, ends = _check_lot_terms(starting_price=starting_price, reserve_price=reserve_price, increment=increment,
                                     deposit_amount=deposit_amount, starts_at=starts_at, ends_at=ends_at,
                                     snipe_window_minutes=snipe_window_minutes, extend_minutes=extend_minutes,
@@ -518,16 +528,20 @@ def lot_close(*, lot: AuctionLot | int, now: datetime | None = None) -> bool:
 def _sale_blocked(lot: AuctionLot) -> str | None:
     """Why the result can no longer be sold at this close: its owner withdrew or closed it, or it was sold
     meanwhile (a 挂牌 accepted, another lot) with that deal still live. One result, one sale."""
-    from ..models import Deal
-
     if lot.achievement.status != "published":
         return "成果已撤回或不再公开，不能成交"
-    other = db.session.scalar(select(Deal.id).where(
-        Deal.achievement_id == lot.achievement_id, Deal.source.in_(("listed", "auction")),
-        Deal.stage != "terminated").limit(1))
-    if other is not None:
+    if _sale_blocked_by_deal(lot.achievement_id):
         return "该成果已通过挂牌或其他竞价售出，不能再次成交"
     return None
+
+
+def _sale_blocked_by_deal(achievement_id: int) -> bool:
+    """A live deal at a public price (挂牌 or 竞价) holds the result: one result, one sale."""
+    from ..models import Deal
+
+    return db.session.scalar(select(Deal.id).where(
+        Deal.achievement_id == achievement_id, Deal.source.in_(("listed", "auction")),
+        Deal.stage != "terminated").limit(1)) is not None
 
 
 def _standing_bid_that_counts(lot: AuctionLot, now: datetime) -> None:
