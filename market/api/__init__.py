@@ -51,7 +51,7 @@ def init_api(app: Flask) -> None:
     app.config.setdefault("API_ANON_RATE_LIMIT", 600)  # per address without a token (the public reads)
     app.config.setdefault("API_SPEC_OPTIONS", {
         "info": {"description": (
-            "公开读取无需令牌；本单位条目和统计数据需要在“账号 → API 令牌”页面创建的令牌，"
+            "公开读取无需令牌；本单位条目、技术合同登记提交（multipart，附PDF扫描件）和统计数据需要在“账号 → API 令牌”页面创建的令牌，"
             "放在请求头 Authorization: Bearer 令牌 中。读取接口返回 ETag，可用 If-None-Match 得到 304；"
             "新建接口接受 Idempotency-Key；错误为 application/problem+json，detail 为中文说明；"
             "超过频率限制返回 429 和 Retry-After。金额为元，两位小数的字符串。")},
