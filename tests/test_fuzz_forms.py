@@ -61,6 +61,7 @@ NON_FORM = {
     "api_pages.revoke",  # one button (撤销 API 令牌, tests/test_api_tokens.py)
     "api.my_demands_create", "api.my_achievements_create",  # JSON, fuzzed by tests/test_api_schema.py
     "api.demands_interest", "api.achievements_interest",  # JSON, fuzzed by tests/test_api_schema.py
+    "api.contracts_submit",  # multipart with a token (never a session), fuzzed by tests/test_api_schema.py
 }
 
 

@@ -39,7 +39,7 @@ SKIP = {"static"}  # files: no query parameter is read
 SKIP |= {"api.demands_list", "api.demands_detail", "api.achievements_list", "api.achievements_detail", "api.search",
          "api.my_demands_list", "api.my_demands_detail", "api.my_demands_suggestions", "api.my_achievements_list",
          "api.my_achievements_detail", "api.my_achievements_suggestions", "api.stats", "api.token_info",
-         "api.campaigns_list", "api.events_list", "api-docs.openapi_json"}
+         "api.campaigns_list", "api.events_list", "api-docs.openapi_json", "api.my_contracts_list"}
 # arguments a route needs before it answers 200 (the generated ones are added to these, or replace them)
 BASE_ARGS = {"dashboard.export": [("table", "summary"), ("format", "csv")]}
 ARG_CALL = re.compile(r"(?:args\.get|_int_arg|_text_arg|_date_arg|get_page|_arg)\(\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']")
