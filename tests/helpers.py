@@ -510,3 +510,21 @@ def post_together(app, posters, url: str, data: dict) -> list[int]:
         t.join(60)
     assert not errors, errors
     return sorted(statuses)
+
+
+def same_day_start(ahead, span):
+    """A start `ahead` of now (UTC, whole minutes) whose Beijing-time day also holds start + `span`: an event's
+    session lines ("YYYY-MM-DD HH:MM-HH:MM") cannot cross midnight, so a start late in the Beijing evening moves to
+    09:00 the next Beijing day (still within a day: check-in opens 24 hours before). Before, tests built from the
+    clock failed when run between about 20:00 and 24:00 Beijing time."""
+    from datetime import datetime, time, timedelta
+
+    from market.models.base import utcnow
+
+    china = timedelta(hours=8)
+    start = utcnow().replace(second=0, microsecond=0) + ahead
+    local = start + china
+    if (local + span).date() != local.date():
+        next_day = datetime.combine(local.date() + timedelta(days=1), time(9, 0), tzinfo=local.tzinfo)
+        start = next_day - china
+    return start

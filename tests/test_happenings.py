@@ -18,7 +18,7 @@ from market.happenings import services
 from market.models import Contract, Happening, HappeningSignup, Interest, Notification, Payment, User
 from market.models.base import utcnow
 from tests import factories
-from tests.helpers import Poster, client_for, diff, form_token, snapshot
+from tests.helpers import Poster, client_for, diff, form_token, same_day_start, snapshot
 
 CHINA = timedelta(hours=8)
 
@@ -29,8 +29,7 @@ def _local(dt) -> str:
 
 def make_event(world, *, capacity: int = 3, pair=None, organiser=None, hours_ahead: int = 2):
     """An event of county A's official starting `hours_ahead` from now (check-in open), sign-up open for an hour."""
-    now = utcnow().replace(second=0, microsecond=0)
-    start = now + timedelta(hours=hours_ahead)
+    start = same_day_start(timedelta(hours=hours_ahead), timedelta(hours=3))
     keys = []
     if pair is not None:
         keys = [f"demand:{pair.demand.id}", f"achievement:{pair.achievement.id}"]
@@ -45,7 +44,7 @@ def make_event(world, *, capacity: int = 3, pair=None, organiser=None, hours_ahe
 
 def valid_event_form() -> dict:
     """A valid new-event form (the inventory tests post it with one field spoiled)."""
-    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=5)
+    start = same_day_start(timedelta(days=5), timedelta(hours=3))
     local = start + CHINA
     return {"kind": "roadshow", "title": "新材料成果路演", "place": "怀远县科技局三楼会议室", "capacity": "30",
             "starts_at": _local(start), "ends_at": _local(start + timedelta(hours=3)),
@@ -58,7 +57,7 @@ def event_objects(world, o) -> None:
     hours; the enterprise signed up and checked in, the university signed up (its code unused). Sets o.happening,
     o.happening_spare (a second event, nobody signed up) and, for the denied posts' data, world.happening_code, world.happening_signup_id, world.happening_achievement_id,
     world.happening_edit (the edit form as its page fills it)."""
-    start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=2)
+    start = same_day_start(timedelta(hours=2), timedelta(hours=2))
     local = start + CHINA
     h = services.happening_create(
         user=world.users.official, kind="roadshow", title="权限测试路演", place="怀远县科技局", description="",
@@ -105,7 +104,7 @@ def test_official_creates_an_event_from_the_form(app, world):
     official = Poster(client_for(app, world.users.official))
     page = official.client.get("/events/new")
     assert page.status_code == 200 and "发布活动" in page.get_data(as_text=True)
-    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=3)
+    start = same_day_start(timedelta(days=3), timedelta(hours=4))
     data = {"kind": "matchmaking", "title": "五月新材料对接会", "place": "蚌埠市科技大市场一楼",
             "starts_at": _local(start), "ends_at": _local(start + timedelta(hours=4)),
             "signup_deadline": _local(start - timedelta(days=1)), "capacity": "50",
@@ -141,7 +140,7 @@ def test_official_creates_an_event_from_the_form(app, world):
 ])
 def test_bad_event_input_is_refused_in_chinese_and_nothing_is_stored(app, world, change, message):
     official = Poster(client_for(app, world.users.official))
-    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=3)
+    start = same_day_start(timedelta(days=3), timedelta(hours=4))
     data = {"kind": "roadshow", "title": "有问题的路演活动", "place": "某地", "starts_at": _local(start),
             "ends_at": _local(start + timedelta(hours=2)), "signup_deadline": _local(start - timedelta(hours=5)),
             "capacity": "10", "sessions": f"{(start + CHINA):%Y-%m-%d %H:%M}-{(start + CHINA + timedelta(hours=1)):%H:%M} 路演",

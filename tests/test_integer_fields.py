@@ -76,8 +76,78 @@ def _events(o, world) -> int:
     return count(Happening)
 
 
+def _transfer_result(o, world):
+    from tests.test_transfers import names_result
+
+    return names_result(world)
+
+
+def _disclosure(o, world) -> dict:
+    from tests.test_transfers import disclosure_form
+
+    return disclosure_form(world)
+
+
+def _disclosures(o, world) -> int:
+    from market.models import Disclosure
+
+    return count(Disclosure)
+
+
+def _listing(o, world) -> dict:
+    return {"contract_type": "transfer", "price": "300000.00", "days": "30", "note": ""}
+
+
+def _listings(o, world) -> int:
+    from market.models import PriceListing
+
+    return count(PriceListing)
+
+
+def _auction_session(o, world):
+    """A draft 竞价 session of the city official (made once per test), with a published result of the city to put up."""
+    session = getattr(o, "auction_session", None)
+    if session is None:
+        from market.models import AuctionSession
+
+        session = o.auction_session = AuctionSession(title="整数测试竞价专场", description="", state="draft",
+                                                     region_id=world.regions["city"].id,
+                                                     organiser_id=world.users.city_official.id)
+        db.session.add(session)
+        o.auction_result = factories.achievement(owner=world.users.institution, field=world.fields["materials"],
+                                                 status="published", title="整数测试竞价成果")
+        db.session.commit()
+    return session
+
+
+def _lot(o, world) -> dict:
+    from datetime import timedelta
+
+    from market.models.base import utcnow
+
+    _auction_session(o, world)
+    beijing = utcnow() + timedelta(hours=8)
+    return {"achievement_id": str(o.auction_result.id), "starting_price": "100000", "reserve_price": "",
+            "increment": "10000", "deposit_amount": "0",
+            "starts_at": (beijing + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (beijing + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "snipe_window_minutes": "5", "extend_minutes": "5"}
+
+
+def _lots(o, world) -> int:
+    from market.models import AuctionLot
+
+    return count(AuctionLot)
+
+
 CASES = {
     "HappeningForm": [("official", lambda o, w: "/events/new", _event, _events)],
+    # issue 20: 公示 and 挂牌 periods in days, a 竞价 lot's anti-sniping minutes
+    "DisclosureForm": [("institution", lambda o, w: f"/achievements/{_transfer_result(o, w).id}/disclosures/new",
+                        _disclosure, _disclosures)],
+    "PriceListingForm": [("institution", lambda o, w: f"/achievements/{_transfer_result(o, w).id}/price-listings/new",
+                          _listing, _listings)],
+    "AuctionLotForm": [("city_official", lambda o, w: f"/auctions/{_auction_session(o, w).id}/lots/new", _lot, _lots)],
     "ContractForm": [("broker", lambda o, w: "/contracts/new", _direct_contract, _contracts)],
     "PointForm": [("admin", lambda o, w: "/registration/points", _point, _points)],
     "RegionForm": [("admin", lambda o, w: "/admin/regions/new", _region, _regions),

@@ -15,6 +15,8 @@ from market.models import Field, Region
 from market.models.base import utcnow
 from tests import factories
 
+from tests.helpers import same_day_start
+
 from .helpers import sign_in
 
 pytestmark = [pytest.mark.browser,
@@ -38,7 +40,7 @@ def parties(live_server, seeded):
 
 def test_event_from_publication_to_outcome(live_server, seeded, parties, new_page, page_guard):
     page_guard.expect_status(409)  # the second use of a code is refused with 409
-    start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=3) + timedelta(hours=8)  # Beijing time
+    start = same_day_start(timedelta(hours=3), timedelta(hours=3)) + timedelta(hours=8)  # Beijing time
     official = new_page()
     sign_in(official, live_server.base_url, seeded.official)
     official.set_viewport_size({"width": 390, "height": 844})  # the organiser works from a phone
