@@ -369,6 +369,35 @@ def test_a_result_in_a_running_auction_lot_cannot_be_listed(app, world, result):
         list_result(world, result)
 
 
+def test_a_result_sold_at_a_public_price_is_not_offered_or_sold_again_while_that_deal_lives(app, world, result):
+    """One result, one sale (transfers/sale.py): a 挂牌 sold, or a 竞价 won, holds the result until that deal
+    is terminated; before, a second 挂牌 of a sold result was accepted and the result sold twice."""
+    from market.deals.services import deal_open_at_price
+
+    pl = list_result(world, result)
+    assert post(client_for(app, world.users.enterprise), f"/price-listings/{pl.id}/accept").status_code == 302
+    with pytest.raises(Conflict, match="已通过挂牌或竞价售出"):
+        list_result(world, result)
+    db.session.rollback()
+    resp = post(client_for(app, world.users.institution), f"/achievements/{result.id}/price-listings/new",
+                {"contract_type": "transfer", "price": "600000.00", "days": "30", "note": ""})
+    assert resp.status_code == 409 and "已通过挂牌或竞价售出" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(PriceListing)) == 1
+    # the deal falls through: the result is on sale again
+    db.session.execute(update(Deal).values(stage="terminated"))
+    db.session.commit()
+    again = list_result(world, result, price=Decimal("600000.00"))
+    # a 竞价 won meanwhile (its deal opened by the lot's close) holds the open 挂牌: it can no longer be accepted
+    deal_open_at_price(achievement=result, buyer_org=world.orgs.ent_b, price=Decimal("700000.00"), source="auction",
+                       user=world.users.city_official, text="竞价成交")
+    db.session.commit()
+    resp = post(client_for(app, world.users.enterprise), f"/price-listings/{again.id}/accept")
+    assert resp.status_code == 409 and "已通过挂牌或竞价售出" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PriceListing, again.id).status == "open"
+    assert db.session.scalar(select(db.func.count()).select_from(Deal).where(Deal.stage != "terminated")) == 1
+
+
 def test_a_withdrawn_listing_cannot_be_bought(app, world, result):
     pl = list_result(world, result)
     assert post(client_for(app, world.users.enterprise), f"/price-listings/{pl.id}/withdraw").status_code == 403

@@ -31,6 +31,7 @@ from ..models.base import utcnow
 from ..money import contract_amount_problem, format_yuan
 from ..notifications.services import notify, path_for
 from ..permissions import in_scope, is_verified_actor
+from ..transfers.sale import HELD, lock_result, sale_held
 
 BIDDER_ROLES = ("enterprise", "institution")
 MAX_LOTS = 50
@@ -226,19 +227,13 @@ def lot_create(*, user: User, session: AuctionSession, achievement_id: int, star
     achievement = db.session.get(Achievement, achievement_id) if achievement_id else None
     if achievement is None or achievement.status != "published" or not session.region.contains(achievement.region):
         raise _field_error("achievement_id", "所选成果不存在、未公开发布或不在专场所在区域")
-    busy = db.session.scalar(select(AuctionLot.id).join(AuctionSession).where(
-        AuctionLot.achievement_id == achievement.id, AuctionLot.state == "open", AuctionSession.state != "cancelled"))
-    if busy is not None:
+    lock_result(achievement.id)  # one result, one sale (transfers/sale.py)
+    held = sale_held(achievement.id)
+    if held == "in_auction":
         raise _field_error("achievement_id", "该成果已在其他竞价专场中，结束前不能再次上拍")
-    # one sale at a time: not while it is on 挂牌 (open, within its period) nor once sold at a public price
-    from ..models import Deal, PriceListing
-
-    listed = db.session.scalar(select(PriceListing.id).where(
-        PriceListing.achievement_id == achievement.id, PriceListing.status == "open",
-        PriceListing.ends_at > utcnow()).limit(1))
-    if listed is not None:
+    if held == "listed":
         raise _field_error("achievement_id", "该成果正在挂牌交易中，挂牌结束或撤回前不能上拍")
-    if _sale_blocked_by_deal(achievement.id):
+    if held:
         raise _field_error("achievement_id", "该成果已通过挂牌或竞价售出，不能再次上拍")
     starts, ends = _check_lot_terms(starting_price=starting_price, reserve_price=reserve_price, increment=increment,
                                     deposit_amount=deposit_amount, starts_at=starts_at, ends_at=ends_at,
@@ -526,22 +521,15 @@ def lot_close(*, lot: AuctionLot | int, now: datetime | None = None) -> bool:
 
 
 def _sale_blocked(lot: AuctionLot) -> str | None:
-    """Why the result can no longer be sold at this close: its owner withdrew or closed it, or it was sold
-    meanwhile (a 挂牌 accepted, another lot) with that deal still live. One result, one sale."""
+    """Why the result can no longer be sold at this close: its owner withdrew or closed it, or another sale holds it
+    (a 挂牌 accepted meanwhile, with that deal still live): one result, one sale (transfers/sale.py)."""
     if lot.achievement.status != "published":
         return "成果已撤回或不再公开，不能成交"
-    if _sale_blocked_by_deal(lot.achievement_id):
-        return "该成果已通过挂牌或其他竞价售出，不能再次成交"
+    lock_result(lot.achievement_id)
+    held = sale_held(lot.achievement_id, lot_id=lot.id)
+    if held:
+        return f"{HELD[held]}，不能再次成交" if held == "sold" else f"{HELD[held]}，本拍品不能成交"
     return None
-
-
-def _sale_blocked_by_deal(achievement_id: int) -> bool:
-    """A live deal at a public price (挂牌 or 竞价) holds the result: one result, one sale."""
-    from ..models import Deal
-
-    return db.session.scalar(select(Deal.id).where(
-        Deal.achievement_id == achievement_id, Deal.source.in_(("listed", "auction")),
-        Deal.stage != "terminated").limit(1)) is not None
 
 
 def _standing_bid_that_counts(lot: AuctionLot, now: datetime) -> None:

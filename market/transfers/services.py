@@ -31,6 +31,7 @@ from ..money import contract_amount_problem, format_yuan
 from ..notifications.services import notify, path_for
 from ..permissions import is_verified_actor, region_in_scope
 from ..templating import local_dt
+from .sale import HELD, lock_result, sale_held
 
 MIN_DAYS, MAX_DAYS = 5, 90  # a 公示's period (the default, DISCLOSURE_DAYS, is 15: what many universities use)
 LISTING_MAX_DAYS = 365
@@ -262,15 +263,6 @@ def _close_expired(achievement_id: int) -> None:
         .values(status="expired").execution_options(synchronize_session=False))
 
 
-def _in_auction(achievement_id: int) -> bool:
-    """A lot of the result is open in a 竞价 session that is not cancelled (one sale at a time)."""
-    from ..models import AuctionLot, AuctionSession
-
-    return db.session.scalar(select(AuctionLot.id).join(AuctionSession, AuctionSession.id == AuctionLot.session_id).where(
-        AuctionLot.achievement_id == achievement_id, AuctionLot.state == "open",
-        AuctionSession.state != "cancelled").limit(1)) is not None
-
-
 def listing_create(*, user: User, achievement: Achievement, price: Decimal, days: int, contract_type: str,
                    note: str = "") -> PriceListing:
     if not can_own_listing(user, achievement):
@@ -289,11 +281,14 @@ def listing_create(*, user: User, achievement: Achievement, price: Decimal, days
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
     _close_expired(achievement.id)
-    if db.session.scalar(select(PriceListing.id).where(PriceListing.achievement_id == achievement.id,
-                                                       PriceListing.status == "open")) is not None:
+    lock_result(achievement.id)  # after the 挂牌 rows, in the order listing_accept takes them
+    held = sale_held(achievement.id)
+    if held == "listed":
         raise Conflict("该成果已在挂牌中，请先撤牌或等待到期")
-    if _in_auction(achievement.id):
+    if held == "in_auction":
         raise Conflict("该成果正在竞价专场中，竞价结束前不能挂牌")
+    if held:
+        raise Conflict(f"{HELD[held]}，不能再次挂牌")
     now = utcnow()
     listing = PriceListing(achievement_id=achievement.id, org_id=achievement.org_id, contract_type=contract_type,
                            price=price, note=(note or "").strip(), starts_at=now, ends_at=now + timedelta(days=days),
@@ -339,6 +334,10 @@ def listing_accept(*, user: User, listing: PriceListing):
     achievement = locked.achievement
     if achievement.status != "published":
         raise Conflict("该成果已不在发布状态，不能摘牌")
+    lock_result(achievement.id)
+    held = sale_held(achievement.id, listing_id=locked.id)
+    if held:
+        raise Conflict(f"{HELD[held]}，不能摘牌")
     deal = deal_open_at_price(achievement=achievement, buyer_org=user.org, price=locked.price, source="listed",
                               contract_type=locked.contract_type, user=user, text=f"接受挂牌价 {format_yuan(locked.price)}（挂牌 #{locked.id}）")
     locked.status, locked.buyer_org_id, locked.buyer_user_id = "sold", user.org_id, user.id
