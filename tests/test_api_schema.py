@@ -140,6 +140,39 @@ def test_the_document_is_openapi_3_1_and_the_browse_page_has_no_cdn(app):
     assert c.get("/static/js/api-docs.js").status_code == 200
 
 
+def test_the_document_written_on_first_read_is_whole_for_readers_at_once(app):
+    """The views are written into the document on its first read (MarketApi.spec): readers arriving together all
+    get the whole document, every operation of /api/v1 in it, and the same bytes."""
+    import threading
+
+    from flask import current_app
+
+    rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")}
+    docs: list[bytes] = []
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        with app.app_context():
+            client = app.test_client()
+            start.wait(timeout=30)
+            docs.append(client.get("/api/v1/openapi.json").data)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    assert len(docs) == 4 and len(set(docs)) == 1
+    import json
+
+    paths = set(json.loads(docs[0])["paths"])
+    documented = {p.replace("{", "<").replace("}", ">") for p in paths}
+    assert len(paths) >= 19 and len(rules) == len(paths), (rules, paths)
+    assert all(any(rule.replace("<int:", "<") == d for d in documented) for rule in rules), (rules, documented)
+    with app.app_context():
+        assert current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()["paths"].keys() == paths
+
+
 class _Report:
     def pytest_terminal_summary(self, terminalreporter):
         for line in FIGURES:

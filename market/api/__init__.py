@@ -7,6 +7,8 @@ error handler is not installed: the site's HTML error pages stay, and errors und
 """
 from __future__ import annotations
 
+import threading
+
 from flask import Flask, request
 from flask_smorest import Api
 
@@ -14,9 +16,45 @@ from .problems import API_PREFIX, PROBLEM_TYPE, problem_response
 
 class MarketApi(Api):
     """flask-smorest's Api without its app-wide HTTPException handler (that would turn the site's pages into JSON);
-    its error responses documented as problem+json."""
+    its error responses documented as problem+json; its blueprints' views written into the document when the
+    document is first read (`spec`), not when the app is built: that work (deep copies of every operation's schemas,
+    40 ms of CPU) was done by every create_app -- each gunicorn worker, each CLI command, each test -- while only a
+    request for /api/v1/openapi.json (or `flask openapi`) reads the document."""
 
     DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+    def __init__(self, app=None, **kwargs):
+        self._undocumented: list[tuple] = []
+        self._documenting = threading.Lock()
+        self._writing = threading.local()
+        self._spec = None
+        super().__init__(app, **kwargs)
+
+    @property
+    def spec(self):
+        if self._undocumented and not getattr(self._writing, "active", False):
+            with self._documenting:  # one thread writes the views in; another waits for the whole document
+                self._writing.active = True  # the writing itself reads `spec`: the document as it stands
+                try:
+                    while self._undocumented:
+                        blp, name, parameters = self._undocumented[0]
+                        blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+                        self._spec.tag({"name": name, "description": blp.description})
+                        self._undocumented.pop(0)
+                finally:
+                    self._writing.active = False
+        return self._spec
+
+    @spec.setter
+    def spec(self, value):
+        self._spec = value
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """Api.register_blueprint with the documentation of its views left for the first read of `spec`."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
 
     def _register_error_handlers(self):
         return None
