@@ -80,11 +80,13 @@ def empty_tables() -> None:
         # commit), 0.5-2 s per test here, where deleting the few rows a test wrote takes ~0.05 s. The replica role
         # skips the foreign keys (organizations.verified_by_id -> users closes a cycle) and the triggers, as a
         # TRUNCATE does; then the tables' own sequences restart, as RESTART IDENTITY does.
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        for t in tables:
-            connection.execute(t.delete())
-        for sequence in _pg_sequences(connection, [t.name for t in tables]):
-            connection.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
+        # All in one round trip (68 tables: 137 statements one by one took 75-110 ms a test, this 14 ms), and the
+        # sequences set back by setval, which is not DDL: ALTER SEQUENCE RESTART gave each sequence a new file.
+        sequences = _pg_sequences(connection, [t.name for t in tables])
+        connection.exec_driver_sql(
+            "SET LOCAL session_replication_role = replica;"
+            + "".join(f'DELETE FROM "{t.name}";' for t in tables)
+            + ("SELECT " + ", ".join(f"setval('{s}', 1, false)" for s in sequences) if sequences else ""))
     else:
         # organizations.verified_by_id -> users closes a cycle that no delete order satisfies
         connection.execute(text("PRAGMA defer_foreign_keys = ON"))
