@@ -16,7 +16,8 @@ Protocol:
    not saved (the index holds only the results); each asks the engine (market/matching/engine.py) and the
    plain jieba + BM25 baseline (`plain=True`) for its 10 suggestions;
 3. 2-fold: the papers are split in two halves by a hash of their id. The model (the logistic regression
-   over the engine's signals, and the one for needs that name a single keyword, engine.is_short) is
+   over the engine's signals, the one for needs that name a single keyword, engine.is_short, and the
+   one for needs that name two keywords or more, engine.is_keyed) is
    fitted on the needs of one half and its figures are reported on the needs of the other half, then
    the halves swap: those held-out figures are the ones that count. The figures
    of a model fitted and reported on the same half are printed too, labelled in-sample. The training
@@ -151,20 +152,26 @@ def is_own(key, pid) -> bool:
     return pid == key[1]
 
 
-def fit_half(cands, keys, discipline, related: float, short: set):
-    """Weights and 匹配度 calibration, both from the needs in `keys` alone: the main model, and the model
-    of the one-keyword needs among them (`short`, as engine.is_short tells them; fitting.fit_pair)."""
+def fit_half(cands, keys, discipline, related: float, short: set, keyed: set = frozenset()):
+    """Weights and 匹配度 calibration, both from the needs in `keys` alone: the main model, the model of
+    the one-keyword needs among them (`short`, as engine.is_short tells them) and the model of those that
+    name two keywords or more (`keyed`, engine.is_keyed; fitting.fit_pair)."""
     from market.matching import fitting
 
-    model = fitting.fit_pair(cands, keys, labeller(discipline, related), short)
+    model = fitting.fit_pair(cands, keys, labeller(discipline, related), short, keyed=keyed)
     return fitting.calibrate_pair(model, fitting.shown_pairings(model, cands, keys, is_own),
                                   fitting.shown_pairings(model.short, cands, [k for k in keys if k in short], is_own)
-                                  if model.short is not None else ())
+                                  if model.short is not None else (),
+                                  fitting.shown_pairings(model.keyed, cands, [k for k in keys if k in keyed], is_own)
+                                  if model.keyed is not None else ())
 
 
-def ranker(model, key, short: set):
-    """The model that ranks the need `key`: its short model for a one-keyword need (Model.for_listing)."""
-    return model.short if model.short is not None and key in short else model
+def ranker(model, key, short: set, keyed: set = frozenset()):
+    """The model that ranks the need `key`: its short model for a one-keyword need, its keyed model for
+    one that names two keywords or more (Model.for_listing)."""
+    from market.matching import fitting
+
+    return fitting.ranker_for(model, key, short, keyed)
 
 
 def topic_setup(args, doc_terms: dict[str, list[str]], discipline: dict[str, str], labelled: set[str],
@@ -357,24 +364,26 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
           f"candidates per need {statistics.mean(len(v) for v in cands.values()):.1f}")
     # one-keyword needs (engine.is_short): ranked by the model's short model
     short = {key for key, n in need_keywords.items() if n == 1}
+    keyed = {key for key, n in need_keywords.items() if n >= 2}  # engine.is_keyed: ranked by the keyed model
     models, fold_cands, fold_graded = {}, {}, {}
     keys = [[key for key in cands if key[1] in halves[k]] for k in (0, 1)]
     for k in (0, 1):  # the classifier, the weights and the 匹配度 calibration, all from half k alone
         clf, topics = topic_setup(args, doc_terms, discipline, halves[k], need_terms)
         fold_cands[k] = fitting.with_topic(cands, clf, topics, lambda probe, oid: topics.get(oid))
         fold_graded[k] = fitting.with_topic(graded_cands, clf, topics, lambda probe, oid: topics.get(oid))
-        models[k] = dataclasses.replace(fit_half(fold_cands[k], keys[k], discipline, args.related, short), classifier=clf)
-        for name, m in (("", models[k]), (", one-keyword needs", models[k].short)):
+        models[k] = dataclasses.replace(fit_half(fold_cands[k], keys[k], discipline, args.related, short, keyed), classifier=clf)
+        for name, m in (("", models[k]), (", one-keyword needs", models[k].short),
+                        (", needs with two keywords or more", models[k].keyed)):
             if m is not None:
                 print(f"  model fitted on half {k}{name}: bias {m.bias:+.2f}, "
                       + ", ".join(f"{n} {w:+.2f}" for n, w in m.weights.items()))
     clf_all, topics_all = topic_setup(args, doc_terms, discipline, halves[0] | halves[1], need_terms)
     cands_all = fitting.with_topic(cands, clf_all, topics_all, lambda probe, oid: topics_all.get(oid))
-    everything = dataclasses.replace(fit_half(cands_all, keys[0] + keys[1], discipline, args.related, short), classifier=clf_all)
+    everything = dataclasses.replace(fit_half(cands_all, keys[0] + keys[1], discipline, args.related, short, keyed), classifier=clf_all)
     graded_all = fitting.with_topic(graded_cands, clf_all, topics_all, lambda probe, oid: topics_all.get(oid))
 
     def ranked_by(fold_of, variant):  # fold_of(paper) -> the fold whose model ranks that paper's need
-        return {pid: [x for x, _ in rank_with(ranker(models[fold_of(pid)], (variant, pid), short),
+        return {pid: [x for x, _ in rank_with(ranker(models[fold_of(pid)], (variant, pid), short, keyed),
                                               fold_cands[fold_of(pid)][(variant, pid)])]
                 for pid in (p["id"] for p in papers)}
 
@@ -389,7 +398,7 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
     bands = {b: [0, 0] for b in BANDS[:-1]}
     for (variant, pid) in cands:
         k = 1 - side[pid]
-        for x, degree in rank_with(ranker(models[k], (variant, pid), short), fold_cands[k][(variant, pid)]):
+        for x, degree in rank_with(ranker(models[k], (variant, pid), short, keyed), fold_cands[k][(variant, pid)]):
             b = max(lo for lo in BANDS[:-1] if degree >= lo)
             bands[b][0] += 1
             bands[b][1] += x == pid
@@ -401,10 +410,10 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
 
     if graded and not with_field:
         runs = {"plain jieba + BM25": graded_plain,
-                "engine (fitted on all CSL)": {gid: [x for x, _ in rank_with(ranker(everything, gid, short), f)]
+                "engine (fitted on all CSL)": {gid: [x for x, _ in rank_with(ranker(everything, gid, short, keyed), f)]
                                                for gid, f in graded_all.items()}}
         for k in (0, 1):
-            runs[f"engine (fitted on half {k})"] = {gid: [x for x, _ in rank_with(ranker(models[k], gid, short), f)]
+            runs[f"engine (fitted on half {k})"] = {gid: [x for x, _ in rank_with(ranker(models[k], gid, short, keyed), f)]
                                                    for gid, f in fold_graded[k].items()}
         figures, ungraded = graded_figures(graded, runs)
         print(f"\n  graded set {args.graded.name}: {len(graded)} needs written as companies write them "
@@ -423,7 +432,8 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
         everything = dataclasses.replace(everything, about=f"bench/matching.py --write-model: fitted on {len(papers)} CSL papers, "
                                                            f"{len(variants)} need variants, no field"
                                                            + ("; field classifier over their disciplines" if args.topic else "")
-                                                           + "; short: the model of one-keyword needs")
+                                                           + "; short: the model of one-keyword needs"
+                                                           + "; keyed: the model of needs with two keywords or more")
         from market.matching.fitting import model_write
 
         model_write(everything, eng.DEFAULT_MODEL_PATH)

@@ -111,3 +111,38 @@ def test_the_fitted_model_learns_which_signals_find_the_right_pairing():
     assert right > related > wrong
     calibrated = fitting.calibrate(model, [(90.0, True), (92.0, True), (10.0, False), (12.0, True), (5.0, False)])
     assert calibrated.degree(0.91) > calibrated.degree(0.1) >= 0
+
+
+def test_needs_with_two_keywords_or_more_get_a_model_of_their_own():
+    """fit_pair fits the keyed model on the keyworded probes alone: where those are told apart by the
+    keywords found word for word and the others by bm25, the keyed model weighs `literal` more than the
+    main one; a need is ranked by the model of its shape, and the model file keeps all three."""
+    cands = {}
+    for i in range(60):
+        # keyworded probes: the right candidate has the keywords, a wrong one the higher bm25
+        cands[("all", i)] = [("right", {"bm25": 0.4, "rank": 0.8, "literal": 1.0}),
+                             ("wrong", {"bm25": 0.5, "rank": 1.0, "literal": 0.0})]
+        # the other probes: bm25 alone tells them apart
+        for variant in ("first", "title"):
+            cands[(variant, i)] = [("right", {"bm25": 0.9, "rank": 1.0, "literal": 0.0}),
+                                   ("wrong", {"bm25": 0.2, "rank": 0.3, "literal": 0.0})]
+    short = {k for k in cands if k[0] == "first"}
+    keyed = {k for k in cands if k[0] == "all"}
+    model = fitting.fit_pair(cands, list(cands), lambda probe, oid: 1.0 if oid == "right" else 0.0, short, keyed=keyed)
+    assert model.keyed is not None and model.short is not None
+    assert model.keyed.weights["literal"] > model.weights["literal"]
+    assert fitting.mrr10(model, cands, keyed, lambda probe, oid: oid == "right", short, keyed) == 1.0
+    assert fitting.ranker_for(model, ("title", 0), short, keyed) is model
+    assert fitting.ranker_for(model, ("first", 0), short, keyed) is model.short
+
+    from market.models import Demand
+    need = Demand(title="寻求导电膜技术", description="", keywords="导电膜,磁控溅射", status="published", version=1)
+    one = Demand(title="寻求导电膜技术", description="", keywords="导电膜", status="published", version=1)
+    bare = Demand(title="寻求导电膜技术", description="", keywords="", status="published", version=1)
+    assert engine.is_keyed(need) and not engine.is_keyed(one) and not engine.is_keyed(bare)
+    assert model.for_listing(need) is model.keyed and model.for_listing(one) is model.short
+    assert model.for_listing(bare) is model
+    again = engine.Model.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.keyed.weights == model.keyed.weights and again.short.weights == model.short.weights
+    # the shipped model (bench/matching.py --write-model) carries one
+    assert model_for(None).keyed is not None and model_for(None).for_listing(need) is model_for(None).keyed
