@@ -159,7 +159,8 @@ def fit_half(cands, keys, discipline, related: float, short: set, keyed: set = f
     from market.matching import fitting
 
     model = fitting.fit_pair(cands, keys, labeller(discipline, related), short, keyed=keyed)
-    return fitting.calibrate_pair(model, fitting.shown_pairings(model, cands, keys, is_own),
+    own = fitting.ranked_by_main(model, keys, short, keyed)  # each model calibrated on the needs it ranks
+    return fitting.calibrate_pair(model, fitting.shown_pairings(model, cands, own, is_own),
                                   fitting.shown_pairings(model.short, cands, [k for k in keys if k in short], is_own)
                                   if model.short is not None else (),
                                   fitting.shown_pairings(model.keyed, cands, [k for k in keys if k in keyed], is_own)

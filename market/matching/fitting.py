@@ -165,6 +165,13 @@ def ranker_for(model: Model, probe, short: Collection = (), keyed: Collection = 
     return model.keyed if model.keyed is not None and probe in keyed else model
 
 
+def ranked_by_main(model: Model, probes: Iterable, short: Collection = (), keyed: Collection = ()) -> list:
+    """The probes the main model itself ranks (neither its short nor its keyed model does), on whose shown
+    pairings its 匹配度 is calibrated; all of `probes` when it ranks none of them."""
+    probes = list(probes)
+    return [p for p in probes if ranker_for(model, p, short, keyed) is model] or probes
+
+
 def calibrate_pair(model: Model, shown: Iterable[tuple[float, bool]], shown_short: Iterable[tuple[float, bool]],
                    shown_keyed: Iterable[tuple[float, bool]] = ()) -> Model:
     """calibrate() for the main model and its short and keyed ones, each from the pairings it showed."""
@@ -377,7 +384,9 @@ def model_fit(*, session: Session, backend, related: float = RELATED_LABEL,
     models = {h: replace(fit_pair(fold_cands[h], halves[h], label, short, min_short, keyed, min_keyed),
                          classifier=classifiers[h])
               for h in (0, 1)}
-    shown = [p for h in (0, 1) for p in shown_pairings(models[h], fold_cands[h], halves[1 - h], is_right)]
+    shown = [p for h in (0, 1)
+             for p in shown_pairings(models[h], fold_cands[h], ranked_by_main(models[h], halves[1 - h], short, keyed),
+                                     is_right)]
     shown_short = [p for h in (0, 1) if models[h].short is not None
                    for p in shown_pairings(models[h].short, fold_cands[h], short & set(halves[1 - h]), is_right)]
     shown_keyed = [p for h in (0, 1) if models[h].keyed is not None
