@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from market.api import services as api_services
 from market.api.tokens import ROLE_SCOPES, hash_secret
@@ -334,6 +334,26 @@ def test_token_page_creates_shows_once_lists_and_revokes(app, world):
 def _demand_count() -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(Demand))
+
+
+def test_the_jobs_sweep_forgets_stored_answers_after_a_week(app, world, objs):
+    from datetime import timedelta
+
+    from market.jobs import jobs_sweep
+    from market.models import ApiIdempotencyKey
+    from market.models.base import utcnow
+
+    secret = issue(world.users.enterprise)
+    c = app.test_client()
+    for key in ("old", "new"):
+        assert c.post("/api/v1/my/demands", json=demand_body(world, title=f"幂等键{key}的需求"),
+                      headers={**bearer(secret), "Idempotency-Key": key}).status_code == 201
+    db.session.execute(update(ApiIdempotencyKey).where(ApiIdempotencyKey.key == "old")
+                       .values(created_at=utcnow() - timedelta(days=7, minutes=1)))
+    db.session.commit()
+    jobs_sweep()
+    db.session.expire_all()
+    assert list(db.session.scalars(select(ApiIdempotencyKey.key))) == ["new"]
 
 
 def test_an_idempotent_create_retried_five_times_makes_one_record(app, world, objs):

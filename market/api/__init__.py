@@ -12,6 +12,8 @@ import threading
 from flask import Flask, request
 from flask_smorest import Api
 
+from ..jobs import on_sweep
+
 from .problems import API_PREFIX, PROBLEM_TYPE, problem_response
 
 class MarketApi(Api):
@@ -104,6 +106,20 @@ def init_api(app: Flask) -> None:
     csrf.exempt(routes.bp)  # tokens come in the Authorization header only, never from cookies: nothing to forge
     app.register_blueprint(pages.bp)
     _problems_everywhere(app)
+    on_sweep(_prune_idempotency)
+
+
+def _prune_idempotency() -> None:
+    """Every jobs sweep: stored answers older than a week go (a client retries within minutes)."""
+    from ..extensions import db
+    from .services import idempotency_prune
+
+    try:
+        idempotency_prune()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def _problems_everywhere(app: Flask) -> None:
