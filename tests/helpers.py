@@ -487,10 +487,11 @@ def statuses(login_as, url: str, names) -> dict[str, int]:
     return {name: login_as(name).get(url).status_code for name in names}
 
 
-def post_together(app, posters, url: str, data: dict) -> list[int]:
+def post_together(app, posters, url: str, data: dict, answers: list | None = None) -> list[int]:
     """Each poster posts `data` to `url` at the same moment (a barrier), each in a thread with its own app context
-    and session; the sorted statuses. The test's own transaction ends first, so that it holds no snapshot or lock
-    while the posts run; an exception in a thread fails the test instead of vanishing with it."""
+    and session; the sorted statuses (and each answer's (status, text) appended to `answers` when given). The
+    test's own transaction ends first, so that it holds no snapshot or lock while the posts run; an exception in a
+    thread fails the test instead of vanishing with it."""
     import threading
 
     db.session.commit()
@@ -502,7 +503,10 @@ def post_together(app, posters, url: str, data: dict) -> list[int]:
         try:
             with app.app_context():
                 barrier.wait(timeout=10)
-                statuses.append(poster.post(url, data).status_code)
+                resp = poster.post(url, data)
+                statuses.append(resp.status_code)
+                if answers is not None:
+                    answers.append((resp.status_code, resp.get_data(as_text=True)))
         except BaseException as exc:  # reported below, not lost in the thread
             errors.append(exc)
         finally:

@@ -17,7 +17,7 @@ from market.models import Deal, Notification
 from market.models.auction import AuctionBid, AuctionDeposit, AuctionLot, AuctionLotEvent, AuctionSession
 from market.models.base import utcnow
 from tests.auction_helpers import bidder_accounts, make_lot
-from tests.helpers import login, messages, post
+from tests.helpers import form_token, login, messages, post
 
 
 def _lot(lot_id: int) -> AuctionLot:
@@ -52,7 +52,8 @@ def test_an_official_opens_a_session_adds_a_lot_publishes_and_records_a_deposit(
                                         status="published")
     db.session.commit()
     official = login_as("city_official")
-    resp = post(official, "/auctions/new", {"title": "蚌埠市科技成果竞价专场", "description": "路演后竞价"})
+    resp = post(official, "/auctions/new", {"title": "蚌埠市科技成果竞价专场", "description": "路演后竞价",
+                                            "form_token": form_token()})
     assert resp.status_code == 302, messages(resp)
     session = db.session.scalar(select(AuctionSession))
     assert session.state == "draft" and session.region_id == world.regions["city"].id
@@ -61,7 +62,7 @@ def test_an_official_opens_a_session_adds_a_lot_publishes_and_records_a_deposit(
     end = (utcnow() + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")
     form = {"achievement_id": achievement.id, "starting_price": "8950000", "reserve_price": "9000000",
             "increment": "50000", "deposit_amount": "100000", "starts_at": start, "ends_at": end,
-            "snipe_window_minutes": "5", "extend_minutes": "5"}
+            "snipe_window_minutes": "5", "extend_minutes": "5", "form_token": form_token()}
     bad = post(official, f"/auctions/{session.id}/lots/new", {**form, "reserve_price": "100"})
     assert bad.status_code == 400 and "保留价不能低于起拍价（不设保留价请留空）" in messages(bad)
     resp = post(official, f"/auctions/{session.id}/lots/new", form)
@@ -558,7 +559,8 @@ def test_a_result_on_a_listed_price_or_sold_cannot_be_put_up(app, world):
     db.session.add(listing)
     db.session.commit()
     terms = dict(starting_price=Decimal("100000"), reserve_price=None, increment=Decimal("10000"),
-                 deposit_amount=Decimal("0"), starts_at=now + timedelta(hours=9), ends_at=now + timedelta(hours=10))
+                 deposit_amount=Decimal("0"), starts_at=now + timedelta(hours=9), ends_at=now + timedelta(hours=10),
+                 token=form_token())
     with pytest.raises(DomainError, match="正在挂牌交易中"):
         services.lot_create(user=world.users.city_official, session=session, achievement_id=achievement.id, **terms)
     db.session.rollback()

@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Callable
 
 import pytest
 from sqlalchemy import select
 
 from market.extensions import db
-from market.models import (Achievement, Contract, Deal, DealEvent, Demand, Field, FormSubmission, Interest, Payment,
-                           Region, Target, User)
+from market.models import (Achievement, Contract, Deal, DealEvent, Demand, Disclosure, DisclosureObjection, Field,
+                           FormSubmission, Interest, Payment, PriceListing, Region, Target, User)
+from market.models.auction import AuctionLot, AuctionSession
+from market.models.base import utcnow
 from tests import factories
 from tests.helpers import Poster, assert_refused, client_for, count, demand_form, achievement_form, diff, form_token, \
     page_token, post_together, published_pair, snapshot
@@ -55,6 +58,20 @@ def _contract(w, o):
             "signed_on": date.today().isoformat(), "buyer_name": w.orgs.ent_a.name, "seller_name": w.orgs.uni.name,
             "buyer_region_id": str(w.regions["town_a"].id), "seller_region_id": str(w.regions["city"].id),
             "field_id": str(w.fields["materials"].id)}
+
+
+def _disclosure(w, o):
+    return {"buyer_name": w.orgs.ent_a.name, "contract_type": "transfer", "price": "500000.00", "days": "15",
+            "contact_name": "张老师", "contact_phone": "0552-1234567", "contact_email": "", "note": "经评估协商"}
+
+
+def _lot(w, o):
+    beijing = utcnow() + timedelta(hours=8)
+    return {"achievement_id": str(o.lot_result.id), "starting_price": "100000", "reserve_price": "",
+            "increment": "10000", "deposit_amount": "0",
+            "starts_at": (beijing + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (beijing + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "snipe_window_minutes": "5", "extend_minutes": "5"}
 
 
 def _no_token(data: dict) -> dict:
@@ -104,13 +121,32 @@ CASES = {
     "payment": Case("broker", lambda w, o: f"/contracts/{o.contract.id}", lambda w, o: f"/contracts/{o.contract.id}/payments",
                     lambda w, o: {"paid_on": date.today().isoformat(), "amount": "300.10", "note": "第一期"}, Payment,
                     link=lambda w, o, i: f"/contracts/{o.contract.id}#payments"),
+    # issue 20: 协议定价 公示 with its objections, 挂牌, 竞价 sessions and lots
+    "disclosure": Case("institution", lambda w, o: f"/achievements/{o.pair.achievement.id}/disclosures/new",
+                       lambda w, o: f"/achievements/{o.pair.achievement.id}/disclosures/new", _disclosure, Disclosure,
+                       link=lambda w, o, i: f"/disclosures/{i}"),
+    "objection": Case("enterprise_b", lambda w, o: f"/disclosures/{o.disclosure.id}",
+                      lambda w, o: f"/disclosures/{o.disclosure.id}/objections",
+                      lambda w, o: {"reasons": "该成果的价格明显低于评估价值，请核实。", "contact": "13800000000"},
+                      DisclosureObjection, link=lambda w, o, i: f"/disclosures/{o.disclosure.id}#objection-{i}"),
+    "price listing": Case("institution", lambda w, o: f"/achievements/{o.listed_result.id}/price-listings/new",
+                          lambda w, o: f"/achievements/{o.listed_result.id}/price-listings/new",
+                          lambda w, o: {"contract_type": "transfer", "price": "500000.00", "days": "30", "note": ""},
+                          PriceListing, link=lambda w, o, i: f"/price-listings/{i}"),
+    "auction session": Case("city_official", lambda w, o: "/auctions/new", lambda w, o: "/auctions/new",
+                            lambda w, o: {"title": "蚌埠市科技成果竞价专场（重复提交）", "description": ""}, AuctionSession,
+                            link=lambda w, o, i: f"/auctions/{i}"),
+    "auction lot": Case("city_official", lambda w, o: f"/auctions/{o.auction_session.id}/lots/new",
+                        lambda w, o: f"/auctions/{o.auction_session.id}/lots/new", _lot, AuctionLot,
+                        link=lambda w, o, i: f"/auctions/lots/{i}"),
 }
 
 
 @pytest.fixture
 def objs(app, world):
     """What the forms act on: a published need and result, a suggestion for them, a deal nobody has claimed, a
-    deal the broker works, a contract the broker recorded."""
+    deal the broker works, a contract the broker recorded; an open 公示 of the result, a result to list at a price,
+    the city official's draft 竞价 session and a result to put up in it."""
     app.config["SEARCH_SYNC_AFTER_COMMIT"] = False  # suggestions are made by hand here
     u, f = world.users, world.fields
     pair = published_pair(world)
@@ -123,11 +159,28 @@ def objs(app, world):
     worked_deal = factories.deal(buyer=world.orgs.ent_a, seller=world.orgs.uni, demand=pair.demand,
                                  achievement=other_result, broker=u.broker, stage="contacted")
     contract = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, recorded_by=u.broker, broker_id=u.broker.id)
+    from market.transfers import services as transfers
+
+    disclosure = transfers.disclosure_create(
+        user=u.institution, achievement=pair.achievement, buyer_name=world.orgs.ent_a.name, contract_type="transfer",
+        price=Decimal("500000.00"), days=None, contact_name="张老师", contact_phone="0552-1234567", token=form_token())
+    auction_session = AuctionSession(title="蚌埠市科技成果竞价专场", description="", state="draft",
+                                     region_id=world.regions["city"].id, organiser_id=u.city_official.id)
+    db.session.add(auction_session)
     db.session.commit()
     from types import SimpleNamespace
 
     return SimpleNamespace(pair=pair, suggestion=suggestion, open_deal=open_deal, worked_deal=worked_deal,
-                           contract=contract)
+                           contract=contract, disclosure=disclosure, listed_result=_for_sale(world, "挂牌"),
+                           lot_result=_for_sale(world, "竞价"), auction_session=auction_session)
+
+
+def _for_sale(world, how: str) -> Achievement:
+    """A published result of the city university that no 挂牌 or 竞价 holds yet (one sale per result)."""
+    made = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
+                                 title=f"重复提交{how}测试成果")
+    db.session.commit()
+    return made
 
 
 def _poster(app, world, role):
@@ -268,3 +321,31 @@ def test_two_posts_of_one_token_at_the_same_moment_make_one_listing(app, world, 
     assert count(model) == rounds
     titles = db.session.scalars(select(model.title)).all()
     assert sorted(titles) == sorted(f"并发提交的同一表单第{n + 1}份" for n in range(rounds))
+
+
+ISSUE_20_FORMS = ["disclosure", "objection", "price listing", "auction session", "auction lot"]
+
+
+@pytest.mark.parametrize("name", ISSUE_20_FORMS)
+def test_two_posts_of_one_token_at_the_same_moment_make_one_issue_20_record(app, world, objs, name):
+    """The same race for the 公示, 异议, 挂牌 and 竞价 forms: one record a round, and the other post is told it was
+    saved (409 "已经提交过", not the one-sale rule's refusal). A 挂牌 or a lot needs a result not yet on sale, so
+    each round puts up a fresh one."""
+    case = CASES[name]
+    user = getattr(world.users, case.role)
+    posters = [Poster(client_for(app, user)) for _ in range(2)]
+    before = _rows(case, world, objs)
+    rounds = 3
+    outcomes: list[list[int]] = []
+    for _ in range(rounds):
+        if name == "price listing":
+            objs.listed_result = _for_sale(world, "挂牌")
+        elif name == "auction lot":
+            objs.lot_result = _for_sale(world, "竞价")
+        data = {**case.data(world, objs), "form_token": form_token()}
+        answers: list[tuple[int, str]] = []
+        outcomes.append(post_together(app, posters, case.action(world, objs), data, answers=answers))
+        refused = [text for status, text in answers if status == 409]
+        assert len(refused) == 1 and SAVED in refused[0] and 'id="saved-record"' in refused[0], refused[:1]
+    assert outcomes == [[302, 409]] * rounds, outcomes
+    assert _rows(case, world, objs) == before + rounds

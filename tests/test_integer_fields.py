@@ -95,7 +95,7 @@ def _disclosures(o, world) -> int:
 
 
 def _listing(o, world) -> dict:
-    return {"contract_type": "transfer", "price": "300000.00", "days": "30", "note": ""}
+    return {"contract_type": "transfer", "price": "300000.00", "days": "30", "note": "", "form_token": form_token()}
 
 
 def _listings(o, world) -> int:
@@ -131,7 +131,7 @@ def _lot(o, world) -> dict:
             "increment": "10000", "deposit_amount": "0",
             "starts_at": (beijing + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
             "ends_at": (beijing + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-            "snipe_window_minutes": "5", "extend_minutes": "5"}
+            "snipe_window_minutes": "5", "extend_minutes": "5", "form_token": form_token()}
 
 
 def _lots(o, world) -> int:

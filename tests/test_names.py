@@ -171,7 +171,7 @@ NAME_FORMS = [
     ("DisclosureForm", "institution", lambda o, w: f"/achievements/{_transfer_result(w).id}/disclosures/new",
      lambda o, w: _disclosure_form(w), ["buyer_name", "contact_name"]),  # 协议定价 公示 (issue 20)
     ("AuctionSessionForm", "official", lambda o, w: "/auctions/new",
-     lambda o, w: {"title": "怀远县科技成果竞价专场", "description": ""}, ["title"]),  # 竞价 (issue 20)
+     lambda o, w: {"title": "怀远县科技成果竞价专场", "description": "", "form_token": form_token()}, ["title"]),  # 竞价 (issue 20)
     ("JoinForm", "anonymous", lambda o, w: f"/join/{_invitation_token(o.invitation)}",
      lambda o, w: {"username": "joiner_names", "name": "受邀同事", "phone": "13900002222", "email": "",
                    "password": "Strong-pass-2026", "password2": "Strong-pass-2026", "agree": "y",

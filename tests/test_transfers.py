@@ -32,7 +32,8 @@ def result(world):
 
 def publish(world, result, **over) -> Disclosure:
     kw = dict(user=world.users.institution, achievement=result, buyer_name=world.orgs.ent_a.name,
-              contract_type="transfer", price=PRICE, days=None, contact_name="张老师", contact_phone="0552-1234567")
+              contract_type="transfer", price=PRICE, days=None, contact_name="张老师", contact_phone="0552-1234567",
+              token=form_token())
     kw.update(over)
     d = services.disclosure_create(**kw)
     db.session.commit()
@@ -76,7 +77,8 @@ def test_a_disclosure_is_published_objected_answered_and_decided(app, world, res
     owner = client_for(app, world.users.institution)
     resp = post(owner, f"/achievements/{result.id}/disclosures/new", {
         "buyer_name": world.orgs.ent_a.name, "contract_type": "transfer", "price": "500000.00", "days": "15",
-        "contact_name": "张老师", "contact_phone": "0552-1234567", "contact_email": "", "note": "经评估协商"})
+        "contact_name": "张老师", "contact_phone": "0552-1234567", "contact_email": "", "note": "经评估协商",
+        "form_token": form_token()})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     d = db.session.scalars(select(Disclosure)).one()
     assert d.price == PRICE and d.days == 15 and d.buyer_org_id == world.orgs.ent_a.id
@@ -90,7 +92,7 @@ def test_a_disclosure_is_published_objected_answered_and_decided(app, world, res
 
     objector = client_for(app, world.users.enterprise_b)
     resp = post(objector, f"/disclosures/{d.id}/objections", {"reasons": "该成果的价格明显低于评估价值，请核实。",
-                                                               "contact": "13800000000"})
+                                                               "contact": "13800000000", "form_token": form_token()})
     assert resp.status_code == 302
     o = db.session.scalars(select(DisclosureObjection)).one()
     # the objector's contact is private: not on the public page, shown to the owner
@@ -118,17 +120,18 @@ def test_a_disclosure_is_published_objected_answered_and_decided(app, world, res
 def test_objections_only_in_the_period_and_only_by_verified_others(app, world, result):
     d = publish(world, result)
     with pytest.raises(NotAllowed):
-        services.objection_lodge(user=world.users.institution, disclosure=d, reasons="本单位自己提异议不行的。", contact="13800000000")
+        services.objection_lodge(user=world.users.institution, disclosure=d, reasons="本单位自己提异议不行的。",
+                                 contact="13800000000", token=form_token())
     resp = post(client_for(app, world.users.unverified), f"/disclosures/{d.id}/objections",
-                {"reasons": "未认证用户的异议理由不少于十字", "contact": "13800000000"})
+                {"reasons": "未认证用户的异议理由不少于十字", "contact": "13800000000", "form_token": form_token()})
     assert resp.status_code == 403
     resp = post(client_for(app, world.users.enterprise_b), f"/disclosures/{d.id}/objections",
-                {"reasons": "短", "contact": "1"})
+                {"reasons": "短", "contact": "1", "form_token": form_token()})
     assert resp.status_code == 400 and "异议理由为10-2000字" in resp.get_data(as_text=True)
     end_period(d)
     with pytest.raises(Conflict):
         services.objection_lodge(user=world.users.enterprise_b, disclosure=d, reasons="期满后提出的异议理由。。",
-                                 contact="13800000000")
+                                 contact="13800000000", token=form_token())
     assert db.session.scalar(select(DisclosureObjection.id)) is None
 
 
@@ -136,7 +139,7 @@ def test_bad_disclosure_input_is_refused_with_reasons(app, world, result):
     owner = client_for(app, world.users.institution)
     resp = post(owner, f"/achievements/{result.id}/disclosures/new", {
         "buyer_name": world.orgs.uni.name, "contract_type": "development", "price": "-1", "days": "2",
-        "contact_name": "张", "contact_phone": "", "contact_email": ""})
+        "contact_name": "张", "contact_phone": "", "contact_email": "", "form_token": form_token()})
     assert resp.status_code == 400
     assert db.session.scalar(select(Disclosure.id)) is None
     # an enterprise's result needs no 公示, and nobody but the owner's members publishes one
@@ -175,7 +178,7 @@ def test_without_any_disclosure_registration_is_refused_naming_what_is_missing(a
 def test_an_upheld_objection_blocks_registration_and_an_undecided_one_holds_it(app, world, result):
     d = publish(world, result)
     o = services.objection_lodge(user=world.users.enterprise_b, disclosure=d, reasons="该成果权属存在争议，请核实。",
-                                 contact="13800000000")
+                                 contact="13800000000", token=form_token())
     db.session.commit()
     end_period(d)
     assert d.state() == "pending"
@@ -197,7 +200,7 @@ def test_an_upheld_objection_blocks_registration_and_an_undecided_one_holds_it(a
 def test_a_rejected_objection_does_not_block(app, world, result):
     d = publish(world, result)
     o = services.objection_lodge(user=world.users.enterprise_b, disclosure=d, reasons="该成果的价格明显偏低，请核实。",
-                                 contact="13800000000")
+                                 contact="13800000000", token=form_token())
     services.objection_decide(user=world.users.admin, objection=o, decision="rejected", reason="价格经评估")
     db.session.commit()
     end_period(d)
@@ -285,7 +288,8 @@ def test_a_change_of_a_contract_registered_before_the_rule_needs_a_disclosure_on
 # --- 挂牌 ---------------------------------------------------------------------------------------------------
 
 def list_result(world, result, **over) -> PriceListing:
-    kw = dict(user=world.users.institution, achievement=result, price=PRICE, days=30, contract_type="transfer")
+    kw = dict(user=world.users.institution, achievement=result, price=PRICE, days=30, contract_type="transfer",
+              token=form_token())
     kw.update(over)
     pl = services.listing_create(**kw)
     db.session.commit()
@@ -295,7 +299,7 @@ def list_result(world, result, **over) -> PriceListing:
 def test_a_listed_price_opens_a_deal_and_its_contract_needs_no_disclosure(app, world, result):
     owner = client_for(app, world.users.institution)
     resp = post(owner, f"/achievements/{result.id}/price-listings/new",
-                {"contract_type": "transfer", "price": "500000.00", "days": "30", "note": ""})
+                {"contract_type": "transfer", "price": "500000.00", "days": "30", "note": "", "form_token": form_token()})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     pl = db.session.scalars(select(PriceListing)).one()
     assert app.test_client().get(f"/price-listings/{pl.id}").status_code == 200
@@ -380,7 +384,7 @@ def test_a_result_sold_at_a_public_price_is_not_offered_or_sold_again_while_that
         list_result(world, result)
     db.session.rollback()
     resp = post(client_for(app, world.users.institution), f"/achievements/{result.id}/price-listings/new",
-                {"contract_type": "transfer", "price": "600000.00", "days": "30", "note": ""})
+                {"contract_type": "transfer", "price": "600000.00", "days": "30", "note": "", "form_token": form_token()})
     assert resp.status_code == 409 and "已通过挂牌或竞价售出" in resp.get_data(as_text=True)
     assert db.session.scalar(select(db.func.count()).select_from(PriceListing)) == 1
     # the deal falls through: the result is on sale again
@@ -427,16 +431,19 @@ def transfer_objects(world, o) -> None:
     result of the university. Sets o.disclosure, o.objection, o.objection_open, o.listed_result, o.price_listing."""
     o.disclosure = services.disclosure_create(
         user=world.users.institution, achievement=o.achievement, buyer_name=world.orgs.ent_a.name,
-        contract_type="transfer", price=PRICE, days=None, contact_name="张老师", contact_phone="0552-1234567")
+        contract_type="transfer", price=PRICE, days=None, contact_name="张老师", contact_phone="0552-1234567",
+        token=form_token())
     o.objection = services.objection_lodge(user=world.users.enterprise_b, disclosure=o.disclosure,
-                                           reasons="该成果的价格明显低于评估价值，请核实。", contact="13800000000")
+                                           reasons="该成果的价格明显低于评估价值，请核实。", contact="13800000000",
+                                           token=form_token())
     o.objection_open = services.objection_lodge(user=world.users.enterprise_b, disclosure=o.disclosure,
-                                                reasons="该成果的权属可能存在争议，请核实。", contact="13800000001")
+                                                reasons="该成果的权属可能存在争议，请核实。", contact="13800000001",
+                                                token=form_token())
     # on another result: o.achievement may be in a 竞价 lot (tests/test_auctions.auction_objects), which no 挂牌 joins
     o.listed_result = factories.achievement(owner=world.users.institution, field=world.fields["materials"],
                                             status="published", title="挂牌权限测试成果")
     o.price_listing = services.listing_create(user=world.users.institution, achievement=o.listed_result, price=PRICE,
-                                              days=30, contract_type="license")
+                                              days=30, contract_type="license", token=form_token())
     db.session.commit()
 
 
@@ -452,4 +459,5 @@ def names_result(world):
 
 def disclosure_form(world) -> dict:
     return {"buyer_name": world.orgs.ent_a.name, "contract_type": "transfer", "price": "500000.00", "days": "15",
-            "contact_name": "张老师", "contact_phone": "0552-1234567", "contact_email": "", "note": ""}
+            "contact_name": "张老师", "contact_phone": "0552-1234567", "contact_email": "", "note": "",
+            "form_token": form_token()}

@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from ..extensions import db
+from ..formtokens import new_form_token
 from ..models import Achievement, Organization, Region, User
 from ..models.auction import AuctionBid, AuctionDeposit, AuctionLot, AuctionLotEvent
 from ..models.base import utcnow
@@ -37,7 +38,8 @@ def seed_demo_auctions() -> None:
         return
     session = services.session_create(user=official, title="科技成果公开竞价专场（第一期）",
                                       description="高校院所科技成果公开竞价。竞买人须先缴纳保证金，经组织方确认到账后出价；"
-                                                  "结束前5分钟内有出价的，结束时间自动延长5分钟。")
+                                                  "结束前5分钟内有出价的，结束时间自动延长5分钟。",
+                                      token=new_form_token())
     now = utcnow()
     terms = [(Decimal("800000"), Decimal("900000"), Decimal("20000")),
              (Decimal("1500000"), Decimal("1600000"), Decimal("50000")),
@@ -46,7 +48,8 @@ def seed_demo_auctions() -> None:
     for (start, reserve, inc), a in zip(terms, results):
         lots.append(services.lot_create(user=official, session=session, achievement_id=a.id, starting_price=start,
                                         reserve_price=reserve, increment=inc, deposit_amount=Decimal("50000"),
-                                        starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=3)))
+                                        starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=3),
+                                        token=new_form_token()))
     services.session_publish(user=official, session=session)
     ended, running, upcoming = lots
     for lot in (ended, running):  # open them now (the service takes future times only)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..forms import BaseForm, IntField, NameField, YuanField
@@ -10,6 +10,7 @@ from ..happenings.forms import TIME_HINT, local_time, parse_local  # noqa: F401 
 class AuctionSessionForm(BaseForm):
     title = NameField("专场名称", validators=[DataRequired("请填写专场名称"), Length(min=4, max=100, message="专场名称为4-100字")])
     description = TextAreaField("专场说明", validators=[Optional(), Length(max=5000, message="专场说明不超过5000字")])
+    form_token = HiddenField()  # the new session's page only (market/formtokens.py)
 
 
 class AuctionLotForm(BaseForm):
@@ -28,6 +29,7 @@ class AuctionLotForm(BaseForm):
     extend_minutes = IntField("每次延时（分钟）", default=5,
                               validators=[InputRequired("请填写每次延时的分钟数"),
                                           NumberRange(min=1, max=1440, message="每次延时应为1-1440分钟")])
+    form_token = HiddenField()  # the new lot's page only
 
 
 class BidForm(BaseForm):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..database import write_intent
 from ..errors import DomainError
 from ..extensions import db
+from ..formtokens import AlreadySubmitted, form_token_keep_or_issue
 from ..models import Achievement, Organization
 from ..models.auction import AuctionDeposit, AuctionLot, AuctionSession
 from ..models.base import utcnow
@@ -76,9 +77,10 @@ def _refused_page(lot_id: int, status: int, **forms):
 
 
 def _error(form, err: DomainError) -> int:
-    """A refusal shown on the form; one that is not about what was typed (who may act) goes to the error page."""
+    """A refusal shown on the form; one that is not about what was typed (who may act, a resubmitted one-time
+    token) goes to the error page."""
     db.session.rollback()
-    if err.status_code == 403:
+    if err.status_code == 403 or isinstance(err, AlreadySubmitted):
         raise err
     form.apply_error(err)
     return err.status_code
@@ -102,7 +104,7 @@ def session_new():
     if form.validate_on_submit():
         try:
             session = services.session_create(user=current_user, title=form.title.data,
-                                              description=form.description.data or "")
+                                              description=form.description.data or "", token=form.form_token.data)
         except DomainError as err:
             status = _error(form, err)
         else:
@@ -111,6 +113,7 @@ def session_new():
             return redirect(url_for("auctions.lot_new", session_id=session.id))
     elif form.is_submitted():
         status = 400
+    form_token_keep_or_issue(form)
     return render_template("auctions/session_form.html", form=form, s=None), status
 
 
@@ -191,7 +194,7 @@ def lot_new(session_id: int):
     if form.validate_on_submit():
         try:
             lot = services.lot_create(user=current_user, session=session, achievement_id=form.achievement_id.data,
-                                      **_lot_terms(form))
+                                      token=form.form_token.data, **_lot_terms(form))
         except DomainError as err:
             status = _error(form, err)
         else:
@@ -200,6 +203,7 @@ def lot_new(session_id: int):
             return redirect(url_for("auctions.lot_detail", lot_id=lot.id))
     elif form.is_submitted():
         status = 400
+    form_token_keep_or_issue(form)
     return render_template("auctions/lot_form.html", form=form, s=session, lot=None), status
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from ..deals.services import deal_open_at_price
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
+from ..formtokens import claim_form_token
 from ..happenings.forms import MAX_YEAR, MIN_YEAR, YEAR_MESSAGE
 from ..happenings.services import local_to_utc
 from ..models import Achievement, Organization, User
@@ -111,18 +112,22 @@ def _eligible_orgs(lot: AuctionLot) -> set[int]:
 
 # --- sessions and lots -------------------------------------------------------------------------------------------
 
-def session_create(*, user: User, title: str, description: str) -> AuctionSession:
+def session_create(*, user: User, title: str, description: str, token: str | None) -> AuctionSession:
+    """A draft session of the organiser's region; `token` is the form's one-time token (one session per submission)."""
     if not may_organise(user):
         raise NotAllowed("只有科技局工作人员或已认证服务机构的技术经纪人可以创建竞价专场")
     agency = user.org if user.role == "broker" else None
     region_id = user.region_id or (agency.region_id if agency is not None else None)
     if region_id is None:
         raise NotAllowed("您的账号没有所属区域，不能创建竞价专场")
+    submission = claim_form_token(token=token, kind="auction_session", user=user,
+                                  link=lambda _id: path_for("auctions.session_detail", session_id=_id))
     session = AuctionSession(title=title.strip(), description=(description or "").strip(), region_id=region_id,
                              organiser_id=user.id, organiser_org_id=agency.id if agency is not None else None,
                              state="draft")
     db.session.add(session)
     db.session.flush()
+    submission.object_id = session.id
     return session
 
 
@@ -214,14 +219,19 @@ def _check_lot_terms(*, starting_price: Decimal, reserve_price: Decimal | None, 
 
 def lot_create(*, user: User, session: AuctionSession, achievement_id: int, starting_price: Decimal,
                reserve_price: Decimal | None, increment: Decimal, deposit_amount: Decimal, starts_at: datetime,
-               ends_at: datetime, snipe_window_minutes: int = 5, extend_minutes: int = 5) -> AuctionLot:
+               ends_at: datetime, token: str | None, snipe_window_minutes: int = 5,
+               extend_minutes: int = 5) -> AuctionLot:
     """A lot of a published result of the session's region, with its terms; times are wall-clock Asia/Shanghai
-    (or aware) and must lie in the future."""
+    (or aware) and must lie in the future. The form's one-time `token` is claimed before the session's lots and
+    the result's sale are read: a second submission is told it was saved (with the link), not that the result is
+    in a session already."""
     if not can_manage(user, session):
         raise NotAllowed("只有专场组织方可以添加拍品")
     session = _lock_session(session)
     if session.state == "cancelled":
         raise Conflict("专场已取消，不能添加拍品")
+    submission = claim_form_token(token=token, kind="auction_lot", user=user,
+                                  link=lambda _id: path_for("auctions.lot_detail", lot_id=_id))
     if len(session.lots) >= MAX_LOTS:
         raise Conflict(f"每个专场最多{MAX_LOTS}个拍品")
     achievement = db.session.get(Achievement, achievement_id) if achievement_id else None
@@ -246,6 +256,7 @@ def lot_create(*, user: User, session: AuctionSession, achievement_id: int, star
                      bid_count=0, version=0)
     db.session.add(lot)
     db.session.flush()
+    submission.object_id = lot.id
     db.session.expire(session, ["lots"])
     return lot
 

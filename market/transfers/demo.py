@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from ..extensions import db
+from ..formtokens import new_form_token
 from ..models import Achievement, Organization, User
 from ..models.base import utcnow
 from ..models.org import INSTITUTION_TYPES
@@ -49,16 +50,16 @@ def seed_demo_transfers() -> None:
     services.disclosure_create(user=u1, achievement=a1, buyer_name=buyers[0].name, contract_type="transfer",
                                price=Decimal("680000.00"), days=None, contact_name=a1.contact_name or "成果转化办公室",
                                contact_phone=a1.contact_phone or "0552-3170000",
-                               note="经第三方资产评估机构评估，双方在评估值基础上协商确定转让价格。")
+                               note="经第三方资产评估机构评估，双方在评估值基础上协商确定转让价格。", token=new_form_token())
     ended = services.disclosure_create(user=u2, achievement=a2, buyer_name=buyers[1].name, contract_type="license",
                                        price=Decimal("250000.00"), days=None,
                                        contact_name=a2.contact_name or "科技成果转化中心",
                                        contact_phone=a2.contact_phone or "0552-3170001",
-                                       note="普通许可，许可期限五年，许可费一次性支付。")
+                                       note="普通许可，许可期限五年，许可费一次性支付。", token=new_form_token())
     db.session.flush()
     now = utcnow()
     db.session.execute(update(Disclosure).where(Disclosure.id == ended.id).values(
         starts_at=now - timedelta(days=20), ends_at=now - timedelta(days=5), created_at=now - timedelta(days=20)))
     services.listing_create(user=u3, achievement=a3, price=Decimal("1200000.00"), days=45, contract_type="transfer",
-                            note="挂牌期内第一家接受挂牌价的认证单位摘牌成交，平台按挂牌价开启对接。")
+                            note="挂牌期内第一家接受挂牌价的认证单位摘牌成交，平台按挂牌价开启对接。", token=new_form_token())
     db.session.flush()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..forms import BaseForm, EmailAddress, IntField, NameField, Phone, YuanField
@@ -22,6 +22,7 @@ class DisclosureForm(BaseForm):
     contact_phone = StringField("联系电话", validators=[Optional(), Length(max=30, message="联系电话不超过30字"), Phone()])
     contact_email = StringField("电子邮箱", validators=[Optional(), Length(max=120, message="电子邮箱不超过120字"),
                                                     EmailAddress()])
+    form_token = HiddenField()  # one-time submission token (market/formtokens.py)
 
 
 class ObjectionForm(BaseForm):
@@ -29,6 +30,7 @@ class ObjectionForm(BaseForm):
                                                 Length(min=10, max=2000, message="异议理由为10-2000字")])
     contact = StringField("您的联系方式（电话或电子邮箱，不公开）", validators=[
         DataRequired("请填写您的联系方式"), Length(min=5, max=120, message="联系方式为5-120字")])
+    form_token = HiddenField()
 
 
 class AnswerForm(BaseForm):
@@ -47,3 +49,4 @@ class PriceListingForm(BaseForm):
     days = IntField("挂牌期（天）", validators=[InputRequired("请填写挂牌期天数"),
                                            NumberRange(min=1, max=365, message="挂牌期为1-365天")])
     note = TextAreaField("挂牌说明", validators=[Optional(), Length(max=2000, message="挂牌说明不超过2000字")])
+    form_token = HiddenField()

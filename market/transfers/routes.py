@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from ..errors import DomainError
 from ..extensions import db
+from ..formtokens import AlreadySubmitted, form_token_keep_or_issue
 from ..models import Achievement
 from ..models.base import utcnow
 from ..models.transfer import Disclosure, DisclosureObjection, PriceListing
@@ -26,7 +27,10 @@ def _get(model, object_id: int):
 
 
 def _render_error(form, err: DomainError) -> int:
+    """A refusal shown on the form; a resubmitted one-time token goes to the 409 page with the record's link."""
     db.session.rollback()
+    if isinstance(err, AlreadySubmitted):
+        raise err
     form.apply_error(err)
     return err.status_code
 
@@ -48,9 +52,11 @@ def disclosures():
 
 
 def _disclosure_page(d: Disclosure, *, objection_form=None, answer_forms=None, decide_forms=None, status=200):
+    objection_form = objection_form or ObjectionForm()
+    form_token_keep_or_issue(objection_form)
     return render_template(
         "transfers/disclosure.html", d=d, now=utcnow(), why_not=services.may_object(current_user, d),
-        objection_form=objection_form or ObjectionForm(), answer_forms=answer_forms or {},
+        objection_form=objection_form, answer_forms=answer_forms or {},
         decide_forms=decide_forms or {}, owner=services.is_member(current_user, d.org_id),
         decider=services.can_decide(current_user, d), contacts=services.can_see_contacts(current_user, d)), status
 
@@ -78,7 +84,7 @@ def disclosure_new(achievement_id: int):
                 user=current_user, achievement=achievement, buyer_name=form.buyer_name.data,
                 contract_type=form.contract_type.data, price=form.price.data, days=form.days.data,
                 contact_name=form.contact_name.data, contact_phone=form.contact_phone.data or "",
-                contact_email=form.contact_email.data or "", note=form.note.data or "")
+                contact_email=form.contact_email.data or "", note=form.note.data or "", token=form.form_token.data)
         except DomainError as err:
             status = _render_error(form, err)
         else:
@@ -87,6 +93,7 @@ def disclosure_new(achievement_id: int):
             return redirect(url_for("transfers.disclosure", disclosure_id=d.id))
     elif form.is_submitted():
         status = 400
+    form_token_keep_or_issue(form)
     return render_template("transfers/disclosure_form.html", form=form, a=achievement), status
 
 
@@ -110,7 +117,8 @@ def objection_new(disclosure_id: int):
     form = ObjectionForm()
     if form.validate_on_submit():
         try:
-            services.objection_lodge(user=current_user, disclosure=d, reasons=form.reasons.data, contact=form.contact.data)
+            services.objection_lodge(user=current_user, disclosure=d, reasons=form.reasons.data,
+                                     contact=form.contact.data, token=form.form_token.data)
         except DomainError as err:
             status = _render_error(form, err)
             return _disclosure_page(d, objection_form=form, status=status)
@@ -190,7 +198,7 @@ def listing_new(achievement_id: int):
         try:
             pl = services.listing_create(user=current_user, achievement=achievement, price=form.price.data,
                                          days=form.days.data, contract_type=form.contract_type.data,
-                                         note=form.note.data or "")
+                                         note=form.note.data or "", token=form.form_token.data)
         except DomainError as err:
             status = _render_error(form, err)
         else:
@@ -199,6 +207,7 @@ def listing_new(achievement_id: int):
             return redirect(url_for("transfers.listing", price_listing_id=pl.id))
     elif form.is_submitted():
         status = 400
+    form_token_keep_or_issue(form)
     return render_template("transfers/listing_form.html", form=form, a=achievement), status
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..deals.services import deal_open_at_price
 from ..errors import Conflict, DomainError, NotAllowed
 from ..extensions import db
+from ..formtokens import claim_form_token
 from ..models import Achievement, Organization, User
 from ..models.base import utcnow
 from ..models.org import INSTITUTION_TYPES
@@ -100,7 +101,9 @@ def _officials_for(region_id: int | None) -> list[int]:
 
 def disclosure_create(*, user: User, achievement: Achievement, buyer_name: str, contract_type: str, price: Decimal,
                       days: int | None, contact_name: str, contact_phone: str = "", contact_email: str = "",
-                      note: str = "") -> Disclosure:
+                      token: str | None, note: str = "") -> Disclosure:
+    """A 公示 of the result's sale or licence at a negotiated price; `token` is the form's one-time token (a second
+    submission of it makes no second 公示)."""
     if not can_own_disclosure(user, achievement):
         raise NotAllowed("只有成果所属高校、科研院所的认证用户可以发布协议定价公示")
     if achievement.status not in ("published", "done"):
@@ -127,6 +130,8 @@ def disclosure_create(*, user: User, achievement: Achievement, buyer_name: str, 
         errors["contact_phone"] = "请至少填写联系电话或电子邮箱中的一项"
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    submission = claim_form_token(token=token, kind="disclosure", user=user,
+                                  link=lambda _id: path_for("transfers.disclosure", disclosure_id=_id))
     buyer = db.session.scalar(select(Organization).where(Organization.name == buyer_name))
     now = utcnow()
     d = Disclosure(achievement_id=achievement.id, org_id=achievement.org_id, buyer_name=buyer_name,
@@ -136,6 +141,7 @@ def disclosure_create(*, user: User, achievement: Achievement, buyer_name: str, 
                    contact_email=(contact_email or "").strip(), created_by_id=user.id, created_at=now)
     db.session.add(d)
     db.session.flush()
+    submission.object_id = d.id
     if buyer is not None:
         notify(users=_owner_members(buyer.id), kind="disclosure_published",
                text=f"{achievement.org.name}发布了与贵单位的协议定价公示：《{achievement.title}》，"
@@ -168,7 +174,8 @@ def _lock(model, object_id: int):
                              .execution_options(populate_existing=True))
 
 
-def objection_lodge(*, user: User, disclosure: Disclosure, reasons: str, contact: str) -> DisclosureObjection:
+def objection_lodge(*, user: User, disclosure: Disclosure, reasons: str, contact: str,
+                    token: str | None) -> DisclosureObjection:
     _lock(Disclosure, disclosure.id)
     reason = may_object(user, disclosure)
     if reason and disclosure.state() == "open":
@@ -183,10 +190,13 @@ def objection_lodge(*, user: User, disclosure: Disclosure, reasons: str, contact
         errors["contact"] = "请填写您的联系方式（电话或电子邮箱，不公开）"
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    submission = claim_form_token(token=token, kind="objection", user=user, link=lambda _id: path_for(
+        "transfers.disclosure", disclosure_id=disclosure.id, _anchor=f"objection-{_id}"))
     o = DisclosureObjection(disclosure_id=disclosure.id, author_id=user.id, author_org_id=user.org_id,
                             reasons=reasons, contact=contact, created_at=utcnow())
     db.session.add(o)
     db.session.flush()
+    submission.object_id = o.id
     db.session.expire(disclosure, ["objections"])
     notify(users=_owner_members(disclosure.org_id) + _officials_for(disclosure.org.region_id),
            kind="disclosure_objection", exclude=user,
@@ -264,7 +274,10 @@ def _close_expired(achievement_id: int) -> None:
 
 
 def listing_create(*, user: User, achievement: Achievement, price: Decimal, days: int, contract_type: str,
-                   note: str = "") -> PriceListing:
+                   token: str | None, note: str = "") -> PriceListing:
+    """A 挂牌 at a fixed price, one open at a time per result. The form's one-time `token` is claimed before the
+    result's state is read: a second submission is told it was saved (with the link), not that the result is
+    listed already."""
     if not can_own_listing(user, achievement):
         raise NotAllowed("只有成果所属单位的认证用户可以挂牌")
     if achievement.status != "published":
@@ -280,6 +293,8 @@ def listing_create(*, user: User, achievement: Achievement, price: Decimal, days
         errors["contract_type"] = "请选择技术转让或技术许可"
     if errors:
         raise DomainError("填写内容有误，请按提示修改", fields=errors)
+    submission = claim_form_token(token=token, kind="price_listing", user=user,
+                                  link=lambda _id: path_for("transfers.listing", price_listing_id=_id))
     _close_expired(achievement.id)
     lock_result(achievement.id)  # after the 挂牌 rows, in the order listing_accept takes them
     held = sale_held(achievement.id)
@@ -298,6 +313,7 @@ def listing_create(*, user: User, achievement: Achievement, price: Decimal, days
             db.session.add(listing)
     except IntegrityError as exc:
         raise Conflict("该成果已在挂牌中，请先撤牌或等待到期") from exc
+    submission.object_id = listing.id
     return listing
 
 
