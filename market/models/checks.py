@@ -26,7 +26,7 @@ columns from the data (a migration calls both); `flask --app app stats check` re
 """
 from __future__ import annotations
 
-from sqlalchemy import DDL, and_, event, literal_column, or_, true
+from sqlalchemy import DDL, and_, event, literal_column, or_, text, true
 
 from ..extensions import db
 from .contract import Contract
@@ -174,6 +174,20 @@ def _lock_buckets_sql(keys: str) -> str:
     """The advisory-lock buckets of the groups listed by the query `keys` (an integer[] expression)."""
     parts = ", ".join(f"k.{c}" for c in KEY)
     return f"ARRAY(SELECT DISTINCT hashtext(concat_ws('|', {parts})) & {_LOCK_BUCKETS - 1} FROM ({keys}) k)"  # nosec B608
+
+
+def lock_duplicate_groups(contract_ids) -> None:
+    """PostgreSQL: take the advisory locks of these contracts' duplicate groups (their keys as committed) before a
+    write locks their rows. The trigger takes them only after the statement has locked its rows: two transactions
+    changing twins at once (two officials voiding them) then each held one twin's row and waited for the other's
+    group lock, whose holder was regrouping that very row -- a deadlock (seen in the suite). Taken first, the
+    second writer waits for the first's commit before it locks any row. Locks are re-entrant: the trigger's own
+    request for them later in the transaction is granted at once. No-op on SQLite (one writer at a time)."""
+    ids = [int(i) for i in contract_ids if i is not None]
+    if not ids or db.session.get_bind().dialect.name != "postgresql":
+        return
+    keys = f"SELECT {', '.join(KEY)} FROM contracts WHERE id = ANY(:ids)"  # nosec B608 - module constants
+    db.session.execute(text(f"SELECT contract_checks_lock({_lock_buckets_sql(keys)})"), {"ids": ids})  # nosec B608
 
 
 def _postgres_ddl() -> list[str]:

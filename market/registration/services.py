@@ -30,6 +30,7 @@ from ..extensions import db
 from ..formtokens import claim_form_token
 from ..models import Contract, Region, RegPoint, RegStep, User, WorkCalendarDay
 from ..models.base import utcnow
+from ..models.checks import lock_duplicate_groups
 from ..money import CENT, contract_amount_problem
 from ..notifications.services import path_for
 from ..permissions import require_verified_actor
@@ -459,6 +460,7 @@ def _new_code() -> str:
 def _claim_row(contract: Contract, states: tuple[str, ...]) -> None:
     """Compare-and-set on the row (its version): two decisions on one submission, or a decision and a withdrawal,
     cannot both pass; the second is told the state moved."""
+    lock_duplicate_groups([contract.id])  # before the row: a twin decided at once (models/checks.py)
     result = db.session.execute(
         update(Contract)
         .where(Contract.id == contract.id, Contract.version == contract.version, Contract.reg_status.in_(states),
