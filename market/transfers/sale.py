@@ -17,8 +17,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Achievement, AuctionLot, AuctionSession, Deal, PriceListing
 from ..models.base import utcnow
-
-PUBLIC_PRICE_SOURCES = ("listed", "auction")
+from .gate import PUBLIC_PRICE_SOURCES
 
 HELD = {
     "listed": "该成果正在挂牌交易中",
