@@ -12,7 +12,8 @@ import pytest
 from market import create_app
 from market.extensions import db
 from tests.helpers import FROZEN_TODAY, MAIL_SITE_URL, FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
-    login, make_world, pg_database
+    login, make_world, memoize_route_builders, pg_database, \
+    share_compiled_templates
 from tests.mailserver import mail_sink_for
 
 
@@ -23,6 +24,8 @@ def pytest_configure(config):
     # a failing Hypothesis test prints its falsifying example and the @reproduce_failure blob that replays it
     settings.register_profile("market", print_blob=True)
     settings.load_profile("market")
+    memoize_route_builders()
+    share_compiled_templates()
     if config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = str(FUZZ_SEED)
 

@@ -14,7 +14,9 @@ from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, func, select, text
 
 from market.extensions import db
@@ -44,6 +46,59 @@ MAIL_SITE_URL = "http://market.test"
 
 
 # --- the test app and its database ------------------------------------------------------------------------------
+
+class _SharedTemplateCode(BytecodeCache):
+    """Jinja's compiled templates, kept in memory for every app of the run (share_compiled_templates)."""
+
+    def __init__(self):
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)  # Jinja drops it if the template's source has changed since
+
+    def dump_bytecode(self, bucket):
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+def share_compiled_templates() -> None:
+    """Each test's app has its own Jinja environment, which compiled every template it rendered again (~11 ms a
+    template, several a page). Every app of the run now shares one bytecode cache, Jinja's own mechanism for this:
+    a template is compiled once per process and reloaded from its code by the next app, unless its source changed
+    (the cache entry holds the source's checksum). The environments are otherwise the same in every app."""
+    if isinstance(Flask.jinja_options.get("bytecode_cache"), _SharedTemplateCode):
+        return
+    Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _SharedTemplateCode()}
+
+
+def memoize_route_builders() -> None:
+    """Every test builds its own app (create_app), and 90 % of that went to werkzeug compiling, for each of the
+    app's ~220 URL rules, two URL-building functions from a generated AST (~0.1 s an app, minutes a run). The
+    function depends only on the rule's text, its parsed parts, its defaults and whether unknown arguments are
+    appended; it reaches the rule and its converters through its first argument, bound per rule by Rule.compile.
+    So the suite compiles each once per process and binds it to every later app's rule. A running server builds
+    its one app once and is left as werkzeug made it. tests/test_smoke.py checks that URLs still build."""
+    from werkzeug.routing.rules import Rule
+
+    if getattr(Rule._compile_builder, "memoized", False):
+        return
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple, object] = {}
+
+    def _compile_builder(self, append_unknown: bool = True):
+        defaults = tuple(sorted((str(k), type(self._converters.get(k)).__name__, repr(v))
+                                for k, v in (self.defaults or {}).items()))
+        key = (self.rule, self.host, self.subdomain, tuple(self._trace), defaults, append_unknown)
+        builder = builders.get(key)
+        if builder is None:
+            builder = builders[key] = compile_builder(self, append_unknown)
+        return builder
+
+    _compile_builder.memoized = True
+    _compile_builder.original = compile_builder
+    Rule._compile_builder = _compile_builder
+
 
 def app_config(database_url: str, folder) -> dict:
     """The settings of the `app` fixture: `folder` holds the index and uploads."""

@@ -3,7 +3,7 @@ from decimal import Decimal
 from market.extensions import db
 from market.models import Demand, IndexChange
 from tests import factories
-from tests.helpers import form_token, login, post
+from tests.helpers import app_config, form_token, login, post
 
 
 def test_enterprise_creates_and_submits_demand(world, login_as):
@@ -46,3 +46,54 @@ def test_only_changes_that_touch_public_listings_queue_index_work(world):
     d.title = "又改了一次草稿"
     db.session.commit()
     assert count() == 2
+
+
+def test_the_suites_shared_url_builders_build_what_werkzeug_builds(app, tmp_path):
+    """tests/helpers.py memoize_route_builders: every later app's rules share the builders the first compiled;
+    each builds, for every rule, the URL werkzeug's own compile builds, defaults and extra arguments included."""
+    from werkzeug.routing.converters import AnyConverter, IntegerConverter
+    from werkzeug.routing.rules import Rule
+
+    from market import create_app
+
+    assert Rule._compile_builder.memoized
+    original = Rule._compile_builder.original
+    other = create_app(app_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "other"))
+    other_rules = {(r.rule, r.endpoint): r for r in other.url_map.iter_rules()}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        assert other_rules[(rule.rule, rule.endpoint)]._build.__func__ is rule._build.__func__
+        values = {}
+        for name in rule.arguments:
+            converter = rule._converters.get(name)
+            values[name] = (sorted(converter.items)[0] if isinstance(converter, AnyConverter)
+                            else 7 if isinstance(converter, IntegerConverter) else "技术a b")
+        for append_unknown in (False, True):
+            fresh = original(rule, append_unknown).__get__(rule, None)
+            shared = rule._build_unknown if append_unknown else rule._build
+            extra = {"zz_page": 2, "zz_q": "导电 膜"} if append_unknown else {}
+            assert shared(**values, **extra) == fresh(**values, **extra), rule.rule
+            checked += 1
+    assert checked > 400
+
+
+def test_the_suites_apps_share_compiled_templates_and_recompile_a_changed_one(app, tmp_path):
+    """tests/helpers.py share_compiled_templates: a later app loads base.html from the code the first compiled,
+    and a template whose source differs from the cached code's is compiled again (Jinja's checksum)."""
+    from jinja2 import FileSystemLoader
+
+    from market import create_app
+
+    assert app.test_client().get("/").status_code == 200
+    cache = app.jinja_env.bytecode_cache
+    other = create_app(app_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "other"))
+    assert other.jinja_env.bytecode_cache is cache
+    assert any(key for key in cache.code)  # the first app stored what it compiled
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    (folder / "t.html").write_text("一{{ 1 + 1 }}", encoding="utf-8")
+    env = other.jinja_env.overlay(loader=FileSystemLoader(str(folder)))
+    assert env.get_template("t.html").render() == "一2"
+    (folder / "t.html").write_text("二{{ 2 + 2 }}", encoding="utf-8")
+    fresh = other.jinja_env.overlay(loader=FileSystemLoader(str(folder)))
+    assert fresh.get_template("t.html").render() == "二4"

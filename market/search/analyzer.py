@@ -11,10 +11,13 @@ not matter for Chinese and ASCII technical text.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import sys
 import threading
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -177,10 +180,35 @@ def _keep(term: str, stops: frozenset[str]) -> bool:
     return _WORD_CHAR.search(term) is not None  # drops punctuation, whitespace, emoji
 
 
-def _analyze(text: str) -> Iterator[tuple[str, int, int]]:
-    """Yield (term, start, end) with offsets into the ORIGINAL text, in search mode."""
+# The same texts are analysed again and again: a listing's title, keywords and body each time it is matched,
+# indexed or checked for subscriptions. Their terms are kept for texts of up to CACHE_TEXT_LEN characters, at
+# most CACHE_TEXTS of them, the least recently used dropped first (jieba's cut is deterministic and its
+# dictionaries are fixed once loaded). Kept compactly: the terms interned (a market's vocabulary repeats), the
+# offsets as arrays, about 16 bytes a term, so a full cache of listing-sized texts stays within a few MB.
+CACHE_TEXTS = 2048
+CACHE_TEXT_LEN = 4000
+
+
+@functools.lru_cache(maxsize=CACHE_TEXTS)
+def _analyzed(text: str) -> tuple[tuple[str, ...], array, array]:
+    terms, starts, ends = [], array("I"), array("I")
+    for term, start, end in _analyze_text(text):
+        terms.append(sys.intern(term))
+        starts.append(start)
+        ends.append(end)
+    return tuple(terms), starts, ends
+
+
+def _analyze(text: str) -> Iterable[tuple[str, int, int]]:
+    """(term, start, end) with offsets into the ORIGINAL text, in search mode."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    if len(text) <= CACHE_TEXT_LEN:
+        return zip(*_analyzed(text))
+    return _analyze_text(text)
+
+
+def _analyze_text(text: str) -> Iterator[tuple[str, int, int]]:
     norm, origin = _normalize_with_map(text)
     if not norm:
         return
