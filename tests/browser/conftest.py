@@ -97,11 +97,11 @@ class _QuietHandler(WSGIRequestHandler):
 @pytest.fixture
 def live_database(tmp_path):
     """The journey's own database: a SQLite file, or with MARKET_TEST_DB=postgres a PostgreSQL database
-    created for this test and dropped after it."""
+    copied for this test from the run's schema template and dropped after it."""
     if os.environ.get("MARKET_TEST_DB", "sqlite") != "postgres":
         yield f"sqlite:///{tmp_path / 'live.db'}"
         return
-    with pg_database("market_live") as url:
+    with pg_database("market_live", schema=True) as url:
         yield url
 
 
@@ -121,8 +121,9 @@ def live_server(tmp_path, monkeypatch, live_database):
         # sees its suggestions without a consumer process; tests/test_jobs.py runs the real consumers
         "JOBS_BACKEND": "immediate",
     })
-    with app.app_context():
-        db.create_all()
+    if live_database.startswith("sqlite"):  # a PostgreSQL one is a copy of the schema template
+        with app.app_context():
+            db.create_all()
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
