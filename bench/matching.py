@@ -375,9 +375,10 @@ def run_setting(args, papers, discipline, halves, variants, *, with_field: bool)
         models[k] = dataclasses.replace(fit_half(fold_cands[k], keys[k], discipline, args.related, short, keyed), classifier=clf)
         for name, m in (("", models[k]), (", one-keyword needs", models[k].short),
                         (", needs with two keywords or more", models[k].keyed)):
-            if m is not None:
-                print(f"  model fitted on half {k}{name}: bias {m.bias:+.2f}, "
-                      + ", ".join(f"{n} {w:+.2f}" for n, w in m.weights.items()))
+            for label, sub in ((name, m), (f"{name}, slots after the first", m.rest if m is not None else None)):
+                if sub is not None:
+                    print(f"  model fitted on half {k}{label}: bias {sub.bias:+.2f}, "
+                          + ", ".join(f"{n} {w:+.2f}" for n, w in sub.weights.items()))
     clf_all, topics_all = topic_setup(args, doc_terms, discipline, halves[0] | halves[1], need_terms)
     cands_all = fitting.with_topic(cands, clf_all, topics_all, lambda probe, oid: topics_all.get(oid))
     everything = dataclasses.replace(fit_half(cands_all, keys[0] + keys[1], discipline, args.related, short, keyed), classifier=clf_all)

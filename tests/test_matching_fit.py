@@ -59,7 +59,10 @@ def test_fit_writes_the_model_the_engine_then_prefers(world, runner):
     assert stored["signals"] == list(engine.SIGNALS) and set(stored["weights"]) == set(fitting.MAIN_SIGNALS)
     assert stored["calibration"] and stored["about"].startswith("flask match fit: 25 listings probed")
     # one-keyword needs (48 probes: the first and the last keyword of 24 results) get a model of their own
-    assert set(stored["short"]["weights"]) == set(engine.SIGNALS) and stored["short"]["calibration"]
+    assert set(stored["short"]["weights"]) == set(fitting.SHORT_MODEL_SIGNALS) and stored["short"]["calibration"]
+    # the slots after the first are ranked by a rest model that also reads `pivot`
+    assert set(stored["rest"]["weights"]) == set(fitting.MAIN_SIGNALS) | {"pivot"}
+    assert set(stored["short"]["rest"]["weights"]) == set(engine.SIGNALS)
 
     model = model_for(backend)
     assert model.about == stored["about"]
@@ -146,3 +149,18 @@ def test_needs_with_two_keywords_or_more_get_a_model_of_their_own():
     assert again.keyed.weights == model.keyed.weights and again.short.weights == model.short.weights
     # the shipped model (bench/matching.py --write-model) carries one
     assert model_for(None).keyed is not None and model_for(None).for_listing(need) is model_for(None).keyed
+
+
+def test_the_first_slot_is_the_models_and_the_others_follow_the_pivot():
+    """Model.ranked: the model picks the first candidate; its rest model orders the others (here by
+    `pivot`, closeness to the first one's text), their probability never above the first's."""
+    rest = engine.Model(weights={"pivot": 6.0}, bias=-3.0)
+    model = engine.Model(weights={"bm25": 8.0}, bias=-4.0, rest=rest)
+    found = [("best", {"bm25": 0.9, "pivot": 1.0}), ("near", {"bm25": 0.3, "pivot": 0.8}),
+             ("word", {"bm25": 0.6, "pivot": 0.1})]
+    ranked = fitting.rank_with(model, found, raw=True)
+    assert [x for x, _ in ranked] == ["best", "near", "word"]
+    assert ranked[0][1] == 100.0 * model.probability(found[0][1]) >= ranked[1][1] >= ranked[2][1]
+    assert [x for x, _ in fitting.rank_with(engine.Model(weights={"bm25": 8.0}, bias=-4.0), found)] == ["best", "word", "near"]
+    again = engine.Model.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.rest == rest

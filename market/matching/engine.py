@@ -34,6 +34,21 @@
    they rank before those that merely share a word) gives the probability that the pairing is the right one; the score is
    that probability, calibrated on held-out pairings into the 匹配度 (`match_degree`: of the pairings
    with that degree in the evaluation, the share that were right), with a 强 / 中 / 弱 label (`strength`).
+   Each of the three picks the first suggestion; the others are ranked by its `rest` model (Model.ranked),
+   fitted on the same rows with one more signal, `pivot`: the idf-weighted cosine of the candidate's terms
+   with the best hit's, the candidate's norm estimated from its number of terms (Matcher._pivot). The whole
+   text of the listing the need most likely asks for carries its subject: a CSL paper's 9 nearest neighbours
+   by its whole title and abstract share its discipline 0.236-0.247 of the time (tf-idf words, character
+   bigrams, LSA), a ceiling well under the issue's 0.30. Held out on the CSL papers, no field
+   (bench/matching.py): same-discipline share 0.205 -> 0.218 (all keywords), 0.138 -> 0.142 (first keyword),
+   0.102 -> 0.107 (last), 0.218 -> 0.221 (title); MRR@10 0.992 -> 0.991, 0.852 -> 0.851, 0.666 -> 0.667,
+   1.000 -> 1.000 in the same order (plain BM25 0.985 / 0.847 / 0.649 / 1.000, share 0.174 / 0.118 / 0.084 /
+   0.180). The exact cosine (the idf of every candidate term looked up) gave the same figures but 0.852 and
+   0.220, at more time per match. Tried and not kept: `pivot` in the one model (the best hit's own pivot is
+   1, so raw BM25's best hit wins over the model's: MRR@10 with all keywords 0.987); the same with the best
+   hit's own pivot its mean cosine with the next five (share +0.003 only); slots 2-10 by `pivot` alone
+   (MRR@10 first keyword 0.837, share 0.209 with all keywords); the rest model fitted with a same-discipline
+   label of 0.6 or 1.0 instead of 0.3 (share 0.222, MRR@10 first keyword 0.851 / 0.849, last 0.664 / 0.660).
 4. Up to TOP_N suggestions, best first, weak ones included and marked by their label; a candidate must
    share at least one term a person can see. Reasons: the 3-6 most specific shared terms (by idf; broad
    words only when nothing more specific is shared), which parts of the other listing hold them
@@ -117,8 +132,9 @@ CODEVELOP_LEVEL = 3
 CENTROID_DOCS = 10
 CENTROID_TERMS = 300
 
-SIGNALS = ("bm25", "rank", "feedback", "cover", "title", "literal", "field", "centroid", "topic", "top1")
+SIGNALS = ("bm25", "rank", "feedback", "cover", "title", "literal", "field", "centroid", "topic", "top1", "pivot")
 SHORT_SIGNALS = ("top1",)  # used by the model of one-keyword listings only (Model.short)
+REST_SIGNALS = ("pivot",)  # used by the models of the slots after the first only (Model.rest)
 MODEL_FILE = "match_model.json"
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / MODEL_FILE
 # 匹配度 cut points of the labels (fixed: a label means the same on every page)
@@ -183,6 +199,9 @@ class Model:
     # the model of a listing that names two keywords or more (is_keyed), fitted on such needs alone, with
     # its own calibration; None: this model ranks them too
     keyed: Model | None = None
+    # the model that ranks the candidates after the first (which this one picks), with the `pivot`
+    # signal: closeness to the first one's whole text; None: this model ranks them all
+    rest: Model | None = None
 
     def for_listing(self, listing: ListingMixin) -> Model:
         """The model that ranks the candidates of `listing`: `short` for a one-keyword listing, `keyed`
@@ -215,10 +234,22 @@ class Model:
                     break
         return min(max(y + probability / 100.0, 0.0), 100.0)
 
+    def ranked(self, found: list, signals_of, tie) -> list[tuple[object, float]]:
+        """(item, probability) for every item of `found`, best first: the first by this model, the
+        others by `rest` when there is one (their probability capped at the first's, so that the list
+        stays in the order of its 匹配度). signals_of(item) -> its signals; tie(item) breaks ties."""
+        scored = sorted(((x, self.probability(signals_of(x))) for x in found), key=lambda xp: (-xp[1], tie(xp[0])))
+        if self.rest is None or len(scored) < 2:
+            return scored
+        first, cap = scored[0]
+        others = sorted(((x, min(self.rest.probability(signals_of(x)), cap)) for x, _ in scored[1:]),
+                        key=lambda xp: (-xp[1], tie(xp[0])))
+        return [(first, cap)] + others
+
     def to_json(self) -> dict:
         out = {"signals": list(SIGNALS), "weights": self.weights, "bias": self.bias,
                "calibration": [list(k) for k in self.calibration], "about": self.about}
-        for name in ("short", "keyed"):
+        for name in ("short", "keyed", "rest"):
             sub = getattr(self, name)
             if sub is not None:
                 out[name] = {k: v for k, v in sub.to_json().items() if k not in ("classifier", "short", "keyed")}
@@ -233,7 +264,8 @@ class Model:
         return cls(weights=weights, bias=float(data.get("bias", 0.0)), about=str(data.get("about", "")),
                    calibration=tuple(sorted(knots)), classifier=TopicClassifier.from_json(data.get("classifier")),
                    short=cls.from_json(data["short"]) if isinstance(data.get("short"), dict) else None,
-                   keyed=cls.from_json(data["keyed"]) if isinstance(data.get("keyed"), dict) else None)
+                   keyed=cls.from_json(data["keyed"]) if isinstance(data.get("keyed"), dict) else None,
+                   rest=cls.from_json(data["rest"]) if isinstance(data.get("rest"), dict) else None)
 
 
 def is_short(listing: ListingMixin) -> bool:
@@ -370,6 +402,11 @@ def _idf(df: int, n: int) -> float:
     return math.log(max(n, 1) / (df + 1)) + 1.0  # the engines' idf (Whoosh's WeightingModel.idf)
 
 
+def _pivot_term(term: str) -> bool:
+    """A term the `pivot` signal compares: two characters or more, neither generic nor broad."""
+    return len(term) >= 2 and term not in GENERIC_TERMS and term not in BROAD_TERMS
+
+
 def _phrases(listing: ListingMixin) -> list[str]:
     """What a person would look for word for word in the other listing: its keywords (else its
     title's longest key terms), lower-cased."""
@@ -428,12 +465,12 @@ class Matcher:
     def _compute(self, listing: ListingMixin) -> list[Match]:
         if self.plain:
             return self._plain(listing)
-        found = self.candidates(listing)
         model = self.model.for_listing(listing)
-        for m in found:
-            m.signals["probability"] = p = model.probability(m.signals)
+        found = []
+        for m, p in model.ranked(self.candidates(listing), lambda m: m.signals, lambda m: m.other.id):
+            m.signals["probability"] = p
             m.score = round(model.degree(p), 3)
-        found.sort(key=lambda m: (-m.signals["probability"], m.other.id))
+            found.append(m)
         top = found[: self.top_n]
         for m in top:
             self._explain(listing, m)
@@ -499,6 +536,7 @@ class Matcher:
         self._listing_dfs, self._n, self._weights = dfs, n, weights  # for _explain of the kept ones
         found: list[Match] = []
         centroid = self._centroid(hits, n)
+        pivot = self._pivot(hits, pool, others, n)
         classifier = self.model.classifier
         mine = self.topic_of(listing, own) if classifier is not None else {}
         for oid, hit in pool.items():
@@ -523,6 +561,7 @@ class Matcher:
                 "field": self._field_signal(listing, other),
                 "centroid": centroid(oid, their_terms),
                 "topic": agreement(mine, self.topic_of(other, their_terms)) if mine else 0.0,
+                "pivot": pivot(their_terms),
             }
             demand, achievement = (listing, other) if listing.KIND == "demand" else (other, listing)
             found.append(Match(demand_id=demand.id, achievement_id=achievement.id, other=other, score=0.0,
@@ -572,6 +611,32 @@ class Matcher:
                     mine += w
             # leave-one-out: a best hit's own terms are not its neighbourhood
             return max(held - own * mine, 0.0) / ((total - own * mine) or 1.0)
+
+        return similarity
+
+    def _pivot(self, hits: list[Hit], pool: dict[int, Hit], others: dict[int, ListingMixin], n: int):
+        """A function terms -> how close a candidate's terms are to the best hit's (the `pivot` signal):
+        the idf-weighted cosine, a candidate's norm taken as its number of terms times the best hit's
+        mean squared idf (only the best hit's terms are looked up: the candidates' whole vocabularies
+        took a match at 10,000 listings over its time budget). The best hit's whole text says more
+        about the subject than the short listing."""
+        best = max(hits, key=lambda h: h.score)
+        if best.id not in others:
+            return lambda terms: 0.0
+        mine = [t for t in _terms_of(others[best.id], pool[best.id]) if _pivot_term(t)]
+        dfs = self.backend.doc_frequencies(mine)
+        idf2 = {t: _idf(dfs.get(t, 0), n) ** 2 for t in mine}
+        total = sum(idf2.values())
+        if not total:
+            return lambda terms: 0.0
+        mean = total / len(idf2)
+        held = frozenset(idf2)
+
+        def similarity(terms: frozenset[str]) -> float:
+            size = sum(1 for t in terms if _pivot_term(t))
+            if not size:
+                return 0.0
+            return min(sum(idf2[t] for t in terms & held) / math.sqrt(total * size * mean), 1.0)
 
         return similarity
 

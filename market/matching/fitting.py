@@ -23,8 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Achievement, Deal, Demand, Field, Interest, ListingMixin, MatchFeedback
-from .engine import (GENERIC_TERMS, MATCHABLE, SHORT_SIGNALS, SIGNALS, Matcher, Model, _terms_of, is_keyed, is_short,
-                     listing_terms, model_for)
+from .engine import (GENERIC_TERMS, MATCHABLE, REST_SIGNALS, SHORT_SIGNALS, SIGNALS, Matcher, Model, _terms_of, is_keyed,
+                     is_short, listing_terms, model_for)
 from .feedback import DECLINE_CODE
 from .topics import TopicClassifier, agreement
 
@@ -104,10 +104,11 @@ def training_rows(cands: Candidates, probes: Iterable, label: Callable[[object, 
 
 
 def rank_with(model: Model, found: list[tuple[object, dict]], top_n: int = 10, raw: bool = False) -> list[tuple[object, float]]:
-    """The top_n (candidate, 匹配度) by the model's probability, as the engine ranks them (raw=True: the
-    probability x 100 instead of the calibrated degree)."""
-    scored = [(oid, model.probability(s)) for oid, s in found]
-    scored.sort(key=lambda x: (-x[1], str(x[0])))
+    """The top_n (candidate, 匹配度) by the model's probability, as the engine ranks them (Model.ranked:
+    the first by the model, the others by its rest model; raw=True: the probability x 100 instead of the
+    calibrated degree)."""
+    signals = dict(found)
+    scored = model.ranked([oid for oid, _ in found], signals.__getitem__, str)
     return [(oid, 100.0 * p if raw else model.degree(p)) for oid, p in scored[:top_n]]
 
 
@@ -131,7 +132,16 @@ def calibrate(model: Model, shown: Iterable[tuple[float, bool]]) -> Model:
     return replace(model, calibration=knots)
 
 
-MAIN_SIGNALS = tuple(n for n in SIGNALS if n not in SHORT_SIGNALS)
+MAIN_SIGNALS = tuple(n for n in SIGNALS if n not in SHORT_SIGNALS and n not in REST_SIGNALS)
+SHORT_MODEL_SIGNALS = tuple(n for n in SIGNALS if n not in REST_SIGNALS)
+
+
+def fit_with_rest(rows: list[tuple[dict, float]], names: tuple[str, ...]) -> Model:
+    """The model over `names` with its rest model (the one that ranks the candidates after the first)
+    over `names` and REST_SIGNALS, both fitted on the same rows."""
+    return replace(fit(rows, names=names), rest=fit(rows, names=names + REST_SIGNALS))
+
+
 MIN_SHORT = 40  # one-keyword probes needed to fit a model of their own
 
 
@@ -147,14 +157,15 @@ def fit_pair(cands: Candidates, probes: Collection, label: Callable[[object, obj
     rows), whose right paper wins on raw BM25, and gave the literal keyword signal a fifth of the weight
     that keyworded needs want (0.5 against 2.5-2.8). The main model, fitted on every probe, still ranks
     the listings without keywords (title only: MRR@10 1.000 either way, and its same-discipline share
-    is 0.218 against 0.211 for the keyed model)."""
-    main = fit(training_rows(cands, probes, label), names=MAIN_SIGNALS)
+    is 0.218 against 0.211 for the keyed model). Each of the three carries a rest model with `pivot`
+    (engine.Model.ranked: it orders the candidates after the first)."""
+    main = fit_with_rest(training_rows(cands, probes, label), MAIN_SIGNALS)
     few = [p for p in probes if p in short]
     if few and len(few) >= min_short:
-        main = replace(main, short=fit(training_rows(cands, few, label)))
+        main = replace(main, short=fit_with_rest(training_rows(cands, few, label), SHORT_MODEL_SIGNALS))
     many = [p for p in probes if p in keyed]
     if many and len(many) >= min_keyed:
-        main = replace(main, keyed=fit(training_rows(cands, many, label), names=MAIN_SIGNALS))
+        main = replace(main, keyed=fit_with_rest(training_rows(cands, many, label), MAIN_SIGNALS))
     return main
 
 
