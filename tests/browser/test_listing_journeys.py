@@ -1,6 +1,7 @@
 """From registration to a public listing, in a real browser: enterprise need, institution result, return path."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -23,7 +24,10 @@ from .helpers import (
     verify_org,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(os.environ.get("MARKET_TEST_DB") == "postgres",
+                                 reason="the journeys once; tests/test_listings.py (every transition over HTTP), "
+                                        "tests/test_auth.py and tests/test_review.py run on both")]
 
 PRIVATE_PHONE = "0552-7654321"
 
