@@ -402,8 +402,8 @@ def _idf(df: int, n: int) -> float:
     return math.log(max(n, 1) / (df + 1)) + 1.0  # the engines' idf (Whoosh's WeightingModel.idf)
 
 
-def _pivot_term(term: str) -> bool:
-    """A term the `pivot` signal compares: two characters or more, neither generic nor broad."""
+def _subject_term(term: str) -> bool:
+    """A term the `centroid` and `pivot` signals weigh: two characters or more, neither generic nor broad."""
     return len(term) >= 2 and term not in GENERIC_TERMS and term not in BROAD_TERMS
 
 
@@ -535,8 +535,9 @@ class Matcher:
         chosen = {t for k in listing.keyword_list for t in analyzer.tokenize(k) if len(t) >= 2}
         self._listing_dfs, self._n, self._weights = dfs, n, weights  # for _explain of the kept ones
         found: list[Match] = []
-        centroid = self._centroid(hits, n)
-        pivot = self._pivot(hits, pool, others, n)
+        known: dict[str, int] = {}  # document frequencies looked up for this match, shared by both signals
+        centroid = self._centroid(hits, n, known)
+        pivot = self._pivot(hits, pool, others, n, known)
         classifier = self.model.classifier
         mine = self.topic_of(listing, own) if classifier is not None else {}
         for oid, hit in pool.items():
@@ -583,7 +584,15 @@ class Matcher:
             return classifier.predict(words)
         return cached_predict(classifier, (listing.KIND, listing.id, listing.version or 1), words)
 
-    def _centroid(self, hits: list[Hit], n: int):
+    def _frequencies(self, terms: list[str], known: dict[str, int]) -> dict[str, int]:
+        """The document frequencies of `terms`, asking the index only for those not in `known` (which keeps them)."""
+        missing = [t for t in terms if t not in known]
+        if missing:
+            fetched = self.backend.doc_frequencies(missing)
+            known.update((t, fetched.get(t, 0)) for t in missing)
+        return {t: known[t] for t in terms if known[t]}
+
+    def _centroid(self, hits: list[Hit], n: int, known: dict[str, int]):
         """A function (id, terms) -> the share of the neighbourhood's weight that a candidate's terms
         hold, its own contribution left out: high for listings on the same subject as the best hits."""
         top = [h for h in hits[:CENTROID_DOCS] if h.terms]
@@ -594,10 +603,10 @@ class Matcher:
         mass: dict[str, float] = {}
         for h in top:
             for t in h.terms:
-                if len(t) >= 2 and t not in GENERIC_TERMS and t not in BROAD_TERMS:
+                if _subject_term(t):
                     mass[t] = mass.get(t, 0.0) + share[h.id]
         kept = sorted(mass, key=lambda t: (-mass[t], -len(t), t))[:CENTROID_TERMS]
-        dfs = self.backend.doc_frequencies(kept)
+        dfs = self._frequencies(kept, known)
         idf = {t: _idf(dfs.get(t, 0), n) for t in kept if dfs.get(t)}
         total = sum(mass[t] * w for t, w in idf.items()) or 1.0
 
@@ -614,7 +623,8 @@ class Matcher:
 
         return similarity
 
-    def _pivot(self, hits: list[Hit], pool: dict[int, Hit], others: dict[int, ListingMixin], n: int):
+    def _pivot(self, hits: list[Hit], pool: dict[int, Hit], others: dict[int, ListingMixin], n: int,
+               known: dict[str, int]):
         """A function terms -> how close a candidate's terms are to the best hit's (the `pivot` signal):
         the idf-weighted cosine, a candidate's norm taken as its number of terms times the best hit's
         mean squared idf (only the best hit's terms are looked up: the candidates' whole vocabularies
@@ -623,8 +633,8 @@ class Matcher:
         best = max(hits, key=lambda h: h.score)
         if best.id not in others:
             return lambda terms: 0.0
-        mine = [t for t in _terms_of(others[best.id], pool[best.id]) if _pivot_term(t)]
-        dfs = self.backend.doc_frequencies(mine)
+        mine = [t for t in _terms_of(others[best.id], pool[best.id]) if _subject_term(t)]
+        dfs = self._frequencies(mine, known)
         idf2 = {t: _idf(dfs.get(t, 0), n) ** 2 for t in mine}
         total = sum(idf2.values())
         if not total:
@@ -633,7 +643,7 @@ class Matcher:
         held = frozenset(idf2)
 
         def similarity(terms: frozenset[str]) -> float:
-            size = sum(1 for t in terms if _pivot_term(t))
+            size = sum(1 for t in terms if _subject_term(t))
             if not size:
                 return 0.0
             return min(sum(idf2[t] for t in terms & held) / math.sqrt(total * size * mean), 1.0)
