@@ -13,7 +13,7 @@ from market import create_app
 from market.extensions import db
 from tests.helpers import FROZEN_TODAY, MAIL_SITE_URL, FUZZ_SEED, FreshContextClient, app_config, empty_tables, fuzz_seed_hint, \
     login, make_world, memoize_route_builders, pg_database, \
-    share_compiled_templates
+    share_compiled_templates, share_engine_of, share_engines
 from tests.mailserver import mail_sink_for
 
 
@@ -26,6 +26,7 @@ def pytest_configure(config):
     settings.load_profile("market")
     memoize_route_builders()
     share_compiled_templates()
+    share_engines()
     if config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = str(FUZZ_SEED)
 
@@ -43,9 +44,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 def database_url(tmp_path_factory):
     if os.environ.get("MARKET_TEST_DB", "sqlite") == "postgres":
         with pg_database("market_test") as url:
-            yield url
+            yield share_engine_of(url)
     else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield share_engine_of(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}")
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,50 @@ def memoize_route_builders() -> None:
     Rule._compile_builder = _compile_builder
 
 
+_SHARED_ENGINE_URLS: set[str] = set()
+
+
+def share_engine_of(url: str) -> str:
+    """`url` (the run's own database) gets shared engines (share_engines)."""
+    _SHARED_ENGINE_URLS.add(str(url))
+    return url
+
+
+def share_engines() -> None:
+    """Every test builds its own app, and Flask-SQLAlchemy made each a new engine. SQLAlchemy caches a statement's
+    compiled SQL per engine (its dialect is part of the key), so every test compiled again each statement it ran:
+    15 % of a profiled run of tests/test_listings.py and tests/test_deals.py, more than building the apps. The
+    suite now makes one engine per database URL and engine settings and gives it to every app that asks for the
+    same, as a server gives one engine to all its requests. Any setting that shapes an engine or its hooks
+    (market/database.py: every DB_* and SQLALCHEMY_* key of the app's configuration, and the options Flask-SQLAlchemy
+    passes) is part of the key, so a test that changes one gets an engine of its own. Only the run's own database
+    (the `database_url` fixture's, named by `share_engine_of`) is shared: a test's private database or server (the
+    fault tests freeze theirs and want each app's engine not to have met the frozen server) gets a new engine per
+    app, as before. The `app` fixture still disposes the engine's pooled connections after each test.
+    tests/test_smoke.py checks the sharing."""
+    from flask_sqlalchemy.extension import SQLAlchemy
+
+    if getattr(SQLAlchemy._make_engine, "shared", False):
+        return
+    make_engine = SQLAlchemy._make_engine
+    engines: dict[tuple, object] = {}
+
+    def _make_engine(self, bind_key, options, app):
+        if str(options.get("url")) not in _SHARED_ENGINE_URLS:
+            return make_engine(self, bind_key, options, app)
+        shaping = tuple(sorted((k, repr(v)) for k, v in app.config.items() if k.startswith(("DB_", "SQLALCHEMY_"))))
+        key = (bind_key, repr(sorted(options.items())), shaping)
+        engine = engines.get(key)
+        if engine is None:
+            engine = engines[key] = make_engine(self, bind_key, options, app)
+        return engine
+
+    _make_engine.shared = True
+    _make_engine.original = make_engine
+    _make_engine.engines = engines
+    SQLAlchemy._make_engine = _make_engine
+
+
 def app_config(database_url: str, folder) -> dict:
     """The settings of the `app` fixture: `folder` holds the index and uploads."""
     return {

@@ -97,3 +97,49 @@ def test_the_suites_apps_share_compiled_templates_and_recompile_a_changed_one(ap
     (folder / "t.html").write_text("二{{ 2 + 2 }}", encoding="utf-8")
     fresh = other.jinja_env.overlay(loader=FileSystemLoader(str(folder)))
     assert fresh.get_template("t.html").render() == "二4"
+
+
+def test_the_suites_apps_share_an_engine_only_with_the_same_database_settings(app, tmp_path):
+    """tests/helpers.py share_engines: a later app with the same database and settings gets the same engine (and so
+    SQLAlchemy's compiled statements); one whose database settings differ (a statement timeout here, so other
+    connection hooks) gets its own, with its own settings applied; an app on a database of a test's own gets a new
+    engine every time (tests/test_faults_database.py wants an engine that never met its frozen server)."""
+    from flask_sqlalchemy.extension import SQLAlchemy
+    from sqlalchemy import text
+
+    from market import create_app
+
+    assert SQLAlchemy._make_engine.shared
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    same = create_app(app_config(url, tmp_path / "same"))
+    other_timeout = create_app({**app_config(url, tmp_path / "timeout"), "DB_STATEMENT_TIMEOUT_MS": 1234})
+    other_db = create_app(app_config(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other"))
+    other_db_again = create_app(app_config(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other_again"))
+    with same.app_context():
+        shared = db.engine
+    assert shared is db.engine
+    with other_timeout.app_context():
+        timed = db.engine
+        if timed.dialect.name == "postgresql":
+            with timed.connect() as conn:
+                assert conn.execute(text("SHOW statement_timeout")).scalar() == "1234ms"
+    with other_db.app_context():
+        elsewhere = db.engine
+    with other_db_again.app_context():  # a database of a test's own: an engine per app, shared with none
+        assert db.engine is not elsewhere
+        db.engine.dispose()
+    assert timed is not shared and elsewhere is not shared and elsewhere is not timed
+    assert elsewhere.url.database == str(tmp_path / "other.db")
+    # the compiled statements go with the engine: one this test's app ran is not compiled again by the other
+    from sqlalchemy import select
+
+    def run():
+        return db.session.execute(select(Demand.id).where(Demand.title == "共用引擎")).all()
+
+    assert run() == []
+    compiled = len(shared._compiled_cache)
+    db.session.rollback()  # SQLite: this session's write transaction would hold off the other app's
+    with same.app_context():
+        assert run() == [] and len(db.engine._compiled_cache) == compiled
+    timed.dispose()
+    elsewhere.dispose()
