@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from market.extensions import db
@@ -915,3 +915,83 @@ def test_an_export_larger_than_its_limit_is_refused_not_cut(world, login_as, mon
     assert_refused(c.get(url), "请按年份、类型或状态缩小范围后再导出", codes=(400,))
     monkeypatch.setattr(contract_routes, "EXPORT_MAX_ROWS", 3)
     assert c.get(url).status_code == 200
+
+
+def test_two_edits_moving_twins_into_each_others_group_at_once_both_land(app, world):
+    """Twins A1, A2 (one group) and B1, B2 (another); at the same moment one official moves A1 into B's group (its
+    amount) and another moves B1 into A's. Each edit takes the locks of the group it leaves and of the group it
+    joins before it touches a row (models/checks.py lock_duplicate_groups): taken in one order, the second waits
+    for the first's commit. Before, the group joined was locked only by the trigger, after the row: each edit held
+    one group and waited for the other's (a deadlock on PostgreSQL, one edit aborted). Both edits land and every
+    contract stays flagged as the twin it is."""
+    import threading
+
+    from market.contracts.services import contract_update
+    from market.models import User
+
+    day = date(2026, 3, 2)
+    amounts = {"A": Decimal("100000.00"), "B": Decimal("200000.00")}
+    ids = {f"{g}{n}": a_contract(world, amount=amounts[g], signed_on=day, registration_no=f"2026-{g}{n}").id
+           for g in "AB" for n in (1, 2)}
+    if db.engine.dialect.name == "postgresql":  # two groups in two lock buckets, or nothing could deadlock
+        buckets = db.session.execute(text(
+            "SELECT DISTINCT hashtext(concat_ws('|', buyer_org_id, seller_org_id, signed_on, amount)) & 255 "
+            "FROM contracts")).scalars().all()
+        assert len(buckets) == 2, buckets
+    official_id = world.users.city_official.id
+    db.session.commit()
+    assert all(db.session.get(Contract, i).duplicated for i in ids.values())
+    db.session.rollback()  # SQLite: this session's transaction would hold off the workers' writes
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def worker(name: str, amount: Decimal) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                contract = db.session.get(Contract, ids[name])
+                user = db.session.get(User, official_id)
+                contract_update(contract=contract, user=user, data={"amount": amount, "tech_amount": amount},
+                                version=contract.version)
+                db.session.commit()
+                outcomes[name] = "saved"
+            except Exception as exc:  # reported below
+                db.session.rollback()
+                outcomes[name] = repr(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=("A1", amounts["B"])),
+               threading.Thread(target=worker, args=("B1", amounts["A"]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcomes == {"A1": "saved", "B1": "saved"}, outcomes
+    db.session.expire_all()
+    assert db.session.get(Contract, ids["A1"]).amount == amounts["B"]
+    assert db.session.get(Contract, ids["B1"]).amount == amounts["A"]
+    assert all(db.session.get(Contract, i).duplicated for i in ids.values())
+
+
+def test_the_group_an_edit_joins_is_locked_in_the_bucket_the_trigger_locks(app, world):
+    """lock_duplicate_groups(joining=...) types the new key as the columns: its advisory lock is the one the
+    trigger takes for a contract that has that key (else the edits above could still deadlock)."""
+    from market.models.checks import lock_duplicate_groups
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks: PostgreSQL only (SQLite has one writer at a time)")
+    keys = [(Decimal("123456.78"), date(2026, 1, 31)), (Decimal("5.00"), date(2025, 12, 1)),
+            (Decimal("99999999.99"), date(2027, 2, 28))]
+    for amount, day in keys:
+        contract = a_contract(world, amount=amount, signed_on=day)
+        bucket = db.session.execute(text(
+            "SELECT hashtext(concat_ws('|', buyer_org_id, seller_org_id, signed_on, amount)) & 255 FROM contracts "
+            "WHERE id = :id"), {"id": contract.id}).scalar_one()
+        db.session.commit()
+        lock_duplicate_groups([], joining=[(contract.buyer_org_id, contract.seller_org_id, day, amount)])
+        held = db.session.execute(text(
+            "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = 16016 AND pid = pg_backend_pid()"
+        )).scalars().all()
+        db.session.rollback()
+        assert held == [bucket], (amount, day, held, bucket)

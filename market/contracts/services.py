@@ -33,7 +33,7 @@ from ..models import (
     User,
 )
 from ..models.listing import DONE_BY_CONTRACT
-from ..models.checks import lock_duplicate_groups
+from ..models.checks import key_after, lock_duplicate_groups
 from ..money import CENT, contract_amount_problem, exact_sum, format_yuan, join_sum
 from ..notifications.services import notify, path_for
 from ..orgs import org_new
@@ -470,7 +470,8 @@ def contract_update(*, contract: Contract, user: User, data: dict, version: int 
     if refusal:
         raise NotAllowed(refusal)
     before_regions = (contract.buyer_region_id, contract.seller_region_id)
-    lock_duplicate_groups([contract.id])  # before the row: a twin changed at once (models/checks.py)
+    # before the row, the group it leaves and the one it joins: a twin changed at once (models/checks.py)
+    lock_duplicate_groups([contract.id], joining=[key_after(contract, {n: merged[n] for n in changes})])
     result = db.session.execute(
         update(Contract)
         .where(Contract.id == contract.id, Contract.version == version, Contract.voided.is_(False))

@@ -26,7 +26,8 @@ columns from the data (a migration calls both); `flask --app app stats check` re
 """
 from __future__ import annotations
 
-from sqlalchemy import DDL, and_, event, literal_column, or_, text, true
+from sqlalchemy import DDL, Integer, and_, bindparam, event, literal_column, or_, text, true
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..extensions import db
 from .contract import Contract
@@ -176,18 +177,38 @@ def _lock_buckets_sql(keys: str) -> str:
     return f"ARRAY(SELECT DISTINCT hashtext(concat_ws('|', {parts})) & {_LOCK_BUCKETS - 1} FROM ({keys}) k)"  # nosec B608
 
 
-def lock_duplicate_groups(contract_ids) -> None:
-    """PostgreSQL: take the advisory locks of these contracts' duplicate groups (their keys as committed) before a
-    write locks their rows. The trigger takes them only after the statement has locked its rows: two transactions
-    changing twins at once (two officials voiding them) then each held one twin's row and waited for the other's
-    group lock, whose holder was regrouping that very row -- a deadlock (seen in the suite). Taken first, the
-    second writer waits for the first's commit before it locks any row. Locks are re-entrant: the trigger's own
-    request for them later in the transaction is granted at once. No-op on SQLite (one writer at a time)."""
+def lock_duplicate_groups(contract_ids, joining=()) -> None:
+    """PostgreSQL: take the advisory locks of these contracts' duplicate groups (their keys as committed), and of the
+    groups `joining` names (the KEY values an edit is about to give a contract), before a write locks their rows.
+    The trigger takes them only after the statement has locked its rows: two transactions changing twins at once
+    (two officials voiding them) then each held one twin's row and waited for the other's group lock, whose holder
+    was regrouping that very row; and two edits moving twins into each other's group each held the group it left
+    and waited for the one it joined -- deadlocks (both seen in the suite). Taken first, all in one ascending
+    order, the second writer waits for the first's commit before it locks any row or group. Locks are re-entrant:
+    the trigger's own request for them later in the transaction is granted at once. No-op on SQLite (one writer at
+    a time)."""
     ids = [int(i) for i in contract_ids if i is not None]
-    if not ids or db.session.get_bind().dialect.name != "postgresql":
+    joining = [tuple(key) for key in joining if key is not None]
+    if not (ids or joining) or db.session.get_bind().dialect.name != "postgresql":
         return
-    keys = f"SELECT {', '.join(KEY)} FROM contracts WHERE id = ANY(:ids)"  # nosec B608 - module constants
-    db.session.execute(text(f"SELECT contract_checks_lock({_lock_buckets_sql(keys)})"), {"ids": ids})  # nosec B608
+    columns = Contract.__table__.c
+    selects = [f"SELECT {', '.join(KEY)} FROM contracts WHERE id = ANY(:ids)"]  # nosec B608 - module constants
+    binds = [bindparam("ids", ids, type_=ARRAY(Integer))]
+    for n, key in enumerate(joining):
+        # typed as the columns, so that the key's text (and its bucket) is the one the trigger computes
+        selects.append("SELECT " + ", ".join(  # nosec B608 - module constants and bound parameters
+            f"CAST(:j{n}_{i} AS {columns[c].type.compile(dialect=db.session.get_bind().dialect)}) AS {c}"
+            for i, c in enumerate(KEY)))
+        binds += [bindparam(f"j{n}_{i}", value, type_=columns[c].type) for i, (c, value) in enumerate(zip(KEY, key))]
+    keys = " UNION ".join(selects)
+    db.session.execute(text(f"SELECT contract_checks_lock({_lock_buckets_sql(keys)})").bindparams(*binds))  # nosec B608
+
+
+def key_after(contract: Contract, values) -> tuple | None:
+    """The contract's duplicate key once `values` (a mapping of some columns) are written, or None when they leave
+    it unchanged: the group an edit makes the contract join."""
+    key = tuple(values[c] if c in values else getattr(contract, c) for c in KEY)
+    return None if key == tuple(getattr(contract, c) for c in KEY) else key
 
 
 def _postgres_ddl() -> list[str]:

@@ -30,7 +30,7 @@ from ..extensions import db
 from ..formtokens import claim_form_token
 from ..models import Contract, Region, RegPoint, RegStep, User, WorkCalendarDay
 from ..models.base import utcnow
-from ..models.checks import lock_duplicate_groups
+from ..models.checks import KEY, key_after, lock_duplicate_groups
 from ..money import CENT, contract_amount_problem
 from ..notifications.services import path_for
 from ..permissions import require_verified_actor
@@ -312,7 +312,8 @@ def submission_resubmit(*, contract: Contract, user: User, data: dict, scan=None
     point = _competent_point_held(seller_region_id=data["seller_region_id"], buyer_region_id=data["buyer_region_id"])
     if point is None:
         raise DomainError("本市尚未设立登记点，暂不能在线提交登记，请联系市科技局")
-    _claim_row(contract, ("returned", "registered"))
+    _claim_row(contract, ("returned", "registered"),
+               joining=key_after(contract, {c: data.get(c) for c in KEY if c in RESUBMIT_FIELDS}))
     prior = _registered_values(contract) if changing else None
     for name in RESUBMIT_FIELDS:
         old, new = getattr(contract, name), data.get(name)
@@ -387,7 +388,8 @@ def registration_decide(*, contract: Contract, user: User, decision: str, reason
         problem = _tech_amount_problem(tech_amount, contract.amount)
         if problem:
             raise DomainError(problem, fields={"tech_amount": problem})
-    _claim_row(contract, ("submitted",))
+    restoring = decision == "return" and contract.reg_request == "change"
+    _claim_row(contract, ("submitted",), joining=key_after(contract, _registered_prior(contract)) if restoring else None)
     point = db.session.get(RegPoint, contract.reg_point_id)
     if decision == "return":
         # a change or a cancellation sent back leaves the registration as it was (it counts again): a change's
@@ -457,10 +459,12 @@ def _new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
 
 
-def _claim_row(contract: Contract, states: tuple[str, ...]) -> None:
+def _claim_row(contract: Contract, states: tuple[str, ...], joining: tuple | None = None) -> None:
     """Compare-and-set on the row (its version): two decisions on one submission, or a decision and a withdrawal,
-    cannot both pass; the second is told the state moved."""
-    lock_duplicate_groups([contract.id])  # before the row: a twin decided at once (models/checks.py)
+    cannot both pass; the second is told the state moved. `joining`: the duplicate key the contract is about to
+    get, when it changes."""
+    # before the row, the group it leaves and the one it joins: a twin decided at once (models/checks.py)
+    lock_duplicate_groups([contract.id], joining=[joining])
     result = db.session.execute(
         update(Contract)
         .where(Contract.id == contract.id, Contract.version == contract.version, Contract.reg_status.in_(states),
@@ -482,16 +486,23 @@ def _registered_values(contract: Contract) -> str:
                        for name in PRIOR_FIELDS}, ensure_ascii=False)
 
 
-def _restore_registered_values(contract: Contract, user: User) -> None:
-    """Put back the values the last change request replaced (its step's `prior`), with an audit row for each."""
+def _registered_prior(contract: Contract) -> dict:
+    """The values the last change request replaced (its step's `prior`), typed; empty for a change asked before the
+    values were kept."""
     step = db.session.scalar(select(RegStep).where(RegStep.contract_id == contract.id, RegStep.action == "change")
                              .order_by(RegStep.id.desc()).limit(1))
     if step is None or not step.prior:
-        return  # a change asked before the values were kept: nothing to put back but what the row says
-    for name, text in json.loads(step.prior).items():
-        value = None if text is None else (Decimal(text) if name in ("amount", "tech_amount", "declared_tech_amount")
-                                           else date.fromisoformat(text) if name in ("signed_on", "term_start", "term_end")
-                                           else int(text) if name.endswith("_id") else text)
+        return {}
+    return {name: None if text is None else (Decimal(text) if name in ("amount", "tech_amount", "declared_tech_amount")
+                                             else date.fromisoformat(text) if name in ("signed_on", "term_start", "term_end")
+                                             else int(text) if name.endswith("_id") else text)
+            for name, text in json.loads(step.prior).items()}
+
+
+def _restore_registered_values(contract: Contract, user: User) -> None:
+    """Put back the values the last change request replaced, with an audit row for each (nothing to put back but
+    what the row says for a change asked before the values were kept)."""
+    for name, value in _registered_prior(contract).items():
         old = getattr(contract, name)
         if old != value:
             setattr(contract, name, value)
