@@ -461,3 +461,45 @@ def disclosure_form(world) -> dict:
     return {"buyer_name": world.orgs.ent_a.name, "contract_type": "transfer", "price": "500000.00", "days": "15",
             "contact_name": "张老师", "contact_phone": "0552-1234567", "contact_email": "", "note": "",
             "form_token": form_token()}
+
+
+def test_a_university_submitting_a_transfer_online_is_told_what_the_disclosure_rule_still_asks(app, world, result):
+    """The 公示 rule is decided when the 登记员 registers (registration_decide); a 高校 submitting its 协议定价
+    transfer online is told at once what is missing, and the registration page says it to the submitter and the
+    登记员 while the contract waits: no 公示 yet, then the 公示 in its period, then nothing once it has cleared.
+    A contract the rule does not concern shows nothing."""
+    from tests.test_registration_workflow import submission_form
+
+    point = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id, division="340300",
+                     serial=1)
+    db.session.add(point)
+    db.session.flush()
+    registrar = User(username="reg_city", name="登记员", role="registrar", reg_point_id=point.id)
+    registrar.set_password(factories.PASSWORD)
+    db.session.add(registrar)
+    db.session.commit()
+    uni = client_for(app, world.users.institution)
+    form = submission_form(world, buyer_name=world.orgs.ent_a.name, contract_type="transfer", subtype="patent",
+                           amount=str(PRICE), tech_amount=str(PRICE), buyer_region_id=str(world.regions["town_a"].id),
+                           seller_region_id=str(world.regions["city"].id))
+    resp = post(uni, "/registration/submit", form, content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    page = uni.get(resp.location).get_data(as_text=True)
+    assert "已提交登记" in page and "请注意：该合同属于高校院所协议定价的成果转让/许可，须先完成公示" in page
+    assert 'id="reg-disclosure"' in page and "未找到卖方“蚌埠测试大学”与买方“怀远甲企业有限公司”之间" in page
+    contract = db.session.scalars(select(Contract).order_by(Contract.id.desc())).first()
+    assert contract.reg_status == "submitted" and contract.seller_org_id == world.orgs.uni.id
+    d = publish(world, result)
+    desk = client_for(app, registrar)
+    page = desk.get(f"/registration/{contract.id}").get_data(as_text=True)
+    assert 'id="reg-disclosure"' in page and "的公示尚在公示期内" in page
+    end_period(d)
+    for c in (desk, uni):
+        page = c.get(f"/registration/{contract.id}").get_data(as_text=True)
+        assert 'id="reg-disclosure"' not in page and "须先完成公示" not in page
+    ent = client_for(app, world.users.enterprise)  # an enterprise's 技术开发 contract: the rule does not concern it
+    resp = post(ent, "/registration/submit", submission_form(world, buyer_name=world.orgs.ent_b.name),
+                content_type="multipart/form-data")
+    assert resp.status_code == 302
+    page = ent.get(resp.location).get_data(as_text=True)
+    assert "已提交登记" in page and 'id="reg-disclosure"' not in page and "请注意" not in page

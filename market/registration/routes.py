@@ -16,6 +16,7 @@ from ..extensions import db
 from ..formtokens import new_form_token
 from ..models import RegPoint, User
 from ..pagination import get_page, paginate
+from ..transfers.gate import disclosure_problem
 from . import access, queries, services
 from .certificate import certificate_lines, certificate_pdf
 from .forms import PLACED, CalendarDayForm, CancelForm, DecisionForm, PointForm, RegistrarForm, StateForm, SubmissionForm
@@ -74,9 +75,11 @@ def submit():
         db.session.rollback()
         form.apply_error(err)
         return _render_submit(form, status=err.status_code)
-    contract_id, point = contract.id, contract.reg_point.name
+    contract_id, point, problem = contract.id, contract.reg_point.name, disclosure_problem(contract)
     db.session.commit()
     flash(f"已提交登记，由{point}办理（15个工作日内）", "success")
+    if problem:
+        flash(f"请注意：{problem}", "warning")
     return redirect(url_for("registration.detail", contract_id=contract_id))
 
 
@@ -99,6 +102,7 @@ def _detail(contract, *, decision_form: DecisionForm | None = None, cancel_form:
         today=queries.china_today(), can_decide=access.can_decide(current_user, contract),
         can_submit=access.can_submit_for(current_user, contract), decision_form=decision_form,
         cancel_form=cancel_form or CancelForm(), deadline=queries.DEADLINE_WORKING_DAYS,
+        disclosure_problem=disclosure_problem(contract) if contract.reg_status in ("submitted", "returned") else None,
     ), status
 
 
@@ -156,8 +160,11 @@ def edit(contract_id: int):
         db.session.rollback()
         form.apply_error(err)
         return _render_submit(form, contract=contract, status=err.status_code)
+    problem = disclosure_problem(contract)
     db.session.commit()
     flash("已重新提交登记", "success")
+    if problem:
+        flash(f"请注意：{problem}", "warning")
     return redirect(url_for("registration.detail", contract_id=contract_id))
 
 

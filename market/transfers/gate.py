@@ -78,13 +78,42 @@ def disclosure_gate(*, contract: Contract, change_request: bool = False) -> Disc
         return None
     if change_request and db.session.scalar(held.limit(1)) is None and not _terms_changed_since_registration(contract):
         return None
+    d, problem = _clearing(contract, lock=True)
+    if d is None:
+        raise Conflict(problem)
+    for old in db.session.scalars(held):
+        if old.id != d.id:
+            old.contract_id = None
+    d.contract_id = contract.id
+    db.session.flush()
+    return d
+
+
+def disclosure_problem(contract: Contract) -> str | None:
+    """What the 公示 rule still asks before this submitted contract can be registered (None: nothing), read without
+    locking: told to the submitter when they submit and shown on the registration page to them and the 登记员
+    while it waits. The gate itself decides at the registration (registration_decide)."""
+    if not needs_disclosure(contract):
+        return None
+    if (contract.reg_request == "change" and db.session.scalar(
+            select(Disclosure.id).where(Disclosure.contract_id == contract.id).limit(1)) is None
+            and not _terms_changed_since_registration(contract)):
+        return None
+    d, problem = _clearing(contract, lock=False)
+    return None if d is not None else problem
+
+
+def _clearing(contract: Contract, *, lock: bool) -> tuple[Disclosure | None, str]:
+    """The cleared 公示 this contract may use (locked with `lock`), or None and what is missing."""
     buyer = db.session.get(Organization, contract.buyer_org_id)
     seller = db.session.get(Organization, contract.seller_org_id)
     stmt = (select(Disclosure).where(
         Disclosure.org_id == contract.seller_org_id, Disclosure.contract_type == contract.contract_type,
         Disclosure.price == contract.amount, Disclosure.withdrawn_at.is_(None),
         or_(Disclosure.buyer_org_id == contract.buyer_org_id, Disclosure.buyer_name == (buyer.name if buyer else "")))
-        .order_by(Disclosure.ends_at, Disclosure.id).with_for_update().execution_options(populate_existing=True))
+        .order_by(Disclosure.ends_at, Disclosure.id))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     result_id = _result_id(contract)
     if result_id:
         stmt = stmt.where(Disclosure.achievement_id == result_id)
@@ -92,12 +121,7 @@ def disclosure_gate(*, contract: Contract, change_request: bool = False) -> Disc
     now = utcnow()
     for d in candidates:
         if d.state(now) == "cleared" and not _used_elsewhere(d, contract):
-            for old in db.session.scalars(held):
-                if old.id != d.id:
-                    old.contract_id = None
-            d.contract_id = contract.id
-            db.session.flush()
-            return d
+            return d, ""
     what = (f"卖方“{seller.name if seller else ''}”与买方“{buyer.name if buyer else ''}”之间、"
             f"{DISCLOSED_TYPES[contract.contract_type]}、价格 {format_yuan(contract.amount)}")
     if not candidates:
@@ -113,4 +137,4 @@ def disclosure_gate(*, contract: Contract, change_request: bool = False) -> Disc
             detail = f"{what}的公示有成立的异议"
         else:
             detail = f"{what}的公示已用于另一份有效合同"
-    raise Conflict(f"{GATE_MESSAGE}：{detail}。")
+    return None, f"{GATE_MESSAGE}：{detail}。"
