@@ -573,3 +573,52 @@ def test_a_result_on_a_listed_price_or_sold_cannot_be_put_up(app, world):
         services.lot_create(user=world.users.city_official, session=db.session.get(AuctionSession, session.id),
                             achievement_id=achievement.id, **terms)
     db.session.rollback()
+
+
+def test_the_results_tab_counts_the_lots_that_ended_in_the_dashboards_period_and_region(app, world, login_as):
+    """The dashboard's tabs carry its region and period; the 竞价 tab counts the lots whose end (Beijing date)
+    falls in that period, in sessions of that region: a lot sold at 23:30 on 31 March (Beijing) is the first
+    quarter's, one ending 30 minutes later the second's; the export says which period it holds; a county under the
+    city holds neither city session; another county's official cannot ask for the city."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    a, b = world.users.enterprise, world.users.enterprise_b
+    sold = make_lot(world, bidders=[a.org, b.org], starting=Decimal("8950000"), increment=Decimal("50000"))
+    _bid(a, sold.id, "8950000")
+    _bid(b, sold.id, "12300000")
+    _end_now(sold.id)
+    services.lot_close(lot=sold.id)
+    later = make_lot(world, starting=Decimal("100000"))
+    _end_now(later.id)
+    services.lot_close(lot=later.id)
+    db.session.commit()
+    march_31 = datetime(2025, 3, 31, 15, 30, tzinfo=timezone.utc)  # 23:30 in Beijing
+    april_1 = datetime(2025, 3, 31, 16, 30, tzinfo=timezone.utc)  # 00:30 on 1 April in Beijing
+    for lot_id, ends in ((sold.id, march_31), (later.id, april_1)):
+        db.session.execute(update(AuctionLot).where(AuctionLot.id == lot_id).values(
+            starts_at=ends - timedelta(hours=2), ends_at=ends, original_ends_at=ends))
+    db.session.commit()
+    sold_session, later_session = sold.session_id, later.session_id
+    city = login_as("city_official")
+    q1 = city.get("/auctions/results?period=quarter&year=2025&quarter=1").get_data(as_text=True)
+    assert f'href="/auctions/{sold_session}"' in q1 and f'href="/auctions/{later_session}"' not in q1
+    assert "2025年第1季度" in q1 and "37.4%" in q1 and "1,230.00" in q1
+    assert 'href="/auctions/results?format=csv&amp;period=quarter&amp;year=2025&amp;quarter=1"' in q1
+    q2 = city.get("/auctions/results?period=quarter&year=2025&quarter=2").get_data(as_text=True)
+    assert f'href="/auctions/{later_session}"' in q2 and f'href="/auctions/{sold_session}"' not in q2
+    assert "37.4%" not in q2 and "1,230.00" not in q2
+    this_year = city.get("/auctions/results").get_data(as_text=True)
+    assert "本期间没有结束的竞价拍品" in this_year and f'href="/auctions/{sold_session}"' not in this_year
+    csv = city.get("/auctions/results?format=csv&period=quarter&year=2025&quarter=1").get_data().decode("utf-8-sig")
+    assert "2025年第1季度" in csv and "12300000.00" in csv and "37.4" in csv
+    csv = city.get("/auctions/results?format=csv&period=quarter&year=2025&quarter=2").get_data().decode("utf-8-sig")
+    assert "12300000.00" not in csv and "2025年第2季度" in csv
+    county = city.get(f"/auctions/results?region={world.regions['county_a'].id}&period=year&year=2025")
+    assert county.status_code == 200 and "本期间没有结束的竞价拍品" in county.get_data(as_text=True)
+    refused = login_as("official_b").get(f"/auctions/results?region={world.regions['city'].id}&period=year&year=2025")
+    assert refused.status_code == 403 and "您无权查看该区域的数据" in refused.get_data(as_text=True)
+    # the dashboard's 竞价 tab keeps the period it shows
+    dash = city.get("/dashboard/?period=quarter&year=2025&quarter=1").get_data(as_text=True)
+    assert 'href="/auctions/results?period=quarter&amp;year=2025&amp;quarter=1"' in dash

@@ -143,19 +143,22 @@ class Results:
             Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def session_results(session_ids: list[int]) -> dict[int, Results]:
-    """Per session: lots, closed lots, sold lots, and the sums over sold lots, computed in SQL."""
+def session_results(session_ids: list[int], window: tuple[datetime, datetime] | None = None) -> dict[int, Results]:
+    """Per session: lots, closed lots, sold lots, and the sums over sold lots, computed in SQL; with `window`
+    (start, end), only the lots whose end (ends_at, after any extension) falls in [start, end)."""
     if not session_ids:
         return {}
+    in_window = (AuctionLot.ends_at >= window[0], AuctionLot.ends_at < window[1]) if window else ()
     counts = db.session.execute(
         select(AuctionLot.session_id, func.count(AuctionLot.id),
                func.count(AuctionLot.id).filter(AuctionLot.state != "open"),
                func.count(AuctionLot.id).filter(AuctionLot.state == "sold"))
-        .where(AuctionLot.session_id.in_(session_ids)).group_by(AuctionLot.session_id))
+        .where(AuctionLot.session_id.in_(session_ids), *in_window).group_by(AuctionLot.session_id))
     sums = {row.session_id: row for row in db.session.execute(
         select(AuctionLot.session_id, *exact_sum(AuctionLot.starting_price, "start"),
                *exact_sum(AuctionLot.current_price, "final"))
-        .where(AuctionLot.session_id.in_(session_ids), AuctionLot.state == "sold").group_by(AuctionLot.session_id))}
+        .where(AuctionLot.session_id.in_(session_ids), AuctionLot.state == "sold", *in_window)
+        .group_by(AuctionLot.session_id))}
     out = {}
     for sid, items, closed, n_sold in counts:
         row = sums.get(sid)
@@ -175,10 +178,16 @@ def sessions_in_scope(user) -> Select:
     return scope_filter(stmt, user, AuctionSession.region_id)
 
 
-def results_rows(user, limit: int = 500) -> list[tuple[AuctionSession, Results]]:
-    """The published sessions of the user's scope (newest first) with their results."""
-    sessions = list(db.session.scalars(sessions_in_scope(user).limit(limit)))
-    results = session_results([s.id for s in sessions])
+def results_rows(user, region_ids: Select | None, window: tuple[datetime, datetime]) -> list[tuple[AuctionSession, Results]]:
+    """The published sessions of the user's scope (under `region_ids` when given; newest first) that have a lot
+    ending in `window` (start, end), each with the results of those lots alone: the dashboard's 竞价 tab for its
+    period. Every such session is listed (no cut), so that the 合计 is the sum of the rows and of the lots."""
+    stmt = sessions_in_scope(user).where(AuctionSession.id.in_(
+        select(AuctionLot.session_id).where(AuctionLot.ends_at >= window[0], AuctionLot.ends_at < window[1])))
+    if region_ids is not None:
+        stmt = stmt.where(AuctionSession.region_id.in_(region_ids))
+    sessions = list(db.session.scalars(stmt))
+    results = session_results([s.id for s in sessions], window)
     return [(s, results[s.id]) for s in sessions]
 
 

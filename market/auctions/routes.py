@@ -4,6 +4,7 @@ A lot whose end has passed is closed when someone looks at it (and by the sweep 
 from __future__ import annotations
 
 import io
+from datetime import datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -18,6 +19,7 @@ from ..models.auction import AuctionDeposit, AuctionLot, AuctionSession
 from ..models.base import utcnow
 from ..pagination import get_page, paginate
 from ..permissions import roles_required
+from ..templating import CHINA_TZ
 from . import queries, services
 from .forms import BidForm, AuctionDepositForm, AuctionLotForm, ProxyBidForm, AuctionSessionForm, parse_local
 
@@ -358,30 +360,37 @@ def deposit_returned(deposit_id: int):
 
 EXPORT_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                   "csv": "text/csv; charset=utf-8"}
+RESULTS_KEPT_ARGS = ("region", "period", "year", "quarter", "month", "start", "end")  # the dashboard's, as its tabs keep them
 
 
 @bp.route("/auctions/results")
 @roles_required("official", "admin")
 def results():
-    """Each published session of the user's scope: lots, sold, the sold lots' starting and final totals, premium;
-    `?format=csv|xlsx` downloads the same table. Lots past their end are closed first, so that a sale the sweep
-    has not reached yet is counted."""
+    """The dashboard's 竞价 tab, for the region and period it carries: the published sessions of that region (the
+    user's scope) with the lots whose end (Beijing date of ends_at) falls in the period; lots, sold, the sold lots'
+    starting and final totals, premium; `?format=csv|xlsx` downloads the same table. Lots past their end are
+    closed first, so that a sale the sweep has not reached yet is counted."""
+    from ..dashboard.routes import frame_for_tab
+    from ..dashboard.stats import region_ids_under
+
+    region, period, frame = frame_for_tab()
     _close_due(list(db.session.scalars(select(AuctionLot).where(AuctionLot.id.in_(services.due_lot_ids())))))
-    rows = queries.results_rows(current_user)
+    window = (datetime.combine(period.start, time(), CHINA_TZ),
+              datetime.combine(period.end + timedelta(days=1), time(), CHINA_TZ))
+    rows = queries.results_rows(current_user, region_ids_under(region) if region is not None else None, window)
     total = queries.results_total(rows)
     fmt = request.args.get("format")
     if fmt is None:
-        return render_template("auctions/results.html", rows=rows, total=total)
+        kept = {k: v for k, v in request.args.items() if k in RESULTS_KEPT_ARGS}
+        return render_template("auctions/results.html", rows=rows, total=total, kept=kept, **frame)
     if fmt not in EXPORT_FORMATS:
         raise DomainError("导出格式无效，请选择 xlsx 或 csv")
     from ..dashboard import exports
     from ..dashboard.queries import today
 
-    from ..models import Region
-
-    region = db.session.get(Region, current_user.region_id) if current_user.region_id else None
-    place = region.name if region is not None else "全部区域"
-    table = exports.Table(filename="auction_results", title="竞价专场成交情况", place=place,
+    place = frame["place"]
+    table = exports.Table(filename="auction_results", title=f"竞价专场成交情况（{period.label}，按拍品结束日期）",
+                          place=place,
                           headers=["专场", "区域", "拍品（项）", "已结束（项）", "成交（项）", "成交拍品起拍价合计（元）",
                                    "成交价合计（元）", "溢价率（%）"])
     for s, r in rows + [(None, total)]:

@@ -186,6 +186,16 @@ def _context(region: Region | None, period: Period | None, notes: list[str], **k
     )
 
 
+def frame_for_tab() -> tuple[Region | None, Period, dict]:
+    """For a page shown under the dashboard's tabs by another part (auctions.results): the region and period asked
+    for, checked as the dashboard's own pages check them, and the frame its template (dashboard/_layout.html)
+    needs."""
+    _officials_only()
+    region = view_region()
+    period, notes = view_period()
+    return region, period, _context(region, period, notes)
+
+
 # --- pages -----------------------------------------------------------------------------------------------
 
 @bp.route("/")
