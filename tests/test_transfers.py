@@ -235,7 +235,8 @@ def test_changing_a_registered_contracts_amount_needs_a_disclosure_of_the_new_am
     assert db.session.get(Disclosure, d.id).contract_id is None  # the first 公示 is free again
 
 
-def test_a_registrar_cannot_register_before_the_disclosure_ends(app, world, result):
+def city_point(world) -> tuple[RegPoint, User]:
+    """The city's 登记点 and its 登记员 (flushed)."""
     point = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id, division="340300",
                      serial=1)
     db.session.add(point)
@@ -243,6 +244,12 @@ def test_a_registrar_cannot_register_before_the_disclosure_ends(app, world, resu
     registrar = User(username="reg_city", name="登记员", role="registrar", reg_point_id=point.id)
     registrar.set_password(factories.PASSWORD)
     db.session.add(registrar)
+    db.session.flush()
+    return point, registrar
+
+
+def test_a_registrar_cannot_register_before_the_disclosure_ends(app, world, result):
+    point, registrar = city_point(world)
     contract = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=PRICE, contract_type="transfer",
                                   registration_no=reg_services.PLACEHOLDER_PREFIX + "abc", reg_status="submitted",
                                   reg_request="new", reg_point_id=point.id)
@@ -260,13 +267,7 @@ def test_a_registrar_cannot_register_before_the_disclosure_ends(app, world, resu
 
 def test_a_change_of_a_contract_registered_before_the_rule_needs_a_disclosure_only_when_its_terms_change(app, world,
                                                                                                         result):
-    point = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id, division="340300",
-                     serial=1)
-    db.session.add(point)
-    db.session.flush()
-    registrar = User(username="reg_city", name="登记员", role="registrar", reg_point_id=point.id)
-    registrar.set_password(factories.PASSWORD)
-    db.session.add(registrar)
+    point, registrar = city_point(world)
     # registered before this rule, without a 公示; now a change of its title waits at the 登记点
     old = factories.contract(buyer=world.orgs.ent_a, seller=world.orgs.uni, amount=PRICE, contract_type="transfer",
                              reg_status="submitted", reg_request="change", reg_point_id=point.id)
@@ -470,13 +471,7 @@ def test_a_university_submitting_a_transfer_online_is_told_what_the_disclosure_r
     A contract the rule does not concern shows nothing."""
     from tests.test_registration_workflow import submission_form
 
-    point = RegPoint(name="蚌埠市技术合同登记中心", kind="agency", region_id=world.regions["city"].id, division="340300",
-                     serial=1)
-    db.session.add(point)
-    db.session.flush()
-    registrar = User(username="reg_city", name="登记员", role="registrar", reg_point_id=point.id)
-    registrar.set_password(factories.PASSWORD)
-    db.session.add(registrar)
+    point, registrar = city_point(world)
     db.session.commit()
     uni = client_for(app, world.users.institution)
     form = submission_form(world, buyer_name=world.orgs.ent_a.name, contract_type="transfer", subtype="patent",
