@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from market.api import services as api_services
 from market.api.tokens import ROLE_SCOPES, hash_secret
@@ -723,3 +723,24 @@ def test_concurrent_contract_submissions_with_the_same_key_make_one(app, world, 
     assert sorted(statuses) == [201] * n, statuses
     assert len(set(ids)) == 1
     assert _contracts() == before + 1
+
+
+def test_suggestions_carry_the_pages_degree_and_label(app, world, objs):
+    """The stored score is already the 匹配度 (0-100): the API multiplied it by 100 again, so a weak pairing of 3.4
+    read 100. Now it says what the need's page says: 98 强, 3 弱, own picks first."""
+    strong = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
+                                   title="大面积磁控溅射导电膜方阻均匀性控制技术")
+    weak = factories.achievement(owner=world.users.institution, field=world.fields["materials"], status="published",
+                                 title="飞行器大角度机动镇定控制器设计方法")
+    db.session.commit()  # published: the engine stores its own pairs after the commit; replaced here by two known ones
+    from market.models import Suggestion
+
+    db.session.execute(delete(Suggestion).where(Suggestion.demand_id == objs.demand.id))
+    factories.suggestion(demand=objs.demand, achievement=weak, score=3.41)
+    factories.suggestion(demand=objs.demand, achievement=strong, score=98.43).demand_pick = True
+    db.session.commit()
+    secret = issue(world.users.enterprise)
+    resp = app.test_client().get(f"/api/v1/my/demands/{objs.demand.id}/suggestions", headers=bearer(secret))
+    assert resp.status_code == 200
+    items = [(i["listing"]["title"], i["score"], i["strength"]) for i in resp.get_json()["items"]]
+    assert items == [("大面积磁控溅射导电膜方阻均匀性控制技术", 98, "强"), ("飞行器大角度机动镇定控制器设计方法", 3, "弱")]

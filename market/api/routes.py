@@ -19,6 +19,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..listings import queries as listing_queries
 from ..listings import services as listing_services
+from ..matching import degree
 from ..matching import queries as matching_queries
 from ..models import LISTING_MODELS, Region
 from ..permissions import can_see_contact, in_scope, is_listing_owner, user_region
@@ -414,11 +415,13 @@ def _register_own(kind: str) -> None:
         items = []
         for s in rows:
             other = s.achievement if kind == "demand" else s.demand
-            items.append({"score": max(0, min(100, round((s.score or 0) * 100))),
+            shown = degree.match_degree(s.score)  # the pages' 匹配度 and label (the stored score is already 0-100)
+            items.append({"score": shown, "strength": degree.strength_label(shown),
                           "reasons": matching_queries.reasons_of(s), "listing": listing_json(other)})
         return {"items": items}
 
-    own_suggestions.__doc__ = f"推荐匹配：与本单位这条{LABEL[kind]}匹配的公开条目，附匹配度（0-100）和理由。需要 listings:read。"
+    own_suggestions.__doc__ = (f"推荐匹配：与本单位这条{LABEL[kind]}匹配的公开条目，附匹配度（0-100，与页面相同）、强/中/弱和理由；"
+                               "本条目自己的匹配排出的在前。需要 listings:read。")
 
 
 for _kind in LISTING_MODELS:

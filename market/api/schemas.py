@@ -140,7 +140,8 @@ class InterestSchema(Schema):
 
 
 class SuggestionSchema(Schema):
-    score = fields.Integer(metadata={"description": "匹配度（0-100）"})
+    score = fields.Integer(metadata={"description": "匹配度（0-100）：同一匹配度的配对中是正确配对的比例（校准于留出评测），与页面相同"})
+    strength = fields.String(metadata={"description": "强（≥50）/ 中（≥20）/ 弱"})
     reasons = fields.List(fields.String())
     listing = fields.Nested(ListingSchema)
 
