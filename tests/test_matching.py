@@ -461,3 +461,35 @@ def test_catch_up_now_matches_what_the_commits_left_behind(engine, app, world):
     assert pairs() == expected
     catch_up_now()  # nothing new after the cursor: the same pairs
     assert pairs() == expected
+
+
+def test_a_listings_page_lists_its_own_picks_before_pairs_only_the_other_side_holds(world, login_as):
+    """A pair's score comes from the match that ranked it. A result matched from its own side (here the only need
+    there is) can score the need higher than the results the need's own match ranked in its ten, because the
+    result had few needs to choose from; ordered by score alone, such pairs pushed the need's own picks off its
+    page (the demo's ITO-glass need showed an aircraft-control paper second, above the glass results it ranked
+    itself). The need's page lists its own ten first; the other pairs stay stored, and each side's flag is kept by
+    the other side's refresh."""
+    from market.matching.queries import for_listing
+
+    topics = ["锂电池极片涂布", "光伏组件封装", "汽车玻璃夹层", "建筑幕墙节能", "液晶面板背光", "触摸屏贴合",
+              "电磁屏蔽涂层", "柔性电路印刷", "航空座舱玻璃", "光学滤光片", "智能调光窗", "太阳能集热管"]
+    results = _results(world, [(f"{t}技术", f"{t}的工艺研究，其中一道工序涉及导电膜。", t) for t in topics])
+    need = _need(world, "寻求导电膜玻璃磁控溅射镀膜技术", "我公司导电膜玻璃方阻不均匀，寻求磁控溅射镀膜工艺。", "导电膜,磁控溅射")
+    db.session.commit()  # published: each result and the need refreshed after the commit (jobs run in-process)
+    rows = db.session.scalars(select(Suggestion).where(Suggestion.demand_id == need.id)).all()
+    assert {s.achievement_id for s in rows} == {r.id for r in results}  # each result holds the only need
+    assert all(s.achievement_pick for s in rows)
+    picks = [s for s in rows if s.demand_pick]
+    others = [s for s in rows if not s.demand_pick]
+    assert len(picks) == 10 and len(others) == 2
+    assert max(s.score for s in others) > min(s.score for s in picks)  # by score alone one would come first
+    listed = db.session.scalars(for_listing(need)).all()
+    assert [s.demand_pick for s in listed] == [True] * 10 + [False] * 2
+    assert [s.score for s in listed[:10]] == sorted((s.score for s in listed[:10]), reverse=True)
+    page = login_as("enterprise").get(f"/demands/{need.id}").get_data(as_text=True)
+    shown = {r.id for r in results if f'href="/achievements/{r.id}?from=suggestion"' in page}
+    assert shown == {s.achievement_id for s in picks}
+    # the result's own side sees the need as its pick: its page lists it
+    listed = db.session.scalars(for_listing(db.session.get(Achievement, others[0].achievement_id))).all()
+    assert [(s.demand_id, s.achievement_pick) for s in listed] == [(need.id, True)]

@@ -39,9 +39,15 @@ def _both_published() -> Select:
 
 
 def for_listing(listing: ListingMixin) -> Select:
-    """The suggestions of one listing, best first."""
+    """The suggestions of one listing: its own picks (those its own match ranked, by 匹配度), then the pairs only
+    the other side's match holds (a result that ranks this need among its best), by 匹配度. A pair's stored score
+    comes from the match that ranked it: one computed from the other side's place (a result among the few needs
+    of its subject) is not comparable with this listing's own candidates, and ordered with them it put a
+    result about aircraft control above the glass results a need for ITO glass ranked itself."""
     side = Suggestion.demand_id if listing.KIND == "demand" else Suggestion.achievement_id
-    return best_first(_both_published().where(side == listing.id))
+    pick = Suggestion.demand_pick if listing.KIND == "demand" else Suggestion.achievement_pick
+    return (_both_published().where(side == listing.id)
+            .order_by(pick.desc(), Suggestion.score.desc(), Suggestion.id))
 
 
 def for_user(user: User) -> Select:

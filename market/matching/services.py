@@ -41,6 +41,7 @@ class RefreshPlan:
     matchable: bool
     keep: dict[Pair, tuple[float, list[str]]] = field(default_factory=dict)
     drop: set[Pair] = field(default_factory=set)
+    picks: set[Pair] = field(default_factory=set)  # the pairs of keep that the listing's own match ranked
 
 
 @dataclass
@@ -79,6 +80,7 @@ def suggestions_plan(kind: str, listing_id: int, *, matcher: Matcher) -> Refresh
         if not fb.is_hidden(pair):
             demand, achievement = (listing, m.other) if kind == "demand" else (m.other, listing)
             plan.keep[pair] = fb.adjust(demand, achievement, m.score, m.reasons)
+            plan.picks.add(pair)
     existing = session.execute(
         select(Suggestion.demand_id, Suggestion.achievement_id).where(_side(kind) == listing_id)
     ).all()
@@ -118,19 +120,22 @@ def suggestions_store(plan: RefreshPlan, *, session: Session) -> RefreshReport:
         live_a = set(session.scalars(select(Achievement.id).where(
             Achievement.id.in_({a for _, a in pairs}), Achievement.status == MATCHABLE)))
         now = utcnow()
+        pick = f"{plan.kind}_pick"  # this listing's side: its own picks, and not the pairs only the other side holds
         rows = [
             {"demand_id": d, "achievement_id": a, "score": float(plan.keep[(d, a)][0]),
-             "reasons": json.dumps(plan.keep[(d, a)][1], ensure_ascii=False), "created_at": now}
+             "reasons": json.dumps(plan.keep[(d, a)][1], ensure_ascii=False), "created_at": now,
+             pick: (d, a) in plan.picks}
             for d, a in pairs if d in live_d and a in live_a
         ]
         if rows:
-            _upsert(session, rows)
+            _upsert(session, rows, pick)
             report.stored += len(rows)
     return report
 
 
-def _upsert(session: Session, rows: list[dict]) -> None:
-    """INSERT ... ON CONFLICT (demand_id, achievement_id) DO UPDATE: safe against a concurrent refresh."""
+def _upsert(session: Session, rows: list[dict], pick: str) -> None:
+    """INSERT ... ON CONFLICT (demand_id, achievement_id) DO UPDATE: safe against a concurrent refresh. The score,
+    the reasons and this side's `pick` are the refresh's; the other side's pick stays as its own refresh left it."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -138,7 +143,7 @@ def _upsert(session: Session, rows: list[dict]) -> None:
     stmt = insert(Suggestion.__table__).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["demand_id", "achievement_id"],
-        set_={"score": stmt.excluded.score, "reasons": stmt.excluded.reasons},
+        set_={"score": stmt.excluded.score, "reasons": stmt.excluded.reasons, pick: stmt.excluded[pick]},
     )
     session.execute(stmt)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from ..extensions import db
@@ -291,6 +291,12 @@ class Suggestion(db.Model):
     score: Mapped[float] = mapped_column(db.Float)  # a relevance score, not money
     reasons: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of Chinese sentences
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Whose own top matches hold the pair: the need's (its refresh ranked this result among its best), the
+    # result's, or both. A pair held only by the other side (a result that ranks this need among its few) is
+    # still listed, after the listing's own picks: its score was computed from the other side's place and does
+    # not rank it among them (market/matching/queries.for_listing).
+    demand_pick: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    achievement_pick: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     demand: Mapped[Demand] = relationship()
     achievement: Mapped[Achievement] = relationship()
