@@ -490,6 +490,10 @@ def test_a_listings_page_lists_its_own_picks_before_pairs_only_the_other_side_ho
     page = login_as("enterprise").get(f"/demands/{need.id}").get_data(as_text=True)
     shown = {r.id for r in results if f'href="/achievements/{r.id}?from=suggestion"' in page}
     assert shown == {s.achievement_id for s in picks}
+    # the company's list of all its suggestions (/matching) orders them the same way
+    from market.matching.queries import for_user
+
+    assert [s.demand_pick for s in db.session.scalars(for_user(world.users.enterprise))] == [True] * 10 + [False] * 2
     # the result's own side sees the need as its pick: its page lists it
     listed = db.session.scalars(for_listing(db.session.get(Achievement, others[0].achievement_id))).all()
     assert [(s.demand_id, s.achievement_pick) for s in listed] == [(need.id, True)]

@@ -54,10 +54,11 @@ def for_user(user: User) -> Select:
     """What `/matching` lists: a company's or an institution's own listings; an official's or a broker's
     region (the need or the result lies inside it); everything for an admin."""
     stmt = _both_published()
+    # a company's or an institution's own listings: each one's own picks first, as on its page (for_listing)
     if user.role == "enterprise" and user.org_id:
-        stmt = stmt.where(Demand.org_id == user.org_id)
+        return best_first(stmt.where(Demand.org_id == user.org_id).order_by(Suggestion.demand_pick.desc()))
     elif user.role == "institution" and user.org_id:
-        stmt = stmt.where(Achievement.org_id == user.org_id)
+        return best_first(stmt.where(Achievement.org_id == user.org_id).order_by(Suggestion.achievement_pick.desc()))
     elif user.role in ("official", "broker"):
         scope = user_region(user)
         if scope is None:
