@@ -497,3 +497,30 @@ def test_a_listings_page_lists_its_own_picks_before_pairs_only_the_other_side_ho
     # the result's own side sees the need as its pick: its page lists it
     listed = db.session.scalars(for_listing(db.session.get(Achievement, others[0].achievement_id))).all()
     assert [(s.demand_id, s.achievement_pick) for s in listed] == [(need.id, True)]
+
+
+def test_a_better_result_published_later_tops_the_waiting_needs_page(world, login_as):
+    """Found by the review of the own-picks order: a new result's refresh gives the waiting need a pair, but the
+    need's own picks were made before it existed; listed first, they kept the new and better result off the
+    need's page. The need is now refreshed too when a new pair reaches it, so its own match, with the newcomer
+    among its candidates, makes its picks again."""
+    from market.matching.queries import for_listing
+
+    topics = ["锂电池极片涂布", "光伏组件封装", "汽车玻璃夹层", "建筑幕墙节能", "液晶面板背光", "触摸屏贴合",
+              "电磁屏蔽涂层", "柔性电路印刷", "航空座舱玻璃", "光学滤光片"]
+    _results(world, [(f"{t}技术", f"{t}的工艺研究，其中一道工序涉及导电膜。", t) for t in topics])
+    need = _need(world, "寻求导电膜玻璃磁控溅射镀膜技术", "我公司导电膜玻璃方阻不均匀，寻求磁控溅射镀膜工艺。", "导电膜,磁控溅射")
+    db.session.commit()
+    assert sum(s.demand_pick for s in db.session.scalars(for_listing(need))) == 10
+    [best] = _results(world, [("导电膜玻璃磁控溅射镀膜技术", "导电膜玻璃磁控溅射镀膜工艺，解决方阻不均匀。",
+                               "导电膜,磁控溅射,导电膜玻璃")])
+    db.session.commit()  # only the new result was published: the need is refreshed because a pair reached it
+    db.session.expire_all()
+    listed = db.session.scalars(for_listing(need)).all()
+    assert listed[0].achievement_id == best.id and listed[0].demand_pick and listed[0].achievement_pick
+    own = [m.other.id for m in Matcher(db.session, replica().backend()).matches_for(need)]
+    picks = [s for s in listed if s.demand_pick]
+    assert {s.achievement_id for s in picks} == set(own) and len(picks) == len(own) == 10  # its match's ten
+    assert [s.score for s in picks] == sorted((s.score for s in picks), reverse=True)  # by 匹配度 (ties in any order)
+    page = login_as("enterprise").get(f"/demands/{need.id}").get_data(as_text=True)
+    assert f'href="/achievements/{best.id}?from=suggestion"' in page

@@ -42,6 +42,7 @@ class RefreshPlan:
     keep: dict[Pair, tuple[float, list[str]]] = field(default_factory=dict)
     drop: set[Pair] = field(default_factory=set)
     picks: set[Pair] = field(default_factory=set)  # the pairs of keep that the listing's own match ranked
+    joined: set[tuple[str, int]] = field(default_factory=set)  # listings of the other side this plan gives a new pair
 
 
 @dataclass
@@ -67,8 +68,10 @@ def _pair(kind: str, listing_id: int, other_id: int) -> Pair:
     return (listing_id, other_id) if kind == "demand" else (other_id, listing_id)
 
 
-def suggestions_plan(kind: str, listing_id: int, *, matcher: Matcher) -> RefreshPlan:
-    """What to store for one listing (reads only)."""
+def suggestions_plan(kind: str, listing_id: int, *, matcher: Matcher, own_only: bool = False) -> RefreshPlan:
+    """What to store for one listing (reads only). `own_only`: make the listing's own picks again and leave the
+    pairs the other side holds as that side's last refresh left them (its flag), without matching each of them
+    again: the refresh of a listing a new pair reached (refresh_listings)."""
     session = matcher.session
     listing = session.get(LISTING_MODELS[kind], listing_id)
     if listing is None or listing.status != MATCHABLE:
@@ -81,13 +84,24 @@ def suggestions_plan(kind: str, listing_id: int, *, matcher: Matcher) -> Refresh
             demand, achievement = (listing, m.other) if kind == "demand" else (m.other, listing)
             plan.keep[pair] = fb.adjust(demand, achievement, m.score, m.reasons)
             plan.picks.add(pair)
+    other_kind = "achievement" if kind == "demand" else "demand"
+    theirs_pick = Suggestion.achievement_pick if kind == "demand" else Suggestion.demand_pick
     existing = session.execute(
-        select(Suggestion.demand_id, Suggestion.achievement_id).where(_side(kind) == listing_id)
+        select(Suggestion.demand_id, Suggestion.achievement_id, Suggestion.score, Suggestion.reasons, theirs_pick)
+        .where(_side(kind) == listing_id)
     ).all()
-    other_model = LISTING_MODELS["achievement" if kind == "demand" else "demand"]
-    for demand_id, achievement_id in existing:
+    held = {(d, a) for d, a, *_ in existing}
+    plan.joined = {(other_kind, a if kind == "demand" else d) for d, a in plan.keep if (d, a) not in held}
+    other_model = LISTING_MODELS[other_kind]
+    for demand_id, achievement_id, score, reasons, held_by_them in existing:
         pair = (demand_id, achievement_id)
         if pair in plan.keep:
+            continue
+        if own_only:
+            if held_by_them and not fb.is_hidden(pair):
+                plan.keep[pair] = (score, json.loads(reasons or "[]"))  # as the other side stored it
+            else:
+                plan.drop.add(pair)
             continue
         other = session.get(other_model, achievement_id if kind == "demand" else demand_id)
         theirs = {(m.demand_id, m.achievement_id): m for m in matcher.matches_for(other)} if other else {}
@@ -191,9 +205,15 @@ def all_matchable(session: Session) -> list[tuple[str, int]]:
 
 def refresh_listings(app: Flask, keys: Iterable[tuple[str, int]], *, catch_up: bool = False) -> RefreshReport:
     """Refresh each (kind, id) in a session of its own: read with a deferred transaction, then write
-    in a short one (BEGIN IMMEDIATE on SQLite), one listing at a time; failures are logged and counted."""
+    in a short one (BEGIN IMMEDIATE on SQLite), one listing at a time; failures are logged and counted.
+
+    Then each listing of the other side that one of them gave a new pair (a result just published that ranks a
+    waiting need among its ten) is refreshed too, once: its own picks, which its page lists first, are made
+    again with the newcomer among its candidates. Without it the need kept its old ten picks above the new
+    result, however much better its own match now ranks that result."""
     from ..search.indexing import replica
 
+    keys = list(keys)
     report = RefreshReport()
     index = replica(app)
     with Session(db.engine, expire_on_commit=False) as session:
@@ -205,11 +225,13 @@ def refresh_listings(app: Flask, keys: Iterable[tuple[str, int]], *, catch_up: b
             finally:
                 write_intent.reset(token)
         matcher = Matcher(session, index.backend())
-        for kind, listing_id in keys:
+        done = set(keys)
+        queue = list(keys)
+        for position, (kind, listing_id) in enumerate(queue):
             try:
                 token = write_intent.set(False)
                 try:
-                    plan = suggestions_plan(kind, listing_id, matcher=matcher)
+                    plan = suggestions_plan(kind, listing_id, matcher=matcher, own_only=position >= len(keys))
                     session.commit()
                 finally:
                     write_intent.reset(token)
@@ -219,6 +241,10 @@ def refresh_listings(app: Flask, keys: Iterable[tuple[str, int]], *, catch_up: b
                     session.commit()
                 finally:
                     write_intent.reset(token)
+                if position < len(keys):  # the counterparts of the listings asked for, not theirs in turn
+                    for other in sorted(plan.joined - done):
+                        done.add(other)
+                        queue.append(other)
             except Exception:
                 session.rollback()
                 report.failed += 1
