@@ -742,5 +742,6 @@ def test_suggestions_carry_the_pages_degree_and_label(app, world, objs):
     secret = issue(world.users.enterprise)
     resp = app.test_client().get(f"/api/v1/my/demands/{objs.demand.id}/suggestions", headers=bearer(secret))
     assert resp.status_code == 200
-    items = [(i["listing"]["title"], i["score"], i["strength"]) for i in resp.get_json()["items"]]
-    assert items == [("大面积磁控溅射导电膜方阻均匀性控制技术", 98, "强"), ("飞行器大角度机动镇定控制器设计方法", 3, "弱")]
+    items = [(i["listing"]["title"], i["score"], i["strength"], i["own"]) for i in resp.get_json()["items"]]
+    assert items == [("大面积磁控溅射导电膜方阻均匀性控制技术", 98, "强", True),
+                     ("飞行器大角度机动镇定控制器设计方法", 3, "弱", False)]

@@ -489,7 +489,10 @@ def test_a_listings_page_lists_its_own_picks_before_pairs_only_the_other_side_ho
     assert [s.score for s in listed[:10]] == sorted((s.score for s in listed[:10]), reverse=True)
     page = login_as("enterprise").get(f"/demands/{need.id}").get_data(as_text=True)
     shown = {r.id for r in results if f'href="/achievements/{r.id}?from=suggestion"' in page}
-    assert shown == {s.achievement_id for s in picks}
+    assert shown == {s.achievement_id for s in picks} and "对方推荐" not in page
+    # /matching lists the two the need did not pick after its ten, and says why they come after higher-scored ones
+    mine = login_as("enterprise").get("/matching").get_data(as_text=True)
+    assert mine.count('class="other-side-note"') == 2
     # the company's list of all its suggestions (/matching) orders them the same way
     from market.matching.queries import for_user
 

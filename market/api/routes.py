@@ -416,7 +416,7 @@ def _register_own(kind: str) -> None:
         for s in rows:
             other = s.achievement if kind == "demand" else s.demand
             shown = degree.match_degree(s.score)  # the pages' 匹配度 and label (the stored score is already 0-100)
-            items.append({"score": shown, "strength": degree.strength_label(shown),
+            items.append({"score": shown, "strength": degree.strength_label(shown), "own": getattr(s, f"{kind}_pick"),
                           "reasons": matching_queries.reasons_of(s), "listing": listing_json(other)})
         return {"items": items}
 

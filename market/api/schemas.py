@@ -142,6 +142,7 @@ class InterestSchema(Schema):
 class SuggestionSchema(Schema):
     score = fields.Integer(metadata={"description": "匹配度（0-100）：同一匹配度的配对中是正确配对的比例（校准于留出评测），与页面相同"})
     strength = fields.String(metadata={"description": "强（≥50）/ 中（≥20）/ 弱"})
+    own = fields.Boolean(metadata={"description": "本条目自己的匹配排出的推荐（在前）；否则为对方条目的匹配排出（对方推荐，在后）"})
     reasons = fields.List(fields.String())
     listing = fields.Nested(ListingSchema)
 

@@ -50,6 +50,12 @@ def for_listing(listing: ListingMixin) -> Select:
             .order_by(pick.desc(), Suggestion.score.desc(), Suggestion.id))
 
 
+def side_of(user: User) -> str | None:
+    """Whose side a user's /matching list is seen from: a company's needs, an institution's results, else none
+    (for_user lists each of their listings' own picks first)."""
+    return {"enterprise": "demand", "institution": "achievement"}.get(user.role) if user.org_id else None
+
+
 def for_user(user: User) -> Select:
     """What `/matching` lists: a company's or an institution's own listings; an official's or a broker's
     region (the need or the result lies inside it); everything for an admin."""

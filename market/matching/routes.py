@@ -64,7 +64,7 @@ def mine():
     pagination = paginate(queries.for_user(current_user), page=get_page())
     can_mark = current_user.role in ("enterprise", "institution") and is_verified_actor(current_user)
     return render_template("matching/mine.html", pagination=pagination, reasons_of=queries.reasons_of,
-                           can_mark=can_mark)
+                           can_mark=can_mark, side=queries.side_of(current_user))
 
 
 @bp.route("/matching/<int:suggestion_id>/not-relevant", methods=["POST"])
