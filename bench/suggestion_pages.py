@@ -8,7 +8,9 @@ A fresh demo market (`flask seed-demo` in a temporary folder: SQLite, Whoosh; th
 (`suggestions.demand_pick` / `achievement_pick`); every listing of the other side that ranks it among its ten adds a
 pair too, scored from that side's place. For each published listing, printed: how many of the ten slots of its page
 hold one of its own picks (when it has that many) ordered as the page orders them now (its own picks first, then
-by 匹配度), and ordered by 匹配度 alone (as before 2026-12-07).
+by 匹配度), and ordered by 匹配度 alone (as before 2026-12-07); and how often the page's picks come in the order of
+the listing's own match (its first, and all ten): a pair both sides picked carries the score of whichever side
+refreshed last, so within the picks the order can differ from the listing's own.
 """
 from __future__ import annotations
 
@@ -36,16 +38,26 @@ def main() -> int:
 
     from app import app
     from market.extensions import db
-    from market.matching.engine import MATCHABLE
+    from market.matching.engine import MATCHABLE, Matcher
     from market.matching.queries import for_listing
     from market.models import Achievement, Demand, Suggestion
+    from market.search.indexing import replica
 
     with app.app_context():
+        matcher = Matcher(db.session, replica().backend())
         for noun, model, side, pick in (("needs", Demand, Suggestion.demand_id, "demand_pick"),
                                         ("results", Achievement, Suggestion.achievement_id, "achievement_pick")):
             ids = db.session.scalars(select(model.id).where(model.status == MATCHABLE).order_by(model.id)).all()
-            now = before = wanted = hurt = 0
+            now = before = wanted = hurt = first = order = matched = 0
             for listing_id in ids:
+                listing = db.session.get(model, listing_id)
+                own = [m.other.id for m in matcher.matches_for(listing)]
+                page = [s.achievement_id if noun == "needs" else s.demand_id
+                        for s in db.session.scalars(for_listing(listing).limit(TOP)) if getattr(s, pick)]
+                if own:
+                    matched += 1
+                    first += bool(page) and page[0] == own[0]
+                    order += page == own[:len(page)]
                 picks = db.session.scalar(select(func.count()).select_from(Suggestion).where(
                     side == listing_id, getattr(Suggestion, pick)))
                 shown = db.session.scalars(for_listing(db.session.get(model, listing_id)).limit(TOP)).all()
@@ -58,7 +70,9 @@ def main() -> int:
                 before += own_before
                 hurt += own_before < min(picks, TOP)
             print(f"{noun}: {len(ids)} published; slots that could hold an own pick {wanted}; held one: now {now}, "
-                  f"by 匹配度 alone {before} ({hurt} {noun} showed the other side's pairs in place of their own)")
+                  f"by 匹配度 alone {before} ({hurt} {noun} showed the other side's pairs in place of their own); "
+                  f"of {matched} with suggestions, the page's first is the own match's first for {first}, "
+                  f"its picks in the own match's order for {order}")
         db.engine.dispose()
     shutil.rmtree(folder, ignore_errors=True)
     return 0
