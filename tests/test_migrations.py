@@ -46,3 +46,30 @@ def test_upgrade_matches_models_and_downgrades(fresh_url, tmp_path):
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_pairs_stored_before_the_pick_flags_count_as_both_sides_picks(fresh_url, tmp_path):
+    """Which side ranked a pair stored before a1a101c0ffee is unknown: it becomes both sides' pick, so pages keep
+    the old order and a refresh that reads the other side's flag to keep a pair does not drop it. On PostgreSQL,
+    where a pair can be stored without its listings (replica role); SQLite's batch copy of the table checks the
+    foreign keys, and the data step is the same UPDATE on both (test_upgrade_matches_models_and_downgrades runs it
+    on SQLite)."""
+    if os.environ.get("MARKET_TEST_DB") != "postgres":
+        pytest.skip("a pair without its listings: PostgreSQL's replica role only")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": fresh_url, "SEARCH_INDEX_DIR": str(tmp_path / "ix"), "TESTING": True})
+    with app.app_context():
+        upgrade(revision="a1a001c0ffee")
+        db.engine.dispose()
+    raw = create_engine(fresh_url)  # without the app's hooks: SQLite leaves foreign keys off
+    with raw.begin() as conn:
+        if raw.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))  # the pair alone, no listings
+        conn.execute(text("INSERT INTO suggestions (id, demand_id, achievement_id, score, reasons, created_at) "
+                          "VALUES (1, 7, 8, 3.5, '[]', CURRENT_TIMESTAMP)"))
+    raw.dispose()
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            row = conn.execute(text("SELECT demand_pick, achievement_pick, score FROM suggestions")).one()
+        assert (bool(row[0]), bool(row[1]), row[2]) == (True, True, 3.5)
+        db.engine.dispose()
