@@ -4,7 +4,6 @@ A lot whose end has passed is closed when someone looks at it (and by the sweep 
 from __future__ import annotations
 
 import io
-from datetime import datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -19,7 +18,6 @@ from ..models.auction import AuctionDeposit, AuctionLot, AuctionSession
 from ..models.base import utcnow
 from ..pagination import get_page, paginate
 from ..permissions import roles_required
-from ..templating import CHINA_TZ
 from . import queries, services
 from .forms import BidForm, AuctionDepositForm, AuctionLotForm, ProxyBidForm, AuctionSessionForm, parse_local
 
@@ -370,14 +368,14 @@ def results():
     user's scope) with the lots whose end (Beijing date of ends_at) falls in the period; lots, sold, the sold lots'
     starting and final totals, premium; `?format=csv|xlsx` downloads the same table. Lots past their end are
     closed first, so that a sale the sweep has not reached yet is counted."""
+    from ..dashboard.queries import period_bounds
     from ..dashboard.routes import frame_for_tab
     from ..dashboard.stats import region_ids_under
 
     region, period, frame = frame_for_tab()
     _close_due(list(db.session.scalars(select(AuctionLot).where(AuctionLot.id.in_(services.due_lot_ids())))))
-    window = (datetime.combine(period.start, time(), CHINA_TZ),
-              datetime.combine(period.end + timedelta(days=1), time(), CHINA_TZ))
-    rows = queries.results_rows(current_user, region_ids_under(region) if region is not None else None, window)
+    rows = queries.results_rows(current_user, region_ids_under(region) if region is not None else None,
+                                period_bounds(period))
     total = queries.results_total(rows)
     fmt = request.args.get("format")
     if fmt is None:

@@ -207,8 +207,8 @@ def rank_board(rows: list[BoardRow], metric: str) -> None:
 
 # --- 科技成果转化 funnel -----------------------------------------------------------------------------------
 
-def _bounds(period: Period) -> tuple[datetime, datetime]:
-    """The period's first and (exclusive) last instant, in China time."""
+def period_bounds(period: Period) -> tuple[datetime, datetime]:
+    """The period's first and (exclusive) last instant, in China time (also the 竞价 tab's, auctions.results)."""
     start = datetime.combine(period.start, time.min, CHINA_TZ)
     return start, datetime.combine(period.end + timedelta(days=1), time.min, CHINA_TZ)
 
@@ -231,7 +231,7 @@ def funnel(*, scope: Region | None, period: Period) -> list[tuple[str, str, int]
     has got to date: a suggestion, then an interest or 揭榜 answer, then a deal, then a live contract signed
     through a deal. Each step counts the listings that also reached every step before it, so no step can
     exceed the one before (nested by construction, not by the data)."""
-    start, end = _bounds(period)
+    start, end = period_bounds(period)
     counts = [0] * len(FUNNEL_STEPS)
     for model, key in ((Demand, Suggestion.demand_id), (Achievement, Suggestion.achievement_id)):
         interest_key = Interest.demand_id if model is Demand else Interest.achievement_id
@@ -273,7 +273,7 @@ def match_feedback(*, scope: Region | None, period: Period) -> list[FeedbackMont
     suggestions marked 不相关, for organisations or listings in the scope."""
     from ..models import MatchFeedback
 
-    start, end = _bounds(period)
+    start, end = period_bounds(period)
     months: dict[tuple[int, int], FeedbackMonth] = {}
     y, m = period.start.year, period.start.month
     while (y, m) <= (period.end.year, period.end.month):
@@ -329,7 +329,7 @@ def _institutions():
 def covered_enterprises(period: Period):
     """Ids of organisations with a live contract signed, or a deal (not terminated) opened, in the period,
     whose other party is a university or institute."""
-    start, end = _bounds(period)
+    start, end = period_bounds(period)
     inst = _institutions()
     in_period = and_(live_contracts(), Contract.signed_on >= period.start, Contract.signed_on <= period.end)
     deal_in_period = and_(Deal.created_at >= start, Deal.created_at < end, Deal.stage != "terminated")

@@ -38,21 +38,23 @@ def _both_published() -> Select:
     )
 
 
+def own_first(stmt: Select, kind: str) -> Select:
+    """A listing's own picks (those its own match ranked) first, then the pairs only the other side's match holds (a
+    result that ranks this need among its best), each by 匹配度. A pair's stored score comes from the match that
+    ranked it: one computed from the other side's place (a result among the few needs of its subject) is not
+    comparable with this listing's own candidates, and ordered with them it put a result about aircraft control
+    above the glass results a need for ITO glass ranked itself."""
+    return best_first(stmt.order_by(getattr(Suggestion, f"{kind}_pick").desc()))
+
+
 def for_listing(listing: ListingMixin) -> Select:
-    """The suggestions of one listing: its own picks (those its own match ranked, by 匹配度), then the pairs only
-    the other side's match holds (a result that ranks this need among its best), by 匹配度. A pair's stored score
-    comes from the match that ranked it: one computed from the other side's place (a result among the few needs
-    of its subject) is not comparable with this listing's own candidates, and ordered with them it put a
-    result about aircraft control above the glass results a need for ITO glass ranked itself."""
+    """The suggestions of one listing, its own picks first (own_first)."""
     side = Suggestion.demand_id if listing.KIND == "demand" else Suggestion.achievement_id
-    pick = Suggestion.demand_pick if listing.KIND == "demand" else Suggestion.achievement_pick
-    return (_both_published().where(side == listing.id)
-            .order_by(pick.desc(), Suggestion.score.desc(), Suggestion.id))
+    return own_first(_both_published().where(side == listing.id), listing.KIND)
 
 
 def side_of(user: User) -> str | None:
-    """Whose side a user's /matching list is seen from: a company's needs, an institution's results, else none
-    (for_user lists each of their listings' own picks first)."""
+    """Whose side a user's /matching list is seen from: a company's needs, an institution's results, else none."""
     return {"enterprise": "demand", "institution": "achievement"}.get(user.role) if user.org_id else None
 
 
@@ -60,12 +62,11 @@ def for_user(user: User) -> Select:
     """What `/matching` lists: a company's or an institution's own listings; an official's or a broker's
     region (the need or the result lies inside it); everything for an admin."""
     stmt = _both_published()
-    # a company's or an institution's own listings: each one's own picks first, as on its page (for_listing)
-    if user.role == "enterprise" and user.org_id:
-        return best_first(stmt.where(Demand.org_id == user.org_id).order_by(Suggestion.demand_pick.desc()))
-    elif user.role == "institution" and user.org_id:
-        return best_first(stmt.where(Achievement.org_id == user.org_id).order_by(Suggestion.achievement_pick.desc()))
-    elif user.role in ("official", "broker"):
+    side = side_of(user)
+    if side is not None:  # a company's or an institution's own listings, each one's own picks first (own_first)
+        owner = Demand.org_id if side == "demand" else Achievement.org_id
+        return own_first(stmt.where(owner == user.org_id), side)
+    if user.role in ("official", "broker"):
         scope = user_region(user)
         if scope is None:
             return stmt.where(false())

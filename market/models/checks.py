@@ -189,7 +189,8 @@ def lock_duplicate_groups(contract_ids, joining=()) -> None:
     a time)."""
     ids = [int(i) for i in contract_ids if i is not None]
     joining = [tuple(key) for key in joining if key is not None]
-    if not (ids or joining) or db.session.get_bind().dialect.name != "postgresql":
+    dialect = db.session.get_bind().dialect
+    if not (ids or joining) or dialect.name != "postgresql":
         return
     columns = Contract.__table__.c
     selects = [f"SELECT {', '.join(KEY)} FROM contracts WHERE id = ANY(:ids)"]  # nosec B608 - module constants
@@ -197,7 +198,7 @@ def lock_duplicate_groups(contract_ids, joining=()) -> None:
     for n, key in enumerate(joining):
         # typed as the columns, so that the key's text (and its bucket) is the one the trigger computes
         selects.append("SELECT " + ", ".join(  # nosec B608 - module constants and bound parameters
-            f"CAST(:j{n}_{i} AS {columns[c].type.compile(dialect=db.session.get_bind().dialect)}) AS {c}"
+            f"CAST(:j{n}_{i} AS {columns[c].type.compile(dialect=dialect)}) AS {c}"
             for i, c in enumerate(KEY)))
         binds += [bindparam(f"j{n}_{i}", value, type_=columns[c].type) for i, (c, value) in enumerate(zip(KEY, key))]
     keys = " UNION ".join(selects)

@@ -388,14 +388,14 @@ def registration_decide(*, contract: Contract, user: User, decision: str, reason
         problem = _tech_amount_problem(tech_amount, contract.amount)
         if problem:
             raise DomainError(problem, fields={"tech_amount": problem})
-    restoring = decision == "return" and contract.reg_request == "change"
-    _claim_row(contract, ("submitted",), joining=key_after(contract, _registered_prior(contract)) if restoring else None)
+    prior = _registered_prior(contract) if decision == "return" and contract.reg_request == "change" else None
+    _claim_row(contract, ("submitted",), joining=key_after(contract, prior) if prior else None)
     point = db.session.get(RegPoint, contract.reg_point_id)
     if decision == "return":
         # a change or a cancellation sent back leaves the registration as it was (it counts again): a change's
         # values were written on the row when it was asked for, so the registered ones are put back
-        if contract.reg_request == "change":
-            _restore_registered_values(contract, user)
+        if prior is not None:
+            _restore_registered_values(contract, user, prior)
         contract.reg_status = "returned" if contract.reg_request == "new" else "registered"
         if contract.reg_status == "registered":
             contract.reg_request = None
@@ -499,10 +499,10 @@ def _registered_prior(contract: Contract) -> dict:
             for name, text in json.loads(step.prior).items()}
 
 
-def _restore_registered_values(contract: Contract, user: User) -> None:
-    """Put back the values the last change request replaced, with an audit row for each (nothing to put back but
-    what the row says for a change asked before the values were kept)."""
-    for name, value in _registered_prior(contract).items():
+def _restore_registered_values(contract: Contract, user: User, prior: dict) -> None:
+    """Put back the values the last change request replaced (`prior`, from _registered_prior), with an audit row for
+    each (nothing to put back but what the row says for a change asked before the values were kept)."""
+    for name, value in prior.items():
         old = getattr(contract, name)
         if old != value:
             setattr(contract, name, value)
